@@ -1,0 +1,194 @@
+"""Series and lessons: numbering, versions and the rules an admin's edits must respect."""
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.importer import Script, clean_text, clean_title, to_simplified
+from core.models import Lesson, LessonVersion, Series, User
+
+TITLE_LIMIT = 120
+
+
+class LibraryError(ValueError):
+    """A refused change to the library; str() is the Chinese message for the admin."""
+
+
+def version_hash(title: str, text: str) -> str:
+    """The title is part of the version because every track speaks its title aloud."""
+    return hashlib.sha256(f"{title}\n\n{text}".encode("utf-8")).hexdigest()
+
+
+def char_count(text: str) -> int:
+    """Characters a listener will hear: no whitespace, no heading markers."""
+    return len(re.sub(r"(?m)^# ", "", re.sub(r"\s+", "", text)))
+
+
+def listening_seconds(text: str, chars_per_minute: int) -> int:
+    """Rough listening time at the slower pace used for elderly listeners."""
+    return round(char_count(text) * 60 / max(chars_per_minute, 1))
+
+
+def format_duration(seconds: int) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes >= 60:
+        return f"{minutes // 60} 小时 {minutes % 60} 分"
+    if minutes:
+        return f"{minutes} 分 {secs:02d} 秒"
+    return f"{secs} 秒"
+
+
+# --------------------------------------------------------------------------- series
+
+
+def list_series(session: Session) -> list[Series]:
+    return list(session.scalars(select(Series).order_by(Series.position, Series.id)))
+
+
+def _check_series_title(session: Session, title: str, exclude_id: int | None = None) -> str:
+    title = clean_title(title or "")
+    if not title:
+        raise LibraryError("请填写专题名称")
+    if len(title) > TITLE_LIMIT:
+        raise LibraryError(f"专题名称太长（最多 {TITLE_LIMIT} 个字）")
+    clash = session.scalar(select(Series).where(Series.title == title, Series.id != (exclude_id or 0)))
+    if clash:
+        raise LibraryError(f"已有同名专题「{title}」")
+    return title
+
+
+def create_series(session: Session, title: str, description: str = "") -> Series:
+    title = _check_series_title(session, title)
+    position = (session.scalar(select(func.max(Series.position))) or 0) + 1
+    series = Series(title=title, description=clean_text(description or ""), position=position)
+    session.add(series)
+    session.flush()
+    return series
+
+
+def get_or_create_series(session: Session, title: str) -> Series:
+    existing = session.scalar(select(Series).where(Series.title == clean_title(title or "")))
+    return existing or create_series(session, title)
+
+
+def update_series(session: Session, series: Series, title: str, description: str) -> None:
+    series.title = _check_series_title(session, title, exclude_id=series.id)
+    series.description = clean_text(description or "")
+
+
+def move_series(session: Session, series: Series, offset: int) -> None:
+    ordered = list_series(session)
+    _move(ordered, series, offset)
+    for position, item in enumerate(ordered, start=1):
+        item.position = position
+
+
+def _move(items: list, item, offset: int) -> None:
+    index = items.index(item)
+    new_index = min(max(index + offset, 0), len(items) - 1)
+    items.insert(new_index, items.pop(index))
+
+
+# --------------------------------------------------------------------------- lessons
+
+
+def _renumber(session: Session, series: Series, ordered: list[Lesson]) -> None:
+    """Assign 1..n in two steps: the (series, number) unique constraint forbids swapping two
+    numbers in place."""
+    for lesson in ordered:
+        lesson.number = -lesson.id
+    session.flush()
+    for number, lesson in enumerate(ordered, start=1):
+        lesson.number = number
+    session.flush()
+    session.expire(series, ["lessons"])
+
+
+def _check_lesson(title: str, text: str) -> tuple[str, str]:
+    title = clean_title(title or "")
+    text = clean_text(text or "")
+    if not title:
+        raise LibraryError("请填写课程标题")
+    if len(title) > TITLE_LIMIT:
+        raise LibraryError(f"课程标题太长（最多 {TITLE_LIMIT} 个字）")
+    if not text:
+        raise LibraryError("课程正文是空的")
+    return title, text
+
+
+def add_lesson(
+    session: Session,
+    series: Series,
+    title: str,
+    text: str,
+    *,
+    source_filename: str | None = None,
+    user: User | None = None,
+) -> Lesson:
+    title, text = _check_lesson(title, text)
+    number = (session.scalar(select(func.max(Lesson.number)).where(Lesson.series_id == series.id)) or 0) + 1
+    digest = version_hash(title, text)
+    lesson = Lesson(
+        series=series, number=number, title=title, text=text, source_filename=source_filename, version_hash=digest
+    )
+    lesson.versions.append(LessonVersion(version_hash=digest, title=title, text=text, created_by=user))
+    session.add(lesson)
+    session.flush()
+    return lesson
+
+
+def import_scripts(session: Session, series: Series, scripts: Iterable[Script], user: User | None) -> list[Lesson]:
+    """Append scripts as lessons in the given order; the caller commits once for the batch."""
+    return [
+        add_lesson(session, series, s.title, s.text, source_filename=s.filename, user=user) for s in scripts
+    ]
+
+
+def update_lesson(
+    session: Session, lesson: Lesson, title: str, text: str, *, user: User | None, simplify: bool = False
+) -> bool:
+    """Save an edit; returns whether the version changed. Old versions stay in the history so
+    audio and packs made from them remain explainable."""
+    if simplify:
+        title, text = to_simplified(title or ""), to_simplified(text or "")
+    title, text = _check_lesson(title, text)
+    digest = version_hash(title, text)
+    if digest == lesson.version_hash:
+        return False
+    lesson.title, lesson.text, lesson.version_hash = title, text, digest
+    known = session.scalar(
+        select(LessonVersion).where(LessonVersion.lesson_id == lesson.id, LessonVersion.version_hash == digest)
+    )
+    if known is None:
+        lesson.versions.append(LessonVersion(version_hash=digest, title=title, text=text, created_by=user))
+    session.flush()
+    return True
+
+
+def move_lesson(session: Session, lesson: Lesson, position: int) -> None:
+    """Put a lesson at 1-based position in its series; the others shift to make room."""
+    series = lesson.series
+    ordered = list(series.lessons)
+    ordered.remove(lesson)
+    ordered.insert(min(max(position, 1), len(ordered) + 1) - 1, lesson)
+    _renumber(session, series, ordered)
+
+
+def delete_lesson(session: Session, lesson: Lesson) -> None:
+    series = lesson.series
+    remaining = [item for item in series.lessons if item.id != lesson.id]
+    session.delete(lesson)
+    session.flush()
+    _renumber(session, series, remaining)
+
+
+def delete_series(session: Session, series: Series) -> None:
+    session.delete(series)
+    session.flush()
+    move_series_positions = list_series(session)
+    for position, item in enumerate(move_series_positions, start=1):
+        item.position = position
