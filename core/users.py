@@ -113,12 +113,12 @@ def authenticate(session: Session, username: str, password: str) -> User:
     return user
 
 
-def ensure_first_admin(session: Session) -> str | None:
-    """Create the first admin when there is none; returns its one-time password, or None."""
+def ensure_first_admin(session: Session) -> tuple[str, str] | None:
+    """Create the first admin when there is none; returns (username, one-time password)."""
     if session.scalar(select(User).where(User.role == "admin").limit(1)):
         return None
     username = "admin"
     if get_user(session, username):
         username = "admin-" + secrets.token_hex(2)
     _, secret = create_user(session, username, "admin", display_name="管理员")
-    return secret
+    return username, secret

@@ -1,0 +1,1 @@
+"""Operational entry points an admin or volunteer runs: the `xiangyin` command."""

@@ -1,0 +1,260 @@
+"""The `xiangyin` command: everything an admin or volunteer runs from a terminal.
+
+Built on the app factory so the CLI reads the same configuration as the web app; every
+command that changes data goes through the same core/ rules as the web pages.
+"""
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import ScriptInfo, with_appcontext
+from sqlalchemy import select
+
+from app import create_app
+from core.db import Database
+
+
+@click.group(help="乡音：送学上门的学习音频服务。")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    if ctx.obj is None:
+        ctx.obj = ScriptInfo(create_app=create_app)
+
+
+def database() -> Database:
+    return current_app.extensions["xiangyin.db"]
+
+
+def fail(message: str) -> None:
+    click.secho(message, fg="red", err=True)
+    sys.exit(1)
+
+
+# --------------------------------------------------------------------------- set-up and serving
+
+
+def _init_database() -> tuple[str, str] | None:
+    from core.users import ensure_first_admin
+
+    db = database()
+    before = db.current_revision()
+    db.upgrade()
+    after = db.current_revision()
+    if before != after:
+        click.echo(f"数据库已{'创建' if before is None else '升级'}（版本 {after}）：{_display_url(db.url)}")
+    else:
+        click.echo(f"数据库已是最新版本（{after}）")
+    with db.session() as session:
+        created = ensure_first_admin(session)
+        session.commit()
+    return created
+
+
+def _print_admin(created: tuple[str, str] | None) -> None:
+    if created:
+        username, secret = created
+        click.secho("已创建第一个管理员账号（一次性密码只显示这一次，首次登录后须修改）：", fg="green")
+        click.secho(f"    用户名：{username}", bold=True)
+        click.secho(f"    密  码：{secret}", bold=True)
+    else:
+        click.echo("管理员账号已存在。忘记密码可运行：xiangyin users reset-password 用户名")
+
+
+def _display_url(url: str) -> str:
+    return url.split("@")[-1] if "@" in url else url
+
+
+@cli.command("init")
+@with_appcontext
+def init_command() -> None:
+    """创建或升级数据库；没有管理员时创建一个并打印一次性密码。"""
+    _print_admin(_init_database())
+
+
+@cli.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """初始化数据库并载入演示课程、志愿者和党员（可重复运行，不会重复载入）。"""
+    from core.demo import load_demo
+
+    created = _init_database()
+    with database().session() as session:
+        report = load_demo(session, current_app.config)
+        session.commit()
+    for line in report:
+        click.echo(line)
+    _print_admin(created)
+
+
+def _lan_address() -> str | None:
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.255.255.255", 1))
+            return probe.getsockname()[0]
+    except OSError:
+        return None
+
+
+@cli.command("run")
+@click.option("--host", default=None, help="监听地址；局域网内的手机要访问时用 0.0.0.0")
+@click.option("--port", default=None, type=int, help="端口，默认 5000")
+@click.option("--threads", default=8, show_default=True, type=int)
+@with_appcontext
+def run_command(host: str | None, port: int | None, threads: int) -> None:
+    """启动网站服务。"""
+    from waitress import serve
+
+    app: Flask = current_app._get_current_object()
+    if not database().is_current():
+        fail("数据库尚未初始化或需要升级，请先运行：xiangyin init")
+    host = host or app.config["HOST"]
+    port = port or app.config["PORT"]
+    shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+    click.secho(f"乡音已启动：http://{shown}:{port}/", fg="green", bold=True)
+    if host in {"0.0.0.0", "::"} and (lan := _lan_address()):
+        click.echo(f"同一局域网内的手机可访问：http://{lan}:{port}/")
+    click.echo("按 Ctrl+C 停止。")
+    serve(app, host=host, port=port, threads=threads, ident="xiangyin")
+
+
+# --------------------------------------------------------------------------- users
+
+
+@cli.group("users")
+def users_group() -> None:
+    """管理管理员和志愿者账号。"""
+
+
+@users_group.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "volunteer"]), required=True, help="角色")
+@click.option("--name", "display_name", default="", help="姓名")
+@click.option("--phone", default=None, help="手机号")
+@with_appcontext
+def users_create(username: str, role: str, display_name: str, phone: str | None) -> None:
+    """创建账号并打印一次性密码。"""
+    from core.users import AccountError, create_user
+
+    with database().session() as session:
+        try:
+            user, secret = create_user(session, username, role, display_name=display_name, phone=phone)
+        except AccountError as exc:
+            fail(str(exc))
+        session.commit()
+        click.echo(f"已创建{user.role_label}账号 {user.username}，一次性密码：{secret}")
+
+
+@users_group.command("reset-password")
+@click.argument("username")
+@with_appcontext
+def users_reset(username: str) -> None:
+    """重置密码并打印新的一次性密码（同时解除锁定）。"""
+    from core.users import get_user, reset_password
+
+    with database().session() as session:
+        user = get_user(session, username)
+        if user is None:
+            fail(f"没有用户名为「{username}」的账号")
+        secret = reset_password(user)
+        session.commit()
+        click.echo(f"{user.username} 的一次性密码：{secret}")
+
+
+@users_group.command("list")
+@with_appcontext
+def users_list() -> None:
+    """列出全部账号。"""
+    from core.models import User
+
+    with database().session() as session:
+        for user in session.scalars(select(User).order_by(User.role, User.username)):
+            state = "" if user.active else "（已停用）"
+            click.echo(f"{user.username}\t{user.role_label}\t{user.display_name}{state}")
+
+
+# --------------------------------------------------------------------------- lessons
+
+
+@cli.group("lessons")
+def lessons_group() -> None:
+    """管理课程库。"""
+
+
+def _collect(paths: tuple[str, ...]) -> list[tuple[str, bytes]]:
+    from core.importer import SCRIPT_SUFFIXES, ZIP_SUFFIX, natural_key
+
+    files: list[tuple[str, bytes]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = [
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SCRIPT_SUFFIXES + (ZIP_SUFFIX,)
+            ]
+            for item in sorted(found, key=lambda p: natural_key(str(p.relative_to(path)))):
+                files.append((str(item.relative_to(path.parent)), item.read_bytes()))
+        elif path.is_file():
+            files.append((path.name, path.read_bytes()))
+        else:
+            fail(f"找不到文件或文件夹：{raw}")
+    return files
+
+
+@lessons_group.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--series", "series_title", required=True, help="导入到哪个专题（不存在时新建）")
+@click.option("--encoding", default=None, type=click.Choice(["utf-8", "gb18030", "gbk", "big5", "utf-16-le", "utf-16-be"]),
+              help="无法自动识别编码时指定")
+@click.option("--title", default=None, help="课程标题（只导入一个文件时有效）")
+@click.option("--simplify", is_flag=True, help="把繁体字转换为简体字")
+@with_appcontext
+def lessons_import(paths, series_title: str, encoding: str | None, title: str | None, simplify: bool) -> None:
+    """导入讲稿文件（.txt/.docx/.md 或 .zip，也可以是文件夹）。有任何问题时一个也不导入。"""
+    from core.importer import Limits, inspect_batch
+    from core.lessons import get_or_create_series, import_scripts
+
+    files = _collect(paths)
+    if title and len(files) != 1:
+        fail("--title 只能在导入一个文件时使用")
+    encodings = {}
+    uploads = inspect_batch(files, Limits.from_settings(current_app.config), simplify=simplify, title=title)
+    if encoding:
+        encodings = {u.filename: encoding for u in uploads if u.status == "unsure"}
+        uploads = inspect_batch(
+            files, Limits.from_settings(current_app.config), encodings=encodings, simplify=simplify, title=title
+        )
+    problems = [u for u in uploads if u.status != "ok"]
+    if problems:
+        click.secho(f"没有导入任何文件：{len(problems)} 个文件有问题。", fg="red", err=True)
+        for upload in problems:
+            if upload.status == "refused":
+                click.echo(f"  ✗ {upload.error}", err=True)
+            else:
+                click.echo(f"  ? 「{upload.filename}」的编码无法确定，可能是：", err=True)
+                for cand in upload.candidates:
+                    first = cand.preview.split("\n", 1)[0]
+                    click.echo(f"      --encoding {cand.encoding:<10} {cand.label}：{first}", err=True)
+        sys.exit(1)
+    with database().session() as session:
+        series = get_or_create_series(session, series_title)
+        created = import_scripts(session, series, [u.script for u in uploads], None)
+        session.commit()
+        for lesson in created:
+            click.echo(f"  ✓ 第{lesson.number}课 {lesson.title}（{lesson.source_filename}）")
+        click.echo(f"已导入 {len(created)} 个讲稿到「{series.title}」")
+
+
+@lessons_group.command("list")
+@with_appcontext
+def lessons_list() -> None:
+    """列出专题和课程。"""
+    from core.lessons import list_series
+
+    with database().session() as session:
+        for series in list_series(session):
+            click.echo(f"[{series.id}] {series.title}（{len(series.lessons)} 课）")
+            for lesson in series.lessons:
+                click.echo(f"    第{lesson.number}课 {lesson.title}  [lesson {lesson.id}, 版本 {lesson.version_hash[:8]}]")

@@ -1,0 +1,128 @@
+"""The web layer: request parsing, permissions and templates; rules live in core/."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, g, redirect, render_template, request, url_for
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from core.db import Database
+from core.lessons import format_duration
+from core.models import User
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+ERROR_MESSAGES = {
+    400: ("请求有误", "提交的内容不完整或格式不对。"),
+    403: ("没有权限", "这个页面只有管理员可以使用。"),
+    404: ("找不到页面", "您要找的内容不存在，可能已被删除。"),
+    405: ("操作方式不对", "请通过页面上的按钮操作。"),
+    413: ("文件太大", "上传的内容超过了大小上限。"),
+    503: ("暂时无法使用", "服务暂时不可用。"),
+}
+
+
+def db() -> Database:
+    from flask import current_app
+
+    return current_app.extensions["xiangyin.db"]
+
+
+def session():
+    """One SQLAlchemy session per request, closed (and rolled back if uncommitted) at the end."""
+    if "db_session" not in g:
+        g.db_session = db().session()
+    return g.db_session
+
+
+def public(view):
+    """Mark a view reachable without logging in (login page, listen pages, static files)."""
+    view.is_public = True
+    return view
+
+
+def init_app(app: Flask) -> None:
+    from web import auth, library, members, users
+
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录"
+    login_manager.login_message_category = "info"
+
+    for module in (auth, library, users, members):
+        app.register_blueprint(module.bp)
+
+    app.jinja_env.filters["localtime"] = _localtime
+    app.jinja_env.filters["duration"] = format_duration
+    app.jinja_env.globals["ORG_NAME"] = app.config["ORG_NAME"]
+
+    app.before_request(_require_migrated_database)
+    app.before_request(_require_login)
+    app.teardown_appcontext(_close_session)
+    for code in ERROR_MESSAGES:
+        app.register_error_handler(code, _error_page)
+    app.register_error_handler(CSRFError, _csrf_error)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    user = session().get(User, int(user_id))
+    return user if user is not None and user.active else None
+
+
+def _localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return value.astimezone(LOCAL_TZ).strftime(fmt) if value else ""
+
+
+def _require_migrated_database():
+    from flask import current_app
+
+    if current_app.extensions.get("xiangyin.db_ready"):
+        return None
+    if db().is_current():
+        current_app.extensions["xiangyin.db_ready"] = True
+        return None
+    return render_template(
+        "error.html",
+        title="数据库尚未初始化或需要升级",
+        message="请在服务器上运行 “xiangyin init” 创建或升级数据库，然后刷新本页。",
+    ), 503
+
+
+def _require_login():
+    from flask import current_app
+
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.endpoint == "static" or getattr(view, "is_public", False):
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if current_user.must_change_password and request.endpoint not in {"auth.change_password", "auth.logout"}:
+        return redirect(url_for("auth.change_password"))
+    return None
+
+
+def _close_session(_exc):
+    db_session = g.pop("db_session", None)
+    if db_session is not None:
+        db_session.close()
+
+
+def _error_page(error):
+    code = getattr(error, "code", 500) or 500
+    title, message = ERROR_MESSAGES.get(code, ("出错了", "请稍后再试。"))
+    description = getattr(error, "description", None)
+    if description and isinstance(description, str) and not description.isascii():
+        message = description
+    return render_template("error.html", title=title, message=message), code
+
+
+def _csrf_error(_error: CSRFError):
+    return render_template(
+        "error.html", title="表单已失效", message="为了安全，这个表单需要重新打开。请返回上一页，刷新后再提交。"
+    ), 400

@@ -1,0 +1,281 @@
+"""The lesson library: series, lessons, uploads. Volunteers read; admins change."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from core import lessons as library
+from core.importer import Limits, inspect_batch, to_simplified
+from core.lessons import LibraryError
+from core.models import Lesson, LessonVersion, Series
+from core.staging import StagingArea
+from web import session
+from web.auth import admin_required
+
+bp = Blueprint("library", __name__)
+
+
+def _series_or_404(series_id: int) -> Series:
+    return session().get(Series, series_id) or abort(404)
+
+
+def _lesson_or_404(lesson_id: int) -> Lesson:
+    return session().get(Lesson, lesson_id) or abort(404)
+
+
+def _cpm() -> int:
+    return current_app.config["CHARS_PER_MINUTE"]
+
+
+def _seconds(text: str) -> int:
+    return library.listening_seconds(text, _cpm())
+
+
+@bp.app_context_processor
+def _helpers():
+    return {"chars_per_minute": _cpm()}
+
+
+bp.add_app_template_filter(library.char_count, "char_count")
+bp.add_app_template_filter(_seconds, "listening_seconds")
+
+
+@bp.route("/")
+def index():
+    return render_template("library/index.html", series_list=library.list_series(session()))
+
+
+@bp.route("/series/new", methods=["POST"])
+@admin_required
+def series_create():
+    db_session = session()
+    try:
+        series = library.create_series(db_session, request.form.get("title", ""), request.form.get("description", ""))
+    except LibraryError as exc:
+        return render_template(
+            "library/index.html", series_list=library.list_series(db_session), error=str(exc), form=request.form
+        ), 400
+    db_session.commit()
+    flash(f"已创建专题「{series.title}」", "success")
+    return redirect(url_for("library.series_detail", series_id=series.id), 303)
+
+
+@bp.route("/series/<int:series_id>")
+def series_detail(series_id: int):
+    return render_template("library/series.html", series=_series_or_404(series_id))
+
+
+@bp.route("/series/<int:series_id>/edit", methods=["POST"])
+@admin_required
+def series_edit(series_id: int):
+    db_session = session()
+    series = _series_or_404(series_id)
+    try:
+        library.update_series(db_session, series, request.form.get("title", ""), request.form.get("description", ""))
+    except LibraryError as exc:
+        db_session.rollback()
+        return render_template("library/series.html", series=_series_or_404(series_id), error=str(exc)), 400
+    db_session.commit()
+    flash("专题已保存", "success")
+    return redirect(url_for("library.series_detail", series_id=series.id), 303)
+
+
+@bp.route("/series/<int:series_id>/move", methods=["POST"])
+@admin_required
+def series_move(series_id: int):
+    db_session = session()
+    offset = -1 if request.form.get("direction") == "up" else 1
+    library.move_series(db_session, _series_or_404(series_id), offset)
+    db_session.commit()
+    return redirect(url_for("library.index"), 303)
+
+
+@bp.route("/series/<int:series_id>/delete", methods=["POST"])
+@admin_required
+def series_delete(series_id: int):
+    db_session = session()
+    series = _series_or_404(series_id)
+    if request.form.get("confirm_title", "").strip() != series.title:
+        flash("删除专题需要输入完整的专题名称确认", "error")
+        return redirect(url_for("library.series_detail", series_id=series.id), 303)
+    title = series.title
+    library.delete_series(db_session, series)
+    db_session.commit()
+    flash(f"已删除专题「{title}」及其全部课程", "success")
+    return redirect(url_for("library.index"), 303)
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def _limits() -> Limits:
+    return Limits.from_settings(current_app.config)
+
+
+def _staging() -> StagingArea:
+    return StagingArea(current_app.config["DATA_DIR"])
+
+
+@bp.route("/series/<int:series_id>/upload", methods=["POST"])
+@admin_required
+def upload(series_id: int):
+    """Import every file at once when all are clean; otherwise keep them aside and show a
+    review page: nothing is imported until the admin decides."""
+    series = _series_or_404(series_id)
+    files = [(f.filename or "未命名文件", f.read()) for f in request.files.getlist("files") if f.filename]
+    if not files:
+        return render_template("library/series.html", series=series, error="请先选择要上传的讲稿文件"), 400
+    if len(files) > current_app.config["MAX_UPLOAD_FILES"]:
+        abort(413, f"一次最多上传 {current_app.config['MAX_UPLOAD_FILES']} 个文件，请打包成 .zip 或分批上传")
+    simplify = bool(request.form.get("simplify"))
+    title = request.form.get("title", "").strip() if len(files) == 1 else None
+    uploads = inspect_batch(files, _limits(), simplify=simplify, title=title)
+    if all(u.status == "ok" for u in uploads):
+        return _import(series, [u.script for u in uploads])
+    token = _staging().save(files, {"series_id": series.id, "simplify": simplify, "title": title})
+    return _review(series, uploads, token)
+
+
+def _review(series: Series, uploads, token: str, error: str | None = None):
+    status = 422 if error or any(u.status == "refused" for u in uploads) else 200
+    return render_template("library/review.html", series=series, uploads=uploads, token=token, error=error), status
+
+
+def _import(series: Series, scripts):
+    db_session = session()
+    created = library.import_scripts(db_session, series, scripts, current_user._get_current_object())
+    db_session.commit()
+    numbers = f"第 {created[0].number}–{created[-1].number} 课" if len(created) > 1 else f"第 {created[0].number} 课"
+    flash(f"已导入 {len(created)} 个讲稿（{numbers}）", "success")
+    return redirect(url_for("library.series_detail", series_id=series.id), 303)
+
+
+@bp.route("/series/<int:series_id>/upload/<token>", methods=["POST"])
+@admin_required
+def upload_confirm(series_id: int, token: str):
+    series = _series_or_404(series_id)
+    staged = _staging().load(token)
+    if staged is None:
+        flash("这批上传已过期，请重新上传", "error")
+        return redirect(url_for("library.series_detail", series_id=series.id), 303)
+    files, meta = staged
+    if meta.get("series_id") != series.id:
+        abort(404)
+    first_pass = inspect_batch(files, _limits(), simplify=meta["simplify"], title=meta["title"])
+    encodings, chosen = {}, set()
+    for index, item in enumerate(first_pass):
+        choice = request.form.get(f"enc-{index}", "")
+        if item.status == "unsure" and choice and choice != "skip":
+            encodings[item.filename] = choice
+            chosen.add(index)
+        if item.status == "ok" and request.form.get(f"include-{index}"):
+            chosen.add(index)
+    uploads = inspect_batch(files, _limits(), encodings=encodings, simplify=meta["simplify"], title=meta["title"])
+    selected = [uploads[i] for i in sorted(chosen)]
+    failed = [u for u in selected if u.status != "ok"]
+    if failed:
+        return _review(series, uploads, token, error="；".join(u.error or f"「{u.filename}」仍需选择编码" for u in failed))
+    if not selected:
+        _staging().discard(token)
+        flash("没有导入任何文件", "info")
+        return redirect(url_for("library.series_detail", series_id=series.id), 303)
+    response = _import(series, [u.script for u in selected])
+    _staging().discard(token)
+    return response
+
+
+# --------------------------------------------------------------------------- lessons
+
+
+@bp.route("/series/<int:series_id>/lessons/new", methods=["GET", "POST"])
+@admin_required
+def lesson_new(series_id: int):
+    series = _series_or_404(series_id)
+    if request.method == "GET":
+        return render_template("library/lesson_form.html", series=series, lesson=None, form={})
+    db_session = session()
+    title, text = request.form.get("title", ""), request.form.get("text", "")
+    if request.form.get("simplify"):
+        title, text = to_simplified(title), to_simplified(text)
+    try:
+        lesson = library.add_lesson(db_session, series, title, text, user=current_user._get_current_object())
+    except LibraryError as exc:
+        db_session.rollback()
+        return render_template(
+            "library/lesson_form.html", series=series, lesson=None, form=request.form, error=str(exc)
+        ), 400
+    db_session.commit()
+    flash(f"已添加第 {lesson.number} 课", "success")
+    return redirect(url_for("library.lesson_detail", lesson_id=lesson.id), 303)
+
+
+@bp.route("/lessons/<int:lesson_id>")
+def lesson_detail(lesson_id: int):
+    lesson = _lesson_or_404(lesson_id)
+    return render_template("library/lesson.html", lesson=lesson, series=lesson.series)
+
+
+@bp.route("/lessons/<int:lesson_id>/edit", methods=["GET", "POST"])
+@admin_required
+def lesson_edit(lesson_id: int):
+    lesson = _lesson_or_404(lesson_id)
+    if request.method == "GET":
+        return render_template("library/lesson_form.html", series=lesson.series, lesson=lesson, form={})
+    db_session = session()
+    try:
+        changed = library.update_lesson(
+            db_session,
+            lesson,
+            request.form.get("title", ""),
+            request.form.get("text", ""),
+            user=current_user._get_current_object(),
+            simplify=bool(request.form.get("simplify")),
+        )
+    except LibraryError as exc:
+        db_session.rollback()
+        lesson = _lesson_or_404(lesson_id)
+        return render_template(
+            "library/lesson_form.html", series=lesson.series, lesson=lesson, form=request.form, error=str(exc)
+        ), 400
+    db_session.commit()
+    flash("已保存新版本" if changed else "内容没有变化", "success" if changed else "info")
+    return redirect(url_for("library.lesson_detail", lesson_id=lesson.id), 303)
+
+
+@bp.route("/lessons/<int:lesson_id>/versions/<int:version_id>")
+def lesson_version(lesson_id: int, version_id: int):
+    version = session().get(LessonVersion, version_id)
+    if version is None or version.lesson_id != lesson_id:
+        abort(404)
+    return render_template("library/version.html", version=version, lesson=version.lesson)
+
+
+@bp.route("/lessons/<int:lesson_id>/move", methods=["POST"])
+@admin_required
+def lesson_move(lesson_id: int):
+    db_session = session()
+    lesson = _lesson_or_404(lesson_id)
+    direction = request.form.get("direction")
+    if direction in {"up", "down"}:
+        position = lesson.number + (-1 if direction == "up" else 1)
+    else:
+        try:
+            position = int(request.form.get("position", ""))
+        except ValueError:
+            flash("请填写要移到的课号（数字）", "error")
+            return redirect(url_for("library.series_detail", series_id=lesson.series_id), 303)
+    library.move_lesson(db_session, lesson, position)
+    db_session.commit()
+    return redirect(url_for("library.series_detail", series_id=lesson.series_id) + f"#lesson-{lesson.id}", 303)
+
+
+@bp.route("/lessons/<int:lesson_id>/delete", methods=["POST"])
+@admin_required
+def lesson_delete(lesson_id: int):
+    db_session = session()
+    lesson = _lesson_or_404(lesson_id)
+    series_id, title = lesson.series_id, lesson.title
+    library.delete_lesson(db_session, lesson)
+    db_session.commit()
+    flash(f"已删除「{title}」，后面的课程已自动重新编号", "success")
+    return redirect(url_for("library.series_detail", series_id=series_id), 303)
