@@ -25,6 +25,11 @@ JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 TITLE_MAX_CHARS = 60
 PREVIEW_LINES = 6
 PREVIEW_CHARS = 240
+# Real scripts score above 0.9 in their own encoding; GBK read as Big5 (or the reverse) scores
+# 0.2-0.45, so a clear margin plus enough hanzi to judge by makes a decision safe.
+SURE_SCORE = 0.9
+SURE_MARGIN = 0.2
+SURE_MIN_HANZI = 8
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,7 @@ def plausibility(text: str) -> float:
         elif 0x4E00 <= ord(ch) <= 0x9FFF:
             simplified = to_simplified(ch)
             good += 0.8 if simplified in level1 else 0.2
-    return good / total if total else 0.0
+    return good / total if total else 1.0
 
 
 def _cjk_count(text: str) -> int:
@@ -213,10 +218,10 @@ def _candidates(data: bytes) -> list[EncodingCandidate]:
 def decode_text(filename: str, data: bytes) -> tuple[str, str] | list[EncodingCandidate]:
     """Return (text, encoding) when the encoding is certain, else the candidates to show.
 
-    Certain means: a BOM; valid UTF-8 (GBK prose is practically never valid UTF-8); or a
-    GB18030 decoding that reads as ordinary Chinese while no other encoding does. Anything
-    else goes back to the admin with previews, because importing mojibake silently would put
-    gibberish into an elderly member's ears.
+    Certain means: a BOM; valid UTF-8 that reads as Chinese (short GBK text can be valid
+    UTF-8: 学习 decodes as Cyrillic); or one decoding that reads as ordinary Chinese by a clear
+    margin over the others. Anything else goes back to the admin with previews, because
+    importing mojibake silently would put gibberish into an elderly member's ears.
     """
     for bom, enc in (
         (b"\xef\xbb\xbf", "utf-8-sig"),
@@ -250,17 +255,18 @@ def decode_text(filename: str, data: bytes) -> tuple[str, str] | list[EncodingCa
     else:
         if _has_control_chars(text):
             raise ImportRefused(filename, "不是文本文件（含有大量控制字符）")
-        return text, "utf-8"
+        if plausibility(text) >= SURE_SCORE:
+            return text, "utf-8"
 
     candidates = _candidates(data)
     if not candidates:
         raise ImportRefused(filename, "不是文本文件，或者用了无法识别的编码")
     best = candidates[0]
     runner_up = candidates[1].score if len(candidates) > 1 else 0.0
-    if best.encoding == "gb18030" and best.score >= 0.97 and best.score - runner_up >= 0.1:
-        text = data.decode("gb18030")
-        if _cjk_count(text) >= 8:
-            return text, "gb18030"
+    if best.score >= SURE_SCORE and best.score - runner_up >= SURE_MARGIN:
+        text = data.decode(best.encoding)
+        if _cjk_count(text) >= SURE_MIN_HANZI:
+            return text, best.encoding
     return candidates
 
 
@@ -461,21 +467,21 @@ def parse_script(
             heading, body = None, raw
 
     body = clean_text(body)
+    heading = clean_text(heading or "")
     if simplify:
-        body = to_simplified(body)
-        heading = to_simplified(heading) if heading else heading
-    if not body.strip() and not (heading or "").strip():
+        body, heading = to_simplified(body), to_simplified(heading)
+    if not body and not heading:
         raise ImportRefused(name, "里没有文字（只有空白）")
+    if not body:
+        raise ImportRefused(name, "只有标题，没有正文")
 
     stem = PurePosixPath(name).stem
     if title and title.strip():
         final_title = clean_title(title)
-    elif heading and heading.strip() and body.strip():
+    elif heading:
         final_title = clean_title(heading)
     else:
-        final_title, body = split_title(body if body.strip() else clean_text(heading or ""), stem)
-    if not body.strip():
-        raise ImportRefused(name, "只有标题，没有正文")
+        final_title, body = split_title(body, stem)
     return Script(filename=name, title=final_title or stem, text=body, encoding=used_encoding)
 
 
