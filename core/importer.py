@@ -173,6 +173,14 @@ def _cjk_count(text: str) -> int:
     return sum(1 for ch in text if 0x4E00 <= ord(ch) <= 0x9FFF)
 
 
+def _looks_like_misread_gbk(text: str) -> bool:
+    """Short GBK text can be valid UTF-8, but it then reads as Latin, Greek or Cyrillic letters
+    (学习 → ѧϰ); genuine Chinese UTF-8 has almost none of those."""
+    letters = [ch for ch in text if not ch.isspace()]
+    odd = sum(1 for ch in letters if 0x80 <= ord(ch) <= 0x7FF)
+    return odd > 0.1 * len(letters)
+
+
 def _has_control_chars(text: str) -> bool:
     bad = sum(
         1
@@ -255,7 +263,7 @@ def decode_text(filename: str, data: bytes) -> tuple[str, str] | list[EncodingCa
     else:
         if _has_control_chars(text):
             raise ImportRefused(filename, "不是文本文件（含有大量控制字符）")
-        if plausibility(text) >= SURE_SCORE:
+        if not _looks_like_misread_gbk(text):
             return text, "utf-8"
 
     candidates = _candidates(data)

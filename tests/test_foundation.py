@@ -1,0 +1,85 @@
+"""Configuration layers, migrations without drift, and the refusal to serve an old schema."""
+from __future__ import annotations
+
+import stat
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+from app import create_app
+from core.db import Base, Database
+from core.settings import SettingsError, load_settings
+from scripts.cli import cli
+
+
+def test_settings_layers_in_order(tmp_path):
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "xiangyin.toml").write_text('org_name = "文件里的名字"\npublic_url = "https://file.example/"\nport = 6000\n', "utf-8")
+    env = {"XIANGYIN_DATA_DIR": str(data), "XIANGYIN_PUBLIC_URL": "https://env.example", "XIANGYIN_PORT": "7000"}
+    settings = load_settings({"PORT": 8000}, environ=env)
+    assert settings["ORG_NAME"] == "文件里的名字"  # file over default
+    assert settings["PUBLIC_URL"] == "https://env.example"  # environment over file
+    assert settings["PORT"] == 8000  # explicit config over environment
+    assert settings["DATABASE_URL"] == f"sqlite:///{data.resolve() / 'xiangyin.sqlite3'}"
+
+
+def test_bad_settings_are_named(tmp_path):
+    (tmp_path / "xiangyin.toml").write_text("no_such_key = 1\n", "utf-8")
+    with pytest.raises(SettingsError, match="未知的配置项 NO_SUCH_KEY"):
+        load_settings({"DATA_DIR": str(tmp_path)}, environ={})
+    with pytest.raises(SettingsError, match="配置项 PORT 应为整数"):
+        load_settings({"DATA_DIR": str(tmp_path / "x")}, environ={"XIANGYIN_PORT": "五千"})
+
+
+def test_secret_key_is_generated_once_and_private(tmp_path):
+    first = load_settings({"DATA_DIR": str(tmp_path)}, environ={})["SECRET_KEY"]
+    second = load_settings({"DATA_DIR": str(tmp_path)}, environ={})["SECRET_KEY"]
+    assert first == second and len(first) == 64
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
+    other = load_settings({"DATA_DIR": str(tmp_path / "other")}, environ={})["SECRET_KEY"]
+    assert other != first
+    assert load_settings({"DATA_DIR": str(tmp_path)}, environ={"XIANGYIN_SECRET_KEY": "k" * 40})["SECRET_KEY"] == "k" * 40
+
+
+def test_every_migration_applies_in_a_line_and_matches_the_models(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    scripts = ScriptDirectory.from_config(db._alembic_config())
+    revisions = list(reversed(list(scripts.walk_revisions())))
+    assert len(scripts.get_heads()) == 1, "the migration chain must stay linear"
+    assert revisions[0].down_revision is None
+    for revision in revisions:
+        db.upgrade(revision.revision)
+        assert db.current_revision() == revision.revision
+    assert db.is_current()
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == [], f"models and migrations disagree: {diff}"
+    assert {"users", "series", "lessons", "lesson_versions", "members"} <= set(inspect(db.engine).get_table_names())
+    db.dispose()
+
+
+def test_unmigrated_database_is_refused_clearly(make_app, data_dir):
+    app = make_app(migrate=False)
+    response = app.test_client().get("/login")
+    assert response.status_code == 503
+    assert "xiangyin init" in response.get_data(as_text=True)
+    result = app.test_cli_runner().invoke(cli, ["run"])
+    assert result.exit_code == 1, result.output
+    assert "数据库尚未初始化或需要升级，请先运行：xiangyin init" in result.output
+    assert not (data_dir / "xiangyin.sqlite3").exists() or not Database(app.config["DATABASE_URL"]).is_current()
+
+
+def test_environment_reaches_the_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("XIANGYIN_DATA_DIR", str(tmp_path / "env-data"))
+    monkeypatch.setenv("XIANGYIN_DATABASE_URL", f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}")
+    monkeypatch.setenv("XIANGYIN_ORG_NAME", "幸福里社区党委")
+    app = create_app()
+    assert app.config["DATA_DIR"] == str((tmp_path / "env-data").resolve())
+    assert app.config["DATABASE_URL"].endswith("elsewhere.sqlite3")
+    assert app.config["ORG_NAME"] == "幸福里社区党委"
+    assert (tmp_path / "env-data" / "secret_key").is_file()
+    app.extensions["xiangyin.db"].dispose()
