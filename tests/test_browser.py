@@ -1,0 +1,95 @@
+"""The admin site in Debian's Chromium on a phone-sized screen, against a real HTTP server."""
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+from waitress import create_server
+
+from tests.conftest import PASSWORD, add_user
+from tests.tools import require_tool
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def live_server(app):
+    from core.demo import load_demo
+
+    with app.extensions["xiangyin.db"].session() as session:
+        load_demo(session, app.config)
+        session.commit()
+    add_user(app, "phoneadmin", "admin")
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def page(live_server, tmp_path):
+    executable = require_tool("chromium", "/usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-CN")
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def no_sideways_scroll(page) -> bool:
+    return page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_phone_admin_logs_in_uploads_and_edits(page, live_server, tmp_path):
+    page.goto(live_server + "/")
+    assert page.url.startswith(live_server + "/login")
+    page.fill("input[name=username]", "phoneadmin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button.primary")
+    page.wait_for_url(live_server + "/")
+    assert page.locator(".tile strong").all_inner_texts() == [
+        "2026年冬季党员学习包",
+        "平安社区：防范电信网络诈骗",
+        "健康生活小课堂",
+    ]
+    assert no_sideways_scroll(page)
+
+    page.click("text=健康生活小课堂")
+    script = tmp_path / "第3课 冬季进补.txt"
+    script.write_bytes("第3课 冬季进补\n进补要适量，不要盲目吃补品。".encode("gbk"))
+    page.set_input_files("input[name=files]", str(script))
+    page.click("text=上传并导入")
+    page.wait_for_selector("text=已导入 1 个讲稿（第 3 课）")
+    assert "第3课 冬季进补" in page.locator("ol.lessons").inner_text().replace("\n", " ")
+    assert no_sideways_scroll(page)
+
+    page.click("text=冬季进补")
+    page.click("text=编辑")
+    counter = page.locator("#lesson-counter")
+    assert counter.inner_text() == "14 字 · 预计收听约 4 秒"
+    page.fill("#lesson-text", "字" * 400)
+    assert counter.inner_text() == "400 字 · 预计收听约 2 分 00 秒"
+    box = page.locator("button.primary").bounding_box()
+    assert box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    page.click("button.primary")
+    page.wait_for_selector("text=已保存新版本")
+    assert re.search(r"400 字 · 预计收听约 2 分 00 秒", page.locator("p.meta").first.inner_text())

@@ -1,0 +1,142 @@
+"""The `xiangyin` command through Click's runner; output is the failure message."""
+from __future__ import annotations
+
+import io
+import re
+
+import docx
+import pytest
+from sqlalchemy import select
+
+from core.models import Lesson, Member, Series, User
+from scripts.cli import cli
+from tests.conftest import Client
+from tests.test_importer import make_zip
+
+
+@pytest.fixture
+def run(make_app):
+    app = make_app(migrate=False)
+
+    def invoke(*args, input=None):
+        return app.test_cli_runner().invoke(cli, list(args), input=input)
+
+    invoke.app = app
+    return invoke
+
+
+def titles(app) -> list[tuple[str, int, str]]:
+    with app.extensions["xiangyin.db"].session() as session:
+        rows = session.execute(select(Series.title, Lesson.number, Lesson.title).join(Lesson).order_by(Series.id, Lesson.number))
+        return [tuple(r) for r in rows]
+
+
+def test_help_lists_every_command(run):
+    result = run("--help")
+    assert result.exit_code == 0, result.output
+    for command in ("init", "demo", "run", "users", "lessons"):
+        assert re.search(rf"^\s+{command}\s", result.output, re.M), result.output
+    result = run("lessons", "--help")
+    assert "import" in result.output and "list" in result.output
+
+
+def test_init_creates_database_and_a_first_admin_once(run):
+    result = run("init")
+    assert result.exit_code == 0, result.output
+    assert "数据库已创建（版本 0001）" in result.output
+    secret = re.search(r"密  码：(\S+)", result.output).group(1)
+    client = Client(run.app.test_client())
+    assert client.login("admin", secret).status_code == 302
+    again = run("init")
+    assert again.exit_code == 0, again.output
+    assert "数据库已是最新版本" in again.output and "管理员账号已存在" in again.output
+    assert "密  码" not in again.output
+
+
+def test_users_create_and_reset(run):
+    run("init")
+    result = run("users", "create", "wangli", "--role", "volunteer", "--name", "王丽")
+    assert result.exit_code == 0, result.output
+    assert "已创建志愿者账号 wangli，一次性密码：" in result.output
+    duplicate = run("users", "create", "wangli", "--role", "volunteer")
+    assert duplicate.exit_code == 1 and "用户名「wangli」已被使用" in duplicate.output
+    bad_role = run("users", "create", "x1", "--role", "boss")
+    assert bad_role.exit_code == 2
+    reset = run("users", "reset-password", "wangli")
+    assert reset.exit_code == 0 and "wangli 的一次性密码：" in reset.output
+    assert run("users", "reset-password", "nobody").exit_code == 1
+    listing = run("users", "list")
+    assert "wangli\t志愿者\t王丽" in listing.output
+
+
+def test_lessons_import_files_folders_and_zips(run, tmp_path):
+    run("init")
+    folder = tmp_path / "讲稿"
+    folder.mkdir()
+    (folder / "第2课.txt").write_bytes("第2课 交党费\n按时足额交纳党费。".encode("gbk"))
+    (folder / "第10课.txt").write_bytes("第10课 总结\n本季度学习总结。".encode("utf-8-sig"))
+    document = docx.Document()
+    document.add_heading("学党章", 1)
+    document.add_paragraph("党章是党的总章程。")
+    document.save(folder / "第1课.docx")
+    (tmp_path / "more.zip").write_bytes(make_zip({"附加.md": "# 附加课\n\n附加内容。".encode()}))
+    result = run("lessons", "import", str(folder), str(tmp_path / "more.zip"), "--series", "冬季学习包")
+    assert result.exit_code == 0, result.output
+    assert "已导入 4 个讲稿到「冬季学习包」" in result.output
+    assert titles(run.app) == [
+        ("冬季学习包", 1, "学党章"),
+        ("冬季学习包", 2, "交党费"),
+        ("冬季学习包", 3, "总结"),
+        ("冬季学习包", 4, "附加课"),
+    ]
+
+
+def test_lessons_import_refuses_bad_input_and_imports_nothing(run, tmp_path):
+    run("init")
+    good = tmp_path / "好.txt"
+    good.write_text("好标题\n好正文。", "utf-8")
+    empty = tmp_path / "空.txt"
+    empty.write_bytes(b"")
+    evil = tmp_path / "evil.zip"
+    evil.write_bytes(make_zip({"../x.txt": b"a\nb"}))
+    result = run("lessons", "import", str(good), str(empty), str(evil), "--series", "测试")
+    assert result.exit_code == 1, result.output
+    assert "没有导入任何文件：2 个文件有问题。" in result.output
+    assert "✗ 「空.txt」是空文件，没有任何文字" in result.output
+    assert "✗ 「evil.zip」含有不安全的路径「../x.txt」" in result.output
+    assert titles(run.app) == []
+    missing = run("lessons", "import", str(tmp_path / "nope.txt"), "--series", "测试")
+    assert missing.exit_code == 1 and "找不到文件或文件夹" in missing.output
+
+
+def test_lessons_import_unsure_encoding_needs_the_flag(run, tmp_path):
+    run("init")
+    path = tmp_path / "旧稿.txt"
+    path.write_bytes("黨費通知\n請交黨費。".encode("big5"))
+    result = run("lessons", "import", str(path), "--series", "旧稿")
+    assert result.exit_code == 1
+    assert "「旧稿.txt」的编码无法确定" in result.output and "--encoding big5" in result.output
+    result = run("lessons", "import", str(path), "--series", "旧稿", "--encoding", "big5", "--simplify")
+    assert result.exit_code == 0, result.output
+    assert titles(run.app) == [("旧稿", 1, "党费通知")]
+
+
+def test_demo_loads_realistic_scripts_once(run):
+    result = run("demo")
+    assert result.exit_code == 0, result.output
+    assert "演示专题「平安社区：防范电信网络诈骗」：3 课" in result.output
+    assert re.search(r"密  码：\S+", result.output)
+    with run.app.extensions["xiangyin.db"].session() as session:
+        lessons = session.scalars(select(Lesson)).all()
+        assert len(lessons) == 8
+        for lesson in lessons:
+            assert 300 <= len(lesson.text) <= 3000, lesson.title
+            assert not lesson.title.startswith("第")
+        joined = "\n".join(l.text for l in lessons)
+        for needle in ("%", "年", "“", "# ", ":"):
+            assert needle in joined
+        assert session.scalar(select(User).where(User.username == "zhangxm")).role == "volunteer"
+        assert len(session.scalars(select(Member)).all()) == 5
+    again = run("demo")
+    assert again.exit_code == 0 and "演示数据已经载入过，没有重复载入。" in again.output
+    assert len(titles(run.app)) == 8
