@@ -189,6 +189,5 @@ def delete_lesson(session: Session, lesson: Lesson) -> None:
 def delete_series(session: Session, series: Series) -> None:
     session.delete(series)
     session.flush()
-    move_series_positions = list_series(session)
-    for position, item in enumerate(move_series_positions, start=1):
+    for position, item in enumerate(list_series(session), start=1):
         item.position = position

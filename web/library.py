@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 
 from core import lessons as library
-from core.importer import Limits, inspect_batch, to_simplified
+from core.importer import Limits, human_size, inspect_batch, to_simplified
 from core.lessons import LibraryError
 from core.models import Lesson, LessonVersion, Series
 from core.staging import StagingArea
@@ -38,6 +38,7 @@ def _helpers():
 
 bp.add_app_template_filter(library.char_count, "char_count")
 bp.add_app_template_filter(_seconds, "listening_seconds")
+bp.add_app_template_filter(human_size, "human_size")
 
 
 @bp.route("/")
