@@ -123,3 +123,17 @@ class Member(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LexiconEntry(Base):
+    """How to say a written form: polyphones (重阳节), place names (六安), personal names.
+    Applied to lesson text before synthesis, so every engine gets it right the same way."""
+
+    __tablename__ = "lexicon_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    written: Mapped[str] = mapped_column(String(64), unique=True)
+    spoken: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

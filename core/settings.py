@@ -29,6 +29,15 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ZIP_UNCOMPRESSED_BYTES": 200 * MB,
     "MAX_UPLOAD_FILES": 200,
     "CHARS_PER_MINUTE": 200,
+    "EDGE_ENABLED": True,
+    "EDGE_WSS_URL": "",
+    "EDGE_CONCURRENCY": 3,
+    "EDGE_TIMEOUT": 30,
+    "EDGE_ATTEMPTS": 4,
+    "EDGE_BACKOFF": 1.0,
+    "LESSON_DEADLINE": 900,
+    "SPEECH_FALLBACK": "offline",
+    "DEFAULT_RATE": -10,
 }
 
 CONFIG_FILE_NAME = "xiangyin.toml"
@@ -46,11 +55,12 @@ def _coerce(key: str, value: Any) -> Any:
         if isinstance(value, str):
             return value.strip().lower() in {"1", "true", "yes", "on"}
         return bool(value)
-    if isinstance(default, int):
+    if isinstance(default, (int, float)):
         try:
-            return int(value)
+            return type(default)(value)
         except (TypeError, ValueError):
-            raise SettingsError(f"配置项 {key} 应为整数，实际为 {value!r}") from None
+            kind = "整数" if isinstance(default, int) else "数字"
+            raise SettingsError(f"配置项 {key} 应为{kind}，实际为 {value!r}") from None
     return str(value)
 
 
@@ -90,6 +100,8 @@ def load_settings(
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _stored_secret(data_path)
     settings["PUBLIC_URL"] = settings["PUBLIC_URL"].rstrip("/")
+    if settings["SPEECH_FALLBACK"] not in ("offline", "fail"):
+        raise SettingsError("配置项 SPEECH_FALLBACK 只能是 offline（改用离线声音）或 fail（报错）")
     return settings
 
 

@@ -258,3 +258,98 @@ def lessons_list() -> None:
             click.echo(f"[{series.id}] {series.title}（{len(series.lessons)} 课）")
             for lesson in series.lessons:
                 click.echo(f"    第{lesson.number}课 {lesson.title}  [lesson {lesson.id}, 版本 {lesson.version_hash[:8]}]")
+
+
+# --------------------------------------------------------------------------- speech
+
+
+def _lexicon() -> dict[str, str]:
+    """The admins' lexicon when the database is ready; previews still work before `init`."""
+    from core.lexicon import lexicon_map
+
+    if not database().is_current():
+        return {}
+    with database().session() as session:
+        return lexicon_map(session)
+
+
+def _read_script(source: str) -> str:
+    from core.importer import ImportRefused, Limits, parse_script
+
+    if source == "-":
+        from core.importer import clean_text
+
+        return clean_text(click.get_text_stream("stdin", encoding="utf-8").read())
+    path = Path(source)
+    if not path.is_file():
+        fail(f"找不到文件：{source}")
+    try:
+        script = parse_script(path.name, path.read_bytes(), Limits.from_settings(current_app.config))
+    except ImportRefused as exc:
+        fail(str(exc))
+    if isinstance(script, list):
+        fail(f"「{path.name}」的编码无法确定，请先用 xiangyin lessons import --encoding 导入")
+    return f"# {script.title}\n{script.text}"
+
+
+@cli.command("text")
+@click.argument("source")
+@click.option("--voice", "voice_id", default="mandarin-xiaoxiao", show_default=True, help="按这个声音引擎的长度限制切分")
+@click.option("--sentences", is_flag=True, help="每句一行（不合并同段的句子）")
+@with_appcontext
+def text_command(source: str, voice_id: str, sentences: bool) -> None:
+    """预览讲稿会怎样被朗读：规范化后的文字，一行一段，带停顿类型。FILE 为 - 时读标准输入。"""
+    from audio.engines import ENGINES, build_engines
+    from audio.text import preview_lines, segment_text
+    from audio.voices import UnknownVoice, get_voice
+
+    try:
+        voice = get_voice(voice_id)
+    except UnknownVoice as exc:
+        fail(str(exc))
+    build_engines(current_app.config)
+    limit = ENGINES[voice.engine].byte_limit
+    segments = segment_text(_read_script(source), limit, lexicon=_lexicon(), pack=not sentences)
+    for line in preview_lines(segments):
+        click.echo(line)
+
+
+@cli.command("voices")
+@with_appcontext
+def voices_command() -> None:
+    """列出全部声音：编号、名称、引擎、方言、性别、现在能否使用。"""
+    from audio.engines import build_engines
+    from audio.voices import VOICES
+
+    engines = build_engines(current_app.config)
+    status = {name: engine.availability() for name, engine in engines.items()}
+    click.echo("编号\t名称\t引擎\t方言\t性别\t现在可用")
+    for voice in VOICES:
+        usable, reason = status[voice.engine]
+        click.echo(
+            f"{voice.id}\t{voice.label}\t{voice.engine}\t{voice.dialect}\t{voice.gender_label}\t"
+            f"{'是' if usable else '否'}（{reason}）"
+        )
+
+
+@cli.command("say")
+@click.argument("text")
+@click.option("--voice", "voice_id", default="offline-mandarin", show_default=True)
+@click.option("--rate", default=None, help="语速，如 -10%（默认取配置 DEFAULT_RATE）")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="输出的 MP3 文件")
+@with_appcontext
+def say_command(text: str, voice_id: str, rate: str | None, output: str) -> None:
+    """把一段文字合成为 MP3，快速试听声音和读音。"""
+    from audio.engines import EngineError, parse_rate
+    from audio.master import export_mp3, join
+    from audio.speech import build_speaker
+    from audio.voices import UnknownVoice
+
+    try:
+        rate_value = parse_rate(rate if rate is not None else current_app.config["DEFAULT_RATE"])
+        result = build_speaker(current_app.config).render(text, voice_id, rate=rate_value, lexicon=_lexicon())
+    except (ValueError, UnknownVoice, EngineError) as exc:
+        fail(str(exc))
+    export_mp3(join(result.segments), Path(output))
+    note = f"（在线语音不可用，已改用 {result.voice.label}：{result.fallback_reason}）" if result.fallback_reason else ""
+    click.echo(f"已生成 {output}：{result.voice.label}，{result.duration:.1f} 秒{note}")

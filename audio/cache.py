@@ -1,0 +1,100 @@
+"""Per-segment audio cache, keyed by everything that changes how a segment sounds.
+
+Re-rendering an unchanged lesson must cost no engine calls, and after an edit only changed
+segments are spoken again. Files are written atomically and re-checked before they are
+trusted, so a crash or a full disk can never leave a half-written segment that gets reused.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+from audio.engines import SpeechAudio
+from audio.mp3 import NotMp3, mp3_info
+
+FORMATS = ("mp3", "wav")
+
+
+@dataclass(frozen=True)
+class CachedSegment:
+    path: Path
+    format: str
+    duration: float
+
+
+def spoken_units(text: str) -> int:
+    """Syllables, roughly: each hanzi, each run of Latin letters or digits."""
+    units = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+    ascii_words = [w for w in "".join(ch if ch.isascii() and ch.isalnum() else " " for ch in text).split()]
+    return units + sum(max(1, len(w) // 3) for w in ascii_words)
+
+
+def plausible_duration(text: str, seconds: float) -> bool:
+    """Between very fast speech and a very slow, pause-heavy one: catches empty, truncated or
+    runaway audio without rejecting any real engine's pace."""
+    units = max(1, spoken_units(text))
+    return 0.04 * units <= seconds <= 2.0 * units + 5.0
+
+
+def audio_duration(data: bytes, fmt: str) -> float:
+    """Duration of a whole, decodable file; raises ValueError otherwise."""
+    if fmt == "mp3":
+        return mp3_info(data)[0]
+    if fmt == "wav":
+        try:
+            with wave.open(io.BytesIO(data)) as wav:
+                frames, rate = wav.getnframes(), wav.getframerate()
+                if wav.getsampwidth() * wav.getnchannels() * frames > len(data) - 44 + 4:
+                    raise ValueError("wav shorter than its header says")
+                return frames / rate
+        except (wave.Error, EOFError) as exc:
+            raise ValueError(str(exc)) from exc
+    raise ValueError(f"unknown format {fmt}")
+
+
+class SegmentCache:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @staticmethod
+    def key(text: str, engine: str, engine_voice: str, rate: int, pitch: int, engine_version: str) -> str:
+        material = json.dumps([text, engine, engine_voice, rate, pitch, engine_version], ensure_ascii=False)
+        return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+    def _path(self, key: str, fmt: str) -> Path:
+        return self.root / key[:2] / f"{key}.{fmt}"
+
+    def get(self, key: str, text: str) -> CachedSegment | None:
+        for fmt in FORMATS:
+            path = self._path(key, fmt)
+            if not path.is_file():
+                continue
+            try:
+                duration = audio_duration(path.read_bytes(), fmt)
+            except (ValueError, NotMp3, OSError):
+                duration = -1.0
+            if duration > 0 and plausible_duration(text, duration):
+                return CachedSegment(path, fmt, duration)
+            path.unlink(missing_ok=True)
+        return None
+
+    def put(self, key: str, audio: SpeechAudio) -> CachedSegment:
+        path = self._path(key, audio.format)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix="." + audio.format)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(audio.data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return CachedSegment(path, audio.format, audio.duration)

@@ -1,0 +1,112 @@
+"""Speech engines behind one small interface, and the registry that builds them.
+
+An engine turns one segment of normalised text into audio. It declares how many UTF-8 bytes
+one request may carry, its native sample rate and output format, a version string (part of the
+cache key, so an engine upgrade never serves stale audio) and whether it can be used now.
+"""
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from audio.voices import Voice
+
+
+class EngineError(Exception):
+    """A segment could not be spoken; str() is a Chinese message for the admin."""
+
+
+class EngineUnavailable(EngineError):
+    """The engine cannot be reached at all (offline, outage, throttled for good): the caller
+    may fall back to another engine."""
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    text: str
+    voice: Voice
+    rate: int = 0  # percent relative to the engine's normal pace, e.g. -10
+    pitch: int = 0  # Hz
+
+    @property
+    def rate_str(self) -> str:
+        return f"{self.rate:+d}%"
+
+    @property
+    def pitch_str(self) -> str:
+        return f"{self.pitch:+d}Hz"
+
+
+@dataclass(frozen=True)
+class SpeechAudio:
+    data: bytes
+    format: str  # "mp3" or "wav"
+    duration: float
+
+
+def parse_rate(value: str | int) -> int:
+    """Accept -10, "-10", "-10%" → -10; bounded so nobody asks for unintelligible speech."""
+    if isinstance(value, int):
+        rate = value
+    else:
+        match = re.fullmatch(r"\s*([+-]?\d{1,3})\s*%?\s*", str(value))
+        if not match:
+            raise ValueError(f"语速格式不对：{value!r}，应类似 -10% 或 +5%")
+        rate = int(match.group(1))
+    if not -50 <= rate <= 50:
+        raise ValueError(f"语速 {rate:+d}% 超出范围（-50% 到 +50%）")
+    return rate
+
+
+class Engine(ABC):
+    name: ClassVar[str]
+    label: ClassVar[str]
+    byte_limit: ClassVar[int]
+    sample_rate: ClassVar[int]
+    audio_format: ClassVar[str]
+
+    @property
+    @abstractmethod
+    def version(self) -> str: ...
+
+    @abstractmethod
+    def availability(self) -> tuple[bool, str]:
+        """(usable now, Chinese explanation)."""
+
+    @abstractmethod
+    def synthesize(self, request: SpeechRequest) -> SpeechAudio:
+        """Speak one segment completely, or raise EngineError; never partial audio."""
+
+    def synthesize_many(
+        self,
+        requests: Sequence[SpeechRequest],
+        on_result: Callable[[int, SpeechAudio], None],
+        *,
+        deadline: float | None = None,
+    ) -> None:
+        """Speak several segments; on_result(index, audio) as each completes. Engines that can
+        work in parallel override this."""
+        import time
+
+        for index, request in enumerate(requests):
+            if deadline is not None and time.monotonic() > deadline:
+                raise EngineError("合成超时：整课的时限已到")
+            on_result(index, self.synthesize(request))
+
+
+ENGINES: dict[str, type[Engine]] = {}
+
+
+def register(cls: type[Engine]) -> type[Engine]:
+    ENGINES[cls.name] = cls
+    return cls
+
+
+def build_engines(settings: Mapping[str, Any]) -> dict[str, Engine]:
+    """Instantiate every registered engine from the settings mapping."""
+    from audio.engines import edge, espeak  # noqa: F401  (modules register themselves)
+
+    return {name: cls.from_settings(settings) for name, cls in ENGINES.items()}

@@ -1,0 +1,184 @@
+"""Online speech through edge-tts: natural Mandarin and dialect-style voices.
+
+The service throttles many parallel connections, sometimes answers with no audio or a 403, and
+a stalled socket is not stopped by the library's own timeout. So: bounded concurrency, a hard
+timeout per request, retries with exponential backoff and jitter, a deadline for the whole
+lesson, and a check that every answer is a complete MP3 that ended with the service's
+turn.end; a segment is never returned half-spoken.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import edge_tts
+import edge_tts.communicate
+from edge_tts.exceptions import EdgeTTSException, NoAudioReceived, UnknownResponse
+
+from audio.engines import Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechRequest, register
+from audio.mp3 import NotMp3, mp3_info
+
+RETRY_STATUSES = {403, 408, 429, 500, 502, 503, 504}
+
+
+class _Retryable(Exception):
+    """One failed attempt that is worth repeating; str() says what happened, in Chinese."""
+
+
+@register
+class EdgeEngine(Engine):
+    name = "edge"
+    label = "在线合成（edge-tts）"
+    byte_limit = 1500
+    sample_rate = 24000
+    audio_format = "mp3"
+
+    def __init__(
+        self,
+        *,
+        enabled: bool = True,
+        url: str = "",
+        concurrency: int = 3,
+        timeout: float = 30.0,
+        attempts: int = 4,
+        backoff: float = 1.0,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.enabled = enabled
+        self.url = url or edge_tts.communicate.WSS_URL
+        self.concurrency = max(1, concurrency)
+        self.timeout = timeout
+        self.attempts = max(1, attempts)
+        self.backoff = backoff
+        self._sleep = sleep
+        self.calls = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> EdgeEngine:
+        return cls(
+            enabled=settings.get("EDGE_ENABLED", True),
+            url=settings.get("EDGE_WSS_URL", ""),
+            concurrency=settings.get("EDGE_CONCURRENCY", 3),
+            timeout=settings.get("EDGE_TIMEOUT", 30),
+            attempts=settings.get("EDGE_ATTEMPTS", 4),
+            backoff=settings.get("EDGE_BACKOFF", 1.0),
+        )
+
+    @property
+    def version(self) -> str:
+        return "edge-tts " + edge_tts.__version__
+
+    def availability(self) -> tuple[bool, str]:
+        if not self.enabled:
+            return False, "在线语音已在配置中关闭"
+        parts = urlsplit(self.url)
+        port = parts.port or (443 if parts.scheme == "wss" else 80)
+        try:
+            with socket.create_connection((parts.hostname, port), timeout=3):
+                return True, "在线可用"
+        except OSError:
+            return False, "连不上在线语音服务（没有网络或服务不可用）"
+
+    def synthesize(self, request: SpeechRequest) -> SpeechAudio:
+        results: list[SpeechAudio] = []
+        self.synthesize_many([request], lambda _i, audio: results.append(audio))
+        return results[0]
+
+    def synthesize_many(
+        self,
+        requests: Sequence[SpeechRequest],
+        on_result: Callable[[int, SpeechAudio], None],
+        *,
+        deadline: float | None = None,
+    ) -> None:
+        if not self.enabled:
+            raise EngineUnavailable("在线语音已在配置中关闭")
+        if requests:
+            asyncio.run(self._run_all(requests, on_result, deadline))
+
+    async def _run_all(self, requests, on_result, deadline) -> None:
+        # The library reads its endpoint from a module global; point it at the configured one.
+        edge_tts.communicate.WSS_URL = self.url
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(index: int, request: SpeechRequest) -> None:
+            async with limit:
+                audio = await self._with_retries(request, deadline)
+            on_result(index, audio)
+
+        tasks = [asyncio.create_task(one(i, r)) for i, r in enumerate(requests)]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _with_retries(self, request: SpeechRequest, deadline: float | None) -> SpeechAudio:
+        last = "未知错误"
+        for attempt in range(self.attempts):
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise EngineUnavailable(f"在线语音合成超时：整课的时限已到（最后一次错误：{last}）")
+            timeout = self.timeout if remaining is None else min(self.timeout, remaining)
+            try:
+                return await asyncio.wait_for(self._once(request), timeout)
+            except asyncio.TimeoutError:
+                last = f"等待 {timeout:.0f} 秒没有完成"
+            except _Retryable as exc:
+                last = str(exc)
+            if attempt + 1 < self.attempts:
+                delay = self.backoff * (2**attempt) * random.uniform(0.5, 1.5)
+                if deadline is not None:
+                    delay = min(delay, max(0.0, deadline - time.monotonic()))
+                await self._sleep(delay)
+        raise EngineUnavailable(f"在线语音服务连续 {self.attempts} 次失败：{last}")
+
+    async def _once(self, request: SpeechRequest) -> SpeechAudio:
+        self.calls += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            communicate = edge_tts.Communicate(
+                request.text,
+                request.voice.engine_voice,
+                rate=request.rate_str,
+                pitch=request.pitch_str,
+                receive_timeout=max(1, int(self.timeout)),
+            )
+            chunks = []
+            try:
+                async for chunk in communicate.stream():
+                    if chunk["type"] == "audio":
+                        chunks.append(chunk["data"])
+            except NoAudioReceived:
+                raise _Retryable("服务没有返回声音") from None
+            except aiohttp.ClientResponseError as exc:
+                if exc.status in RETRY_STATUSES:
+                    raise _Retryable(f"服务返回 HTTP {exc.status}") from None
+                raise EngineError(f"在线语音服务拒绝了请求（HTTP {exc.status}）") from exc
+            except (aiohttp.ClientError, ConnectionError, OSError) as exc:
+                raise _Retryable(f"连接失败（{type(exc).__name__}）") from None
+            except UnknownResponse as exc:
+                raise _Retryable(f"服务返回了无法识别的内容（{exc}）") from None
+            except EdgeTTSException as exc:
+                raise _Retryable(f"服务出错（{type(exc).__name__}）") from None
+            data = b"".join(chunks)
+            # turn.end moves the byte count into "cumulative"; without it the socket closed early.
+            if communicate.state["chunk_audio_bytes"] or communicate.state["cumulative_audio_bytes"] != len(data):
+                raise _Retryable("连接在声音传完之前断开")
+            try:
+                duration, _, _ = mp3_info(data)
+            except NotMp3 as exc:
+                raise _Retryable(f"收到的声音不完整（{exc}）") from None
+            return SpeechAudio(data, "mp3", duration)
+        finally:
+            self.in_flight -= 1
