@@ -318,7 +318,7 @@ def _replace_numbers(text: str) -> str:
     text = re.sub(r"第\s*(\d+)", lambda m: "第" + read_integer(int(m.group(1))), text)
     text = re.sub(r"(?<![\d:])(\d{1,3})\s*[:：]\s*(\d{1,3})(?![\d:])",
                   lambda m: read_integer(int(m.group(1))) + "比" + read_integer(int(m.group(2))), text)
-    text = re.sub(r"(?<![\w.])[-−](" + _NUM + r")", lambda m: "负" + read_number(m.group(1)), text)
+    text = re.sub(r"(?<![A-Za-z0-9.])[-−](" + _NUM + r")", lambda m: "负" + read_number(m.group(1)), text)
     return re.sub(_NUM, lambda m: read_number(m.group(0)), text)
 
 

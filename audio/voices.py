@@ -18,6 +18,7 @@ class Voice:
     gender: str  # "female" | "male"
     language: str  # "cmn" | "yue" | "hak"
     fallback: str | None = None
+    reads_hanzi: bool = True
 
     @property
     def gender_label(self) -> str:
@@ -45,7 +46,8 @@ VOICES: tuple[Voice, ...] = (
     _edge("taiwan-yunjhe", "台湾普通话 · 云哲（男）", "zh-TW-YunJheNeural", "台湾普通话", "male", "cmn", "offline-mandarin"),
     Voice("offline-mandarin", "普通话 · 离线合成", "espeak", "cmn", "普通话", "male", "cmn"),
     Voice("offline-cantonese", "粤语 · 离线合成", "espeak", "yue", "粤语", "male", "yue"),
-    Voice("offline-hakka", "客家话 · 离线合成", "espeak", "hak", "客家话", "male", "hak"),
+    # espeak-ng's Hakka reads Pha̍k-fa-sṳ romanisation only; given hanzi it says "Chinese letter".
+    Voice("offline-hakka", "客家话 · 离线合成（白话字拼音）", "espeak", "hak", "客家话", "male", "hak", reads_hanzi=False),
 )
 
 _BY_ID = {voice.id: voice for voice in VOICES}

@@ -22,3 +22,45 @@
   area.addEventListener("input", update);
   update();
 })();
+
+// "预览朗读效果": ask the server how the current text will be read (numbers written out,
+// lexicon applied, cut into segments) without saving it.
+(function () {
+  "use strict";
+  var button = document.getElementById("preview-button");
+  var list = document.getElementById("preview-list");
+  var area = document.getElementById("lesson-text");
+  if (!button || !list || !area) { return; }
+  var token = document.querySelector("input[name=csrf_token]").value;
+
+  button.addEventListener("click", function () {
+    var body = new FormData();
+    body.append("text", area.value);
+    body.append("csrf_token", token);
+    button.disabled = true;
+    fetch(button.getAttribute("data-url"), { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (data) {
+        list.textContent = "";
+        data.segments.forEach(function (segment) {
+          var item = document.createElement("li");
+          var badge = document.createElement("span");
+          badge.className = "badge pause-" + segment.pause;
+          badge.textContent = segment.label;
+          item.appendChild(badge);
+          item.appendChild(document.createTextNode(" " + segment.text));
+          list.appendChild(item);
+        });
+      })
+      .catch(function () {
+        list.textContent = "";
+        var item = document.createElement("li");
+        item.textContent = "预览失败，请检查网络后重试。";
+        list.appendChild(item);
+      })
+      .then(function () { button.disabled = false; });
+  });
+})();

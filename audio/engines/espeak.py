@@ -97,6 +97,10 @@ class EspeakEngine(Engine):
         text = request.text.strip()
         if not text:
             raise EngineError("没有要朗读的文字")
+        if not request.voice.reads_hanzi and any("\u4e00" <= ch <= "\u9fff" for ch in text):
+            raise EngineError(
+                f"{request.voice.label}只能朗读白话字拼音，不能朗读汉字；请改用真人录音或其他声音"
+            )
         with _LOCK:
             lib, rate, _ = _library()
             chunks: list[bytes] = _STATE["chunks"]

@@ -1,0 +1,256 @@
+"""How lesson text is read aloud: a table of real cases, then segmentation rules."""
+from __future__ import annotations
+
+import pytest
+
+from audio.text import (
+    Segment,
+    apply_lexicon,
+    normalise,
+    read_integer,
+    read_number,
+    segment_text,
+    strip_quote_marks,
+)
+
+CASES = [
+    # integers and decimals
+    ("143", "一百四十三"),
+    ("3.5", "三点五"),
+    ("12,500", "一万二千五百"),
+    ("10", "十"),
+    ("15人", "十五人"),
+    ("110人", "一百一十人"),
+    ("1005", "一千零五"),
+    ("1050", "一千零五十"),
+    ("10200", "一万零二百"),
+    ("100000", "十万"),
+    ("1000000", "一百万"),
+    ("100000000", "一亿"),
+    ("100010000", "一亿零一万"),
+    ("0.5", "零点五"),
+    ("12.05元", "十二点零五元"),
+    ("1,234.56元", "一千二百三十四点五六元"),
+    ("2.5亿元", "二点五亿元"),
+    ("1860人次", "一千八百六十人次"),
+    ("12万起", "十二万起"),
+    ("编号007", "编号零零七"),
+    # years and dates
+    ("2025年", "二零二五年"),
+    ("1921年7月1日", "一九二一年七月一日"),
+    ("2025年12月1日", "二零二五年十二月一日"),
+    ("2025年12月1号", "二零二五年十二月一号"),
+    ("2025-12-01", "二零二五年十二月一日"),
+    ("2022-9-22", "二零二二年九月二十二日"),
+    ("2025/12/01", "二零二五年十二月一日"),
+    ("2025.12.01", "二零二五年十二月一日"),
+    ("12月1日", "十二月一日"),
+    ("10月1日国庆节", "十月一日国庆节"),
+    ("2026年3月", "二零二六年三月"),
+    ("2025—2026年", "二零二五年到二零二六年"),
+    ("2025年-2026年", "二零二五年到二零二六年"),
+    ("1990年代", "一九九零年代"),
+    ("80年代", "八十年代"),
+    ("5年", "五年"),
+    ("10日前", "十日前"),
+    # clock times
+    ("17:39", "十七点三十九分"),
+    ("8:00", "八点"),
+    ("上午9:05", "上午九点零五分"),
+    ("9:30到11:30", "九点三十分到十一点三十分"),
+    ("13:00-14:00", "十三点到十四点"),
+    ("12:30:15", "十二点三十分十五秒"),
+    ("下午4:30", "下午四点三十分"),
+    # percentages
+    ("80%", "百分之八十"),
+    ("98.5%", "百分之九十八点五"),
+    ("0.5%", "百分之零点五"),
+    ("50%～60%", "百分之五十到百分之六十"),
+    ("10%-20%", "百分之十到百分之二十"),
+    ("５０％", "百分之五十"),
+    ("3‰", "千分之三"),
+    # ranges
+    ("3-5人", "三到五人"),
+    ("3～5天", "三到五天"),
+    ("60-75岁", "六十到七十五岁"),
+    ("第1—3课", "第一到三课"),
+    # ordinals
+    ("第3课", "第三课"),
+    ("第10课", "第十课"),
+    ("第20届", "第二十届"),
+    # fractions and ratios
+    ("1/3", "三分之一"),
+    ("3/4的党员", "四分之三的党员"),
+    ("血压140/90以下", "血压一百四十、九十以下"),
+    ("比分3:2", "比分三比二"),
+    # phone numbers and hotlines
+    ("拨打110报警", "拨打幺幺零报警"),
+    ("请拨打12345热线", "请拨打幺二三四五热线"),
+    ("反诈专线96110", "反诈专线九六幺幺零"),
+    ("12315投诉", "幺二三幺五投诉"),
+    ("电话028-12345678", "电话零二八，幺二三四五六七八"),
+    ("0288-6667777", "零二八八，六六六七七七七"),
+    ("手机13800000001", "手机幺三八，零零零零，零零零幺"),
+    ("138 0013 8000", "幺三八，零零幺三，八零零零"),
+    ("400-123-4567", "四零零，幺二三，四五六七"),
+    ("120元", "一百二十元"),
+    ("共110人", "共一百一十人"),
+    ("联系电话：5678", "联系电话：五六七八"),
+    # units and temperatures
+    ("-5℃", "零下五摄氏度"),
+    ("零下-2℃", "零下二摄氏度"),
+    ("气温-3到5℃", "气温零下三到五摄氏度"),
+    ("3.5km", "三点五千米"),
+    ("60kg", "六十千克"),
+    ("5g盐", "五克盐"),
+    ("140mmHg", "一百四十毫米汞柱"),
+    ("100m²", "一百平方米"),
+    ("30km/h", "三十千米每小时"),
+    ("2.5L", "二点五升"),
+    # negatives and arithmetic
+    ("-3", "负三"),
+    ("增长-2.5", "增长负二点五"),
+    ("1+1", "一加一"),
+    # punctuation into pauses
+    ("Hello, world.", "Hello，world。"),
+    ("好的!", "好的！"),
+    ("是吗?", "是吗？"),
+    ("第一;第二", "第一；第二"),
+    ("等等...", "等等，"),
+    ("他说——走吧", "他说，走吧"),
+    ("小区(东门)", "小区（东门）"),
+    ("党员&群众", "党员和群众"),
+    ("他说：\"好的.\"", "他说：“好的。”"),
+    # quotes and titles are kept for cutting (marks removed only when spoken)
+    ("《中国共产党章程》规定", "《中国共产党章程》规定"),
+    ("“三不一多”原则", "“三不一多”原则"),
+    # things that must not be read
+    ("访问https://www.gov.cn/xx了解", "访问了解"),
+    ("见www.12377.cn网站", "见网站"),
+    ("邮箱abc@example.com联系", "邮箱联系"),
+    ("祝大家健康😀👍", "祝大家健康"),
+    ("如图photo_01.jpg所示", "如图所示"),
+    ("**重点**内容", "重点内容"),
+    # full-width characters and spacing
+    ("２０２５年", "二零二五年"),
+    ("第　３　课", "第三课"),
+    ("5G网络", "五G网络"),
+    ("APP 下载", "APP下载"),
+]
+
+
+@pytest.mark.parametrize("written, spoken", CASES, ids=[c[0] for c in CASES])
+def test_normalise(written, spoken):
+    assert normalise(written) == spoken
+
+
+def test_case_table_is_large():
+    assert len(CASES) >= 80
+
+
+@pytest.mark.parametrize(
+    "n, spoken",
+    [(0, "零"), (7, "七"), (19, "十九"), (20, "二十"), (101, "一百零一"), (1001, "一千零一"), (10001, "一万零一"),
+     (20000, "二万"), (99999, "九万九千九百九十九"), (-12, "负十二"), (1_0000_0000_0000, "一万亿")],
+)
+def test_read_integer(n, spoken):
+    assert read_integer(n) == spoken
+
+
+def test_read_number_variants():
+    assert read_number("-0.25") == "负零点二五"
+    assert read_number("12,500.5") == "一万二千五百点五"
+
+
+def test_lexicon_longest_first_and_single_pass():
+    lexicon = {"重阳": "虫阳", "重阳节": "崇阳节", "崇阳": "不应再替换"}
+    assert apply_lexicon("过重阳节和重阳", lexicon) == "过崇阳节和虫阳"
+    assert normalise("六安的朋友", {"六安": "陆安"}) == "陆安的朋友"
+    assert normalise("拨打12345", {"12345": "市民热线"}) == "拨打市民热线"
+
+
+def test_strip_quote_marks():
+    assert strip_quote_marks("《党章》说“要学习”") == "党章说要学习"
+
+
+# --------------------------------------------------------------------------- segmentation
+
+
+def test_paragraphs_headings_and_pauses():
+    text = "# 一、学党章\n第一句。第二句！\n第三段第一句？第三段第二句；\n# 二、交党费\n最后一句"
+    assert segment_text(text, pack=False) == [
+        Segment("一、学党章", "heading"),
+        Segment("第一句。", "sentence"),
+        Segment("第二句！", "paragraph"),
+        Segment("第三段第一句？", "sentence"),
+        Segment("第三段第二句；", "paragraph"),
+        Segment("二、交党费", "heading"),
+        Segment("最后一句", "paragraph"),
+    ]
+
+
+def test_sentences_of_a_paragraph_are_packed_up_to_the_limit():
+    text = "甲句。乙句。丙句。\n下一段。"
+    assert segment_text(text) == [Segment("甲句。乙句。丙句。", "paragraph"), Segment("下一段。", "paragraph")]
+    packed = segment_text("一二三四五。六七八九十。", 18)
+    assert packed == [Segment("一二三四五。", "sentence"), Segment("六七八九十。", "paragraph")]
+
+
+def test_quotes_stay_with_their_sentence():
+    assert segment_text("他说：“好。”我们走。", pack=False) == [
+        Segment("他说：好。", "sentence"),
+        Segment("我们走。", "paragraph"),
+    ]
+
+
+def test_long_sentence_is_cut_at_clause_marks_within_the_byte_limit():
+    clause = "各位党员同志要认真学习"  # 11 hanzi = 33 bytes
+    sentence = "，".join([clause] * 6) + "。"
+    segments = segment_text(sentence, 100)
+    assert all(len(s.text.encode()) <= 100 for s in segments)
+    assert "".join(s.text for s in segments) == sentence
+    assert [s.pause for s in segments][:-1] == ["clause"] * (len(segments) - 1)
+    assert segments[-1].pause == "paragraph"
+
+
+def test_unpunctuated_run_is_cut_by_length_but_never_inside_a_number():
+    text = "我们" * 20 + "一千八百六十" + "我们" * 20  # numeral run from 1860
+    text = text.replace("一千八百六十", "1860")
+    segments = segment_text(text, 60)
+    assert all(len(s.text.encode()) <= 60 for s in segments)
+    assert "".join(s.text for s in segments) == normalise(text)
+    assert any("一千八百六十" in s.text for s in segments)
+
+
+def test_never_cut_inside_a_book_title():
+    title = "《关于加强社区党员教育管理工作的意见》"
+    text = "我们" * 12 + title + "我们" * 12
+    segments = segment_text(text, 80)
+    assert any(strip_quote_marks(title) in s.text for s in segments)
+    assert all(len(s.text.encode()) <= 80 for s in segments)
+
+
+def test_every_segment_fits_the_edge_limit_on_a_huge_unspaced_lesson():
+    lesson = "党员同志们要坚持学习" * 800  # 8,000 hanzi without any punctuation
+    segments = segment_text(lesson, 1500)
+    assert len(segments) >= 16
+    assert all(len(s.text.encode()) <= 1500 for s in segments)
+    assert "".join(s.text for s in segments) == lesson
+
+
+def test_segments_without_speakable_text_are_dropped():
+    assert segment_text("😀😀\n——\n《》\n正文。") == [Segment("正文。", "paragraph")]
+
+
+def test_demo_lesson_reads_naturally():
+    from core.demo import load_demo  # noqa: F401  (demo scripts are real community texts)
+    from importlib import resources
+
+    from core.importer import Limits, parse_script
+
+    data = resources.files("core.demo").joinpath("a02.md").read_bytes()
+    script = parse_script("a02.md", data, Limits())
+    spoken = " ".join(s.text for s in segment_text(script.text))
+    for phrase in ("连续六个月", "三千元以下（含三千元）", "百分之零点五", "四千二百元", "二百五十二元", "零二八，幺二三四五六七八"):
+        assert phrase in spoken
+    assert not any(ch.isdigit() for ch in spoken)

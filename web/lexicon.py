@@ -1,0 +1,69 @@
+"""The pronunciation lexicon page and the reading preview used by the lesson editor."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+
+from audio.engines.edge import EdgeEngine
+from audio.text import segment_text
+from core.lessons import LibraryError
+from core.lexicon import entries, lexicon_map, save_entry
+from core.models import LexiconEntry
+from web import session
+from web.auth import admin_required
+
+bp = Blueprint("lexicon", __name__)
+PAUSE_LABELS = {"clause": "短停", "sentence": "句停", "paragraph": "段停", "heading": "标题停"}
+
+
+def reading_preview(text: str) -> list[dict[str, str]]:
+    """Segments as the online engine would get them, with the admins' lexicon applied."""
+    segments = segment_text(text, EdgeEngine.byte_limit, lexicon=lexicon_map(session()))
+    return [{"text": s.text, "pause": s.pause, "label": PAUSE_LABELS[s.pause]} for s in segments]
+
+
+bp.add_app_template_global(reading_preview, "reading_preview")
+
+
+@bp.route("/lexicon/")
+@admin_required
+def index():
+    return render_template("lexicon/index.html", entries=entries(session()), form={})
+
+
+@bp.route("/lexicon/new", methods=["POST"])
+@bp.route("/lexicon/<int:entry_id>", methods=["POST"])
+@admin_required
+def save(entry_id: int | None = None):
+    db_session = session()
+    entry = None
+    if entry_id is not None:
+        entry = db_session.get(LexiconEntry, entry_id) or abort(404)
+    try:
+        save_entry(db_session, request.form.get("written", ""), request.form.get("spoken", ""),
+                   request.form.get("note", ""), entry)
+    except LibraryError as exc:
+        db_session.rollback()
+        return render_template("lexicon/index.html", entries=entries(db_session), form=request.form, error=str(exc)), 400
+    db_session.commit()
+    flash("读音词典已保存", "success")
+    return redirect(url_for("lexicon.index"), 303)
+
+
+@bp.route("/lexicon/<int:entry_id>/delete", methods=["POST"])
+@admin_required
+def delete(entry_id: int):
+    db_session = session()
+    entry = db_session.get(LexiconEntry, entry_id) or abort(404)
+    db_session.delete(entry)
+    db_session.commit()
+    flash(f"已删除「{entry.written}」", "success")
+    return redirect(url_for("lexicon.index"), 303)
+
+
+@bp.route("/preview", methods=["POST"])
+@admin_required
+def preview():
+    text = request.form.get("text", "")
+    if len(text) > 200_000:
+        abort(413)
+    return jsonify(segments=reading_preview(text))
