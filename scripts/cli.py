@@ -273,31 +273,31 @@ def _lexicon() -> dict[str, str]:
         return lexicon_map(session)
 
 
-def _read_script(source: str) -> str:
-    from core.importer import ImportRefused, Limits, parse_script
+def _read_script(source) -> str:
+    """A script file through the importer's rules, or raw text from standard input."""
+    from core.importer import ImportRefused, Limits, clean_text, decode_text, parse_script
 
-    if source == "-":
-        from core.importer import clean_text
-
-        return clean_text(click.get_text_stream("stdin", encoding="utf-8").read())
-    path = Path(source)
-    if not path.is_file():
-        fail(f"找不到文件：{source}")
+    data, name = source.read(), Path(source.name).name
     try:
-        script = parse_script(path.name, path.read_bytes(), Limits.from_settings(current_app.config))
+        if source.name in ("-", "<stdin>"):
+            decoded = decode_text("标准输入", data)
+            if isinstance(decoded, list):
+                fail("标准输入的编码无法确定，请先转换为 UTF-8")
+            return clean_text(decoded[0])
+        script = parse_script(name, data, Limits.from_settings(current_app.config))
     except ImportRefused as exc:
         fail(str(exc))
     if isinstance(script, list):
-        fail(f"「{path.name}」的编码无法确定，请先用 xiangyin lessons import --encoding 导入")
+        fail(f"「{name}」的编码无法确定，请先用 xiangyin lessons import --encoding 导入")
     return f"# {script.title}\n{script.text}"
 
 
 @cli.command("text")
-@click.argument("source")
+@click.argument("source", type=click.File("rb"))
 @click.option("--voice", "voice_id", default="mandarin-xiaoxiao", show_default=True, help="按这个声音引擎的长度限制切分")
 @click.option("--sentences", is_flag=True, help="每句一行（不合并同段的句子）")
 @with_appcontext
-def text_command(source: str, voice_id: str, sentences: bool) -> None:
+def text_command(source, voice_id: str, sentences: bool) -> None:
     """预览讲稿会怎样被朗读：规范化后的文字，一行一段，带停顿类型。FILE 为 - 时读标准输入。"""
     from audio.engines import ENGINES, build_engines
     from audio.text import preview_lines, segment_text

@@ -86,6 +86,13 @@ def test_phone_admin_logs_in_uploads_and_edits(page, live_server, tmp_path):
     page.click("text=编辑")
     counter = page.locator("#lesson-counter")
     assert counter.inner_text() == "14 字 · 预计收听约 4 秒"
+    page.fill("#lesson-text", "# 小结\n重阳节是2025年10月29日，请拨打12345。")
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-list li")
+    assert page.locator("#preview-list li").all_inner_texts() == [
+        "标题停 小结",
+        "段停 崇阳节是二零二五年十月二十九日，请拨打幺二三四五。",
+    ]
     page.fill("#lesson-text", "字" * 400)
     assert counter.inner_text() == "400 字 · 预计收听约 2 分 00 秒"
     box = page.locator("button.primary").bounding_box()

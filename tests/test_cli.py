@@ -140,3 +140,58 @@ def test_demo_loads_realistic_scripts_once(run):
     again = run("demo")
     assert again.exit_code == 0 and "演示数据已经载入过，没有重复载入。" in again.output
     assert len(titles(run.app)) == 8
+
+
+def test_text_previews_a_gbk_file_and_stdin(run, tmp_path):
+    run("init")
+    path = tmp_path / "讲稿.txt"
+    path.write_bytes("第1课 交党费\n每月21元，拨打12345。\n# 小结\n重阳节要记住。".encode("gbk"))
+    result = run("text", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "[标题停] 交党费",
+        "[段停] 每月二十一元，拨打幺二三四五。",
+        "[标题停] 小结",
+        "[段停] 崇阳节要记住。",  # the seeded lexicon applies
+    ]
+    piped = run("text", "-", "--sentences", input="第一句。第二句！")
+    assert piped.output.splitlines() == ["[句停] 第一句。", "[段停] 第二句！"]
+    missing = run("text", str(tmp_path / "none.txt"))
+    assert missing.exit_code == 2 and "none.txt" in missing.output
+
+
+def test_voices_lists_the_catalog_with_availability(run):
+    result = run("voices")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "编号\t名称\t引擎\t方言\t性别\t现在可用"
+    assert len(lines) == 18
+    assert "offline-cantonese\t粤语 · 离线合成\tespeak\t粤语\t男声\t是（离线可用）" in lines
+    assert any(line.startswith("dongbei-xiaobei\t东北话 · 晓北（女）\tedge\t东北话\t女声\t") for line in lines)
+
+
+def test_say_writes_a_real_mp3(run, tmp_path):
+    from mutagen.mp3 import MP3
+
+    out = tmp_path / "试听.mp3"
+    result = run("say", "各位党员同志，大家好！今天是2025年12月1日。", "--voice", "offline-mandarin", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert "普通话 · 离线合成" in result.output
+    info = MP3(out).info
+    assert (info.channels, info.sample_rate) == (1, 44100)
+    assert 4 < info.length < 20
+    bad = run("say", "你好", "--voice", "nobody", "-o", str(out))
+    assert bad.exit_code == 1 and "没有这个声音：nobody" in bad.output
+    bad_rate = run("say", "你好", "--rate", "-90%", "-o", str(out))
+    assert bad_rate.exit_code == 1 and "超出范围" in bad_rate.output
+
+
+def test_say_falls_back_when_online_service_is_unreachable(make_app, tmp_path):
+    app = make_app(migrate=False, EDGE_WSS_URL="ws://127.0.0.1:9/edge/v1?x=1", EDGE_ATTEMPTS=1, EDGE_TIMEOUT=2)
+    out = tmp_path / "a.mp3"
+    result = app.test_cli_runner().invoke(cli, ["say", "你好", "--voice", "mandarin-xiaoxiao", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "在线语音不可用，已改用 普通话 · 离线合成" in result.output
+    app.config["SPEECH_FALLBACK"] = "fail"
+    result = app.test_cli_runner().invoke(cli, ["say", "你好", "--voice", "mandarin-xiaoxiao", "-o", str(out)])
+    assert result.exit_code == 1 and "在线语音服务连续 1 次失败" in result.output
