@@ -277,9 +277,10 @@ def _read_script(source) -> str:
     """A script file through the importer's rules, or raw text from standard input."""
     from core.importer import ImportRefused, Limits, clean_text, decode_text, parse_script
 
-    data, name = source.read(), Path(source.name).name
+    label = getattr(source, "name", "-")  # the test runner's stdin has no name
+    data, name = source.read(), Path(label).name
     try:
-        if source.name in ("-", "<stdin>"):
+        if label in ("-", "<stdin>"):
             decoded = decode_text("标准输入", data)
             if isinstance(decoded, list):
                 fail("标准输入的编码无法确定，请先转换为 UTF-8")
