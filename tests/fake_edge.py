@@ -144,3 +144,22 @@ class FakeEdgeServer:
             return ws
         finally:
             self.active -= 1
+
+
+def main() -> None:
+    """Serve in a process of its own (benchmarks: client and server must not share a GIL).
+    Prints the URL, then serves until stdin closes."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    server = FakeEdgeServer(latency=args.latency).start()
+    print(server.url, flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

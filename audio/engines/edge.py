@@ -109,10 +109,13 @@ class EdgeEngine(Engine):
         edge_tts.communicate.WSS_URL = self.url
         limit = asyncio.Semaphore(self.concurrency)
 
+        loop = asyncio.get_running_loop()
+
         async def one(index: int, request: SpeechRequest) -> None:
             async with limit:
                 audio = await self._with_retries(request, deadline)
-            on_result(index, audio)
+            # Storing (an fsync) runs off the event loop so other downloads keep flowing.
+            await loop.run_in_executor(None, on_result, index, audio)
 
         tasks = [asyncio.create_task(one(i, r)) for i, r in enumerate(requests)]
         try:
