@@ -1,48 +1,322 @@
-"""Joining spoken segments into one track: pauses by kind, MP3 export through ffmpeg.
+"""Mastering: one track an 80-year-old can follow on a cheap speaker.
 
-ffmpeg comes from the imageio-ffmpeg wheel so pip alone suffices; it has no ffprobe, so MP3 is
-always decoded with an explicit codec.
+A track is a list of clips (speech segments, a recording, the spoken intro) and gaps
+(pauses). It is streamed as PCM through ffmpeg twice: once to measure loudness (EBU R128
+integrated loudness and true peak), once to apply the gain (and a limiter only when the gain
+would push peaks too high) and encode MP3: mono, 44.1 kHz, constant bit rate. Only one clip is
+in memory at a time, so a four-hour lesson costs no more memory than a short one.
+
+Tags are ID3v2.3 with UTF-16 text (cheap players read nothing newer; UTF-8 exists only in
+v2.4) and no ID3v1 (it cannot hold Chinese).
 """
 from __future__ import annotations
 
-import warnings
-from collections.abc import Sequence
+import hashlib
+import math
+import os
+import re
+import subprocess
+import tempfile
+import wave
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import imageio_ffmpeg
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", RuntimeWarning)  # pydub warns when ffmpeg is not on PATH
-    from pydub import AudioSegment
-
-AudioSegment.converter = imageio_ffmpeg.get_ffmpeg_exe()
+from audio.mp3 import NotMp3, mp3_info
 
 SAMPLE_RATE = 44100
-PAUSE_MS = {"clause": 350, "sentence": 600, "paragraph": 1000, "heading": 1400}
+TARGET_LUFS = -16.0
+MAX_TRUE_PEAK = -1.5
+# Sample-peak ceiling before encoding: 2 dB under the true-peak limit leaves room for
+# inter-sample peaks, resampling and MP3 encoding.
+LIMIT_DBFS = -3.5
+# LAME's low-pass and psychoacoustic model take this much loudness from speech (measured).
+ENCODER_LOSS_LU = 0.4
+PAUSE_MS = {"clause": 350, "sentence": 650, "paragraph": 1000, "heading": 1400}
+LEAD_IN_MS = 500
+TAIL_MS = 1200
+SILENT_LUFS = -60.0
+BITRATES = (48, 56, 64, 80, 96, 112, 128)
+CHUNK_FRAMES = 65536
 
 
-def load(path: Path, fmt: str) -> AudioSegment:
-    if fmt == "mp3":
-        audio = AudioSegment.from_file(path, format="mp3", codec="mp3")
-    else:
-        audio = AudioSegment.from_file(path, format=fmt)
-    return audio.set_channels(1).set_frame_rate(SAMPLE_RATE)
+class MasteringError(Exception):
+    """Audio that cannot be mastered; str() is a Chinese message for the user."""
 
 
-def join(segments: Sequence, pause_ms: dict[str, int] | None = None) -> AudioSegment:
-    """Segments (anything with path, format, pause) → one mono 44.1 kHz track; no pause after
-    the last segment."""
-    pauses = {**PAUSE_MS, **(pause_ms or {})}
-    track = AudioSegment.silent(0, frame_rate=SAMPLE_RATE)
-    for index, segment in enumerate(segments):
-        track += load(segment.path, segment.format)
-        if index < len(segments) - 1:
-            track += AudioSegment.silent(pauses[segment.pause], frame_rate=SAMPLE_RATE)
-    return track
+@dataclass(frozen=True)
+class Clip:
+    path: Path
+    format: str  # "wav", "mp3", or anything ffmpeg can decode ("m4a", "amr", "ogg", ...)
 
 
-def export_mp3(track: AudioSegment, path: Path, bitrate: str = "64k") -> None:
-    track.export(
-        path, format="mp3", bitrate=bitrate, id3v2_version="3",
-        parameters=["-ac", "1", "-ar", str(SAMPLE_RATE)],
+@dataclass(frozen=True)
+class Gap:
+    ms: int
+
+
+@dataclass(frozen=True)
+class Tags:
+    title: str
+    album: str
+    artist: str
+    track: int | None = None
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class Loudness:
+    integrated: float
+    peak: float
+
+
+@dataclass(frozen=True)
+class Mastered:
+    path: Path
+    duration: float
+    loudness: float
+    peak: float
+    sha256: str
+    size: int
+
+
+def ffmpeg() -> str:
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def clip_rate(clip: Clip) -> int:
+    """The clip's own sample rate, read without decoding where the format allows."""
+    if clip.format == "wav":
+        with wave.open(str(clip.path)) as wav:
+            return wav.getframerate()
+    if clip.format == "mp3":
+        try:
+            return mp3_info(clip.path.read_bytes())[1]
+        except NotMp3:
+            return SAMPLE_RATE
+    return SAMPLE_RATE
+
+
+def _simple_wav(clip: Clip, rate: int) -> bool:
+    if clip.format != "wav":
+        return False
+    try:
+        with wave.open(str(clip.path)) as wav:
+            return (wav.getframerate(), wav.getnchannels(), wav.getsampwidth(), wav.getcomptype()) == (rate, 1, 2, "NONE")
+    except (wave.Error, EOFError):
+        return False
+
+
+def decode_pcm(clip: Clip, rate: int) -> Iterator[bytes]:
+    """16-bit mono PCM at `rate`: read straight from a matching WAV, else through ffmpeg."""
+    if _simple_wav(clip, rate):
+        with wave.open(str(clip.path)) as wav:
+            while chunk := wav.readframes(CHUNK_FRAMES):
+                yield chunk
+        return
+    command = [ffmpeg(), "-v", "error", "-nostdin"]
+    if clip.format == "mp3":
+        command += ["-f", "mp3"]
+    command += ["-i", str(clip.path), "-vn", "-ac", "1", "-ar", str(rate), "-f", "s16le", "pipe:1"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        while chunk := proc.stdout.read(CHUNK_FRAMES * 2):
+            yield chunk
+        error = proc.stderr.read().decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise MasteringError(f"无法解码音频（{error.strip().splitlines()[-1] if error.strip() else '未知格式'}）")
+
+
+def pcm_stream(items: Sequence[Clip | Gap], rate: int) -> Iterator[bytes]:
+    for item in items:
+        if isinstance(item, Gap):
+            remaining = rate * item.ms // 1000
+            while remaining > 0:
+                frames = min(remaining, CHUNK_FRAMES)
+                yield b"\x00\x00" * frames
+                remaining -= frames
+        else:
+            yield from decode_pcm(item, rate)
+
+
+def working_rate(items: Sequence[Clip | Gap]) -> int:
+    """Work at the highest rate any clip has, so no clip is degraded before the final
+    resample, and matching WAV segments (all of a TTS render) need no ffmpeg at all."""
+    rates = [clip_rate(item) for item in items if isinstance(item, Clip)]
+    if not rates:
+        raise MasteringError("没有任何声音可以处理")
+    return max(rates)
+
+
+# --------------------------------------------------------------------------- ffmpeg passes
+
+
+def _run_with_pcm(items, rate: int, filters: str, output: list[str]) -> tuple[str, int]:
+    """Feed the PCM stream to ffmpeg; returns (stderr, frames fed)."""
+    command = [ffmpeg(), "-hide_banner", "-nostats", "-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0",
+               "-af", filters, *output]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+        fed = 0
+        try:
+            for chunk in pcm_stream(items, rate):
+                proc.stdin.write(chunk)
+                fed += len(chunk) // 2
+        except BrokenPipeError:
+            pass
+        finally:
+            proc.stdin.close()
+            proc.wait()
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise MasteringError(f"音频处理失败：{stderr.strip().splitlines()[-1] if stderr.strip() else proc.returncode}")
+    return stderr, fed
+
+
+def _ebur128_summary(stderr: str) -> Loudness:
+    summary = stderr[stderr.rfind("Summary:"):]
+    integrated = re.search(r"I:\s+(-?[\d.]+|-inf|nan)\s+LUFS", summary)
+    peak = re.search(r"Peak:\s+(-?[\d.]+|-inf|nan)\s+dBFS", summary)
+    if not integrated:
+        raise MasteringError("响度测量失败")
+    value = float(integrated.group(1))
+    return Loudness(value if math.isfinite(value) else -math.inf, float(peak.group(1)) if peak else -math.inf)
+
+
+def measure(items: Sequence[Clip | Gap], rate: int | None = None, chain: Sequence[str] = (), *, true_peak: bool = False) -> Loudness:
+    """EBU R128 integrated loudness and peak of the track as joined (after `chain`).
+
+    Sample peak by default: true peak upsamples 4x and costs three times as much; the limiter
+    ceiling leaves room for the difference."""
+    rate = rate or working_rate(items)
+    meter = f"ebur128=peak={'true' if true_peak else 'sample'}:framelog=quiet"
+    stderr, _ = _run_with_pcm(items, rate, ",".join([*chain, meter]), ["-f", "null", "-"])
+    return _ebur128_summary(stderr)
+
+
+def _gain_chain(items, rate: int, raw: Loudness, target: float) -> list[str]:
+    """Filters that bring the track to `target` LUFS with its peaks under LIMIT_DBFS.
+
+    Plain gain when the peaks allow it (exact, no extra pass). Otherwise a limiter after the
+    gain; limiting lowers loudness by an amount that depends on the gain, so the gain is found
+    by the secant method on measured passes. Peaks stay under the ceiling whatever the gain."""
+    gain = target - raw.integrated
+    if raw.peak + gain <= LIMIT_DBFS:
+        return [f"volume={gain:.2f}dB"]
+    limiter = f"alimiter=limit={10 ** (LIMIT_DBFS / 20):.4f}:level=0:attack=2:release=80"
+    tried: list[tuple[float, float]] = []
+    for _ in range(5):
+        chain = [f"volume={gain:.2f}dB", limiter]
+        reached = measure(items, rate, chain).integrated
+        if abs(reached - target) <= 0.3:
+            break
+        tried.append((gain, reached))
+        if len(tried) >= 2 and tried[-1][1] != tried[-2][1]:
+            (g0, l0), (g1, l1) = tried[-2], tried[-1]
+            gain = g1 + (target - l1) * (g1 - g0) / (l1 - l0)
+        else:
+            gain += 2 * (target - reached)  # limiting roughly halves each dB added
+        gain = min(gain, 40.0)
+    return chain
+
+
+def _encode(items, rate: int, chain: list[str], path: Path, bitrate_kbps: int) -> int:
+    _, frames = _run_with_pcm(
+        items, rate, ",".join([*chain, f"aresample={SAMPLE_RATE}"]),
+        ["-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k",
+         "-id3v2_version", "0", "-write_id3v1", "0", "-f", "mp3", "-y", str(path)],
     )
+    return frames
+
+
+def master(
+    items: Sequence[Clip | Gap],
+    out_path: Path,
+    tags: Tags,
+    *,
+    bitrate_kbps: int = 64,
+    max_seconds: float | None = None,
+) -> Mastered:
+    """Join, normalise to −16 LUFS with true peak ≤ −1.5 dBTP, encode CBR MP3, tag.
+
+    The loudness recorded is measured on the encoded MP3 itself; when encoding moved it more
+    than half a unit from the target (LAME's filtering takes about 0.4 LU from speech), the
+    track is encoded once more with the gain corrected."""
+    if bitrate_kbps not in BITRATES:
+        raise MasteringError(f"码率只能是 {'、'.join(map(str, BITRATES))} kbit/s 之一")
+    rate = working_rate(items)
+    raw = measure(items, rate)
+    if raw.integrated < SILENT_LUFS:
+        raise MasteringError("这段音频几乎没有声音（太安静或是静音），请检查录音")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=".tmp-", suffix=".mp3")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        target = TARGET_LUFS + ENCODER_LOSS_LU
+        for _ in range(2):
+            frames = _encode(items, rate, _gain_chain(items, rate, raw, target), tmp, bitrate_kbps)
+            duration = frames / rate
+            if max_seconds is not None and duration > max_seconds:
+                raise MasteringError(f"音频太长（{duration / 60:.0f} 分钟），上限是 {max_seconds / 60:.0f} 分钟")
+            result = measure([Clip(tmp, "mp3")], SAMPLE_RATE)
+            if abs(result.integrated - TARGET_LUFS) <= 0.5:
+                break
+            target += TARGET_LUFS - result.integrated
+        write_tags(tmp, tags)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, out_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    data = out_path.read_bytes()
+    return Mastered(out_path, duration, result.integrated, result.peak, hashlib.sha256(data).hexdigest(), len(data))
+
+
+def write_tags(path: Path, tags: Tags) -> None:
+    from mutagen.id3 import ID3, TALB, TCON, TIT2, TPE1, TRCK
+
+    id3 = ID3()
+    id3.add(TIT2(encoding=1, text=tags.title))
+    id3.add(TALB(encoding=1, text=tags.album))
+    id3.add(TPE1(encoding=1, text=tags.artist))
+    id3.add(TCON(encoding=1, text="Speech"))
+    if tags.track is not None:
+        id3.add(TRCK(encoding=1, text=f"{tags.track}/{tags.total}" if tags.total else str(tags.track)))
+    id3.save(str(path), v2_version=3, v1=0)
+
+
+# --------------------------------------------------------------------------- track layout
+
+
+def track_items(
+    segments: Sequence,
+    *,
+    intro: Sequence = (),
+    closing: Sequence = (),
+    pause_ms: dict[str, int] | None = None,
+) -> list[Clip | Gap]:
+    """Lay out a lesson: lead-in, intro, heading-length pause, segments with pauses by kind,
+    a paragraph pause and the closing line, tail. Segments need path, format and pause."""
+    pauses = {**PAUSE_MS, **(pause_ms or {})}
+    items: list[Clip | Gap] = [Gap(LEAD_IN_MS)]
+    for segment in intro:
+        items.append(Clip(segment.path, segment.format))
+    if intro:
+        items.append(Gap(pauses["heading"]))
+    for index, segment in enumerate(segments):
+        items.append(Clip(segment.path, segment.format))
+        if index < len(segments) - 1:
+            items.append(Gap(pauses[segment.pause]))
+    if closing:
+        items.append(Gap(pauses["paragraph"]))
+        items.extend(Clip(segment.path, segment.format) for segment in closing)
+    items.append(Gap(TAIL_MS))
+    return items

@@ -49,6 +49,9 @@ class User(Base):
         return ROLE_LABELS[self.role]
 
 
+INTRO_MODES = {"off": "不播报", "number": "只报课号", "number_title": "报课号和标题"}
+
+
 class Series(Base):
     """A 学习专题 or 季度学习包: an ordered set of lessons that becomes one USB folder."""
 
@@ -58,6 +61,10 @@ class Series(Base):
     title: Mapped[str] = mapped_column(String(120), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
+    intro_mode: Mapped[str] = mapped_column(String(16), default="number_title", server_default="number_title")
+    closing_text: Mapped[str] = mapped_column(String(60), default="本课结束", server_default="本课结束")
+    rate: Mapped[int] = mapped_column(Integer, default=-10, server_default="-10")
+    voice_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -137,3 +144,71 @@ class LexiconEntry(Base):
     note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+RENDITION_STATUSES = ("queued", "running", "done", "failed")
+
+
+class Rendition(Base):
+    """One playable audio file of one lesson version: a synthesised voice at a rate, or a
+    volunteer's recording. Packs and QR codes point here, so a rendition is never rewritten:
+    a new text version or new settings make a new rendition."""
+
+    __tablename__ = "renditions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    lesson_version_id: Mapped[int] = mapped_column(ForeignKey("lesson_versions.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "tts" | "recording"
+    render_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    voice_id: Mapped[str | None] = mapped_column(String(64))
+    actual_voice_id: Mapped[str | None] = mapped_column(String(64))
+    engine: Mapped[str | None] = mapped_column(String(16))
+    rate: Mapped[int] = mapped_column(Integer, default=0)
+    label: Mapped[str] = mapped_column(String(120), default="")
+    dialect: Mapped[str] = mapped_column(String(32), default="")
+    speaker_name: Mapped[str] = mapped_column(String(64), default="")
+    with_intro: Mapped[bool] = mapped_column(default=True)
+    bitrate: Mapped[int] = mapped_column(Integer, default=64)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    error: Mapped[str] = mapped_column(Text, default="")
+    fallback_reason: Mapped[str] = mapped_column(Text, default="")
+    source_path: Mapped[str | None] = mapped_column(String(255))
+    file_path: Mapped[str | None] = mapped_column(String(255))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(Integer)
+    duration: Mapped[float | None] = mapped_column()
+    loudness: Mapped[float | None] = mapped_column()
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    lesson: Mapped[Lesson] = relationship()
+    version: Mapped[LessonVersion] = relationship()
+
+
+JOB_STATUSES = ("queued", "running", "done", "failed")
+
+
+class Job(Base):
+    """Background work with visible progress. `active_key` is set while a job is queued or
+    running and cleared when it ends: its unique constraint makes the same work requested
+    twice at once run once."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text, default="{}")
+    active_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    group_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(120))
+    rendition_id: Mapped[int | None] = mapped_column(ForeignKey("renditions.id", ondelete="SET NULL"))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -38,6 +38,12 @@ DEFAULTS: dict[str, Any] = {
     "LESSON_DEADLINE": 900,
     "SPEECH_FALLBACK": "offline",
     "DEFAULT_RATE": -10,
+    "DEFAULT_VOICE": "offline-mandarin",
+    "AUDIO_BITRATE": 64,
+    "MAX_RECORDING_BYTES": 200 * MB,
+    "MAX_RECORDING_MINUTES": 60,
+    "JOB_RUNNER": "inprocess",
+    "JOB_THREADS": 2,
 }
 
 CONFIG_FILE_NAME = "xiangyin.toml"

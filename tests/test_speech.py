@@ -13,7 +13,6 @@ from audio.cache import SegmentCache, audio_duration
 from audio.engines import EngineError, EngineUnavailable, SpeechRequest, parse_rate
 from audio.engines.edge import EdgeEngine
 from audio.engines.espeak import EspeakEngine
-from audio.master import join
 from audio.mp3 import mp3_info
 from audio.speech import Speaker
 from audio.text import normalise, segment_text
@@ -128,8 +127,6 @@ def test_long_unspaced_lesson_is_split_and_joined_in_order(speaker, server):
     assert spoken == normalise(paragraph) + normalise(paragraph.replace("学习", "落实"))
     assert sorted(server.texts) == sorted(s.text for s in result.segments)
     assert {v.rsplit(" ", 1)[-1] for v in server.voices} == {"XiaoxiaoNeural)"}
-    track = join(result.segments)
-    assert abs(len(track) / 1000 - result.duration - (len(result.segments) - 1) * 0.35) < 2.0
     for segment in result.segments:
         assert mp3_info(segment.path.read_bytes())[0] == pytest.approx(segment.duration)
 

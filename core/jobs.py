@@ -1,0 +1,308 @@
+"""Background jobs in the database, and the runners that execute them.
+
+Rendering a quarter's lessons takes minutes to hours, so it never runs inside a web request.
+Jobs live in a table (queued → running → done/failed, with progress and a message), so the
+web page, the CLI and any worker process see the same state, and a crash loses nothing: on
+start, a runner puts back jobs whose worker has died, and they resume from the segment cache.
+
+Runners share one small interface; the in-process thread pool is the embedded default and a
+Redis-backed runner can be registered beside it without touching callers.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import traceback
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.db import Database, utcnow
+from core.models import Job
+
+HEARTBEAT_SECONDS = 5.0
+STALE_AFTER = timedelta(seconds=60)
+MAX_ATTEMPTS = 3
+
+Handler = Callable[[Session, Job, "JobContext"], None]
+HANDLERS: dict[str, Handler] = {}
+
+
+class JobFailed(Exception):
+    """A job that cannot succeed; str() is the Chinese message shown to the user."""
+
+
+def handler(kind: str):
+    def register(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    active_key: str,
+    group_key: str | None = None,
+    rendition_id: int | None = None,
+) -> Job:
+    """Queue a job, or return the queued/running one with the same key: the same work
+    requested twice at once runs once. Commits."""
+    existing = session.scalar(select(Job).where(Job.active_key == active_key))
+    if existing is not None:
+        return existing
+    job = Job(kind=kind, payload=json.dumps(payload), active_key=active_key, group_key=group_key,
+              rendition_id=rendition_id)
+    session.add(job)
+    try:
+        session.commit()
+    except IntegrityError:  # another process queued it between our select and insert
+        session.rollback()
+        return session.scalars(select(Job).where(Job.active_key == active_key)).one()
+    return job
+
+
+def claim_next(session: Session, worker: str) -> Job | None:
+    """Take the oldest queued job; the conditional update makes two workers never both win."""
+    for job_id in session.scalars(select(Job.id).where(Job.status == "queued").order_by(Job.id).limit(5)):
+        now = utcnow()
+        claimed = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "queued")
+            .values(status="running", worker=worker, started_at=now, heartbeat_at=now, attempts=Job.attempts + 1)
+        )
+        session.commit()
+        if claimed.rowcount == 1:
+            return session.get(Job, job_id)
+    return None
+
+
+def finish(session: Session, job: Job, *, error: str | None = None) -> None:
+    job.status = "failed" if error else "done"
+    job.message = error or "完成"
+    if not error:
+        job.progress = 100
+    job.active_key = None
+    job.finished_at = utcnow()
+    session.commit()
+
+
+def set_progress(database: Database, job_id: int, progress: int, message: str | None = None) -> None:
+    with database.session() as session:
+        values: dict[str, Any] = {"progress": max(0, min(100, int(progress))), "heartbeat_at": utcnow()}
+        if message is not None:
+            values["message"] = message
+        session.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(**values))
+        session.commit()
+
+
+def _process_alive(worker: str | None) -> bool | None:
+    """True/False for a worker on this host, None when it ran elsewhere."""
+    try:
+        host, pid, _ = (worker or "").split(":", 2)
+        pid_number = int(pid)
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid_number, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def requeue_orphans(session: Session, current_worker: str) -> int:
+    """Put back running jobs whose worker is gone (dead process here, or silent elsewhere)."""
+    count = 0
+    now = utcnow()
+    for job in session.scalars(select(Job).where(Job.status == "running")):
+        if job.worker == current_worker:
+            continue
+        alive = _process_alive(job.worker)
+        stale = job.heartbeat_at is None or now - job.heartbeat_at > STALE_AFTER
+        if alive is False or (alive is None and stale):
+            if job.attempts >= MAX_ATTEMPTS:
+                finish(session, job, error=f"连续 {job.attempts} 次中断，已停止重试")
+                continue
+            job.status, job.worker, job.message = "queued", None, "上次中断，已重新排队（将从缓存继续）"
+            count += 1
+    session.commit()
+    return count
+
+
+def group_progress(session: Session, group_key: str) -> dict[str, Any]:
+    jobs = list(session.scalars(select(Job).where(Job.group_key == group_key).order_by(Job.id)))
+    if not jobs:
+        return {"total": 0, "done": 0, "failed": 0, "progress": 0, "active": False}
+    return {
+        "total": len(jobs),
+        "done": sum(1 for j in jobs if j.status == "done"),
+        "failed": sum(1 for j in jobs if j.status == "failed"),
+        "progress": round(sum(j.progress if j.status != "failed" else 100 for j in jobs) / len(jobs)),
+        "active": any(j.status in ("queued", "running") for j in jobs),
+    }
+
+
+# --------------------------------------------------------------------------- running
+
+
+class JobContext:
+    """What handlers need: the database, settings, and a progress reporter for this job."""
+
+    def __init__(self, database: Database, settings: dict[str, Any], job_id: int) -> None:
+        self.database = database
+        self.settings = settings
+        self.job_id = job_id
+        self._services: dict[str, Any] = {}
+
+    def progress(self, value: int, message: str | None = None) -> None:
+        set_progress(self.database, self.job_id, value, message)
+
+    def service(self, name: str, build: Callable[[], Any]) -> Any:
+        if name not in self._services:
+            self._services[name] = build()
+        return self._services[name]
+
+
+def run_job(database: Database, settings: dict[str, Any], job_id: int) -> None:
+    """Run one claimed job to done or failed; never raises."""
+    with database.session() as session:
+        job = session.get(Job, job_id)
+        try:
+            HANDLERS[job.kind](session, job, JobContext(database, settings, job_id))
+        except JobFailed as exc:
+            session.rollback()
+            finish(session, session.get(Job, job_id), error=str(exc))
+        except Exception as exc:  # a bug or an unexpected failure must not kill the worker
+            session.rollback()
+            traceback.print_exc()
+            finish(session, session.get(Job, job_id), error=f"内部错误：{type(exc).__name__}: {exc}")
+        else:
+            finish(session, session.get(Job, job_id))
+
+
+class Runner(ABC):
+    """Executes queued jobs somewhere. Callers only enqueue in the table and call wake()."""
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def wake(self) -> None:
+        """A job was queued: look now rather than at the next poll."""
+
+
+class InProcessRunner(Runner):
+    """A pool of worker threads in this process, polling the job table."""
+
+    def __init__(self, database: Database, settings: dict[str, Any], *, threads: int = 2, poll: float = 1.0) -> None:
+        self.database = database
+        self.settings = settings
+        self.threads = max(1, threads)
+        self.poll = poll
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._pool: list[threading.Thread] = []
+        self._running: set[int] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self.database.session() as session:
+            requeue_orphans(session, self.worker)
+        for index in range(self.threads):
+            thread = threading.Thread(target=self._loop, name=f"xiangyin-job-{index}", daemon=True)
+            thread.start()
+            self._pool.append(thread)
+        beat = threading.Thread(target=self._heartbeat, name="xiangyin-heartbeat", daemon=True)
+        beat.start()
+        self._pool.append(beat)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._pool:
+            thread.join(timeout)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run_until_idle(self, job_ids: set[int] | None = None) -> None:
+        """Work in the calling thread until nothing (of job_ids) is left queued or running here."""
+        with self.database.session() as session:
+            requeue_orphans(session, self.worker)
+        while not self._stop.is_set():
+            if not self._work_once():
+                if job_ids is None or not self._any_active(job_ids):
+                    return
+                self._stop.wait(self.poll)
+
+    def _any_active(self, job_ids: set[int]) -> bool:
+        with self.database.session() as session:
+            return bool(session.scalar(select(Job.id).where(Job.id.in_(job_ids), Job.status.in_(("queued", "running")))))
+
+    def _work_once(self) -> bool:
+        with self.database.session() as session:
+            job = claim_next(session, self.worker)
+            job_id = job.id if job else None
+        if job_id is None:
+            return False
+        with self._lock:
+            self._running.add(job_id)
+        try:
+            run_job(self.database, self.settings, job_id)
+        finally:
+            with self._lock:
+                self._running.discard(job_id)
+        return True
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self._work_once()
+            except Exception:  # database locked for too long, disk full: keep the worker alive
+                traceback.print_exc()
+                worked = False
+            if not worked:
+                self._wake.wait(self.poll)
+                self._wake.clear()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            with self._lock:
+                running = list(self._running)
+            if running:
+                with self.database.session() as session:
+                    session.execute(update(Job).where(Job.id.in_(running)).values(heartbeat_at=utcnow()))
+                    session.commit()
+
+
+RUNNERS: dict[str, type[Runner]] = {"inprocess": InProcessRunner}
+
+
+def build_runner(database: Database, settings: dict[str, Any]) -> Runner:
+    import core.rendering  # noqa: F401  (registers the render handlers)
+
+    name = settings.get("JOB_RUNNER", "inprocess")
+    if name not in RUNNERS:
+        raise ValueError(f"没有这种任务执行器：{name}（可用：{'、'.join(RUNNERS)}）")
+    return RUNNERS[name](database, settings, threads=settings.get("JOB_THREADS", 2))

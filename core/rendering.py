@@ -1,0 +1,295 @@
+"""Lessons → renditions: requesting renders and recordings, and the jobs that make them.
+
+A rendition is identified by everything that changes what a listener hears: the text version,
+the voice, the rate, the spoken intro (which includes the lesson's number) and closing line,
+and the bit rate. Asking again for the same thing returns the existing rendition or the job
+already making it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from audio.engines import EngineError
+from audio.master import LEAD_IN_MS, PAUSE_MS, TAIL_MS, Clip, Gap, MasteringError, Tags, ffmpeg, master, track_items
+from audio.store import AudioStore
+from audio.text import read_integer
+from audio.voices import UnknownVoice, get_voice
+from core.jobs import JobContext, JobFailed, enqueue, handler
+from core.lexicon import lexicon_map
+from core.models import Job, Lesson, LessonVersion, Rendition, Series, User
+
+RECORDING_SUFFIXES = (".mp3", ".m4a", ".aac", ".wav", ".amr", ".ogg", ".oga", ".opus", ".webm", ".3gp", ".mp4", ".flac")
+
+
+class RenderError(ValueError):
+    """A render or recording that cannot be accepted; str() is the Chinese message."""
+
+
+# --------------------------------------------------------------------------- what is said
+
+
+def intro_text(series: Series, lesson: Lesson) -> str | None:
+    """The spoken intro: players have no screen, so each track says its number and title."""
+    if series.intro_mode == "off":
+        return None
+    number = f"第{read_integer(lesson.number)}课"
+    return f"{number}：{lesson.title}" if series.intro_mode == "number_title" else number
+
+
+def track_title(lesson: Lesson) -> str:
+    return f"第{lesson.number}课 {lesson.title}"
+
+
+def render_key(version: LessonVersion, voice_id: str, rate: int, intro: str | None, closing: str, bitrate: int) -> str:
+    material = json.dumps([version.version_hash, voice_id, rate, intro, closing, bitrate], ensure_ascii=False)
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def current_version(session: Session, lesson: Lesson) -> LessonVersion:
+    return session.scalars(
+        select(LessonVersion).where(LessonVersion.lesson_id == lesson.id, LessonVersion.version_hash == lesson.version_hash)
+    ).one()
+
+
+def series_voice(series: Series, settings: dict[str, Any]) -> str:
+    return series.voice_id or settings["DEFAULT_VOICE"]
+
+
+def _group(series_id: int) -> str:
+    return f"series:{series_id}"
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def request_render(
+    session: Session,
+    lesson: Lesson,
+    settings: dict[str, Any],
+    *,
+    voice_id: str | None = None,
+    rate: int | None = None,
+    user: User | None = None,
+) -> tuple[Rendition, Job | None]:
+    """The rendition for the lesson's current text with these settings, queued if needed.
+    Returns (rendition, the job making it or None when it is already done)."""
+    series = lesson.series
+    voice_id = voice_id or series_voice(series, settings)
+    try:
+        voice = get_voice(voice_id)
+    except UnknownVoice as exc:
+        raise RenderError(str(exc)) from None
+    rate = series.rate if rate is None else rate
+    version = current_version(session, lesson)
+    intro = intro_text(series, lesson)
+    bitrate = settings["AUDIO_BITRATE"]
+    key = render_key(version, voice.id, rate, intro, series.closing_text, bitrate)
+    rendition = session.scalar(select(Rendition).where(Rendition.render_key == key))
+    if rendition is None:
+        rendition = Rendition(
+            lesson=lesson, version=version, kind="tts", render_key=key, voice_id=voice.id, rate=rate,
+            label=voice.label, dialect=voice.dialect, with_intro=intro is not None, bitrate=bitrate,
+            status="queued", created_by_id=user.id if user else None,
+        )
+        session.add(rendition)
+        session.commit()
+    elif rendition.status == "done":
+        return rendition, None
+    elif rendition.status == "failed":
+        rendition.status, rendition.error = "queued", ""
+        session.commit()
+    job = enqueue(session, "render", {"rendition_id": rendition.id}, active_key=f"rendition:{rendition.id}",
+                  group_key=_group(series.id), rendition_id=rendition.id)
+    return rendition, job
+
+
+def request_series(session: Session, series: Series, settings: dict[str, Any], **options) -> list[tuple[Rendition, Job | None]]:
+    return [request_render(session, lesson, settings, **options) for lesson in series.lessons]
+
+
+def probe_recording(path: Path) -> tuple[float, float]:
+    """(duration in seconds, integrated loudness) by decoding the whole file once."""
+    proc = subprocess.run(
+        [ffmpeg(), "-hide_banner", "-nostats", "-i", str(path), "-vn", "-ac", "1",
+         "-af", "ebur128=framelog=quiet", "-f", "null", "-"],
+        capture_output=True, text=True, errors="replace",
+    )
+    durations = re.findall(r"time=(\d+):(\d+):([\d.]+)", proc.stderr)
+    summary = proc.stderr[proc.stderr.rfind("Summary:"):]
+    loudness = re.search(r"I:\s+(-?[\d.]+|-inf)\s+LUFS", summary)
+    if proc.returncode != 0 or not loudness:
+        raise RenderError("无法识别这个录音文件：不是声音文件，或者文件已损坏")
+    if durations:
+        h, m, s = durations[-1]
+        duration = int(h) * 3600 + int(m) * 60 + float(s)
+    else:
+        duration = 0.0
+    value = float(loudness.group(1))
+    return duration, value if math.isfinite(value) else -math.inf
+
+
+def add_recording(
+    session: Session,
+    lesson: Lesson,
+    filename: str,
+    data: bytes,
+    settings: dict[str, Any],
+    *,
+    dialect: str,
+    speaker_name: str,
+    with_intro: bool,
+    user: User | None,
+) -> tuple[Rendition, Job]:
+    """Accept a volunteer's recording (checked now, mastered in the background)."""
+    suffix = Path(filename or "").suffix.lower()
+    dialect, speaker_name = (dialect or "").strip()[:32], (speaker_name or "").strip()[:64]
+    if not dialect:
+        raise RenderError("请填写录音的方言，例如：重庆话")
+    if suffix not in RECORDING_SUFFIXES:
+        raise RenderError(f"「{filename}」不是支持的录音格式（支持 {'、'.join(RECORDING_SUFFIXES)}）")
+    if len(data) > settings["MAX_RECORDING_BYTES"]:
+        raise RenderError(f"「{filename}」太大，录音文件不能超过 {settings['MAX_RECORDING_BYTES'] // 1024 // 1024} MB")
+    if not data:
+        raise RenderError(f"「{filename}」是空文件")
+    folder = Path(settings["DATA_DIR"]) / "recordings"
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = folder / f"{uuid.uuid4().hex}{suffix}"
+    stored.write_bytes(data)
+    try:
+        duration, loudness = probe_recording(stored)
+        limit = settings["MAX_RECORDING_MINUTES"] * 60
+        if duration > limit:
+            raise RenderError(f"「{filename}」有 {duration / 60:.0f} 分钟，录音不能超过 {settings['MAX_RECORDING_MINUTES']} 分钟")
+        if duration < 1.0:
+            raise RenderError(f"「{filename}」太短（不到 1 秒）")
+        if loudness < -60:
+            raise RenderError(f"「{filename}」几乎没有声音（静音或音量太小），请检查录音")
+    except RenderError as exc:
+        stored.unlink(missing_ok=True)
+        raise RenderError(str(exc)) from None
+    version = current_version(session, lesson)
+    label = " · ".join(part for part in (dialect, "真人录音", speaker_name) if part)
+    rendition = Rendition(
+        lesson=lesson, version=version, kind="recording", engine="recording", label=label, dialect=dialect,
+        speaker_name=speaker_name, with_intro=with_intro, bitrate=settings["AUDIO_BITRATE"], status="queued",
+        source_path=str(stored.relative_to(Path(settings["DATA_DIR"]))), created_by_id=user.id if user else None,
+    )
+    session.add(rendition)
+    session.commit()
+    job = enqueue(session, "recording", {"rendition_id": rendition.id}, active_key=f"rendition:{rendition.id}",
+                  group_key=_group(lesson.series_id), rendition_id=rendition.id)
+    return rendition, job
+
+
+def renditions_for(session: Session, lesson: Lesson) -> list[Rendition]:
+    return list(session.scalars(select(Rendition).where(Rendition.lesson_id == lesson.id).order_by(Rendition.id.desc())))
+
+
+# --------------------------------------------------------------------------- the jobs
+
+
+def _speaker(context: JobContext):
+    from audio.speech import build_speaker
+
+    return context.service("speaker", lambda: build_speaker(context.settings))
+
+
+def _store(settings: dict[str, Any]) -> AudioStore:
+    return AudioStore(Path(settings["DATA_DIR"]) / "audio")
+
+
+def _finish(session: Session, rendition: Rendition, store: AudioStore, mastered) -> None:
+    from core.db import utcnow
+
+    rendition.file_path = store.adopt(mastered.path, mastered.sha256)
+    rendition.sha256, rendition.size = mastered.sha256, mastered.size
+    rendition.duration, rendition.loudness = mastered.duration, mastered.loudness
+    rendition.status, rendition.error, rendition.finished_at = "done", "", utcnow()
+    session.commit()
+
+
+def _fail(session: Session, rendition: Rendition, message: str) -> None:
+    session.rollback()
+    rendition.status, rendition.error = "failed", message
+    session.commit()
+    raise JobFailed(message)
+
+
+def _spoken(speaker, text: str | None, voice_id: str, rate: int, lexicon) -> list:
+    return speaker.render(text, voice_id, rate=rate, lexicon=lexicon).segments if text else []
+
+
+@handler("render")
+def run_render(session: Session, job: Job, context: JobContext) -> None:
+    rendition = session.get(Rendition, json.loads(job.payload)["rendition_id"])
+    lesson, version = rendition.lesson, rendition.version
+    series = lesson.series
+    rendition.status = "running"
+    session.commit()
+    speaker = _speaker(context)
+    store = _store(context.settings)
+    lexicon = lexicon_map(session)
+    context.progress(1, "正在合成语音")
+    try:
+        result = speaker.render(
+            version.text, rendition.voice_id, rate=rendition.rate, lexicon=lexicon,
+            progress=lambda done, total: context.progress(5 + 75 * done // max(total, 1), f"正在合成语音（{done}/{total} 段）"),
+        )
+        # The intro and closing are said by the voice that actually spoke the lesson.
+        intro = _spoken(speaker, intro_text(series, lesson) if rendition.with_intro else None, result.voice.id, rendition.rate, lexicon)
+        closing = _spoken(speaker, series.closing_text.strip() or None, result.voice.id, rendition.rate, lexicon)
+        context.progress(82, "正在调整响度并编码")
+        mastered = master(
+            track_items(result.segments, intro=intro, closing=closing),
+            store.scratch(),
+            Tags(track_title(lesson), series.title, context.settings["ORG_NAME"], lesson.number, len(series.lessons)),
+            bitrate_kbps=rendition.bitrate,
+        )
+    except (EngineError, MasteringError) as exc:
+        _fail(session, rendition, str(exc))
+    rendition.actual_voice_id, rendition.engine = result.voice.id, result.engine
+    if result.fallback_reason:
+        rendition.label = f"{result.voice.label}（在线语音不可用，代替{result.requested.label}）"
+        rendition.fallback_reason = result.fallback_reason
+    else:
+        rendition.label = result.voice.label
+    _finish(session, rendition, store, mastered)
+
+
+@handler("recording")
+def run_recording(session: Session, job: Job, context: JobContext) -> None:
+    rendition = session.get(Rendition, json.loads(job.payload)["rendition_id"])
+    lesson = rendition.lesson
+    series = lesson.series
+    rendition.status = "running"
+    session.commit()
+    settings = context.settings
+    store = _store(settings)
+    source = Path(settings["DATA_DIR"]) / rendition.source_path
+    context.progress(5, "正在处理录音")
+    try:
+        items: list[Clip | Gap] = [Gap(LEAD_IN_MS)]
+        if rendition.with_intro and (said := intro_text(series, lesson)):
+            for segment in _spoken(_speaker(context), said, series_voice(series, settings), series.rate, lexicon_map(session)):
+                items.append(Clip(segment.path, segment.format))
+            items.append(Gap(PAUSE_MS["heading"]))
+        items += [Clip(source, source.suffix.lstrip(".")), Gap(TAIL_MS)]
+        context.progress(30, "正在调整响度并编码")
+        mastered = master(
+            items, store.scratch(),
+            Tags(track_title(lesson), series.title, settings["ORG_NAME"], lesson.number, len(series.lessons)),
+            bitrate_kbps=rendition.bitrate, max_seconds=settings["MAX_RECORDING_MINUTES"] * 60 + 120,
+        )
+    except (EngineError, MasteringError) as exc:
+        _fail(session, rendition, str(exc))
+    _finish(session, rendition, store, mastered)
