@@ -106,10 +106,13 @@ def _lan_address() -> str | None:
 @click.option("--host", default=None, help="监听地址；局域网内的手机要访问时用 0.0.0.0")
 @click.option("--port", default=None, type=int, help="端口，默认 5000")
 @click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--no-worker", is_flag=True, help="不在本进程运行后台任务（另有 xiangyin worker 时）")
 @with_appcontext
-def run_command(host: str | None, port: int | None, threads: int) -> None:
-    """启动网站服务。"""
+def run_command(host: str | None, port: int | None, threads: int, no_worker: bool) -> None:
+    """启动网站服务（默认同时运行生成音频的后台任务）。"""
     from waitress import serve
+
+    from core.jobs import build_runner
 
     app: Flask = current_app._get_current_object()
     if not database().is_current():
@@ -121,6 +124,10 @@ def run_command(host: str | None, port: int | None, threads: int) -> None:
     if host in {"0.0.0.0", "::"} and (lan := _lan_address()):
         click.echo(f"同一局域网内的手机可访问：http://{lan}:{port}/")
     click.echo("按 Ctrl+C 停止。")
+    if not no_worker:
+        runner = build_runner(database(), dict(app.config))
+        runner.start()
+        app.extensions["xiangyin.runner"] = runner
     serve(app, host=host, port=port, threads=threads, ident="xiangyin")
 
 

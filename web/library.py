@@ -8,6 +8,7 @@ from core import lessons as library
 from core.importer import Limits, human_size, inspect_batch, to_simplified
 from core.lessons import LibraryError
 from core.models import Lesson, LessonVersion, Series
+from core.rendering import renditions_for
 from core.staging import StagingArea
 from web import session
 from web.auth import admin_required
@@ -213,7 +214,9 @@ def lesson_new(series_id: int):
 @bp.route("/lessons/<int:lesson_id>")
 def lesson_detail(lesson_id: int):
     lesson = _lesson_or_404(lesson_id)
-    return render_template("library/lesson.html", lesson=lesson, series=lesson.series)
+    return render_template(
+        "library/lesson.html", lesson=lesson, series=lesson.series, renditions=renditions_for(session(), lesson)
+    )
 
 
 @bp.route("/lessons/<int:lesson_id>/edit", methods=["GET", "POST"])

@@ -1,0 +1,282 @@
+"""Renditions end to end: real offline speech, mastered, tagged, and checked by meters."""
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mutagen.id3 import ID3
+from mutagen.mp3 import MP3, BitrateMode
+from sqlalchemy import select
+
+from audio.engines import SpeechRequest
+from audio.engines.espeak import EspeakEngine
+from audio.store import AudioStore
+from audio.voices import get_voice
+from core.jobs import InProcessRunner, enqueue
+from core.lessons import add_lesson, create_series
+from core.models import Job, Lesson, Rendition, Series
+from core.rendering import RenderError, add_recording, request_render
+from tests import audio_judges as judge
+from tests.fake_edge import FakeEdgeServer
+
+LESSON = (
+    "# 一、按时交纳党费\n"
+    "各位党员同志，大家好！按时交纳党费是党员的基本义务。\n"
+    "月收入在3000元以下的，交纳月收入的0.5%。\n"
+    "# 二、小结\n"
+    "请大家记住：按时、足额、主动。"
+)
+
+
+@pytest.fixture
+def series(app) -> int:
+    with app.extensions["xiangyin.db"].session() as session:
+        series = create_series(session, "冬季学习包")
+        add_lesson(session, series, "按时交纳党费", LESSON)
+        add_lesson(session, series, "第二课", "第二课的内容。")
+        session.commit()
+        return series.id
+
+
+def run_jobs(app) -> None:
+    InProcessRunner(app.extensions["xiangyin.db"], dict(app.config)).run_until_idle()
+
+
+def rendition_file(app, rendition_id: int) -> Path:
+    with app.extensions["xiangyin.db"].session() as session:
+        rendition = session.get(Rendition, rendition_id)
+        assert rendition.status == "done", rendition.error
+        return AudioStore(Path(app.config["DATA_DIR"]) / "audio").resolve(rendition.file_path)
+
+
+def render(app, lesson_id: int = 1, **options) -> int:
+    with app.extensions["xiangyin.db"].session() as session:
+        rendition, _ = request_render(session, session.get(Lesson, lesson_id), dict(app.config), **options)
+        rendition_id = rendition.id
+    run_jobs(app)
+    return rendition_id
+
+
+def test_tts_rendition_meets_loudness_format_and_tags(app, series):
+    rendition_id = render(app)
+    path = rendition_file(app, rendition_id)
+    assert abs(judge.loudness(path) + 16) <= 1.0
+    assert judge.true_peak(path) <= -1.5
+    probe = judge.ffprobe(path)
+    [stream] = probe["streams"]
+    assert (stream["codec_name"], stream["channels"], stream["sample_rate"]) == ("mp3", 1, "44100")
+    assert int(stream["bit_rate"]) == 64000
+    info = MP3(path).info
+    assert info.bitrate_mode == BitrateMode.CBR and info.bitrate == 64000
+    tags = ID3(path)
+    assert tags.version == (2, 3, 0)
+    assert tags["TIT2"].text == ["第1课 按时交纳党费"] and tags["TIT2"].encoding == 1  # UTF-16
+    assert tags["TALB"].text == ["冬季学习包"]
+    assert tags["TRCK"].text == ["1/2"]
+    assert tags["TPE1"].text == [app.config["ORG_NAME"]]
+    assert path.read_bytes()[-128:-125] != b"TAG", "no ID3v1"
+    with app.extensions["xiangyin.db"].session() as session:
+        rendition = session.get(Rendition, rendition_id)
+        assert (rendition.engine, rendition.actual_voice_id, rendition.rate) == ("espeak", "offline-mandarin", -10)
+        assert abs(rendition.loudness + 16) <= 0.6
+        assert rendition.size == path.stat().st_size and len(rendition.sha256) == 64
+        assert rendition.duration == pytest.approx(MP3(path).info.length, abs=0.2)
+
+
+def test_intro_is_really_there(app, series):
+    with app.extensions["xiangyin.db"].session() as session:
+        session.get(Series, series).intro_mode = "number"
+        session.get(Series, series).closing_text = ""
+        session.commit()
+    with_intro = rendition_file(app, render(app))
+    with app.extensions["xiangyin.db"].session() as session:
+        session.get(Series, series).intro_mode = "off"
+        session.commit()
+    without = rendition_file(app, render(app))
+    intro = EspeakEngine().synthesize(SpeechRequest("第一课", get_voice("offline-mandarin"), rate=-10))
+    expected = intro.duration + 1.4  # the intro and the heading-length pause after it
+    difference = MP3(with_intro).info.length - MP3(without).info.length
+    assert difference == pytest.approx(expected, abs=0.15)
+    # The opening of the track sounds like a separately synthesised "第一课".
+    reference = np.frombuffer(intro.data[44:], dtype=np.int16).astype(np.float32) / 32768
+    reference = np.interp(np.arange(0, len(reference), 22050 / 44100), np.arange(len(reference)), reference)
+    opening = judge.decode(with_intro)[: int(44100 * (0.5 + intro.duration + 0.5))]
+    assert judge.best_correlation(judge.envelope(reference), judge.envelope(opening)) > 0.9
+    lesson_start = judge.decode(without)[: int(44100 * (0.5 + intro.duration + 0.5))]
+    assert judge.best_correlation(judge.envelope(reference), judge.envelope(lesson_start)) < 0.8
+
+
+def test_same_render_requested_twice_runs_once_and_is_reused(app, series):
+    with app.extensions["xiangyin.db"].session() as session:
+        lesson = session.get(Lesson, 1)
+        first, job1 = request_render(session, lesson, dict(app.config))
+        second, job2 = request_render(session, lesson, dict(app.config))
+        assert (first.id, job1.id) == (second.id, job2.id)
+        again = enqueue(session, "render", {"rendition_id": first.id}, active_key=f"rendition:{first.id}")
+        assert again.id == job1.id
+    run_jobs(app)
+    with app.extensions["xiangyin.db"].session() as session:
+        rendition, job = request_render(session, session.get(Lesson, 1), dict(app.config))
+        assert rendition.id == first.id and job is None
+        assert session.scalar(select(Job).where(Job.status == "queued")) is None
+        assert len(session.scalars(select(Job)).all()) == 1
+        other, job3 = request_render(session, session.get(Lesson, 1), dict(app.config), rate=0)
+        assert other.id != first.id and job3 is not None
+
+
+def test_edit_makes_a_new_rendition_and_keeps_the_old(app, series):
+    from core.lessons import update_lesson
+
+    old = render(app)
+    with app.extensions["xiangyin.db"].session() as session:
+        update_lesson(session, session.get(Lesson, 1), "按时交纳党费", LESSON + "\n新加的一段。", user=None)
+        session.commit()
+    new = render(app)
+    assert new != old
+    assert rendition_file(app, old).is_file() and rendition_file(app, new).is_file()
+
+
+def test_hakka_offline_on_hanzi_fails_with_a_clear_message(app, series):
+    rendition_id = render(app, voice_id="offline-hakka")
+    with app.extensions["xiangyin.db"].session() as session:
+        rendition = session.get(Rendition, rendition_id)
+        assert rendition.status == "failed"
+        assert "只能朗读白话字拼音，不能朗读汉字" in rendition.error
+        job = session.scalar(select(Job).where(Job.rendition_id == rendition_id))
+        assert job.status == "failed" and job.active_key is None and "白话字" in job.message
+
+
+# --------------------------------------------------------------------------- recordings
+
+
+def speech_file(tmp_path: Path, name: str, gain_db: float = 0.0, codec: list[str] | None = None) -> Path:
+    text = "各位乡亲，大家好，今天我用重庆话给大家读一段学习材料，请大家认真听。"
+    wav = EspeakEngine().synthesize(SpeechRequest(text, get_voice("offline-mandarin"))).data
+    out = tmp_path / name
+    import imageio_ffmpeg
+
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "wav", "-i", "pipe:0", "-af", f"volume={gain_db}dB",
+         *(codec or []), "-y", str(out)],
+        input=wav, check=True,
+    )
+    return out
+
+
+@pytest.mark.parametrize(
+    "name, codec",
+    [("quiet.wav", None), ("phone.m4a", ["-c:a", "aac", "-b:a", "48k"]), ("wechat.amr", ["-ar", "8000", "-c:a", "libopencore_amrnb", "-b:a", "12.2k"]),
+     ("voice.ogg", ["-c:a", "libopus", "-b:a", "24k"])],
+)
+def test_recording_comes_out_at_the_loudness_target(app, series, tmp_path, name, codec):
+    source = speech_file(tmp_path, name, gain_db=-24, codec=codec)
+    with app.extensions["xiangyin.db"].session() as session:
+        rendition, job = add_recording(
+            session, session.get(Lesson, 1), name, source.read_bytes(), dict(app.config),
+            dialect="重庆话", speaker_name="王秀英", with_intro=True, user=None,
+        )
+        rendition_id = rendition.id
+        assert rendition.label == "重庆话 · 真人录音 · 王秀英"
+    run_jobs(app)
+    path = rendition_file(app, rendition_id)
+    assert abs(judge.loudness(path) + 16) <= 1.0
+    assert judge.true_peak(path) <= -1.5
+    assert ID3(path)["TIT2"].text == ["第1课 按时交纳党费"]
+    assert MP3(path).info.channels == 1 and MP3(path).info.sample_rate == 44100
+
+
+def _silent_wav(seconds: float) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(16000)
+        out.writeframes(b"\x00\x00" * int(16000 * seconds))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("坏.mp3", os.urandom(5000), "无法识别这个录音文件"),
+        ("静音.wav", _silent_wav(5), "「静音.wav」几乎没有声音"),
+        ("短.wav", _silent_wav(0.3), "「短.wav」太短"),
+        ("文档.pdf", b"%PDF", "「文档.pdf」不是支持的录音格式"),
+        ("空.mp3", b"", "「空.mp3」是空文件"),
+    ],
+)
+def test_bad_recordings_are_refused_clearly(app, series, name, data, message):
+    with app.extensions["xiangyin.db"].session() as session:
+        with pytest.raises(RenderError, match=message):
+            add_recording(session, session.get(Lesson, 1), name, data, dict(app.config),
+                          dialect="重庆话", speaker_name="", with_intro=False, user=None)
+        assert session.scalars(select(Rendition)).all() == []
+    assert not any((Path(app.config["DATA_DIR"]) / "recordings").glob("*"))
+
+
+def test_over_long_recording_is_refused(app, series, tmp_path):
+    app.config["MAX_RECORDING_MINUTES"] = 0.05  # three seconds
+    source = speech_file(tmp_path, "long.wav")
+    with app.extensions["xiangyin.db"].session() as session:
+        with pytest.raises(RenderError, match="录音不能超过 0.05 分钟"):
+            add_recording(session, session.get(Lesson, 1), "long.wav", source.read_bytes(), dict(app.config),
+                          dialect="重庆话", speaker_name="", with_intro=False, user=None)
+
+
+# --------------------------------------------------------------------------- crash and resume
+
+
+def test_worker_killed_mid_render_resumes_from_the_segment_cache(app, data_dir, series):
+    server = FakeEdgeServer(latency=0.4).start()
+    try:
+        lesson_text = "\n".join(f"第{n}段：请大家按时参加组织生活。" for n in range(1, 13))
+        with app.extensions["xiangyin.db"].session() as session:
+            lesson = add_lesson(session, session.get(Series, series), "长课", lesson_text)
+            session.get(Series, series).intro_mode, session.get(Series, series).closing_text = "off", ""
+            session.commit()
+            rendition, job = request_render(session, lesson, dict(app.config), voice_id="mandarin-xiaoxiao")
+            rendition_id, job_id = rendition.id, job.id
+        env = {**os.environ, "XIANGYIN_DATA_DIR": str(data_dir), "XIANGYIN_EDGE_WSS_URL": server.url,
+               "XIANGYIN_EDGE_CONCURRENCY": "1", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+        command = [sys.executable, "-c", "from scripts.cli import cli; cli()", "worker"]
+        first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while len(server.texts) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        cache = Path(data_dir) / "cache" / "segments"
+        finished_before_kill = len([p for p in cache.rglob("*.mp3")])
+        requests_before_kill = len(server.texts)
+        assert 3 <= finished_before_kill < 12
+        with app.extensions["xiangyin.db"].session() as session:
+            assert session.get(Job, job_id).status == "running"
+
+        second = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                with app.extensions["xiangyin.db"].session() as session:
+                    if session.get(Job, job_id).status in ("done", "failed"):
+                        break
+                time.sleep(0.2)
+        finally:
+            second.terminate()
+            output = second.communicate(timeout=30)[0].decode()
+        with app.extensions["xiangyin.db"].session() as session:
+            job = session.get(Job, job_id)
+            assert job.status == "done", (job.message, output)
+            assert job.attempts == 2
+        after_restart = server.texts[requests_before_kill:]
+        assert len(after_restart) == 12 - finished_before_kill, "finished segments were synthesised again"
+        assert set(after_restart).isdisjoint(server.texts[:finished_before_kill])
+        path = rendition_file(app, rendition_id)
+        assert abs(judge.loudness(path) + 16) <= 1.0
+    finally:
+        server.stop()

@@ -1,0 +1,158 @@
+"""Rendering requests, recordings, job progress and the audio files themselves."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from audio.engines import parse_rate
+from audio.store import AudioStore
+from audio.voices import VOICES
+from core.jobs import group_progress
+from core.models import INTRO_MODES, Job, Lesson, Rendition, Series
+from core.rendering import RenderError, add_recording, request_render, request_series
+from web import session
+from web.auth import admin_required
+
+bp = Blueprint("renditions", __name__)
+AUDIO_MAX_AGE = 365 * 24 * 3600
+
+
+def _settings() -> dict:
+    return dict(current_app.config)
+
+
+def _wake() -> None:
+    runner = current_app.extensions.get("xiangyin.runner")
+    if runner is not None:
+        runner.wake()
+
+
+def _options() -> dict:
+    options: dict = {"voice_id": request.form.get("voice") or None}
+    if request.form.get("rate", "").strip():
+        try:
+            options["rate"] = parse_rate(request.form["rate"])
+        except ValueError as exc:
+            abort(400, str(exc))
+    return options
+
+
+@bp.app_context_processor
+def _catalog():
+    return {"VOICES": VOICES, "INTRO_MODES": INTRO_MODES}
+
+
+def audio_url(rendition: Rendition) -> str | None:
+    if rendition.status != "done" or not rendition.sha256:
+        return None
+    return url_for("renditions.audio", name=Path(rendition.file_path).name)
+
+
+bp.add_app_template_global(audio_url, "audio_url")
+
+
+@bp.route("/lessons/<int:lesson_id>/render", methods=["POST"])
+def render_lesson(lesson_id: int):
+    lesson = session().get(Lesson, lesson_id) or abort(404)
+    try:
+        rendition, job = request_render(session(), lesson, _settings(), user=current_user._get_current_object(), **_options())
+    except RenderError as exc:
+        abort(400, str(exc))
+    _wake()
+    flash("这个音频已经生成过了" if job is None else f"已开始生成：{rendition.label}", "info" if job is None else "success")
+    return redirect(url_for("library.lesson_detail", lesson_id=lesson.id) + "#renditions", 303)
+
+
+@bp.route("/series/<int:series_id>/render", methods=["POST"])
+def render_series(series_id: int):
+    series = session().get(Series, series_id) or abort(404)
+    try:
+        results = request_series(session(), series, _settings(), user=current_user._get_current_object(), **_options())
+    except RenderError as exc:
+        abort(400, str(exc))
+    _wake()
+    queued = sum(1 for _, job in results if job is not None)
+    flash(f"已开始生成 {queued} 课的音频" if queued else "这个专题的音频都已生成，无需重复", "success" if queued else "info")
+    return redirect(url_for("library.series_detail", series_id=series.id) + "#render", 303)
+
+
+@bp.route("/lessons/<int:lesson_id>/recordings", methods=["POST"])
+def upload_recording(lesson_id: int):
+    lesson = session().get(Lesson, lesson_id) or abort(404)
+    upload = request.files.get("recording")
+    if upload is None or not upload.filename:
+        abort(400, "请选择录音文件，或先在页面上录音")
+    try:
+        rendition, _ = add_recording(
+            session(), lesson, upload.filename, upload.read(), _settings(),
+            dialect=request.form.get("dialect", ""), speaker_name=request.form.get("speaker", ""),
+            with_intro=bool(request.form.get("intro")), user=current_user._get_current_object(),
+        )
+    except RenderError as exc:
+        abort(422, str(exc))
+    _wake()
+    flash(f"录音已收到，正在处理：{rendition.label}", "success")
+    return redirect(url_for("library.lesson_detail", lesson_id=lesson.id) + "#renditions", 303)
+
+
+@bp.route("/series/<int:series_id>/audio-settings", methods=["POST"])
+@admin_required
+def series_settings(series_id: int):
+    series = session().get(Series, series_id) or abort(404)
+    mode = request.form.get("intro_mode", "")
+    if mode not in INTRO_MODES:
+        abort(400, "开头播报方式不对")
+    try:
+        rate = parse_rate(request.form.get("rate", "-10"))
+    except ValueError as exc:
+        abort(400, str(exc))
+    voice = request.form.get("voice") or None
+    if voice and voice not in {v.id for v in VOICES}:
+        abort(400, "没有这个声音")
+    series.intro_mode, series.rate, series.voice_id = mode, rate, voice
+    series.closing_text = request.form.get("closing_text", "").strip()[:60]
+    session().commit()
+    flash("音频设置已保存；以后生成的音频按新设置", "success")
+    return redirect(url_for("library.series_detail", series_id=series.id) + "#audio-settings", 303)
+
+
+@bp.route("/jobs/<int:job_id>.json")
+def job_status(job_id: int):
+    job = session().get(Job, job_id) or abort(404)
+    rendition = session().get(Rendition, job.rendition_id) if job.rendition_id else None
+    return jsonify(
+        status=job.status, progress=job.progress, message=job.message,
+        audio=audio_url(rendition) if rendition else None,
+        duration=round(rendition.duration, 1) if rendition and rendition.duration else None,
+    )
+
+
+@bp.route("/series/<int:series_id>/progress.json")
+def series_progress(series_id: int):
+    session().get(Series, series_id) or abort(404)
+    return jsonify(group_progress(session(), f"series:{series_id}"))
+
+
+def active_job(rendition: Rendition) -> Job | None:
+    return session().scalar(
+        select(Job).where(Job.rendition_id == rendition.id, Job.status.in_(("queued", "running"))).order_by(Job.id.desc())
+    )
+
+
+bp.add_app_template_global(active_job, "active_job")
+
+
+@bp.route("/audio/<name>")
+def audio(name: str):
+    """Finished tracks by content hash: byte ranges for iOS, cached for a year (the name
+    changes whenever the content does)."""
+    if not name.endswith(".mp3") or len(name) != 68 or not all(c in "0123456789abcdef" for c in name[:64]):
+        abort(404)
+    store = AudioStore(Path(current_app.config["DATA_DIR"]) / "audio")
+    path = store.resolve(f"{name[:2]}/{name}")
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="audio/mpeg", conditional=True, max_age=AUDIO_MAX_AGE, etag=name[:64])
