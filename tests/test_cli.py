@@ -196,3 +196,17 @@ def test_say_falls_back_when_online_service_is_unreachable(make_app, tmp_path):
     app.config["SPEECH_FALLBACK"] = "fail"
     result = app.test_cli_runner().invoke(cli, ["say", "你好", "--voice", "mandarin-xiaoxiao", "-o", str(out)])
     assert result.exit_code == 1 and "在线语音服务连续 1 次失败" in result.output
+
+
+def test_render_command_renders_and_reports_failures(run):
+    run("demo")
+    result = run("render", "--series", "3")
+    assert result.exit_code == 0, result.output
+    assert "完成：2 课已生成。" in result.output
+    again = run("render", "--series", "3")
+    assert again.exit_code == 0 and "2 课已有相同设置的音频，不再重复生成。" in again.output
+    failing = run("render", "--lesson", "1", "--voice", "offline-hakka")
+    assert failing.exit_code == 1
+    assert "1 课生成失败：" in failing.output and "只能朗读白话字拼音" in failing.output
+    assert run("render", "--voice", "offline-mandarin").exit_code == 1
+    assert "请指定 --series、--lesson 或 --all 之一" in run("render").output
