@@ -200,6 +200,18 @@ def measure(items: Sequence[Clip | Gap], rate: int | None = None, chain: Sequenc
     return _ebur128_summary(stderr)
 
 
+def measure_file(path: Path) -> Loudness:
+    """Loudness of an encoded file, read by ffmpeg itself (no decode relay through Python)."""
+    proc = subprocess.run(
+        [ffmpeg(), "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=sample:framelog=quiet",
+         "-f", "null", "-"],
+        capture_output=True, text=True, errors="replace",
+    )
+    if proc.returncode != 0:
+        raise MasteringError("响度测量失败")
+    return _ebur128_summary(proc.stderr)
+
+
 def _gain_chain(items, rate: int, raw: Loudness, target: float) -> list[str]:
     """Filters that bring the track to `target` LUFS with its peaks under LIMIT_DBFS.
 
@@ -210,8 +222,8 @@ def _gain_chain(items, rate: int, raw: Loudness, target: float) -> list[str]:
     if raw.peak + gain <= LIMIT_DBFS:
         return [f"volume={gain:.2f}dB"]
     limiter = f"alimiter=limit={10 ** (LIMIT_DBFS / 20):.4f}:level=0:attack=2:release=80"
-    # First guess: limiting speech costs about a quarter of a unit per dB of peaks cut.
-    gain += 0.25 * (raw.peak + gain - LIMIT_DBFS)
+    # First guess: limiting speech costs about half a unit of loudness per dB of peaks cut.
+    gain += 0.5 * (raw.peak + gain - LIMIT_DBFS)
     tried: list[tuple[float, float]] = []
     for _ in range(5):
         chain = [f"volume={gain:.2f}dB", limiter]
@@ -267,7 +279,7 @@ def master(
             duration = frames / rate
             if max_seconds is not None and duration > max_seconds:
                 raise MasteringError(f"音频太长（{duration / 60:.0f} 分钟），上限是 {max_seconds / 60:.0f} 分钟")
-            result = measure([Clip(tmp, "mp3")], SAMPLE_RATE)
+            result = measure_file(tmp)
             if abs(result.integrated - TARGET_LUFS) <= 0.5:
                 break
             target += TARGET_LUFS - result.integrated
@@ -278,8 +290,9 @@ def master(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    data = out_path.read_bytes()
-    return Mastered(out_path, duration, result.integrated, result.peak, hashlib.sha256(data).hexdigest(), len(data))
+    with open(out_path, "rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    return Mastered(out_path, duration, result.integrated, result.peak, digest, out_path.stat().st_size)
 
 
 def write_tags(path: Path, tags: Tags) -> None:

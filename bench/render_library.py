@@ -1,12 +1,13 @@
 """Library rendering benchmark (offline voice): prints times and ratios against the raw tools.
 
-- cold: the demo library rendered from nothing (speech, mastering, tags, store);
+- cold: the demo library rendered from nothing (speech, mastering, tags, store) by the
+  product's own job runner with its default two worker threads;
 - warm: the same request again, unchanged (goal: 0 engine calls);
 - re-master: renditions dropped but the segment cache kept, as after a settings change
   (goal: 0 engine calls);
 - floor: for the same lessons, raw espeak-ng synthesis of the normalised text plus one ffmpeg
   loudness analysis (EBU R128 with true peak) and one MP3 encode of that audio, run directly
-  (goal: cold ≤ 1.5 × floor);
+  sequentially (goal: cold ≤ 1.5 × floor);
 - peak memory rendering a 50,000-character lesson, in a fresh process (goal < 300 MB).
 
 Run: .venv/bin/python bench/render_library.py
@@ -54,8 +55,12 @@ def make_app(data_dir: str):
 
 
 def render_all(app) -> float:
-    from core.jobs import InProcessRunner
+    """Queue every lesson and let the product's own runner (JOB_THREADS workers) do them."""
+    from sqlalchemy import select
+
+    from core.jobs import build_runner
     from core.lessons import list_series
+    from core.models import Job
     from core.rendering import request_render
 
     db = app.extensions["xiangyin.db"]
@@ -64,7 +69,14 @@ def render_all(app) -> float:
         for series in list_series(session):
             for lesson in series.lessons:
                 request_render(session, lesson, dict(app.config))
-    InProcessRunner(db, dict(app.config), threads=1).run_until_idle()
+    runner = build_runner(db, dict(app.config))
+    runner.start()
+    while True:
+        with db.session() as session:
+            if session.scalar(select(Job.id).where(Job.status.in_(("queued", "running")))) is None:
+                break
+        time.sleep(0.05)
+    runner.stop()
     return time.perf_counter() - start
 
 

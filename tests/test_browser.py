@@ -23,12 +23,18 @@ def live_server(app):
         load_demo(session, app.config)
         session.commit()
     add_user(app, "phoneadmin", "admin")
+    from core.jobs import build_runner
+
+    runner = build_runner(app.extensions["xiangyin.db"], dict(app.config))
+    runner.start()
+    app.extensions["xiangyin.runner"] = runner
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
     server.close()
     thread.join(timeout=5)
+    runner.stop()
 
 
 @pytest.fixture
@@ -57,6 +63,32 @@ def page(live_server, tmp_path):
 
 def no_sideways_scroll(page) -> bool:
     return page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth + 1")
+
+
+def login(page, live_server):
+    page.goto(live_server + "/")
+    page.fill("input[name=username]", "phoneadmin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button.primary")
+    page.wait_for_url(live_server + "/")
+
+
+def test_render_progress_updates_live_and_player_appears(page, live_server):
+    login(page, live_server)
+    page.goto(live_server + "/lessons/7")
+    page.click("text=生成音频")
+    page.wait_for_selector("[data-job-url] progress")
+    reloads = []
+    page.on("framenavigated", lambda frame: reloads.append(frame.url))
+    page.wait_for_selector("text=/完成（\\d+(\\.\\d)? 秒）/", timeout=60000)
+    assert reloads == [], "the page must not reload"
+    assert page.locator("[data-job-url] progress").get_attribute("value") == "100"
+    src = page.locator("#renditions audio").first.get_attribute("src")
+    assert src.startswith("/audio/") and src.endswith(".mp3")
+    duration = page.evaluate(
+        """src => new Promise(resolve => { const a = new Audio(src); a.preload = 'metadata';
+        a.onloadedmetadata = () => resolve(a.duration); a.onerror = () => resolve(-1); })""", src)
+    assert duration > 30
 
 
 def test_phone_admin_logs_in_uploads_and_edits(page, live_server, tmp_path):

@@ -48,7 +48,7 @@ def server():
 
 @pytest.fixture
 def edge(server):
-    return EdgeEngine(url=server.url, timeout=3, attempts=3, backoff=0.01)
+    return EdgeEngine(url=server.url, timeout=15, attempts=3, backoff=0.01)
 
 
 @pytest.fixture
@@ -261,3 +261,30 @@ def test_segmenting_uses_each_engines_limit():
     long = "学习" * 600  # 3,600 bytes
     assert len(segment_text(long, EdgeEngine.byte_limit)) == 3
     assert len(segment_text(long, EspeakEngine.byte_limit)) == 2
+
+
+def test_offline_engine_survives_first_use_from_many_threads():
+    """Initialising espeak-ng from two threads at once used to crash the process."""
+    import subprocess
+    import sys
+
+    script = (
+        "import threading\n"
+        "from audio.engines import SpeechRequest\n"
+        "from audio.engines.espeak import EspeakEngine\n"
+        "from audio.voices import get_voice\n"
+        "out = []\n"
+        "def go():\n"
+        "    engine = EspeakEngine()\n"
+        "    assert engine.version.startswith('espeak-ng')  # the cache key asks this first\n"
+        "    out.append(engine.synthesize(SpeechRequest('大家好', get_voice('offline-mandarin'))).duration)\n"
+        "threads = [threading.Thread(target=go) for _ in range(6)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print(len(out), min(out) > 0.3)\n"
+    )
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["6", "True"]

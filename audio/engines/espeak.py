@@ -15,7 +15,7 @@ from typing import Any
 
 from audio.engines import Engine, EngineError, SpeechAudio, SpeechRequest, register
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 _STATE: dict[str, Any] = {}
 
 AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -27,7 +27,13 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
 
 
 def _library():
-    """Load and initialise once; returns (lib, sample_rate, version)."""
+    """Load and initialise once (under the lock: two threads initialising at once crash the
+    library); returns (lib, sample_rate, version)."""
+    with _LOCK:
+        return _load()
+
+
+def _load():
     if "lib" not in _STATE:
         import espeakng_loader
 
