@@ -212,3 +212,47 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Pack(Base):
+    """A USB pack as built: kept forever so a later visit can say which pack was handed over
+    and what exactly was on it."""
+
+    __tablename__ = "packs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    title: Mapped[str] = mapped_column(String(120))
+    voice_id: Mapped[str] = mapped_column(String(64))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    target: Mapped[str] = mapped_column(String(16))  # "zip" | "drive" | "image"
+    target_path: Mapped[str] = mapped_column(String(255), default="")
+    lesson_count: Mapped[int] = mapped_column(Integer)
+    total_duration: Mapped[float] = mapped_column()
+    total_size: Mapped[int] = mapped_column(Integer)
+    manifest: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    member: Mapped[Member | None] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    items: Mapped[list[PackItem]] = relationship(back_populates="pack", order_by="PackItem.position",
+                                                 cascade="all, delete-orphan")
+
+
+class PackItem(Base):
+    __tablename__ = "pack_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pack_id: Mapped[int] = mapped_column(ForeignKey("packs.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(200))
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="SET NULL"))
+    lesson_version_id: Mapped[int | None] = mapped_column(ForeignKey("lesson_versions.id", ondelete="SET NULL"))
+    rendition_id: Mapped[int | None] = mapped_column(ForeignKey("renditions.id", ondelete="SET NULL"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    duration: Mapped[float] = mapped_column()
+
+    pack: Mapped[Pack] = relationship(back_populates="items")

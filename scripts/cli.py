@@ -5,6 +5,7 @@ command that changes data goes through the same core/ rules as the web pages.
 """
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import sys
@@ -380,9 +381,8 @@ def say_command(text: str, voice_id: str, rate: str | None, output: str) -> None
 def render_command(series_id: int | None, lesson_id: int | None, everything: bool, voice_id: str | None, rate: str | None) -> None:
     """生成课程音频，显示进度；有失败时列出原因并以非零状态退出。"""
     from audio.engines import parse_rate
-    from core.jobs import build_runner
     from core.lessons import list_series
-    from core.models import Job, Lesson, Rendition, Series
+    from core.models import Lesson, Rendition, Series
     from core.rendering import RenderError, request_render
 
     if sum(bool(x) for x in (series_id, lesson_id, everything)) != 1:
@@ -415,24 +415,7 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
                 pending[job.id] = track_title_of(lesson)
     if ready:
         click.echo(f"{ready} 课已有相同设置的音频，不再重复生成。")
-    failures: list[str] = []
-    if pending:
-        runner = build_runner(database(), settings)
-        worker = threading.Thread(target=runner.run_until_idle, args=(set(pending),), daemon=True)
-        worker.start()
-        with click.progressbar(length=100 * len(pending), label=f"生成 {len(pending)} 课音频") as bar:
-            shown = 0
-            while True:
-                with database().session() as session:
-                    jobs = session.scalars(select(Job).where(Job.id.in_(pending))).all()
-                    total = sum(100 if j.status in ("done", "failed") else j.progress for j in jobs)
-                    bar.update(total - shown)
-                    shown = total
-                    if all(j.status in ("done", "failed") for j in jobs):
-                        failures = [f"{pending[j.id]}：{j.message}" for j in jobs if j.status == "failed"]
-                        break
-                time.sleep(0.3)
-        worker.join(5)
+    failures = _run_jobs(pending, settings, f"生成 {len(pending)} 课音频")
     with database().session() as session:
         done = session.scalars(select(Rendition).where(Rendition.lesson_id.in_([l.id for l in lessons]),
                                                        Rendition.status == "done")).all()
@@ -445,6 +428,32 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
             click.echo(f"  ✗ {line}", err=True)
         sys.exit(1)
     click.echo(f"完成：{len(pending)} 课已生成。")
+
+
+def _run_jobs(pending: dict[int, str], settings: dict, label: str) -> list[str]:
+    """Run queued jobs in this process with a progress bar; returns failures as lines."""
+    from core.jobs import build_runner
+    from core.models import Job
+
+    if not pending:
+        return []
+    runner = build_runner(database(), settings)
+    worker = threading.Thread(target=runner.run_until_idle, args=(set(pending),), daemon=True)
+    worker.start()
+    with click.progressbar(length=100 * len(pending), label=label) as bar:
+        shown = 0
+        while True:
+            with database().session() as session:
+                jobs = session.scalars(select(Job).where(Job.id.in_(pending))).all()
+                total = sum(100 if j.status in ("done", "failed") else j.progress for j in jobs)
+                bar.update(total - shown)
+                shown = total
+                if all(j.status in ("done", "failed") for j in jobs):
+                    failures = [f"{pending[j.id]}：{j.message}" for j in jobs if j.status == "failed"]
+                    break
+            time.sleep(0.3)
+    worker.join(5)
+    return failures
 
 
 def track_title_of(lesson) -> str:
@@ -470,3 +479,147 @@ def worker_command() -> None:
     except KeyboardInterrupt:
         pass
     runner.stop()
+
+
+# --------------------------------------------------------------------------- USB packs
+
+
+@cli.group("pack")
+def pack_group() -> None:
+    """制作和检查 U 盘学习包。"""
+
+
+def _pack_options(fn):
+    fn = click.option("--series", "series_ids", type=int, multiple=True, help="专题编号（可多次）")(fn)
+    fn = click.option("--lessons", "lesson_list", default="", help="按顺序挑选的课程编号，如 3,1,7")(fn)
+    fn = click.option("--voice", default=None, help="声音编号，或 recording 表示真人录音（默认系统声音）")(fn)
+    fn = click.option("--member", "member_id", type=int, default=None, help="给哪位党员（可选）")(fn)
+    return fn
+
+
+def _plan(series_ids, lesson_list: str, voice: str | None, member_id: int | None):
+    """Plan a pack from the options, rendering missing audio first."""
+    from core.models import Member
+    from core.packs import PackRequestError, lessons_for, missing_audio, plan_pack, request_missing
+
+    settings = dict(current_app.config)
+    voice = voice or settings["DEFAULT_VOICE"]
+    try:
+        lesson_ids = [int(x) for x in lesson_list.replace("，", ",").split(",") if x.strip()]
+    except ValueError:
+        fail("--lessons 应为逗号分隔的课程编号，如 3,1,7")
+    with database().session() as session:
+        try:
+            lessons = lessons_for(session, series_ids=list(series_ids), lesson_ids=lesson_ids)
+            member = session.get(Member, member_id) if member_id else None
+            if member_id and member is None:
+                fail(f"没有编号为 {member_id} 的党员")
+            missing = missing_audio(session, lessons, voice)
+            if missing:
+                jobs = request_missing(session, lessons, voice, settings)
+                labels = {job: f"第{l.number}课 {l.title}" for job, l in zip(jobs, missing)}
+                failures = _run_jobs(labels, settings, f"先生成缺少的 {len(jobs)} 课音频")
+                if failures:
+                    fail("有音频生成失败，学习包没有制作：\n  " + "\n  ".join(failures))
+            plan = plan_pack(session, lessons, voice, settings, member=member)
+        except PackRequestError as exc:
+            fail(str(exc))
+        return plan, voice, member
+
+
+def _write(plan, voice, member, target, kind: str, where: str, replace: bool):
+    from audio.usb import PackError, write_pack
+    from core.models import Member
+    from core.packs import record_pack
+
+    total = len(plan.files()) + 3
+    with click.progressbar(length=total, label=f"写入 {len(plan.files())} 课") as bar:
+        state = {"shown": 0}
+
+        def progress(done, _total):
+            bar.update(done - state["shown"])
+            state["shown"] = done
+
+        try:
+            manifest = write_pack(plan, target, replace=replace, progress=progress)
+        except PackError as exc:
+            fail(str(exc))
+    with database().session() as session:
+        record_pack(session, plan, manifest, voice=voice, target=kind, target_path=where,
+                    member=session.get(Member, member.id) if member else None)
+    minutes = plan.total_duration / 60
+    click.echo(f"学习包已写好并校验通过：{plan.top}，{len(plan.files())} 课，{minutes:.0f} 分钟，编号 {plan.uuid}")
+
+
+@pack_group.command("write")
+@click.option("--to", "path", required=True, type=click.Path(file_okay=False), help="U 盘的挂载位置")
+@click.option("--replace", is_flag=True, help="先删除 U 盘上旧的学习包")
+@_pack_options
+@with_appcontext
+def pack_write(path, replace, series_ids, lesson_list, voice, member_id) -> None:
+    """把学习包写到 U 盘：先查空间，按播放顺序逐个写入并同步，再逐个校验，最后写 manifest。"""
+    from audio.usb import DirectoryTarget
+
+    if not Path(path).is_dir():
+        fail(f"找不到 U 盘位置：{path}（U 盘插好了吗？）")
+    plan, voice, member = _plan(series_ids, lesson_list, voice, member_id)
+    _write(plan, voice, member, DirectoryTarget(Path(path)), "drive", str(path), replace)
+
+
+@pack_group.command("image")
+@click.option("--size", default="1G", show_default=True, help="镜像大小，如 512M、1G、4G")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="输出的 .img 文件")
+@_pack_options
+@with_appcontext
+def pack_image(size, output, series_ids, lesson_list, voice, member_id) -> None:
+    """生成 FAT32 磁盘镜像，可用任何 U 盘烧录工具复制到多个 U 盘，播放顺序不变。"""
+    from audio.usb import FatImageTarget, PackError
+
+    match = re.fullmatch(r"(\d+)\s*([MG])B?", size.strip().upper())
+    if not match:
+        fail("--size 应类似 512M 或 1G")
+    size_bytes = int(match.group(1)) * (1024**3 if match.group(2) == "G" else 1024**2)
+    plan, voice, member = _plan(series_ids, lesson_list, voice, member_id)
+    try:
+        target = FatImageTarget.create(Path(output), size_bytes)
+    except PackError as exc:
+        fail(str(exc))
+    try:
+        _write(plan, voice, member, target, "image", str(output), False)
+    finally:
+        target.close()
+
+
+@pack_group.command("verify")
+@click.argument("path", type=click.Path(exists=True))
+@with_appcontext
+def pack_verify(path) -> None:
+    """按 manifest 重新校验 U 盘或镜像上的学习包。"""
+    from audio.usb import DirectoryTarget, FatImageTarget, PackError, verify_pack
+
+    target = DirectoryTarget(Path(path)) if Path(path).is_dir() else FatImageTarget(Path(path))
+    try:
+        manifest, problems = verify_pack(target)
+    except PackError as exc:
+        fail(str(exc))
+    finally:
+        if isinstance(target, FatImageTarget):
+            target.close()
+    if problems:
+        click.secho(f"学习包 {manifest['uuid']} 有 {len(problems)} 处问题：", fg="red", err=True)
+        for line in problems:
+            click.echo(f"  ✗ {line}", err=True)
+        sys.exit(1)
+    click.echo(f"学习包 {manifest['uuid']} 完好：{len(manifest['files'])} 个文件全部校验通过")
+
+
+@pack_group.command("list")
+@with_appcontext
+def pack_list() -> None:
+    """列出做过的学习包和去向。"""
+    from core.packs import list_packs
+
+    with database().session() as session:
+        for pack in list_packs(session):
+            whom = pack.member.name if pack.member else "（未指定）"
+            click.echo(f"{pack.uuid}\t{pack.title}\t{whom}\t{pack.lesson_count} 课\t{pack.target} {pack.target_path}")

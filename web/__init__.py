@@ -47,7 +47,7 @@ def public(view):
 
 
 def init_app(app: Flask) -> None:
-    from web import auth, lexicon, library, members, renditions, users
+    from web import auth, lexicon, library, members, packs, renditions, users
 
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -55,7 +55,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "info"
 
-    for module in (auth, library, users, members, lexicon, renditions):
+    for module in (auth, library, users, members, lexicon, renditions, packs):
         app.register_blueprint(module.bp)
 
     app.jinja_env.filters["localtime"] = _localtime

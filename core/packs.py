@@ -1,0 +1,154 @@
+"""Packs from records: which lessons, which audio, for whom; and the record of each pack built."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from audio.store import AudioStore
+from audio.usb import Folder, Plan, Track
+from audio.voices import UnknownVoice, get_voice
+from core.models import Lesson, Member, Pack, PackItem, Rendition, Series, User
+from core.rendering import current_version, request_render
+
+RECORDING = "recording"
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+class PackRequestError(ValueError):
+    """A pack request that cannot be planned; str() is the Chinese message."""
+
+
+def lessons_for(session: Session, *, series_ids: list[int] = (), lesson_ids: list[int] = ()) -> list[Lesson]:
+    """Whole series in their order, or a hand-picked list in the order given."""
+    if lesson_ids:
+        found = {lesson.id: lesson for lesson in session.scalars(select(Lesson).where(Lesson.id.in_(lesson_ids)))}
+        missing = [str(i) for i in lesson_ids if i not in found]
+        if missing:
+            raise PackRequestError(f"没有这些课程：{', '.join(missing)}")
+        return [found[i] for i in lesson_ids]
+    lessons: list[Lesson] = []
+    for series_id in series_ids:
+        series = session.get(Series, series_id)
+        if series is None:
+            raise PackRequestError(f"没有编号为 {series_id} 的专题")
+        lessons.extend(series.lessons)
+    if not lessons:
+        raise PackRequestError("请至少选择一个专题或一课")
+    return lessons
+
+
+def rendition_for(session: Session, lesson: Lesson, voice: str) -> Rendition | None:
+    """The finished audio of the lesson's current text in that voice (or the newest
+    recording), whatever rate or intro settings it was made with."""
+    version = current_version(session, lesson)
+    query = select(Rendition).where(Rendition.lesson_version_id == version.id, Rendition.status == "done")
+    if voice == RECORDING:
+        query = query.where(Rendition.kind == "recording")
+    else:
+        query = query.where(Rendition.kind == "tts", Rendition.voice_id == voice)
+    return session.scalars(query.order_by(Rendition.id.desc())).first()
+
+
+def check_voice(voice: str) -> str:
+    if voice == RECORDING:
+        return "真人录音"
+    try:
+        return get_voice(voice).label
+    except UnknownVoice as exc:
+        raise PackRequestError(str(exc)) from None
+
+
+def missing_audio(session: Session, lessons: list[Lesson], voice: str) -> list[Lesson]:
+    return [lesson for lesson in lessons if rendition_for(session, lesson, voice) is None]
+
+
+def request_missing(session: Session, lessons: list[Lesson], voice: str, settings: dict[str, Any]) -> list[int]:
+    """Queue renders for lessons without audio in this voice; returns the job ids."""
+    if voice == RECORDING:
+        raise PackRequestError("有些课还没有真人录音，请先上传录音或改用合成声音")
+    jobs = []
+    for lesson in missing_audio(session, lessons, voice):
+        _, job = request_render(session, lesson, settings, voice_id=voice)
+        if job is not None:
+            jobs.append(job.id)
+    return jobs
+
+
+def plan_pack(
+    session: Session,
+    lessons: list[Lesson],
+    voice: str,
+    settings: dict[str, Any],
+    *,
+    member: Member | None = None,
+    user: User | None = None,
+    title: str | None = None,
+) -> Plan:
+    """The pack as it will be written; every lesson must already have audio in `voice`."""
+    label = check_voice(voice)
+    missing = missing_audio(session, lessons, voice)
+    if missing:
+        names = "、".join(f"第{l.number}课 {l.title}" for l in missing[:5])
+        raise PackRequestError(f"{len(missing)} 课还没有“{label}”的音频：{names}")
+    store = AudioStore(Path(settings["DATA_DIR"]) / "audio")
+    by_series: dict[int, list[Track]] = {}
+    order: list[int] = []
+    for lesson in lessons:
+        rendition = rendition_for(session, lesson, voice)
+        if lesson.series_id not in by_series:
+            by_series[lesson.series_id] = []
+            order.append(lesson.series_id)
+        by_series[lesson.series_id].append(Track(
+            store.resolve(rendition.file_path), f"第{lesson.number}课 {lesson.title}", rendition.duration,
+            rendition.sha256, rendition.size, lesson.id, rendition.version.version_hash, rendition.label,
+        ))
+    several = len(order) > 1
+    folders = [Folder(session.get(Series, sid).title if several else None, tuple(by_series[sid])) for sid in order]
+    title = title or (session.get(Series, order[0]).title if not several else "学习包")
+    now = datetime.now(LOCAL_TZ)
+    return Plan(
+        uuid=str(uuid.uuid4()),
+        top=title if not member else f"{title}（{member.name}）",
+        folders=folders,
+        info={
+            "title": title,
+            "member": member.name if member else "",
+            "member_id": member.id if member else None,
+            "volunteer": user.display_name if user else "",
+            "created_at": now.isoformat(timespec="seconds"),
+            "voice": label,
+            "organisation": settings["ORG_NAME"],
+        },
+    )
+
+
+def record_pack(session: Session, plan: Plan, manifest: dict, *, voice: str, target: str, target_path: str = "",
+                member: Member | None = None, user: User | None = None) -> Pack:
+    """Keep what was built: who, for whom, which lessons and versions, when."""
+    pack = Pack(
+        uuid=plan.uuid, title=plan.info["title"], voice_id=voice, member=member, created_by_id=user.id if user else None,
+        target=target, target_path=target_path, lesson_count=len(plan.files()), total_duration=plan.total_duration,
+        total_size=plan.total_size, manifest=json.dumps(manifest, ensure_ascii=False),
+    )
+    for position, (path, track) in enumerate(plan.files(), start=1):
+        rendition = session.scalar(select(Rendition).where(Rendition.sha256 == track.sha256))
+        pack.items.append(PackItem(
+            position=position, path=path, title=track.title, lesson_id=track.lesson_id,
+            lesson_version_id=rendition.lesson_version_id if rendition else None,
+            rendition_id=rendition.id if rendition else None, sha256=track.sha256, size=track.size,
+            duration=track.duration,
+        ))
+    session.add(pack)
+    session.commit()
+    return pack
+
+
+def list_packs(session: Session) -> list[Pack]:
+    return list(session.scalars(select(Pack).order_by(Pack.id.desc())))

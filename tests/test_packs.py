@@ -1,0 +1,88 @@
+"""Packs built from the library: through the CLI onto a drive folder and a FAT32 image, and
+through the web as a zip; each one recorded with its lessons, versions and recipient."""
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+
+from sqlalchemy import select
+
+from core.models import Member, Pack
+from scripts.cli import cli
+from tests.conftest import page_text
+from tests.test_rendering import run_jobs
+
+
+def test_cli_writes_verifies_and_records_a_pack(make_app, tmp_path):
+    app = make_app(migrate=False)
+    run = lambda *args: app.test_cli_runner().invoke(cli, list(args))  # noqa: E731
+    assert run("demo").exit_code == 0
+    drive = tmp_path / "usb"
+    drive.mkdir()
+    result = run("pack", "write", "--to", str(drive), "--series", "3", "--member", "1")
+    assert result.exit_code == 0, result.output
+    assert "学习包已写好并校验通过：健康生活小课堂（王秀英），2 课" in result.output
+    top = drive / "健康生活小课堂（王秀英）"
+    assert sorted(p.name for p in top.iterdir()) == [
+        "001 第1课 冬季防跌倒.mp3", "002 第2课 管好血压.mp3", "manifest.json", "播放列表.m3u8", "目录.pdf", "目录.txt"]
+    manifest = json.loads((top / "manifest.json").read_text("utf-8"))
+    assert manifest["member"] == "王秀英" and manifest["files"][0]["lesson_id"] == 7
+    again = run("pack", "write", "--to", str(drive), "--series", "3")
+    assert again.exit_code == 1 and "目标位置不是空的" in again.output
+    assert run("pack", "write", "--to", str(drive), "--series", "3", "--replace").exit_code == 0
+    assert [p.name for p in drive.iterdir()] == ["健康生活小课堂"], "replace removed the old pack folder"
+    assert run("pack", "verify", str(drive)).exit_code == 0
+    (drive / "健康生活小课堂" / "002 第2课 管好血压.mp3").unlink()
+    broken = run("pack", "verify", str(drive))
+    assert broken.exit_code == 1 and "缺少文件 002 第2课 管好血压.mp3" in broken.output
+    with app.extensions["xiangyin.db"].session() as session:
+        packs = session.scalars(select(Pack).order_by(Pack.id)).all()
+        assert [p.target for p in packs] == ["drive", "drive"]
+        assert packs[0].member.name == "王秀英" and packs[1].member is None
+        assert [i.title for i in packs[0].items] == ["第1课 冬季防跌倒", "第2课 管好血压"]
+        assert all(i.lesson_version_id and i.rendition_id for i in packs[0].items)
+    listing = run("pack", "list")
+    assert "健康生活小课堂\t王秀英\t2 课\tdrive" in listing.output
+
+
+def test_cli_image_and_bad_requests(make_app, tmp_path):
+    app = make_app(migrate=False)
+    run = lambda *args: app.test_cli_runner().invoke(cli, list(args))  # noqa: E731
+    run("demo")
+    image = tmp_path / "pack.img"
+    result = run("pack", "image", "--size", "40M", "-o", str(image), "--lessons", "8,7")
+    assert result.exit_code == 0, result.output
+    assert run("pack", "verify", str(image)).exit_code == 0
+    assert "没有这些课程：99" in run("pack", "image", "-o", str(image), "--lessons", "99").output
+    assert "还没有真人录音" in run("pack", "write", "--to", str(tmp_path), "--series", "1", "--voice", "recording").output
+    assert "找不到 U 盘位置" in run("pack", "write", "--to", str(tmp_path / "gone"), "--series", "1").output
+
+
+def test_web_pack_renders_missing_audio_then_offers_the_zip(admin, app):
+    from core.demo import load_demo
+
+    with app.extensions["xiangyin.db"].session() as session:
+        load_demo(session, app.config)
+        session.commit()
+    first = admin.post("/packs/new", {"series": ["3"], "voice": "offline-mandarin", "member": "2"})
+    assert first.status_code == 409
+    assert "有 2 课还没有这个声音的音频，已开始生成" in page_text(first)
+    run_jobs(app)
+    second = admin.post("/packs/new", {"series": ["3"], "voice": "offline-mandarin", "member": "2"})
+    assert second.status_code == 303
+    detail = admin.get(second.headers["Location"])
+    assert "给： 李国华" in page_text(detail)
+    link = re.search(r'href="(/packs/[0-9a-f-]+\.zip)"', detail.get_data(as_text=True)).group(1)
+    download = admin.get(link)
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(download.data)) as archive:
+        assert archive.namelist()[:2] == ["健康生活小课堂（李国华）/001 第1课 冬季防跌倒.mp3",
+                                          "健康生活小课堂（李国华）/002 第2课 管好血压.mp3"]
+    index = page_text(admin.get("/packs/"))
+    assert "健康生活小课堂" in index and "李国华" in index and "网页下载" in index
+    empty = admin.post("/packs/new", {"voice": "offline-mandarin"})
+    assert empty.status_code == 400 and "请至少选择一个专题或一课" in page_text(empty)
+    with app.extensions["xiangyin.db"].session() as session:
+        assert session.get(Member, 2).name == "李国华"

@@ -1,0 +1,73 @@
+"""USB packs in the browser: choose lessons, voice and member; download the zip; see where
+each pack went."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from audio.usb import write_zip
+from core.lessons import list_series
+from core.models import Member, Pack
+from core.packs import RECORDING, PackRequestError, lessons_for, list_packs, missing_audio, plan_pack, record_pack, request_missing
+from web import session
+
+bp = Blueprint("packs", __name__, url_prefix="/packs")
+
+
+def _zip_path(pack_uuid: str) -> Path:
+    return Path(current_app.config["DATA_DIR"]) / "packs" / f"{pack_uuid}.zip"
+
+
+@bp.route("/")
+def index():
+    return render_template("packs/index.html", packs=list_packs(session()))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    db_session = session()
+    members = list(db_session.scalars(select(Member).where(Member.active).order_by(Member.group_name, Member.name)))
+    context = {"series_list": list_series(db_session), "members": members, "RECORDING": RECORDING, "form": request.form}
+    if request.method == "GET":
+        return render_template("packs/new.html", **context)
+    settings = dict(current_app.config)
+    voice = request.form.get("voice") or settings["DEFAULT_VOICE"]
+    member = db_session.get(Member, int(request.form["member"])) if request.form.get("member") else None
+    try:
+        lessons = lessons_for(db_session, series_ids=[int(x) for x in request.form.getlist("series")])
+        missing = missing_audio(db_session, lessons, voice)
+        if missing:
+            request_missing(db_session, lessons, voice, settings)
+            runner = current_app.extensions.get("xiangyin.runner")
+            if runner is not None:
+                runner.wake()
+            return render_template("packs/new.html", missing=missing, **context), 409
+        plan = plan_pack(db_session, lessons, voice, settings, member=member, user=current_user._get_current_object())
+    except PackRequestError as exc:
+        return render_template("packs/new.html", error=str(exc), **context), 400
+    path = _zip_path(plan.uuid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    manifest = write_zip(plan, path)
+    pack = record_pack(db_session, plan, manifest, voice=voice, target="zip", member=member,
+                       user=current_user._get_current_object())
+    flash(f"学习包已做好：{pack.lesson_count} 课。点“下载”保存后复制到 U 盘。", "success")
+    return redirect(url_for("packs.detail", pack_uuid=pack.uuid), 303)
+
+
+@bp.route("/<pack_uuid>")
+def detail(pack_uuid: str):
+    pack = session().scalar(select(Pack).where(Pack.uuid == pack_uuid)) or abort(404)
+    return render_template("packs/detail.html", pack=pack, zip_ready=_zip_path(pack.uuid).is_file())
+
+
+@bp.route("/<pack_uuid>.zip")
+def download(pack_uuid: str):
+    pack = session().scalar(select(Pack).where(Pack.uuid == pack_uuid)) or abort(404)
+    path = _zip_path(pack.uuid)
+    if not path.is_file():
+        abort(404, "这个学习包是直接写到 U 盘或镜像的，没有保存下载文件")
+    name = f"{pack.title}{'（' + pack.member.name + '）' if pack.member else ''}.zip"
+    return send_file(path, mimetype="application/zip", as_attachment=True, download_name=name)
