@@ -21,6 +21,7 @@ import shutil
 import struct
 import unicodedata
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -199,11 +200,20 @@ def manifest(plan: Plan, entries: list[dict]) -> bytes:
 class Target:
     """Where a pack goes: something that creates folders and writes files in order."""
 
+    # Whether a file may be read back on another thread while the next one is written.
+    concurrent_reads = False
+
     def free_bytes(self) -> int: ...
 
     def makedir(self, path: str) -> None: ...
 
     def write(self, path: str, chunks: Iterator[bytes]) -> None: ...
+
+    def copy(self, path: str, source: Path) -> None:
+        self.write(path, _file_chunks(source))
+
+    def finish_folder(self, path: str) -> None:
+        """Everything in `path` is written: make its directory entries durable."""
 
     def read(self, path: str) -> Iterator[bytes]: ...
 
@@ -215,6 +225,8 @@ class Target:
 
 
 class DirectoryTarget(Target):
+    concurrent_reads = True
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
@@ -229,9 +241,23 @@ class DirectoryTarget(Target):
         with open(self.root / path, "xb") as out:
             for chunk in chunks:
                 out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        _fsync_dir((self.root / path).parent)
+            self._sync(out)
+
+    def copy(self, path: str, source: Path) -> None:
+        with open(source, "rb") as src, open(self.root / path, "xb") as out:
+            shutil.copyfileobj(src, out, CHUNK) if os.name != "posix" else _sendfile(src, out)
+            self._sync(out)
+
+    @staticmethod
+    def _sync(out) -> None:
+        """Flush to the device, then drop the cached pages so verification reads the drive."""
+        out.flush()
+        os.fsync(out.fileno())
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(out.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+
+    def finish_folder(self, path: str) -> None:
+        _fsync_dir(self.root / path)
 
     def read(self, path: str) -> Iterator[bytes]:
         with open(self.root / path, "rb") as fh:
@@ -247,6 +273,16 @@ class DirectoryTarget(Target):
 
     def listdir(self, path: str) -> list[str]:
         return sorted(os.listdir(self.root / path)) if path else sorted(os.listdir(self.root))
+
+
+def _sendfile(src, out) -> None:
+    size = os.fstat(src.fileno()).st_size
+    offset = 0
+    while offset < size:
+        sent = os.sendfile(out.fileno(), src.fileno(), offset, size - offset)
+        if sent == 0:
+            break
+        offset += sent
 
 
 def _fsync_dir(path: Path) -> None:
@@ -370,31 +406,51 @@ def write_pack(
                 f"U 盘空间不够：需要 {needed / 1024 / 1024:.0f} MB，只剩 {free / 1024 / 1024:.0f} MB。请换一个更大的 U 盘或少选几课。"
             )
         target.makedir(plan.top)
-        made: set[str] = {plan.top}
+        made: list[str] = [plan.top]
         total = len(files) + len(side)
         entries = []
-        for done, (path, track) in enumerate(files, start=1):
-            folder = str(PurePosixPath(path).parent)
-            if folder not in made:
-                target.makedir(folder)
-                made.add(folder)
-            target.write(path, _file_chunks(track.source))
-            entries.append(track_entry(plan, path, track))
-            if progress:
-                progress(done, total)
-        for done, (name, data) in enumerate(side.items(), start=len(files) + 1):
-            target.write(f"{plan.top}/{name}", iter([data]))
-            entries.append(side_entry(name, data))
-            if progress:
-                progress(done, total)
-        body = manifest(plan, entries)
-        problems = verify_entries(target, plan.top, entries)
+        # Each file is re-read and hashed on a second thread while the next one is written
+        # (where the target allows it; pyfatfs images are read back in line).
+        with ThreadPoolExecutor(max_workers=1) as checker:
+            checks = []
+            for done, (path, track) in enumerate(files, start=1):
+                folder = str(PurePosixPath(path).parent)
+                if folder not in made:
+                    target.finish_folder(made[-1])
+                    target.makedir(folder)
+                    made.append(folder)
+                target.copy(path, track.source)
+                entry = track_entry(plan, path, track)
+                entries.append(entry)
+                checks.append(_check(checker, target, plan.top, entry))
+                if progress:
+                    progress(done, total)
+            for done, (name, data) in enumerate(side.items(), start=len(files) + 1):
+                target.write(f"{plan.top}/{name}", iter([data]))
+                entry = side_entry(name, data)
+                entries.append(entry)
+                checks.append(_check(checker, target, plan.top, entry))
+                if progress:
+                    progress(done, total)
+            problems = [problem for check in checks for problem in check.result()]
+        for folder in made:
+            target.finish_folder(folder)
         if problems:
             raise PackError("写入后校验不一致：" + "；".join(problems[:3]))
+        body = manifest(plan, entries)
         target.write(f"{plan.top}/{MANIFEST}", iter([body]))
+        target.finish_folder(plan.top)
     except OSError as exc:
         raise _translate(exc) from exc
     return json.loads(body)
+
+
+def _check(checker: ThreadPoolExecutor, target: Target, top: str, entry: dict) -> Future:
+    if target.concurrent_reads:
+        return checker.submit(verify_entries, target, top, [entry])
+    done: Future = Future()
+    done.set_result(verify_entries(target, top, [entry]))
+    return done
 
 
 def verify_entries(target: Target, top: str, entries: Sequence[dict]) -> list[str]:

@@ -150,25 +150,25 @@ def test_disk_full_mid_write_is_reported_and_leaves_no_manifest(base_mp3, tmp_pa
     drive = tmp_path / "drive"
     drive.mkdir()
     target = DirectoryTarget(drive)
-    original = DirectoryTarget.write
+    original = DirectoryTarget.copy
     calls = {"n": 0}
 
-    def failing(self, path, chunks):
+    def failing(self, path, source):
         calls["n"] += 1
         if calls["n"] == 2:
             raise OSError(28, "No space left on device")
-        return original(self, path, chunks)
+        return original(self, path, source)
 
-    monkeypatch.setattr(DirectoryTarget, "write", failing)
+    monkeypatch.setattr(DirectoryTarget, "copy", failing)
     with pytest.raises(PackError, match="U 盘空间不够，学习包没有写完"):
         write_pack(plan_of(tracks), target)
     assert not (drive / "乡音学习包" / MANIFEST).exists()
     calls["n"] = -100
 
-    def removed(self, path, chunks):
+    def removed(self, path, source):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(DirectoryTarget, "write", removed)
+    monkeypatch.setattr(DirectoryTarget, "copy", removed)
     with pytest.raises(PackError, match="U 盘被拔出、只读或无法写入"):
         write_pack(plan_of(tracks), target, replace=True)
 
