@@ -32,8 +32,9 @@ CATALOG_PDF = "目录.pdf"
 PLAYLIST = "播放列表.m3u8"
 FORBIDDEN = set('\\/:*?"<>|')
 MAX_NAME_CHARS = 80
+MAX_FILES_PER_FOLDER = 250  # cheap players list at most 255 entries a folder
 SYSTEM_ENTRIES = {"System Volume Information", ".Trashes", ".Spotlight-V100", ".fseventsd", "$RECYCLE.BIN"}
-CHUNK = 1024 * 1024
+CHUNK = 4 * 1024 * 1024
 MARGIN_BYTES = 2 * 1024 * 1024
 
 
@@ -65,10 +66,19 @@ class Plan:
     top: str
     folders: list[Folder]
     info: dict = field(default_factory=dict)  # member, volunteer, created_at, title …
+    greeting: Track | None = None  # track 000, played first
+
+    def __post_init__(self) -> None:
+        self.top = safe_name(self.top)
+        for folder in self.folders:
+            if len(folder.tracks) > MAX_FILES_PER_FOLDER:
+                raise PackError(f"一个文件夹最多放 {MAX_FILES_PER_FOLDER} 课（播放器的限制），请分成几个专题")
 
     def files(self) -> list[tuple[str, Track]]:
         """(relative path, track) in play order; names are final and unique."""
         out = []
+        if self.greeting is not None:
+            out.append((f"{self.top}/000 {safe_name(self.greeting.title)}.mp3", self.greeting))
         folder_names: set[str] = set()
         for index, folder in enumerate(self.folders, start=1):
             base = self.top
@@ -83,11 +93,11 @@ class Plan:
 
     @property
     def total_size(self) -> int:
-        return sum(track.size for folder in self.folders for track in folder.tracks)
+        return sum(track.size for _, track in self.files())
 
     @property
     def total_duration(self) -> float:
-        return sum(track.duration for folder in self.folders for track in folder.tracks)
+        return sum(track.duration for _, track in self.files())
 
 
 def safe_name(text: str, limit: int = MAX_NAME_CHARS) -> str:

@@ -90,6 +90,7 @@ def plan_pack(
     member: Member | None = None,
     user: User | None = None,
     title: str | None = None,
+    greeting: bool = False,
 ) -> Plan:
     """The pack as it will be written; every lesson must already have audio in `voice`."""
     label = check_voice(voice)
@@ -113,6 +114,7 @@ def plan_pack(
     folders = [Folder(session.get(Series, sid).title if several else None, tuple(by_series[sid])) for sid in order]
     title = title or (session.get(Series, order[0]).title if not several else "学习包")
     now = datetime.now(LOCAL_TZ)
+    hello = make_greeting(settings, voice, member, title, len(lessons)) if greeting and member else None
     return Plan(
         uuid=str(uuid.uuid4()),
         top=title if not member else f"{title}（{member.name}）",
@@ -126,7 +128,29 @@ def plan_pack(
             "voice": label,
             "organisation": settings["ORG_NAME"],
         },
+        greeting=hello,
     )
+
+
+def greeting_text(member: Member, organisation: str, title: str, count: int) -> str:
+    return (f"{member.name}同志，您好！这是{organisation}为您准备的学习内容：{title}，共{count}课。"
+            f"每一课开头都会先报课号。祝您身体健康！")
+
+
+def make_greeting(settings: dict[str, Any], voice: str, member: Member, title: str, count: int) -> Track:
+    """Track 000: a short spoken greeting for the member, mastered like every lesson."""
+    from audio.master import Tags, master, track_items
+    from audio.speech import build_speaker
+
+    speaker_voice = settings["DEFAULT_VOICE"] if voice == RECORDING else voice
+    result = build_speaker(settings).render(
+        greeting_text(member, settings["ORG_NAME"], title, count), speaker_voice, rate=settings["DEFAULT_RATE"]
+    )
+    store = AudioStore(Path(settings["DATA_DIR"]) / "audio")
+    mastered = master(track_items(result.segments), store.scratch(),
+                      Tags(f"问候 · {member.name}", title, settings["ORG_NAME"], 0), bitrate_kbps=settings["AUDIO_BITRATE"])
+    path = store.resolve(store.adopt(mastered.path, mastered.sha256))
+    return Track(path, "问候", mastered.duration, mastered.sha256, mastered.size, voice=result.voice.label)
 
 
 def record_pack(session: Session, plan: Plan, manifest: dict, *, voice: str, target: str, target_path: str = "",
@@ -134,7 +158,7 @@ def record_pack(session: Session, plan: Plan, manifest: dict, *, voice: str, tar
     """Keep what was built: who, for whom, which lessons and versions, when."""
     pack = Pack(
         uuid=plan.uuid, title=plan.info["title"], voice_id=voice, member=member, created_by_id=user.id if user else None,
-        target=target, target_path=target_path, lesson_count=len(plan.files()), total_duration=plan.total_duration,
+        target=target, target_path=target_path, lesson_count=sum(len(f.tracks) for f in plan.folders), total_duration=plan.total_duration,
         total_size=plan.total_size, manifest=json.dumps(manifest, ensure_ascii=False),
     )
     for position, (path, track) in enumerate(plan.files(), start=1):

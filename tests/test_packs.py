@@ -21,14 +21,20 @@ def test_cli_writes_verifies_and_records_a_pack(make_app, tmp_path):
     assert run("demo").exit_code == 0
     drive = tmp_path / "usb"
     drive.mkdir()
-    result = run("pack", "write", "--to", str(drive), "--series", "3", "--member", "1")
+    result = run("pack", "write", "--to", str(drive), "--series", "3", "--member", "1", "--greeting")
     assert result.exit_code == 0, result.output
-    assert "学习包已写好并校验通过：健康生活小课堂（王秀英），2 课" in result.output
+    assert "学习包已写好并校验通过：健康生活小课堂（王秀英），2 课（另有问候语）" in result.output
     top = drive / "健康生活小课堂（王秀英）"
     assert sorted(p.name for p in top.iterdir()) == [
-        "001 第1课 冬季防跌倒.mp3", "002 第2课 管好血压.mp3", "manifest.json", "播放列表.m3u8", "目录.pdf", "目录.txt"]
+        "000 问候.mp3", "001 第1课 冬季防跌倒.mp3", "002 第2课 管好血压.mp3", "manifest.json", "播放列表.m3u8",
+        "目录.pdf", "目录.txt"]
+    assert [p.name for p in sorted(top.iterdir(), key=lambda p: p.stat().st_ctime_ns)][:3] == [
+        "000 问候.mp3", "001 第1课 冬季防跌倒.mp3", "002 第2课 管好血压.mp3"]
+    from mutagen.mp3 import MP3
+
+    assert 8 < MP3(top / "000 问候.mp3").info.length < 40
     manifest = json.loads((top / "manifest.json").read_text("utf-8"))
-    assert manifest["member"] == "王秀英" and manifest["files"][0]["lesson_id"] == 7
+    assert manifest["member"] == "王秀英" and manifest["files"][1]["lesson_id"] == 7
     again = run("pack", "write", "--to", str(drive), "--series", "3")
     assert again.exit_code == 1 and "目标位置不是空的" in again.output
     assert run("pack", "write", "--to", str(drive), "--series", "3", "--replace").exit_code == 0
@@ -41,10 +47,11 @@ def test_cli_writes_verifies_and_records_a_pack(make_app, tmp_path):
         packs = session.scalars(select(Pack).order_by(Pack.id)).all()
         assert [p.target for p in packs] == ["drive", "drive"]
         assert packs[0].member.name == "王秀英" and packs[1].member is None
-        assert [i.title for i in packs[0].items] == ["第1课 冬季防跌倒", "第2课 管好血压"]
-        assert all(i.lesson_version_id and i.rendition_id for i in packs[0].items)
+        assert [i.title for i in packs[0].items] == ["问候", "第1课 冬季防跌倒", "第2课 管好血压"]
+        assert all(i.lesson_version_id and i.rendition_id for i in packs[0].items[1:])
     listing = run("pack", "list")
     assert "健康生活小课堂\t王秀英\t2 课\tdrive" in listing.output
+    assert "需要同时用 --member" in run("pack", "write", "--to", str(drive), "--series", "3", "--greeting").output
 
 
 def test_cli_image_and_bad_requests(make_app, tmp_path):

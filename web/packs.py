@@ -45,7 +45,8 @@ def new():
             if runner is not None:
                 runner.wake()
             return render_template("packs/new.html", missing=missing, **context), 409
-        plan = plan_pack(db_session, lessons, voice, settings, member=member, user=current_user._get_current_object())
+        plan = plan_pack(db_session, lessons, voice, settings, member=member, user=current_user._get_current_object(),
+                         greeting=bool(request.form.get("greeting")))
     except PackRequestError as exc:
         return render_template("packs/new.html", error=str(exc), **context), 400
     path = _zip_path(plan.uuid)
