@@ -295,6 +295,20 @@ def _sendfile(src, out) -> None:
         offset += sent
 
 
+def visible_drives(patterns: Sequence[str]) -> list[tuple[Path, int]]:
+    """Mounted drives this computer can see (the server runs on the volunteer's own machine):
+    (mount point, free bytes). `patterns` are globs such as /media/*/*."""
+    import glob
+
+    found = []
+    for pattern in patterns:
+        for name in sorted(glob.glob(pattern)):
+            path = Path(name)
+            if path.is_dir() and (os.path.ismount(path) or os.name == "nt") and os.access(path, os.W_OK):
+                found.append((path, shutil.disk_usage(path).free))
+    return found
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -32,7 +32,8 @@ HEARTBEAT_SECONDS = 5.0
 STALE_AFTER = timedelta(seconds=60)
 MAX_ATTEMPTS = 3
 
-Handler = Callable[[Session, Job, "JobContext"], None]
+# A handler does the work and may return the message shown when it is done.
+Handler = Callable[[Session, Job, "JobContext"], str | None]
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -91,9 +92,9 @@ def claim_next(session: Session, worker: str) -> Job | None:
     return None
 
 
-def finish(session: Session, job: Job, *, error: str | None = None) -> None:
+def finish(session: Session, job: Job, *, error: str | None = None, message: str | None = None) -> None:
     job.status = "failed" if error else "done"
-    job.message = error or "完成"
+    job.message = error or message or "完成"
     if not error:
         job.progress = 100
     job.active_key = None
@@ -186,7 +187,7 @@ def run_job(database: Database, settings: dict[str, Any], job_id: int) -> None:
     with database.session() as session:
         job = session.get(Job, job_id)
         try:
-            HANDLERS[job.kind](session, job, JobContext(database, settings, job_id))
+            message = HANDLERS[job.kind](session, job, JobContext(database, settings, job_id))
         except JobFailed as exc:
             session.rollback()
             finish(session, session.get(Job, job_id), error=str(exc))
@@ -195,7 +196,7 @@ def run_job(database: Database, settings: dict[str, Any], job_id: int) -> None:
             traceback.print_exc()
             finish(session, session.get(Job, job_id), error=f"内部错误：{type(exc).__name__}: {exc}")
         else:
-            finish(session, session.get(Job, job_id))
+            finish(session, session.get(Job, job_id), message=message)
 
 
 class Runner(ABC):
@@ -300,7 +301,8 @@ RUNNERS: dict[str, type[Runner]] = {"inprocess": InProcessRunner}
 
 
 def build_runner(database: Database, settings: dict[str, Any]) -> Runner:
-    import core.rendering  # noqa: F401  (registers the render handlers)
+    import core.packs  # noqa: F401  (registers the job handlers)
+    import core.rendering  # noqa: F401
 
     name = settings.get("JOB_RUNNER", "inprocess")
     if name not in RUNNERS:

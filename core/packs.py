@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from audio.store import AudioStore
 from audio.usb import Folder, Plan, Track
 from audio.voices import UnknownVoice, get_voice
-from core.models import Lesson, Member, Pack, PackItem, Rendition, Series, User
+from core.jobs import JobContext, JobFailed, handler
+from core.models import Job, Lesson, Member, Pack, PackItem, Rendition, Series, User
 from core.rendering import current_version, request_render
 
 RECORDING = "recording"
@@ -176,3 +177,33 @@ def record_pack(session: Session, plan: Plan, manifest: dict, *, voice: str, tar
 
 def list_packs(session: Session) -> list[Pack]:
     return list(session.scalars(select(Pack).order_by(Pack.id.desc())))
+
+
+def drive_globs(settings: dict[str, Any]) -> list[str]:
+    return [g.strip() for g in settings["USB_DRIVE_GLOBS"].split(",") if g.strip()]
+
+
+@handler("pack_write")
+def run_pack_write(session: Session, job: Job, context: JobContext) -> str:
+    """Write a pack straight onto a drive the server can see, with progress."""
+    from audio.usb import DirectoryTarget, PackError, visible_drives, write_pack
+
+    payload = json.loads(job.payload)
+    settings = context.settings
+    drive = Path(payload["drive"])
+    if drive not in [path for path, _ in visible_drives(drive_globs(settings))]:
+        raise JobFailed(f"找不到 U 盘 {drive}（被拔出了吗？）")
+    member = session.get(Member, payload["member_id"]) if payload.get("member_id") else None
+    user = session.get(User, payload["user_id"]) if payload.get("user_id") else None
+    try:
+        lessons = lessons_for(session, series_ids=payload["series_ids"])
+        plan = plan_pack(session, lessons, payload["voice"], settings, member=member, user=user,
+                         greeting=payload.get("greeting", False))
+        context.progress(5, "正在写入 U 盘")
+        manifest = write_pack(plan, DirectoryTarget(drive), replace=payload.get("replace", False),
+                              progress=lambda done, total: context.progress(5 + 95 * done // total, f"已写入 {done}/{total} 个文件"))
+    except (PackRequestError, PackError) as exc:
+        raise JobFailed(str(exc)) from None
+    pack = record_pack(session, plan, manifest, voice=payload["voice"], target="drive", target_path=str(drive),
+                       member=member, user=user)
+    return f"学习包已写好并校验通过，可以拔下 U 盘了（编号 {pack.uuid}）"

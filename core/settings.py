@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_RECORDING_MINUTES": 60,
     "JOB_RUNNER": "inprocess",
     "JOB_THREADS": 2,
+    # Where removable drives appear; the pack page offers them when the browser is on this computer.
+    "USB_DRIVE_GLOBS": "/media/*/*,/run/media/*/*,/Volumes/*,D:\\,E:\\,F:\\,G:\\,H:\\",
 }
 
 CONFIG_FILE_NAME = "xiangyin.toml"

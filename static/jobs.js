@@ -22,6 +22,8 @@
       player.src = data.audio;
       box.parentNode.insertBefore(player, box);
       box.querySelector(".job-message").textContent = "完成（" + data.duration + " 秒）";
+    } else if (data.status === "done") {
+      box.querySelector(".job-message").textContent = data.message;
     }
     if (data.status === "failed") { box.querySelector(".job-message").textContent = "失败：" + data.message; }
     return data.status === "done" || data.status === "failed";

@@ -93,3 +93,35 @@ def test_web_pack_renders_missing_audio_then_offers_the_zip(admin, app):
     assert empty.status_code == 400 and "请至少选择一个专题或一课" in page_text(empty)
     with app.extensions["xiangyin.db"].session() as session:
         assert session.get(Member, 2).name == "李国华"
+
+
+def test_web_writes_straight_to_a_local_drive(admin, app, tmp_path, monkeypatch):
+    import os
+
+    from core.demo import load_demo
+
+    drive = tmp_path / "media" / "volunteer" / "KINGSTON"
+    drive.mkdir(parents=True)
+    app.config["USB_DRIVE_GLOBS"] = str(tmp_path / "media" / "*" / "*")
+    real_ismount = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: str(p) == str(drive) or real_ismount(p))  # stands in for a mount
+    with app.extensions["xiangyin.db"].session() as session:
+        load_demo(session, app.config)
+        session.commit()
+    form = admin.get("/packs/new", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert f"直接写到 {drive}" in page_text(form)
+    assert "直接写到" not in page_text(admin.get("/packs/new", environ_base={"REMOTE_ADDR": "192.168.1.20"}))
+    admin.post("/packs/new", {"series": ["3"], "voice": "offline-mandarin"})  # queue the missing audio
+    run_jobs(app)
+    response = admin.post("/packs/new", {"series": ["3"], "voice": "offline-mandarin", "member": "1",
+                                         "drive": str(drive)}, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert response.status_code == 303
+    job_url = re.search(r'data-job-url="([^"]+)"', admin.get(response.headers["Location"]).get_data(as_text=True)).group(1)
+    run_jobs(app)
+    status = admin.get(job_url).json
+    assert status["status"] == "done" and status["message"].startswith("学习包已写好并校验通过，可以拔下 U 盘了")
+    assert (drive / "健康生活小课堂（王秀英）" / "manifest.json").is_file()
+    assert str(drive) in page_text(admin.get("/packs/"))
+    bad = admin.post("/packs/new", {"series": ["3"], "voice": "offline-mandarin", "drive": "/etc"},
+                     environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert bad.status_code == 400 and "找不到这个 U 盘" in page_text(bad)

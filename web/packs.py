@@ -8,10 +8,21 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from sqlalchemy import select
 
-from audio.usb import write_zip
+from audio.usb import visible_drives, write_zip
+from core.jobs import enqueue
 from core.lessons import list_series
-from core.models import Member, Pack
-from core.packs import RECORDING, PackRequestError, lessons_for, list_packs, missing_audio, plan_pack, record_pack, request_missing
+from core.models import Job, Member, Pack
+from core.packs import (
+    RECORDING,
+    PackRequestError,
+    drive_globs,
+    lessons_for,
+    list_packs,
+    missing_audio,
+    plan_pack,
+    record_pack,
+    request_missing,
+)
 from web import session
 
 bp = Blueprint("packs", __name__, url_prefix="/packs")
@@ -26,11 +37,20 @@ def index():
     return render_template("packs/index.html", packs=list_packs(session()))
 
 
+def _local_drives() -> list:
+    """Drives are offered only when the browser runs on the server's own computer."""
+    if request.remote_addr not in ("127.0.0.1", "::1"):
+        return []
+    return visible_drives(drive_globs(current_app.config))
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     db_session = session()
     members = list(db_session.scalars(select(Member).where(Member.active).order_by(Member.group_name, Member.name)))
-    context = {"series_list": list_series(db_session), "members": members, "RECORDING": RECORDING, "form": request.form}
+    drives = _local_drives()
+    context = {"series_list": list_series(db_session), "members": members, "RECORDING": RECORDING, "form": request.form,
+               "drives": drives}
     if request.method == "GET":
         return render_template("packs/new.html", **context)
     settings = dict(current_app.config)
@@ -45,6 +65,8 @@ def new():
             if runner is not None:
                 runner.wake()
             return render_template("packs/new.html", missing=missing, **context), 409
+        if request.form.get("drive"):
+            return _write_to_drive(lessons, voice, member, drives)
         plan = plan_pack(db_session, lessons, voice, settings, member=member, user=current_user._get_current_object(),
                          greeting=bool(request.form.get("greeting")))
     except PackRequestError as exc:
@@ -56,6 +78,27 @@ def new():
                        user=current_user._get_current_object())
     flash(f"学习包已做好：{pack.lesson_count} 课。点“下载”保存后复制到 U 盘。", "success")
     return redirect(url_for("packs.detail", pack_uuid=pack.uuid), 303)
+
+
+def _write_to_drive(lessons, voice, member, drives):
+    drive = request.form["drive"]
+    if drive not in [str(path) for path, _ in drives]:
+        abort(400, "找不到这个 U 盘，请刷新页面后重新选择")
+    payload = {"series_ids": sorted({lesson.series_id for lesson in lessons}, key=[l.series_id for l in lessons].index),
+               "voice": voice, "member_id": member.id if member else None, "drive": drive,
+               "greeting": bool(request.form.get("greeting")), "replace": bool(request.form.get("replace")),
+               "user_id": current_user.id}
+    job = enqueue(session(), "pack_write", payload, active_key=f"drive:{drive}")
+    runner = current_app.extensions.get("xiangyin.runner")
+    if runner is not None:
+        runner.wake()
+    return redirect(url_for("packs.writing", job_id=job.id), 303)
+
+
+@bp.route("/writing/<int:job_id>")
+def writing(job_id: int):
+    job = session().get(Job, job_id) or abort(404)
+    return render_template("packs/writing.html", job=job)
 
 
 @bp.route("/<pack_uuid>")
