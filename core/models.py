@@ -233,9 +233,13 @@ class Pack(Base):
     total_size: Mapped[int] = mapped_column(Integer)
     manifest: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    delivery_note: Mapped[str] = mapped_column(Text, default="")
 
     member: Mapped[Member | None] = relationship()
-    created_by: Mapped[User | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    delivered_by: Mapped[User | None] = relationship(foreign_keys=[delivered_by_id])
     items: Mapped[list[PackItem]] = relationship(back_populates="pack", order_by="PackItem.position",
                                                  cascade="all, delete-orphan")
 

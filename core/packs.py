@@ -175,6 +175,14 @@ def record_pack(session: Session, plan: Plan, manifest: dict, *, voice: str, tar
     return pack
 
 
+def mark_delivered(session: Session, pack: Pack, user: User | None, note: str = "") -> None:
+    """The volunteer handed the pack over; a later visit record can point at this pack."""
+    from core.db import utcnow
+
+    pack.delivered_at, pack.delivered_by_id, pack.delivery_note = utcnow(), user.id if user else None, note.strip()[:500]
+    session.commit()
+
+
 def list_packs(session: Session) -> list[Pack]:
     return list(session.scalars(select(Pack).order_by(Pack.id.desc())))
 

@@ -89,6 +89,10 @@ def test_web_pack_renders_missing_audio_then_offers_the_zip(admin, app):
                                           "健康生活小课堂（李国华）/002 第2课 管好血压.mp3"]
     index = page_text(admin.get("/packs/"))
     assert "健康生活小课堂" in index and "李国华" in index and "网页下载" in index
+    pack_url = second.headers["Location"]
+    assert admin.post(pack_url + "/delivered", {"note": "交给了他女儿"}).status_code == 303
+    assert "已送到：" in page_text(admin.get(pack_url)) and "交给了他女儿" in page_text(admin.get(pack_url))
+    assert "已送到" in page_text(admin.get("/packs/"))
     empty = admin.post("/packs/new", {"voice": "offline-mandarin"})
     assert empty.status_code == 400 and "请至少选择一个专题或一课" in page_text(empty)
     with app.extensions["xiangyin.db"].session() as session:

@@ -18,6 +18,7 @@ from core.packs import (
     drive_globs,
     lessons_for,
     list_packs,
+    mark_delivered,
     missing_audio,
     plan_pack,
     record_pack,
@@ -105,6 +106,14 @@ def writing(job_id: int):
 def detail(pack_uuid: str):
     pack = session().scalar(select(Pack).where(Pack.uuid == pack_uuid)) or abort(404)
     return render_template("packs/detail.html", pack=pack, zip_ready=_zip_path(pack.uuid).is_file())
+
+
+@bp.route("/<pack_uuid>/delivered", methods=["POST"])
+def delivered(pack_uuid: str):
+    pack = session().scalar(select(Pack).where(Pack.uuid == pack_uuid)) or abort(404)
+    mark_delivered(session(), pack, current_user._get_current_object(), request.form.get("note", ""))
+    flash("已记录：学习包已送到", "success")
+    return redirect(url_for("packs.detail", pack_uuid=pack.uuid), 303)
 
 
 @bp.route("/<pack_uuid>.zip")

@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-25 17:09:15.697901
+Create Date: 2026-11-25 17:18:37.207941
 """
 from alembic import op
 import sqlalchemy as sa
@@ -29,7 +29,11 @@ def upgrade() -> None:
     sa.Column('total_size', sa.Integer(), nullable=False),
     sa.Column('manifest', sa.Text(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('delivered_at', sa.DateTime(), nullable=True),
+    sa.Column('delivered_by_id', sa.Integer(), nullable=True),
+    sa.Column('delivery_note', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['delivered_by_id'], ['users.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('uuid')
