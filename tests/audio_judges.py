@@ -45,9 +45,11 @@ def ffprobe(path: Path) -> dict:
 
 
 def envelope(samples: np.ndarray, rate: int = 44100, frame_ms: int = 20) -> np.ndarray:
+    """Loudness contour in dB: its shape survives gain changes and the limiter."""
     frame = rate * frame_ms // 1000
     usable = len(samples) // frame * frame
-    return np.sqrt((samples[:usable].reshape(-1, frame) ** 2).mean(axis=1))
+    rms = np.sqrt((samples[:usable].reshape(-1, frame) ** 2).mean(axis=1))
+    return 20 * np.log10(rms + 1e-3)
 
 
 def best_correlation(needle: np.ndarray, haystack: np.ndarray) -> float:
