@@ -37,7 +37,7 @@ def mp3_info(data: bytes) -> tuple[float, int, int]:
     while pos < end:
         if end - pos < 4:
             raise NotMp3(f"stream ends inside a frame header at byte {pos}")
-        b1, b2, b3 = data[pos + 1], data[pos + 2], data[pos + 3]
+        b1, b2 = data[pos + 1], data[pos + 2]
         if data[pos] != 0xFF or (b1 & 0xE0) != 0xE0:
             raise NotMp3(f"no frame sync at byte {pos}")
         version_bits, layer_bits = (b1 >> 3) & 0x3, (b1 >> 1) & 0x3

@@ -1,7 +1,6 @@
 """The `xiangyin` command through Click's runner; output is the failure message."""
 from __future__ import annotations
 
-import io
 import re
 
 import docx
