@@ -56,9 +56,14 @@ def new():
         return render_template("packs/new.html", **context)
     settings = dict(current_app.config)
     voice = request.form.get("voice") or settings["DEFAULT_VOICE"]
-    member = db_session.get(Member, int(request.form["member"])) if request.form.get("member") else None
     try:
-        lessons = lessons_for(db_session, series_ids=[int(x) for x in request.form.getlist("series")])
+        member_id = int(request.form.get("member") or 0)
+        series_ids = [int(x) for x in request.form.getlist("series")]
+    except ValueError:
+        abort(400, "表单内容不对，请刷新页面后重试")
+    member = db_session.get(Member, member_id) if member_id else None
+    try:
+        lessons = lessons_for(db_session, series_ids=series_ids)
         missing = missing_audio(db_session, lessons, voice)
         if missing:
             request_missing(db_session, lessons, voice, settings)
@@ -85,7 +90,7 @@ def _write_to_drive(lessons, voice, member, drives):
     drive = request.form["drive"]
     if drive not in [str(path) for path, _ in drives]:
         abort(400, "找不到这个 U 盘，请刷新页面后重新选择")
-    payload = {"series_ids": sorted({lesson.series_id for lesson in lessons}, key=[l.series_id for l in lessons].index),
+    payload = {"series_ids": list(dict.fromkeys(lesson.series_id for lesson in lessons)),
                "voice": voice, "member_id": member.id if member else None, "drive": drive,
                "greeting": bool(request.form.get("greeting")), "replace": bool(request.form.get("replace")),
                "user_id": current_user.id}
