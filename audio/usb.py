@@ -21,6 +21,7 @@ import shutil
 import struct
 import unicodedata
 import zipfile
+from abc import ABC, abstractmethod
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -207,16 +208,19 @@ def manifest(plan: Plan, entries: list[dict]) -> bytes:
 # --------------------------------------------------------------------------- writers
 
 
-class Target:
+class Target(ABC):
     """Where a pack goes: something that creates folders and writes files in order."""
 
     # Whether a file may be read back on another thread while the next one is written.
     concurrent_reads = False
 
+    @abstractmethod
     def free_bytes(self) -> int: ...
 
+    @abstractmethod
     def makedir(self, path: str) -> None: ...
 
+    @abstractmethod
     def write(self, path: str, chunks: Iterator[bytes]) -> None: ...
 
     def copy(self, path: str, source: Path) -> None:
@@ -225,12 +229,16 @@ class Target:
     def finish_folder(self, path: str) -> None:
         """Everything in `path` is written: make its directory entries durable."""
 
+    @abstractmethod
     def read(self, path: str) -> Iterator[bytes]: ...
 
+    @abstractmethod
     def exists(self, path: str) -> bool: ...
 
+    @abstractmethod
     def remove_tree(self, path: str) -> None: ...
 
+    @abstractmethod
     def listdir(self, path: str) -> list[str]: ...
 
 
