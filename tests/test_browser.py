@@ -53,6 +53,9 @@ def page(live_server, tmp_path):
                 "--disable-component-update",
                 "--disable-sync",
                 "--no-first-run",
+                # A synthetic microphone (a beeping tone) for the in-browser recorder.
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
             ],
         )
         context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-CN")
@@ -89,6 +92,31 @@ def test_render_progress_updates_live_and_player_appears(page, live_server):
         """src => new Promise(resolve => { const a = new Audio(src); a.preload = 'metadata';
         a.onloadedmetadata = () => resolve(a.duration); a.onerror = () => resolve(-1); })""", src)
     assert duration > 30
+
+
+def test_recording_in_the_browser_becomes_a_mastered_rendition(page, live_server, app):
+    from sqlalchemy import select
+
+    from core.models import Rendition
+
+    login(page, live_server)
+    page.context.grant_permissions(["microphone"], origin=live_server)
+    page.goto(live_server + "/lessons/3")
+    page.click("text=上传或录制真人方言录音")
+    page.fill("input[name=dialect]", "重庆话")
+    page.fill("input[name=speaker]", "王秀英")
+    page.click("#record-start")
+    page.wait_for_selector("text=/正在录音 [3-9] 秒/", timeout=15000)
+    page.click("#record-stop")
+    page.wait_for_selector("text=/录好了（\\d+ 秒）/")
+    assert page.evaluate("document.querySelector('input[name=recording]').files[0].name").startswith("录音.")
+    page.click("#recording-form button.primary")
+    page.wait_for_selector("text=录音已收到，正在处理：重庆话 · 真人录音 · 王秀英")
+    page.wait_for_selector("text=/完成（\\d+(\\.\\d)? 秒）/", timeout=60000)
+    with app.extensions["xiangyin.db"].session() as session:
+        rendition = session.scalar(select(Rendition).where(Rendition.kind == "recording"))
+        assert rendition.status == "done" and abs(rendition.loudness + 16) <= 1.0
+        assert rendition.duration > 3
 
 
 def test_phone_admin_logs_in_uploads_and_edits(page, live_server, tmp_path):
