@@ -59,6 +59,7 @@ class Track:
 class Folder:
     name: str | None  # None: tracks sit in the top folder
     tracks: tuple[Track, ...]
+    intro: Track | None = None  # a spoken introduction, file 000 of the folder
 
 
 @dataclass
@@ -87,6 +88,8 @@ class Plan:
                 sub = unique_name(f"{index:02d} {safe_name(folder.name)}", folder_names)
                 base = f"{self.top}/{sub}"
             used: set[str] = set()
+            if folder.intro is not None:
+                out.append((f"{base}/{unique_name('000 ' + safe_name(folder.intro.title), used)}.mp3", folder.intro))
             for position, track in enumerate(folder.tracks, start=1):
                 stem = unique_name(f"{position:03d} {safe_name(track.title)}", used)
                 out.append((f"{base}/{stem}.mp3", track))

@@ -92,6 +92,7 @@ def plan_pack(
     user: User | None = None,
     title: str | None = None,
     greeting: bool = False,
+    series_intros: bool = False,
 ) -> Plan:
     """The pack as it will be written; every lesson must already have audio in `voice`."""
     label = check_voice(voice)
@@ -112,10 +113,20 @@ def plan_pack(
             rendition.sha256, rendition.size, lesson.id, rendition.version.version_hash, rendition.label,
         ))
     several = len(order) > 1
-    folders = [Folder(session.get(Series, sid).title if several else None, tuple(by_series[sid])) for sid in order]
+    folders = []
+    for sid in order:
+        series = session.get(Series, sid)
+        intro = None
+        if series_intros:
+            text = series_intro_text(series, len(by_series[sid]))
+            intro = spoken_track(settings, voice, text, "专题介绍", series.title)
+        folders.append(Folder(series.title if several else None, tuple(by_series[sid]), intro))
     title = title or (session.get(Series, order[0]).title if not several else "学习包")
     now = datetime.now(LOCAL_TZ)
-    hello = make_greeting(settings, voice, member, title, len(lessons)) if greeting and member else None
+    hello = None
+    if greeting and member:
+        hello = spoken_track(settings, voice, greeting_text(member, settings["ORG_NAME"], title, len(lessons)),
+                             "问候", title)
     return Plan(
         uuid=str(uuid.uuid4()),
         top=title if not member else f"{title}（{member.name}）",
@@ -138,20 +149,23 @@ def greeting_text(member: Member, organisation: str, title: str, count: int) -> 
             f"每一课开头都会先报课号。祝您身体健康！")
 
 
-def make_greeting(settings: dict[str, Any], voice: str, member: Member, title: str, count: int) -> Track:
-    """Track 000: a short spoken greeting for the member, mastered like every lesson."""
+def spoken_track(settings: dict[str, Any], voice: str, text: str, title: str, album: str) -> Track:
+    """A short spoken track (greeting, series introduction), mastered like every lesson."""
     from audio.master import Tags, master, track_items
     from audio.speech import build_speaker
 
     speaker_voice = settings["DEFAULT_VOICE"] if voice == RECORDING else voice
-    result = build_speaker(settings).render(
-        greeting_text(member, settings["ORG_NAME"], title, count), speaker_voice, rate=settings["DEFAULT_RATE"]
-    )
+    result = build_speaker(settings).render(text, speaker_voice, rate=settings["DEFAULT_RATE"])
     store = AudioStore(Path(settings["DATA_DIR"]) / "audio")
-    mastered = master(track_items(result.segments), store.scratch(),
-                      Tags(f"问候 · {member.name}", title, settings["ORG_NAME"], 0), bitrate_kbps=settings["AUDIO_BITRATE"])
+    mastered = master(track_items(result.segments), store.scratch(), Tags(title, album, settings["ORG_NAME"], 0),
+                      bitrate_kbps=settings["AUDIO_BITRATE"])
     path = store.resolve(store.adopt(mastered.path, mastered.sha256))
-    return Track(path, "问候", mastered.duration, mastered.sha256, mastered.size, voice=result.voice.label)
+    return Track(path, title, mastered.duration, mastered.sha256, mastered.size, voice=result.voice.label)
+
+
+def series_intro_text(series: Series, count: int) -> str:
+    about = f"{series.description.strip()}" if series.description.strip() else ""
+    return f"下面是学习专题：{series.title}，共{count}课。{about}"
 
 
 def record_pack(session: Session, plan: Plan, manifest: dict, *, voice: str, target: str, target_path: str = "",
@@ -206,7 +220,7 @@ def run_pack_write(session: Session, job: Job, context: JobContext) -> str:
     try:
         lessons = lessons_for(session, series_ids=payload["series_ids"])
         plan = plan_pack(session, lessons, payload["voice"], settings, member=member, user=user,
-                         greeting=payload.get("greeting", False))
+                         greeting=payload.get("greeting", False), series_intros=payload.get("series_intros", False))
         context.progress(5, "正在写入 U 盘")
         manifest = write_pack(plan, DirectoryTarget(drive), replace=payload.get("replace", False),
                               progress=lambda done, total: context.progress(5 + 95 * done // total, f"已写入 {done}/{total} 个文件"))

@@ -495,10 +495,11 @@ def _pack_options(fn):
     fn = click.option("--voice", default=None, help="声音编号，或 recording 表示真人录音（默认系统声音）")(fn)
     fn = click.option("--member", "member_id", type=int, default=None, help="给哪位党员（可选）")(fn)
     fn = click.option("--greeting", is_flag=True, help="加一段给这位党员的问候语（第 000 个文件）")(fn)
+    fn = click.option("--series-intros", is_flag=True, help="每个专题文件夹开头加一段专题介绍")(fn)
     return fn
 
 
-def _plan(series_ids, lesson_list: str, voice: str | None, member_id: int | None, greeting: bool):
+def _plan(series_ids, lesson_list: str, voice: str | None, member_id: int | None, greeting: bool, series_intros: bool):
     """Plan a pack from the options, rendering missing audio first."""
     from core.models import Member
     from core.packs import PackRequestError, lessons_for, missing_audio, plan_pack, request_missing
@@ -524,7 +525,8 @@ def _plan(series_ids, lesson_list: str, voice: str | None, member_id: int | None
                     fail("有音频生成失败，学习包没有制作：\n  " + "\n  ".join(failures))
             if greeting and member is None:
                 fail("--greeting 需要同时用 --member 指定党员")
-            plan = plan_pack(session, lessons, voice, settings, member=member, greeting=greeting)
+            plan = plan_pack(session, lessons, voice, settings, member=member, greeting=greeting,
+                             series_intros=series_intros)
         except PackRequestError as exc:
             fail(str(exc))
         return plan, voice, member
@@ -561,13 +563,13 @@ def _write(plan, voice, member, target, kind: str, where: str, replace: bool):
 @click.option("--replace", is_flag=True, help="先删除 U 盘上旧的学习包")
 @_pack_options
 @with_appcontext
-def pack_write(path, replace, series_ids, lesson_list, voice, member_id, greeting) -> None:
+def pack_write(path, replace, series_ids, lesson_list, voice, member_id, greeting, series_intros) -> None:
     """把学习包写到 U 盘：先查空间，按播放顺序逐个写入并同步，再逐个校验，最后写 manifest。"""
     from audio.usb import DirectoryTarget
 
     if not Path(path).is_dir():
         fail(f"找不到 U 盘位置：{path}（U 盘插好了吗？）")
-    plan, voice, member = _plan(series_ids, lesson_list, voice, member_id, greeting)
+    plan, voice, member = _plan(series_ids, lesson_list, voice, member_id, greeting, series_intros)
     _write(plan, voice, member, DirectoryTarget(Path(path)), "drive", str(path), replace)
 
 
@@ -576,7 +578,7 @@ def pack_write(path, replace, series_ids, lesson_list, voice, member_id, greetin
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="输出的 .img 文件")
 @_pack_options
 @with_appcontext
-def pack_image(size, output, series_ids, lesson_list, voice, member_id, greeting) -> None:
+def pack_image(size, output, series_ids, lesson_list, voice, member_id, greeting, series_intros) -> None:
     """生成 FAT32 磁盘镜像，可用任何 U 盘烧录工具复制到多个 U 盘，播放顺序不变。"""
     from audio.usb import FatImageTarget, PackError
 
@@ -584,7 +586,7 @@ def pack_image(size, output, series_ids, lesson_list, voice, member_id, greeting
     if not match:
         fail("--size 应类似 512M 或 1G")
     size_bytes = int(match.group(1)) * (1024**3 if match.group(2) == "G" else 1024**2)
-    plan, voice, member = _plan(series_ids, lesson_list, voice, member_id, greeting)
+    plan, voice, member = _plan(series_ids, lesson_list, voice, member_id, greeting, series_intros)
     try:
         target = FatImageTarget.create(Path(output), size_bytes)
     except PackError as exc:

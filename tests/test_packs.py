@@ -59,9 +59,15 @@ def test_cli_image_and_bad_requests(make_app, tmp_path):
     run = lambda *args: app.test_cli_runner().invoke(cli, list(args))  # noqa: E731
     run("demo")
     image = tmp_path / "pack.img"
-    result = run("pack", "image", "--size", "40M", "-o", str(image), "--lessons", "8,7")
+    result = run("pack", "image", "--size", "40M", "-o", str(image), "--lessons", "8,7,4", "--series-intros")
     assert result.exit_code == 0, result.output
     assert run("pack", "verify", str(image)).exit_code == 0
+    from audio.usb import FatImageTarget
+
+    target = FatImageTarget(image)
+    assert target.listdir("学习包/01 健康生活小课堂") == ["000 专题介绍.mp3", "001 第2课 管好血压.mp3", "002 第1课 冬季防跌倒.mp3"]
+    assert target.listdir("学习包/02 平安社区：防范电信网络诈骗") == ["000 专题介绍.mp3", "001 第1课 接到“公检法”电话怎么办.mp3"]
+    target.close()
     assert "没有这些课程：99" in run("pack", "image", "-o", str(image), "--lessons", "99").output
     assert "还没有真人录音" in run("pack", "write", "--to", str(tmp_path), "--series", "1", "--voice", "recording").output
     assert "找不到 U 盘位置" in run("pack", "write", "--to", str(tmp_path / "gone"), "--series", "1").output

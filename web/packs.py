@@ -74,7 +74,8 @@ def new():
         if request.form.get("drive"):
             return _write_to_drive(lessons, voice, member, drives)
         plan = plan_pack(db_session, lessons, voice, settings, member=member, user=current_user._get_current_object(),
-                         greeting=bool(request.form.get("greeting")))
+                         greeting=bool(request.form.get("greeting")),
+                         series_intros=bool(request.form.get("series_intros")))
     except PackRequestError as exc:
         return render_template("packs/new.html", error=str(exc), **context), 400
     path = _zip_path(plan.uuid)
@@ -93,6 +94,7 @@ def _write_to_drive(lessons, voice, member, drives):
     payload = {"series_ids": list(dict.fromkeys(lesson.series_id for lesson in lessons)),
                "voice": voice, "member_id": member.id if member else None, "drive": drive,
                "greeting": bool(request.form.get("greeting")), "replace": bool(request.form.get("replace")),
+               "series_intros": bool(request.form.get("series_intros")),
                "user_id": current_user.id}
     job = enqueue(session(), "pack_write", payload, active_key=f"drive:{drive}")
     runner = current_app.extensions.get("xiangyin.runner")
