@@ -31,6 +31,7 @@ MANIFEST = "manifest.json"
 CATALOG_TXT = "目录.txt"
 CATALOG_PDF = "目录.pdf"
 PLAYLIST = "播放列表.m3u8"
+SIDE_FILES = (CATALOG_TXT, PLAYLIST, CATALOG_PDF)
 FORBIDDEN = set('\\/:*?"<>|')
 MAX_NAME_CHARS = 80
 MAX_FILES_PER_FOLDER = 250  # cheap players list at most 255 entries a folder
@@ -184,7 +185,8 @@ def catalog_pdf(plan: Plan) -> bytes:
 
 
 def side_files(plan: Plan) -> dict[str, bytes]:
-    return {CATALOG_TXT: catalog_text(plan), PLAYLIST: playlist(plan, plan.top), CATALOG_PDF: catalog_pdf(plan)}
+    made = {CATALOG_TXT: catalog_text(plan), PLAYLIST: playlist(plan, plan.top), CATALOG_PDF: catalog_pdf(plan)}
+    return {name: made[name] for name in SIDE_FILES}
 
 
 def track_entry(plan: Plan, path: str, track: Track) -> dict:
@@ -428,8 +430,7 @@ def write_pack(
     if existing and not replace:
         raise PackError(f"目标位置不是空的（已有 {', '.join(existing[:3])} 等），为防止误删，请换一个空 U 盘，或选择“替换”")
     files = plan.files()
-    side = side_files(plan)
-    needed = plan.total_size + sum(len(v) for v in side.values()) + MARGIN_BYTES
+    needed = plan.total_size + MARGIN_BYTES  # the margin also covers the catalogs and manifest
     try:
         if replace:
             for name in existing:
@@ -442,11 +443,13 @@ def write_pack(
             )
         target.makedir(plan.top)
         made: list[str] = [plan.top]
-        total = len(files) + len(side)
+        total = len(files) + len(SIDE_FILES)
         entries = []
-        # Each file is re-read and hashed on a second thread while the next one is written
-        # (where the target allows it; pyfatfs images are read back in line).
-        with ThreadPoolExecutor(max_workers=1) as checker:
+        # Each file is re-read and hashed on other threads while the next one is written (where
+        # the target allows it; pyfatfs images are read back in line), and the catalogs are
+        # typeset meanwhile.
+        with ThreadPoolExecutor(max_workers=2) as checker, ThreadPoolExecutor(max_workers=1) as typesetter:
+            pending_side = typesetter.submit(side_files, plan)
             checks = []
             for done, (path, track) in enumerate(files, start=1):
                 folder = str(PurePosixPath(path).parent)
@@ -460,6 +463,7 @@ def write_pack(
                 checks.append(_check(checker, target, plan.top, entry))
                 if progress:
                     progress(done, total)
+            side = pending_side.result()
             for done, (name, data) in enumerate(side.items(), start=len(files) + 1):
                 target.write(f"{plan.top}/{name}", iter([data]))
                 entry = side_entry(name, data)
