@@ -248,10 +248,17 @@ class Target(ABC):
 
 
 class DirectoryTarget(Target):
+    """A mounted drive. Each file is synced on a helper thread while the next one is being
+    copied: files are still created one at a time in play order (which fixes the directory
+    order), but the drive never idles waiting for a flush. Reading a file back waits for its
+    sync, and the cached pages are dropped first, so verification reads the drive itself."""
+
     concurrent_reads = True
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._syncer = ThreadPoolExecutor(max_workers=1)
+        self._synced: dict[str, Future] = {}
 
     def free_bytes(self) -> int:
         return shutil.disk_usage(self.root).free
@@ -261,33 +268,43 @@ class DirectoryTarget(Target):
         _fsync_dir(self.root / path)
 
     def write(self, path: str, chunks: Iterator[bytes]) -> None:
-        with open(self.root / path, "xb") as out:
+        out = open(self.root / path, "xb")
+        try:
             for chunk in chunks:
                 out.write(chunk)
-            self._sync(out)
+        except BaseException:
+            out.close()
+            raise
+        self._synced[path] = self._syncer.submit(_sync_and_close, out)
 
     def copy(self, path: str, source: Path) -> None:
-        with open(source, "rb") as src, open(self.root / path, "xb") as out:
-            shutil.copyfileobj(src, out, CHUNK) if os.name != "posix" else _sendfile(src, out)
-            self._sync(out)
+        out = open(self.root / path, "xb")
+        try:
+            with open(source, "rb") as src:
+                _sendfile(src, out)
+        except BaseException:
+            out.close()
+            raise
+        self._synced[path] = self._syncer.submit(_sync_and_close, out)
 
-    @staticmethod
-    def _sync(out) -> None:
-        """Flush to the device, then drop the cached pages so verification reads the drive."""
-        out.flush()
-        os.fsync(out.fileno())
-        if hasattr(os, "posix_fadvise"):
-            os.posix_fadvise(out.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    def _wait(self, path: str) -> None:
+        pending = self._synced.pop(path, None)
+        if pending is not None:
+            pending.result()  # re-raises a failed flush (drive full or pulled out)
 
     def finish_folder(self, path: str) -> None:
+        for name in [p for p in self._synced if p.startswith(path + "/") or p == path]:
+            self._wait(name)
         _fsync_dir(self.root / path)
 
     def read(self, path: str) -> Iterator[bytes]:
+        self._wait(path)
         with open(self.root / path, "rb") as fh:
             while chunk := fh.read(CHUNK):
                 yield chunk
 
     def exists(self, path: str) -> bool:
+        self._wait(path)
         return (self.root / path).exists()
 
     def remove_tree(self, path: str) -> None:
@@ -296,6 +313,16 @@ class DirectoryTarget(Target):
 
     def listdir(self, path: str) -> list[str]:
         return sorted(os.listdir(self.root / path)) if path else sorted(os.listdir(self.root))
+
+
+def _sync_and_close(out) -> None:
+    try:
+        out.flush()
+        os.fsync(out.fileno())
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(out.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        out.close()
 
 
 def _sendfile(src, out) -> None:
