@@ -218,7 +218,7 @@ def run_pack_write(session: Session, job: Job, context: JobContext) -> str:
     member = session.get(Member, payload["member_id"]) if payload.get("member_id") else None
     user = session.get(User, payload["user_id"]) if payload.get("user_id") else None
     try:
-        lessons = lessons_for(session, series_ids=payload["series_ids"])
+        lessons = lessons_for(session, lesson_ids=payload["lesson_ids"])
         plan = plan_pack(session, lessons, payload["voice"], settings, member=member, user=user,
                          greeting=payload.get("greeting", False), series_intros=payload.get("series_intros", False))
         context.progress(5, "正在写入 U 盘")

@@ -59,11 +59,13 @@ def new():
     try:
         member_id = int(request.form.get("member") or 0)
         series_ids = [int(x) for x in request.form.getlist("series")]
+        order = [int(x) for x in request.form.get("order", "").replace("，", ",").split(",") if x.strip()]
+        picked = order or [int(x) for x in request.form.getlist("lesson")]
     except ValueError:
-        abort(400, "表单内容不对，请刷新页面后重试")
+        abort(400, "课程编号只能是数字，用逗号隔开")
     member = db_session.get(Member, member_id) if member_id else None
     try:
-        lessons = lessons_for(db_session, series_ids=series_ids)
+        lessons = lessons_for(db_session, series_ids=series_ids, lesson_ids=picked)
         missing = missing_audio(db_session, lessons, voice)
         if missing:
             request_missing(db_session, lessons, voice, settings)
@@ -91,7 +93,7 @@ def _write_to_drive(lessons, voice, member, drives):
     drive = request.form["drive"]
     if drive not in [str(path) for path, _ in drives]:
         abort(400, "找不到这个 U 盘，请刷新页面后重新选择")
-    payload = {"series_ids": list(dict.fromkeys(lesson.series_id for lesson in lessons)),
+    payload = {"lesson_ids": [lesson.id for lesson in lessons],
                "voice": voice, "member_id": member.id if member else None, "drive": drive,
                "greeting": bool(request.form.get("greeting")), "replace": bool(request.form.get("replace")),
                "series_intros": bool(request.form.get("series_intros")),
