@@ -1,7 +1,8 @@
 """Mastering: one track an 80-year-old can follow on a cheap speaker.
 
 A track is a list of clips (speech segments, a recording, the spoken intro) and gaps
-(pauses). It is streamed as PCM through ffmpeg twice: once to measure loudness (EBU R128
+(pauses). Segments are decoded one at a time with pydub; the track is streamed as PCM through
+ffmpeg twice: once to measure loudness (EBU R128
 integrated loudness and true peak), once to apply the gain (and a limiter only when the gain
 would push peaks too high) and encode MP3: mono, 44.1 kHz, constant bit rate. Only one clip is
 in memory at a time, so a four-hour lesson costs no more memory than a short one.
@@ -17,6 +18,7 @@ import os
 import re
 import subprocess
 import tempfile
+import warnings
 import wave
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +27,13 @@ from pathlib import Path
 import imageio_ffmpeg
 
 from audio.mp3 import NotMp3, mp3_info
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", (RuntimeWarning, DeprecationWarning))  # no ffmpeg on PATH; audioop
+    from pydub import AudioSegment
+    from pydub.exceptions import CouldntDecodeError
+
+AudioSegment.converter = imageio_ffmpeg.get_ffmpeg_exe()
 
 SAMPLE_RATE = 44100
 TARGET_LUFS = -16.0
@@ -40,6 +49,7 @@ TAIL_MS = 1200
 SILENT_LUFS = -60.0
 BITRATES = (48, 56, 64, 80, 96, 112, 128)
 CHUNK_FRAMES = 65536
+SEGMENT_MAX_BYTES = 16 * 1024 * 1024  # a few minutes of speech: fine to hold in memory
 
 
 class MasteringError(Exception):
@@ -102,22 +112,27 @@ def clip_rate(clip: Clip) -> int:
     return SAMPLE_RATE
 
 
-def _simple_wav(clip: Clip, rate: int) -> bool:
-    if clip.format != "wav":
-        return False
-    try:
-        with wave.open(str(clip.path)) as wav:
-            return (wav.getframerate(), wav.getnchannels(), wav.getsampwidth(), wav.getcomptype()) == (rate, 1, 2, "NONE")
-    except (wave.Error, EOFError):
-        return False
+def _segment_pcm(clip: Clip, rate: int) -> bytes:
+    """A speech segment through pydub: small enough to hold whole, and pydub gives one way
+    to bring espeak's WAV and edge's MP3 to the same mono 16-bit PCM."""
+    if clip.format == "mp3":
+        segment = AudioSegment.from_file(clip.path, format="mp3", codec="mp3", parameters=["-ar", str(rate)])
+    else:
+        segment = AudioSegment.from_file(clip.path, format=clip.format)
+    segment = segment.set_channels(1).set_sample_width(2)
+    if segment.frame_rate != rate:
+        segment = segment.set_frame_rate(rate)
+    return segment.raw_data
 
 
 def decode_pcm(clip: Clip, rate: int) -> Iterator[bytes]:
-    """16-bit mono PCM at `rate`: read straight from a matching WAV, else through ffmpeg."""
-    if _simple_wav(clip, rate):
-        with wave.open(str(clip.path)) as wav:
-            while chunk := wav.readframes(CHUNK_FRAMES):
-                yield chunk
+    """16-bit mono PCM at `rate`. Segments (small WAV/MP3) go through pydub; anything large
+    (an hour-long recording) is streamed from ffmpeg so it is never all in memory."""
+    if clip.format in ("wav", "mp3") and clip.path.stat().st_size <= SEGMENT_MAX_BYTES:
+        try:
+            yield _segment_pcm(clip, rate)
+        except CouldntDecodeError as exc:
+            raise MasteringError("无法解码音频片段") from exc
         return
     command = [ffmpeg(), "-v", "error", "-nostdin"]
     if clip.format == "mp3":
