@@ -260,3 +260,78 @@ class PackItem(Base):
     duration: Mapped[float] = mapped_column()
 
     pack: Mapped[Pack] = relationship(back_populates="items")
+
+
+SHARE_KINDS = ("lesson", "series")
+
+
+class ShareToken(Base):
+    """What a printed QR code points at: one lesson or a whole series, optionally one member's
+    personal card. The token is the only secret in the URL; revoking it retires the paper."""
+
+    __tablename__ = "share_tokens"
+    __table_args__ = (
+        CheckConstraint("kind IN ('lesson', 'series')", name="ck_share_tokens_kind"),
+        CheckConstraint(
+            "(kind = 'lesson' AND lesson_id IS NOT NULL) OR (kind = 'series' AND series_id IS NOT NULL)",
+            name="ck_share_tokens_target",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    lesson: Mapped[Lesson | None] = relationship()
+    series: Mapped[Series | None] = relationship()
+    member: Mapped[Member | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+
+class ListenSession(Base):
+    """One phone's browser, identified by a server-issued cookie, so a reload or a second tab
+    is the same listener and not a new play."""
+
+    __tablename__ = "listen_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str] = mapped_column(String(32), unique=True)
+    share_token_id: Mapped[int | None] = mapped_column(ForeignKey("share_tokens.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Listen(Base):
+    """Validated listening of one rendition in one listen session. `listened` only grows by
+    what the server accepted from heartbeats; a play is counted once, when it crosses the
+    threshold, and never again for this session and rendition."""
+
+    __tablename__ = "listens"
+    __table_args__ = (UniqueConstraint("session_id", "rendition_id", name="uq_listens_session_rendition"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("listen_sessions.id", ondelete="CASCADE"))
+    rendition_id: Mapped[int] = mapped_column(ForeignKey("renditions.id", ondelete="CASCADE"), index=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    share_token_id: Mapped[int | None] = mapped_column(ForeignKey("share_tokens.id", ondelete="SET NULL"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    duration: Mapped[float] = mapped_column()
+    listened: Mapped[float] = mapped_column(default=0.0)
+    position: Mapped[float] = mapped_column(default=0.0)
+    quartile: Mapped[int] = mapped_column(Integer, default=0)
+    beats: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_beat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    rendition: Mapped[Rendition] = relationship()
+    lesson: Mapped[Lesson] = relationship()
+    member: Mapped[Member | None] = relationship()

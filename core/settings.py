@@ -45,6 +45,13 @@ DEFAULTS: dict[str, Any] = {
     "JOB_RUNNER": "inprocess",
     "JOB_THREADS": 2,
     # Where removable drives appear; the pack page offers them when the browser is on this computer.
+    # Listen page and play counting (see core/plays.py).
+    "PLAY_THRESHOLD_SECONDS": 30.0,
+    "HEARTBEAT_SECONDS": 10,
+    "HEARTBEAT_SESSION_BURST": 8,
+    "HEARTBEAT_SESSION_RATE": 0.5,
+    "HEARTBEAT_ADDRESS_BURST": 300,
+    "HEARTBEAT_ADDRESS_RATE": 50.0,
     "USB_DRIVE_GLOBS": "/media/*/*,/run/media/*/*,/Volumes/*,D:\\,E:\\,F:\\,G:\\,H:\\",
 }
 

@@ -21,7 +21,9 @@ ERROR_MESSAGES = {
     403: ("没有权限", "这个页面只有管理员可以使用。"),
     404: ("找不到页面", "您要找的内容不存在，可能已被删除。"),
     405: ("操作方式不对", "请通过页面上的按钮操作。"),
+    410: ("此二维码已停用", "这张二维码已经停用了。请向志愿者或社区工作人员要一张新的。"),
     413: ("文件太大", "上传的内容超过了大小上限。"),
+    429: ("操作太频繁", "请稍等一会儿再试。"),
     500: ("出错了", "服务器出了点问题，您的操作没有保存。请稍后再试；如果一直这样，请联系管理员。"),
     503: ("暂时无法使用", "服务暂时不可用。"),
 }
@@ -47,7 +49,7 @@ def public(view):
 
 
 def init_app(app: Flask) -> None:
-    from web import auth, lexicon, library, members, packs, renditions, users
+    from web import auth, lexicon, library, listen, members, packs, renditions, users
 
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -55,11 +57,13 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "info"
 
-    for module in (auth, library, users, members, lexicon, renditions, packs):
+    for module in (auth, library, users, members, lexicon, renditions, packs, listen):
         app.register_blueprint(module.bp)
+    listen.init_limits(app)
 
     app.jinja_env.filters["localtime"] = _localtime
     app.jinja_env.filters["duration"] = format_duration
+    app.jinja_env.filters["clock"] = _clock
     app.jinja_env.globals["ORG_NAME"] = app.config["ORG_NAME"]
 
     app.before_request(_require_migrated_database)
@@ -78,6 +82,13 @@ def _load_user(user_id: str):
 
 def _localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(LOCAL_TZ).strftime(fmt) if value else ""
+
+
+def _clock(seconds: float | None) -> str:
+    """3:07 or 1:02:05, the way a player shows time."""
+    total = int(seconds or 0)
+    hours, rest = divmod(total, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 def _require_migrated_database():
@@ -120,7 +131,9 @@ def _error_page(error):
     description = getattr(error, "description", None)
     if description and isinstance(description, str) and not description.isascii():
         message = description
-    return render_template("error.html", title=title, message=message), code
+    # Listeners who scanned a code never see the admin site's navigation.
+    template = "listen/error.html" if request.blueprint == "listen" else "error.html"
+    return render_template(template, title=title, message=message), code
 
 
 def _csrf_error(_error: CSRFError):

@@ -1,0 +1,153 @@
+"""Share tokens behind printed QR codes, and what a token lets a listener play.
+
+A token is 72 random bits in 12 URL-safe characters, so `https://host/l/<token>` stays near
+32 characters: a small QR version that old phones read from a worn card. Printing the same
+sheet twice reuses the active token, so earlier prints keep working; revoking it retires
+every printed copy at once.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from core.models import Lesson, LessonVersion, Member, Rendition, Series, ShareToken, User
+
+TOKEN_BYTES = 9
+PATH_PREFIX = {"lesson": "l", "series": "s"}
+
+
+class ShareError(ValueError):
+    """A request for a code that cannot be made; the message is shown to the admin."""
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def share_url(public_url: str, share: ShareToken) -> str:
+    return f"{public_url.rstrip('/')}/{PATH_PREFIX[share.kind]}/{share.token}"
+
+
+def share_for(
+    session: Session,
+    *,
+    lesson: Lesson | None = None,
+    series: Series | None = None,
+    member: Member | None = None,
+    user: User | None = None,
+) -> ShareToken:
+    """The active code for a lesson or series (and member), made on first use."""
+    if (lesson is None) == (series is None):
+        raise ShareError("二维码只能指向一课或一个专题")
+    kind = "lesson" if lesson is not None else "series"
+    query = select(ShareToken).where(
+        ShareToken.kind == kind,
+        ShareToken.revoked_at.is_(None),
+        ShareToken.member_id == member.id if member is not None else ShareToken.member_id.is_(None),
+    )
+    query = query.where(ShareToken.lesson_id == lesson.id) if lesson else query.where(ShareToken.series_id == series.id)
+    existing = session.scalars(query.order_by(ShareToken.id.desc())).first()
+    if existing is not None:
+        return existing
+    share = ShareToken(
+        token=new_token(), kind=kind, lesson=lesson, series=series, member=member,
+        created_by_id=user.id if user else None,
+    )
+    session.add(share)
+    session.flush()
+    return share
+
+
+def find_share(session: Session, token: str) -> ShareToken | None:
+    if not token or len(token) > 32:
+        return None
+    return session.scalar(select(ShareToken).where(ShareToken.token == token))
+
+
+def revoke(session: Session, share: ShareToken, user: User | None = None) -> None:
+    if share.revoked_at is None:
+        share.revoked_at = utcnow()
+        share.revoked_by_id = user.id if user else None
+
+
+def lesson_allowed(share: ShareToken, lesson: Lesson) -> bool:
+    if share.kind == "lesson":
+        return lesson.id == share.lesson_id
+    return lesson.series_id == share.series_id
+
+
+def series_of(share: ShareToken) -> Series:
+    return share.series if share.kind == "series" else share.lesson.series
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One rendition a listener can switch to, with the short name shown on the button."""
+
+    rendition: Rendition
+    name: str
+
+
+def listen_choices(session: Session, lesson: Lesson, preferred_voice: str = "") -> list[Choice]:
+    """The finished renditions of the lesson's newest text that has any audio.
+
+    A corrected text waits for its audio to be rendered; until then the code keeps playing
+    the previous version instead of going silent. One rendition per voice or speaker (the
+    newest), the member's preferred voice first, recordings after the synthesised voices.
+    """
+    done = session.scalars(
+        select(Rendition)
+        .join(LessonVersion, Rendition.lesson_version_id == LessonVersion.id)
+        .where(Rendition.lesson_id == lesson.id, Rendition.status == "done", Rendition.file_path.is_not(None))
+        .order_by(LessonVersion.id.desc(), Rendition.id.desc())
+    ).all()
+    if not done:
+        return []
+    newest_version = done[0].lesson_version_id
+    picked: dict[tuple, Rendition] = {}
+    for rendition in done:
+        if rendition.lesson_version_id != newest_version:
+            continue
+        key = ("recording", rendition.speaker_name, rendition.dialect) if rendition.kind == "recording" else (
+            "tts", rendition.actual_voice_id or rendition.voice_id)
+        picked.setdefault(key, rendition)
+
+    def order(rendition: Rendition) -> tuple:
+        preferred = preferred_voice and (rendition.voice_id == preferred_voice or rendition.dialect == preferred_voice)
+        return (not preferred, rendition.kind == "recording", rendition.id)
+
+    renditions = sorted(picked.values(), key=order)
+    return [Choice(r, name) for r, name in zip(renditions, _names(renditions))]
+
+
+def _names(renditions: list[Rendition]) -> list[str]:
+    """普通话 / 东北话 / 真人录音: the dialect alone unless two choices would read the same."""
+    from audio.voices import UnknownVoice, get_voice
+
+    def base(r: Rendition) -> str:
+        if r.kind == "recording":
+            return f"{r.dialect}真人录音" if r.dialect else "真人录音"
+        return r.dialect or "普通话"
+
+    def detailed(r: Rendition) -> str:
+        if r.kind == "recording":
+            return f"{base(r)}·{r.speaker_name}" if r.speaker_name else f"{base(r)}{r.id}"
+        try:
+            voice = get_voice(r.actual_voice_id or r.voice_id)
+        except UnknownVoice:
+            return f"{base(r)}{r.id}"
+        return f"{base(r)}·{voice.gender_label}" if voice.engine == "edge" else f"{base(r)}·离线"
+
+    names = [base(r) for r in renditions]
+    clashes = {name for name in names if names.count(name) > 1}
+    names = [detailed(r) if name in clashes else name for r, name in zip(renditions, names)]
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name}{seen[name]}")
+    return unique

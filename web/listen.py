@@ -1,0 +1,188 @@
+"""The public side of a QR code: listen pages, their audio, and play heartbeats. No login."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, jsonify, make_response, render_template, request, send_file, url_for
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from audio.store import AudioStore
+from core.models import Lesson, Rendition, ShareToken
+from core.plays import BeatRejected, RateLimiter, Rules, finished_lessons, issue_sid, record_beat, verify_sid
+from core.sharing import find_share, lesson_allowed, listen_choices
+from web import csrf, public, session
+
+bp = Blueprint("listen", __name__)
+COOKIE = "xy_listen"
+COOKIE_MAX_AGE = 2 * 365 * 24 * 3600
+AUDIO_MAX_AGE = 365 * 24 * 3600
+
+
+def init_limits(app) -> None:
+    config = app.config
+    app.extensions["xiangyin.beat_limits"] = (
+        RateLimiter(config["HEARTBEAT_SESSION_BURST"], config["HEARTBEAT_SESSION_RATE"]),
+        RateLimiter(config["HEARTBEAT_ADDRESS_BURST"], config["HEARTBEAT_ADDRESS_RATE"]),
+    )
+
+
+def _rules() -> Rules:
+    return Rules(threshold=float(current_app.config["PLAY_THRESHOLD_SECONDS"]))
+
+
+def _sid() -> str | None:
+    return verify_sid(request.cookies.get(COOKIE), current_app.config["SECRET_KEY"])
+
+
+def _page(template: str, **context):
+    """Render a listen page and hand the phone a listen-session cookie if it has none, so a
+    reload or the next lesson is the same listener."""
+    response = make_response(render_template(template, **context))
+    if _sid() is None:
+        response.set_cookie(
+            COOKIE, issue_sid(current_app.config["SECRET_KEY"]), max_age=COOKIE_MAX_AGE,
+            httponly=True, samesite="Lax", secure=request.is_secure,
+        )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _share(kind: str, token: str) -> ShareToken:
+    share = find_share(session(), token)
+    if share is None or share.kind != kind:
+        abort(404, "这个二维码无法识别。请让志愿者或社区工作人员帮您重新打印一张。")
+    if share.revoked_at is not None:
+        abort(410)
+    return share
+
+
+def _prefix(share: ShareToken) -> str:
+    return "l" if share.kind == "lesson" else "s"
+
+
+def _lesson_page(share: ShareToken, lesson: Lesson):
+    member = share.member
+    choices = listen_choices(session(), lesson, member.preferred_voice if member else "")
+    wanted = request.args.get("v", type=int)
+    selected = next((c for c in choices if c.rendition.id == wanted), choices[0] if choices else None)
+    version = selected.rendition.version if selected else None
+    series = lesson.series
+    following = next((other for other in series.lessons if other.number > lesson.number), None)
+    return _page(
+        "listen/lesson.html",
+        share=share, lesson=lesson, series=series, member=member, choices=choices, selected=selected,
+        title=version.title if version else lesson.title, text=version.text if version else lesson.text,
+        next_url=_lesson_url(share, following) if following else None,
+        series_url=url_for("listen.series_page", token=share.token) if share.kind == "series" else None,
+        prefix=_prefix(share),
+        beat_every=current_app.config["HEARTBEAT_SECONDS"],
+    )
+
+
+def _lesson_url(share: ShareToken, lesson: Lesson) -> str | None:
+    """Inside a series code every lesson is reachable; a single-lesson code links on only to
+    the next lesson's own printed code (same member's first), so it never widens access."""
+    if share.kind == "series":
+        return url_for("listen.series_lesson", token=share.token, lesson_id=lesson.id)
+    candidates = session().scalars(
+        select(ShareToken).where(
+            ShareToken.kind == "lesson", ShareToken.lesson_id == lesson.id, ShareToken.revoked_at.is_(None)
+        ).order_by(ShareToken.id.desc())
+    ).all()
+    ranked = sorted(candidates, key=lambda s: (s.member_id != share.member_id, s.member_id is not None))
+    return url_for("listen.lesson_page", token=ranked[0].token) if ranked else None
+
+
+@bp.route("/l/<token>")
+@public
+def lesson_page(token: str):
+    share = _share("lesson", token)
+    return _lesson_page(share, share.lesson)
+
+
+@bp.route("/s/<token>")
+@public
+def series_page(token: str):
+    share = _share("series", token)
+    series = share.series
+    return _page(
+        "listen/series.html", share=share, series=series, member=share.member,
+        finished=finished_lessons(session(), _sid()),
+    )
+
+
+@bp.route("/s/<token>/<int:lesson_id>")
+@public
+def series_lesson(token: str, lesson_id: int):
+    share = _share("series", token)
+    lesson = session().get(Lesson, lesson_id)
+    if lesson is None or not lesson_allowed(share, lesson):
+        abort(404)
+    return _lesson_page(share, lesson)
+
+
+@bp.route("/<any(l, s):prefix>/<token>/a/<int:rendition_id>/<name>")
+@public
+def audio(prefix: str, token: str, rendition_id: int, name: str):
+    """The track behind a code. The URL carries the content hash, so it can be cached for a
+    year; byte ranges are answered (iOS asks for bytes=0-1 first). Never counts as a play."""
+    share = _share("lesson" if prefix == "l" else "series", token)
+    rendition = session().get(Rendition, rendition_id)
+    if (rendition is None or rendition.status != "done" or not rendition.file_path
+            or Path(rendition.file_path).name != name or not lesson_allowed(share, rendition.lesson)):
+        abort(404)
+    store = AudioStore(Path(current_app.config["DATA_DIR"]) / "audio")
+    path = store.resolve(rendition.file_path)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype="audio/mpeg", conditional=True, max_age=AUDIO_MAX_AGE, etag=rendition.sha256)
+    response.cache_control.immutable = True
+    return response
+
+
+@bp.route("/listen/beat", methods=["POST"])
+@public
+@csrf.exempt
+def beat():
+    """Heartbeats from the player, sent as text/plain JSON so navigator.sendBeacon can send
+    the last one on pagehide without a CORS preflight."""
+    sid = _sid()
+    if sid is None:
+        return _refuse("请刷新页面后再播放", 403)
+    by_session, by_address = current_app.extensions["xiangyin.beat_limits"]
+    if not by_session.allow(sid) or not by_address.allow(request.remote_addr or "-"):
+        return _refuse("上报太频繁", 429)
+    try:
+        data = json.loads(request.get_data(cache=False, as_text=True) or "null")
+        if not isinstance(data, dict):
+            raise ValueError
+        token, rendition_id, event = str(data["t"]), int(data["r"]), str(data["e"])
+    except (ValueError, KeyError, TypeError):
+        return _refuse("上报内容不完整", 400)
+    share = find_share(session(), token)
+    if share is None:
+        return _refuse("二维码无法识别", 404)
+    if share.revoked_at is not None:
+        return _refuse("此二维码已停用", 410)
+    rendition = session().get(Rendition, rendition_id)
+    if rendition is None or rendition.status != "done" or not lesson_allowed(share, rendition.lesson):
+        return _refuse("没有这个音频", 404)
+    try:
+        result = record_beat(
+            session(), sid, share, rendition, event, data.get("d", 0), data.get("p", 0), _rules(),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+    except BeatRejected as exc:
+        return _refuse(str(exc), exc.status)
+    except IntegrityError:
+        session().rollback()
+        return _refuse("同时收到了两次上报，请稍后再试", 409)
+    return jsonify(listened=round(result.listened, 3), accepted=round(result.accepted, 3),
+                   counted=result.counted, completed=result.completed)
+
+
+def _refuse(message: str, status: int):
+    return jsonify(error=message), status
+
