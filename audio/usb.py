@@ -154,12 +154,10 @@ def playlist(plan: Plan, folder_prefix: str) -> bytes:
 
 def catalog_pdf(plan: Plan) -> bytes:
     """A large-print A4 label: number → title, so a helper can find a lesson by ear and eye."""
-    from fpdf import FPDF
-    from noto_cjk import otc_path
+    from audio.pdf import cjk_pdf
 
-    pdf = FPDF(format="A4")
+    pdf = cjk_pdf()
     pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_font("noto", fname=str(otc_path("sans")), collection_font_number=2)  # Simplified Chinese face
     pdf.add_page()
     pdf.set_font("noto", size=26)
     pdf.multi_cell(0, 13, plan.info.get("title", "学习包"), new_x="LMARGIN", new_y="NEXT")
