@@ -151,3 +151,52 @@ def _names(renditions: list[Rendition]) -> list[str]:
         seen[name] = seen.get(name, 0) + 1
         unique.append(name if seen[name] == 1 else f"{name}{seen[name]}")
     return unique
+
+
+SERIES_CARD_COPIES = 4
+
+
+def sheet_cards(
+    session: Session,
+    series: Series,
+    layout: str,
+    public_url: str,
+    *,
+    members: list[Member] | None = None,
+    lessons: list[Lesson] | None = None,
+    user: User | None = None,
+) -> list:
+    """The cards to print, making the codes they need. Personal cards come member by member,
+    so a cut sheet falls into one bundle per member; a general series card is printed four to
+    a page, one for each household the volunteer visits."""
+    from audio.qr import GRIDS, Card
+
+    if layout not in GRIDS:
+        raise ShareError(f"没有这种版式：{layout}")
+    chosen = lessons if lessons is not None else list(series.lessons)
+    if any(lesson.series_id != series.id for lesson in chosen):
+        raise ShareError("所选的课不属于这个专题")
+    owners: list[Member | None] = list(members) if members else [None]
+    cards = []
+    for member in owners:
+        name = member.name if member else ""
+        if layout == "series":
+            share = share_for(session, series=series, member=member, user=user)
+            card = Card(share_url(public_url, share), series.title, f"共{len(series.lessons)}课 · 一码听全季", name)
+            cards.extend([card] * (1 if member else SERIES_CARD_COPIES))
+            continue
+        if not chosen:
+            raise ShareError("这个专题还没有课，无法打印课程卡片")
+        for lesson in chosen:
+            share = share_for(session, lesson=lesson, member=member, user=user)
+            cards.append(Card(share_url(public_url, share), f"第{lesson.number}课 {lesson.title}", series.title, name))
+    return cards
+
+
+def list_shares(session: Session, series_id: int | None = None) -> list[ShareToken]:
+    """Codes of a series (its own and its lessons'), or all codes; newest first."""
+    query = select(ShareToken).order_by(ShareToken.revoked_at.is_not(None), ShareToken.id.desc())
+    if series_id is not None:
+        lesson_ids = select(Lesson.id).where(Lesson.series_id == series_id)
+        query = query.where((ShareToken.series_id == series_id) | ShareToken.lesson_id.in_(lesson_ids))
+    return list(session.scalars(query))

@@ -1,0 +1,67 @@
+"""Printing QR sheets and retiring codes (the listener's side is web/listen.py)."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from audio.qr import LAYOUTS, sheet_pdf
+from core.models import Lesson, Listen, Member, Series, ShareToken
+from core.sharing import ShareError, list_shares, revoke, share_url, sheet_cards
+from web import session
+from web.auth import admin_required
+
+bp = Blueprint("qr", __name__)
+
+
+@bp.route("/series/<int:series_id>/qr")
+def series_codes(series_id: int):
+    series = session().get(Series, series_id) or abort(404)
+    shares = list_shares(session(), series.id)
+    plays = dict(session().execute(
+        select(Listen.share_token_id, func.count()).where(Listen.counted_at.is_not(None)).group_by(Listen.share_token_id)
+    ).all())
+    members = session().scalars(select(Member).where(Member.active.is_(True)).order_by(Member.group_name, Member.name)).all()
+    return render_template(
+        "qr/series.html", series=series, shares=shares, plays=plays, members=members, layouts=LAYOUTS,
+        url_of=lambda share: share_url(current_app.config["PUBLIC_URL"], share),
+    )
+
+
+@bp.route("/series/<int:series_id>/qr.pdf", methods=["POST"])
+def series_sheet(series_id: int):
+    series = session().get(Series, series_id) or abort(404)
+    layout = request.form.get("layout", "cards")
+    if layout not in LAYOUTS:
+        abort(400, "请选择版式")
+    members = [session().get(Member, int(mid)) for mid in request.form.getlist("members") if mid.isdigit()]
+    if None in members:
+        abort(400, "所选的党员不存在")
+    lesson_ids = [int(lid) for lid in request.form.getlist("lessons") if lid.isdigit()]
+    lessons = [session().get(Lesson, lid) for lid in lesson_ids] or None
+    if lessons is not None and None in lessons:
+        abort(400, "所选的课不存在")
+    try:
+        cards = sheet_cards(session(), series, layout, current_app.config["PUBLIC_URL"], members=members,
+                            lessons=lessons, user=current_user._get_current_object())
+    except ShareError as exc:
+        abort(400, str(exc))
+    data = sheet_pdf(cards, layout, title=series.title)
+    session().commit()
+    filename = f"{series.title}-{LAYOUTS[layout].split('（')[0]}.pdf"
+    response = current_app.response_class(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return response
+
+
+@bp.route("/qr/<int:share_id>/revoke", methods=["POST"])
+@admin_required
+def revoke_code(share_id: int):
+    share = session().get(ShareToken, share_id) or abort(404)
+    revoke(session(), share, current_user._get_current_object())
+    session().commit()
+    flash("二维码已停用；已打印的这张码扫了会提示“此二维码已停用”。需要时重新打印即可得到新码。", "success")
+    series_id = share.series_id if share.kind == "series" else share.lesson.series_id
+    return redirect(url_for("qr.series_codes", series_id=series_id) + "#codes", 303)
