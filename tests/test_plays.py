@@ -1,0 +1,139 @@
+"""The counting rules: properties over arbitrary heartbeat sequences (hypothesis), on the pure
+rules and on the records in a real SQLite file."""
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from core.lessons import add_lesson, create_series
+from core.models import Listen, ListenSession, Rendition
+from core.plays import BeatRejected, RateLimiter, Rules, State, advance, check_values, issue_sid, record_beat, verify_sid
+from core.settings import DEFAULTS
+from core.sharing import share_for
+
+RULES = Rules()
+beats = st.lists(
+    st.tuples(st.floats(0, 200, allow_nan=False), st.floats(0, RULES.max_claim, allow_nan=False)),
+    min_size=1, max_size=60,
+)
+
+
+def test_default_threshold_is_30_seconds_or_half_the_track():
+    assert DEFAULTS["PLAY_THRESHOLD_SECONDS"] == 30
+    assert RULES.play_threshold(600) == 30 and RULES.play_threshold(40) == 20
+    state, _ = advance(State(duration=600), 29.0, 29.0, RULES)
+    assert not state.counted
+    state, _ = advance(state, 1.0, 30.0, RULES)
+    assert state.counted and not state.completed
+
+
+@given(duration=st.floats(1, 7200), sequence=beats)
+def test_listened_never_exceeds_wall_clock_or_track(duration, sequence):
+    state, now = State(duration=duration), 0.0
+    for gap, claimed in sequence:
+        now += gap
+        before = state
+        state, accepted = advance(state, claimed, now, RULES)
+        assert 0 <= accepted <= claimed
+        assert accepted <= gap + RULES.slack + 1e-9
+        assert state.listened <= duration + 1e-9
+        assert state.listened <= now + RULES.slack + 1e-9
+        assert state.listened >= before.listened
+        assert state.counted >= before.counted and state.completed >= before.completed
+        assert state.quartile >= before.quartile
+        if state.completed:
+            assert state.counted and state.quartile == 4
+        if state.counted and not before.counted:
+            assert state.listened >= RULES.play_threshold(duration) - 1e-9
+
+
+@given(duration=st.floats(60, 3600), beat=st.floats(5, 15))
+def test_honest_listener_completes(duration, beat):
+    state, now = State(duration=duration), 0.0
+    while now < duration:
+        step = min(beat, duration - now)
+        now += step
+        state, accepted = advance(state, step, now, RULES)
+        assert accepted == pytest.approx(step)
+    assert state.completed and state.listened == pytest.approx(duration)
+
+
+@pytest.mark.parametrize("claimed,position", [(-1, 0), (RULES.max_claim + 1, 0), ("abc", 0), (float("nan"), 0),
+                                              (1, -3), (1, 100 + RULES.slack + 1), (float("inf"), 0)])
+def test_impossible_values_are_refused(claimed, position):
+    with pytest.raises(BeatRejected) as info:
+        check_values(State(duration=100), claimed, position, RULES)
+    assert info.value.status == 422
+
+
+def test_completion_at_ninety_percent_or_last_ten_seconds():
+    long, _ = advance(State(duration=1000, listened=880, counted=True), 20, 1000, RULES)
+    assert long.completed and long.listened == 900
+    short, _ = advance(State(duration=60, listened=30, counted=True), 20.5, 1000, RULES)
+    assert short.completed, "less than 10 s left"
+    not_yet, _ = advance(State(duration=60, listened=30, counted=True), 19, 1000, RULES)
+    assert not not_yet.completed
+
+
+def test_rate_limiter_allows_a_burst_then_refills():
+    limiter = RateLimiter(capacity=3, per_second=0.5)
+    assert [limiter.allow("a", now=0) for _ in range(4)] == [True, True, True, False]
+    assert limiter.allow("b", now=0), "keys are independent"
+    assert not limiter.allow("a", now=1.0)
+    assert limiter.allow("a", now=3.1)
+
+
+def test_listen_session_ids_are_signed():
+    sid = issue_sid("secret")
+    assert verify_sid(sid, "secret") == sid.split(".")[0]
+    assert verify_sid(sid, "other") is None
+    assert verify_sid(sid[:-1] + ("0" if sid[-1] != "0" else "1"), "secret") is None
+    assert verify_sid("made-up.0000000000000000", "secret") is None and verify_sid(None, "secret") is None
+
+
+@pytest.fixture
+def track(app, db):
+    """A finished ten-minute rendition record: the rules need its duration, not its sound."""
+    series = create_series(db, "规则")
+    lesson = add_lesson(db, series, "第一课", "内容。")
+    rendition = Rendition(lesson=lesson, version=lesson.versions[0], kind="tts", status="done", duration=600.0,
+                          voice_id="offline-mandarin", file_path="aa/x.mp3", sha256="a" * 64)
+    db.add(rendition)
+    share = share_for(db, lesson=lesson)
+    db.commit()
+    return rendition, share
+
+
+sids = (f"sid{n}" for n in itertools.count())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sequence=st.lists(
+    st.tuples(st.sampled_from(["play", "beat", "beat", "beat", "pause", "end"]),
+              st.floats(0, 120, allow_nan=False), st.floats(0, RULES.max_claim, allow_nan=False)),
+    min_size=1, max_size=40))
+def test_records_follow_the_rules_and_count_once(db, track, sequence):
+    rendition, share = track
+    sid = next(sids)
+    start = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
+    now, opened = start, False
+    for event, gap, claimed in sequence:
+        now += timedelta(seconds=gap)
+        try:
+            record_beat(db, sid, share, rendition, event, 0 if event == "play" else claimed, 0, RULES, now=now)
+            opened = opened or event == "play"
+        except BeatRejected as exc:
+            assert exc.status == 409 and not opened
+    listens = db.scalars(select(Listen).join(ListenSession).where(ListenSession.sid == sid)).all()
+    assert len(listens) == (1 if opened else 0)
+    for listen in listens:
+        assert listen.listened <= rendition.duration + 1e-9
+        assert listen.listened <= (now - listen.started_at).total_seconds() + RULES.slack + 1e-6
+        if listen.counted_at:
+            assert listen.listened >= RULES.play_threshold(rendition.duration) - 1e-9
+    assert db.scalar(select(func.count()).select_from(ListenSession).where(ListenSession.sid == sid)) <= 1
