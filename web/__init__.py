@@ -49,7 +49,7 @@ def public(view):
 
 
 def init_app(app: Flask) -> None:
-    from web import auth, lexicon, library, listen, members, packs, qr, renditions, users
+    from web import auth, lexicon, library, listen, members, packs, qr, renditions, stats, users
 
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -57,7 +57,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "info"
 
-    for module in (auth, library, users, members, lexicon, renditions, packs, listen, qr):
+    for module in (auth, library, users, members, lexicon, renditions, packs, listen, qr, stats):
         app.register_blueprint(module.bp)
     listen.init_limits(app)
 

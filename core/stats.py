@@ -1,0 +1,173 @@
+"""What organisers see about listening: only validated plays (core/plays.py) are counted.
+
+Days are Asia/Shanghai calendar days: a play at 01:00 Beijing time belongs to that morning,
+not to the previous UTC day.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from core.models import Lesson, Listen, Rendition
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+QUARTILE_LABELS = ("开始", "听了¼", "听了½", "听了¾", "听完")
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: date
+    end: date
+    series_id: int | None = None
+
+    @classmethod
+    def last_days(cls, days: int, today: date | None = None, series_id: int | None = None) -> Filters:
+        today = today or datetime.now(LOCAL_TZ).date()
+        return cls(today - timedelta(days=days - 1), today, series_id)
+
+    def utc_bounds(self) -> tuple[datetime, datetime]:
+        start = datetime.combine(self.start, time.min, LOCAL_TZ).astimezone(timezone.utc)
+        end = datetime.combine(self.end + timedelta(days=1), time.min, LOCAL_TZ).astimezone(timezone.utc)
+        return start, end
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=n) for n in range((self.end - self.start).days + 1)]
+
+
+@dataclass(frozen=True)
+class PlayRow:
+    """One counted play, flattened for tables and exports."""
+
+    counted_at: datetime  # local time
+    series: str
+    lesson: str
+    voice: str
+    member: str
+    group: str
+    listened: float
+    duration: float
+    completed: bool
+    session_id: int
+
+    @property
+    def share(self) -> float:
+        return min(1.0, self.listened / self.duration) if self.duration else 0.0
+
+
+@dataclass
+class Tally:
+    label: str
+    plays: int = 0
+    completions: int = 0
+    extra: str = ""
+
+
+@dataclass
+class Summary:
+    filters: Filters
+    rows: list[PlayRow]
+    plays: int = 0
+    completions: int = 0
+    sessions: int = 0
+    average_share: float = 0.0
+    minutes: float = 0.0
+    by_day: list[Tally] = field(default_factory=list)
+    by_lesson: list[Tally] = field(default_factory=list)
+    by_series: list[Tally] = field(default_factory=list)
+    by_voice: list[Tally] = field(default_factory=list)
+    by_member: list[Tally] = field(default_factory=list)
+    funnel: list[Tally] = field(default_factory=list)
+
+
+def voice_name(rendition: Rendition) -> str:
+    from audio.voices import UnknownVoice, get_voice
+
+    if rendition.kind == "recording":
+        return f"{rendition.dialect}真人录音" if rendition.dialect else "真人录音"
+    try:
+        return get_voice(rendition.actual_voice_id or rendition.voice_id).label
+    except UnknownVoice:
+        return rendition.voice_id or "未知声音"
+
+
+def _listens(session: Session, filters: Filters, counted_only: bool) -> list[Listen]:
+    start, end = filters.utc_bounds()
+    moment = Listen.counted_at if counted_only else Listen.started_at
+    query = (
+        select(Listen)
+        .options(joinedload(Listen.lesson).joinedload(Lesson.series), joinedload(Listen.rendition),
+                 joinedload(Listen.member))
+        .where(moment >= start, moment < end)
+        .order_by(moment)
+    )
+    if filters.series_id is not None:
+        query = query.join(Lesson, Listen.lesson_id == Lesson.id).where(Lesson.series_id == filters.series_id)
+    return list(session.scalars(query).unique())
+
+
+def play_rows(session: Session, filters: Filters) -> list[PlayRow]:
+    return [
+        PlayRow(
+            counted_at=listen.counted_at.astimezone(LOCAL_TZ),
+            series=listen.lesson.series.title,
+            lesson=f"第{listen.lesson.number}课 {listen.lesson.title}",
+            voice=voice_name(listen.rendition),
+            member=listen.member.name if listen.member else "",
+            group=listen.member.group_name if listen.member else "",
+            listened=listen.listened, duration=listen.duration, completed=listen.completed_at is not None,
+            session_id=listen.session_id,
+        )
+        for listen in _listens(session, filters, counted_only=True)
+    ]
+
+
+def _tally(rows: list[PlayRow], key) -> list[Tally]:
+    tallies: dict[str, Tally] = {}
+    for row in rows:
+        tally = tallies.setdefault(key(row), Tally(key(row)))
+        tally.plays += 1
+        tally.completions += row.completed
+    return sorted(tallies.values(), key=lambda t: (-t.plays, t.label))
+
+
+def summarise(session: Session, filters: Filters) -> Summary:
+    rows = play_rows(session, filters)
+    summary = Summary(filters, rows)
+    summary.plays = len(rows)
+    summary.completions = sum(row.completed for row in rows)
+    summary.sessions = len({row.session_id for row in rows})
+    summary.average_share = sum(row.share for row in rows) / len(rows) if rows else 0.0
+    summary.minutes = sum(row.listened for row in rows) / 60
+    per_day: dict[date, Tally] = {day: Tally(day.strftime("%m-%d")) for day in filters.days()}
+    for row in rows:
+        tally = per_day[row.counted_at.date()]
+        tally.plays += 1
+        tally.completions += row.completed
+    summary.by_day = list(per_day.values())
+    summary.by_lesson = _tally(rows, lambda r: f"{r.series} · {r.lesson}")
+    summary.by_series = _tally(rows, lambda r: r.series)
+    summary.by_voice = _tally(rows, lambda r: r.voice)
+    members: dict[str, Tally] = {}
+    last: dict[str, datetime] = defaultdict(lambda: datetime.min.replace(tzinfo=LOCAL_TZ))
+    for row in rows:
+        if not row.member:
+            continue
+        key = f"{row.member}（{row.group}）" if row.group else row.member
+        tally = members.setdefault(key, Tally(key))
+        tally.plays += 1
+        tally.completions += row.completed
+        last[key] = max(last[key], row.counted_at)
+    for key, tally in members.items():
+        tally.extra = last[key].strftime("%Y-%m-%d %H:%M")
+    summary.by_member = sorted(members.values(), key=lambda t: (-t.plays, t.label))
+    reached = Counter(listen.quartile for listen in _listens(session, filters, counted_only=False))
+    summary.funnel = [
+        Tally(label, plays=sum(count for quartile, count in reached.items() if quartile >= index))
+        for index, label in enumerate(QUARTILE_LABELS)
+    ]
+    return summary

@@ -1,0 +1,51 @@
+"""Excel workbooks for the quarterly review (量化考核): one sheet per view of the data."""
+from __future__ import annotations
+
+import io
+
+from core.stats import Summary
+
+
+def _sheet(workbook, title: str, header: list[str], rows: list[list], widths: list[int]):
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    sheet = workbook.create_sheet(title)
+    sheet.append(header)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append(row)
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A2"
+    return sheet
+
+
+def stats_workbook(summary: Summary) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    f = summary.filters
+    _sheet(workbook, "概况", ["项目", "数值"], [
+        ["统计区间", f"{f.start:%Y-%m-%d} 至 {f.end:%Y-%m-%d}"],
+        ["收听次数", summary.plays], ["听完次数", summary.completions],
+        ["收听的手机（去重）", summary.sessions], ["平均收听比例", round(summary.average_share, 3)],
+        ["收听总分钟", round(summary.minutes, 1)],
+    ], [22, 28])
+    _sheet(workbook, "每次收听",
+           ["时间", "专题", "课程", "声音", "党员（个人卡）", "网格", "收听秒数", "音频秒数", "听完"],
+           [[r.counted_at.replace(tzinfo=None), r.series, r.lesson, r.voice, r.member, r.group,
+             round(r.listened), round(r.duration), "是" if r.completed else "否"] for r in summary.rows],
+           [18, 24, 30, 22, 14, 16, 10, 10, 6])
+    for title, tallies in (("按课程", summary.by_lesson), ("按专题", summary.by_series), ("按声音", summary.by_voice)):
+        _sheet(workbook, title, ["名称", "收听次数", "听完次数"],
+               [[t.label, t.plays, t.completions] for t in tallies], [40, 12, 12])
+    _sheet(workbook, "按日期", ["日期", "收听次数", "听完次数"],
+           [[day.isoformat(), t.plays, t.completions] for day, t in zip(f.days(), summary.by_day)], [14, 12, 12])
+    _sheet(workbook, "个人卡", ["党员", "收听次数", "听完次数", "最近收听"],
+           [[t.label, t.plays, t.completions, t.extra] for t in summary.by_member], [24, 12, 12, 18])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

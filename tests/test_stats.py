@@ -1,0 +1,118 @@
+"""The dashboard counts only validated plays, on Beijing calendar days, and exports the same
+numbers to CSV and XLSX."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from openpyxl import load_workbook
+
+from core.lessons import add_lesson, create_series
+from core.models import Member, Rendition
+from core.plays import Rules, record_beat
+from core.sharing import share_for
+from tests.conftest import page_text
+
+RULES = Rules()
+T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)  # 10:00 in Beijing
+
+
+def listen(db, sid, share, rendition, seconds, start):
+    """Play `seconds` of the track honestly, one 10-second heartbeat at a time."""
+    record_beat(db, sid, share, rendition, "play", 0, 0, RULES, now=start)
+    now, done = start, 0.0
+    while done < seconds:
+        step = min(10.0, seconds - done)
+        now += timedelta(seconds=step)
+        done += step
+        record_beat(db, sid, share, rendition, "beat", step, done, RULES, now=now)
+
+
+@pytest.fixture
+def plays(app, db):
+    series = create_series(db, "冬季学习包")
+    other = create_series(db, "防诈骗")
+    first = add_lesson(db, series, "学习党章", "内容。")
+    second = add_lesson(db, series, "按时交纳党费", "内容。")
+    scam = add_lesson(db, other, "识别诈骗电话", "内容。")
+    member = Member(name="王秀英", group_name="幸福里1号楼")
+    db.add(member)
+
+    def rendition(lesson, voice, kind="tts"):
+        r = Rendition(lesson=lesson, version=lesson.versions[0], kind=kind, voice_id=voice if kind == "tts" else None,
+                      dialect="四川话" if kind == "recording" else "", status="done", duration=300.0,
+                      file_path="aa/a.mp3", sha256="a" * 64)
+        db.add(r)
+        return r
+
+    mandarin, cantonese = rendition(first, "offline-mandarin"), rendition(first, "offline-cantonese")
+    recording = rendition(second, None, "recording")
+    scam_audio = rendition(scam, "offline-mandarin")
+    db.flush()
+    general = share_for(db, lesson=first)
+    personal = share_for(db, lesson=first, member=member)
+    series_code = share_for(db, series=series)
+    other_code = share_for(db, series=other)
+    db.commit()
+    listen(db, "phone-a", general, mandarin, 300, T0)  # completed
+    listen(db, "phone-a", general, mandarin, 0, T0 + timedelta(hours=1))  # replay: same play, not counted again
+    listen(db, "phone-b", general, cantonese, 40, T0)  # counted, not completed
+    listen(db, "phone-c", general, mandarin, 20, T0)  # under 30 s: not a play
+    listen(db, "phone-d", personal, mandarin, 300, T0 + timedelta(days=1))
+    listen(db, "phone-d", series_code, recording, 150, T0 + timedelta(days=1))
+    # 01:30 on 26 November in Beijing is still 25 November in UTC.
+    listen(db, "phone-e", other_code, scam_audio, 60, datetime(2026, 11, 25, 17, 30, tzinfo=timezone.utc))
+    return {"series": series.id, "other": other.id}
+
+
+def test_dashboard_numbers_and_charts(admin, plays):
+    page = admin.get("/stats?start=2026-11-20&end=2026-11-26")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    text = page_text(page)
+    kpis = dict((label, value) for value, label in re.findall(r"<strong>([^<]+)</strong><span>([^<]+)</span>", html))
+    assert kpis["收听次数"] == "5" and kpis["听完次数"] == "2" and kpis["收听的手机（去重）"] == "4"
+    # shares: 1, 40/300, 1, 150/300, 60/300 → 0.567
+    assert kpis["平均听了全课的"] == "57%"
+    assert "<svg" in html and "11-20 收听 2" in html and "11-21 收听 2" in html and "11-26 收听 1" in html
+    assert "11-25 收听 0" in html, "the 01:30 Beijing play is on the 26th"
+    assert "普通话 · 离线合成" in html and "粤语 · 离线合成" in html and "四川话真人录音" in html
+    assert "王秀英（幸福里1号楼） 1 1" in text, "personal card plays per member"
+    # quarters reached: 300/300 twice, 150/300, then 40, 20 and 60 of 300
+    funnel = re.search(r"听到哪里.*?<tbody><tr>(.*?)</tr>", html, re.S).group(1)
+    assert re.findall(r"<td>(\d+)</td>", funnel) == ["6", "3", "3", "2", "2"]
+
+
+def test_filters_by_series_and_days(admin, plays):
+    text = page_text(admin.get(f"/stats?start=2026-11-20&end=2026-11-26&series={plays['other']}"))
+    assert "1 收听次数" in text and "识别诈骗电话" in text and "学习党章" not in text
+    assert admin.get("/stats?start=2026-11-30&end=2026-11-01").status_code == 400
+    assert admin.get("/stats?start=bad&end=2026-11-01").status_code == 400
+    assert admin.get("/stats?days=7").status_code == 200
+
+
+def test_exports_match_the_dashboard(admin, plays):
+    query = "start=2026-11-20&end=2026-11-26"
+    response = admin.get(f"/stats/plays.csv?{query}")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    body = response.get_data(as_text=True)
+    assert body.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
+    assert rows[0][:3] == ["时间", "专题", "课程"] and len(rows) == 6
+    assert ["2026-11-26 01:30", "防诈骗", "第1课 识别诈骗电话", "普通话 · 离线合成", "", "", "60", "300", "否"] in rows
+    workbook = load_workbook(io.BytesIO(admin.get(f"/stats/plays.xlsx?{query}").data))
+    assert workbook.sheetnames == ["概况", "每次收听", "按课程", "按专题", "按声音", "按日期", "个人卡"]
+    overview = {row[0]: row[1] for row in workbook["概况"].iter_rows(values_only=True)}
+    assert overview["收听次数"] == 5 and overview["听完次数"] == 2 and overview["收听的手机（去重）"] == 4
+    assert workbook["每次收听"].max_row == 6
+    assert list(workbook["个人卡"].iter_rows(values_only=True))[1][:3] == ("王秀英（幸福里1号楼）", 1, 1)
+    days = {row[0]: row[1] for row in workbook["按日期"].iter_rows(min_row=2, values_only=True)}
+    assert days["2026-11-26"] == 1 and days["2026-11-25"] == 0
+
+
+def test_volunteers_cannot_see_statistics(volunteer):
+    assert volunteer.get("/stats").status_code == 403
+    assert volunteer.get("/stats/plays.xlsx").status_code == 403

@@ -1,0 +1,86 @@
+"""The organisers' listening dashboard and its exports."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from urllib.parse import quote
+
+from flask import Blueprint, abort, current_app, render_template, request
+from sqlalchemy import select
+
+from core.models import Series
+from core.stats import Filters, summarise
+from core.xlsx import stats_workbook
+from web import session
+from web.auth import admin_required
+from web.charts import daily_bars, horizontal_bars
+
+bp = Blueprint("stats", __name__)
+MAX_DAYS = 366
+
+
+def _filters() -> Filters:
+    series_id = request.args.get("series", type=int)
+    start, end = request.args.get("start", ""), request.args.get("end", "")
+    if start or end:
+        try:
+            filters = Filters(date.fromisoformat(start), date.fromisoformat(end), series_id)
+        except ValueError:
+            abort(400, "日期格式不对，请用 2026-11-01 这样的写法")
+        if filters.end < filters.start:
+            abort(400, "结束日期不能早于开始日期")
+        if (filters.end - filters.start).days >= MAX_DAYS:
+            abort(400, "一次最多查看一年")
+        return filters
+    days = request.args.get("days", 30, type=int)
+    return Filters.last_days(min(max(days, 1), MAX_DAYS), series_id=series_id)
+
+
+@bp.route("/stats")
+@admin_required
+def dashboard():
+    filters = _filters()
+    summary = summarise(session(), filters)
+    return render_template(
+        "stats/index.html", summary=summary, filters=filters,
+        series_list=session().scalars(select(Series).order_by(Series.position, Series.id)).all(),
+        daily=daily_bars(summary.by_day, "每天收听和听完次数"),
+        lessons=horizontal_bars(summary.by_lesson, "各课收听次数"),
+        series_chart=horizontal_bars(summary.by_series, "各专题收听次数"),
+        voices=horizontal_bars(summary.by_voice, "各声音收听次数"),
+        query=request.query_string.decode(),
+    )
+
+
+def _filename(filters: Filters, ext: str) -> str:
+    name = f"收听统计-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.{ext}"
+    return f"attachment; filename*=UTF-8''{quote(name)}"
+
+
+@bp.route("/stats/plays.csv")
+@admin_required
+def export_csv():
+    filters = _filters()
+    summary = summarise(session(), filters)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["时间", "专题", "课程", "声音", "党员（个人卡）", "网格", "收听秒数", "音频秒数", "听完"])
+    for row in summary.rows:
+        writer.writerow([row.counted_at.strftime("%Y-%m-%d %H:%M"), row.series, row.lesson, row.voice, row.member,
+                         row.group, round(row.listened), round(row.duration), "是" if row.completed else "否"])
+    # A BOM so that Excel on Windows opens the Chinese columns as UTF-8.
+    response = current_app.response_class("\ufeff" + out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = _filename(filters, "csv")
+    return response
+
+
+@bp.route("/stats/plays.xlsx")
+@admin_required
+def export_xlsx():
+    filters = _filters()
+    data = stats_workbook(summarise(session(), filters))
+    response = current_app.response_class(
+        data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response.headers["Content-Disposition"] = _filename(filters, "xlsx")
+    return response
