@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from core.models import Lesson, Listen, Rendition
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-QUARTILE_LABELS = ("开始", "听了¼", "听了½", "听了¾", "听完")
+QUARTILE_LABELS = ("开始播放", "听到1/4", "听到一半", "听到3/4", "听完")
 
 
 @dataclass(frozen=True)

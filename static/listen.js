@@ -43,7 +43,8 @@
                             p: Math.min(duration, Math.round(audio.currentTime * 1000) / 1000) });
   }
   function send(event, useBeacon) {
-    var claimed = Math.min(played, 110);
+    // "play" only (re)starts the server's clock; played seconds ride on the next beat.
+    var claimed = event === "play" ? 0 : Math.min(played, 110);
     var data = payload(event, claimed);
     if (useBeacon && navigator.sendBeacon) {
       if (navigator.sendBeacon(beatUrl, new Blob([data], { type: "text/plain" }))) played -= claimed;
@@ -63,8 +64,11 @@
     }
     lastTime = t;
   }
+  function paint(value) {
+    seek.style.setProperty("--p", (duration ? Math.min(100, 100 * value / duration) : 0) + "%");
+  }
   function showTime() {
-    if (!dragging) seek.value = audio.currentTime;
+    if (!dragging) { seek.value = audio.currentTime; paint(audio.currentTime); }
     nowLabel.textContent = clock(audio.currentTime);
   }
   function setPlaying(on) {
@@ -117,7 +121,9 @@
   }
   document.getElementById("back").addEventListener("click", function () { jump(-15); });
   document.getElementById("forward").addEventListener("click", function () { jump(15); });
-  seek.addEventListener("input", function () { dragging = true; nowLabel.textContent = clock(Number(seek.value)); });
+  seek.addEventListener("input", function () {
+    dragging = true; nowLabel.textContent = clock(Number(seek.value)); paint(Number(seek.value));
+  });
   seek.addEventListener("change", function () { dragging = false; audio.currentTime = Number(seek.value); showTime(); });
 
   Array.prototype.forEach.call(document.querySelectorAll(".voice"), function (link) {

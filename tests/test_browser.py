@@ -2,17 +2,13 @@
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
-from waitress import create_server
 
+from tests.browser import PHONE, no_sideways_scroll, phone_page, serve
 from tests.conftest import PASSWORD, add_user
-from tests.tools import require_tool
 
 pytestmark = pytest.mark.browser
-
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -28,44 +24,15 @@ def live_server(app):
     runner = build_runner(app.extensions["xiangyin.db"], dict(app.config))
     runner.start()
     app.extensions["xiangyin.runner"] = runner
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=5)
+    with serve(app) as url:
+        yield url
     runner.stop()
 
 
 @pytest.fixture
-def page(live_server, tmp_path):
-    executable = require_tool("chromium", "/usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                # A synthetic microphone (a beeping tone) for the in-browser recorder.
-                "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
-            ],
-        )
-        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-CN")
-        yield context.new_page()
-        context.close()
-        browser.close()
-
-
-def no_sideways_scroll(page) -> bool:
-    return page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth + 1")
+def page(live_server):
+    with phone_page() as page:
+        yield page
 
 
 def login(page, live_server):

@@ -50,10 +50,12 @@ def daily_bars(tallies: list[Tally], title: str) -> Markup:
 def horizontal_bars(tallies: list[Tally], title: str, limit: int = 12) -> Markup:
     """One row per item: its name, a bar of plays with the completed part darker, the counts."""
     shown = tallies[:limit]
+    if not shown:
+        return Markup('<p class="empty">这段时间没有收听。</p>')
     row, label_w, value_w = 30, 260, 90
-    height = max(1, len(shown)) * row + 8
+    height = len(shown) * row + 8
     bar_w = WIDTH - label_w - value_w
-    top_value = max((t.plays for t in shown), default=0) or 1
+    top_value = max(t.plays for t in shown) or 1
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}">',
              f"<title>{escape(title)}</title>"]
     for index, tally in enumerate(shown):
@@ -68,7 +70,5 @@ def horizontal_bars(tallies: list[Tally], title: str, limit: int = 12) -> Markup
             f'<rect x="{label_w}" y="{y + 4}" width="{done_w:.1f}" height="20" fill="{COMPLETIONS}"/>'
             f'<text x="{label_w + plays_w + 6:.1f}" y="{y + 19}" class="axis">{tally.plays} / 听完 {tally.completions}</text>'
         )
-    if not shown:
-        parts.append(f'<text x="{WIDTH / 2}" y="22" class="axis" text-anchor="middle">这段时间没有收听</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -74,7 +74,7 @@ def _lesson_page(share: ShareToken, lesson: Lesson):
         "listen/lesson.html",
         share=share, lesson=lesson, series=series, member=member, choices=choices, selected=selected,
         title=version.title if version else lesson.title, text=version.text if version else lesson.text,
-        next_url=_lesson_url(share, following) if following else None,
+        next_url=_lesson_url(share, following) if following else None, following=following,
         series_url=url_for("listen.series_page", token=share.token) if share.kind == "series" else None,
         prefix=_prefix(share),
         beat_every=current_app.config["HEARTBEAT_SECONDS"],

@@ -49,7 +49,7 @@ def dashboard():
         lessons=horizontal_bars(summary.by_lesson, "各课收听次数"),
         series_chart=horizontal_bars(summary.by_series, "各专题收听次数"),
         voices=horizontal_bars(summary.by_voice, "各声音收听次数"),
-        query=request.query_string.decode(),
+        query=request.query_string.decode(), threshold=current_app.config["PLAY_THRESHOLD_SECONDS"],
     )
 
 
