@@ -17,11 +17,11 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
-from core.models import Listen, ListenSession, Rendition, ShareToken
+from core.db import UTCDateTime, utcnow
+from core.models import Lesson, Listen, ListenSession, Rendition, ShareToken
 
 EVENTS = ("play", "beat", "pause", "end")
 
@@ -153,14 +153,6 @@ def _seconds(moment: datetime) -> float:
     return moment.timestamp()
 
 
-def _state(listen: Listen) -> State:
-    return State(
-        duration=listen.duration, listened=listen.listened, started=_seconds(listen.started_at),
-        last_beat=_seconds(listen.last_beat_at), counted=listen.counted_at is not None,
-        completed=listen.completed_at is not None, quartile=listen.quartile,
-    )
-
-
 @dataclass(frozen=True)
 class BeatResult:
     listened: float
@@ -169,11 +161,45 @@ class BeatResult:
     completed: bool
 
 
+# Everything a heartbeat on an open listen needs, in one statement: heartbeats are most of the
+# traffic, so their path is one SELECT and one UPDATE.
+_OPEN_LISTEN = (
+    select(
+        Listen.id, Listen.duration, Listen.listened, Listen.started_at, Listen.last_beat_at, Listen.counted_at,
+        Listen.completed_at, Listen.quartile, Listen.beats, Lesson.series_id.label("lesson_series_id"),
+        Lesson.id.label("lesson_id"), ShareToken.kind, ShareToken.lesson_id.label("share_lesson_id"),
+        ShareToken.series_id.label("share_series_id"), ShareToken.revoked_at,
+    )
+    .join(ListenSession, ListenSession.id == Listen.session_id)
+    .join(Lesson, Lesson.id == Listen.lesson_id)
+    .join(ShareToken, ShareToken.token == bindparam("token"))
+    .where(ListenSession.sid == bindparam("sid"), Listen.rendition_id == bindparam("rendition_id"))
+)
+
+
+# The compare-and-set on `beats` makes a beat that raced another one fail instead of adding
+# its seconds to a stale total; COALESCE keeps the first counted and completed times.
+_SAVE_BEAT = (
+    update(Listen)
+    .where(Listen.id == bindparam("b_id"), Listen.beats == bindparam("b_beats"))
+    .values(
+        listened=bindparam("b_listened"), position=bindparam("b_position"), quartile=bindparam("b_quartile"),
+        last_beat_at=bindparam("b_now", type_=UTCDateTime()), beats=Listen.beats + 1,
+        counted_at=func.coalesce(Listen.counted_at, bindparam("b_counted", type_=UTCDateTime())),
+        completed_at=func.coalesce(Listen.completed_at, bindparam("b_completed", type_=UTCDateTime())),
+    )
+)
+
+
+def _allowed(kind: str, share_lesson_id: int | None, share_series_id: int | None, lesson_id: int, series_id: int) -> bool:
+    return lesson_id == share_lesson_id if kind == "lesson" else series_id == share_series_id
+
+
 def record_beat(
     session: Session,
     sid: str,
-    share: ShareToken,
-    rendition: Rendition,
+    token: str,
+    rendition_id: int,
     event: str,
     claimed: object,
     position: object,
@@ -182,55 +208,98 @@ def record_beat(
     user_agent: str = "",
 ) -> BeatResult:
     """Apply one heartbeat. `play` opens (or resumes) the listen and restarts its clock;
-    `beat`, `pause` and `end` add validated time. Concurrent beats for the same listen are
-    serialised by a compare-and-set on the beat counter, so none is applied twice."""
+    `beat`, `pause` and `end` add validated time."""
+    now = now or utcnow()
+    try:
+        result = beat_open_listen(session.connection(), sid, token, rendition_id, event, claimed, position, rules, now)
+    except BeatRejected:
+        session.rollback()
+        raise
+    if result is None:
+        return _open_listen(session, sid, token, rendition_id, event, claimed, position, rules, now, user_agent)
+    session.commit()
+    return result
+
+
+def beat_open_listen(
+    connection: Connection,
+    sid: str,
+    token: str,
+    rendition_id: int,
+    event: str,
+    claimed: object,
+    position: object,
+    rules: Rules,
+    now: datetime | None = None,
+) -> BeatResult | None:
+    """The hot path, on a plain connection: one SELECT and one UPDATE, left for the caller
+    to commit. None when this session has not opened a listen of this rendition yet.
+    Concurrent beats for one listen are serialised by a compare-and-set on its beat counter,
+    so a beat that raced another is refused (409) rather than applied twice."""
     if event not in EVENTS:
         raise BeatRejected("未知的播放事件")
+    now = now or utcnow()
+    row = connection.execute(_OPEN_LISTEN, {"token": token, "sid": sid, "rendition_id": rendition_id}).first()
+    if row is None:
+        return None
+    if row.revoked_at is not None:
+        raise BeatRejected("此二维码已停用", 410)
+    if not _allowed(row.kind, row.share_lesson_id, row.share_series_id, row.lesson_id, row.lesson_series_id):
+        raise BeatRejected("没有这个音频", 404)
+    state = State(
+        duration=row.duration, listened=row.listened, started=_seconds(row.started_at),
+        last_beat=_seconds(row.last_beat_at), counted=row.counted_at is not None,
+        completed=row.completed_at is not None, quartile=row.quartile,
+    )
+    params = {"b_id": row.id, "b_beats": row.beats, "b_now": now, "b_counted": None, "b_completed": None}
+    if event == "play":
+        _, position_s = check_values(state, 0, position, rules)
+        new, accepted = state, 0.0
+    else:
+        claimed_s, position_s = check_values(state, claimed, position, rules)
+        new, accepted = advance(state, claimed_s, _seconds(now), rules)
+        if new.counted and not state.counted:
+            params["b_counted"] = now
+        if new.completed and not state.completed:
+            params["b_completed"] = now
+    params.update(b_listened=new.listened, b_position=position_s, b_quartile=new.quartile)
+    if connection.execute(_SAVE_BEAT, params).rowcount != 1:
+        raise BeatRejected("同时收到了两次上报，请稍后再试", 409)
+    return BeatResult(new.listened, accepted, new.counted, new.completed)
+
+
+def _open_listen(session: Session, sid: str, token: str, rendition_id: int, event: str, claimed: object,
+                 position: object, rules: Rules, now: datetime, user_agent: str) -> BeatResult:
+    """The first `play` of a rendition in this session: check the code and the audio, then
+    make the records. Anything else without an open listen is refused."""
+    if event not in EVENTS:
+        raise BeatRejected("未知的播放事件")
+    share = session.scalar(select(ShareToken).where(ShareToken.token == token))
+    if share is None:
+        raise BeatRejected("二维码无法识别", 404)
+    if share.revoked_at is not None:
+        raise BeatRejected("此二维码已停用", 410)
+    rendition = session.get(Rendition, rendition_id)
+    if (rendition is None or rendition.status != "done"
+            or not _allowed(share.kind, share.lesson_id, share.series_id, rendition.lesson_id, rendition.lesson.series_id)):
+        raise BeatRejected("没有这个音频", 404)
     if not rendition.duration:
         raise BeatRejected("这个音频还没有时长信息", 409)
-    now = now or utcnow()
+    if event != "play":
+        raise BeatRejected("请先点播放再上报收听", 409)
+    _, position_s = check_values(State(duration=rendition.duration), 0, position, rules)
     listen_session = session.scalar(select(ListenSession).where(ListenSession.sid == sid))
     if listen_session is None:
         listen_session = ListenSession(sid=sid, share_token_id=share.id, created_at=now, user_agent=user_agent[:200])
         session.add(listen_session)
         session.flush()
-    listen = session.scalar(
-        select(Listen).where(Listen.session_id == listen_session.id, Listen.rendition_id == rendition.id)
-    )
-    if event == "play":
-        check_values(State(duration=rendition.duration), claimed, position, rules)
-        if listen is None:
-            listen = Listen(
-                session_id=listen_session.id, rendition_id=rendition.id, lesson_id=rendition.lesson_id,
-                share_token_id=share.id, member_id=share.member_id, duration=rendition.duration,
-                position=float(position), started_at=now, last_beat_at=now,  # type: ignore[arg-type]
-            )
-            session.add(listen)
-        else:
-            listen.last_beat_at = now
-            listen.beats += 1
-        session.commit()
-        return BeatResult(listen.listened, 0.0, listen.counted_at is not None, listen.completed_at is not None)
-
-    if listen is None:
-        raise BeatRejected("请先点播放再上报收听", 409)
-    state = _state(listen)
-    claimed_s, position_s = check_values(state, claimed, position, rules)
-    new, accepted = advance(state, claimed_s, _seconds(now), rules)
-    values = dict(listened=new.listened, position=position_s, quartile=new.quartile,
-                  last_beat_at=now, beats=listen.beats + 1)
-    if new.counted and not state.counted:
-        values["counted_at"] = now
-    if new.completed and not state.completed:
-        values["completed_at"] = now
-    result = session.execute(
-        update(Listen).where(Listen.id == listen.id, Listen.beats == listen.beats).values(**values)
-    )
-    if result.rowcount != 1:
-        session.rollback()
-        raise BeatRejected("同时收到了两次上报，请稍后再试", 409)
+    session.add(Listen(
+        session_id=listen_session.id, rendition_id=rendition.id, lesson_id=rendition.lesson_id,
+        share_token_id=share.id, member_id=share.member_id, duration=rendition.duration,
+        position=position_s, started_at=now, last_beat_at=now,
+    ))
     session.commit()
-    return BeatResult(new.listened, accepted, new.counted, new.completed)
+    return BeatResult(0.0, 0.0, False, False)
 
 
 def finished_lessons(session: Session, sid: str | None) -> set[int]:

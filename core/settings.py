@@ -52,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "HEARTBEAT_SESSION_RATE": 0.5,
     "HEARTBEAT_ADDRESS_BURST": 300,
     "HEARTBEAT_ADDRESS_RATE": 50.0,
+    "LISTEN_PAGE_CACHE_SECONDS": 2.0,
     "USB_DRIVE_GLOBS": "/media/*/*,/run/media/*/*,/Volumes/*,D:\\,E:\\,F:\\,G:\\,H:\\",
 }
 

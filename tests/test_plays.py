@@ -125,7 +125,7 @@ def test_records_follow_the_rules_and_count_once(db, track, sequence):
     for event, gap, claimed in sequence:
         now += timedelta(seconds=gap)
         try:
-            record_beat(db, sid, share, rendition, event, 0 if event == "play" else claimed, 0, RULES, now=now)
+            record_beat(db, sid, share.token, rendition.id, event, 0 if event == "play" else claimed, 0, RULES, now=now)
             opened = opened or event == "play"
         except BeatRejected as exc:
             assert exc.status == 409 and not opened

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from audio.qr import GRIDS, MARGIN, QUIET_MODULES, Card, qr_matrix, sheet_pdf
 from core.models import Lesson, Member, Series, ShareToken
-from core.sharing import new_token, revoke, share_for, share_url, sheet_cards
+from core.sharing import new_token, revoke, share_for, share_url
 from scripts.cli import cli
 from tests.conftest import page_text
 from tests.tools import require_tool

@@ -22,13 +22,13 @@ T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)  # 10:00 in Beijing
 
 def listen(db, sid, share, rendition, seconds, start):
     """Play `seconds` of the track honestly, one 10-second heartbeat at a time."""
-    record_beat(db, sid, share, rendition, "play", 0, 0, RULES, now=start)
+    record_beat(db, sid, share.token, rendition.id, "play", 0, 0, RULES, now=start)
     now, done = start, 0.0
     while done < seconds:
         step = min(10.0, seconds - done)
         now += timedelta(seconds=step)
         done += step
-        record_beat(db, sid, share, rendition, "beat", step, done, RULES, now=now)
+        record_beat(db, sid, share.token, rendition.id, "beat", step, done, RULES, now=now)
 
 
 @pytest.fixture

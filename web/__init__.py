@@ -59,7 +59,7 @@ def init_app(app: Flask) -> None:
 
     for module in (auth, library, users, members, lexicon, renditions, packs, listen, qr, stats):
         app.register_blueprint(module.bp)
-    listen.init_limits(app)
+    listen.init_app(app)
 
     app.jinja_env.filters["localtime"] = _localtime
     app.jinja_env.filters["duration"] = format_duration

@@ -1,45 +1,72 @@
-"""The public side of a QR code: listen pages, their audio, and play heartbeats. No login."""
+"""The public side of a QR code: listen pages and their audio. No login. (Heartbeats: web/beats.py.)"""
 from __future__ import annotations
 
-import json
+import threading
+import time
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, jsonify, make_response, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, make_response, render_template, request, send_file, url_for
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from audio.store import AudioStore
 from core.models import Lesson, Rendition, ShareToken
-from core.plays import BeatRejected, RateLimiter, Rules, finished_lessons, issue_sid, record_beat, verify_sid
+from core.plays import finished_lessons, issue_sid, verify_sid
 from core.sharing import find_share, lesson_allowed, listen_choices
-from web import csrf, public, session
+from web import beats, public, session
 
 bp = Blueprint("listen", __name__)
-COOKIE = "xy_listen"
+COOKIE = beats.COOKIE
 COOKIE_MAX_AGE = 2 * 365 * 24 * 3600
 AUDIO_MAX_AGE = 365 * 24 * 3600
 
 
-def init_limits(app) -> None:
-    config = app.config
-    app.extensions["xiangyin.beat_limits"] = (
-        RateLimiter(config["HEARTBEAT_SESSION_BURST"], config["HEARTBEAT_SESSION_RATE"]),
-        RateLimiter(config["HEARTBEAT_ADDRESS_BURST"], config["HEARTBEAT_ADDRESS_RATE"]),
-    )
+class PageCache:
+    """Lesson pages as rendered, kept for a few seconds per process. A printed code sends a
+    whole meeting room to the same page at once; a page that is a few seconds old is fine,
+    and a revocation made here clears it at once (other worker processes catch up within
+    the lifetime)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._pages: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        hit = self._pages.get(key)
+        return hit[1] if hit and hit[0] > time.monotonic() else None
+
+    def put(self, key: str, html: str) -> None:
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            if len(self._pages) > 5000:
+                self._pages.clear()
+            self._pages[key] = (time.monotonic() + self.seconds, html)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
 
 
-def _rules() -> Rules:
-    return Rules(threshold=float(current_app.config["PLAY_THRESHOLD_SECONDS"]))
+def init_app(app) -> None:
+    from web.beats import HeartbeatEndpoint
+
+    app.extensions["xiangyin.listen_pages"] = PageCache(app.config["LISTEN_PAGE_CACHE_SECONDS"])
+    app.wsgi_app = HeartbeatEndpoint(app, app.wsgi_app)
+
+
+def forget_pages() -> None:
+    current_app.extensions["xiangyin.listen_pages"].clear()
 
 
 def _sid() -> str | None:
     return verify_sid(request.cookies.get(COOKIE), current_app.config["SECRET_KEY"])
 
 
-def _page(template: str, **context):
+def _page(template: str, html: str | None = None, **context):
     """Render a listen page and hand the phone a listen-session cookie if it has none, so a
     reload or the next lesson is the same listener."""
-    response = make_response(render_template(template, **context))
+    response = make_response(html if html is not None else render_template(template, **context))
     if _sid() is None:
         response.set_cookie(
             COOKIE, issue_sid(current_app.config["SECRET_KEY"]), max_age=COOKIE_MAX_AGE,
@@ -98,8 +125,15 @@ def _lesson_url(share: ShareToken, lesson: Lesson) -> str | None:
 @bp.route("/l/<token>")
 @public
 def lesson_page(token: str):
+    cache = current_app.extensions["xiangyin.listen_pages"]
+    key = request.full_path
+    html = cache.get(key)
+    if html is not None:
+        return _page("", html=html)
     share = _share("lesson", token)
-    return _lesson_page(share, share.lesson)
+    response = _lesson_page(share, share.lesson)
+    cache.put(key, response.get_data(as_text=True))
+    return response
 
 
 @bp.route("/s/<token>")
@@ -140,49 +174,3 @@ def audio(prefix: str, token: str, rendition_id: int, name: str):
     response = send_file(path, mimetype="audio/mpeg", conditional=True, max_age=AUDIO_MAX_AGE, etag=rendition.sha256)
     response.cache_control.immutable = True
     return response
-
-
-@bp.route("/listen/beat", methods=["POST"])
-@public
-@csrf.exempt
-def beat():
-    """Heartbeats from the player, sent as text/plain JSON so navigator.sendBeacon can send
-    the last one on pagehide without a CORS preflight."""
-    sid = _sid()
-    if sid is None:
-        return _refuse("请刷新页面后再播放", 403)
-    by_session, by_address = current_app.extensions["xiangyin.beat_limits"]
-    if not by_session.allow(sid) or not by_address.allow(request.remote_addr or "-"):
-        return _refuse("上报太频繁", 429)
-    try:
-        data = json.loads(request.get_data(cache=False, as_text=True) or "null")
-        if not isinstance(data, dict):
-            raise ValueError
-        token, rendition_id, event = str(data["t"]), int(data["r"]), str(data["e"])
-    except (ValueError, KeyError, TypeError):
-        return _refuse("上报内容不完整", 400)
-    share = find_share(session(), token)
-    if share is None:
-        return _refuse("二维码无法识别", 404)
-    if share.revoked_at is not None:
-        return _refuse("此二维码已停用", 410)
-    rendition = session().get(Rendition, rendition_id)
-    if rendition is None or rendition.status != "done" or not lesson_allowed(share, rendition.lesson):
-        return _refuse("没有这个音频", 404)
-    try:
-        result = record_beat(
-            session(), sid, share, rendition, event, data.get("d", 0), data.get("p", 0), _rules(),
-            user_agent=request.headers.get("User-Agent", ""),
-        )
-    except BeatRejected as exc:
-        return _refuse(str(exc), exc.status)
-    except IntegrityError:
-        session().rollback()
-        return _refuse("同时收到了两次上报，请稍后再试", 409)
-    return jsonify(listened=round(result.listened, 3), accepted=round(result.accepted, 3),
-                   counted=result.counted, completed=result.completed)
-
-
-def _refuse(message: str, status: int):
-    return jsonify(error=message), status
-

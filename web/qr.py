@@ -12,6 +12,7 @@ from core.models import Lesson, Listen, Member, Series, ShareToken
 from core.sharing import ShareError, list_shares, revoke, share_url, sheet_cards
 from web import session
 from web.auth import admin_required
+from web.listen import forget_pages
 
 bp = Blueprint("qr", __name__)
 
@@ -62,6 +63,7 @@ def revoke_code(share_id: int):
     share = session().get(ShareToken, share_id) or abort(404)
     revoke(session(), share, current_user._get_current_object())
     session().commit()
+    forget_pages()
     flash("二维码已停用；已打印的这张码扫了会提示“此二维码已停用”。需要时重新打印即可得到新码。", "success")
     series_id = share.series_id if share.kind == "series" else share.lesson.series_id
     return redirect(url_for("qr.series_codes", series_id=series_id) + "#codes", 303)
