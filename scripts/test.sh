@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install Xiangyin with its test tools into .venv and run the whole test suite.
 # As root on Debian/Ubuntu it also installs the independent judges the tests use (Chromium, a
-# CJK font, ffprobe, FAT and PDF tools); elsewhere tests needing a missing judge are skipped, except under CI=true where a
+# CJK font, ffprobe, FAT, PDF and QR tools); elsewhere tests needing a missing judge are skipped, except under CI=true where a
 # missing judge fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ command -v fsck.fat >/dev/null 2>&1 || missing+=(dosfstools)
 command -v mdir >/dev/null 2>&1 || missing+=(mtools)
 command -v fatsort >/dev/null 2>&1 || missing+=(fatsort)
 command -v pdffonts >/dev/null 2>&1 || missing+=(poppler-utils)
+command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
