@@ -85,12 +85,18 @@ def demo_command() -> None:
     """初始化数据库并载入演示课程、志愿者和党员（可重复运行，不会重复载入）。"""
     from core.demo import load_demo
 
+    from core.models import Series
+    from core.sharing import share_for, share_url
+
     created = _init_database()
     with database().session() as session:
         report = load_demo(session, current_app.config)
+        first = session.scalars(select(Series).order_by(Series.position, Series.id)).first()
+        listen = share_url(current_app.config["PUBLIC_URL"], share_for(session, series=first))
         session.commit()
     for line in report:
         click.echo(line)
+    click.echo(f"演示收听页（手机扫码打开的就是这个页面；先在课程库里生成音频）：{listen}")
     _print_admin(created)
 
 

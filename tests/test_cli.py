@@ -137,8 +137,12 @@ def test_demo_loads_realistic_scripts_once(run):
             assert needle in joined
         assert session.scalar(select(User).where(User.username == "zhangxm")).role == "volunteer"
         assert len(session.scalars(select(Member)).all()) == 5
+    listen = re.search(r"演示收听页.*?(http://\S+)", result.output).group(1)
+    page = run.app.test_client().get(listen.replace(run.app.config["PUBLIC_URL"], ""))
+    assert page.status_code == 200 and "2026年冬季党员学习包" in page.get_data(as_text=True)
     again = run("demo")
     assert again.exit_code == 0 and "演示数据已经载入过，没有重复载入。" in again.output
+    assert listen in again.output, "the same demo code every time"
     assert len(titles(run.app)) == 8
 
 

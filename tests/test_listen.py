@@ -218,3 +218,54 @@ def test_heartbeats_are_rate_limited(make_app):
     other = app.test_client()
     other.get(f"/l/{token}")
     assert beat(other, token, ids["renditions"][0], "play").status_code == 200, "another phone is not limited"
+
+
+def test_next_lesson_link_never_leads_to_another_members_card(listening):
+    app, ids = listening
+    with app.extensions["xiangyin.db"].session() as session:
+        second = session.get(Lesson, ids["lessons"][1])
+        other = Member(name="陈桂兰")
+        session.add(other)
+        others_card = share_for(session, lesson=second, member=other).token
+        session.commit()
+    client = app.test_client()
+    assert "下一课" not in page_text(client.get(f"/l/{ids['lesson_token']}")), "only 陈桂兰's card exists"
+    assert "下一课" not in page_text(client.get(f"/l/{ids['personal_token']}"))
+    with app.extensions["xiangyin.db"].session() as session:
+        general = share_for(session, lesson=session.get(Lesson, ids["lessons"][1])).token
+        session.commit()
+    html = client.get(f"/l/{ids['personal_token']}?fresh").get_data(as_text=True)
+    assert f"/l/{general}" in html and others_card not in html
+    with app.extensions["xiangyin.db"].session() as session:
+        own = share_for(session, lesson=session.get(Lesson, ids["lessons"][1]),
+                        member=session.get(Member, ids["member"])).token
+        session.commit()
+    html = client.get(f"/l/{ids['personal_token']}?again").get_data(as_text=True)
+    assert f"/l/{own}" in html, "the member's own card first"
+
+
+def test_reloads_and_page_changes_reuse_one_listen_session(listening):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    app, ids = listening
+    pages = [f"/l/{ids['lesson_token']}", f"/l/{ids['personal_token']}", f"/s/{ids['series_token']}",
+             f"/s/{ids['series_token']}/{ids['lessons'][1]}"]
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.sampled_from(pages), min_size=1, max_size=12))
+    def visits(sequence):
+        client = app.test_client()
+        cookies = [client.get(path).headers.get("Set-Cookie") for path in sequence]
+        assert cookies[0] and cookies[0].startswith("xy_listen=")
+        assert cookies[1:] == [None] * (len(cookies) - 1), "issued once, then reused"
+        for _ in range(3):
+            assert beat(client, ids["series_token"], ids["renditions"][0], "play").status_code == 200
+            client.get(sequence[-1])
+        with app.extensions["xiangyin.db"].session() as session:
+            sid = cookies[0].split("=", 1)[1].split(".", 1)[0]
+            assert session.scalar(select(func.count()).select_from(ListenSession).where(ListenSession.sid == sid)) == 1
+            assert session.scalar(select(func.count()).select_from(Listen).join(ListenSession)
+                                  .where(ListenSession.sid == sid)) == 1
+
+    visits()

@@ -110,15 +110,18 @@ def _lesson_page(share: ShareToken, lesson: Lesson):
 
 def _lesson_url(share: ShareToken, lesson: Lesson) -> str | None:
     """Inside a series code every lesson is reachable; a single-lesson code links on only to
-    the next lesson's own printed code (same member's first), so it never widens access."""
+    the next lesson's own printed code, so it never widens access. A personal card leads to
+    the same member's card (else the general one), never to someone else's: their name would
+    show and the plays would be counted for them."""
     if share.kind == "series":
         return url_for("listen.series_lesson", token=share.token, lesson_id=lesson.id)
+    owners = [share.member_id, None] if share.member_id is not None else [None]
     candidates = session().scalars(
         select(ShareToken).where(
             ShareToken.kind == "lesson", ShareToken.lesson_id == lesson.id, ShareToken.revoked_at.is_(None)
         ).order_by(ShareToken.id.desc())
     ).all()
-    ranked = sorted(candidates, key=lambda s: (s.member_id != share.member_id, s.member_id is not None))
+    ranked = sorted((s for s in candidates if s.member_id in owners), key=lambda s: owners.index(s.member_id))
     return url_for("listen.lesson_page", token=ranked[0].token) if ranked else None
 
 
