@@ -4,14 +4,14 @@ from __future__ import annotations
 FONT = "noto"
 
 
-def cjk_pdf(orientation: str = "portrait"):
+def cjk_pdf(orientation: str = "portrait", page_format: str | tuple[float, float] = "A4"):
     """An fpdf2 document with Noto Sans CJK SC registered as FONT. The noto-cjk wheel ships
     the whole collection; face 2 is Simplified Chinese (face 0 draws Japanese glyph shapes).
     fpdf2 subsets it, so a sheet embeds only the characters it prints."""
     from fpdf import FPDF
     from noto_cjk import otc_path
 
-    pdf = FPDF(orientation=orientation, format="A4")
+    pdf = FPDF(orientation=orientation, format=page_format)
     pdf.add_font(FONT, fname=str(otc_path("sans")), collection_font_number=2)
     pdf.set_font(FONT, size=12)
     return pdf

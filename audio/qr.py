@@ -157,3 +157,42 @@ def _card(pdf, card: Card, grid: Grid, x: float, y: float, w: float, h: float) -
     after = _text_block(pdf, heading, grid.heading_pt, x + pad, top + 2 * quiet + grid.qr_mm, inner_w)
     pdf.set_text_color(60, 60, 60)
     _text_block(pdf, instruction, grid.instruction_pt, x + pad, after + 1, inner_w)
+
+
+@dataclass(frozen=True)
+class DoorCardFace:
+    url: str
+    name: str
+    place: str
+    number: int
+
+
+def door_cards_pdf(cards: list[DoorCardFace], org: str) -> bytes:
+    """One A6 card per page, kept at the member's home: the member's name large, the code
+    6 cm wide for a volunteer's phone, and what the card is for in plain words."""
+    if not cards:
+        raise ValueError("没有要打印的签到卡")
+    pdf = cjk_pdf(page_format=(105, 148))  # A6, in millimetres
+    pdf.set_auto_page_break(False)
+    pdf.set_title("上门签到卡")
+    width = 105.0
+    for card in cards:
+        pdf.add_page()
+        pdf.set_text_color(179, 18, 27)
+        y = _text_block(pdf, ["送学上门 · 签到卡"], 18, 5, 8, width - 10)
+        pdf.set_text_color(0, 0, 0)
+        pdf.set_font(FONT, size=30)
+        y = _text_block(pdf, fit_lines(pdf, f"{card.name} 同志", width - 10, 1), 30, 5, y + 2, width - 10)
+        pdf.set_text_color(70, 70, 70)
+        pdf.set_font(FONT, size=13)
+        y = _text_block(pdf, fit_lines(pdf, card.place, width - 10, 2), 13, 5, y + 1, width - 10)
+        size = 60.0
+        quiet = size / len(qr_matrix(card.url)) * QUIET_MODULES
+        draw_qr(pdf, card.url, (width - size) / 2, y + quiet, size)
+        pdf.set_text_color(0, 0, 0)
+        pdf.set_font(FONT, size=14)
+        y = _text_block(pdf, fit_lines(pdf, "志愿者上门时请用手机扫码登记", width - 10, 1), 14, 5, y + 2 * quiet + size, width - 10)
+        pdf.set_text_color(110, 110, 110)
+        pdf.set_font(FONT, size=10)
+        _text_block(pdf, fit_lines(pdf, f"{org} · {card.number}号卡 · 请放在门后或电视机旁", width - 10, 2), 10, 5, y + 1, width - 10)
+    return bytes(pdf.output())

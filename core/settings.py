@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "HEARTBEAT_ADDRESS_BURST": 300,
     "HEARTBEAT_ADDRESS_RATE": 50.0,
     "LISTEN_PAGE_CACHE_SECONDS": 2.0,
+    # Home visits: every paired member should be visited at least this often.
+    "VISIT_INTERVAL_DAYS": 7,
     "USB_DRIVE_GLOBS": "/media/*/*,/run/media/*/*,/Volumes/*,D:\\,E:\\,F:\\,G:\\,H:\\",
 }
 

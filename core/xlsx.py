@@ -22,6 +22,17 @@ def _sheet(workbook, title: str, header: list[str], rows: list[list], widths: li
     return sheet
 
 
+def simple_workbook(title: str, header: list[str], rows: list[list], widths: list[int]) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    _sheet(workbook, title, header, rows, widths)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
 def stats_workbook(summary: Summary) -> bytes:
     from openpyxl import Workbook
 

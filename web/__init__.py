@@ -19,10 +19,12 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 ERROR_MESSAGES = {
     400: ("请求有误", "提交的内容不完整或格式不对。"),
     403: ("没有权限", "这个页面只有管理员可以使用。"),
+    409: ("已经处理过了", "这个操作之前已经完成，无需重复。"),
     404: ("找不到页面", "您要找的内容不存在，可能已被删除。"),
     405: ("操作方式不对", "请通过页面上的按钮操作。"),
     410: ("此二维码已停用", "这张二维码已经停用了。请向志愿者或社区工作人员要一张新的。"),
     413: ("文件太大", "上传的内容超过了大小上限。"),
+    422: ("内容有误", "提交的内容有问题，没有保存。"),
     429: ("操作太频繁", "请稍等一会儿再试。"),
     500: ("出错了", "服务器出了点问题，您的操作没有保存。请稍后再试；如果一直这样，请联系管理员。"),
     503: ("暂时无法使用", "服务暂时不可用。"),
@@ -49,7 +51,7 @@ def public(view):
 
 
 def init_app(app: Flask) -> None:
-    from web import auth, lexicon, library, listen, members, packs, qr, renditions, stats, users
+    from web import auth, lexicon, library, listen, members, packs, qr, renditions, stats, users, visits
 
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -57,7 +59,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "info"
 
-    for module in (auth, library, users, members, lexicon, renditions, packs, listen, qr, stats):
+    for module in (auth, library, users, members, lexicon, renditions, packs, listen, qr, stats, visits):
         app.register_blueprint(module.bp)
     listen.init_app(app)
 

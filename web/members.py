@@ -1,18 +1,211 @@
-"""The member roll (read-only until member management lands)."""
+"""The member roll: list, edit, pair with volunteers, door cards, import and export."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from urllib.parse import quote
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
-from core.models import Member
+from audio.qr import DoorCardFace, door_cards_pdf
+from core.members import (
+    CATEGORIES, FIELDS, MemberError, export_csv, export_xlsx, guess_mapping, import_members, plan_import, read_table,
+    save_member, set_volunteers,
+)
+from core.models import Member, User
+from core.staging import StagingArea
+from core.visits import (
+    VisitError, active_card, card_or_cards, door_url, issue_card, last_visits, member_for, overdue_members, packs_for,
+    personal_codes, timeline, visible_members,
+)
 from web import session
 from web.auth import admin_required
 
 bp = Blueprint("members", __name__, url_prefix="/members")
 
 
+def _user() -> User:
+    return current_user._get_current_object()
+
+
+def _member(member_id: int) -> Member:
+    try:
+        return member_for(session(), _user(), member_id)
+    except VisitError as exc:
+        abort(exc.status, str(exc))
+
+
 @bp.route("/")
-@admin_required
 def index():
-    members = session().scalars(select(Member).order_by(Member.group_name, Member.name))
-    return render_template("members/index.html", members=list(members))
+    show_all = current_user.is_admin and request.args.get("all") == "1"
+    members = visible_members(session(), _user(), include_inactive=show_all)
+    overdue = {o.member.id: o for o in overdue_members(session(), members, current_app.config["VISIT_INTERVAL_DAYS"])}
+    return render_template("members/index.html", members=members, last=last_visits(session()), overdue=overdue,
+                           show_all=show_all, interval=current_app.config["VISIT_INTERVAL_DAYS"])
+
+
+def _volunteers() -> list[User]:
+    return list(session().scalars(select(User).where(User.active.is_(True)).order_by(User.role.desc(), User.display_name)))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@admin_required
+def new():
+    if request.method == "POST":
+        try:
+            member = save_member(session(), None, request.form.to_dict(), _user())
+            set_volunteers(session(), member, [int(v) for v in request.form.getlist("volunteers") if v.isdigit()], _user())
+        except MemberError as exc:
+            session().rollback()
+            flash(str(exc), "error")
+            return render_template("members/form.html", member=None, values=request.form, categories=CATEGORIES,
+                                   volunteers=_volunteers(), paired=set(map(int, request.form.getlist("volunteers")))), 422
+        session().commit()
+        flash(f"已添加 {member.name}", "success")
+        return redirect(url_for("members.detail", member_id=member.id), 303)
+    return render_template("members/form.html", member=None, values={}, categories=CATEGORIES, volunteers=_volunteers(),
+                           paired=set())
+
+
+@bp.route("/<int:member_id>/edit", methods=["GET", "POST"])
+@admin_required
+def edit(member_id: int):
+    member = _member(member_id)
+    if request.method == "POST":
+        try:
+            save_member(session(), member, request.form.to_dict(), _user())
+            set_volunteers(session(), member, [int(v) for v in request.form.getlist("volunteers") if v.isdigit()], _user())
+        except MemberError as exc:
+            session().rollback()
+            flash(str(exc), "error")
+            return render_template("members/form.html", member=member, values=request.form, categories=CATEGORIES,
+                                   volunteers=_volunteers(), paired=set(map(int, request.form.getlist("volunteers")))), 422
+        session().commit()
+        flash("已保存", "success")
+        return redirect(url_for("members.detail", member_id=member.id), 303)
+    values = {f.key: getattr(member, f.key) or "" for f in FIELDS}
+    values["active"] = "是" if member.active else "否"
+    return render_template("members/form.html", member=member, values=values, categories=CATEGORIES,
+                           volunteers=_volunteers(), paired={v.id for v in member.volunteers})
+
+
+@bp.route("/<int:member_id>")
+def detail(member_id: int):
+    member = _member(member_id)
+    overdue = overdue_members(session(), [member], current_app.config["VISIT_INTERVAL_DAYS"])
+    return render_template(
+        "members/detail.html", member=member, events=timeline(session(), member), card=active_card(session(), member),
+        overdue=overdue[0] if overdue else None, packs=packs_for(session(), member),
+        codes=personal_codes(session(), member), interval=current_app.config["VISIT_INTERVAL_DAYS"],
+    )
+
+
+@bp.route("/<int:member_id>/card", methods=["POST"])
+@admin_required
+def reissue_card(member_id: int):
+    member = _member(member_id)
+    had = active_card(session(), member) is not None
+    issue_card(session(), member, _user())
+    session().commit()
+    flash("已补发新卡，旧卡已作废。请打印新卡送到党员家里。" if had else "签到卡已生成，请打印。", "success")
+    return redirect(url_for("members.detail", member_id=member.id) + "#card", 303)
+
+
+def _cards_response(members: list[Member], filename: str):
+    cards = card_or_cards(session(), _user(), members)
+    faces = [DoorCardFace(door_url(current_app.config["PUBLIC_URL"], card), member.name,
+                          " · ".join(p for p in (member.group_name, member.address) if p), card.id)
+             for member, card in zip(members, cards)]
+    data = door_cards_pdf(faces, current_app.config["ORG_NAME"])
+    session().commit()
+    response = current_app.response_class(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return response
+
+
+@bp.route("/<int:member_id>/card.pdf")
+@admin_required
+def card_pdf(member_id: int):
+    member = _member(member_id)
+    return _cards_response([member], f"签到卡-{member.name}.pdf")
+
+
+@bp.route("/cards.pdf", methods=["POST"])
+@admin_required
+def cards_pdf():
+    ids = [int(i) for i in request.form.getlist("members") if i.isdigit()]
+    members = [m for m in visible_members(session(), _user()) if not ids or m.id in ids]
+    if not members:
+        abort(400, "没有要打印签到卡的党员")
+    return _cards_response(members, "上门签到卡.pdf")
+
+
+# --- import and export ---------------------------------------------------------------------
+
+def _staging() -> StagingArea:
+    return StagingArea(current_app.config["DATA_DIR"])
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@admin_required
+def import_upload():
+    if request.method == "GET":
+        return render_template("members/import.html")
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        abort(400, "请选择名册文件（CSV 或 Excel）")
+    data = upload.read()
+    try:
+        read_table(upload.filename, data)
+    except MemberError as exc:
+        return render_template("members/import.html", error=str(exc)), 422
+    token = _staging().save([(upload.filename, data)], {"kind": "members"})
+    return redirect(url_for("members.import_preview", token=token), 303)
+
+
+def _staged(token: str):
+    staged = _staging().load(token)
+    if staged is None or staged[1].get("kind") != "members":
+        abort(404, "上传的名册已过期，请重新上传")
+    (filename, data), = staged[0]
+    return filename, read_table(filename, data)
+
+
+@bp.route("/import/<token>", methods=["GET", "POST"])
+@admin_required
+def import_preview(token: str):
+    filename, table = _staged(token)
+    if request.method == "POST":
+        mapping = {f.key: (int(request.form[f.key]) if request.form.get(f.key, "").isdigit() else None) for f in FIELDS}
+    else:
+        mapping = guess_mapping(table.headers)
+    try:
+        plan = plan_import(session(), table, mapping)
+    except MemberError as exc:
+        flash(str(exc), "error")
+        plan = None
+    if request.method == "POST" and request.form.get("confirm") and plan is not None and not plan.errors:
+        try:
+            members = import_members(session(), plan, _user(), filename)
+        except MemberError as exc:
+            session().rollback()
+            abort(422, str(exc))
+        session().commit()
+        _staging().discard(token)
+        flash(f"已导入 {len(members)} 人", "success")
+        return redirect(url_for("members.index"), 303)
+    return render_template("members/preview.html", token=token, filename=filename, table=table, mapping=mapping,
+                           fields=FIELDS, plan=plan), 200 if plan is None or not plan.errors else 422
+
+
+@bp.route("/export.<any(xlsx, csv):fmt>")
+@admin_required
+def export(fmt: str):
+    members = visible_members(session(), _user(), include_inactive=True)
+    if fmt == "xlsx":
+        response = current_app.response_class(
+            export_xlsx(members), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    else:
+        response = current_app.response_class(export_csv(members), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote('党员名册.' + fmt)}"
+    return response

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.importer import Limits, parse_script
 from core.lessons import create_series, import_scripts
-from core.models import Member, Series
+from core.models import Member, Pairing, Series
 from core.users import create_user, get_user
 
 SERIES = [
@@ -48,10 +48,15 @@ def load_demo(session: Session, settings) -> list[str]:
             _, secret = create_user(session, username, "volunteer", display_name=name, phone=phone)
             report.append(f"演示志愿者 {name}：用户名 {username}，一次性密码 {secret}")
     if session.scalar(select(Member).limit(1)) is None:
-        for name, group, address, phone, birth_year, category, voice in MEMBERS:
-            session.add(Member(name=name, group_name=group, address=address, phone=phone,
-                               birth_year=birth_year, category=category, preferred_voice=voice))
-        report.append(f"演示党员：{len(MEMBERS)} 人")
+        volunteers = [get_user(session, username) for username, _, _ in VOLUNTEERS]
+        for index, (name, group, address, phone, birth_year, category, voice) in enumerate(MEMBERS):
+            member = Member(name=name, group_name=group, address=address, phone=phone,
+                            birth_year=birth_year, category=category, preferred_voice=voice)
+            session.add(member)
+            session.flush()
+            # 结对: the first three (frail, at home) with 张晓明, the others with 刘洋.
+            session.add(Pairing(member_id=member.id, user_id=volunteers[0 if index < 3 else 1].id))
+        report.append(f"演示党员：{len(MEMBERS)} 人（已与演示志愿者结对）")
     if not report:
         report.append("演示数据已经载入过，没有重复载入。")
     return report

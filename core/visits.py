@@ -1,0 +1,335 @@
+"""Home visits (送学上门) and the door cards that prove them, with who may see whom.
+
+A volunteer sees and records only the members paired with them; admins see everyone. A visit
+that began with a scan of the member's door card carries the time the server recorded at the
+scan, even when the form reaches the server hours later from a phone that lost its signal.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.audit import audit
+from core.db import utcnow
+from core.models import (
+    DELIVERED, DoorCard, DoorScan, Lesson, Listen, Member, Pack, Pairing, ShareToken, User, Visit,
+)
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+MAX_MANUAL_DAYS = 92
+MAX_VOICE_NOTE_BYTES = 20 * 1024 * 1024
+
+
+class VisitError(ValueError):
+    """A problem shown to the volunteer as is; `status` is the HTTP answer."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# --- who may see whom ------------------------------------------------------------------------
+
+def visible_members(session: Session, user: User, include_inactive: bool = False) -> list[Member]:
+    query = select(Member).order_by(Member.group_name, Member.name)
+    if not include_inactive:
+        query = query.where(Member.active.is_(True))
+    if not user.is_admin:
+        query = query.join(Pairing, Pairing.member_id == Member.id).where(Pairing.user_id == user.id)
+    return list(session.scalars(query))
+
+
+def can_see(session: Session, user: User, member: Member) -> bool:
+    if user.is_admin:
+        return True
+    return session.scalar(
+        select(func.count()).select_from(Pairing).where(Pairing.member_id == member.id, Pairing.user_id == user.id)
+    ) > 0
+
+
+def member_for(session: Session, user: User, member_id: int) -> Member:
+    """The member if this user may see them; otherwise 404, so a volunteer cannot even learn
+    which member ids exist."""
+    member = session.get(Member, member_id)
+    if member is None or not can_see(session, user, member):
+        raise VisitError("找不到这位党员，或者他不是您的结对对象", 404)
+    return member
+
+
+# --- door cards --------------------------------------------------------------------------------
+
+def active_card(session: Session, member: Member) -> DoorCard | None:
+    return session.scalar(
+        select(DoorCard).where(DoorCard.member_id == member.id, DoorCard.revoked_at.is_(None)).order_by(DoorCard.id.desc())
+    )
+
+
+def issue_card(session: Session, member: Member, user: User | None) -> DoorCard:
+    """A new card for the member; the old one stops working (a lost card cannot be used)."""
+    old = active_card(session, member)
+    if old is not None:
+        old.revoked_at = utcnow()
+    card = DoorCard(member_id=member.id, token=secrets.token_urlsafe(9), issued_by_id=user.id if user else None)
+    session.add(card)
+    session.flush()
+    audit(session, user, "issue", "door_card", card.id,
+          f"为 {member.name} {'补发' if old else '制作'}上门签到卡" + (f"，旧卡（{old.id}号）作废" if old else ""))
+    return card
+
+
+def card_or_cards(session: Session, user: User | None, members: list[Member]) -> list[DoorCard]:
+    """The active card of each member, issuing one where there is none yet."""
+    return [active_card(session, member) or issue_card(session, member, user) for member in members]
+
+
+def door_url(public_url: str, card: DoorCard) -> str:
+    return f"{public_url.rstrip('/')}/d/{card.token}"
+
+
+def scan(session: Session, token: str, user: User, now: datetime | None = None) -> DoorScan:
+    """Record that `user` opened this door card's code now."""
+    card = session.scalar(select(DoorCard).where(DoorCard.token == token)) if token and len(token) <= 32 else None
+    if card is None:
+        raise VisitError("这张签到卡无法识别", 404)
+    if card.revoked_at is not None:
+        raise VisitError("这张签到卡已作废（已补发新卡）。请扫描党员家里的新卡，或联系管理员。", 410)
+    member = card.member
+    if not can_see(session, user, member):
+        raise VisitError(f"{member.name} 不是您的结对对象，不能登记这次走访。请联系管理员结对。", 403)
+    door_scan = DoorScan(card_id=card.id, member_id=member.id, user_id=user.id, scanned_at=now or utcnow())
+    session.add(door_scan)
+    session.flush()
+    audit(session, user, "scan", "door_card", card.id, f"{user.display_name} 在 {member.name} 家扫码签到")
+    return door_scan
+
+
+# --- recording a visit -------------------------------------------------------------------------
+
+@dataclass
+class VisitInput:
+    client_key: str
+    scan_id: int | None = None
+    visited_at: datetime | None = None  # for visits typed in afterwards (no scan)
+    delivered: str = "nothing"
+    pack_id: int | None = None
+    lesson_ids: list[int] = field(default_factory=list)
+    duration_minutes: int | None = None
+    feedback: str = ""
+    needs: str = ""
+    follow_up: bool = False
+
+
+def parse_local(value: str) -> datetime:
+    """'2026-11-25T09:30' from a datetime-local input, in Beijing time → aware UTC."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise VisitError("走访时间格式不对") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=LOCAL_TZ)
+    return moment.astimezone(timezone.utc)
+
+
+def packs_for(session: Session, member: Member) -> list[Pack]:
+    return list(session.scalars(select(Pack).where(Pack.member_id == member.id).order_by(Pack.id.desc())))
+
+
+def record_visit(session: Session, user: User, member: Member, data: VisitInput, now: datetime | None = None) -> tuple[Visit, bool]:
+    """Save a visit; returns (visit, created). The same client_key again returns the visit
+    already saved, so a form resent after a lost connection is not counted twice."""
+    now = now or utcnow()
+    if not re.fullmatch(r"[A-Za-z0-9\-]{8,64}", data.client_key or ""):
+        raise VisitError("表单缺少编号，请刷新页面后重填", 400)
+    existing = session.scalar(select(Visit).where(Visit.client_key == data.client_key))
+    if existing is not None:
+        if existing.member_id != member.id:
+            raise VisitError("表单编号冲突，请刷新页面后重填", 409)
+        return existing, False
+    if not can_see(session, user, member):
+        raise VisitError("找不到这位党员，或者他不是您的结对对象", 404)
+    door_scan = None
+    if data.scan_id is not None:
+        door_scan = session.get(DoorScan, data.scan_id)
+        if door_scan is None or door_scan.member_id != member.id or door_scan.user_id != user.id:
+            raise VisitError("签到记录不对，请重新扫描党员家里的签到卡", 422)
+        if session.scalar(select(Visit).where(Visit.scan_id == door_scan.id)) is not None:
+            raise VisitError("这次扫码已经登记过走访了", 409)
+        visited_at = door_scan.scanned_at
+    else:
+        if data.visited_at is None:
+            raise VisitError("手动补录需要填写走访时间")
+        visited_at = data.visited_at
+        if visited_at > now + timedelta(minutes=5):
+            raise VisitError("走访时间不能晚于现在")
+        if visited_at < now - timedelta(days=MAX_MANUAL_DAYS):
+            raise VisitError(f"只能补录 {MAX_MANUAL_DAYS} 天以内的走访")
+    if data.delivered not in DELIVERED:
+        raise VisitError("请选择送了什么")
+    pack = None
+    if data.delivered == "pack":
+        pack = session.get(Pack, data.pack_id) if data.pack_id else None
+        if pack is None or pack.member_id != member.id:
+            raise VisitError("请选择为这位党员制作的 U 盘学习包")
+    if data.duration_minutes is not None and not 0 < data.duration_minutes <= 600:
+        raise VisitError("走访时长应在 1 到 600 分钟之间")
+    lessons = list(session.scalars(select(Lesson).where(Lesson.id.in_(data.lesson_ids)))) if data.lesson_ids else []
+    if len(lessons) != len(set(data.lesson_ids)):
+        raise VisitError("所选的课程不存在")
+    visit = Visit(
+        client_key=data.client_key, member_id=member.id, volunteer_id=user.id, scan_id=door_scan.id if door_scan else None,
+        visited_at=visited_at, delivered=data.delivered, pack_id=pack.id if pack else None,
+        duration_minutes=data.duration_minutes, feedback=data.feedback.strip(), needs=data.needs.strip(),
+        follow_up=data.follow_up, lessons=lessons, created_at=now,
+    )
+    session.add(visit)
+    if pack is not None and pack.delivered_at is None:
+        pack.delivered_at, pack.delivered_by_id = visited_at, user.id
+    session.flush()
+    how = "扫码签到" if door_scan else "手动补录"
+    audit(session, user, "create", "visit", visit.id,
+          f"{user.display_name} 登记走访 {member.name}（{how}，{visited_at.astimezone(LOCAL_TZ):%m-%d %H:%M}）")
+    return visit, True
+
+
+# --- overview ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Overdue:
+    member: Member
+    last_visit: datetime | None
+    days_overdue: int
+
+
+def last_visits(session: Session) -> dict[int, datetime]:
+    return dict(session.execute(select(Visit.member_id, func.max(Visit.visited_at)).group_by(Visit.member_id)).all())
+
+
+def overdue_members(session: Session, members: list[Member], interval_days: int, now: datetime | None = None) -> list[Overdue]:
+    """Members whose last visit (or, never visited, their entry in the roll) is more than the
+    interval ago, most overdue first. Days are counted on Beijing calendar days."""
+    now = now or utcnow()
+    last = {k: v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v for k, v in last_visits(session).items()}
+    today = now.astimezone(LOCAL_TZ).date()
+    result = []
+    for member in members:
+        since = last.get(member.id) or member.created_at
+        due = since.astimezone(LOCAL_TZ).date() + timedelta(days=interval_days)
+        if today > due:
+            result.append(Overdue(member, last.get(member.id), (today - due).days))
+    return sorted(result, key=lambda o: (-o.days_overdue, o.member.name))
+
+
+def quarter_start(now: datetime | None = None) -> datetime:
+    local = (now or utcnow()).astimezone(LOCAL_TZ)
+    first = date(local.year, 3 * ((local.month - 1) // 3) + 1, 1)
+    return datetime.combine(first, datetime.min.time(), LOCAL_TZ).astimezone(timezone.utc)
+
+
+def unreached(session: Session, members: list[Member], now: datetime | None = None) -> list[Member]:
+    """Members with neither a visit nor a play from their personal card this quarter."""
+    start = quarter_start(now)
+    visited = set(session.scalars(select(Visit.member_id).where(Visit.visited_at >= start)))
+    listened = set(session.scalars(select(Listen.member_id).where(Listen.counted_at >= start, Listen.member_id.is_not(None))))
+    return [m for m in members if m.id not in visited and m.id not in listened]
+
+
+@dataclass
+class VolunteerCounts:
+    name: str
+    weeks: dict[str, int]
+    months: dict[str, int]
+
+
+def visits_per_volunteer(session: Session, now: datetime | None = None, weeks: int = 8, months: int = 3) -> tuple[list[str], list[str], list[VolunteerCounts]]:
+    """Visit counts per volunteer for the last weeks (ISO weeks) and months, Beijing time."""
+    now = now or utcnow()
+    local = now.astimezone(LOCAL_TZ)
+    week_labels = [_week(local - timedelta(weeks=n)) for n in reversed(range(weeks))]
+    month_labels = []
+    year, month = local.year, local.month
+    for _ in range(months):
+        month_labels.insert(0, f"{year}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    since = now - timedelta(days=7 * weeks + 31 * months)
+    rows = session.execute(
+        select(Visit.visited_at, User.display_name).join(User, Visit.volunteer_id == User.id).where(Visit.visited_at >= since)
+    ).all()
+    counts: dict[str, VolunteerCounts] = {}
+    for visited_at, name in rows:
+        at = visited_at.astimezone(LOCAL_TZ)
+        entry = counts.setdefault(name, VolunteerCounts(name, dict.fromkeys(week_labels, 0), dict.fromkeys(month_labels, 0)))
+        if _week(at) in entry.weeks:
+            entry.weeks[_week(at)] += 1
+        if f"{at.year}-{at.month:02d}" in entry.months:
+            entry.months[f"{at.year}-{at.month:02d}"] += 1
+    return week_labels, month_labels, sorted(counts.values(), key=lambda c: c.name)
+
+
+def _week(moment: datetime) -> str:
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    kind: str  # 走访 / 学习包 / 收听 / 签到卡
+    text: str
+    manual: bool = False
+
+
+def timeline(session: Session, member: Member) -> list[Event]:
+    """Everything that reached this member, newest first."""
+    events: list[Event] = []
+    for visit in session.scalars(select(Visit).where(Visit.member_id == member.id)):
+        who = visit.volunteer.display_name if visit.volunteer else "（已删除的账号）"
+        what = DELIVERED[visit.delivered] + (f"《{visit.pack.title}》" if visit.pack else "")
+        lessons = "，一起听了" + "、".join(f"第{l.number}课 {l.title}" for l in visit.lessons) if visit.lessons else ""
+        how = "手动补录" if visit.manual else "扫码签到"
+        events.append(Event(visit.visited_at, "走访", f"{who} 上门（{how}）：{what}{lessons}", visit.manual))
+    for pack in packs_for(session, member):
+        events.append(Event(pack.created_at, "学习包", f"制作 U 盘学习包《{pack.title}》，{pack.lesson_count} 课"))
+        if pack.delivered_at:
+            events.append(Event(pack.delivered_at, "学习包", f"《{pack.title}》已送到"))
+    plays = session.execute(
+        select(Listen.counted_at, Listen.completed_at, Lesson.number, Lesson.title)
+        .join(Lesson, Listen.lesson_id == Lesson.id)
+        .where(Listen.member_id == member.id, Listen.counted_at.is_not(None))
+    ).all()
+    for counted_at, completed_at, number, title in plays:
+        events.append(Event(counted_at, "收听", f"扫个人卡收听 第{number}课 {title}" + ("（听完）" if completed_at else "")))
+    for card in session.scalars(select(DoorCard).where(DoorCard.member_id == member.id)):
+        events.append(Event(card.issued_at, "签到卡", f"制作上门签到卡（{card.id}号）" + ("，已作废" if card.revoked_at else "")))
+    return sorted(events, key=lambda e: e.at, reverse=True)
+
+
+def personal_codes(session: Session, member: Member) -> int:
+    return session.scalar(select(func.count()).select_from(ShareToken).where(
+        ShareToken.member_id == member.id, ShareToken.revoked_at.is_(None))) or 0
+
+
+def visits_between(session: Session, user: User, start: datetime, end: datetime) -> list[Visit]:
+    query = select(Visit).where(Visit.visited_at >= start, Visit.visited_at < end).order_by(Visit.visited_at)
+    if not user.is_admin:
+        query = query.join(Pairing, Pairing.member_id == Visit.member_id).where(Pairing.user_id == user.id)
+    return list(session.scalars(query))
+
+
+def visits_xlsx(visits: list[Visit], title: str) -> bytes:
+    from core.xlsx import simple_workbook
+
+    header = ["走访时间", "党员", "网格", "志愿者", "方式", "送去", "一起听的课", "时长（分钟）", "反馈", "急难愁盼", "需跟进", "登记时间"]
+    rows = [[
+        v.visited_at.astimezone(LOCAL_TZ).replace(tzinfo=None), v.member.name, v.member.group_name,
+        v.volunteer.display_name if v.volunteer else "", "手动补录" if v.manual else "扫码签到",
+        DELIVERED[v.delivered] + (f"《{v.pack.title}》" if v.pack else ""),
+        "、".join(f"第{l.number}课 {l.title}" for l in v.lessons), v.duration_minutes or "", v.feedback, v.needs,
+        "是" if v.follow_up else "", v.created_at.astimezone(LOCAL_TZ).replace(tzinfo=None),
+    ] for v in visits]
+    return simple_workbook(title, header, rows, [18, 10, 14, 10, 10, 24, 30, 10, 30, 30, 8, 18])

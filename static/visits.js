@@ -1,0 +1,121 @@
+/* Visit forms survive a lost signal: a form that cannot be sent is kept on the phone and sent
+   when the phone is back online (from any page of the site). The scan time is safe: the
+   server recorded it when the door card was scanned, and the form carries that scan's id. */
+(function () {
+  "use strict";
+  var KEY = "xy-visit-queue", MAX_OFFLINE_AUDIO = 2500000, sending = false;
+
+  function load() { try { return JSON.parse(localStorage.getItem(KEY) || "[]"); } catch (e) { return []; } }
+  function save(queue) { localStorage.setItem(KEY, JSON.stringify(queue)); }
+  function statusBox() {
+    var box = document.getElementById("queue-status");
+    if (!box) {
+      box = document.createElement("p");
+      box.id = "queue-status"; box.className = "queue-status"; box.setAttribute("role", "status");
+      var main = document.querySelector("main");
+      if (!main) return null;
+      main.insertBefore(box, main.firstChild);
+    }
+    return box;
+  }
+  function show(text) { var box = statusBox(); if (box) { box.hidden = !text; box.textContent = text || ""; } }
+  function describe(queue) {
+    if (!queue.length) return "";
+    var failed = queue.filter(function (e) { return e.error; });
+    var text = "有 " + queue.length + " 条走访记录保存在这部手机上，等有信号时自动发送。";
+    if (failed.length) text += " 其中 " + failed.length + " 条没被接受：" + failed[0].error;
+    return text;
+  }
+
+  function formData(entry) {
+    var data = new FormData();
+    entry.fields.forEach(function (pair) { data.append(pair[0], pair[1]); });
+    if (entry.voice) {
+      var bytes = atob(entry.voice.data.split(",")[1]), array = new Uint8Array(bytes.length);
+      for (var i = 0; i < bytes.length; i++) array[i] = bytes.charCodeAt(i);
+      data.append("voice_note", new Blob([array], { type: entry.voice.type }), entry.voice.name);
+    }
+    return data;
+  }
+  function post(entry) {
+    return fetch(entry.url, { method: "POST", body: formData(entry), credentials: "same-origin",
+                              headers: { "Accept": "application/json" } })
+      .then(function (response) {
+        var json = (response.headers.get("Content-Type") || "").indexOf("application/json") === 0;
+        if (!json) return { status: 401, body: { error: "登录已过期，请重新登录后打开任意页面" } };
+        return response.json().then(function (body) { return { status: response.status, body: body }; });
+      });
+  }
+
+  function flush() {
+    var queue = load();
+    if (sending || !queue.length) { show(describe(queue)); return Promise.resolve(); }
+    sending = true;
+    var entry = queue[0];
+    return post(entry).then(function (result) {
+      var rest = load().filter(function (e) { return e.key !== entry.key; });
+      if (result.status < 300 || result.status === 409) {
+        save(rest);
+      } else {
+        entry.error = result.body.error || "服务器拒绝了这条记录";
+        save(rest.concat([entry]));
+        if (result.status === 401) throw new Error("login");
+      }
+      sending = false;
+      show(describe(load()));
+      if (load().some(function (e) { return !e.error; })) return flush();
+    }).catch(function () { sending = false; show(describe(load())); });
+  }
+
+  function entryFrom(form) {
+    var fields = [], voice = null, file = null;
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.disabled) return;
+      if (el.type === "file") { file = el.files && el.files[0]; return; }
+      if ((el.type === "checkbox" || el.type === "radio") && !el.checked) return;
+      fields.push([el.name, el.value]);
+    });
+    var key = (fields.filter(function (p) { return p[0] === "client_key"; })[0] || [])[1];
+    var entry = { key: key, url: form.action || location.href, fields: fields, member: form.dataset.member,
+                  saved: new Date().toISOString() };
+    if (!file) return Promise.resolve(entry);
+    if (file.size > MAX_OFFLINE_AUDIO) { entry.tooBig = true; return Promise.resolve(entry); }
+    return new Promise(function (resolve) {
+      var reader = new FileReader();
+      reader.onload = function () { entry.voice = { name: file.name, type: file.type, data: reader.result }; resolve(entry); };
+      reader.onerror = function () { resolve(entry); };
+      reader.readAsDataURL(file);
+    });
+  }
+
+  var form = document.getElementById("visit-form");
+  if (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var button = form.querySelector("button.primary");
+      button.disabled = true;
+      entryFrom(form).then(function (entry) {
+        var withFile = new FormData(form);
+        return fetch(entry.url, { method: "POST", body: withFile, credentials: "same-origin",
+                                  headers: { "Accept": "application/json" } })
+          .then(function (response) {
+            return response.json().then(function (body) {
+              if (response.ok) { location.href = form.dataset.done; return; }
+              button.disabled = false;
+              show(body.error || "没有保存，请检查后再试");
+            });
+          })
+          .catch(function () {
+            save(load().filter(function (e) { return e.key !== entry.key; }).concat([entry]));
+            var note = "没有信号：对 " + entry.member + " 的走访已保存在这部手机上" +
+              (form.querySelector("[name=scan]") ? "（扫码签到的时间已记下）" : "") + "，有信号时会自动发送。";
+            if (entry.tooBig) note += " 语音留言太大，不能离线保存，请有信号时重新上传。";
+            show(note);
+          });
+      });
+    });
+  }
+  window.addEventListener("online", flush);
+  setInterval(function () { if (load().length) flush(); }, 15000);
+  flush();
+})();

@@ -1,0 +1,169 @@
+"""Door-card scans, the visit form, the visits overview and the audit log."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from core.audit import recent
+from core.models import DELIVERED, DoorScan, Series, User, Visit
+from core.visits import (
+    LOCAL_TZ, MAX_VOICE_NOTE_BYTES, VisitError, VisitInput, member_for, overdue_members, packs_for, parse_local,
+    quarter_start, record_visit, scan, unreached, visible_members, visits_between, visits_per_volunteer, visits_xlsx,
+)
+from web import session
+from web.auth import admin_required
+
+bp = Blueprint("visits", __name__)
+VOICE_NOTE_TYPES = {".m4a", ".mp3", ".amr", ".wav", ".webm", ".ogg", ".aac", ".3gp"}
+
+
+def _user() -> User:
+    return current_user._get_current_object()
+
+
+@bp.route("/d/<token>")
+def door(token: str):
+    """A door card scanned by a logged-in volunteer (the login page brings them back here):
+    the scan time is recorded now, before the form is even shown."""
+    try:
+        door_scan = scan(session(), token, _user())
+    except VisitError as exc:
+        abort(exc.status, str(exc))
+    session().commit()
+    return redirect(url_for("visits.new", member_id=door_scan.member_id, scan=door_scan.id), 303)
+
+
+def _form_context(member, door_scan):
+    series = session().scalars(select(Series).order_by(Series.position, Series.id)).all()
+    return dict(member=member, scan=door_scan, packs=packs_for(session(), member), series=series,
+                delivered=DELIVERED, client_key=str(uuid.uuid4()),
+                now_local=datetime.now(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"))
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+@bp.route("/visits/new/<int:member_id>", methods=["GET", "POST"])
+def new(member_id: int):
+    try:
+        member = member_for(session(), _user(), member_id)
+    except VisitError as exc:
+        abort(exc.status, str(exc))
+    scan_id = request.values.get("scan", type=int)
+    door_scan = session().get(DoorScan, scan_id) if scan_id else None
+    if door_scan is not None and (door_scan.member_id != member.id or door_scan.user_id != current_user.id):
+        abort(404)
+    if request.method == "GET":
+        return render_template("visits/form.html", **_form_context(member, door_scan))
+    try:
+        data = _visit_input(door_scan)
+        visit, created = record_visit(session(), _user(), member, data)
+        if created:
+            _save_voice_note(visit)
+    except VisitError as exc:
+        session().rollback()
+        if _wants_json():
+            return jsonify(ok=False, error=str(exc)), exc.status
+        flash(str(exc), "error")
+        return render_template("visits/form.html", **_form_context(member, door_scan)), exc.status
+    session().commit()
+    message = f"已登记对 {member.name} 的走访" if created else "这条走访之前已经收到了"
+    if _wants_json():
+        return jsonify(ok=True, visit_id=visit.id, created=created, message=message)
+    flash(message, "success")
+    return redirect(url_for("members.detail", member_id=member.id), 303)
+
+
+def _visit_input(door_scan) -> VisitInput:
+    form = request.form
+    try:
+        duration = int(form["duration"]) if form.get("duration", "").strip() else None
+        pack_id = int(form["pack"]) if form.get("pack", "").isdigit() else None
+        lesson_ids = [int(i) for i in form.getlist("lessons")]
+    except ValueError:
+        raise VisitError("时长或课程填写有误") from None
+    return VisitInput(
+        client_key=form.get("client_key", ""), scan_id=door_scan.id if door_scan else None,
+        visited_at=parse_local(form["visited_at"]) if door_scan is None and form.get("visited_at") else None,
+        delivered=form.get("delivered", "nothing"), pack_id=pack_id, lesson_ids=lesson_ids,
+        duration_minutes=duration, feedback=form.get("feedback", ""), needs=form.get("needs", ""),
+        follow_up=bool(form.get("follow_up")),
+    )
+
+
+def _notes_dir() -> Path:
+    return Path(current_app.config["DATA_DIR"]) / "voice_notes"
+
+
+def _save_voice_note(visit: Visit) -> None:
+    upload = request.files.get("voice_note")
+    if upload is None or not upload.filename:
+        return
+    suffix = Path(upload.filename).suffix.lower()
+    if suffix not in VOICE_NOTE_TYPES:
+        raise VisitError("语音留言只支持常见的录音格式（m4a、mp3、amr、wav、webm、ogg）")
+    data = upload.read(MAX_VOICE_NOTE_BYTES + 1)
+    if len(data) > MAX_VOICE_NOTE_BYTES:
+        raise VisitError("语音留言太大（上限 20 MB）")
+    folder = _notes_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{visit.client_key}{suffix}"
+    temporary = folder / (name + ".part")
+    temporary.write_bytes(data)
+    temporary.replace(folder / name)
+    visit.voice_note_path = name
+
+
+@bp.route("/visits/<int:visit_id>/voice")
+def voice_note(visit_id: int):
+    visit = session().get(Visit, visit_id) or abort(404)
+    try:
+        member_for(session(), _user(), visit.member_id)
+    except VisitError:
+        abort(404)
+    if not visit.voice_note_path:
+        abort(404)
+    return send_file(_notes_dir() / visit.voice_note_path, conditional=True)
+
+
+@bp.route("/visits")
+def overview():
+    members = visible_members(session(), _user())
+    interval = current_app.config["VISIT_INTERVAL_DAYS"]
+    weeks, months, per_volunteer = visits_per_volunteer(session()) if current_user.is_admin else ([], [], [])
+    now = datetime.now(timezone.utc)
+    recent_visits = visits_between(session(), _user(), now - timedelta(days=30), now + timedelta(days=1))[::-1][:50]
+    return render_template(
+        "visits/overview.html", overdue=overdue_members(session(), members, interval), interval=interval,
+        unreached=unreached(session(), members), quarter=quarter_start().astimezone(LOCAL_TZ),
+        weeks=weeks, months=months, per_volunteer=per_volunteer, recent=recent_visits, member_count=len(members),
+    )
+
+
+@bp.route("/visits/export.xlsx")
+@admin_required
+def export():
+    start = quarter_start()
+    if request.args.get("start"):
+        start = parse_local(request.args["start"] + "T00:00")
+    local = start.astimezone(LOCAL_TZ)
+    end_local = local.replace(year=local.year + (local.month > 9), month=(local.month + 2) % 12 + 1)
+    visits = visits_between(session(), _user(), start, end_local.astimezone(timezone.utc))
+    title = f"{local:%Y}年第{(local.month - 1) // 3 + 1}季度走访"
+    response = current_app.response_class(
+        visits_xlsx(visits, title), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(title + '.xlsx')}"
+    return response
+
+
+@bp.route("/audit")
+@admin_required
+def audit_log():
+    return render_template("visits/audit.html", entries=recent(session(), limit=500))
