@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.importer import Script, clean_text, clean_title, to_simplified
+from core.audit import audit
 from core.models import Lesson, LessonVersion, Series, User
 
 TITLE_LIMIT = 120
@@ -143,9 +144,11 @@ def add_lesson(
 
 def import_scripts(session: Session, series: Series, scripts: Iterable[Script], user: User | None) -> list[Lesson]:
     """Append scripts as lessons in the given order; the caller commits once for the batch."""
-    return [
-        add_lesson(session, series, s.title, s.text, source_filename=s.filename, user=user) for s in scripts
-    ]
+    lessons = [add_lesson(session, series, s.title, s.text, source_filename=s.filename, user=user) for s in scripts]
+    if lessons:
+        audit(session, user, "import", "series", series.id, f"向「{series.title}」导入 {len(lessons)} 课",
+              lessons=[lesson.id for lesson in lessons])
+    return lessons
 
 
 def update_lesson(
@@ -166,6 +169,7 @@ def update_lesson(
     if known is None:
         lesson.versions.append(LessonVersion(version_hash=digest, title=title, text=text, created_by=user))
     session.flush()
+    audit(session, user, "update", "lesson", lesson.id, f"修改课程 第{lesson.number}课 {title}", version=digest)
     return True
 
 
@@ -178,15 +182,17 @@ def move_lesson(session: Session, lesson: Lesson, position: int) -> None:
     _renumber(session, series, ordered)
 
 
-def delete_lesson(session: Session, lesson: Lesson) -> None:
+def delete_lesson(session: Session, lesson: Lesson, user: User | None = None) -> None:
     series = lesson.series
+    audit(session, user, "delete", "lesson", lesson.id, f"删除课程「{series.title}」第{lesson.number}课 {lesson.title}")
     remaining = [item for item in series.lessons if item.id != lesson.id]
     session.delete(lesson)
     session.flush()
     _renumber(session, series, remaining)
 
 
-def delete_series(session: Session, series: Series) -> None:
+def delete_series(session: Session, series: Series, user: User | None = None) -> None:
+    audit(session, user, "delete", "series", series.id, f"删除专题「{series.title}」（{len(series.lessons)} 课）")
     session.delete(series)
     session.flush()
     for position, item in enumerate(list_series(session), start=1):

@@ -15,6 +15,7 @@ from audio.store import AudioStore
 from audio.usb import Folder, Plan, Track
 from audio.voices import UnknownVoice, get_voice
 from core.jobs import JobContext, JobFailed, handler
+from core.audit import audit
 from core.models import Job, Lesson, Member, Pack, PackItem, Rendition, Series, User
 from core.rendering import current_version, request_render
 
@@ -185,6 +186,8 @@ def record_pack(session: Session, plan: Plan, manifest: dict, *, voice: str, tar
             duration=track.duration,
         ))
     session.add(pack)
+    session.flush()
+    audit(session, user, "create", "pack", pack.id, f"制作学习包《{pack.title}》，{pack.lesson_count} 课，{target}")
     session.commit()
     return pack
 
@@ -194,6 +197,7 @@ def mark_delivered(session: Session, pack: Pack, user: User | None, note: str = 
     from core.db import utcnow
 
     pack.delivered_at, pack.delivered_by_id, pack.delivery_note = utcnow(), user.id if user else None, note.strip()[:500]
+    audit(session, user, "deliver", "pack", pack.id, f"学习包《{pack.title}》已送到")
     session.commit()
 
 

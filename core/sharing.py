@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.audit import audit
 from core.db import utcnow
 from core.models import Lesson, LessonVersion, Member, Rendition, Series, ShareToken, User
 
@@ -72,6 +73,9 @@ def revoke(session: Session, share: ShareToken, user: User | None = None) -> Non
     if share.revoked_at is None:
         share.revoked_at = utcnow()
         share.revoked_by_id = user.id if user else None
+        target = share.series.title if share.kind == "series" else f"第{share.lesson.number}课 {share.lesson.title}"
+        whom = f"（{share.member.name}的个人卡）" if share.member else ""
+        audit(session, user, "revoke", "share", share.id, f"停用二维码：{target}{whom}")
 
 
 def lesson_allowed(share: ShareToken, lesson: Lesson) -> bool:

@@ -227,3 +227,23 @@ def test_delivered_pack_voice_note_and_lessons(app, community, monkeypatch):
     assert login(app, "vol2").get(f"/visits/{visit_id}/voice").status_code == 404
     timeline = page_text(phone.get(f"/members/{community['wang']}"))
     assert "U 盘学习包《冬季学习包（王秀英）》，一起听了第1课 学习党章" in timeline
+
+
+def test_audit_log_shows_who_changed_what(app, community):
+    admin = community["admin"]
+    from core.lessons import add_lesson, create_series
+    from core.sharing import share_for
+
+    with app.extensions["xiangyin.db"].session() as session:
+        lesson = add_lesson(session, create_series(session, "冬季学习包"), "学习党章", "内容。")
+        share = share_for(session, lesson=lesson)
+        session.commit()
+        share_id = share.id
+    assert admin.post(f"/qr/{share_id}/revoke").status_code == 303
+    assert admin.post("/users/new", {"username": "vol3", "role": "volunteer", "display_name": "刘洋"}).status_code == 200
+    assert admin.post("/lessons/1/delete").status_code in (302, 303)
+    log = admin.get("/audit")
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>([^<]+)</td></tr>", log.get_data(as_text=True))
+    summaries = [summary for _, _, summary in rows]
+    assert summaries[:3] == ["删除课程「冬季学习包」第1课 学习党章", "新建账号 vol3（志愿者）", "停用二维码：第1课 学习党章"]
+    assert all(who == "Admin1" for _, who, _ in rows[:3]) and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", rows[0][0])

@@ -101,7 +101,7 @@ def series_delete(series_id: int):
         flash("删除专题需要输入完整的专题名称确认", "error")
         return redirect(url_for("library.series_detail", series_id=series.id), 303)
     title = series.title
-    library.delete_series(db_session, series)
+    library.delete_series(db_session, series, current_user._get_current_object())
     db_session.commit()
     flash(f"已删除专题「{title}」及其全部课程", "success")
     return redirect(url_for("library.index"), 303)
@@ -279,7 +279,7 @@ def lesson_delete(lesson_id: int):
     db_session = session()
     lesson = _lesson_or_404(lesson_id)
     series_id, title = lesson.series_id, lesson.title
-    library.delete_lesson(db_session, lesson)
+    library.delete_lesson(db_session, lesson, current_user._get_current_object())
     db_session.commit()
     flash(f"已删除「{title}」，后面的课程已自动重新编号", "success")
     return redirect(url_for("library.series_detail", series_id=series_id), 303)

@@ -6,6 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from core.models import ROLE_LABELS, User
+from core.audit import audit
 from core.users import AccountError, create_user, reset_password
 from web import session
 from web.auth import admin_required
@@ -44,6 +45,7 @@ def create():
         return render_template(
             "users/index.html", users=_all_users(), roles=ROLE_LABELS, form=request.form, error=str(exc)
         ), 400
+    audit(db_session, current_user, "create", "user", user.id, f"新建账号 {user.username}（{user.role_label}）")
     db_session.commit()
     return render_template("users/password.html", user=user, secret=secret, created=True)
 
@@ -53,6 +55,7 @@ def reset(user_id: int):
     db_session = session()
     user = db_session.get(User, user_id) or abort(404)
     secret = reset_password(user)
+    audit(db_session, current_user, "reset", "user", user.id, f"重置账号 {user.username} 的密码")
     db_session.commit()
     return render_template("users/password.html", user=user, secret=secret, created=False)
 
@@ -65,6 +68,7 @@ def toggle_active(user_id: int):
         flash("不能停用自己的账号", "error")
         return redirect(url_for("users.index"), 303)
     user.active = not user.active
+    audit(db_session, current_user, "update", "user", user.id, f"{'启用' if user.active else '停用'}账号 {user.username}")
     db_session.commit()
     flash(f"已{'启用' if user.active else '停用'}账号 {user.username}", "success")
     return redirect(url_for("users.index"), 303)
