@@ -146,13 +146,13 @@ def record_visit(session: Session, user: User, member: Member, data: VisitInput,
     now = now or utcnow()
     if not re.fullmatch(r"[A-Za-z0-9\-]{8,64}", data.client_key or ""):
         raise VisitError("表单缺少编号，请刷新页面后重填", 400)
+    if not can_see(session, user, member):
+        raise VisitError("找不到这位党员，或者他不是您的结对对象", 404)
     existing = session.scalar(select(Visit).where(Visit.client_key == data.client_key))
     if existing is not None:
         if existing.member_id != member.id:
             raise VisitError("表单编号冲突，请刷新页面后重填", 409)
         return existing, False
-    if not can_see(session, user, member):
-        raise VisitError("找不到这位党员，或者他不是您的结对对象", 404)
     door_scan = None
     if data.scan_id is not None:
         door_scan = session.get(DoorScan, data.scan_id)

@@ -99,6 +99,12 @@
         return fetch(entry.url, { method: "POST", body: withFile, credentials: "same-origin",
                                   headers: { "Accept": "application/json" } })
           .then(function (response) {
+            if ((response.headers.get("Content-Type") || "").indexOf("application/json") !== 0) {
+              entry.error = "登录已过期，请重新登录；这条记录会在登录后发送";
+              save(load().filter(function (e) { return e.key !== entry.key; }).concat([entry]));
+              show(entry.error);
+              return;
+            }
             return response.json().then(function (body) {
               if (response.ok) { location.href = form.dataset.done; return; }
               button.disabled = false;
