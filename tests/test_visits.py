@@ -247,3 +247,28 @@ def test_audit_log_shows_who_changed_what(app, community):
     summaries = [summary for _, _, summary in rows]
     assert summaries[:3] == ["删除课程「冬季学习包」第1课 学习党章", "新建账号 vol3（志愿者）", "停用二维码：第1课 学习党章"]
     assert all(who == "Admin1" for _, who, _ in rows[:3]) and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", rows[0][0])
+
+
+def test_door_cards_print_and_scan_back(app, community, tmp_path):
+    import subprocess
+
+    from tests.test_qr import decode, rasterise
+    from tests.tools import require_tool
+
+    admin = community["admin"]
+    pdf = admin.post("/members/cards.pdf", {})
+    assert pdf.status_code == 200
+    out = tmp_path / "cards.pdf"
+    out.write_bytes(pdf.data)
+    with app.extensions["xiangyin.db"].session() as session:
+        cards = {c.member.name: c.token for c in session.scalars(select(DoorCard).where(DoorCard.revoked_at.is_(None)))}
+    assert set(cards) == {"王秀英", "李国华"}, "a card was made for the member who had none"
+    assert cards["王秀英"] == community["token"], "printing again reuses the active card"
+    pages = rasterise(out, tmp_path)
+    assert len(pages) == 2
+    found = sorted(url for page in pages for url in decode(page))
+    assert found == sorted(f"{app.config['PUBLIC_URL']}/d/{token}" for token in cards.values())
+    size = subprocess.run([require_tool("pdfinfo"), str(out)], capture_output=True, text=True).stdout
+    assert re.search(r"Page size:\s+297\.6\d? x 419\.5\d? pts", size), "A6"
+    text = subprocess.run([require_tool("pdftotext"), str(out), "-"], capture_output=True, text=True).stdout
+    assert "王秀英 同志" in text and "志愿者上门时请用手机扫码登记" in text
