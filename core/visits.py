@@ -225,10 +225,16 @@ def overdue_members(session: Session, members: list[Member], interval_days: int,
     return sorted(result, key=lambda o: (-o.days_overdue, o.member.name))
 
 
+def quarter_bounds(year: int, quarter: int) -> tuple[datetime, datetime]:
+    """Start and end of a calendar quarter in Beijing time, as UTC."""
+    first = date(year, 3 * (quarter - 1) + 1, 1)
+    after = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
+    return tuple(datetime.combine(d, datetime.min.time(), LOCAL_TZ).astimezone(timezone.utc) for d in (first, after))
+
+
 def quarter_start(now: datetime | None = None) -> datetime:
     local = (now or utcnow()).astimezone(LOCAL_TZ)
-    first = date(local.year, 3 * ((local.month - 1) // 3) + 1, 1)
-    return datetime.combine(first, datetime.min.time(), LOCAL_TZ).astimezone(timezone.utc)
+    return quarter_bounds(local.year, (local.month - 1) // 3 + 1)[0]
 
 
 def unreached(session: Session, members: list[Member], now: datetime | None = None) -> list[Member]:

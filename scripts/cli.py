@@ -709,3 +709,115 @@ def qr_revoke(token: str) -> None:
         revoke(session, share)
         session.commit()
     click.echo("已停用")
+
+
+# --------------------------------------------------------------------------- members and visits
+
+
+@cli.group("members")
+def members_group() -> None:
+    """党员名册：导入、导出、打印上门签到卡。"""
+
+
+@members_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="只检查，不导入")
+@with_appcontext
+def members_import(path: str, dry_run: bool) -> None:
+    """从 Excel（.xlsx）或 CSV（UTF-8/GBK）导入党员；任何一行有问题就一个也不导入。"""
+    from core.members import FIELDS, MemberError, guess_mapping, import_members, plan_import, read_table
+
+    try:
+        table = read_table(Path(path).name, Path(path).read_bytes())
+        mapping = guess_mapping(table.headers)
+        for f in FIELDS:
+            column = mapping[f.key]
+            click.echo(f"  {f.label} ← {table.headers[column] if column is not None else '（无）'}")
+        with database().session() as session:
+            plan = plan_import(session, table, mapping)
+            for error in plan.errors:
+                click.echo(str(error), err=True)
+            if plan.errors:
+                fail(f"有 {len(plan.errors)} 行有问题，没有导入任何人")
+            if dry_run:
+                click.echo(f"检查通过：{len(plan.members)} 人可以导入（--dry-run，未导入）")
+                return
+            members = import_members(session, plan, None, Path(path).name)
+            session.commit()
+    except MemberError as exc:
+        fail(str(exc))
+    click.echo(f"已导入 {len(members)} 人")
+
+
+@members_group.command("export")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="输出文件，.xlsx 或 .csv")
+@with_appcontext
+def members_export(output: str) -> None:
+    """导出党员名册（与导入的列相同）。"""
+    from core.members import export_csv, export_xlsx
+    from core.models import Member
+
+    with database().session() as session:
+        members = list(session.scalars(select(Member).order_by(Member.group_name, Member.name)))
+        if output.lower().endswith(".csv"):
+            Path(output).write_text(export_csv(members), encoding="utf-8")
+        else:
+            Path(output).write_bytes(export_xlsx(members))
+    click.echo(f"已导出 {len(members)} 人到 {output}")
+
+
+@members_group.command("cards")
+@click.option("--member", "member_ids", multiple=True, type=int, help="党员编号，可重复；不写则全部在册党员")
+@click.option("--reissue", is_flag=True, help="补发：旧卡作废，打印新卡")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="输出的 PDF 文件")
+@with_appcontext
+def members_cards(member_ids: tuple[int, ...], reissue: bool, output: str) -> None:
+    """打印上门签到卡（A6，每人一张）。"""
+    from audio.qr import DoorCardFace, door_cards_pdf
+    from core.models import Member
+    from core.visits import card_or_cards, door_url, issue_card
+
+    with database().session() as session:
+        if member_ids:
+            members = [session.get(Member, mid) or fail(f"没有编号为 {mid} 的党员") for mid in member_ids]
+        else:
+            members = list(session.scalars(select(Member).where(Member.active.is_(True)).order_by(Member.group_name, Member.name)))
+        if not members:
+            fail("没有要打印签到卡的党员")
+        cards = [issue_card(session, m, None) for m in members] if reissue else card_or_cards(session, None, members)
+        faces = [DoorCardFace(door_url(current_app.config["PUBLIC_URL"], card), m.name,
+                              " · ".join(p for p in (m.group_name, m.address) if p), card.id)
+                 for m, card in zip(members, cards)]
+        Path(output).write_bytes(door_cards_pdf(faces, current_app.config["ORG_NAME"]))
+        session.commit()
+    click.echo(f"已生成 {output}：{len(faces)} 张签到卡")
+
+
+@cli.group("visits")
+def visits_group() -> None:
+    """走访记录。"""
+
+
+@visits_group.command("export")
+@click.option("--quarter", default=None, help="如 2026Q4；默认本季度")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="输出的 .xlsx 文件")
+@with_appcontext
+def visits_export(quarter: str | None, output: str) -> None:
+    """导出一个季度的走访记录（Excel），用于季度考核。"""
+    from datetime import datetime
+
+    from core.models import Visit
+    from core.visits import LOCAL_TZ, quarter_bounds, visits_xlsx
+
+    if quarter is None:
+        now = datetime.now(LOCAL_TZ)
+        quarter = f"{now.year}Q{(now.month - 1) // 3 + 1}"
+    match = re.fullmatch(r"(\d{4})Q([1-4])", quarter.upper())
+    if not match:
+        fail("季度的写法如 2026Q4")
+    start, end = quarter_bounds(int(match.group(1)), int(match.group(2)))
+    with database().session() as session:
+        visits = list(session.scalars(select(Visit).where(Visit.visited_at >= start, Visit.visited_at < end)
+                                      .order_by(Visit.visited_at)))
+        Path(output).write_bytes(visits_xlsx(visits, f"{match.group(1)}年第{match.group(2)}季度走访"))
+    click.echo(f"已导出 {len(visits)} 条走访到 {output}")

@@ -176,3 +176,32 @@ def test_volunteers_cannot_manage_the_roll(volunteer):
     assert volunteer.get("/members/export.xlsx").status_code == 403
     assert volunteer.get("/members/import").status_code == 403
     assert "还没有和您结对的党员" in page_text(volunteer.get("/members/"))
+
+
+def test_cli_import_export_and_cards(make_app, tmp_path):
+    from scripts.cli import cli
+
+    app = make_app()
+    run = lambda *args: app.test_cli_runner().invoke(cli, list(args))  # noqa: E731
+    bad = tmp_path / "名册.csv"
+    bad.write_bytes(GBK_CSV.encode("gbk"))
+    result = run("members", "import", str(bad))
+    assert result.exit_code == 1
+    assert "第4行：缺少姓名" in result.output and "有 5 行有问题，没有导入任何人" in result.output
+    assert "电话 ← 联系电话" in result.output
+    good = tmp_path / "好名册.csv"
+    good.write_bytes(("\n".join(GBK_CSV.splitlines()[:3]) + "\n").encode("gbk"))
+    dry = run("members", "import", str(good), "--dry-run")
+    assert dry.exit_code == 0 and "检查通过：2 人可以导入" in dry.output and member_count(app) == 0
+    assert run("members", "import", str(good)).exit_code == 0 and member_count(app) == 2
+    out = tmp_path / "导出.xlsx"
+    assert run("members", "export", "-o", str(out)).exit_code == 0
+    assert [row[0] for row in load_workbook(out).active.iter_rows(values_only=True)] == ["姓名", "李国华", "王秀英"]
+    cards = tmp_path / "卡.pdf"
+    made = run("members", "cards", "-o", str(cards))
+    assert made.exit_code == 0 and "2 张签到卡" in made.output and cards.read_bytes().startswith(b"%PDF")
+    visits = tmp_path / "走访.xlsx"
+    exported = run("visits", "export", "--quarter", "2026Q4", "-o", str(visits))
+    assert exported.exit_code == 0 and "已导出 0 条走访" in exported.output
+    assert load_workbook(visits).sheetnames == ["2026年第4季度走访"]
+    assert "季度的写法如 2026Q4" in run("visits", "export", "--quarter", "2026-4", "-o", str(visits)).output

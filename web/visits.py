@@ -14,7 +14,7 @@ from core.audit import recent
 from core.models import DELIVERED, DoorScan, Series, User, Visit
 from core.visits import (
     LOCAL_TZ, MAX_VOICE_NOTE_BYTES, VisitError, VisitInput, member_for, overdue_members, packs_for, parse_local,
-    quarter_start, record_visit, scan, unreached, visible_members, visits_between, visits_per_volunteer, visits_xlsx,
+    quarter_bounds, quarter_start, record_visit, scan, unreached, visible_members, visits_between, visits_per_volunteer, visits_xlsx,
 )
 from web import session
 from web.auth import admin_required
@@ -150,15 +150,19 @@ def overview():
 @bp.route("/visits/export.xlsx")
 @admin_required
 def export():
-    start = quarter_start()
-    if request.args.get("start"):
-        start = parse_local(request.args["start"] + "T00:00")
-    local = start.astimezone(LOCAL_TZ)
-    end_local = local.replace(year=local.year + (local.month > 9), month=(local.month + 2) % 12 + 1)
-    visits = visits_between(session(), _user(), start, end_local.astimezone(timezone.utc))
-    title = f"{local:%Y}年第{(local.month - 1) // 3 + 1}季度走访"
+    """One quarter's visits (this quarter unless ?quarter=2026Q3) for the quarterly review."""
+    local = datetime.now(LOCAL_TZ)
+    year, quarter = local.year, (local.month - 1) // 3 + 1
+    wanted = request.args.get("quarter", "").upper()
+    if wanted:
+        if len(wanted) != 6 or not wanted[:4].isdigit() or wanted[4] != "Q" or wanted[5] not in "1234":
+            abort(400, "季度的写法如 2026Q4")
+        year, quarter = int(wanted[:4]), int(wanted[5])
+    start, end = quarter_bounds(year, quarter)
+    title = f"{year}年第{quarter}季度走访"
     response = current_app.response_class(
-        visits_xlsx(visits, title), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        visits_xlsx(visits_between(session(), _user(), start, end), title),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(title + '.xlsx')}"
     return response
 
