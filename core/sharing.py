@@ -60,6 +60,9 @@ def share_for(
     )
     session.add(share)
     session.flush()
+    target = series.title if series is not None else f"第{lesson.number}课 {lesson.title}"
+    audit(session, user, "create", "share", share.id,
+          f"生成二维码：{target}" + (f"（{member.name}的个人卡）" if member else ""))
     return share
 
 

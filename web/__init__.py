@@ -44,6 +44,13 @@ def session():
     return g.db_session
 
 
+def log_change(action: str, entity: str, entity_id: int | None, summary: str, **details) -> None:
+    """An audit entry by the logged-in user, committed with the change it describes."""
+    from core.audit import audit
+
+    audit(session(), current_user._get_current_object(), action, entity, entity_id, summary, **details)
+
+
 def public(view):
     """Mark a view reachable without logging in (login page, listen pages, static files)."""
     view.is_public = True

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required, login_user, logout_user
 
 from core.users import AccountError, authenticate, change_password
-from web import public, session
+from web import log_change, public, session
 
 bp = Blueprint("auth", __name__)
 
@@ -73,6 +73,7 @@ def change_password_page():
             except AccountError as exc:
                 error = str(exc)
             else:
+                log_change("password", "user", user.id, f"{user.username} 修改了自己的密码")
                 session().commit()
                 flash("密码已修改", "success")
                 return redirect(url_for("library.index"))

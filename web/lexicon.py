@@ -8,7 +8,7 @@ from audio.text import segment_text
 from core.lessons import LibraryError
 from core.lexicon import entries, lexicon_map, save_entry
 from core.models import LexiconEntry
-from web import session
+from web import log_change, session
 from web.auth import admin_required
 
 bp = Blueprint("lexicon", __name__)
@@ -39,8 +39,10 @@ def save(entry_id: int | None = None):
     if entry_id is not None:
         entry = db_session.get(LexiconEntry, entry_id) or abort(404)
     try:
-        save_entry(db_session, request.form.get("written", ""), request.form.get("spoken", ""),
-                   request.form.get("note", ""), entry)
+        saved = save_entry(db_session, request.form.get("written", ""), request.form.get("spoken", ""),
+                           request.form.get("note", ""), entry)
+        db_session.flush()
+        log_change("update" if entry else "create", "lexicon", saved.id, f"读音词典：{saved.written} → {saved.spoken}")
     except LibraryError as exc:
         db_session.rollback()
         return render_template("lexicon/index.html", entries=entries(db_session), form=request.form, error=str(exc)), 400
@@ -55,6 +57,7 @@ def delete(entry_id: int):
     db_session = session()
     entry = db_session.get(LexiconEntry, entry_id) or abort(404)
     db_session.delete(entry)
+    log_change("delete", "lexicon", entry.id, f"读音词典：删除 {entry.written}")
     db_session.commit()
     flash(f"已删除「{entry.written}」", "success")
     return redirect(url_for("lexicon.index"), 303)

@@ -13,7 +13,7 @@ from audio.voices import VOICES
 from core.jobs import group_progress
 from core.models import INTRO_MODES, Job, Lesson, Rendition, Series
 from core.rendering import RenderError, add_recording, request_render, request_series
-from web import session
+from web import log_change, session
 from web.auth import admin_required
 
 bp = Blueprint("renditions", __name__)
@@ -114,6 +114,8 @@ def series_settings(series_id: int):
         abort(400, "没有这个声音")
     series.intro_mode, series.rate, series.voice_id = mode, rate, voice
     series.closing_text = request.form.get("closing_text", "").strip()[:60]
+    log_change("update", "series", series.id, f"修改「{series.title}」的音频设置",
+               intro_mode=mode, rate=rate, voice=voice, closing_text=series.closing_text)
     session().commit()
     flash("音频设置已保存；以后生成的音频按新设置", "success")
     return redirect(url_for("library.series_detail", series_id=series.id) + "#audio-settings", 303)
