@@ -96,8 +96,9 @@ class Lesson(Base):
 
 
 class LessonVersion(Base):
-    """Every text a lesson has had. Audio, packs and printed codes point at a version, so an
-    edit never changes what an already delivered drive or QR code plays."""
+    """Every text a lesson has had. Audio and packs point at a version, so an edit never
+    changes what an already delivered drive holds; a printed code follows its lesson and plays
+    the newest version that has finished audio."""
 
     __tablename__ = "lesson_versions"
     __table_args__ = (UniqueConstraint("lesson_id", "version_hash", name="uq_lesson_versions_hash"),)
