@@ -24,6 +24,9 @@ from core.models import (
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MAX_MANUAL_DAYS = 92
 MAX_VOICE_NOTE_BYTES = 20 * 1024 * 1024
+# 流动党员 work far away: they are reached by scanning their personal card, not at home, so
+# they never count as overdue for a visit (they still appear when unreached this quarter).
+NO_HOME_VISITS = ("流动",)
 
 
 class VisitError(ValueError):
@@ -212,12 +215,15 @@ def last_visits(session: Session) -> dict[int, datetime]:
 
 def overdue_members(session: Session, members: list[Member], interval_days: int, now: datetime | None = None) -> list[Overdue]:
     """Members whose last visit (or, never visited, their entry in the roll) is more than the
-    interval ago, most overdue first. Days are counted on Beijing calendar days."""
+    interval ago, most overdue first. Days are counted on Beijing calendar days. Members
+    living away (NO_HOME_VISITS) are left out."""
     now = now or utcnow()
     last = {k: v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v for k, v in last_visits(session).items()}
     today = now.astimezone(LOCAL_TZ).date()
     result = []
     for member in members:
+        if member.category in NO_HOME_VISITS:
+            continue
         since = last.get(member.id) or member.created_at
         due = since.astimezone(LOCAL_TZ).date() + timedelta(days=interval_days)
         if today > due:

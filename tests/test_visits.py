@@ -155,7 +155,8 @@ def test_overdue_on_beijing_days_with_a_frozen_clock(app, db):
     wang = Member(name="王秀英", created_at=datetime(2026, 11, 1, tzinfo=timezone.utc))
     li = Member(name="李国华", created_at=datetime(2026, 11, 1, tzinfo=timezone.utc))
     zhao = Member(name="赵建国", created_at=datetime(2026, 11, 20, tzinfo=timezone.utc))
-    db.add_all([wang, li, zhao])
+    zhou = Member(name="周志强", category="流动", created_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    db.add_all([wang, li, zhao, zhou])
     db.flush()
     # 16:30 UTC on 17 November is 00:30 on 18 November in Beijing.
     db.add(Visit(client_key="k" * 10, member_id=wang.id, visited_at=datetime(2026, 11, 17, 16, 30, tzinfo=timezone.utc),
@@ -164,7 +165,8 @@ def test_overdue_on_beijing_days_with_a_frozen_clock(app, db):
     now = datetime(2026, 11, 25, 16, 30, tzinfo=timezone.utc)  # 26 November 00:30 in Beijing
     # 李国华 never visited: entered 1 November (Beijing), due 8 November, 18 days late on the 26th.
     # 王秀英 visited on the 18th (Beijing), due the 25th; 赵建国 entered on the 20th, due the 27th.
-    overdue = overdue_members(db, [wang, li, zhao], interval, now=now)
+    # 周志强 works far away: reached by his personal card, never overdue for a home visit.
+    overdue = overdue_members(db, [wang, li, zhao, zhou], interval, now=now)
     assert [(o.member.name, o.days_overdue) for o in overdue] == [("李国华", 18), ("王秀英", 1)]
     assert overdue_members(db, [wang], interval, now=datetime(2026, 11, 25, 15, 59, tzinfo=timezone.utc)) == [], \
         "23:59 on the 25th in Beijing: 王秀英 is due today, not yet overdue"
