@@ -65,6 +65,7 @@ class Tally:
     plays: int = 0
     completions: int = 0
     extra: str = ""
+    note: str = ""  # a second, smaller line under the label (the series of a lesson)
 
 
 @dataclass
@@ -150,6 +151,8 @@ def summarise(session: Session, filters: Filters) -> Summary:
         tally.completions += row.completed
     summary.by_day = list(per_day.values())
     summary.by_lesson = _tally(rows, lambda r: f"{r.series} · {r.lesson}")
+    for tally in summary.by_lesson:
+        tally.note, tally.label = tally.label.split(" · ", 1)
     summary.by_series = _tally(rows, lambda r: r.series)
     summary.by_voice = _tally(rows, lambda r: r.voice)
     members: dict[str, Tally] = {}

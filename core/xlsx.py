@@ -50,7 +50,9 @@ def stats_workbook(summary: Summary) -> bytes:
            [[r.counted_at.replace(tzinfo=None), r.series, r.lesson, r.voice, r.member, r.group,
              round(r.listened), round(r.duration), "是" if r.completed else "否"] for r in summary.rows],
            [18, 24, 30, 22, 14, 16, 10, 10, 6])
-    for title, tallies in (("按课程", summary.by_lesson), ("按专题", summary.by_series), ("按声音", summary.by_voice)):
+    _sheet(workbook, "按课程", ["专题", "课程", "收听次数", "听完次数"],
+           [[t.note, t.label, t.plays, t.completions] for t in summary.by_lesson], [28, 32, 12, 12])
+    for title, tallies in (("按专题", summary.by_series), ("按声音", summary.by_voice)):
         _sheet(workbook, title, ["名称", "收听次数", "听完次数"],
                [[t.label, t.plays, t.completions] for t in tallies], [40, 12, 12])
     _sheet(workbook, "按日期", ["日期", "收听次数", "听完次数"],

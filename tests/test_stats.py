@@ -116,3 +116,13 @@ def test_exports_match_the_dashboard(admin, plays):
 def test_volunteers_cannot_see_statistics(volunteer):
     assert volunteer.get("/stats").status_code == 403
     assert volunteer.get("/stats/plays.xlsx").status_code == 403
+
+
+def test_lessons_are_named_with_their_series(admin, plays):
+    html = admin.get("/stats?start=2026-11-20&end=2026-11-26").get_data(as_text=True)
+    assert '<title>防诈骗 · 第1课 识别诈骗电话</title>' in html
+    assert re.search(r'class="note"[^>]*>冬季学习包</text>', html)
+    workbook = load_workbook(io.BytesIO(admin.get("/stats/plays.xlsx?start=2026-11-20&end=2026-11-26").data))
+    rows = list(workbook["按课程"].iter_rows(values_only=True))
+    assert rows[0] == ("专题", "课程", "收听次数", "听完次数")
+    assert ("冬季学习包", "第1课 学习党章", 3, 2) in rows

@@ -13,7 +13,7 @@ WIDTH = 720
 
 
 def _nice_max(value: int) -> int:
-    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
+    for step in (1, 2, 3, 4, 5, 10, 15, 20, 25, 50, 75, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
         if value <= step * 4:
             return step * 4
     return value
@@ -48,11 +48,13 @@ def daily_bars(tallies: list[Tally], title: str) -> Markup:
 
 
 def horizontal_bars(tallies: list[Tally], title: str, limit: int = 12) -> Markup:
-    """One row per item: its name, a bar of plays with the completed part darker, the counts."""
+    """One row per item: its name (and a note under it), a bar of plays with the completed
+    part darker, the counts."""
     shown = tallies[:limit]
     if not shown:
         return Markup('<p class="empty">这段时间没有收听。</p>')
-    row, label_w, value_w = 30, 260, 90
+    noted = any(t.note for t in shown)
+    row, label_w, value_w = (44 if noted else 30), 260, 110
     height = len(shown) * row + 8
     bar_w = WIDTH - label_w - value_w
     top_value = max(t.plays for t in shown) or 1
@@ -61,11 +63,14 @@ def horizontal_bars(tallies: list[Tally], title: str, limit: int = 12) -> Markup
     for index, tally in enumerate(shown):
         y = 4 + index * row
         label = tally.label if len(tally.label) <= 18 else tally.label[:17] + "…"
+        note = tally.note if len(tally.note) <= 22 else tally.note[:21] + "…"
         plays_w = bar_w * tally.plays / top_value
         done_w = bar_w * tally.completions / top_value
+        if noted:
+            parts.append(f'<text x="{label_w - 8}" y="{y + 36}" class="note" text-anchor="end">{escape(note)}</text>')
         parts.append(
             f'<text x="{label_w - 8}" y="{y + 19}" class="label" text-anchor="end">{escape(label)}'
-            f"<title>{escape(tally.label)}</title></text>"
+            f"<title>{escape(tally.note + ' · ' if tally.note else '')}{escape(tally.label)}</title></text>"
             f'<rect x="{label_w}" y="{y + 4}" width="{plays_w:.1f}" height="20" fill="{PLAYS}" opacity="0.35"/>'
             f'<rect x="{label_w}" y="{y + 4}" width="{done_w:.1f}" height="20" fill="{COMPLETIONS}"/>'
             f'<text x="{label_w + plays_w + 6:.1f}" y="{y + 19}" class="axis">{tally.plays} / 听完 {tally.completions}</text>'
