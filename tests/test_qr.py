@@ -244,3 +244,11 @@ def test_web_sheet_download(app, admin, volunteer, tmp_path):
     assert admin.post("/series/1/qr.pdf", {"layout": "bogus"}).status_code == 400
     assert volunteer.post("/series/1/qr.pdf", {"layout": "cards"}).status_code == 200, "volunteers print cards too"
     assert volunteer.post("/qr/1/revoke").status_code == 403, "only admins retire codes"
+
+
+def test_member_page_links_to_preselected_personal_cards(app, admin):
+    seed(app)
+    detail = admin.get("/members/2")
+    assert "/series/1/qr?member=2" in detail.get_data(as_text=True)
+    page = admin.get("/series/1/qr?member=2").get_data(as_text=True)
+    assert re.search(r'name="members" value="2" checked', page) and not re.search(r'value="1" checked', page)

@@ -12,7 +12,7 @@ from core.members import (
     CATEGORIES, FIELDS, MemberError, export_csv, export_xlsx, guess_mapping, import_members, plan_import, read_table,
     save_member, set_volunteers,
 )
-from core.models import Member, User
+from core.models import Member, Series, User
 from core.staging import StagingArea
 from core.visits import (
     VisitError, active_card, card_or_cards, door_url, issue_card, last_visits, member_for, overdue_members, packs_for,
@@ -97,6 +97,7 @@ def detail(member_id: int):
         "members/detail.html", member=member, events=timeline(session(), member), card=active_card(session(), member),
         overdue=overdue[0] if overdue else None, packs=packs_for(session(), member),
         codes=personal_codes(session(), member), interval=current_app.config["VISIT_INTERVAL_DAYS"],
+        series_list=session().scalars(select(Series).order_by(Series.position, Series.id)).all(),
     )
 
 

@@ -27,6 +27,7 @@ def series_codes(series_id: int):
     members = session().scalars(select(Member).where(Member.active.is_(True)).order_by(Member.group_name, Member.name)).all()
     return render_template(
         "qr/series.html", series=series, shares=shares, plays=plays, members=members, layouts=LAYOUTS,
+        chosen=set(request.args.getlist("member", type=int)),
         url_of=lambda share: share_url(current_app.config["PUBLIC_URL"], share),
     )
 
