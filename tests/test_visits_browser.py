@@ -4,12 +4,14 @@ when the phone is back online, still carrying the time of the scan."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from core.models import DoorCard, DoorScan, Member, Pairing, User, Visit
 from core.visits import issue_card
+from tests.audio_judges import decode
 from tests.browser import PHONE, no_sideways_scroll, phone_page, serve
 from tests.conftest import PASSWORD, add_user
 
@@ -45,6 +47,11 @@ def test_scan_fill_offline_then_sent_with_the_scan_time(app):
         page.fill("input[name=duration]", "35")
         page.fill("textarea[name=feedback]", "声音很清楚，想再听一遍第二课")
         page.fill("textarea[name=needs]", "楼道灯坏了")
+        page.context.grant_permissions(["microphone"], origin=url)
+        page.click(".recorder .record-start")
+        page.wait_for_selector("text=/正在录音 [2-9] 秒/", timeout=15000)
+        page.click(".recorder .record-stop")
+        page.wait_for_selector("text=/录好了（\\d+ 秒）/")
 
         page.context.set_offline(True)
         page.click("button.primary")
@@ -62,6 +69,9 @@ def test_scan_fill_offline_then_sent_with_the_scan_time(app):
             assert visit.visited_at == scan.scanned_at, "the visit keeps the time of the scan"
             assert (visit.created_at - scan.scanned_at).total_seconds() >= 2
             assert visit.feedback == "声音很清楚，想再听一遍第二课" and visit.duration_minutes == 35 and not visit.manual
+            note = Path(app.config["DATA_DIR"]) / "voice_notes" / visit.voice_note_path
+            samples = decode(note)
+            assert len(samples) / 44100 >= 1.5 and abs(samples).max() > 0.05, "the voice note recorded offline arrived"
         page.goto(f"{url}/members/{member_id}")
         assert "王秀英" in page.inner_text("h1")
         assert "扫码签到" in page.inner_text(".timeline")
