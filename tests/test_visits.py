@@ -274,3 +274,11 @@ def test_door_cards_print_and_scan_back(app, community, tmp_path):
     assert re.search(r"Page size:\s+297\.6\d? x 419\.5\d? pts", size), "A6"
     text = subprocess.run([require_tool("pdftotext"), str(out), "-"], capture_output=True, text=True).stdout
     assert "王秀英 同志" in text and "志愿者上门时请用手机扫码登记" in text
+
+
+def test_home_page_reminds_volunteers_of_overdue_visits(app, community, monkeypatch):
+    Clock(monkeypatch, T0)
+    home = page_text(login(app, "vol1").get("/"))
+    assert "您结对的1 位党员超过 7 天没有走访了 ： 王秀英（23 天）" in home
+    assert "李国华" not in home, "only the volunteer's own members"
+    assert "2 位党员超过 7 天没有走访了" in page_text(community["admin"].get("/"))

@@ -44,7 +44,12 @@ bp.add_app_template_filter(human_size, "human_size")
 
 @bp.route("/")
 def index():
-    return render_template("library/index.html", series_list=library.list_series(session()))
+    """The home page. Whoever has members waiting for a visit sees that first."""
+    from core.visits import overdue_members, visible_members
+
+    members = visible_members(session(), current_user._get_current_object())
+    overdue = overdue_members(session(), members, current_app.config["VISIT_INTERVAL_DAYS"])
+    return render_template("library/index.html", series_list=library.list_series(session()), overdue=overdue)
 
 
 @bp.route("/series/new", methods=["POST"])
