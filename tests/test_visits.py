@@ -213,8 +213,12 @@ def test_delivered_pack_voice_note_and_lessons(app, community, monkeypatch):
     form = phone.get(phone.get(f"/d/{community['token']}").headers["Location"])
     assert "冬季学习包（王秀英）" in page_text(form) and "别人的包" not in page_text(form)
     fields = form_fields(form.get_data(as_text=True))
-    wrong = phone.post(f"/visits/new/{community['wang']}", {**fields, "delivered": "pack", "pack": str(ids["other"])})
+    wrong = phone.post(f"/visits/new/{community['wang']}", {**fields, "delivered": "pack", "pack": str(ids["other"]),
+                                                             "feedback": "腿疼，出门少", "duration": "25"})
     assert wrong.status_code == 422 and "请选择为这位党员制作的 U 盘学习包" in page_text(wrong)
+    refilled = wrong.get_data(as_text=True)
+    assert ">腿疼，出门少</textarea>" in refilled and 'value="25"' in refilled, "nothing typed is lost"
+    assert f'name="client_key" value="{fields["client_key"]}"' in refilled
     note = b"ID3" + b"\x00" * 2000
     saved = phone.post(f"/visits/new/{community['wang']}", {
         **fields, "delivered": "pack", "pack": str(ids["pack"]), "lessons": [str(ids["lesson"])],

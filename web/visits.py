@@ -39,11 +39,15 @@ def door(token: str):
     return redirect(url_for("visits.new", member_id=door_scan.member_id, scan=door_scan.id), 303)
 
 
-def _form_context(member, door_scan):
+def _form_context(member, door_scan, values=None):
+    """The form, refilled with what was sent when it comes back with an error: nothing typed
+    at the door is lost."""
+    values = values or {}
     series = session().scalars(select(Series).order_by(Series.position, Series.id)).all()
     return dict(member=member, scan=door_scan, packs=packs_for(session(), member), series=series,
-                delivered=DELIVERED, client_key=str(uuid.uuid4()),
-                now_local=datetime.now(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"))
+                delivered=DELIVERED, values=values, chosen_lessons=set(values.getlist("lessons")) if values else set(),
+                client_key=values.get("client_key") or str(uuid.uuid4()),
+                now_local=values.get("visited_at") or datetime.now(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"))
 
 
 def _wants_json() -> bool:
@@ -72,7 +76,7 @@ def new(member_id: int):
         if _wants_json():
             return jsonify(ok=False, error=str(exc)), exc.status
         flash(str(exc), "error")
-        return render_template("visits/form.html", **_form_context(member, door_scan)), exc.status
+        return render_template("visits/form.html", **_form_context(member, door_scan, request.form)), exc.status
     session().commit()
     message = f"已登记对 {member.name} 的走访" if created else "这条走访之前已经收到了"
     if _wants_json():
