@@ -51,6 +51,25 @@ def log_change(action: str, entity: str, entity_id: int | None, summary: str, **
     audit(session(), current_user._get_current_object(), action, entity, entity_id, summary, **details)
 
 
+DOWNLOAD_TYPES = {
+    ".pdf": "application/pdf",
+    ".csv": "text/csv",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def download(data: bytes | str, filename: str):
+    """A generated file as an attachment; the Chinese file name survives in every browser."""
+    from pathlib import PurePath
+    from urllib.parse import quote
+
+    from flask import current_app
+
+    response = current_app.response_class(data, mimetype=DOWNLOAD_TYPES[PurePath(filename).suffix])
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return response
+
+
 def public(view):
     """Mark a view reachable without logging in (login page, listen pages, static files)."""
     view.is_public = True

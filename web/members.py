@@ -1,8 +1,6 @@
 """The member roll: list, edit, pair with volunteers, door cards, import and export."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -18,7 +16,7 @@ from core.visits import (
     VisitError, active_card, card_or_cards, door_url, issue_card, last_visits, member_for, overdue_members, packs_for,
     personal_codes, timeline, visible_members,
 )
-from web import session
+from web import download, session
 from web.auth import admin_required
 
 bp = Blueprint("members", __name__, url_prefix="/members")
@@ -119,9 +117,7 @@ def _cards_response(members: list[Member], filename: str):
              for member, card in zip(members, cards)]
     data = door_cards_pdf(faces, current_app.config["ORG_NAME"])
     session().commit()
-    response = current_app.response_class(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response
+    return download(data, filename)
 
 
 @bp.route("/<int:member_id>/card.pdf")
@@ -203,10 +199,4 @@ def import_preview(token: str):
 @admin_required
 def export(fmt: str):
     members = visible_members(session(), _user(), include_inactive=True)
-    if fmt == "xlsx":
-        response = current_app.response_class(
-            export_xlsx(members), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    else:
-        response = current_app.response_class(export_csv(members), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote('党员名册.' + fmt)}"
-    return response
+    return download(export_xlsx(members) if fmt == "xlsx" else export_csv(members), f"党员名册.{fmt}")

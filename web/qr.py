@@ -1,8 +1,6 @@
 """Printing QR sheets and retiring codes (the listener's side is web/listen.py)."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -10,7 +8,7 @@ from sqlalchemy import func, select
 from audio.qr import LAYOUTS, sheet_pdf
 from core.models import Lesson, Listen, Member, Series, ShareToken
 from core.sharing import ShareError, list_shares, revoke, share_url, sheet_cards
-from web import session
+from web import download, session
 from web.auth import admin_required
 from web.listen import forget_pages
 
@@ -52,10 +50,7 @@ def series_sheet(series_id: int):
         abort(400, str(exc))
     data = sheet_pdf(cards, layout, title=series.title)
     session().commit()
-    filename = f"{series.title}-{LAYOUTS[layout].split('（')[0]}.pdf"
-    response = current_app.response_class(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response
+    return download(data, f"{series.title}-{LAYOUTS[layout].split('（')[0]}.pdf")
 
 
 @bp.route("/qr/<int:share_id>/revoke", methods=["POST"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
-from urllib.parse import quote
 
 from flask import Blueprint, abort, current_app, render_template, request
 from sqlalchemy import select
@@ -12,7 +11,7 @@ from sqlalchemy import select
 from core.models import Series
 from core.stats import Filters, summarise
 from core.xlsx import stats_workbook
-from web import session
+from web import download, session
 from web.auth import admin_required
 from web.charts import daily_bars, horizontal_bars
 
@@ -54,8 +53,7 @@ def dashboard():
 
 
 def _filename(filters: Filters, ext: str) -> str:
-    name = f"收听统计-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.{ext}"
-    return f"attachment; filename*=UTF-8''{quote(name)}"
+    return f"收听统计-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.{ext}"
 
 
 @bp.route("/stats/plays.csv")
@@ -70,17 +68,11 @@ def export_csv():
         writer.writerow([row.counted_at.strftime("%Y-%m-%d %H:%M"), row.series, row.lesson, row.voice, row.member,
                          row.group, round(row.listened), round(row.duration), "是" if row.completed else "否"])
     # A BOM so that Excel on Windows opens the Chinese columns as UTF-8.
-    response = current_app.response_class("\ufeff" + out.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = _filename(filters, "csv")
-    return response
+    return download("\ufeff" + out.getvalue(), _filename(filters, "csv"))
 
 
 @bp.route("/stats/plays.xlsx")
 @admin_required
 def export_xlsx():
     filters = _filters()
-    data = stats_workbook(summarise(session(), filters))
-    response = current_app.response_class(
-        data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response.headers["Content-Disposition"] = _filename(filters, "xlsx")
-    return response
+    return download(stats_workbook(summarise(session(), filters)), _filename(filters, "xlsx"))

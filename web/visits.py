@@ -4,7 +4,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import quote
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
@@ -16,7 +15,7 @@ from core.visits import (
     LOCAL_TZ, MAX_VOICE_NOTE_BYTES, VisitError, VisitInput, member_for, overdue_members, packs_for, parse_local,
     quarter_bounds, quarter_start, record_visit, scan, unreached, visible_members, visits_between, visits_per_volunteer, visits_xlsx,
 )
-from web import session
+from web import download, session
 from web.auth import admin_required
 
 bp = Blueprint("visits", __name__)
@@ -164,11 +163,7 @@ def export():
         year, quarter = int(wanted[:4]), int(wanted[5])
     start, end = quarter_bounds(year, quarter)
     title = f"{year}年第{quarter}季度走访"
-    response = current_app.response_class(
-        visits_xlsx(visits_between(session(), _user(), start, end), title),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(title + '.xlsx')}"
-    return response
+    return download(visits_xlsx(visits_between(session(), _user(), start, end), title), title + ".xlsx")
 
 
 @bp.route("/audit")
