@@ -60,10 +60,17 @@ def share_for(
     )
     session.add(share)
     session.flush()
-    target = series.title if series is not None else f"第{lesson.number}课 {lesson.title}"
-    audit(session, user, "create", "share", share.id,
-          f"生成二维码：{target}" + (f"（{member.name}的个人卡）" if member else ""))
+    audit(session, user, "create", "share", share.id, f"生成二维码：{describe(share)}")
     return share
+
+
+def share_target(share: ShareToken) -> str:
+    """What the code plays: 第N课 标题, or the series title."""
+    return share.series.title if share.kind == "series" else f"第{share.lesson.number}课 {share.lesson.title}"
+
+
+def describe(share: ShareToken) -> str:
+    return share_target(share) + (f"（{share.member.name}的个人卡）" if share.member else "")
 
 
 def find_share(session: Session, token: str) -> ShareToken | None:
@@ -76,9 +83,7 @@ def revoke(session: Session, share: ShareToken, user: User | None = None) -> Non
     if share.revoked_at is None:
         share.revoked_at = utcnow()
         share.revoked_by_id = user.id if user else None
-        target = share.series.title if share.kind == "series" else f"第{share.lesson.number}课 {share.lesson.title}"
-        whom = f"（{share.member.name}的个人卡）" if share.member else ""
-        audit(session, user, "revoke", "share", share.id, f"停用二维码：{target}{whom}")
+        audit(session, user, "revoke", "share", share.id, f"停用二维码：{describe(share)}")
 
 
 def lesson_allowed(share: ShareToken, lesson: Lesson) -> bool:

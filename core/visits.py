@@ -95,6 +95,19 @@ def door_url(public_url: str, card: DoorCard) -> str:
     return f"{public_url.rstrip('/')}/d/{card.token}"
 
 
+def door_cards_for(session: Session, user: User | None, members: list[Member], public_url: str, org: str,
+                   reissue: bool = False) -> bytes:
+    """The printable A6 cards of these members: their active cards (made where missing), or
+    new cards replacing the old ones when `reissue`."""
+    from audio.qr import DoorCardFace, door_cards_pdf
+
+    cards = [issue_card(session, m, user) for m in members] if reissue else card_or_cards(session, user, members)
+    return door_cards_pdf([
+        DoorCardFace(door_url(public_url, card), m.name, " · ".join(p for p in (m.group_name, m.address) if p), card.id)
+        for m, card in zip(members, cards)
+    ], org)
+
+
 def scan(session: Session, token: str, user: User, now: datetime | None = None) -> DoorScan:
     """Record that `user` opened this door card's code now."""
     card = session.scalar(select(DoorCard).where(DoorCard.token == token)) if token and len(token) <= 32 else None
@@ -238,9 +251,19 @@ def quarter_bounds(year: int, quarter: int) -> tuple[datetime, datetime]:
     return tuple(datetime.combine(d, datetime.min.time(), LOCAL_TZ).astimezone(timezone.utc) for d in (first, after))
 
 
+def parse_quarter(text: str | None, now: datetime | None = None) -> tuple[int, int]:
+    """'2026Q4' → (2026, 4); empty → the current quarter in Beijing time."""
+    if not text:
+        local = (now or utcnow()).astimezone(LOCAL_TZ)
+        return local.year, (local.month - 1) // 3 + 1
+    match = re.fullmatch(r"(\d{4})Q([1-4])", text.strip().upper())
+    if not match:
+        raise VisitError("季度的写法如 2026Q4", 400)
+    return int(match.group(1)), int(match.group(2))
+
+
 def quarter_start(now: datetime | None = None) -> datetime:
-    local = (now or utcnow()).astimezone(LOCAL_TZ)
-    return quarter_bounds(local.year, (local.month - 1) // 3 + 1)[0]
+    return quarter_bounds(*parse_quarter(None, now))[0]
 
 
 def unreached(session: Session, members: list[Member], now: datetime | None = None) -> list[Member]:

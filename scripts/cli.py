@@ -685,11 +685,11 @@ def qr_sheet(series_id: int, layout: str, member_ids: tuple[int, ...], lesson_id
 @with_appcontext
 def qr_list(series_id: int | None) -> None:
     """列出二维码：链接、指向、个人卡的党员、是否停用。"""
-    from core.sharing import list_shares, share_url
+    from core.sharing import list_shares, share_target, share_url
 
     with database().session() as session:
         for share in list_shares(session, series_id):
-            target = share.series.title if share.kind == "series" else f"第{share.lesson.number}课 {share.lesson.title}"
+            target = share_target(share)
             whom = share.member.name if share.member else "-"
             state = "已停用" if share.revoked_at else "有效"
             click.echo(f"{share_url(current_app.config['PUBLIC_URL'], share)}\t{target}\t{whom}\t{state}")
@@ -773,9 +773,8 @@ def members_export(output: str) -> None:
 @with_appcontext
 def members_cards(member_ids: tuple[int, ...], reissue: bool, output: str) -> None:
     """打印上门签到卡（A6，每人一张）。"""
-    from audio.qr import DoorCardFace, door_cards_pdf
     from core.models import Member
-    from core.visits import card_or_cards, door_url, issue_card
+    from core.visits import door_cards_for
 
     with database().session() as session:
         if member_ids:
@@ -784,13 +783,10 @@ def members_cards(member_ids: tuple[int, ...], reissue: bool, output: str) -> No
             members = list(session.scalars(select(Member).where(Member.active.is_(True)).order_by(Member.group_name, Member.name)))
         if not members:
             fail("没有要打印签到卡的党员")
-        cards = [issue_card(session, m, None) for m in members] if reissue else card_or_cards(session, None, members)
-        faces = [DoorCardFace(door_url(current_app.config["PUBLIC_URL"], card), m.name,
-                              " · ".join(p for p in (m.group_name, m.address) if p), card.id)
-                 for m, card in zip(members, cards)]
-        Path(output).write_bytes(door_cards_pdf(faces, current_app.config["ORG_NAME"]))
+        Path(output).write_bytes(door_cards_for(session, None, members, current_app.config["PUBLIC_URL"],
+                                                current_app.config["ORG_NAME"], reissue=reissue))
         session.commit()
-    click.echo(f"已生成 {output}：{len(faces)} 张签到卡")
+    click.echo(f"已生成 {output}：{len(members)} 张签到卡")
 
 
 @cli.group("visits")
@@ -804,20 +800,16 @@ def visits_group() -> None:
 @with_appcontext
 def visits_export(quarter: str | None, output: str) -> None:
     """导出一个季度的走访记录（Excel），用于季度考核。"""
-    from datetime import datetime
-
     from core.models import Visit
-    from core.visits import LOCAL_TZ, quarter_bounds, visits_xlsx
+    from core.visits import VisitError, parse_quarter, quarter_bounds, visits_xlsx
 
-    if quarter is None:
-        now = datetime.now(LOCAL_TZ)
-        quarter = f"{now.year}Q{(now.month - 1) // 3 + 1}"
-    match = re.fullmatch(r"(\d{4})Q([1-4])", quarter.upper())
-    if not match:
-        fail("季度的写法如 2026Q4")
-    start, end = quarter_bounds(int(match.group(1)), int(match.group(2)))
+    try:
+        year, number = parse_quarter(quarter)
+    except VisitError as exc:
+        fail(str(exc))
+    start, end = quarter_bounds(year, number)
     with database().session() as session:
         visits = list(session.scalars(select(Visit).where(Visit.visited_at >= start, Visit.visited_at < end)
                                       .order_by(Visit.visited_at)))
-        Path(output).write_bytes(visits_xlsx(visits, f"{match.group(1)}年第{match.group(2)}季度走访"))
+        Path(output).write_bytes(visits_xlsx(visits, f"{year}年第{number}季度走访"))
     click.echo(f"已导出 {len(visits)} 条走访到 {output}")

@@ -5,7 +5,6 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from sqlalchemy import select
 
-from audio.qr import DoorCardFace, door_cards_pdf
 from core.members import (
     CATEGORIES, FIELDS, MemberError, export_csv, export_xlsx, guess_mapping, import_members, plan_import, read_table,
     save_member, set_volunteers,
@@ -13,7 +12,7 @@ from core.members import (
 from core.models import Member, Series, User
 from core.staging import StagingArea
 from core.visits import (
-    VisitError, active_card, card_or_cards, door_url, issue_card, last_visits, member_for, overdue_members, packs_for,
+    VisitError, active_card, door_cards_for, issue_card, last_visits, member_for, overdue_members, packs_for,
     personal_codes, timeline, visible_members,
 )
 from web import download, session
@@ -111,11 +110,7 @@ def reissue_card(member_id: int):
 
 
 def _cards_response(members: list[Member], filename: str):
-    cards = card_or_cards(session(), _user(), members)
-    faces = [DoorCardFace(door_url(current_app.config["PUBLIC_URL"], card), member.name,
-                          " · ".join(p for p in (member.group_name, member.address) if p), card.id)
-             for member, card in zip(members, cards)]
-    data = door_cards_pdf(faces, current_app.config["ORG_NAME"])
+    data = door_cards_for(session(), _user(), members, current_app.config["PUBLIC_URL"], current_app.config["ORG_NAME"])
     session().commit()
     return download(data, filename)
 

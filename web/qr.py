@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from audio.qr import LAYOUTS, sheet_pdf
 from core.models import Lesson, Listen, Member, Series, ShareToken
-from core.sharing import ShareError, list_shares, revoke, share_url, sheet_cards
+from core.sharing import ShareError, list_shares, revoke, share_target, share_url, sheet_cards
 from web import download, session
 from web.auth import admin_required
 from web.listen import forget_pages
@@ -25,7 +25,7 @@ def series_codes(series_id: int):
     members = session().scalars(select(Member).where(Member.active.is_(True)).order_by(Member.group_name, Member.name)).all()
     return render_template(
         "qr/series.html", series=series, shares=shares, plays=plays, members=members, layouts=LAYOUTS,
-        chosen=set(request.args.getlist("member", type=int)),
+        chosen=set(request.args.getlist("member", type=int)), share_target=share_target,
         url_of=lambda share: share_url(current_app.config["PUBLIC_URL"], share),
     )
 

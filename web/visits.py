@@ -13,6 +13,7 @@ from core.audit import recent
 from core.models import DELIVERED, DoorScan, Series, User, Visit
 from core.visits import (
     LOCAL_TZ, MAX_VOICE_NOTE_BYTES, VisitError, VisitInput, member_for, overdue_members, packs_for, parse_local,
+    parse_quarter,
     quarter_bounds, quarter_start, record_visit, scan, unreached, visible_members, visits_between, visits_per_volunteer, visits_xlsx,
 )
 from web import download, session
@@ -154,13 +155,10 @@ def overview():
 @admin_required
 def export():
     """One quarter's visits (this quarter unless ?quarter=2026Q3) for the quarterly review."""
-    local = datetime.now(LOCAL_TZ)
-    year, quarter = local.year, (local.month - 1) // 3 + 1
-    wanted = request.args.get("quarter", "").upper()
-    if wanted:
-        if len(wanted) != 6 or not wanted[:4].isdigit() or wanted[4] != "Q" or wanted[5] not in "1234":
-            abort(400, "季度的写法如 2026Q4")
-        year, quarter = int(wanted[:4]), int(wanted[5])
+    try:
+        year, quarter = parse_quarter(request.args.get("quarter"))
+    except VisitError as exc:
+        abort(exc.status, str(exc))
     start, end = quarter_bounds(year, quarter)
     title = f"{year}年第{quarter}季度走访"
     return download(visits_xlsx(visits_between(session(), _user(), start, end), title), title + ".xlsx")
