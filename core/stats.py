@@ -58,6 +58,14 @@ class PlayRow:
     def share(self) -> float:
         return min(1.0, self.listened / self.duration) if self.duration else 0.0
 
+    def cells(self) -> list:
+        """The row as the exports write it, under PLAY_COLUMNS; times in Beijing, no zone."""
+        return [self.counted_at.replace(tzinfo=None), self.series, self.lesson, self.voice, self.member, self.group,
+                round(self.listened), round(self.duration), "是" if self.completed else "否"]
+
+
+PLAY_COLUMNS = ["时间", "专题", "课程", "声音", "党员（个人卡）", "网格", "收听秒数", "音频秒数", "听完"]
+
 
 @dataclass
 class Tally:

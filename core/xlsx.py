@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from core.stats import Summary
+from core.stats import PLAY_COLUMNS, Summary
 
 
 def _sheet(workbook, title: str, header: list[str], rows: list[list], widths: list[int]):
@@ -45,11 +45,7 @@ def stats_workbook(summary: Summary) -> bytes:
         ["收听的手机（去重）", summary.sessions], ["平均收听比例", round(summary.average_share, 3)],
         ["收听总分钟", round(summary.minutes, 1)],
     ], [22, 28])
-    _sheet(workbook, "每次收听",
-           ["时间", "专题", "课程", "声音", "党员（个人卡）", "网格", "收听秒数", "音频秒数", "听完"],
-           [[r.counted_at.replace(tzinfo=None), r.series, r.lesson, r.voice, r.member, r.group,
-             round(r.listened), round(r.duration), "是" if r.completed else "否"] for r in summary.rows],
-           [18, 24, 30, 22, 14, 16, 10, 10, 6])
+    _sheet(workbook, "每次收听", PLAY_COLUMNS, [row.cells() for row in summary.rows], [18, 24, 30, 22, 14, 16, 10, 10, 6])
     _sheet(workbook, "按课程", ["专题", "课程", "收听次数", "听完次数"],
            [[t.note, t.label, t.plays, t.completions] for t in summary.by_lesson], [28, 32, 12, 12])
     for title, tallies in (("按专题", summary.by_series), ("按声音", summary.by_voice)):

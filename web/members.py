@@ -45,45 +45,39 @@ def _volunteers() -> list[User]:
     return list(session().scalars(select(User).where(User.active.is_(True)).order_by(User.role.desc(), User.display_name)))
 
 
-@bp.route("/new", methods=["GET", "POST"])
-@admin_required
-def new():
+def _form(member: Member | None):
+    """New and edit share one form: on a problem it comes back with what was typed."""
     if request.method == "POST":
+        chosen = [int(v) for v in request.form.getlist("volunteers") if v.isdigit()]
         try:
-            member = save_member(session(), None, request.form.to_dict(), _user())
-            set_volunteers(session(), member, [int(v) for v in request.form.getlist("volunteers") if v.isdigit()], _user())
+            saved = save_member(session(), member, request.form.to_dict(), _user())
+            set_volunteers(session(), saved, chosen, _user())
         except MemberError as exc:
             session().rollback()
             flash(str(exc), "error")
-            return render_template("members/form.html", member=None, values=request.form, categories=CATEGORIES,
-                                   volunteers=_volunteers(), paired=set(map(int, request.form.getlist("volunteers")))), 422
+            return render_template("members/form.html", member=member, values=request.form, categories=CATEGORIES,
+                                   volunteers=_volunteers(), paired=set(chosen)), 422
         session().commit()
-        flash(f"已添加 {member.name}", "success")
-        return redirect(url_for("members.detail", member_id=member.id), 303)
-    return render_template("members/form.html", member=None, values={}, categories=CATEGORIES, volunteers=_volunteers(),
-                           paired=set())
+        flash("已保存" if member else f"已添加 {saved.name}", "success")
+        return redirect(url_for("members.detail", member_id=saved.id), 303)
+    values: dict = {}
+    if member is not None:
+        values = {f.key: getattr(member, f.key) or "" for f in FIELDS}
+        values["active"] = "是" if member.active else "否"
+    return render_template("members/form.html", member=member, values=values, categories=CATEGORIES,
+                           volunteers=_volunteers(), paired={v.id for v in member.volunteers} if member else set())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@admin_required
+def new():
+    return _form(None)
 
 
 @bp.route("/<int:member_id>/edit", methods=["GET", "POST"])
 @admin_required
 def edit(member_id: int):
-    member = _member(member_id)
-    if request.method == "POST":
-        try:
-            save_member(session(), member, request.form.to_dict(), _user())
-            set_volunteers(session(), member, [int(v) for v in request.form.getlist("volunteers") if v.isdigit()], _user())
-        except MemberError as exc:
-            session().rollback()
-            flash(str(exc), "error")
-            return render_template("members/form.html", member=member, values=request.form, categories=CATEGORIES,
-                                   volunteers=_volunteers(), paired=set(map(int, request.form.getlist("volunteers")))), 422
-        session().commit()
-        flash("已保存", "success")
-        return redirect(url_for("members.detail", member_id=member.id), 303)
-    values = {f.key: getattr(member, f.key) or "" for f in FIELDS}
-    values["active"] = "是" if member.active else "否"
-    return render_template("members/form.html", member=member, values=values, categories=CATEGORIES,
-                           volunteers=_volunteers(), paired={v.id for v in member.volunteers})
+    return _form(_member(member_id))
 
 
 @bp.route("/<int:member_id>")

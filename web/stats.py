@@ -9,7 +9,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from sqlalchemy import select
 
 from core.models import Series
-from core.stats import Filters, summarise
+from core.stats import PLAY_COLUMNS, Filters, summarise
 from core.xlsx import stats_workbook
 from web import download, session
 from web.auth import admin_required
@@ -63,10 +63,10 @@ def export_csv():
     summary = summarise(session(), filters)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["时间", "专题", "课程", "声音", "党员（个人卡）", "网格", "收听秒数", "音频秒数", "听完"])
+    writer.writerow(PLAY_COLUMNS)
     for row in summary.rows:
-        writer.writerow([row.counted_at.strftime("%Y-%m-%d %H:%M"), row.series, row.lesson, row.voice, row.member,
-                         row.group, round(row.listened), round(row.duration), "是" if row.completed else "否"])
+        cells = row.cells()
+        writer.writerow([f"{cells[0]:%Y-%m-%d %H:%M}", *cells[1:]])
     # A BOM so that Excel on Windows opens the Chinese columns as UTF-8.
     return download("\ufeff" + out.getvalue(), _filename(filters, "csv"))
 
