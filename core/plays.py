@@ -216,7 +216,7 @@ def record_beat(
         session.rollback()
         raise
     if result is None:
-        return _open_listen(session, sid, token, rendition_id, event, claimed, position, rules, now, user_agent)
+        return open_listen(session, sid, token, rendition_id, event, claimed, position, rules, now, user_agent)
     session.commit()
     return result
 
@@ -268,12 +268,13 @@ def beat_open_listen(
     return BeatResult(new.listened, accepted, new.counted, new.completed)
 
 
-def _open_listen(session: Session, sid: str, token: str, rendition_id: int, event: str, claimed: object,
-                 position: object, rules: Rules, now: datetime, user_agent: str) -> BeatResult:
+def open_listen(session: Session, sid: str, token: str, rendition_id: int, event: str, claimed: object,
+                position: object, rules: Rules, now: datetime | None = None, user_agent: str = "") -> BeatResult:
     """The first `play` of a rendition in this session: check the code and the audio, then
     make the records. Anything else without an open listen is refused."""
     if event not in EVENTS:
         raise BeatRejected("未知的播放事件")
+    now = now or utcnow()
     share = session.scalar(select(ShareToken).where(ShareToken.token == token))
     if share is None:
         raise BeatRejected("二维码无法识别", 404)

@@ -14,7 +14,7 @@ from http import HTTPStatus
 from sqlalchemy.exc import IntegrityError
 from werkzeug.http import parse_cookie
 
-from core.plays import BeatRejected, RateLimiter, Rules, beat_open_listen, record_beat, verify_sid
+from core.plays import BeatRejected, RateLimiter, Rules, beat_open_listen, open_listen, verify_sid
 
 PATH = "/listen/beat"
 COOKIE = "xy_listen"
@@ -79,7 +79,7 @@ class HeartbeatEndpoint:
                 connection.commit()
             if result is None:
                 with self.database.session() as session:
-                    result = record_beat(session, sid, token, rendition_id, event, claimed, position, self.rules,
+                    result = open_listen(session, sid, token, rendition_id, event, claimed, position, self.rules,
                                          user_agent=environ.get("HTTP_USER_AGENT", ""))
         except BeatRejected as exc:
             return exc.status, {"error": str(exc)}
