@@ -42,6 +42,11 @@ DEFAULTS: dict[str, Any] = {
     "AUDIO_BITRATE": 64,
     "MAX_RECORDING_BYTES": 200 * MB,
     "MAX_RECORDING_MINUTES": 60,
+    # The embedded server: a meeting room of phones keeps many idle keep-alive connections open.
+    "SERVER_CONNECTION_LIMIT": 4000,
+    "SERVER_IDLE_TIMEOUT": 30,
+    # Proxies in front of the app (nginx: 1) whose X-Forwarded-For/-Proto are believed.
+    "TRUSTED_PROXIES": 0,
     "JOB_RUNNER": "inprocess",
     "JOB_THREADS": 2,
     # Where removable drives appear; the pack page offers them when the browser is on this computer.

@@ -117,9 +117,8 @@ def _lan_address() -> str | None:
 @with_appcontext
 def run_command(host: str | None, port: int | None, threads: int, no_worker: bool) -> None:
     """启动网站服务（默认同时运行生成音频的后台任务）。"""
-    from waitress import serve
-
     from core.jobs import build_runner
+    from web.server import serve
 
     app: Flask = current_app._get_current_object()
     if not database().is_current():
@@ -135,7 +134,7 @@ def run_command(host: str | None, port: int | None, threads: int, no_worker: boo
         runner = build_runner(database(), dict(app.config))
         runner.start()
         app.extensions["xiangyin.runner"] = runner
-    serve(app, host=host, port=port, threads=threads, ident="xiangyin")
+    serve(app, host=host, port=port, threads=threads)
 
 
 # --------------------------------------------------------------------------- users

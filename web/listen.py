@@ -53,6 +53,11 @@ def init_app(app) -> None:
 
     app.extensions["xiangyin.listen_pages"] = PageCache(app.config["LISTEN_PAGE_CACHE_SECONDS"])
     app.wsgi_app = HeartbeatEndpoint(app, app.wsgi_app)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def forget_pages() -> None:
