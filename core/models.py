@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
@@ -24,9 +24,10 @@ class User(Base):
     must_change_password: Mapped[bool] = mapped_column(default=True)
     active: Mapped[bool] = mapped_column(default=True)
     phone: Mapped[str | None] = mapped_column(String(32))
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Part of every session and remember-me cookie: raising it (logout, a new password,
+    # deactivation) ends every session of this account everywhere, copied cookies included.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     # The four members Flask-Login expects, written out so core/ needs no Flask import.
@@ -38,7 +39,7 @@ class User(Base):
         return self.active
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}:{self.session_version}"
 
     @property
     def is_admin(self) -> bool:
@@ -115,10 +116,27 @@ class LessonVersion(Base):
     created_by: Mapped[User | None] = relationship()
 
 
+class LoginFailure(Base):
+    """Failed logins per account and address. Locking the pair, not the account, means
+    guessing from one address locks only that address out, never the admin everywhere."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (UniqueConstraint("username", "address", name="uq_login_failures_username_address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Member(Base):
-    """A party member the service reaches: packs, personal QR cards and visits are for them."""
+    """A party member the service reaches: packs, personal QR cards and visits are for them.
+    Name and phone together identify a member on the roll (the importer's duplicate rule)."""
 
     __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("name", "phone", name="uq_members_name_phone"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
@@ -185,6 +203,11 @@ class Rendition(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A volunteer's recording reaches the public listen page only once an admin approved it
+    # (RECORDINGS_NEED_APPROVAL); synthesised audio and admins' own recordings need no review.
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", name="fk_renditions_approved_by_id_users"))
 
     lesson: Mapped[Lesson] = relationship()
     version: Mapped[LessonVersion] = relationship()
@@ -299,8 +322,14 @@ class ShareToken(Base):
 
 
 class ListenSession(Base):
-    """One phone's browser, identified by a server-issued cookie, so a reload or a second tab
-    is the same listener and not a new play."""
+    """One phone's browser, identified by a server-issued cookie that lives for months, so a
+    reload, a second tab or next week's lesson is the same listener and not a new play.
+
+    `credited` is decided when the session first plays: an address that keeps producing new
+    listeners faster than people arrive (a script discarding its cookie) still gets its audio,
+    but those sessions' listening is kept apart and never counted as plays. `credited_until`
+    is the session's listening clock: however many renditions play at once, the session is
+    credited at most the wall-clock time that passed."""
 
     __tablename__ = "listen_sessions"
 
@@ -309,6 +338,9 @@ class ListenSession(Base):
     share_token_id: Mapped[int | None] = mapped_column(ForeignKey("share_tokens.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     user_agent: Mapped[str] = mapped_column(String(200), default="")
+    address_key: Mapped[str] = mapped_column(String(32), default="", server_default="", index=True)
+    credited: Mapped[bool] = mapped_column(default=True, server_default=true())
+    credited_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Listen(Base):
@@ -380,6 +412,8 @@ class DoorScan(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # 代访: a volunteer standing in for the member's paired volunteers chose so explicitly.
+    stand_in: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     card: Mapped[DoorCard] = relationship()
 

@@ -1,16 +1,17 @@
-"""Accounts: creation, password checks with lock-out, one-time passwords."""
+"""Accounts: creation, password checks with lock-out, one-time passwords, ending sessions."""
 from __future__ import annotations
 
 import re
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.db import utcnow
-from core.models import ROLES, User
+from core.models import ROLES, LoginFailure, User
 
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
@@ -18,6 +19,10 @@ MIN_PASSWORD_LENGTH = 8
 # No 0/O, 1/l/I: one-time passwords are read off a screen and typed on a phone.
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
 _USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
+MAX_PASSWORD_LENGTH = 256
+# Checked when the user name is unknown, so a wrong name costs as long as a wrong password
+# and the answer time does not tell which accounts exist.
+_DUMMY_HASH = generate_password_hash("xiangyin-no-such-user")
 
 
 class AccountError(ValueError):
@@ -29,6 +34,8 @@ def one_time_password(length: int = 12) -> str:
 
 
 def check_password_strength(password: str) -> None:
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"密码最长 {MAX_PASSWORD_LENGTH} 个字符")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符")
     if password.isdigit() or len(set(password)) < 4:
@@ -36,7 +43,7 @@ def check_password_strength(password: str) -> None:
 
 
 def get_user(session: Session, username: str) -> User | None:
-    return session.scalar(select(User).where(User.username == username.strip()))
+    return session.scalar(select(User).where(User.username == username.strip()[:64]))
 
 
 def create_user(
@@ -73,42 +80,90 @@ def create_user(
     return user, secret
 
 
-def reset_password(user: User) -> str:
+def end_sessions(user: User) -> None:
+    """Every session and remember-me cookie of this account stops working (they carry the
+    version, see User.get_id)."""
+    user.session_version = (user.session_version or 0) + 1
+
+
+def reset_password(session: Session, user: User) -> str:
+    """A new one-time password; unlocks the account everywhere and ends its sessions."""
     secret = one_time_password()
     user.password_hash = generate_password_hash(secret)
     user.must_change_password = True
-    user.failed_logins = 0
-    user.locked_until = None
+    end_sessions(user)
+    unlock(session, user.username)
     return secret
 
 
 def change_password(user: User, current: str, new: str) -> None:
-    if not check_password_hash(user.password_hash, current):
+    """Other sessions of the account end; the caller logs the current one in again."""
+    if not check_password_hash(user.password_hash, current[:MAX_PASSWORD_LENGTH]):
         raise AccountError("当前密码不正确")
     if new == current:
         raise AccountError("新密码不能和旧密码相同")
     check_password_strength(new)
     user.password_hash = generate_password_hash(new)
     user.must_change_password = False
+    end_sessions(user)
 
 
-def authenticate(session: Session, username: str, password: str) -> User:
-    """Check a login; repeated failures lock the account for a while against guessing."""
-    user = get_user(session, username or "")
-    now = utcnow()
-    if user is None or not user.active:
-        raise AccountError("用户名或密码不正确")
-    if user.locked_until and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+def set_active(user: User, active: bool) -> None:
+    user.active = active
+    if not active:
+        end_sessions(user)
+
+
+def unlock(session: Session, username: str) -> int:
+    """Clear the lock-outs of an account from every address; returns how many there were."""
+    return session.execute(delete(LoginFailure).where(LoginFailure.username == username)).rowcount or 0
+
+
+def locked_addresses(session: Session, username: str, now=None) -> int:
+    now = now or utcnow()
+    return len(session.scalars(select(LoginFailure.id).where(
+        LoginFailure.username == username, LoginFailure.locked_until > now)).all())
+
+
+def _reserve_attempt(session: Session, username: str, address: str, now) -> LoginFailure:
+    """Count this attempt for (account, address) before the password is checked, and commit
+    at once: parallel guesses each take a try from the same counter, so no more than
+    MAX_FAILED_LOGINS of them are ever checked before the pair is locked."""
+    values = {"username": username, "address": address}
+    where = (LoginFailure.username == username, LoginFailure.address == address)
+    bump = update(LoginFailure).where(*where).values(failures=LoginFailure.failures + 1, updated_at=now)
+    if session.execute(bump).rowcount == 0:
+        try:
+            with session.begin_nested():
+                session.add(LoginFailure(failures=1, updated_at=now, **values))
+        except IntegrityError:
+            session.execute(bump)
+    session.commit()
+    return session.scalar(select(LoginFailure).where(*where).execution_options(populate_existing=True))
+
+
+def authenticate(session: Session, username: str, password: str, address: str = "-", now=None) -> User:
+    """Check a login. Attempts are counted per account and address, so guessing from one
+    address locks only that address out, never the admin in the office; an unknown name
+    costs the same time as a wrong password. Commits the attempt count itself (see
+    _reserve_attempt); the caller commits the outcome."""
+    now = now or utcnow()
+    username = (username or "").strip()[:64]
+    address = (address or "-")[:64]
+    password = (password or "")[:MAX_PASSWORD_LENGTH]
+    record = _reserve_attempt(session, username, address, now)
+    if record.locked_until is None or record.locked_until <= now:
+        if record.failures > MAX_FAILED_LOGINS:
+            record.failures, record.locked_until = 0, now + timedelta(minutes=LOCK_MINUTES)
+            session.commit()
+    if record.locked_until is not None and record.locked_until > now:
+        minutes = max(1, int((record.locked_until - now).total_seconds() // 60) + 1)
         raise AccountError(f"密码错误次数太多，请 {minutes} 分钟后再试")
-    if not check_password_hash(user.password_hash, password or ""):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-            user.failed_logins = 0
+    user = get_user(session, username) if username else None
+    matches = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not user.active or not matches:
         raise AccountError("用户名或密码不正确")
-    user.failed_logins = 0
-    user.locked_until = None
+    session.delete(record)
     user.last_login_at = now
     return user
 

@@ -104,8 +104,15 @@ def init_app(app: Flask) -> None:
 
 @login_manager.user_loader
 def _load_user(user_id: str):
-    user = session().get(User, int(user_id))
-    return user if user is not None and user.active else None
+    """The cookie names the account and its session version; an old version (after logout,
+    a new password or deactivation) is no session at all."""
+    user_part, _, version = (user_id or "").partition(":")
+    if not (user_part.isdigit() and version.isdigit() and len(user_part) < 12 and len(version) < 12):
+        return None
+    user = session().get(User, int(user_part))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
 
 
 def _localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

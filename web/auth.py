@@ -26,7 +26,8 @@ def admin_required(view):
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    if (target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc
+            and target.isprintable() and "\\" not in target and len(target) <= 500):
         return target
     return url_for("library.index")
 
@@ -40,7 +41,8 @@ def login():
     if request.method == "POST":
         db_session = session()
         try:
-            user = authenticate(db_session, request.form.get("username", ""), request.form.get("password", ""))
+            user = authenticate(db_session, request.form.get("username", ""), request.form.get("password", ""),
+                                address=request.remote_addr or "-")
         except AccountError as exc:
             db_session.commit()
             error = str(exc)
@@ -53,6 +55,11 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """Ends every session of this account, on every device: a copied cookie stops working."""
+    from core.users import end_sessions
+
+    end_sessions(current_user._get_current_object())
+    session().commit()
     logout_user()
     flash("您已退出登录", "info")
     return redirect(url_for("auth.login"))
@@ -75,6 +82,7 @@ def change_password_page():
             else:
                 log_change("password", "user", user.id, f"{user.username} 修改了自己的密码")
                 session().commit()
+                login_user(user)
                 flash("密码已修改", "success")
                 return redirect(url_for("library.index"))
     return render_template("auth/password.html", error=error), (400 if error else 200)

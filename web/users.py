@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from core.models import ROLE_LABELS, User
 from core.audit import audit
-from core.users import AccountError, create_user, reset_password
+from core.users import AccountError, create_user, locked_addresses, reset_password, set_active, unlock
 from web import session
 from web.auth import admin_required
 
@@ -26,7 +26,9 @@ def _all_users():
 
 @bp.route("/")
 def index():
-    return render_template("users/index.html", users=_all_users(), roles=ROLE_LABELS, form={})
+    users = _all_users()
+    locked = {user.id: locked_addresses(session(), user.username) for user in users}
+    return render_template("users/index.html", users=users, roles=ROLE_LABELS, form={}, locked=locked)
 
 
 @bp.route("/new", methods=["POST"])
@@ -43,7 +45,7 @@ def create():
     except AccountError as exc:
         db_session.rollback()
         return render_template(
-            "users/index.html", users=_all_users(), roles=ROLE_LABELS, form=request.form, error=str(exc)
+            "users/index.html", users=_all_users(), roles=ROLE_LABELS, form=request.form, error=str(exc), locked={}
         ), 400
     audit(db_session, current_user, "create", "user", user.id, f"新建账号 {user.username}（{user.role_label}）")
     db_session.commit()
@@ -54,7 +56,7 @@ def create():
 def reset(user_id: int):
     db_session = session()
     user = db_session.get(User, user_id) or abort(404)
-    secret = reset_password(user)
+    secret = reset_password(db_session, user)
     audit(db_session, current_user, "reset", "user", user.id, f"重置账号 {user.username} 的密码")
     db_session.commit()
     return render_template("users/password.html", user=user, secret=secret, created=False)
@@ -67,8 +69,21 @@ def toggle_active(user_id: int):
     if user.id == current_user.id:
         flash("不能停用自己的账号", "error")
         return redirect(url_for("users.index"), 303)
-    user.active = not user.active
+    set_active(user, not user.active)
     audit(db_session, current_user, "update", "user", user.id, f"{'启用' if user.active else '停用'}账号 {user.username}")
     db_session.commit()
     flash(f"已{'启用' if user.active else '停用'}账号 {user.username}", "success")
+    return redirect(url_for("users.index"), 303)
+
+
+@bp.route("/<int:user_id>/unlock", methods=["POST"])
+def unlock_logins(user_id: int):
+    """Lift the lock-outs of this account from every address (the owner forgot the password
+    on a shared phone, or someone guessed from a single address)."""
+    db_session = session()
+    user = db_session.get(User, user_id) or abort(404)
+    count = unlock(db_session, user.username)
+    audit(db_session, current_user, "unlock", "user", user.id, f"解除账号 {user.username} 的登录锁定（{count} 处）")
+    db_session.commit()
+    flash(f"已解除 {user.username} 的登录锁定", "success")
     return redirect(url_for("users.index"), 303)
