@@ -1,6 +1,7 @@
 """Accounts: creation, password checks with lock-out, one-time passwords, ending sessions."""
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from datetime import timedelta
@@ -157,7 +158,7 @@ def authenticate(session: Session, username: str, password: str, address: str = 
             record.failures, record.locked_until = 0, now + timedelta(minutes=LOCK_MINUTES)
             session.commit()
     if record.locked_until is not None and record.locked_until > now:
-        minutes = max(1, int((record.locked_until - now).total_seconds() // 60) + 1)
+        minutes = max(1, math.ceil((record.locked_until - now).total_seconds() / 60))
         raise AccountError(f"密码错误次数太多，请 {minutes} 分钟后再试")
     user = get_user(session, username) if username else None
     matches = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
