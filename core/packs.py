@@ -15,6 +15,7 @@ from audio.store import AudioStore
 from audio.usb import Folder, Plan, Track
 from audio.voices import UnknownVoice, get_voice
 from core.jobs import JobContext, JobFailed, handler
+from core.access import NotVisible, may_see_member
 from core.audit import audit
 from core.models import Job, Lesson, Member, Pack, PackItem, Rendition, Series, User
 from core.rendering import current_version, request_render
@@ -96,6 +97,8 @@ def plan_pack(
     series_intros: bool = False,
 ) -> Plan:
     """The pack as it will be written; every lesson must already have audio in `voice`."""
+    if member is not None and user is not None and not may_see_member(session, user, member.id):
+        raise NotVisible()
     label = check_voice(voice)
     missing = missing_audio(session, lessons, voice)
     if missing:
@@ -196,6 +199,8 @@ def mark_delivered(session: Session, pack: Pack, user: User | None, note: str = 
     """The volunteer handed the pack over; a later visit record can point at this pack."""
     from core.db import utcnow
 
+    if user is not None and not may_see_member(session, user, pack.member_id):
+        raise NotVisible("找不到这个学习包")
     pack.delivered_at, pack.delivered_by_id, pack.delivery_note = utcnow(), user.id if user else None, note.strip()[:500]
     audit(session, user, "deliver", "pack", pack.id, f"学习包《{pack.title}》已送到")
     session.commit()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.access import members_for
 from core.audit import audit
 from core.db import utcnow
 from core.models import Lesson, LessonVersion, Member, Rendition, Series, ShareToken, User
@@ -185,6 +186,8 @@ def sheet_cards(
 
     if layout not in GRIDS:
         raise ShareError(f"没有这种版式：{layout}")
+    if user is not None:
+        members_for(session, user, [member.id for member in members or []])
     chosen = lessons if lessons is not None else list(series.lessons)
     if any(lesson.series_id != series.id for lesson in chosen):
         raise ShareError("所选的课不属于这个专题")

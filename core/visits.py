@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.access import NotVisible, may_see_member
 from core.audit import audit
 from core.db import utcnow
 from core.models import (
@@ -24,6 +25,10 @@ from core.models import (
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MAX_MANUAL_DAYS = 92
 MAX_VOICE_NOTE_BYTES = 20 * 1024 * 1024
+# Notes typed at the door; well under a spreadsheet cell's 32,767 characters, so the
+# quarterly export never cuts one.
+MAX_NOTE_CHARS = 2000
+STAND_IN_HOURS = timedelta(hours=12)
 # 流动党员 work far away: they are reached by scanning their personal card, not at home, so
 # they never count as overdue for a visit (they still appear when unreached this quarter).
 NO_HOME_VISITS = ("流动",)
@@ -35,34 +40,6 @@ class VisitError(ValueError):
     def __init__(self, message: str, status: int = 422) -> None:
         super().__init__(message)
         self.status = status
-
-
-# --- who may see whom ------------------------------------------------------------------------
-
-def visible_members(session: Session, user: User, include_inactive: bool = False) -> list[Member]:
-    query = select(Member).order_by(Member.group_name, Member.name)
-    if not include_inactive:
-        query = query.where(Member.active.is_(True))
-    if not user.is_admin:
-        query = query.join(Pairing, Pairing.member_id == Member.id).where(Pairing.user_id == user.id)
-    return list(session.scalars(query))
-
-
-def can_see(session: Session, user: User, member: Member) -> bool:
-    if user.is_admin:
-        return True
-    return session.scalar(
-        select(func.count()).select_from(Pairing).where(Pairing.member_id == member.id, Pairing.user_id == user.id)
-    ) > 0
-
-
-def member_for(session: Session, user: User, member_id: int) -> Member:
-    """The member if this user may see them; otherwise 404, so a volunteer cannot even learn
-    which member ids exist."""
-    member = session.get(Member, member_id)
-    if member is None or not can_see(session, user, member):
-        raise VisitError("找不到这位党员，或者他不是您的结对对象", 404)
-    return member
 
 
 # --- door cards --------------------------------------------------------------------------------
@@ -108,21 +85,54 @@ def door_cards_for(session: Session, user: User | None, members: list[Member], p
     ], org)
 
 
-def scan(session: Session, token: str, user: User, now: datetime | None = None) -> DoorScan:
-    """Record that `user` opened this door card's code now."""
+class StandInNeeded(VisitError):
+    """The card belongs to a member this volunteer is not paired with. The answer names
+    nobody: the volunteer may choose to record a stand-in visit (代访), which is audited."""
+
+    def __init__(self) -> None:
+        super().__init__("这张签到卡的党员不是您的结对对象。如果您是替结对志愿者上门，可以登记为代访。", 403)
+
+
+def _card(session: Session, token: str) -> DoorCard:
     card = session.scalar(select(DoorCard).where(DoorCard.token == token)) if token and len(token) <= 32 else None
     if card is None:
         raise VisitError("这张签到卡无法识别", 404)
     if card.revoked_at is not None:
         raise VisitError("这张签到卡已作废（已补发新卡）。请扫描党员家里的新卡，或联系管理员。", 410)
+    return card
+
+
+def scan(session: Session, token: str, user: User, now: datetime | None = None, *, stand_in: bool = False) -> DoorScan:
+    """Record that `user` opened this door card's code now. For a member they are not paired
+    with this needs `stand_in`, the volunteer's explicit choice, written to the audit log."""
+    card = _card(session, token)
     member = card.member
-    if not can_see(session, user, member):
-        raise VisitError(f"{member.name} 不是您的结对对象，不能登记这次走访。请联系管理员结对。", 403)
-    door_scan = DoorScan(card_id=card.id, member_id=member.id, user_id=user.id, scanned_at=now or utcnow())
+    paired = may_see_member(session, user, member.id)
+    if not paired and not stand_in:
+        raise StandInNeeded()
+    door_scan = DoorScan(card_id=card.id, member_id=member.id, user_id=user.id, scanned_at=now or utcnow(),
+                         stand_in=not paired)
     session.add(door_scan)
     session.flush()
-    audit(session, user, "scan", "door_card", card.id, f"{user.display_name} 在 {member.name} 家扫码签到")
+    if paired:
+        audit(session, user, "scan", "door_card", card.id, f"{user.display_name} 在 {member.name} 家扫码签到")
+    else:
+        audit(session, user, "stand_in", "door_card", card.id,
+              f"{user.display_name} 代结对志愿者上门 {member.name}（扫码签到，代访）")
     return door_scan
+
+
+def member_for_visit(session: Session, user: User, member_id: int, door_scan: DoorScan | None) -> Member:
+    """The member a visit form is for: a paired member, or the member of this user's own
+    stand-in scan, for that one visit on that day."""
+    from core.access import member_for
+
+    if (door_scan is not None and door_scan.stand_in and door_scan.user_id == user.id
+            and door_scan.member_id == member_id and door_scan.scanned_at > utcnow() - STAND_IN_HOURS
+            and session.scalar(select(Visit.id).where(Visit.scan_id == door_scan.id)) is None):
+        return session.get(Member, member_id)
+
+    return member_for(session, user, member_id)
 
 
 # --- recording a visit -------------------------------------------------------------------------
@@ -162,18 +172,23 @@ def record_visit(session: Session, user: User, member: Member, data: VisitInput,
     now = now or utcnow()
     if not re.fullmatch(r"[A-Za-z0-9\-]{8,64}", data.client_key or ""):
         raise VisitError("表单缺少编号，请刷新页面后重填", 400)
-    if not can_see(session, user, member):
-        raise VisitError("找不到这位党员，或者他不是您的结对对象", 404)
+    door_scan = session.get(DoorScan, data.scan_id) if data.scan_id is not None else None
+    if data.scan_id is not None:
+        if door_scan is None or door_scan.member_id != member.id or door_scan.user_id != user.id:
+            raise VisitError("签到记录不对，请重新扫描党员家里的签到卡", 422)
+    if not (door_scan is not None and door_scan.stand_in) and not may_see_member(session, user, member.id):
+        raise NotVisible()
     existing = session.scalar(select(Visit).where(Visit.client_key == data.client_key))
     if existing is not None:
         if existing.member_id != member.id:
             raise VisitError("表单编号冲突，请刷新页面后重填", 409)
         return existing, False
-    door_scan = None
-    if data.scan_id is not None:
-        door_scan = session.get(DoorScan, data.scan_id)
-        if door_scan is None or door_scan.member_id != member.id or door_scan.user_id != user.id:
-            raise VisitError("签到记录不对，请重新扫描党员家里的签到卡", 422)
+    for label, text in (("反馈", data.feedback), ("急难愁盼", data.needs)):
+        if len(text) > MAX_NOTE_CHARS:
+            raise VisitError(f"“{label}”最多 {MAX_NOTE_CHARS} 个字，请精简后再提交")
+    if len(data.lesson_ids) > 200:
+        raise VisitError("一次走访最多登记 200 课")
+    if door_scan is not None:
         if session.scalar(select(Visit).where(Visit.scan_id == door_scan.id)) is not None:
             raise VisitError("这次扫码已经登记过走访了", 409)
         visited_at = door_scan.scanned_at
@@ -208,6 +223,7 @@ def record_visit(session: Session, user: User, member: Member, data: VisitInput,
         pack.delivered_at, pack.delivered_by_id = visited_at, user.id
     session.flush()
     how = "扫码签到" if door_scan else "手动补录"
+    how += "，代访" if door_scan is not None and door_scan.stand_in else ""
     audit(session, user, "create", "visit", visit.id,
           f"{user.display_name} 登记走访 {member.name}（{how}，{visited_at.astimezone(LOCAL_TZ):%m-%d %H:%M}）")
     return visit, True
@@ -326,7 +342,7 @@ def timeline(session: Session, member: Member) -> list[Event]:
         who = visit.volunteer.display_name if visit.volunteer else "（已删除的账号）"
         what = DELIVERED[visit.delivered] + (f"《{visit.pack.title}》" if visit.pack else "")
         lessons = "，一起听了" + "、".join(f"第{l.number}课 {l.title}" for l in visit.lessons) if visit.lessons else ""
-        how = "手动补录" if visit.manual else "扫码签到"
+        how = "手动补录" if visit.manual else ("扫码签到，代访" if visit.scan and visit.scan.stand_in else "扫码签到")
         events.append(Event(visit.visited_at, "走访", f"{who} 上门（{how}）：{what}{lessons}", visit.manual))
     for pack in packs_for(session, member):
         events.append(Event(pack.created_at, "学习包", f"制作 U 盘学习包《{pack.title}》，{pack.lesson_count} 课"))

@@ -8,6 +8,7 @@ from flask import Flask, g, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from core.access import NotVisible
 from core.db import Database
 from core.lessons import format_duration
 from core.models import User
@@ -100,6 +101,7 @@ def init_app(app: Flask) -> None:
     for code in ERROR_MESSAGES:
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(NotVisible, _not_visible)
 
 
 @login_manager.user_loader
@@ -169,6 +171,10 @@ def _error_page(error):
     # Listeners who scanned a code never see the admin site's navigation.
     template = "listen/error.html" if request.blueprint == "listen" else "error.html"
     return render_template(template, title=title, message=message), code
+
+
+def _not_visible(error: NotVisible):
+    return render_template("error.html", title=ERROR_MESSAGES[404][0], message=str(error)), 404
 
 
 def _csrf_error(_error: CSRFError):

@@ -45,7 +45,8 @@ bp.add_app_template_filter(human_size, "human_size")
 @bp.route("/")
 def index():
     """The home page. Whoever has members waiting for a visit sees that first."""
-    from core.visits import overdue_members, visible_members
+    from core.access import visible_members
+    from core.visits import overdue_members
 
     members = visible_members(session(), current_user._get_current_object())
     overdue = overdue_members(session(), members, current_app.config["VISIT_INTERVAL_DAYS"])

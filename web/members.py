@@ -11,9 +11,9 @@ from core.members import (
 )
 from core.models import Member, Series, User
 from core.staging import StagingArea
+from core.access import member_for, visible_members
 from core.visits import (
-    VisitError, active_card, door_cards_for, issue_card, last_visits, member_for, overdue_members, packs_for,
-    personal_codes, timeline, visible_members,
+    active_card, door_cards_for, issue_card, last_visits, overdue_members, packs_for, personal_codes, timeline,
 )
 from web import download, session
 from web.auth import admin_required
@@ -26,10 +26,7 @@ def _user() -> User:
 
 
 def _member(member_id: int) -> Member:
-    try:
-        return member_for(session(), _user(), member_id)
-    except VisitError as exc:
-        abort(exc.status, str(exc))
+    return member_for(session(), _user(), member_id)
 
 
 @bp.route("/")

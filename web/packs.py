@@ -6,18 +6,16 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from audio.usb import visible_drives, write_zip
+from core.access import job_for, member_for, pack_for, visible_members, visible_packs
 from core.jobs import enqueue
 from core.lessons import list_series
-from core.models import Job, Member, Pack
 from core.packs import (
     RECORDING,
     PackRequestError,
     drive_globs,
     lessons_for,
-    list_packs,
     mark_delivered,
     missing_audio,
     plan_pack,
@@ -35,7 +33,7 @@ def _zip_path(pack_uuid: str) -> Path:
 
 @bp.route("/")
 def index():
-    return render_template("packs/index.html", packs=list_packs(session()))
+    return render_template("packs/index.html", packs=visible_packs(session(), current_user._get_current_object()))
 
 
 def _local_drives() -> list:
@@ -48,7 +46,7 @@ def _local_drives() -> list:
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     db_session = session()
-    members = list(db_session.scalars(select(Member).where(Member.active).order_by(Member.group_name, Member.name)))
+    members = visible_members(db_session, current_user._get_current_object())
     drives = _local_drives()
     context = {"series_list": list_series(db_session), "members": members, "RECORDING": RECORDING, "form": request.form,
                "drives": drives}
@@ -63,7 +61,7 @@ def new():
         picked = order or [int(x) for x in request.form.getlist("lesson")]
     except ValueError:
         abort(400, "课程编号只能是数字，用逗号隔开")
-    member = db_session.get(Member, member_id) if member_id else None
+    member = member_for(db_session, current_user._get_current_object(), member_id) if member_id else None
     try:
         lessons = lessons_for(db_session, series_ids=series_ids, lesson_ids=picked)
         missing = missing_audio(db_session, lessons, voice)
@@ -107,19 +105,19 @@ def _write_to_drive(lessons, voice, member, drives):
 
 @bp.route("/writing/<int:job_id>")
 def writing(job_id: int):
-    job = session().get(Job, job_id) or abort(404)
+    job = job_for(session(), current_user._get_current_object(), job_id)
     return render_template("packs/writing.html", job=job)
 
 
 @bp.route("/<pack_uuid>")
 def detail(pack_uuid: str):
-    pack = session().scalar(select(Pack).where(Pack.uuid == pack_uuid)) or abort(404)
+    pack = pack_for(session(), current_user._get_current_object(), pack_uuid)
     return render_template("packs/detail.html", pack=pack, zip_ready=_zip_path(pack.uuid).is_file())
 
 
 @bp.route("/<pack_uuid>/delivered", methods=["POST"])
 def delivered(pack_uuid: str):
-    pack = session().scalar(select(Pack).where(Pack.uuid == pack_uuid)) or abort(404)
+    pack = pack_for(session(), current_user._get_current_object(), pack_uuid)
     mark_delivered(session(), pack, current_user._get_current_object(), request.form.get("note", ""))
     flash("已记录：学习包已送到", "success")
     return redirect(url_for("packs.detail", pack_uuid=pack.uuid), 303)
@@ -127,7 +125,7 @@ def delivered(pack_uuid: str):
 
 @bp.route("/<pack_uuid>.zip")
 def download(pack_uuid: str):
-    pack = session().scalar(select(Pack).where(Pack.uuid == pack_uuid)) or abort(404)
+    pack = pack_for(session(), current_user._get_current_object(), pack_uuid)
     path = _zip_path(pack.uuid)
     if not path.is_file():
         abort(404, "这个学习包是直接写到 U 盘或镜像的，没有保存下载文件")

@@ -6,7 +6,8 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from audio.qr import LAYOUTS, sheet_pdf
-from core.models import Lesson, Listen, Member, Series, ShareToken
+from core.access import members_for, visible_members
+from core.models import Lesson, Listen, Series, ShareToken
 from core.sharing import ShareError, list_shares, revoke, share_target, share_url, sheet_cards
 from web import download, session
 from web.auth import admin_required
@@ -22,7 +23,7 @@ def series_codes(series_id: int):
     plays = dict(session().execute(
         select(Listen.share_token_id, func.count()).where(Listen.counted_at.is_not(None)).group_by(Listen.share_token_id)
     ).all())
-    members = session().scalars(select(Member).where(Member.active.is_(True)).order_by(Member.group_name, Member.name)).all()
+    members = visible_members(session(), current_user._get_current_object())
     return render_template(
         "qr/series.html", series=series, shares=shares, plays=plays, members=members, layouts=LAYOUTS,
         chosen=set(request.args.getlist("member", type=int)), share_target=share_target,
@@ -36,10 +37,9 @@ def series_sheet(series_id: int):
     layout = request.form.get("layout", "cards")
     if layout not in LAYOUTS:
         abort(400, "请选择版式")
-    members = [session().get(Member, int(mid)) for mid in request.form.getlist("members") if mid.isdigit()]
-    if None in members:
-        abort(400, "所选的党员不存在")
-    lesson_ids = [int(lid) for lid in request.form.getlist("lessons") if lid.isdigit()]
+    members = members_for(session(), current_user._get_current_object(),
+                          [int(mid) for mid in request.form.getlist("members") if mid.isdigit() and len(mid) < 12])
+    lesson_ids = [int(lid) for lid in request.form.getlist("lessons") if lid.isdigit() and len(lid) < 12]
     lessons = [session().get(Lesson, lid) for lid in lesson_ids] or None
     if lessons is not None and None in lessons:
         abort(400, "所选的课不存在")

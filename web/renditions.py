@@ -13,6 +13,7 @@ from audio.voices import VOICES
 from core.jobs import group_progress
 from core.models import INTRO_MODES, Job, Lesson, Rendition, Series
 from core.rendering import RenderError, add_recording, request_render, request_series
+from core.access import job_for
 from web import log_change, session
 from web.auth import admin_required
 
@@ -123,7 +124,7 @@ def series_settings(series_id: int):
 
 @bp.route("/jobs/<int:job_id>.json")
 def job_status(job_id: int):
-    job = session().get(Job, job_id) or abort(404)
+    job = job_for(session(), current_user._get_current_object(), job_id)
     rendition = session().get(Rendition, job.rendition_id) if job.rendition_id else None
     return jsonify(
         status=job.status, progress=job.progress, message=job.message,

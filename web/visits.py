@@ -9,12 +9,13 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_login import current_user
 from sqlalchemy import select
 
+from core.access import NotVisible, member_for, visible_members
 from core.audit import recent
 from core.models import DELIVERED, DoorScan, Series, User, Visit
 from core.visits import (
-    LOCAL_TZ, MAX_VOICE_NOTE_BYTES, VisitError, VisitInput, member_for, overdue_members, packs_for, parse_local,
-    parse_quarter,
-    quarter_bounds, quarter_start, record_visit, scan, unreached, visible_members, visits_between, visits_per_volunteer, visits_xlsx,
+    LOCAL_TZ, MAX_VOICE_NOTE_BYTES, StandInNeeded, VisitError, VisitInput, member_for_visit, overdue_members,
+    packs_for, parse_local, parse_quarter, quarter_bounds, quarter_start, record_visit, scan, unreached,
+    visits_between, visits_per_volunteer, visits_xlsx,
 )
 from web import download, session
 from web.auth import admin_required
@@ -27,12 +28,15 @@ def _user() -> User:
     return current_user._get_current_object()
 
 
-@bp.route("/d/<token>")
+@bp.route("/d/<token>", methods=["GET", "POST"])
 def door(token: str):
     """A door card scanned by a logged-in volunteer (the login page brings them back here):
-    the scan time is recorded now, before the form is even shown."""
+    the scan time is recorded now, before the form is even shown. A volunteer not paired
+    with this member is asked, without being told who it is, whether to stand in (POST)."""
     try:
-        door_scan = scan(session(), token, _user())
+        door_scan = scan(session(), token, _user(), stand_in=request.method == "POST")
+    except StandInNeeded as exc:
+        return render_template("visits/stand_in.html", token=token, message=str(exc)), exc.status
     except VisitError as exc:
         abort(exc.status, str(exc))
     session().commit()
@@ -56,12 +60,9 @@ def _wants_json() -> bool:
 
 @bp.route("/visits/new/<int:member_id>", methods=["GET", "POST"])
 def new(member_id: int):
-    try:
-        member = member_for(session(), _user(), member_id)
-    except VisitError as exc:
-        abort(exc.status, str(exc))
     scan_id = request.values.get("scan", type=int)
-    door_scan = session().get(DoorScan, scan_id) if scan_id else None
+    door_scan = session().get(DoorScan, scan_id) if scan_id and 0 < scan_id < 2**62 else None
+    member = member_for_visit(session(), _user(), member_id, door_scan)
     if door_scan is not None and (door_scan.member_id != member.id or door_scan.user_id != current_user.id):
         abort(404)
     if request.method == "GET":
@@ -71,7 +72,7 @@ def new(member_id: int):
         visit, created = record_visit(session(), _user(), member, data)
         if created:
             _save_voice_note(visit)
-    except VisitError as exc:
+    except (VisitError, NotVisible) as exc:
         session().rollback()
         if _wants_json():
             return jsonify(ok=False, error=str(exc)), exc.status
@@ -128,10 +129,7 @@ def _save_voice_note(visit: Visit) -> None:
 @bp.route("/visits/<int:visit_id>/voice")
 def voice_note(visit_id: int):
     visit = session().get(Visit, visit_id) or abort(404)
-    try:
-        member_for(session(), _user(), visit.member_id)
-    except VisitError:
-        abort(404)
+    member_for(session(), _user(), visit.member_id)
     if not visit.voice_note_path:
         abort(404)
     return send_file(_notes_dir() / visit.voice_note_path, conditional=True)

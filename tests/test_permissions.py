@@ -1,0 +1,152 @@
+"""One permission rule for everything that names a member, checked route by route.
+
+The routes come from the app's url_map, so a new route that names a member, pack, visit,
+card or job is tested as soon as it exists (or fails here until it is given a value)."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from core.models import AuditEntry, DoorCard, Job, Member, Pack, Pairing, Series, User, Visit
+from core.visits import issue_card
+from tests.conftest import Client, add_user, page_text
+
+NAME = "王秀英"
+# URL arguments that name something belonging to a member.
+MEMBER_ARGS = {"member_id", "pack_uuid", "visit_id", "job_id", "token"}
+
+
+@pytest.fixture
+def world(app, data_dir):
+    admin_user = add_user(app, "boss", "admin")
+    paired_user = add_user(app, "paired", "volunteer")
+    add_user(app, "other", "volunteer")
+    with app.extensions["xiangyin.db"].session() as session:
+        member = Member(name=NAME, phone="13800000001", group_name="幸福里")
+        session.add_all([member, Series(title="学习专题")])
+        session.flush()
+        session.add(Pairing(member_id=member.id, user_id=paired_user.id))
+        pack = Pack(uuid=str(uuid.uuid4()), title="学习包", voice_id="offline-mandarin", member_id=member.id,
+                    created_by_id=paired_user.id, target="zip", lesson_count=0, total_duration=0.0, total_size=0,
+                    manifest="{}")
+        session.add(pack)
+        (data_dir / "packs").mkdir()
+        (data_dir / "packs" / f"{pack.uuid}.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+        (data_dir / "voice_notes").mkdir()
+        (data_dir / "voice_notes" / "note.webm").write_bytes(b"\x1a\x45\xdf\xa3")
+        visit = Visit(client_key=str(uuid.uuid4()), member_id=member.id, volunteer_id=paired_user.id,
+                      visited_at=datetime.now(timezone.utc), voice_note_path="note.webm")
+        job = Job(kind="pack_write", payload=json.dumps({"user_id": paired_user.id}), status="done",
+                  message=f"学习包已写好（{NAME}）")
+        session.add_all([visit, job])
+        session.flush()
+        issue_card(session, member, None)
+        session.commit()
+        ids = {"member_id": member.id, "pack_uuid": pack.uuid, "visit_id": visit.id, "job_id": job.id,
+               "series_id": session.scalar(select(Series.id))}
+
+    def login(username: str) -> Client:
+        client = Client(app.test_client())
+        assert client.login(username).status_code == 302
+        return client
+
+    def door_token() -> str:
+        with app.extensions["xiangyin.db"].session() as session:
+            return session.scalar(select(DoorCard.token).where(DoorCard.revoked_at.is_(None)))
+
+    return {"ids": ids, "admin": login("boss"), "paired": login("paired"), "other": login("other"),
+            "anonymous": Client(app.test_client()), "door_token": door_token, "admin_id": admin_user.id}
+
+
+def member_routes(app):
+    for rule in app.url_map.iter_rules():
+        arguments = set(rule.arguments)
+        if not arguments & MEMBER_ARGS:
+            continue
+        if rule.endpoint.startswith("listen.") or rule.endpoint in ("members.import_preview", "library.upload_confirm"):
+            continue  # public listen codes (test_listen.py) and staged uploads (admins only)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method
+
+
+def url_for_rule(rule, world) -> str:
+    values = dict(world["ids"])
+    values["token"] = world["door_token"]()
+    missing = set(rule.arguments) - set(values)
+    assert not missing, f"{rule.rule} names {missing}: give it a value in this test"
+    url = rule.rule
+    for name in rule.arguments:
+        url = url.replace(f"<{name}>", str(values[name])).replace(f"<int:{name}>", str(values[name]))
+    return url
+
+
+def call(client: Client, method: str, url: str):
+    return client.get(url) if method == "GET" else client.post(url, {})
+
+
+def test_every_route_that_names_a_member_follows_the_pairing_rule(app, world):
+    routes = list(member_routes(app))
+    assert len(routes) >= 10, routes
+    for rule, method in routes:
+        url = url_for_rule(rule, world)
+        anonymous = call(world["anonymous"], method, url)
+        assert anonymous.status_code in (302, 400), (url, method, anonymous.status_code)
+        assert NAME not in anonymous.get_data(as_text=True)
+
+        other = call(world["other"], method, url)
+        body = other.get_data(as_text=True)
+        assert NAME not in body, (url, method)
+        if rule.endpoint == "visits.door" and method == "POST":
+            assert other.status_code == 303  # the explicit stand-in choice, audited below
+        else:
+            assert other.status_code in (403, 404), (url, method, other.status_code)
+
+        paired = call(world["paired"], method, url)
+        admin_only = paired.status_code == 403 and "只有管理员" in page_text(paired)
+        assert paired.status_code < 500 and paired.status_code != 404 and (paired.status_code != 403 or admin_only), \
+            (url, method, paired.status_code, page_text(paired)[:200])
+
+        admin = call(world["admin"], method, url)
+        assert admin.status_code not in (403, 404) and admin.status_code < 500, (url, method, admin.status_code)
+    with app.extensions["xiangyin.db"].session() as session:
+        stand_ins = session.scalars(select(AuditEntry.summary).where(AuditEntry.action == "stand_in")).all()
+        assert stand_ins and "代结对志愿者上门" in stand_ins[0]
+
+
+def test_lists_and_forms_offer_only_paired_members(app, world):
+    other, paired = world["other"], world["paired"]
+    member_id, series_id = world["ids"]["member_id"], world["ids"]["series_id"]
+    for url in ("/members/", "/packs/", "/packs/new", f"/series/{series_id}/qr", "/visits", "/"):
+        assert NAME not in other.get(url).get_data(as_text=True), url
+    assert NAME in paired.get("/packs/new").get_data(as_text=True)
+    assert NAME in paired.get(f"/series/{series_id}/qr").get_data(as_text=True)
+    assert NAME in paired.get("/packs/").get_data(as_text=True)
+    card = other.post(f"/series/{series_id}/qr.pdf", {"layout": "cards", "members": str(member_id)})
+    assert card.status_code == 404 and NAME not in card.get_data(as_text=True)
+    built = other.post("/packs/new", {"series": str(series_id), "member": str(member_id)})
+    assert built.status_code == 404 and NAME not in built.get_data(as_text=True)
+
+
+def test_a_stand_in_visit_is_recorded_as_such(app, world):
+    other = world["other"]
+    token = world["door_token"]()
+    asked = other.get(f"/d/{token}")
+    assert asked.status_code == 403 and "登记代访" in page_text(asked) and NAME not in page_text(asked)
+    chosen = other.post(f"/d/{token}")
+    assert chosen.status_code == 303
+    form = other.get(chosen.headers["Location"])
+    assert form.status_code == 200 and NAME in page_text(form)
+    location = chosen.headers["Location"]
+    scan_id = int(location.split("scan=")[1])
+    sent = other.post(location.split("?")[0], {"client_key": str(uuid.uuid4()), "scan": str(scan_id),
+                                              "delivered": "nothing", "feedback": "替小李来的"})
+    assert sent.status_code == 303, page_text(sent)[:300]
+    # The stand-in reaches this visit only, not the member's page or other forms.
+    assert other.get(f"/members/{world['ids']['member_id']}").status_code == 404
+    assert other.get(f"/visits/new/{world['ids']['member_id']}").status_code == 404
+    timeline = page_text(world["admin"].get(f"/members/{world['ids']['member_id']}"))
+    assert "代访" in timeline
