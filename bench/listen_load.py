@@ -196,7 +196,7 @@ def main() -> None:
         (root / "bare.py").write_text(BARE_APP)
         env = dict(os.environ, XIANGYIN_DATA_DIR=str(data_dir), PYTHONPATH=str(ROOT),
                    # One loopback address stands for thousands of phones here.
-                   XIANGYIN_HEARTBEAT_ADDRESS_BURST="1000000", XIANGYIN_HEARTBEAT_ADDRESS_RATE="1000000")
+                   XIANGYIN_NEW_LISTENERS_PER_ADDRESS="1000000")
         beat_args = [str(sessions_file), str(WRK_THREADS)]
         process, url = serve("app:create_app()", options.workers, env, ROOT)
         try:

@@ -5,6 +5,13 @@ more than the wall-clock time that really passed (plus a little network slack, o
 more than the track has left, and counts a play once per listen session and rendition when
 validated listening reaches min(30 s, half the track). Downloads and range requests never
 reach this module, so they cannot count. Bots do not run the player, so they never beat.
+
+A listener is a phone: its session cookie lives for months. Two more rules keep one phone
+from counting as many: the session has one listening clock, so renditions played at once
+share the wall-clock time instead of multiplying it; and an address that produces new
+listeners faster than people arrive (a script throwing its cookie away) still gets its audio
+but those listeners are not credited. Every limit lives in the database rows, so it holds
+across worker processes.
 """
 from __future__ import annotations
 
@@ -12,13 +19,11 @@ import hashlib
 import hmac
 import math
 import secrets
-import threading
-import time
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Connection, bindparam, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from core.db import UTCDateTime, utcnow
 from core.models import Lesson, Listen, ListenSession, Rendition, ShareToken
@@ -38,9 +43,17 @@ class BeatRejected(ValueError):
 class Rules:
     threshold: float = 30.0
     slack: float = 2.0
-    max_claim: float = 60.0
+    # A phone back from a signal drop reports what it played meanwhile in one beat; more
+    # than this is credited up to it (the wall clock still caps it), never refused.
+    max_claim: float = 120.0
     complete_ratio: float = 0.9
     complete_remaining: float = 10.0
+    # Heartbeats per listen: a burst (play, pause, seek) then a steady refill.
+    beat_burst: float = 8.0
+    beat_rate: float = 0.5
+    # New credited listeners per address per window; the rest listen uncounted.
+    new_listeners: int = 30
+    new_listener_window: float = 300.0
 
     def play_threshold(self, duration: float) -> float:
         return min(self.threshold, 0.5 * duration)
@@ -60,9 +73,11 @@ class State:
 
 
 def _finite(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (isinstance(value, str) and len(value) > 32):
+        raise BeatRejected(f"{name} 不是数字")
     try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         raise BeatRejected(f"{name} 不是数字") from None
     if not math.isfinite(number):
         raise BeatRejected(f"{name} 不是有限的数字")
@@ -70,23 +85,26 @@ def _finite(value: object, name: str) -> float:
 
 
 def check_values(state: State, claimed: object, position: object, rules: Rules) -> tuple[float, float]:
-    """Refuse what no real player can send: negative or huge increments, positions past the end."""
+    """Refuse what no real player can send (negative time, positions past the end); a claim
+    over the cap is cut to the cap."""
     claimed_s = _finite(claimed, "收听时长")
     position_s = _finite(position, "播放位置")
-    if claimed_s < 0 or claimed_s > rules.max_claim:
-        raise BeatRejected(f"一次上报的收听时长应在 0 到 {rules.max_claim:g} 秒之间")
+    if claimed_s < 0:
+        raise BeatRejected("收听时长不能是负数")
+    claimed_s = min(claimed_s, rules.max_claim)
     if position_s < 0 or position_s > state.duration + rules.slack:
         raise BeatRejected("播放位置超出了音频长度")
     return claimed_s, position_s
 
 
-def advance(state: State, claimed: float, now: float, rules: Rules) -> tuple[State, float]:
+def advance(state: State, claimed: float, now: float, rules: Rules, room: float = math.inf) -> tuple[State, float]:
     """Accept at most the wall-clock time since the last beat, since the listen started (slack
-    counted once) and what remains of the track; returns the new state and the accepted seconds."""
+    counted once), what remains of the track and the `room` left on the session's clock;
+    returns the new state and the accepted seconds."""
     since_last = max(0.0, now - state.last_beat) + rules.slack
     since_start = max(0.0, now - state.started) + rules.slack - state.listened
     remaining = state.duration - state.listened
-    accepted = max(0.0, min(claimed, since_last, since_start, remaining))
+    accepted = max(0.0, min(claimed, since_last, since_start, remaining, room))
     listened = state.listened + accepted
     counted = state.counted or listened >= rules.play_threshold(state.duration)
     completed = state.completed or (
@@ -99,33 +117,17 @@ def advance(state: State, claimed: float, now: float, rules: Rules) -> tuple[Sta
                    quartile=quartile), accepted
 
 
-class RateLimiter:
-    """Token buckets per key (listen session, address) in this process: a burst of a few
-    beats is normal (play, pause, seek), a steady stream faster than the refill rate is not."""
+def session_room(credited_until: float, now: float, rules: Rules) -> tuple[float, float]:
+    """The session's listening clock: (seconds it may still be credited now, the clock's
+    floor). Whatever is accepted is added to the floor, and the clock never runs ahead of
+    the wall clock (plus slack), so parallel renditions share one listener's time."""
+    floor = max(credited_until, now - rules.max_claim - rules.slack)
+    return max(0.0, now + rules.slack - floor), floor
 
-    def __init__(self, capacity: float, per_second: float) -> None:
-        self.capacity = capacity
-        self.per_second = per_second
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
 
-    def allow(self, key: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            tokens, stamp = self._buckets.get(key, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - stamp) * self.per_second)
-            if tokens < 1:
-                self._buckets[key] = (tokens, now)
-                return False
-            self._buckets[key] = (tokens - 1, now)
-            if len(self._buckets) > 100_000:
-                self._forget_full(now)
-            return True
-
-    def _forget_full(self, now: float) -> None:
-        horizon = self.capacity / self.per_second if self.per_second else 0
-        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < horizon}
-
+def beat_allowed(beats: int, started: float, now: float, rules: Rules) -> bool:
+    """A token bucket kept in the listen's own row: the burst plus the refill since it began."""
+    return beats + 1 <= rules.beat_burst + rules.beat_rate * max(0.0, now - started)
 
 # --- the listen-session cookie --------------------------------------------------------------
 
@@ -133,6 +135,12 @@ def issue_sid(secret: str) -> str:
     """A new listen-session id signed with the app secret, so the server only accepts ids it
     issued (a client cannot mint sessions to count one phone many times)."""
     return _sign(secrets.token_urlsafe(12), secret)
+
+
+def address_key(address: str, secret: str) -> str:
+    """The client's address as a keyed hash: enough to group new listeners by address,
+    without keeping listeners' addresses in the database."""
+    return hmac.new(secret.encode(), (address or "-").encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def verify_sid(value: str | None, secret: str) -> str | None:
@@ -163,16 +171,24 @@ class BeatResult:
 
 # Everything a heartbeat on an open listen needs, in one statement: heartbeats are most of the
 # traffic, so their path is one SELECT and one UPDATE.
+# The listen keeps the code it was opened with: a beat naming another code (the same phone
+# later scanning a poster) must name a live code too, but cannot move a personal card's
+# listening elsewhere nor outlive the card's revocation.
+_NAMED = aliased(ShareToken)
 _OPEN_LISTEN = (
     select(
         Listen.id, Listen.duration, Listen.listened, Listen.started_at, Listen.last_beat_at, Listen.counted_at,
         Listen.completed_at, Listen.quartile, Listen.beats, Lesson.series_id.label("lesson_series_id"),
         Lesson.id.label("lesson_id"), ShareToken.kind, ShareToken.lesson_id.label("share_lesson_id"),
         ShareToken.series_id.label("share_series_id"), ShareToken.revoked_at,
+        ListenSession.id.label("session_id"), ListenSession.credited, ListenSession.credited_until,
+        _NAMED.kind.label("named_kind"), _NAMED.lesson_id.label("named_lesson_id"),
+        _NAMED.series_id.label("named_series_id"), _NAMED.revoked_at.label("named_revoked_at"),
     )
     .join(ListenSession, ListenSession.id == Listen.session_id)
     .join(Lesson, Lesson.id == Listen.lesson_id)
-    .join(ShareToken, ShareToken.token == bindparam("token"))
+    .join(ShareToken, ShareToken.id == Listen.share_token_id)
+    .join(_NAMED, _NAMED.token == bindparam("token"))
     .where(ListenSession.sid == bindparam("sid"), Listen.rendition_id == bindparam("rendition_id"))
 )
 
@@ -191,6 +207,17 @@ _SAVE_BEAT = (
 )
 
 
+# Moves the session's clock only if nobody moved it meanwhile (a beat of another rendition).
+_SAVE_CLOCK = (
+    update(ListenSession)
+    .where(ListenSession.id == bindparam("c_id"),
+           func.coalesce(ListenSession.credited_until, bindparam("c_never", type_=UTCDateTime()))
+           == bindparam("c_old", type_=UTCDateTime()))
+    .values(credited_until=bindparam("c_new", type_=UTCDateTime()))
+)
+_NEVER = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
 def _allowed(kind: str, share_lesson_id: int | None, share_series_id: int | None, lesson_id: int, series_id: int) -> bool:
     return lesson_id == share_lesson_id if kind == "lesson" else series_id == share_series_id
 
@@ -206,6 +233,7 @@ def record_beat(
     rules: Rules,
     now: datetime | None = None,
     user_agent: str = "",
+    address: str = "",
 ) -> BeatResult:
     """Apply one heartbeat. `play` opens (or resumes) the listen and restarts its clock;
     `beat`, `pause` and `end` add validated time."""
@@ -216,7 +244,7 @@ def record_beat(
         session.rollback()
         raise
     if result is None:
-        return open_listen(session, sid, token, rendition_id, event, claimed, position, rules, now, user_agent)
+        return open_listen(session, sid, token, rendition_id, event, claimed, position, rules, now, user_agent, address)
     session.commit()
     return result
 
@@ -242,36 +270,55 @@ def beat_open_listen(
     row = connection.execute(_OPEN_LISTEN, {"token": token, "sid": sid, "rendition_id": rendition_id}).first()
     if row is None:
         return None
-    if row.revoked_at is not None:
+    if row.revoked_at is not None or row.named_revoked_at is not None:
         raise BeatRejected("此二维码已停用", 410)
-    if not _allowed(row.kind, row.share_lesson_id, row.share_series_id, row.lesson_id, row.lesson_series_id):
+    if not (_allowed(row.kind, row.share_lesson_id, row.share_series_id, row.lesson_id, row.lesson_series_id)
+            and _allowed(row.named_kind, row.named_lesson_id, row.named_series_id, row.lesson_id, row.lesson_series_id)):
         raise BeatRejected("没有这个音频", 404)
+    now_s = _seconds(now)
+    if not beat_allowed(row.beats, _seconds(row.started_at), now_s, rules):
+        raise BeatRejected("上报太频繁", 429)
     state = State(
         duration=row.duration, listened=row.listened, started=_seconds(row.started_at),
         last_beat=_seconds(row.last_beat_at), counted=row.counted_at is not None,
         completed=row.completed_at is not None, quartile=row.quartile,
     )
     params = {"b_id": row.id, "b_beats": row.beats, "b_now": now, "b_counted": None, "b_completed": None}
+    old_clock = row.credited_until or _NEVER
+    clock = {"c_id": row.session_id, "c_never": _NEVER, "c_old": old_clock, "c_new": None}
     if event == "play":
+        # Playing starts the session's clock now: time before this tap is nobody's to claim.
         _, position_s = check_values(state, 0, position, rules)
         new, accepted = state, 0.0
+        if _seconds(old_clock) < now_s:
+            clock["c_new"] = now
     else:
         claimed_s, position_s = check_values(state, claimed, position, rules)
-        new, accepted = advance(state, claimed_s, _seconds(now), rules)
+        room, floor = session_room(_seconds(old_clock), now_s, rules)
+        new, accepted = advance(state, claimed_s, now_s, rules, room)
+        if not row.credited:
+            # Listening of an uncredited listener is kept (and shown apart), never a play.
+            new = replace(new, counted=False, completed=False)
         if new.counted and not state.counted:
             params["b_counted"] = now
         if new.completed and not state.completed:
             params["b_completed"] = now
+        if accepted > 0:
+            clock["c_new"] = datetime.fromtimestamp(floor + accepted, timezone.utc)
     params.update(b_listened=new.listened, b_position=position_s, b_quartile=new.quartile)
+    if clock["c_new"] is not None and connection.execute(_SAVE_CLOCK, clock).rowcount != 1:
+        raise BeatRejected("同时收到了两次上报，请稍后再试", 409)
     if connection.execute(_SAVE_BEAT, params).rowcount != 1:
         raise BeatRejected("同时收到了两次上报，请稍后再试", 409)
     return BeatResult(new.listened, accepted, new.counted, new.completed)
 
 
 def open_listen(session: Session, sid: str, token: str, rendition_id: int, event: str, claimed: object,
-                position: object, rules: Rules, now: datetime | None = None, user_agent: str = "") -> BeatResult:
+                position: object, rules: Rules, now: datetime | None = None, user_agent: str = "",
+                address: str = "") -> BeatResult:
     """The first `play` of a rendition in this session: check the code and the audio, then
-    make the records. Anything else without an open listen is refused."""
+    make the records. Anything else without an open listen is refused. `address` is the
+    keyed hash of the client's address (address_key)."""
     if event not in EVENTS:
         raise BeatRejected("未知的播放事件")
     now = now or utcnow()
@@ -291,16 +338,34 @@ def open_listen(session: Session, sid: str, token: str, rendition_id: int, event
     _, position_s = check_values(State(duration=rendition.duration), 0, position, rules)
     listen_session = session.scalar(select(ListenSession).where(ListenSession.sid == sid))
     if listen_session is None:
-        listen_session = ListenSession(sid=sid, share_token_id=share.id, created_at=now, user_agent=user_agent[:200])
+        listen_session = ListenSession(sid=sid, share_token_id=share.id, created_at=now, user_agent=user_agent[:200],
+                                       address_key=address[:32], credited=new_listener_credited(session, address, now, rules),
+                                       credited_until=now)
         session.add(listen_session)
         session.flush()
+    elif listen_session.credited_until is None or listen_session.credited_until < now:
+        listen_session.credited_until = now
     session.add(Listen(
         session_id=listen_session.id, rendition_id=rendition.id, lesson_id=rendition.lesson_id,
         share_token_id=share.id, member_id=share.member_id, duration=rendition.duration,
-        position=position_s, started_at=now, last_beat_at=now,
+        position=position_s, started_at=now, last_beat_at=now, beats=1,
     ))
     session.commit()
     return BeatResult(0.0, 0.0, False, False)
+
+
+def new_listener_credited(session: Session, address: str, now: datetime, rules: Rules) -> bool:
+    """Whether a phone playing for the first time counts: yes, unless this address already
+    brought `new_listeners` credited listeners within the window. People behind one NAT
+    arrive over hours and keep their cookies; a script that discards its cookie makes new
+    listeners every few seconds. The check reads the shared database, so it holds across
+    processes."""
+    if not address:
+        return True
+    since = now - timedelta(seconds=rules.new_listener_window)
+    recent = session.scalar(select(func.count()).select_from(ListenSession).where(
+        ListenSession.address_key == address, ListenSession.credited.is_(True), ListenSession.created_at >= since))
+    return (recent or 0) < rules.new_listeners
 
 
 def finished_lessons(session: Session, sid: str | None) -> set[int]:

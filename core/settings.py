@@ -55,8 +55,9 @@ DEFAULTS: dict[str, Any] = {
     "HEARTBEAT_SECONDS": 10,
     "HEARTBEAT_SESSION_BURST": 8,
     "HEARTBEAT_SESSION_RATE": 0.5,
-    "HEARTBEAT_ADDRESS_BURST": 300,
-    "HEARTBEAT_ADDRESS_RATE": 50.0,
+    # New listeners (phones playing for the first time) credited per address per window.
+    "NEW_LISTENERS_PER_ADDRESS": 30,
+    "NEW_LISTENERS_WINDOW_SECONDS": 300,
     "LISTEN_PAGE_CACHE_SECONDS": 2.0,
     # Home visits: every paired member should be visited at least this often.
     "VISIT_INTERVAL_DAYS": 7,

@@ -44,7 +44,8 @@
   }
   function send(event, useBeacon) {
     // "play" only (re)starts the server's clock; played seconds ride on the next beat.
-    var claimed = event === "play" ? 0 : Math.min(played, 110);
+    // The server credits at most 120 s a beat; what is left rides on the next one.
+    var claimed = event === "play" ? 0 : Math.min(played, 120);
     var data = payload(event, claimed);
     if (useBeacon && navigator.sendBeacon) {
       if (navigator.sendBeacon(beatUrl, new Blob([data], { type: "text/plain" }))) played -= claimed;
@@ -52,7 +53,10 @@
     }
     fetch(beatUrl, { method: "POST", body: data, credentials: "same-origin", keepalive: true,
                      headers: { "Content-Type": "text/plain" } })
-      .then(function (r) { if (r.ok || r.status === 422) played = Math.max(0, played - claimed); })
+      .then(function (r) {
+        // 422 means the report itself was impossible: sending it again cannot help.
+        if (r.ok || r.status === 422) played = Math.max(0, played - claimed);
+      })
       .catch(function () { /* offline: keep the seconds and send them with the next beat */ });
   }
 

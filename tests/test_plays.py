@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 
 from core.lessons import add_lesson, create_series
 from core.models import Listen, ListenSession, Rendition
-from core.plays import BeatRejected, RateLimiter, Rules, State, advance, check_values, issue_sid, record_beat, verify_sid
+from core.plays import (
+    BeatRejected, Rules, State, advance, beat_allowed, check_values, issue_sid, record_beat, session_room, verify_sid,
+)
 from core.settings import DEFAULTS
 from core.sharing import share_for
 
@@ -63,8 +65,9 @@ def test_honest_listener_completes(duration, beat):
     assert state.completed and state.listened == pytest.approx(duration)
 
 
-@pytest.mark.parametrize("claimed,position", [(-1, 0), (RULES.max_claim + 1, 0), ("abc", 0), (float("nan"), 0),
-                                              (1, -3), (1, 100 + RULES.slack + 1), (float("inf"), 0)])
+@pytest.mark.parametrize("claimed,position", [(-1, 0), ("abc", 0), (float("nan"), 0), ("9" * 400, 0), (10**400, 0),
+                                              (1, -3), (1, 100 + RULES.slack + 1), (float("inf"), 0), (True, 0),
+                                              ([1], 0), ({"a": 1}, 0)])
 def test_impossible_values_are_refused(claimed, position):
     with pytest.raises(BeatRejected) as info:
         check_values(State(duration=100), claimed, position, RULES)
@@ -80,12 +83,37 @@ def test_completion_at_ninety_percent_or_last_ten_seconds():
     assert not not_yet.completed
 
 
-def test_rate_limiter_allows_a_burst_then_refills():
-    limiter = RateLimiter(capacity=3, per_second=0.5)
-    assert [limiter.allow("a", now=0) for _ in range(4)] == [True, True, True, False]
-    assert limiter.allow("b", now=0), "keys are independent"
-    assert not limiter.allow("a", now=1.0)
-    assert limiter.allow("a", now=3.1)
+def test_an_over_long_beat_is_credited_up_to_the_cap_not_refused():
+    claimed, _ = check_values(State(duration=1000), RULES.max_claim + 50, 0, RULES)
+    assert claimed == RULES.max_claim
+    state, accepted = advance(State(duration=1000, started=0, last_beat=0), claimed, 200, RULES)
+    assert accepted == RULES.max_claim
+
+
+def test_the_beat_bucket_allows_a_burst_then_refills():
+    rules = Rules(beat_burst=3, beat_rate=0.5)
+    assert [beat_allowed(beats, 0, 0, rules) for beats in range(4)] == [True, True, True, False]
+    assert not beat_allowed(3, 0, 1.0, rules)
+    assert beat_allowed(3, 0, 2.1, rules)
+
+
+@given(starts=st.lists(st.floats(0, 600, allow_nan=False), min_size=1, max_size=4),
+       beats=st.lists(st.tuples(st.integers(0, 3), st.floats(0, 30, allow_nan=False), st.floats(0, 200, allow_nan=False)),
+                      max_size=60))
+def test_parallel_renditions_share_one_clock(starts, beats):
+    """However many renditions a session plays at once, and whatever they claim, the
+    session is never credited more than the wall-clock time (plus one slack)."""
+    now, clock, total = 0.0, 0.0, 0.0
+    states = [State(duration=3600, started=0, last_beat=0) for _ in starts]
+    for index, step, claimed in beats:
+        now += step
+        index %= len(states)
+        room, floor = session_room(clock, now, RULES)
+        states[index], accepted = advance(states[index], claimed, now, RULES, room)
+        if accepted:
+            clock = floor + accepted
+        total += accepted
+        assert total <= now + RULES.slack + 1e-6
 
 
 def test_listen_session_ids_are_signed():

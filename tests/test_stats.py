@@ -62,7 +62,7 @@ def plays(app, db):
     listen(db, "phone-b", general, cantonese, 40, T0)  # counted, not completed
     listen(db, "phone-c", general, mandarin, 20, T0)  # under 30 s: not a play
     listen(db, "phone-d", personal, mandarin, 300, T0 + timedelta(days=1))
-    listen(db, "phone-d", series_code, recording, 150, T0 + timedelta(days=1))
+    listen(db, "phone-d", series_code, recording, 150, T0 + timedelta(days=1, minutes=10))  # one after the other
     # 01:30 on 26 November in Beijing is still 25 November in UTC.
     listen(db, "phone-e", other_code, scam_audio, 60, datetime(2026, 11, 25, 17, 30, tzinfo=timezone.utc))
     return {"series": series.id, "other": other.id}
