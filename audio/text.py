@@ -129,10 +129,15 @@ _FULLWIDTH = {**{0xFF10 + i: chr(0x30 + i) for i in range(10)},
               ord("％"): "%", ord("＋"): "+", ord("－"): "-", ord("／"): "/", ord("＝"): "=", ord("＆"): "&",
               ord("\u00a0"): " ", ord("\u3000"): " ", ord("－"): "-", ord("﹪"): "%"}
 _URL = re.compile(r"(?:https?://|ftp://|www\.)[A-Za-z0-9\-.~:/?#\[\]@!$&'()*+,;=%_]+", re.I)
-_EMAIL = re.compile(r"[A-Za-z0-9_.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_IMAGE_FILE = re.compile(r"[A-Za-z0-9_\-]+\.(?:jpe?g|png|gif|bmp|webp|heic|tiff?)(?![A-Za-z0-9])", re.I)
+# Every pattern here runs over text anyone can upload, so none may backtrack over a long run:
+# a pattern that starts with a run of characters also refuses to start inside one, and
+# whitespace runs are collapsed before the punctuation rules look around them.
+_EMAIL = re.compile(r"(?<![A-Za-z0-9_.+-])[A-Za-z0-9_.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_IMAGE_FILE = re.compile(r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]+\.(?:jpe?g|png|gif|bmp|webp|heic|tiff?)(?![A-Za-z0-9])",
+                         re.I)
 _MARKDOWN = re.compile(r"\*\*|__|~~|`")
-_NUM = r"\d+(?:\.\d+)?"
+_WHITESPACE = re.compile(r"\s+")
+_NUM = r"(?<!\d)\d+(?:\.\d+)?"  # never starts inside a run of digits: linear on long runs
 _DASH = r"[-—–~～至到]"
 _YEAR = r"(1[0-9]\d\d|20\d\d|21\d\d)"
 
@@ -343,6 +348,7 @@ _ASCII_PUNCT = [
 def _replace_punctuation(text: str) -> str:
     for pattern, replacement in _ASCII_PUNCT:
         text = pattern.sub(replacement, text)
+    text = _WHITESPACE.sub(" ", text)  # symbols just became spaces: runs again
     text = re.sub(r"([，、：；])(?:\s*[，、：；])+", r"\1", text)
     text = re.sub(r"[，、：]\s*([。！？；])", r"\1", text)
     text = re.sub(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])", "", text)
@@ -364,6 +370,7 @@ def apply_lexicon(text: str, lexicon: Mapping[str, str] | None) -> str:
 def normalise(text: str, lexicon: Mapping[str, str] | None = None) -> str:
     """One paragraph of lesson text → what should be spoken (quote marks kept for cutting)."""
     text = unicodedata.normalize("NFC", text).translate(_FULLWIDTH)
+    text = _WHITESPACE.sub(" ", text)
     text = _URL.sub(" ", text)
     text = _EMAIL.sub(" ", text)
     text = _IMAGE_FILE.sub(" ", text)
@@ -435,13 +442,17 @@ def _utf8_len(text: str) -> int:
 
 
 def _cut_by_length(text: str, byte_limit: int) -> list[str]:
-    """Last resort for a run with no usable punctuation: cut at allowed gaps."""
+    """Last resort for a run with no usable punctuation: cut at allowed gaps. Byte offsets
+    are summed once, so a long run costs linear time."""
     forbidden = _protected(text)
+    offsets = [0]
+    for ch in text:
+        offsets.append(offsets[-1] + len(ch.encode("utf-8", "surrogatepass")))
     pieces, start = [], 0
-    while _utf8_len(text[start:]) > byte_limit:
+    while offsets[-1] - offsets[start] > byte_limit:
         end = start + 1
         best = None
-        while end < len(text) and _utf8_len(text[start:end + 1]) <= byte_limit:
+        while end < len(text) and offsets[end + 1] - offsets[start] <= byte_limit:
             end += 1
             if not forbidden[end]:
                 best = end

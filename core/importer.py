@@ -324,12 +324,16 @@ def split_title(text: str, fallback: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- formats
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|_|~~|`)(?=\S)(.+?)(?<=\S)\1")
+# Bounded spans that cannot contain their own opening mark: on a line of unmatched "[" or
+# "<" an unbounded span would scan to the end of the line from every mark (quadratic).
+_MD_IMAGE = re.compile(r"!\[[^\[\]\n]{0,500}\]\([^()\n]{0,500}\)")
+_MD_LINK = re.compile(r"\[([^\[\]\n]{1,500})\]\([^()\n]{0,500}\)")
+# Emphasis spans at most 200 characters: an unbounded lazy span makes every unmatched marker
+# scan to the end of the line, which is quadratic on a line of markers.
+_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|_|~~|`)(?=\S)(.{1,200}?)(?<=\S)\1")
 _MD_LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _MD_RULE = re.compile(r"^\s*(?:[-*_]\s*){3,}$")
-_HTML_TAG = re.compile(r"<[^>\n]+>")
+_HTML_TAG = re.compile(r"<[^<>\n]{1,500}>")
 
 
 def markdown_to_text(md: str) -> tuple[str | None, str]:

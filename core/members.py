@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.audit import audit
 from core.models import Member, Pairing, User
+from core.xlsx import restore
 
 CATEGORIES = ("年老体弱", "流动", "在家", "其他")
 MAX_ROWS = 5000
@@ -68,7 +69,7 @@ def _cell(value) -> str:
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    return restore(str(value).strip())
 
 
 def read_table(filename: str, data: bytes) -> Table:
@@ -109,7 +110,7 @@ def _read_csv(data: bytes) -> tuple[list[list[str]], str]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t，")
     except csv.Error:
         dialect = csv.excel
-    return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), dialect)], (
+    return [[restore(cell.strip()) for cell in row] for row in csv.reader(io.StringIO(text), dialect)], (
         "UTF-8" if encoding == "utf-8-sig" else "GBK")
 
 
@@ -320,12 +321,9 @@ def export_rows(members: list[Member]) -> tuple[list[str], list[list]]:
 
 
 def export_csv(members: list[Member]) -> str:
-    header, rows = export_rows(members)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return "\ufeff" + out.getvalue()
+    from core.xlsx import csv_document
+
+    return csv_document(*export_rows(members))
 
 
 def export_xlsx(members: list[Member]) -> bytes:

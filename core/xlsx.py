@@ -1,9 +1,44 @@
-"""Excel workbooks for the quarterly review (量化考核): one sheet per view of the data."""
+"""Spreadsheets for the quarterly review (量化考核): Excel workbooks, one sheet per view of
+the data, and CSV for anything else.
+
+Every cell someone typed (a member's name, a visit note) may start like a formula; an admin
+opening the export must never run it. Text starting with =, +, -, @, a tab or a CR gets a
+leading apostrophe, which spreadsheets show as text; the importers take it off again, so an
+exported roll still imports unchanged.
+"""
 from __future__ import annotations
 
+import csv
 import io
 
 from core.stats import PLAY_COLUMNS, Summary
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value):
+    """A cell value that no spreadsheet will run as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def restore(text: str) -> str:
+    """The importers' inverse of neutralise()."""
+    if text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
+        return text[1:]
+    return text
+
+
+def csv_document(header: list[str], rows) -> str:
+    """CSV with a BOM, so Excel on Windows opens the Chinese columns as UTF-8."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([neutralise(cell) for cell in header])
+    for row in rows:
+        writer.writerow([neutralise(cell) for cell in row])
+    return "\ufeff" + out.getvalue()
 
 
 def _sheet(workbook, title: str, header: list[str], rows: list[list], widths: list[int]):
@@ -11,11 +46,11 @@ def _sheet(workbook, title: str, header: list[str], rows: list[list], widths: li
     from openpyxl.utils import get_column_letter
 
     sheet = workbook.create_sheet(title)
-    sheet.append(header)
+    sheet.append([neutralise(cell) for cell in header])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append(row)
+        sheet.append([neutralise(cell) for cell in row])
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"

@@ -1,6 +1,10 @@
 """The pronunciation lexicon page and the reading preview used by the lesson editor."""
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from audio.engines.edge import EdgeEngine
@@ -15,10 +19,28 @@ bp = Blueprint("lexicon", __name__)
 PAUSE_LABELS = {"clause": "短停", "sentence": "句停", "paragraph": "段停", "heading": "标题停"}
 
 
+_PREVIEWS: OrderedDict[tuple[str, int], list[dict[str, str]]] = OrderedDict()
+_PREVIEWS_KEPT = 64
+_PREVIEWS_LOCK = threading.Lock()
+
+
 def reading_preview(text: str) -> list[dict[str, str]]:
-    """Segments as the online engine would get them, with the admins' lexicon applied."""
-    segments = segment_text(text, EdgeEngine.byte_limit, lexicon=lexicon_map(session()))
-    return [{"text": s.text, "pause": s.pause, "label": PAUSE_LABELS[s.pause]} for s in segments]
+    """Segments as the online engine would get them, with the admins' lexicon applied. Kept
+    per text and lexicon (a lesson version reads the same until either changes), because the
+    lesson page shows it on every view and a long lesson takes seconds to segment."""
+    lexicon = lexicon_map(session())
+    key = (hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), hash(frozenset(lexicon.items())))
+    with _PREVIEWS_LOCK:
+        if key in _PREVIEWS:
+            _PREVIEWS.move_to_end(key)
+            return _PREVIEWS[key]
+    segments = segment_text(text, EdgeEngine.byte_limit, lexicon=lexicon)
+    preview = [{"text": s.text, "pause": s.pause, "label": PAUSE_LABELS[s.pause]} for s in segments]
+    with _PREVIEWS_LOCK:
+        _PREVIEWS[key] = preview
+        while len(_PREVIEWS) > _PREVIEWS_KEPT:
+            _PREVIEWS.popitem(last=False)
+    return preview
 
 
 bp.add_app_template_global(reading_preview, "reading_preview")

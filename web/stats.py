@@ -1,8 +1,6 @@
 """The organisers' listening dashboard and its exports."""
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
 from flask import Blueprint, abort, current_app, render_template, request
@@ -10,7 +8,7 @@ from sqlalchemy import select
 
 from core.models import Series
 from core.stats import PLAY_COLUMNS, Filters, summarise
-from core.xlsx import stats_workbook
+from core.xlsx import csv_document, stats_workbook
 from web import download, session
 from web.auth import admin_required
 from web.charts import daily_bars, horizontal_bars
@@ -61,14 +59,8 @@ def _filename(filters: Filters, ext: str) -> str:
 def export_csv():
     filters = _filters()
     summary = summarise(session(), filters)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(PLAY_COLUMNS)
-    for row in summary.rows:
-        cells = row.cells()
-        writer.writerow([f"{cells[0]:%Y-%m-%d %H:%M}", *cells[1:]])
-    # A BOM so that Excel on Windows opens the Chinese columns as UTF-8.
-    return download("\ufeff" + out.getvalue(), _filename(filters, "csv"))
+    rows = ([f"{cells[0]:%Y-%m-%d %H:%M}", *cells[1:]] for cells in (row.cells() for row in summary.rows))
+    return download(csv_document(PLAY_COLUMNS, rows), _filename(filters, "csv"))
 
 
 @bp.route("/stats/plays.xlsx")

@@ -1,0 +1,37 @@
+"""Text handling is linear in its input: a 2 MB script made of the patterns that make
+backtracking regexes quadratic (runs of markers, digits, spaces, brackets) is imported and
+segmented within a time budget, so one upload can never hold the process for minutes."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from audio.text import segment_text
+from core.importer import Limits, Script, parse_script
+
+MB2 = 2 * 1024 * 1024
+# Each of these took seconds per 40 KB (quadratic) before the patterns were bounded.
+UNITS = [" *x", "_a", "`a", "1", "1 ", " ", "a", "<", "[", "#", ">", "![", "[a](", "1.1", "-1", "1,000,", "a.",
+         "**", "~~", "http://a", "1年1月", "1/", "1:", " ,", "中"]
+BUDGET_SECONDS = 60  # linear code does it in a few seconds; quadratic code would need hours
+
+
+def pathological(one_line: bool) -> str:
+    share = MB2 // len(UNITS) - 1
+    parts = [unit * (share // len(unit.encode("utf-8"))) for unit in UNITS]
+    return (" " if one_line else "\n").join(parts)
+
+
+@pytest.mark.parametrize("suffix,one_line", [(".md", False), (".txt", True)])
+def test_a_pathological_2_mb_script_imports_and_segments_in_time(suffix, one_line):
+    data = pathological(one_line).encode("utf-8")
+    assert len(data) <= MB2
+    assert len(data) > MB2 * 0.95
+    start = time.monotonic()
+    script = parse_script("讲稿" + suffix, data, Limits(), encoding="utf-8")
+    assert isinstance(script, Script)
+    segments = segment_text(script.text)
+    elapsed = time.monotonic() - start
+    assert segments and elapsed < BUDGET_SECONDS, f"{elapsed:.1f} s for {len(data)} bytes"
+    assert all(len(s.text.encode("utf-8")) <= 1500 for s in segments)
