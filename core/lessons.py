@@ -5,9 +5,10 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from core.db import utcnow
 from core.importer import Script, clean_text, clean_title, to_simplified
 from core.audit import audit
 from core.models import Lesson, LessonVersion, Series, User
@@ -131,6 +132,10 @@ def add_lesson(
     user: User | None = None,
 ) -> Lesson:
     title, text = _check_lesson(title, text)
+    # Writing the series row first takes its lock (a row lock in PostgreSQL, the write lock in
+    # SQLite) until commit, so two imports into one series number one after the other
+    # instead of both taking the same next number.
+    session.execute(update(Series).where(Series.id == series.id).values(updated_at=utcnow()))
     number = (session.scalar(select(func.max(Lesson.number)).where(Lesson.series_id == series.id)) or 0) + 1
     digest = version_hash(title, text)
     lesson = Lesson(

@@ -3,13 +3,20 @@ batch). Kept on disk in the data directory, not in the session cookie, and purge
 so abandoned uploads do not pile up."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 MAX_AGE_SECONDS = 24 * 3600
+
+
+class AlreadyTaken(LookupError):
+    """Another request is importing (or has imported) this batch."""
 
 
 class StagingArea:
@@ -36,17 +43,48 @@ class StagingArea:
         (batch / "meta.json").write_text(json.dumps({**meta, "names": names}, ensure_ascii=False), encoding="utf-8")
         return token
 
+    @staticmethod
+    def _valid(token: str) -> bool:
+        return bool(token) and len(token) <= 64 and "/" not in token and "\\" not in token and not token.startswith(".")
+
     def load(self, token: str) -> tuple[list[tuple[str, bytes]], dict] | None:
-        if not token or "/" in token or token.startswith("."):
+        if not self._valid(token):
             return None
-        batch = self.root / token
-        meta_path = batch / "meta.json"
-        if not meta_path.is_file():
+        return self._read(self.root / token)
+
+    @contextlib.contextmanager
+    def claim(self, token: str) -> Iterator[tuple[list[tuple[str, bytes]], dict]]:
+        """Take the batch for importing: the rename is atomic, so of two confirmations sent at
+        once (a double tap, two tabs) one imports and the other gets AlreadyTaken. The batch is
+        removed when the block succeeds and put back when it fails."""
+        if not self._valid(token):
+            raise AlreadyTaken(token)
+        claimed = self.root / f".claimed-{token}-{secrets.token_hex(4)}"
+        try:
+            os.rename(self.root / token, claimed)
+        except OSError:
+            raise AlreadyTaken(token) from None
+        try:
+            staged = self._read(claimed)
+            if staged is None:
+                raise AlreadyTaken(token)
+            yield staged
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.rename(claimed, self.root / token)
+            raise
+        shutil.rmtree(claimed, ignore_errors=True)
+
+    @staticmethod
+    def _read(batch: Path) -> tuple[list[tuple[str, bytes]], dict] | None:
+        """None when the batch is gone, also when another request took it mid-read."""
+        try:
+            meta = json.loads((batch / "meta.json").read_text(encoding="utf-8"))
+            files = [(name, (batch / f"{i:04d}.bin").read_bytes()) for i, name in enumerate(meta.pop("names"))]
+        except (OSError, ValueError, KeyError):
             return None
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        files = [(name, (batch / f"{i:04d}.bin").read_bytes()) for i, name in enumerate(meta.pop("names"))]
         return files, meta
 
     def discard(self, token: str) -> None:
-        if token and "/" not in token and not token.startswith("."):
+        if self._valid(token):
             shutil.rmtree(self.root / token, ignore_errors=True)

@@ -9,7 +9,7 @@ from core.importer import Limits, human_size, inspect_batch, to_simplified
 from core.lessons import LibraryError
 from core.models import Lesson, LessonVersion, Series
 from core.rendering import renditions_for
-from core.staging import StagingArea
+from core.staging import AlreadyTaken, StagingArea
 from web import log_change, session
 from web.auth import admin_required
 
@@ -144,6 +144,8 @@ def upload(series_id: int):
     uploads = inspect_batch(files, _limits(), simplify=simplify, title=title)
     if all(u.status == "ok" for u in uploads):
         return _import(series, [u.script for u in uploads])
+    if all(u.status == "refused" for u in uploads):
+        return _review(series, uploads, None)  # nothing to come back to: nothing kept on disk
     token = _staging().save(files, {"series_id": series.id, "simplify": simplify, "title": title})
     return _review(series, uploads, token)
 
@@ -191,9 +193,12 @@ def upload_confirm(series_id: int, token: str):
         _staging().discard(token)
         flash("没有导入任何文件", "info")
         return redirect(url_for("library.series_detail", series_id=series.id), 303)
-    response = _import(series, [u.script for u in selected])
-    _staging().discard(token)
-    return response
+    try:
+        with _staging().claim(token):
+            return _import(series, [u.script for u in selected])
+    except AlreadyTaken:
+        flash("这批讲稿已经导入过了", "info")
+        return redirect(url_for("library.series_detail", series_id=series.id), 303)
 
 
 # --------------------------------------------------------------------------- lessons

@@ -4,13 +4,14 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from core.members import (
     CATEGORIES, FIELDS, MemberError, export_csv, export_xlsx, guess_mapping, import_members, plan_import, read_table,
     save_member, set_volunteers,
 )
 from core.models import Member, Series, User
-from core.staging import StagingArea
+from core.staging import AlreadyTaken, StagingArea
 from core.access import member_for, visible_members
 from core.visits import (
     active_card, door_cards_for, issue_card, last_visits, overdue_members, packs_for, personal_codes, timeline,
@@ -149,7 +150,7 @@ def import_upload():
 def _staged(token: str):
     staged = _staging().load(token)
     if staged is None or staged[1].get("kind") != "members":
-        abort(404, "上传的名册已过期，请重新上传")
+        abort(404, "这份名册已经导入了，或者已过期；需要时请重新上传")
     (filename, data), = staged[0]
     return filename, read_table(filename, data)
 
@@ -168,17 +169,27 @@ def import_preview(token: str):
         flash(str(exc), "error")
         plan = None
     if request.method == "POST" and request.form.get("confirm") and plan is not None and not plan.errors:
-        try:
-            members = import_members(session(), plan, _user(), filename)
-        except MemberError as exc:
-            session().rollback()
-            abort(422, str(exc))
-        session().commit()
-        _staging().discard(token)
-        flash(f"已导入 {len(members)} 人", "success")
-        return redirect(url_for("members.index"), 303)
+        return _confirm_import(token, plan, filename)
     return render_template("members/preview.html", token=token, filename=filename, table=table, mapping=mapping,
                            fields=FIELDS, plan=plan), 200 if plan is None or not plan.errors else 422
+
+
+def _confirm_import(token: str, plan, filename: str):
+    """Import once: a second confirmation of the same upload (double tap, second tab) finds
+    the batch taken and says so; the roll's unique name + phone stops anything else."""
+    try:
+        with _staging().claim(token):
+            members = import_members(session(), plan, _user(), filename)
+            session().commit()
+    except AlreadyTaken:
+        flash("这份名册已经导入过了", "info")
+        return redirect(url_for("members.index"), 303)
+    except (MemberError, IntegrityError) as exc:
+        session().rollback()
+        message = str(exc) if isinstance(exc, MemberError) else "名册中已有其中的人（同名同电话），请刷新后重试"
+        abort(422, message)
+    flash(f"已导入 {len(members)} 人", "success")
+    return redirect(url_for("members.index"), 303)
 
 
 @bp.route("/export.<any(xlsx, csv):fmt>")
