@@ -450,12 +450,15 @@ def write_pack(
 
     A target with anything on it is refused unless `replace`, which removes old pack folders
     (and a folder of the same name) completely first and leaves the member's other files alone.
-    On any failure no manifest exists, so the half-written pack can never pass for complete."""
+    On any failure no manifest exists, so the half-written pack can never pass for complete,
+    and the pack's folder is removed as far as the drive still allows: a player must never
+    find a track cut short by a full or pulled-out drive."""
     existing = [name for name in target.listdir("") if name not in SYSTEM_ENTRIES and not name.startswith(".")]
     if existing and not replace:
         raise PackError(f"目标位置不是空的（已有 {', '.join(existing[:3])} 等），为防止误删，请换一个空 U 盘，或选择“替换”")
     files = plan.files()
     needed = plan.total_size + MARGIN_BYTES  # the margin also covers the catalogs and manifest
+    started = False
     try:
         if replace:
             for name in existing:
@@ -467,6 +470,7 @@ def write_pack(
                 f"U 盘空间不够：需要 {needed / 1024 / 1024:.0f} MB，只剩 {free / 1024 / 1024:.0f} MB。请换一个更大的 U 盘或少选几课。"
             )
         target.makedir(plan.top)
+        started = True
         made: list[str] = [plan.top]
         total = len(files) + len(SIDE_FILES)
         entries = []
@@ -504,9 +508,20 @@ def write_pack(
         body = manifest(plan, entries)
         target.write(f"{plan.top}/{MANIFEST}", iter([body]))
         target.finish_folder(plan.top)
-    except OSError as exc:
-        raise _translate(exc) from exc
+    except BaseException as exc:
+        if started:
+            _remove_half_written(target, plan.top)
+        if isinstance(exc, OSError):
+            raise _translate(exc) from exc
+        raise
     return json.loads(body)
+
+
+def _remove_half_written(target: Target, top: str) -> None:
+    try:
+        target.remove_tree(top)
+    except Exception:  # the drive may be gone or read-only by now; nothing more can be done
+        pass
 
 
 def _check(checker: ThreadPoolExecutor, target: Target, top: str, entry: dict) -> Future:

@@ -600,10 +600,14 @@ def pack_image(size, output, series_ids, lesson_list, voice, member_id, greeting
         target = FatImageTarget.create(Path(output), size_bytes)
     except PackError as exc:
         fail(str(exc))
+    finished = False
     try:
         _write(plan, voice, member, target, "image", str(output), False)
+        finished = True
     finally:
         target.close()
+        if not finished:  # a half-made image must not be mistaken for one to clone
+            Path(output).unlink(missing_ok=True)
 
 
 @pack_group.command("verify")

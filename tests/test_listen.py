@@ -240,13 +240,15 @@ def test_next_lesson_link_never_leads_to_another_members_card(listening):
     with app.extensions["xiangyin.db"].session() as session:
         general = share_for(session, lesson=session.get(Lesson, ids["lessons"][1])).token
         session.commit()
-    html = client.get(f"/l/{ids['personal_token']}?fresh").get_data(as_text=True)
+    app.extensions["xiangyin.listen_pages"].clear()  # the 2 s page cache has run out
+    html = client.get(f"/l/{ids['personal_token']}").get_data(as_text=True)
     assert f"/l/{general}" in html and others_card not in html
     with app.extensions["xiangyin.db"].session() as session:
         own = share_for(session, lesson=session.get(Lesson, ids["lessons"][1]),
                         member=session.get(Member, ids["member"])).token
         session.commit()
-    html = client.get(f"/l/{ids['personal_token']}?again").get_data(as_text=True)
+    app.extensions["xiangyin.listen_pages"].clear()
+    html = client.get(f"/l/{ids['personal_token']}").get_data(as_text=True)
     assert f"/l/{own}" in html, "the member's own card first"
 
 
@@ -275,3 +277,43 @@ def test_reloads_and_page_changes_reuse_one_listen_session(listening):
                                   .where(ListenSession.sid == sid)) == 1
 
     visits()
+
+
+def test_page_cache_is_bounded_and_ignores_made_up_query_strings(listening):
+    app, ids = listening
+    client = app.test_client()
+    cache = app.extensions["xiangyin.listen_pages"]
+    for n in range(300):
+        assert client.get(f"/l/{ids['lesson_token']}?junk={n}").status_code == 200
+    assert len(cache) == 1
+    for n in range(400):
+        client.get(f"/l/{ids['lesson_token']}?v={n}")
+    assert len(cache) <= cache.max_entries
+
+
+def test_security_headers_on_every_kind_of_page(listening):
+    app, ids = listening
+    client = app.test_client()
+    for url in ("/login", f"/l/{ids['lesson_token']}", f"/s/{ids['series_token']}", "/static/listen.js", "/nowhere"):
+        response = client.get(url)
+        csp = response.headers.get("Content-Security-Policy", "")
+        assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp and "frame-ancestors 'none'" in csp, url
+        assert response.headers.get("X-Content-Type-Options") == "nosniff", url
+        assert response.headers.get("Referrer-Policy"), url
+    for page in ("/login", f"/l/{ids['lesson_token']}"):
+        html = client.get(page).get_data(as_text=True)
+        assert not re.search(r"<script(?![^>]*\bsrc=)", html) and not re.search(r"\son[a-z]+=", html), page
+    beat = client.post("/listen/beat", data="{}", content_type="text/plain")
+    assert beat.headers.get("X-Content-Type-Options") == "nosniff"
+
+
+def test_cookies_are_secure_when_the_public_address_is_https(make_app):
+    app = make_app(PUBLIC_URL="https://xy.example.cn")
+    ids = rendered_series(app)
+    with app.extensions["xiangyin.db"].session() as session:
+        token = share_for(session, lesson=session.get(Lesson, ids["lessons"][0])).token
+        session.commit()
+    listen_cookie = app.test_client().get(f"/l/{token}").headers.get("Set-Cookie", "")
+    assert "Secure" in listen_cookie
+    login_cookie = app.test_client().get("/login").headers.get("Set-Cookie", "")
+    assert "Secure" in login_cookie

@@ -163,6 +163,7 @@ def test_disk_full_mid_write_is_reported_and_leaves_no_manifest(base_mp3, tmp_pa
     with pytest.raises(PackError, match="U 盘空间不够，学习包没有写完"):
         write_pack(plan_of(tracks), target)
     assert not (drive / "乡音学习包" / MANIFEST).exists()
+    assert list(drive.iterdir()) == [], "no half-written track left for a player to find"
     calls["n"] = -100
 
     def removed(self, path, source):

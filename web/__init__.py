@@ -95,6 +95,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["clock"] = _clock
     app.jinja_env.globals["ORG_NAME"] = app.config["ORG_NAME"]
 
+    app.after_request(_security_headers)
     app.before_request(_require_migrated_database)
     app.before_request(_require_login)
     app.teardown_appcontext(_close_session)
@@ -126,6 +127,27 @@ def _clock(seconds: float | None) -> str:
     total = int(seconds or 0)
     hours, rest = divmod(total, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+# No inline script anywhere (templates keep behaviour in static/*.js), so the policy can
+# forbid it; media and images may be blob: for recordings made on the page.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def _require_migrated_database():

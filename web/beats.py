@@ -42,7 +42,7 @@ class HeartbeatEndpoint:
         body = json.dumps(payload, ensure_ascii=False).encode()
         start_response(f"{status} {HTTPStatus(status).phrase}", [
             ("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
+            ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
         ])
         return [body]
 

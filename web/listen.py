@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request, send_file, url_for
@@ -24,28 +25,45 @@ class PageCache:
     """Lesson pages as rendered, kept for a few seconds per process. A printed code sends a
     whole meeting room to the same page at once; a page that is a few seconds old is fine,
     and a revocation made here clears it at once (other worker processes catch up within
-    the lifetime)."""
+    the lifetime). Bounded in entries and bytes, least recently used first out, so crafted
+    URLs cannot grow a worker's memory."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, max_entries: int = 256, max_bytes: int = 32 * 1024 * 1024) -> None:
         self.seconds = seconds
-        self._pages: dict[str, tuple[float, str]] = {}
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._pages: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, key: str) -> str | None:
-        hit = self._pages.get(key)
-        return hit[1] if hit and hit[0] > time.monotonic() else None
+        with self._lock:
+            hit = self._pages.get(key)
+            if hit is None or hit[0] <= time.monotonic():
+                return None
+            self._pages.move_to_end(key)
+            return hit[1]
 
     def put(self, key: str, html: str) -> None:
-        if self.seconds <= 0:
+        if self.seconds <= 0 or len(html) > self.max_bytes:
             return
         with self._lock:
-            if len(self._pages) > 5000:
-                self._pages.clear()
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[1])
             self._pages[key] = (time.monotonic() + self.seconds, html)
+            self._bytes += len(html)
+            while len(self._pages) > self.max_entries or self._bytes > self.max_bytes:
+                _, (_, dropped) = self._pages.popitem(last=False)
+                self._bytes -= len(dropped)
+
+    def __len__(self) -> int:
+        return len(self._pages)
 
     def clear(self) -> None:
         with self._lock:
             self._pages.clear()
+            self._bytes = 0
 
 
 def init_app(app) -> None:
@@ -75,7 +93,7 @@ def _page(template: str, html: str | None = None, **context):
     if _sid() is None:
         response.set_cookie(
             COOKIE, issue_sid(current_app.config["SECRET_KEY"]), max_age=COOKIE_MAX_AGE,
-            httponly=True, samesite="Lax", secure=request.is_secure,
+            httponly=True, samesite="Lax", secure=request.is_secure or current_app.config.get("SESSION_COOKIE_SECURE", False),
         )
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -98,6 +116,7 @@ def _lesson_page(share: ShareToken, lesson: Lesson):
     member = share.member
     choices = listen_choices(session(), lesson, member.preferred_voice if member else "")
     wanted = request.args.get("v", type=int)
+    wanted = wanted if wanted is not None and 0 < wanted < 2**62 else None
     selected = next((c for c in choices if c.rendition.id == wanted), choices[0] if choices else None)
     version = selected.rendition.version if selected else None
     series = lesson.series
@@ -134,7 +153,8 @@ def _lesson_url(share: ShareToken, lesson: Lesson) -> str | None:
 @public
 def lesson_page(token: str):
     cache = current_app.extensions["xiangyin.listen_pages"]
-    key = request.full_path
+    wanted = request.args.get("v", "")
+    key = f"{token[:32]}:{wanted if wanted.isdigit() and len(wanted) < 12 else ''}"
     html = cache.get(key)
     if html is not None:
         return _page("", html=html)
