@@ -17,7 +17,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings["DATA_DIR"])
     app.config.update(settings)
     app.config.update(
-        MAX_CONTENT_LENGTH=settings["MAX_ZIP_BYTES"] + settings["MAX_SCRIPT_BYTES"] * 10,
+        MAX_CONTENT_LENGTH=max(settings["MAX_ZIP_BYTES"] + settings["MAX_SCRIPT_BYTES"] * 10,
+                               settings["MAX_RECORDING_BYTES"] + 1024 * 1024),
         WTF_CSRF_TIME_LIMIT=None,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,

@@ -11,13 +11,18 @@ starting with "# " is a section heading (the speech pipeline pauses longer there
 from __future__ import annotations
 
 import io
+import logging
 import re
+import struct
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePosixPath
+
+logger = logging.getLogger(__name__)
 
 SCRIPT_SUFFIXES = (".txt", ".md", ".markdown", ".docx")
 ZIP_SUFFIX = ".zip"
@@ -223,6 +228,11 @@ def _candidates(data: bytes) -> list[EncodingCandidate]:
     return found
 
 
+# A byte-order mark settles the encoding but not that the rest is text: noise after a UTF-16
+# mark decodes to rare characters from every script. Real scripts score above 0.9.
+BOM_MIN_SCORE = 0.6
+
+
 def decode_text(filename: str, data: bytes) -> tuple[str, str] | list[EncodingCandidate]:
     """Return (text, encoding) when the encoding is certain, else the candidates to show.
 
@@ -243,6 +253,8 @@ def decode_text(filename: str, data: bytes) -> tuple[str, str] | list[EncodingCa
                 raise ImportRefused(filename, f"以 {ENCODING_LABELS[enc]} 开头，但内容不是有效的文本") from None
             if _has_control_chars(text):
                 raise ImportRefused(filename, "不是文本文件（含有大量控制字符）")
+            if plausibility(text) < BOM_MIN_SCORE:
+                raise ImportRefused(filename, f"以 {ENCODING_LABELS[enc]} 开头，但内容读出来是乱码，不像讲稿")
             return text, enc
 
     utf16 = _looks_like_utf16(data)
@@ -284,9 +296,13 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), Non
 _LESSON_PREFIX = re.compile(r"^\s*第\s*[0-9０-９一二三四五六七八九十百零〇两]+\s*[课讲期章]\s*[：:、.．\-—\s]*")
 
 
+_CONTROL = {**dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127, *range(0x80, 0xA0)]), ord("\t"): " "}
+
+
 def clean_text(text: str) -> str:
-    """Normalise whitespace and line breaks; paragraphs become single lines."""
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    """Normalise whitespace and line breaks; paragraphs become single lines. Control
+    characters (NUL, bell, escape…) go: no engine should be asked to say them."""
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE).translate(_CONTROL)
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
     lines = [line.strip(" \t\u3000\u00a0\f\v") for line in text.split("\n")]
     out: list[str] = []
@@ -534,7 +550,7 @@ def expand_zip(filename: str, data: bytes, limits: Limits) -> list[tuple[str, by
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
-    except (zipfile.BadZipFile, EOFError, ValueError):
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError, struct.error, NotImplementedError):
         raise ImportRefused(filename, "不是有效的 .zip 压缩包，可能已损坏") from None
     files = [info for info in infos if not info.is_dir()]
     if len(files) > limits.max_zip_entries:
@@ -546,6 +562,10 @@ def expand_zip(filename: str, data: bytes, limits: Limits) -> list[tuple[str, by
     for info in files:
         name = _zip_member_name(info).replace("\\", "/")
         parts = PurePosixPath(name).parts
+        if not parts or PurePosixPath(name).name in ("", ".", ".."):
+            if ".." in parts:
+                raise ImportRefused(filename, f"含有不安全的路径「{name}」（绝对路径或 ..），已拒绝整个压缩包")
+            continue
         if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
             raise ImportRefused(filename, f"含有不安全的路径「{name}」（绝对路径或 ..），已拒绝整个压缩包")
         base = PurePosixPath(name).name
@@ -561,8 +581,10 @@ def expand_zip(filename: str, data: bytes, limits: Limits) -> list[tuple[str, by
         else:
             try:
                 entries.append((name, archive.read(info), None))
-            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError) as exc:
-                raise ImportRefused(filename, f"中的「{name}」无法解压（{exc}）") from exc
+            except NotImplementedError:
+                raise ImportRefused(filename, f"中的「{name}」用了不支持的压缩方式，请用 Windows 或 WPS 自带的压缩重新打包") from None
+            except (zipfile.BadZipFile, RuntimeError, OSError, EOFError, ValueError, zlib.error, struct.error):
+                raise ImportRefused(filename, f"中的「{name}」无法解压，压缩包可能已损坏") from None
     entries.sort(key=lambda item: natural_key(item[0]))
     return entries
 
@@ -585,6 +607,10 @@ def inspect_batch(
             except ImportRefused as exc:
                 uploads.append(Upload(filename, b"", error=str(exc)))
                 continue
+            except Exception:  # zipfile fails in many ways on damaged archives
+                logger.warning("unreadable zip %s", filename, exc_info=True)
+                uploads.append(Upload(filename, b"", error=f"「{filename}」压缩包无法读取，可能已损坏"))
+                continue
             if not members:
                 uploads.append(Upload(filename, b"", error=f"「{filename}」里没有可导入的讲稿文件"))
                 continue
@@ -605,6 +631,10 @@ def _inspect_one(label, data, limits, encodings, simplify, title) -> Upload:
         result = parse_script(label, data, limits, encoding=encodings.get(label), title=title, simplify=simplify)
     except ImportRefused as exc:
         upload.error = str(exc)
+        return upload
+    except Exception:  # the decoders (zip, docx XML, table layouts) fail in many ways on damaged files
+        logger.warning("unreadable upload %s", label, exc_info=True)
+        upload.error = f"「{PurePosixPath(label).name}」无法读取，文件可能已损坏；请重新保存后再上传"
         return upload
     if isinstance(result, list):
         upload.candidates = result

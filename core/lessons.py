@@ -14,6 +14,7 @@ from core.audit import audit
 from core.models import Lesson, LessonVersion, Series, User
 
 TITLE_LIMIT = 120
+TEXT_LIMIT = 1_000_000
 
 
 class LibraryError(ValueError):
@@ -63,10 +64,20 @@ def _check_series_title(session: Session, title: str, exclude_id: int | None = N
     return title
 
 
+DESCRIPTION_LIMIT = 2000
+
+
+def _check_description(description: str) -> str:
+    description = clean_text(description or "")
+    if len(description) > DESCRIPTION_LIMIT:
+        raise LibraryError(f"专题介绍太长（最多 {DESCRIPTION_LIMIT} 个字）")
+    return description
+
+
 def create_series(session: Session, title: str, description: str = "") -> Series:
     title = _check_series_title(session, title)
     position = (session.scalar(select(func.max(Series.position))) or 0) + 1
-    series = Series(title=title, description=clean_text(description or ""), position=position)
+    series = Series(title=title, description=_check_description(description), position=position)
     session.add(series)
     session.flush()
     return series
@@ -79,7 +90,7 @@ def get_or_create_series(session: Session, title: str) -> Series:
 
 def update_series(session: Session, series: Series, title: str, description: str) -> None:
     series.title = _check_series_title(session, title, exclude_id=series.id)
-    series.description = clean_text(description or "")
+    series.description = _check_description(description)
 
 
 def move_series(session: Session, series: Series, offset: int) -> None:
@@ -119,6 +130,8 @@ def _check_lesson(title: str, text: str) -> tuple[str, str]:
         raise LibraryError(f"课程标题太长（最多 {TITLE_LIMIT} 个字）")
     if not text:
         raise LibraryError("课程正文是空的")
+    if len(text) > TEXT_LIMIT:
+        raise LibraryError(f"课程正文太长（最多 {TEXT_LIMIT // 10000} 万字），请分成几课")
     return title, text
 
 

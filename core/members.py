@@ -22,6 +22,7 @@ from core.xlsx import restore
 
 CATEGORIES = ("年老体弱", "流动", "在家", "其他")
 MAX_ROWS = 5000
+MAX_COLUMNS = 60
 MAX_BYTES = 5 * 1024 * 1024
 
 
@@ -110,8 +111,14 @@ def _read_csv(data: bytes) -> tuple[list[list[str]], str]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t，")
     except csv.Error:
         dialect = csv.excel
-    return [[restore(cell.strip()) for cell in row] for row in csv.reader(io.StringIO(text), dialect)], (
-        "UTF-8" if encoding == "utf-8-sig" else "GBK")
+    # newline=None reads the CR-only line ends that old Excel for Mac still writes.
+    try:
+        rows = [[restore(cell.strip()) for cell in row] for row in csv.reader(io.StringIO(text, newline=None), dialect)]
+    except csv.Error as exc:
+        too_long = "field larger than field limit" in str(exc)
+        raise MemberError("有一个单元格太长（超过 10 万字），请检查文件" if too_long
+                          else "CSV 文件格式不对，请在 Excel 或 WPS 里重新“另存为” CSV") from None
+    return rows, ("UTF-8" if encoding == "utf-8-sig" else "GBK")
 
 
 def _read_xlsx(data: bytes) -> list[list[str]]:
@@ -122,8 +129,16 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise MemberError("Excel 文件无法打开，可能已损坏或不是 .xlsx 格式") from exc
     try:
-        sheet = workbook.worksheets[0]
-        return [[_cell(value) for value in row] for row in sheet.iter_rows(values_only=True)]
+        sheet = next((ws for ws in workbook.worksheets if hasattr(ws, "iter_rows")), None)  # skip chart sheets
+        if sheet is None:
+            raise MemberError("Excel 文件里没有表格")
+        # Bounded: a damaged sheet may claim a million rows and sixteen thousand columns.
+        return [[_cell(value) for value in row]
+                for row in sheet.iter_rows(values_only=True, max_row=MAX_ROWS + 2, max_col=MAX_COLUMNS)]
+    except MemberError:
+        raise
+    except Exception as exc:  # damaged sheets fail inside openpyxl in many ways
+        raise MemberError("Excel 文件无法读取，可能已损坏；请在 Excel 或 WPS 里重新保存后再上传") from exc
     finally:
         workbook.close()
 
@@ -180,6 +195,15 @@ def parse_active(raw: str) -> bool:
     raise MemberError(f"在册一栏“{raw}”看不懂，请填“是”或“否”")
 
 
+NOTES_LIMIT = 2000
+
+
+def _limited(text: str, label: str, limit: int) -> str:
+    if len(text) > limit:
+        raise MemberError(f"“{label}”最多 {limit} 个字")
+    return text
+
+
 def clean(values: dict[str, str], today: date | None = None) -> dict:
     """Typed member fields from form or spreadsheet text; MemberError names the first problem."""
     name = re.sub(r"\s+", "", values.get("name", ""))
@@ -198,7 +222,7 @@ def clean(values: dict[str, str], today: date | None = None) -> dict:
         "birth_year": parse_birth_year(values.get("birth_year", ""), today),
         "category": category,
         "preferred_voice": values.get("preferred_voice", "").strip()[:64],
-        "notes": values.get("notes", "").strip(),
+        "notes": _limited(values.get("notes", "").strip(), "备注", NOTES_LIMIT),
         "active": parse_active(values.get("active", "")),
     }
 

@@ -25,6 +25,7 @@ from core.models import (
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MAX_MANUAL_DAYS = 92
 MAX_VOICE_NOTE_BYTES = 20 * 1024 * 1024
+MAX_VOICE_NOTE_SECONDS = 10 * 60
 # Notes typed at the door; well under a spreadsheet cell's 32,767 characters, so the
 # quarterly export never cuts one.
 MAX_NOTE_CHARS = 2000
@@ -154,12 +155,33 @@ class VisitInput:
 def parse_local(value: str) -> datetime:
     """'2026-11-25T09:30' from a datetime-local input, in Beijing time → aware UTC."""
     try:
-        moment = datetime.fromisoformat(value.strip())
+        moment = datetime.fromisoformat(value.strip()[:40])
     except ValueError:
         raise VisitError("走访时间格式不对") from None
+    if not 2000 <= moment.year <= 2099:
+        raise VisitError("走访时间不对，请检查年份")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=LOCAL_TZ)
     return moment.astimezone(timezone.utc)
+
+
+def check_voice_note(path) -> float:
+    """A voice note is decoded whole, like a recording, before it is kept: random bytes, an
+    empty or silent file would otherwise sit in the member's record as if it said something.
+    Returns its duration."""
+    from core.rendering import RenderError, probe_recording
+
+    try:
+        duration, loudness = probe_recording(path)
+    except RenderError:
+        raise VisitError("语音留言无法播放：不是录音文件，或者文件已损坏") from None
+    if duration < 0.5:
+        raise VisitError("语音留言太短（不到半秒），请重新录一段")
+    if duration > MAX_VOICE_NOTE_SECONDS:
+        raise VisitError(f"语音留言太长，最多 {MAX_VOICE_NOTE_SECONDS // 60} 分钟")
+    if loudness < -60:
+        raise VisitError("语音留言几乎没有声音，请靠近一点重新录")
+    return duration
 
 
 def packs_for(session: Session, member: Member) -> list[Pack]:
@@ -272,9 +294,9 @@ def parse_quarter(text: str | None, now: datetime | None = None) -> tuple[int, i
     if not text:
         local = (now or utcnow()).astimezone(LOCAL_TZ)
         return local.year, (local.month - 1) // 3 + 1
-    match = re.fullmatch(r"(\d{4})Q([1-4])", text.strip().upper())
-    if not match:
-        raise VisitError("季度的写法如 2026Q4", 400)
+    match = re.fullmatch(r"(\d{4})Q([1-4])", text.strip().upper()[:16])
+    if not match or not 2000 <= int(match.group(1)) <= 2099:
+        raise VisitError("季度的写法如 2026Q4（2000–2099 年）", 400)
     return int(match.group(1)), int(match.group(2))
 
 

@@ -52,3 +52,15 @@ def phone_page(**context_options):
 
 def no_sideways_scroll(page) -> bool:
     return page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth + 1")
+
+
+def wait_until(page, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JavaScript expression from the test side. Playwright's wait_for_function
+    evaluates a string inside the page, which the site's CSP (no eval) rightly forbids."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout:.0f} s: {expression}")
+        page.wait_for_timeout(100)

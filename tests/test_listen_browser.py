@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.models import Lesson, Listen, Member
 from core.sharing import share_for
-from tests.browser import PHONE, no_sideways_scroll, phone_page, serve
+from tests.browser import PHONE, no_sideways_scroll, phone_page, serve, wait_until
 from tests.conftest import PASSWORD, add_user
 from tests.listening import rendered_series
 
@@ -63,14 +63,14 @@ def test_scan_tap_listen_and_the_play_reaches_the_dashboard(make_app):
         assert text_size() > before and "更大" in page.inner_text("#bigger")
 
         page.tap("#play")
-        page.wait_for_function("document.getElementById('audio').currentTime > 4", timeout=20000)
+        wait_until(page, "document.getElementById('audio').currentTime > 4", timeout=20)
         assert page.inner_text("#play .label") == "暂停"
         listens = wait_for(counted)
         assert len(listens) == 1 and listens[0].member_id == ids["member"]
         assert listens[0].listened <= listens[0].duration
 
         page.tap("#forward")
-        page.wait_for_function("document.getElementById('audio').ended", timeout=20000)
+        wait_until(page, "document.getElementById('audio').ended", timeout=20)
         assert page.inner_text("#play .label") == "播放"
         [after] = wait_for(lambda: [x for x in counted() if x.position >= x.duration - 0.01])
         assert after.listened < 9 and after.completed_at is None, "skipping to the end is not listening to it"

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from core.models import AuditEntry, DoorCard, Member, Pack, Pairing, User, Visit
 from core.visits import overdue_members, quarter_start
 from tests.conftest import PASSWORD, Client, add_user, page_text
+from tests.tools import tone_wav
 
 T0 = datetime(2026, 11, 25, 1, 30, tzinfo=timezone.utc)  # 09:30 in Beijing
 
@@ -219,10 +220,10 @@ def test_delivered_pack_voice_note_and_lessons(app, community, monkeypatch):
     refilled = wrong.get_data(as_text=True)
     assert ">腿疼，出门少</textarea>" in refilled and 'value="25"' in refilled, "nothing typed is lost"
     assert f'name="client_key" value="{fields["client_key"]}"' in refilled
-    note = b"ID3" + b"\x00" * 2000
+    note = tone_wav(1.0)
     saved = phone.post(f"/visits/new/{community['wang']}", {
         **fields, "delivered": "pack", "pack": str(ids["pack"]), "lessons": [str(ids["lesson"])],
-        "voice_note": (io.BytesIO(note), "留言.mp3")}, content_type="multipart/form-data")
+        "voice_note": (io.BytesIO(note), "留言.wav")}, content_type="multipart/form-data")
     assert saved.status_code == 303
     with app.extensions["xiangyin.db"].session() as session:
         visit = session.scalar(select(Visit))

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from core.models import DoorCard, DoorScan, Member, Pairing, User, Visit
 from core.visits import issue_card
 from tests.audio_judges import decode
-from tests.browser import PHONE, no_sideways_scroll, phone_page, serve
+from tests.browser import PHONE, no_sideways_scroll, phone_page, serve, wait_until
 from tests.conftest import PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
@@ -63,7 +63,7 @@ def test_scan_fill_offline_then_sent_with_the_scan_time(app):
 
         page.context.set_offline(False)
         page.evaluate("window.dispatchEvent(new Event('online'))")
-        page.wait_for_function("JSON.parse(localStorage.getItem('xy-visit-queue') || '[]').length === 0", timeout=15000)
+        wait_until(page, "JSON.parse(localStorage.getItem('xy-visit-queue') || '[]').length === 0", timeout=15)
         with app.extensions["xiangyin.db"].session() as session:
             visit = session.scalar(select(Visit))
             assert visit.visited_at == scan.scanned_at, "the visit keeps the time of the scan"

@@ -2,8 +2,12 @@
 them, but a missing tool fails the run in CI, so nothing is silently unchecked there."""
 from __future__ import annotations
 
+import io
+import math
 import os
 import shutil
+import struct
+import wave
 
 import pytest
 
@@ -16,3 +20,14 @@ def require_tool(name: str, path: str | None = None) -> str:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def tone_wav(seconds: float = 1.5, rate: int = 8000) -> bytes:
+    """A short, audible WAV: what a phone's recorder would send, small enough to build inline."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(i / 8))) for i in range(int(rate * seconds))))
+    return out.getvalue()

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, g, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from core.access import NotVisible
 from core.db import Database
@@ -77,7 +78,17 @@ def public(view):
     return view
 
 
+class BoundedInt(IntegerConverter):
+    """Ids in URLs: a number no database column holds (over 2^62) is simply not found,
+    instead of overflowing the database driver."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**62)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedInt
     from web import auth, lexicon, library, listen, members, packs, qr, renditions, stats, users, visits
 
     csrf.init_app(app)
@@ -103,6 +114,7 @@ def init_app(app: Flask) -> None:
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(NotVisible, _not_visible)
+    app.register_error_handler(OverflowError, _overflow)
 
 
 @login_manager.user_loader
@@ -197,6 +209,12 @@ def _error_page(error):
 
 def _not_visible(error: NotVisible):
     return render_template("error.html", title=ERROR_MESSAGES[404][0], message=str(error)), 404
+
+
+def _overflow(_error: OverflowError):
+    """A number too large for any record (an id in a form or query string): nothing has it."""
+    session().rollback()
+    return render_template("error.html", title=ERROR_MESSAGES[404][0], message="找不到这个编号对应的内容。"), 404
 
 
 def _csrf_error(_error: CSRFError):

@@ -14,6 +14,7 @@ from core.lessons import list_series
 from core.packs import (
     RECORDING,
     PackRequestError,
+    check_voice,
     drive_globs,
     lessons_for,
     mark_delivered,
@@ -63,6 +64,7 @@ def new():
         abort(400, "课程编号只能是数字，用逗号隔开")
     member = member_for(db_session, current_user._get_current_object(), member_id) if member_id else None
     try:
+        check_voice(voice)
         lessons = lessons_for(db_session, series_ids=series_ids, lesson_ids=picked)
         missing = missing_audio(db_session, lessons, voice)
         if missing:

@@ -15,22 +15,28 @@ from web.charts import daily_bars, horizontal_bars
 
 bp = Blueprint("stats", __name__)
 MAX_DAYS = 366
+MIN_DATE, MAX_DATE = date(2000, 1, 1), date(2099, 12, 31)
 
 
 def _filters() -> Filters:
     series_id = request.args.get("series", type=int)
+    if series_id is not None and not 0 < series_id < 2**62:
+        abort(404)
     start, end = request.args.get("start", ""), request.args.get("end", "")
     if start or end:
         try:
             filters = Filters(date.fromisoformat(start), date.fromisoformat(end), series_id)
         except ValueError:
             abort(400, "日期格式不对，请用 2026-11-01 这样的写法")
+        if not (MIN_DATE <= filters.start and filters.end <= MAX_DATE):
+            abort(400, f"日期应在 {MIN_DATE.year} 年到 {MAX_DATE.year} 年之间")
         if filters.end < filters.start:
             abort(400, "结束日期不能早于开始日期")
         if (filters.end - filters.start).days >= MAX_DAYS:
             abort(400, "一次最多查看一年")
         return filters
     days = request.args.get("days", 30, type=int)
+    days = days if abs(days) < 100_000 else MAX_DAYS
     return Filters.last_days(min(max(days, 1), MAX_DAYS), series_id=series_id)
 
 

@@ -13,7 +13,7 @@ from core.access import NotVisible, member_for, visible_members
 from core.audit import recent
 from core.models import DELIVERED, DoorScan, Series, User, Visit
 from core.visits import (
-    LOCAL_TZ, MAX_VOICE_NOTE_BYTES, StandInNeeded, VisitError, VisitInput, member_for_visit, overdue_members,
+    LOCAL_TZ, MAX_VOICE_NOTE_BYTES, StandInNeeded, check_voice_note, VisitError, VisitInput, member_for_visit, overdue_members,
     packs_for, parse_local, parse_quarter, quarter_bounds, quarter_start, record_visit, scan, unreached,
     visits_between, visits_per_volunteer, visits_xlsx,
 )
@@ -120,8 +120,13 @@ def _save_voice_note(visit: Visit) -> None:
     folder = _notes_dir()
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{visit.client_key}{suffix}"
-    temporary = folder / (name + ".part")
+    temporary = folder / (name + ".part" + suffix)
     temporary.write_bytes(data)
+    try:
+        check_voice_note(temporary)
+    except VisitError:
+        temporary.unlink(missing_ok=True)
+        raise
     temporary.replace(folder / name)
     visit.voice_note_path = name
 

@@ -1,0 +1,350 @@
+"""Malformed uploads and crafted parameters answer 4xx with a message, never 5xx.
+
+A seeded generator mutates valid files of every kind the site accepts (txt, md, docx, zip,
+csv, xlsx, audio) and sends each through the real routes; the regression corpus at the end
+holds the shapes that crashed before (old Excel CSVs, merged docx tables, odd zips...)."""
+from __future__ import annotations
+
+import io
+import random
+import struct
+import uuid
+import zipfile
+
+import pytest
+from sqlalchemy import select
+
+from core.lessons import add_lesson, create_series
+from core.models import Member, Pairing, User
+from tests.conftest import Client, add_user
+from tests.tools import tone_wav
+
+SEED = 20261128
+PER_KIND = {"txt": 330, "md": 330, "docx": 230, "zip": 230, "csv": 330, "xlsx": 230, "audio": 160, "voice_note": 160}
+
+
+# --------------------------------------------------------------------------- valid seeds
+
+def seed_txt() -> bytes:
+    return "第1课 学习党章\n党章是党的根本大法。2025年12月1日下午2点，请拨打12345。\n".encode("gbk")
+
+
+def seed_md() -> bytes:
+    return "# 学习党章\n\n**党章**是[根本大法](http://x)。\n\n- 一\n- 二\n\n> 引用\n".encode()
+
+
+def seed_docx() -> bytes:
+    import docx
+
+    document = docx.Document()
+    document.add_heading("学习党章", 1)
+    document.add_paragraph("党章是党的根本大法。")
+    table = document.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(1, 1).text = "时间", "地点"
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def seed_zip() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("第1课.txt", "学习党章\n内容。".encode())
+        archive.writestr("第2课.md", "# 交党费\n内容。".encode())
+    return out.getvalue()
+
+
+def seed_csv() -> bytes:
+    return "姓名,电话,出生年份,类别\n王秀英,13800000001,1941,年老体弱\n李国华,13800000002,1950,在家\n".encode("gbk")
+
+
+def seed_xlsx() -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["姓名", "电话", "出生年月"])
+    sheet.append(["王秀英", 13800000001, "1941-03"])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+SEEDS = {"txt": seed_txt, "md": seed_md, "docx": seed_docx, "zip": seed_zip, "csv": seed_csv, "xlsx": seed_xlsx,
+         "audio": tone_wav, "voice_note": lambda: tone_wav(0.8)}
+
+
+def mutate(rng: random.Random, data: bytes) -> bytes:
+    """One of the ways real files go wrong: cut short, bytes flipped, junk inserted, a part
+    repeated, replaced by noise, or empty."""
+    choice = rng.randrange(7)
+    if choice == 0:
+        return data[:rng.randrange(len(data) + 1)]
+    if choice == 1:
+        out = bytearray(data)
+        for _ in range(rng.randrange(1, 12)):
+            out[rng.randrange(len(out))] = rng.randrange(256)
+        return bytes(out)
+    if choice == 2:
+        at = rng.randrange(len(data) + 1)
+        return data[:at] + rng.randbytes(rng.randrange(1, 300)) + data[at:]
+    if choice == 3:
+        at, size = rng.randrange(len(data)), rng.randrange(1, 200)
+        return data[:at] + data[at:at + size] * rng.randrange(2, 30) + data[at:]
+    if choice == 4:
+        return rng.randbytes(rng.randrange(0, 2000))
+    if choice == 5:
+        return b""
+    out = bytearray(data)
+    for _ in range(rng.randrange(1, 4)):
+        start = rng.randrange(len(out))
+        out[start:start + rng.randrange(1, 40)] = rng.randbytes(rng.randrange(0, 40))
+    return bytes(out)
+
+
+# --------------------------------------------------------------------------- the site
+
+
+@pytest.fixture
+def site(app):
+    add_user(app, "boss", "admin")
+    add_user(app, "vol", "volunteer")
+    with app.extensions["xiangyin.db"].session() as session:
+        series = create_series(session, "专题")
+        lesson = add_lesson(session, series, "第一课", "内容。")
+        member = Member(name="王秀英", phone="13900000009")
+        session.add(member)
+        session.flush()
+        session.add(Pairing(member_id=member.id, user_id=session.scalar(select(User.id).where(User.username == "vol"))))
+        session.commit()
+        ids = {"series": series.id, "lesson": lesson.id, "member": member.id}
+    admin, volunteer = Client(app.test_client()), Client(app.test_client())
+    assert admin.login("boss").status_code == 302 and volunteer.login("vol").status_code == 302
+    return app, admin, volunteer, ids
+
+
+SUFFIXES = {"txt": ".txt", "md": ".md", "docx": ".docx", "zip": ".zip", "csv": ".csv", "xlsx": ".xlsx",
+            "audio": ".wav", "voice_note": ".wav"}
+
+
+def send(site, kind: str, data: bytes, name: str | None = None):
+    _, admin, volunteer, ids = site
+    filename = name or "讲稿" + SUFFIXES[kind]
+    if kind in ("txt", "md", "docx", "zip"):
+        return admin.post(f"/series/{ids['series']}/upload", {"files": [(io.BytesIO(data), filename)]},
+                          content_type="multipart/form-data")
+    if kind in ("csv", "xlsx"):
+        return admin.post("/members/import", {"file": (io.BytesIO(data), filename)}, content_type="multipart/form-data")
+    if kind == "audio":
+        return volunteer.post(f"/lessons/{ids['lesson']}/recordings", {
+            "recording": (io.BytesIO(data), filename), "dialect": "重庆话", "speaker": "王"},
+            content_type="multipart/form-data")
+    return volunteer.post(f"/visits/new/{ids['member']}", {
+        "client_key": str(uuid.uuid4()), "visited_at": "2026-11-27T09:00", "delivered": "nothing",
+        "voice_note": (io.BytesIO(data), filename)}, content_type="multipart/form-data")
+
+
+def test_two_thousand_malformed_uploads_never_answer_5xx(site):
+    rng = random.Random(SEED)
+    failures, sent = [], 0
+    for kind, count in PER_KIND.items():
+        seed = SEEDS[kind]()
+        for n in range(count):
+            data = mutate(rng, seed)
+            response = send(site, kind, data)
+            sent += 1
+            if response.status_code >= 500:
+                failures.append((kind, n, len(data), data[:60]))
+    assert sent >= 2000
+    assert failures == [], failures[:10]
+
+
+# --------------------------------------------------------------------------- regression corpus
+
+
+def csv_cr_only() -> bytes:
+    return "姓名,电话\r王秀英,13800000001\r李国华,13800000002\r".encode("gbk")
+
+
+def csv_huge_cell() -> bytes:
+    return ("姓名,备注\n王秀英," + "长" * 140_000 + "\n").encode()
+
+
+def docx_vmerge_first_row() -> bytes:
+    data = seed_docx()
+    return _patch_docx(data, lambda xml: xml.replace(b"<w:tcPr>", b'<w:tcPr><w:vMerge w:val="continue"/>', 1)
+                       .replace(b"<w:tc>", b'<w:tc><w:tcPr><w:vMerge/><w:gridSpan w:val="0"/></w:tcPr>', 2))
+
+
+def docx_bad_gridspan() -> bytes:
+    return _patch_docx(seed_docx(), lambda xml: xml.replace(
+        b"<w:tc>", b'<w:tc><w:tcPr><w:gridSpan w:val="99"/></w:tcPr>', 1))
+
+
+def _patch_docx(data: bytes, change) -> bytes:
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            content = source.read(item)
+            target.writestr(item, change(content) if item.filename == "word/document.xml" else content)
+    return out.getvalue()
+
+
+def xlsx_chart_first() -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart
+
+    workbook = Workbook()
+    chart_sheet = workbook.create_chartsheet("图", 0)
+    chart_sheet.add_chart(BarChart())
+    workbook.worksheets[0].append(["姓名"])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def xlsx_huge_reference() -> bytes:
+    data = seed_xlsx()
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            content = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                content = content.replace(b'r="B2"', b'r="XFD99999999"').replace(b'ref="A1:C2"', b'ref="A1:XFD99999999"')
+            target.writestr(item, content)
+    return out.getvalue()
+
+
+def zip_with(entries, method=None) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, content in entries:
+            archive.writestr(name, content)
+    data = bytearray(out.getvalue())
+    if method is not None:  # rewrite the compression method in every header
+        for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+            at = data.find(signature)
+            while at != -1:
+                data[at + offset:at + offset + 2] = struct.pack("<H", method)
+                at = data.find(signature, at + 4)
+    return bytes(data)
+
+
+def zip_bad_offset() -> bytes:
+    data = bytearray(seed_zip())
+    at = data.find(b"PK\x01\x02")
+    data[at + 42:at + 46] = struct.pack("<I", 0x7FFFFFF0)
+    return bytes(data)
+
+
+CORPUS = [
+    ("csv", csv_cr_only(), None),
+    ("csv", csv_huge_cell(), None),
+    ("csv", b"\xff\xfe" + random.Random(1).randbytes(500), None),
+    ("docx", docx_vmerge_first_row(), None),
+    ("docx", docx_bad_gridspan(), None),
+    ("xlsx", xlsx_chart_first(), None),
+    ("xlsx", xlsx_huge_reference(), None),
+    ("zip", zip_with([("第1课.txt", "内容".encode())], method=99), None),
+    ("zip", zip_with([(".", "内容".encode()), ("第1课.txt", "内容".encode())]), None),
+    ("zip", zip_bad_offset(), None),
+    ("txt", b"\xff\xfe" + random.Random(2).randbytes(4000), None),
+    ("txt", "第一课\n内容\x00有\x07控制\x1b字符。".encode(), None),
+    ("audio", b"", None),
+    ("audio", random.Random(3).randbytes(5000), None),
+    ("voice_note", random.Random(4).randbytes(5000), None),
+    ("voice_note", b"", "note.webm"),
+]
+
+
+@pytest.mark.parametrize("index", range(len(CORPUS)))
+def test_regression_corpus_answers_4xx(site, index):
+    kind, data, name = CORPUS[index]
+    response = send(site, kind, data, name)
+    assert response.status_code < 500, (kind, response.status_code)
+
+
+def test_control_characters_never_reach_a_lesson(site):
+    app, _, _, ids = site
+    send(site, "txt", "控制字符\n内容\x00有\x07控制\x1b字符\u200b。".encode())
+    with app.extensions["xiangyin.db"].session() as session:
+        from core.models import Lesson
+
+        texts = [lesson.text + lesson.title for lesson in session.scalars(select(Lesson))]
+    assert all(not any(ord(ch) < 32 and ch != "\n" for ch in text) for text in texts), texts
+
+
+def test_noise_after_a_utf16_mark_is_refused_not_imported(site):
+    app, _, _, _ = site
+    response = send(site, "txt", b"\xff\xfe" + random.Random(2).randbytes(4000))
+    assert 400 <= response.status_code < 500
+    with app.extensions["xiangyin.db"].session() as session:
+        from core.models import Lesson
+
+        assert len(session.scalars(select(Lesson)).all()) == 1
+
+
+def test_random_bytes_are_not_kept_as_a_voice_note(site):
+    app, _, _, _ = site
+    response = send(site, "voice_note", random.Random(5).randbytes(3000), "note.m4a")
+    assert response.status_code == 422 and "录音" in response.get_data(as_text=True)
+    with app.extensions["xiangyin.db"].session() as session:
+        from core.models import Visit
+
+        assert session.scalar(select(Visit)) is None
+
+
+CRAFTED = [
+    ("admin", "GET", "/members/99999999999999999999999"),
+    ("admin", "GET", "/lessons/9223372036854775808"),
+    ("admin", "GET", "/series/18446744073709551616/qr"),
+    ("admin", "GET", "/jobs/99999999999999999999.json"),
+    ("volunteer", "GET", "/visits/new/99999999999999999999999"),
+    ("admin", "GET", "/packs/writing/99999999999999999999999"),
+    ("admin", "GET", "/stats?start=0001-01-01&end=0001-12-31"),
+    ("admin", "GET", "/stats?start=9999-12-01&end=9999-12-31"),
+    ("admin", "GET", "/stats?days=99999999999999999999999"),
+    ("admin", "GET", "/stats?series=99999999999999999999999"),
+    ("admin", "GET", "/visits/export.xlsx?quarter=9999Q4"),
+    ("admin", "GET", "/visits/export.xlsx?quarter=0000Q1"),
+    ("admin", "POST", "/lessons/{lesson}/render", {"voice": "nonexistent"}),
+    ("admin", "POST", "/series/{series}/render", {"voice": "nonexistent"}),
+    ("admin", "POST", "/packs/new", {"series": "{series}", "voice": "nonexistent"}),
+    ("admin", "POST", "/packs/new", {"series": "99999999999999999999999"}),
+    ("admin", "POST", "/packs/new", {"lesson": "99999999999999999999999", "member": "99999999999999999999999"}),
+    ("admin", "POST", "/series/{series}/qr.pdf", {"layout": "cards", "members": "99999999999999999999999",
+                                                   "lessons": "99999999999999999999999"}),
+    ("volunteer", "POST", "/visits/new/{member}", {"client_key": "k" * 20, "visited_at": "0001-01-01T00:00",
+                                                   "delivered": "nothing"}),
+    ("volunteer", "POST", "/visits/new/{member}", {"client_key": "k" * 21, "visited_at": "9999-12-31T23:59",
+                                                   "delivered": "pack", "pack": "99999999999999999999999",
+                                                   "duration": "99999999999999999999999",
+                                                   "lessons": "99999999999999999999999"}),
+    ("volunteer", "GET", "/visits/new/{member}?scan=99999999999999999999999"),
+    ("anonymous", "GET", "/login?next=/%0d%0aSet-Cookie:%20x=1"),
+    ("anonymous", "GET", "/l/" + "x" * 5000),
+    ("anonymous", "GET", "/l/abc?v=99999999999999999999999"),
+    ("anonymous", "GET", "/d/" + "x" * 100),
+    ("admin", "POST", "/members/{member}/edit", {"name": "王" * 5000, "phone": "1" * 5000, "birth_year": "9" * 5000,
+                                                  "active": "是"}),
+    ("admin", "POST", "/series/new", {"title": "题" * 5000}),
+    ("admin", "POST", "/lexicon/new", {"written": "字" * 5000, "spoken": "读" * 5000}),
+    ("admin", "POST", "/users/new", {"username": "u" * 5000, "display_name": "名" * 5000, "role": "admin"}),
+    ("admin", "GET", "/audit?page=99999999999999999999999"),
+]
+
+
+@pytest.mark.parametrize("index", range(len(CRAFTED)))
+def test_crafted_parameters_answer_4xx(site, index):
+    app, admin, volunteer, ids = site
+    who, method, url, *form = CRAFTED[index]
+    client = {"admin": admin, "volunteer": volunteer, "anonymous": Client(app.test_client())}[who]
+    url = url.format(**ids)
+    if method == "GET":
+        response = client.get(url)
+    else:
+        data = {key: value.format(**ids) for key, value in (form[0] if form else {}).items()}
+        response = client.post(url, data)
+    assert response.status_code < 500, (url, response.status_code)
+    if response.status_code == 302 and who == "anonymous":
+        assert "\r" not in response.headers["Location"] and "\n" not in response.headers["Location"]
