@@ -329,6 +329,7 @@ def open_listen(session: Session, sid: str, token: str, rendition_id: int, event
         raise BeatRejected("此二维码已停用", 410)
     rendition = session.get(Rendition, rendition_id)
     if (rendition is None or rendition.status != "done"
+            or (rendition.kind == "recording" and rendition.approved_at is None)
             or not _allowed(share.kind, share.lesson_id, share.series_id, rendition.lesson_id, rendition.lesson.series_id)):
         raise BeatRejected("没有这个音频", 404)
     if not rendition.duration:

@@ -24,6 +24,8 @@ from audio.master import LEAD_IN_MS, PAUSE_MS, TAIL_MS, Clip, Gap, MasteringErro
 from audio.store import AudioStore
 from audio.text import read_integer
 from audio.voices import UnknownVoice, get_voice
+from core.audit import audit
+from core.db import utcnow
 from core.jobs import JobContext, JobFailed, enqueue, handler
 from core.lexicon import lexicon_map
 from core.models import Job, Lesson, LessonVersion, Rendition, Series, User
@@ -184,11 +186,29 @@ def add_recording(
         speaker_name=speaker_name, with_intro=with_intro, bitrate=settings["AUDIO_BITRATE"], status="queued",
         source_path=str(stored.relative_to(Path(settings["DATA_DIR"]))), created_by_id=user.id if user else None,
     )
+    # A volunteer's recording reaches the public listen page only after an admin listened to
+    # it; an admin's own upload (or an installation that turned review off) is published.
+    reviewed = not settings["RECORDINGS_NEED_APPROVAL"] or (user is not None and user.is_admin)
+    if reviewed:
+        rendition.approved_at, rendition.approved_by_id = utcnow(), user.id if user else None
     session.add(rendition)
+    session.flush()
+    audit(session, user, "upload", "recording", rendition.id,
+          f"上传第{lesson.number}课《{lesson.title}》的真人录音：{label}" + ("" if reviewed else "（待管理员审核）"))
     session.commit()
     job = enqueue(session, "recording", {"rendition_id": rendition.id}, active_key=f"rendition:{rendition.id}",
                   group_key=_group(lesson.series_id), rendition_id=rendition.id)
     return rendition, job
+
+
+def approve_recording(session: Session, rendition: Rendition, user: User) -> None:
+    """An admin listened and lets the public listen page offer this recording."""
+    if rendition.kind != "recording":
+        raise RenderError("只有真人录音需要审核")
+    if rendition.approved_at is None:
+        rendition.approved_at, rendition.approved_by_id = utcnow(), user.id
+        audit(session, user, "approve", "recording", rendition.id,
+              f"审核通过第{rendition.lesson.number}课《{rendition.lesson.title}》的真人录音：{rendition.label}")
 
 
 def renditions_for(session: Session, lesson: Lesson) -> list[Rendition]:

@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "AUDIO_BITRATE": 64,
     "MAX_RECORDING_BYTES": 200 * MB,
     "MAX_RECORDING_MINUTES": 60,
+    # Volunteers' recordings wait for an admin's approval before the listen page offers them.
+    "RECORDINGS_NEED_APPROVAL": True,
     # The embedded server: a meeting room of phones keeps many idle keep-alive connections open.
     "SERVER_CONNECTION_LIMIT": 4000,
     "SERVER_IDLE_TIMEOUT": 30,

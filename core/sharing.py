@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core.access import members_for
@@ -87,6 +87,14 @@ def revoke(session: Session, share: ShareToken, user: User | None = None) -> Non
         audit(session, user, "revoke", "share", share.id, f"停用二维码：{describe(share)}")
 
 
+# What a public code may play: synthesised audio, and recordings an admin approved.
+PUBLISHED = or_(Rendition.kind != "recording", Rendition.approved_at.is_not(None))
+
+
+def published(rendition: Rendition) -> bool:
+    return rendition.kind != "recording" or rendition.approved_at is not None
+
+
 def lesson_allowed(share: ShareToken, lesson: Lesson) -> bool:
     if share.kind == "lesson":
         return lesson.id == share.lesson_id
@@ -115,7 +123,8 @@ def listen_choices(session: Session, lesson: Lesson, preferred_voice: str = "") 
     done = session.scalars(
         select(Rendition)
         .join(LessonVersion, Rendition.lesson_version_id == LessonVersion.id)
-        .where(Rendition.lesson_id == lesson.id, Rendition.status == "done", Rendition.file_path.is_not(None))
+        .where(Rendition.lesson_id == lesson.id, Rendition.status == "done", Rendition.file_path.is_not(None),
+               PUBLISHED)
         .order_by(LessonVersion.id.desc(), Rendition.id.desc())
     ).all()
     if not done:

@@ -97,3 +97,32 @@ def test_volunteers_may_render_and_record_but_not_change_settings(admin, volunte
     with app.extensions["xiangyin.db"].session() as session:
         series = session.get(Series, 1)
         assert (series.intro_mode, series.rate, series.closing_text, series.voice_id) == ("number", -15, "谢谢收听", "mandarin-xiaoxiao")
+
+
+def test_a_volunteers_recording_waits_for_an_admins_approval(admin, volunteer, app, lesson, tmp_path):
+    from core.models import AuditEntry
+    from core.sharing import share_for
+
+    source = speech_file(tmp_path, "v.m4a", gain_db=-20, codec=["-c:a", "aac"])
+    sent = volunteer.post("/lessons/1/recordings", {"recording": (io.BytesIO(source.read_bytes()), "v.m4a"),
+                                                    "dialect": "重庆话", "speaker": "王秀英"},
+                          content_type="multipart/form-data")
+    assert sent.status_code == 303
+    run_jobs(app)
+    with app.extensions["xiangyin.db"].session() as session:
+        rendition = session.scalar(select(Rendition))
+        token = share_for(session, lesson=rendition.lesson).token
+        session.commit()
+        rendition_id, audio = rendition.id, rendition.file_path.rsplit("/", 1)[1]
+    listener = app.test_client()
+    assert f"/a/{rendition_id}/" not in listener.get(f"/l/{token}").get_data(as_text=True), "not offered before review"
+    assert listener.get(f"/l/{token}/a/{rendition_id}/{audio}").status_code == 404
+    page = page_text(admin.get("/lessons/1"))
+    assert "待审核" in page
+    assert volunteer.post(f"/renditions/{rendition_id}/approve").status_code == 403
+    assert admin.post(f"/renditions/{rendition_id}/approve").status_code == 303
+    assert f"/a/{rendition_id}/{audio}" in listener.get(f"/l/{token}").get_data(as_text=True)
+    assert listener.get(f"/l/{token}/a/{rendition_id}/{audio}").status_code == 200
+    with app.extensions["xiangyin.db"].session() as session:
+        summaries = [e.summary for e in session.scalars(select(AuditEntry).where(AuditEntry.entity == "recording"))]
+    assert any("待管理员审核" in s for s in summaries) and any("审核通过" in s for s in summaries)

@@ -12,10 +12,11 @@ from audio.store import AudioStore
 from audio.voices import VOICES
 from core.jobs import group_progress
 from core.models import INTRO_MODES, Job, Lesson, Rendition, Series
-from core.rendering import RenderError, add_recording, request_render, request_series
+from core.rendering import RenderError, add_recording, approve_recording, request_render, request_series
 from core.access import job_for
 from web import log_change, session
 from web.auth import admin_required
+from web.listen import forget_pages
 
 bp = Blueprint("renditions", __name__)
 AUDIO_MAX_AGE = 365 * 24 * 3600
@@ -97,6 +98,20 @@ def upload_recording(lesson_id: int):
     _wake()
     flash(f"录音已收到，正在处理：{rendition.label}", "success")
     return redirect(url_for("library.lesson_detail", lesson_id=lesson.id) + "#renditions", 303)
+
+
+@bp.route("/renditions/<int:rendition_id>/approve", methods=["POST"])
+@admin_required
+def approve(rendition_id: int):
+    rendition = session().get(Rendition, rendition_id) or abort(404)
+    try:
+        approve_recording(session(), rendition, current_user._get_current_object())
+    except RenderError as exc:
+        abort(400, str(exc))
+    session().commit()
+    forget_pages()
+    flash(f"已审核通过，收听页现在提供：{rendition.label}", "success")
+    return redirect(url_for("library.lesson_detail", lesson_id=rendition.lesson_id) + "#renditions", 303)
 
 
 @bp.route("/series/<int:series_id>/audio-settings", methods=["POST"])
