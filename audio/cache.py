@@ -1,8 +1,9 @@
 """Per-segment audio cache, keyed by everything that changes how a segment sounds.
 
 Re-rendering an unchanged lesson must cost no engine calls, and after an edit only changed
-segments are spoken again. Files are written atomically and re-checked before they are
-trusted, so a crash or a full disk can never leave a half-written segment that gets reused.
+segments are spoken again. Files are written atomically, and each has a small record of its
+size and SHA-256 written after it: a file that no longer matches its record (cut
+short at an MP3 frame boundary, which still decodes) is spoken again, never reused.
 """
 from __future__ import annotations
 
@@ -75,26 +76,70 @@ class SegmentCache:
             path = self._path(key, fmt)
             if not path.is_file():
                 continue
+            record = self._record(path)
             try:
-                duration = audio_duration(path.read_bytes(), fmt)
+                data = path.read_bytes()
+                duration = audio_duration(data, fmt)
             except (ValueError, NotMp3, OSError):
-                duration = -1.0
-            if duration > 0 and plausible_duration(text, duration):
+                data, duration = b"", -1.0
+            if (record is not None and record.get("size") == len(data)
+                    and record.get("sha256") == hashlib.sha256(data).hexdigest()
+                    and duration > 0 and plausible_duration(text, duration)):
                 return CachedSegment(path, fmt, duration)
             path.unlink(missing_ok=True)
+            self._record_path(path).unlink(missing_ok=True)
         return None
+
+    @staticmethod
+    def _record_path(path: Path) -> Path:
+        return path.with_name(path.name + ".json")
+
+    def _record(self, path: Path) -> dict | None:
+        try:
+            record = json.loads(self._record_path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
 
     def put(self, key: str, audio: SpeechAudio) -> CachedSegment:
         path = self._path(key, audio.format)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix="." + audio.format)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(audio.data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        record = {"size": len(audio.data), "sha256": hashlib.sha256(audio.data).hexdigest()}
+        _atomic_write(path, audio.data)
+        _atomic_write(self._record_path(path), json.dumps(record).encode())
         return CachedSegment(path, audio.format, audio.duration)
+
+    def sweep(self, older_than: float = 3600.0) -> int:
+        """Remove temporary files a killed process left behind; returns how many."""
+        return sweep_temporary(self.root, ".tmp-*", older_than)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def sweep_temporary(root: Path, pattern: str, older_than: float) -> int:
+    """Delete files matching `pattern` under `root` not touched for `older_than` seconds: a
+    live writer touches its file constantly, a killed one never again."""
+    import time
+
+    if not root.is_dir():
+        return 0
+    horizon, removed = time.time() - older_than, 0
+    for leftover in root.rglob(pattern):
+        try:
+            if leftover.is_file() and leftover.stat().st_mtime < horizon:
+                leftover.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed

@@ -6,6 +6,7 @@ voice the admin asked for.
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -46,11 +47,22 @@ class SpeechResult:
 
 @dataclass
 class Speaker:
+    """Speaks lessons through the engines, falling back to the offline voice of the same
+    language when the online service is out.
+
+    An outage seen once opens a circuit for `outage_pause` seconds: lessons rendered
+    meanwhile go straight to the fallback instead of each waiting out the timeouts again
+    (with hanging connections that was two minutes a lesson). After the pause the next
+    lesson tries the service again."""
+
     engines: Mapping[str, Engine]
     cache: SegmentCache
     fallback: str = "offline"
     lesson_deadline: float = 900.0
+    outage_pause: float = 300.0
     clock: Callable[[], float] = field(default=time.monotonic)
+    _out_until: dict[str, tuple[float, str]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def render(
         self,
@@ -64,15 +76,58 @@ class Speaker:
     ) -> SpeechResult:
         """Speak a lesson; raises EngineError (Chinese message) when it cannot be done."""
         requested = get_voice(voice_id)
-        try:
-            return self._render(text, requested, requested, rate, pitch, lexicon, progress)
-        except EngineUnavailable as exc:
-            if self.fallback != "offline" or not requested.fallback:
-                raise
-            backup = get_voice(requested.fallback)
-            result = self._render(text, requested, backup, rate, pitch, lexicon, progress)
-            result.fallback_reason = str(exc)
-            return result
+        can_fall_back = self.fallback == "offline" and bool(requested.fallback)
+        outage = self._outage(requested.engine) if can_fall_back else None
+        if outage is None:
+            try:
+                result = self._render(text, requested, requested, rate, pitch, lexicon, progress)
+            except EngineUnavailable as exc:
+                if not can_fall_back:
+                    raise
+                outage = str(exc)
+                with self._lock:
+                    self._out_until[requested.engine] = (self.clock() + self.outage_pause, outage)
+            else:
+                with self._lock:
+                    self._out_until.pop(requested.engine, None)
+                return result
+        backup = get_voice(requested.fallback)
+        result = self._render(text, requested, backup, rate, pitch, lexicon, progress)
+        result.fallback_reason = outage
+        return result
+
+    def render_track(
+        self,
+        parts: list[str | None],
+        voice_id: str,
+        *,
+        main: int,
+        rate: int = 0,
+        lexicon: Mapping[str, str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[SpeechResult | None]:
+        """Speak the parts of one track (intro, lesson, closing) in one voice: when any part
+        has to fall back, every part is said again by the fallback voice (mostly from the
+        cache), so a track never mixes an online lesson with an offline intro."""
+        results = self._parts(parts, voice_id, main, rate, lexicon, progress)
+        fell_back = next((r for r in results if r is not None and r.voice.id != voice_id), None)
+        if fell_back is None:
+            return results
+        again = self._parts(parts, fell_back.voice.id, main, rate, lexicon, progress)
+        for result in again:
+            if result is not None:
+                result.requested, result.fallback_reason = get_voice(voice_id), fell_back.fallback_reason
+        return again
+
+    def _parts(self, parts, voice_id, main, rate, lexicon, progress) -> list[SpeechResult | None]:
+        return [self.render(text, voice_id, rate=rate, lexicon=lexicon, progress=progress if index == main else None)
+                if text else None for index, text in enumerate(parts)]
+
+    def _outage(self, engine: str) -> str | None:
+        """The reason the engine is considered out, while its pause lasts."""
+        with self._lock:
+            until, reason = self._out_until.get(engine, (0.0, ""))
+        return reason if self.clock() < until else None
 
     def _render(self, text, requested, voice, rate, pitch, lexicon, progress) -> SpeechResult:
         engine = self.engines[voice.engine]
@@ -126,4 +181,5 @@ def build_speaker(settings: Mapping) -> Speaker:
         cache=SegmentCache(Path(settings["DATA_DIR"]) / "cache" / "segments"),
         fallback=settings["SPEECH_FALLBACK"],
         lesson_deadline=float(settings["LESSON_DEADLINE"]),
+        outage_pause=float(settings["EDGE_OUTAGE_PAUSE"]),
     )

@@ -19,6 +19,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -164,30 +165,45 @@ def group_progress(session: Session, group_key: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- running
 
 
-class JobContext:
-    """What handlers need: the database, settings, and a progress reporter for this job."""
+class Services:
+    """Long-lived helpers shared by every job a runner runs (the speaker, with its engines
+    and its memory of an online outage), built once on first use."""
 
-    def __init__(self, database: Database, settings: dict[str, Any], job_id: int) -> None:
+    def __init__(self) -> None:
+        self._built: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            if name not in self._built:
+                self._built[name] = build()
+            return self._built[name]
+
+
+class JobContext:
+    """What handlers need: the database, settings, the runner's shared services and a
+    progress reporter for this job."""
+
+    def __init__(self, database: Database, settings: dict[str, Any], job_id: int,
+                 services: Services | None = None) -> None:
         self.database = database
         self.settings = settings
         self.job_id = job_id
-        self._services: dict[str, Any] = {}
+        self._services = services or Services()
 
     def progress(self, value: int, message: str | None = None) -> None:
         set_progress(self.database, self.job_id, value, message)
 
     def service(self, name: str, build: Callable[[], Any]) -> Any:
-        if name not in self._services:
-            self._services[name] = build()
-        return self._services[name]
+        return self._services.get(name, build)
 
 
-def run_job(database: Database, settings: dict[str, Any], job_id: int) -> None:
+def run_job(database: Database, settings: dict[str, Any], job_id: int, services: Services | None = None) -> None:
     """Run one claimed job to done or failed; never raises."""
     with database.session() as session:
         job = session.get(Job, job_id)
         try:
-            message = HANDLERS[job.kind](session, job, JobContext(database, settings, job_id))
+            message = HANDLERS[job.kind](session, job, JobContext(database, settings, job_id, services))
         except JobFailed as exc:
             session.rollback()
             finish(session, session.get(Job, job_id), error=str(exc))
@@ -197,6 +213,19 @@ def run_job(database: Database, settings: dict[str, Any], job_id: int) -> None:
             finish(session, session.get(Job, job_id), error=f"内部错误：{type(exc).__name__}: {exc}")
         else:
             finish(session, session.get(Job, job_id), message=message)
+
+
+LEFTOVER_SECONDS = 3600
+
+
+def sweep_leftovers(settings: dict[str, Any]) -> int:
+    """Temporary audio (mastering output, cache writes) untouched for an hour belongs to a
+    process that was killed: nothing will ever adopt it."""
+    from audio.cache import sweep_temporary
+
+    data = Path(settings["DATA_DIR"])
+    return (sweep_temporary(data / "audio" / "tmp", "*", LEFTOVER_SECONDS)
+            + sweep_temporary(data / "cache" / "segments", ".tmp-*", LEFTOVER_SECONDS))
 
 
 class Runner(ABC):
@@ -226,10 +255,17 @@ class InProcessRunner(Runner):
         self._pool: list[threading.Thread] = []
         self._running: set[int] = set()
         self._lock = threading.Lock()
+        self.services = Services()
 
-    def start(self) -> None:
+    def _recover(self) -> None:
+        """Before working: jobs of dead workers go back in the queue, and the files a killed
+        render left half-written are swept away."""
         with self.database.session() as session:
             requeue_orphans(session, self.worker)
+        sweep_leftovers(self.settings)
+
+    def start(self) -> None:
+        self._recover()
         for index in range(self.threads):
             thread = threading.Thread(target=self._loop, name=f"xiangyin-job-{index}", daemon=True)
             thread.start()
@@ -249,8 +285,7 @@ class InProcessRunner(Runner):
 
     def run_until_idle(self, job_ids: set[int] | None = None) -> None:
         """Work in the calling thread until nothing (of job_ids) is left queued or running here."""
-        with self.database.session() as session:
-            requeue_orphans(session, self.worker)
+        self._recover()
         while not self._stop.is_set():
             if not self._work_once():
                 if job_ids is None or not self._any_active(job_ids):
@@ -270,7 +305,7 @@ class InProcessRunner(Runner):
         with self._lock:
             self._running.add(job_id)
         try:
-            run_job(self.database, self.settings, job_id)
+            run_job(self.database, self.settings, job_id, self.services)
         finally:
             with self._lock:
                 self._running.discard(job_id)

@@ -261,13 +261,15 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
     lexicon = lexicon_map(session)
     context.progress(1, "正在合成语音")
     try:
-        result = speaker.render(
-            version.text, rendition.voice_id, rate=rendition.rate, lexicon=lexicon,
+        # Intro, lesson and closing in one voice: if any part falls back, the whole track does.
+        spoken_intro, result, spoken_closing = speaker.render_track(
+            [intro_text(series, lesson) if rendition.with_intro else None, version.text,
+             series.closing_text.strip() or None],
+            rendition.voice_id, main=1, rate=rendition.rate, lexicon=lexicon,
             progress=lambda done, total: context.progress(5 + 75 * done // max(total, 1), f"正在合成语音（{done}/{total} 段）"),
         )
-        # The intro and closing are said by the voice that actually spoke the lesson.
-        intro = _spoken(speaker, intro_text(series, lesson) if rendition.with_intro else None, result.voice.id, rendition.rate, lexicon)
-        closing = _spoken(speaker, series.closing_text.strip() or None, result.voice.id, rendition.rate, lexicon)
+        intro = spoken_intro.segments if spoken_intro else []
+        closing = spoken_closing.segments if spoken_closing else []
         context.progress(82, "正在调整响度并编码")
         mastered = master(
             track_items(result.segments, intro=intro, closing=closing),

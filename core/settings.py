@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "EDGE_ATTEMPTS": 4,
     "EDGE_BACKOFF": 1.0,
     "LESSON_DEADLINE": 900,
+    # After an outage of the online service, lessons go straight to the offline voice this
+    # long before the service is tried again.
+    "EDGE_OUTAGE_PAUSE": 300,
     "SPEECH_FALLBACK": "offline",
     "DEFAULT_RATE": -10,
     "DEFAULT_VOICE": "offline-mandarin",

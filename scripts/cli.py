@@ -391,7 +391,7 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
     """生成课程音频，显示进度；有失败时列出原因并以非零状态退出。"""
     from audio.engines import parse_rate
     from core.lessons import list_series
-    from core.models import Lesson, Rendition, Series
+    from core.models import Job, Lesson, Rendition, Series
     from core.rendering import RenderError, request_render
 
     if sum(bool(x) for x in (series_id, lesson_id, everything)) != 1:
@@ -426,11 +426,15 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
         click.echo(f"{ready} 课已有相同设置的音频，不再重复生成。")
     failures = _run_jobs(pending, settings, f"生成 {len(pending)} 课音频")
     with database().session() as session:
-        done = session.scalars(select(Rendition).where(Rendition.lesson_id.in_([l.id for l in lessons]),
-                                                       Rendition.status == "done")).all()
-        fallbacks = [r for r in done if r.fallback_reason and r.id]
+        # This run's renditions only: earlier fallbacks of the same lessons are not news.
+        made = session.scalars(select(Rendition).join(Job, Job.rendition_id == Rendition.id)
+                               .where(Job.id.in_(pending), Rendition.status == "done",
+                                      Rendition.fallback_reason != "")).all()
+        fallbacks = [(track_title_of(r.lesson), r.label, r.fallback_reason) for r in made]
     if fallbacks:
-        click.echo(f"注意：{len(fallbacks)} 个音频因在线语音不可用而改用了离线声音。")
+        click.secho(f"注意：这次有 {len(fallbacks)} 课因在线语音不可用而整课改用了离线声音：", fg="yellow")
+        for title, label, reason in fallbacks:
+            click.echo(f"  · {title} → {label}（{reason}）")
     if failures:
         click.secho(f"{len(failures)} 课生成失败：", fg="red", err=True)
         for line in failures:

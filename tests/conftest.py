@@ -1,16 +1,22 @@
 """Fixtures: every test gets its own data directory and a migrated SQLite file."""
 from __future__ import annotations
 
+import json
 import re
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from app import create_app
-from core.models import User
+from core.models import DoorCard, Job, Member, Pack, Pairing, Series, User, Visit
 from core.users import create_user
+from core.visits import issue_card
 
 PASSWORD = "correct-horse-42"
+WORLD_MEMBER = "王秀英"
 
 
 @pytest.fixture
@@ -115,3 +121,47 @@ def page_text(response) -> str:
     html = re.sub(r"(?s)<(script|style).*?</\1>", " ", html)
     text = re.sub(r"<[^>]+>", " ", html)
     return re.sub(r"\s+", " ", text.replace("&#34;", '"').replace("&#39;", "'").replace("&amp;", "&"))
+
+
+@pytest.fixture
+def world(app, data_dir):
+    """An admin, a volunteer paired with one member, another volunteer, and the member's pack,
+    visit (with a voice note), pack job and door card: everything a permission can be about."""
+    admin_user = add_user(app, "boss", "admin")
+    paired_user = add_user(app, "paired", "volunteer")
+    add_user(app, "other", "volunteer")
+    with app.extensions["xiangyin.db"].session() as session:
+        member = Member(name=WORLD_MEMBER, phone="13800000001", group_name="幸福里")
+        session.add_all([member, Series(title="学习专题")])
+        session.flush()
+        session.add(Pairing(member_id=member.id, user_id=paired_user.id))
+        pack = Pack(uuid=str(uuid.uuid4()), title="学习包", voice_id="offline-mandarin", member_id=member.id,
+                    created_by_id=paired_user.id, target="zip", lesson_count=0, total_duration=0.0, total_size=0,
+                    manifest="{}")
+        session.add(pack)
+        (data_dir / "packs").mkdir()
+        (data_dir / "packs" / f"{pack.uuid}.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+        (data_dir / "voice_notes").mkdir()
+        (data_dir / "voice_notes" / "note.webm").write_bytes(b"\x1a\x45\xdf\xa3")
+        visit = Visit(client_key=str(uuid.uuid4()), member_id=member.id, volunteer_id=paired_user.id,
+                      visited_at=datetime.now(timezone.utc), voice_note_path="note.webm")
+        job = Job(kind="pack_write", payload=json.dumps({"user_id": paired_user.id}), status="done",
+                  message=f"学习包已写好（{WORLD_MEMBER}）")
+        session.add_all([visit, job])
+        session.flush()
+        issue_card(session, member, None)
+        session.commit()
+        ids = {"member_id": member.id, "pack_uuid": pack.uuid, "visit_id": visit.id, "job_id": job.id,
+               "series_id": session.scalar(select(Series.id))}
+
+    def login(username: str) -> Client:
+        client = Client(app.test_client())
+        assert client.login(username).status_code == 302
+        return client
+
+    def door_token() -> str:
+        with app.extensions["xiangyin.db"].session() as session:
+            return session.scalar(select(DoorCard.token).where(DoorCard.revoked_at.is_(None)))
+
+    return {"ids": ids, "admin": login("boss"), "paired": login("paired"), "other": login("other"),
+            "anonymous": Client(app.test_client()), "door_token": door_token, "admin_id": admin_user.id}

@@ -51,6 +51,8 @@ class FakeEdgeServer:
         self.latency = latency
         self.slow_latency = slow_latency
         self.faults: deque[str] = deque()
+        self.always: str | None = None  # a fault for every request: a total outage
+        self.fail_texts: set[str] = set()  # requests whose text contains one of these get no audio
         self.texts: list[str] = []
         self.voices: list[str] = []
         self.connections = 0
@@ -111,7 +113,7 @@ class FakeEdgeServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.connections += 1
-        fault = self.faults.popleft() if self.faults else None
+        fault = self.always or (self.faults.popleft() if self.faults else None)
         if fault == "403":
             return web.Response(status=403, headers={"Date": formatdate(usegmt=True)})
         if fault == "503":
@@ -127,6 +129,8 @@ class FakeEdgeServer:
             voice = _VOICE.search(ssml).group(1)
             self.texts.append(text)
             self.voices.append(voice)
+            if any(marker in text for marker in self.fail_texts):
+                fault = "no_audio"
             await asyncio.sleep(self.slow_latency if fault == "slow" else self.latency)
             if fault == "stall":
                 await asyncio.sleep(3600)

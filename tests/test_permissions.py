@@ -4,62 +4,16 @@ The routes come from the app's url_map, so a new route that names a member, pack
 card or job is tested as soon as it exists (or fails here until it is given a value)."""
 from __future__ import annotations
 
-import json
 import uuid
-from datetime import datetime, timezone
 
-import pytest
 from sqlalchemy import select
 
-from core.models import AuditEntry, DoorCard, Job, Member, Pack, Pairing, Series, User, Visit
-from core.visits import issue_card
-from tests.conftest import Client, add_user, page_text
+from core.models import AuditEntry
+from tests.conftest import WORLD_MEMBER as NAME
+from tests.conftest import Client, page_text
 
-NAME = "王秀英"
 # URL arguments that name something belonging to a member.
 MEMBER_ARGS = {"member_id", "pack_uuid", "visit_id", "job_id", "token"}
-
-
-@pytest.fixture
-def world(app, data_dir):
-    admin_user = add_user(app, "boss", "admin")
-    paired_user = add_user(app, "paired", "volunteer")
-    add_user(app, "other", "volunteer")
-    with app.extensions["xiangyin.db"].session() as session:
-        member = Member(name=NAME, phone="13800000001", group_name="幸福里")
-        session.add_all([member, Series(title="学习专题")])
-        session.flush()
-        session.add(Pairing(member_id=member.id, user_id=paired_user.id))
-        pack = Pack(uuid=str(uuid.uuid4()), title="学习包", voice_id="offline-mandarin", member_id=member.id,
-                    created_by_id=paired_user.id, target="zip", lesson_count=0, total_duration=0.0, total_size=0,
-                    manifest="{}")
-        session.add(pack)
-        (data_dir / "packs").mkdir()
-        (data_dir / "packs" / f"{pack.uuid}.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
-        (data_dir / "voice_notes").mkdir()
-        (data_dir / "voice_notes" / "note.webm").write_bytes(b"\x1a\x45\xdf\xa3")
-        visit = Visit(client_key=str(uuid.uuid4()), member_id=member.id, volunteer_id=paired_user.id,
-                      visited_at=datetime.now(timezone.utc), voice_note_path="note.webm")
-        job = Job(kind="pack_write", payload=json.dumps({"user_id": paired_user.id}), status="done",
-                  message=f"学习包已写好（{NAME}）")
-        session.add_all([visit, job])
-        session.flush()
-        issue_card(session, member, None)
-        session.commit()
-        ids = {"member_id": member.id, "pack_uuid": pack.uuid, "visit_id": visit.id, "job_id": job.id,
-               "series_id": session.scalar(select(Series.id))}
-
-    def login(username: str) -> Client:
-        client = Client(app.test_client())
-        assert client.login(username).status_code == 302
-        return client
-
-    def door_token() -> str:
-        with app.extensions["xiangyin.db"].session() as session:
-            return session.scalar(select(DoorCard.token).where(DoorCard.revoked_at.is_(None)))
-
-    return {"ids": ids, "admin": login("boss"), "paired": login("paired"), "other": login("other"),
-            "anonymous": Client(app.test_client()), "door_token": door_token, "admin_id": admin_user.id}
 
 
 def member_routes(app):

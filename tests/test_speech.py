@@ -57,7 +57,8 @@ def speaker(edge, tmp_path):
 
 
 def cached_files(tmp_path):
-    return sorted(p for p in (tmp_path / "cache").rglob("*") if p.is_file())
+    """The cached audio (each file's size-and-hash record beside it is not audio)."""
+    return sorted(p for p in (tmp_path / "cache").rglob("*") if p.is_file() and p.suffix != ".json")
 
 
 # --------------------------------------------------------------------------- offline engine
