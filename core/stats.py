@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from core.models import Lesson, Listen, Rendition
+from core.models import Lesson, Listen, ListenSession, Rendition
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 QUARTILE_LABELS = ("开始播放", "听到1/4", "听到一半", "听到3/4", "听完")
@@ -91,6 +91,7 @@ class Summary:
     by_voice: list[Tally] = field(default_factory=list)
     by_member: list[Tally] = field(default_factory=list)
     funnel: list[Tally] = field(default_factory=list)
+    uncredited: int = 0  # listeners not credited (too many new phones from one address): kept apart
 
 
 def voice_name(rendition: Rendition) -> str:
@@ -144,6 +145,13 @@ def _tally(rows: list[PlayRow], key) -> list[Tally]:
     return sorted(tallies.values(), key=lambda t: (-t.plays, t.label))
 
 
+def _uncredited(session: Session, session_ids: set[int]) -> int:
+    if not session_ids:
+        return 0
+    return session.scalar(select(func.count()).select_from(ListenSession).where(
+        ListenSession.id.in_(session_ids), ListenSession.credited.is_(False))) or 0
+
+
 def summarise(session: Session, filters: Filters) -> Summary:
     rows = play_rows(session, filters)
     summary = Summary(filters, rows)
@@ -176,7 +184,9 @@ def summarise(session: Session, filters: Filters) -> Summary:
     for key, tally in members.items():
         tally.extra = last[key].strftime("%Y-%m-%d %H:%M")
     summary.by_member = sorted(members.values(), key=lambda t: (-t.plays, t.label))
-    reached = Counter(listen.quartile for listen in _listens(session, filters, counted_only=False))
+    started = _listens(session, filters, counted_only=False)
+    summary.uncredited = _uncredited(session, {listen.session_id for listen in started})
+    reached = Counter(listen.quartile for listen in started)
     summary.funnel = [
         Tally(label, plays=sum(count for quartile, count in reached.items() if quartile >= index))
         for index, label in enumerate(QUARTILE_LABELS)

@@ -150,3 +150,14 @@ def test_racing_heartbeats_against_a_real_server_never_add_up_past_the_clock(app
     with app.extensions["xiangyin.db"].session() as session:
         total = session.scalar(select(func.sum(Listen.listened)))
     assert total <= 5 + RULES.slack, "a few seconds passed: no more can have been credited"
+
+
+def test_uncredited_listening_is_shown_apart_on_the_dashboard(db, tracks):
+    from core.stats import Filters, summarise
+
+    renditions, general, _ = tracks
+    address = address_key("203.0.113.8", "secret")
+    for n in range(RULES.new_listeners + 5):
+        listen(db, f"bot{n}", general, renditions[0], T0 + timedelta(seconds=n), seconds=30, address=address)
+    summary = summarise(db, Filters(T0.date(), T0.date()))
+    assert summary.plays == RULES.new_listeners and summary.uncredited == 5
