@@ -50,12 +50,13 @@ def _form(member: Member | None):
         try:
             saved = save_member(session(), member, request.form.to_dict(), _user())
             set_volunteers(session(), saved, chosen, _user())
-        except MemberError as exc:
+            session().commit()
+        except (MemberError, IntegrityError) as exc:
             session().rollback()
-            flash(str(exc), "error")
+            # IntegrityError: the same name and phone saved at the same moment by someone else.
+            flash(str(exc) if isinstance(exc, MemberError) else "名册中已有同名同电话的党员", "error")
             return render_template("members/form.html", member=member, values=request.form, categories=CATEGORIES,
                                    volunteers=_volunteers(), paired=set(chosen)), 422
-        session().commit()
         flash("已保存" if member else f"已添加 {saved.name}", "success")
         return redirect(url_for("members.detail", member_id=saved.id), 303)
     values: dict = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from core.models import ROLE_LABELS, User
 from core.audit import audit
@@ -48,7 +49,12 @@ def create():
             "users/index.html", users=_all_users(), roles=ROLE_LABELS, form=request.form, error=str(exc), locked={}
         ), 400
     audit(db_session, current_user, "create", "user", user.id, f"新建账号 {user.username}（{user.role_label}）")
-    db_session.commit()
+    try:
+        db_session.commit()
+    except IntegrityError:  # the same user name created at the same moment by another admin
+        db_session.rollback()
+        return render_template("users/index.html", users=_all_users(), roles=ROLE_LABELS, form=request.form,
+                               error="这个用户名刚被使用了，请换一个", locked={}), 409
     return render_template("users/password.html", user=user, secret=secret, created=True)
 
 
