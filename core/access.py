@@ -5,7 +5,7 @@ nothing else: not in lists, not through a pack, a personal QR card, a delivery, 
 or a visit. Anything out of reach answers "not found", so a volunteer cannot even learn
 which members exist. Packs for nobody in particular belong to the volunteer who built them.
 Standing in for another volunteer at a member's door is possible, but only as an explicit,
-audited choice (core/visits.py: stand_in_scan).
+audited choice (core/visits.py: scan(..., stand_in=True)).
 """
 from __future__ import annotations
 

@@ -129,6 +129,7 @@ def beat_allowed(beats: int, started: float, now: float, rules: Rules) -> bool:
     """A token bucket kept in the listen's own row: the burst plus the refill since it began."""
     return beats + 1 <= rules.beat_burst + rules.beat_rate * max(0.0, now - started)
 
+
 # --- the listen-session cookie --------------------------------------------------------------
 
 def issue_sid(secret: str) -> str:
