@@ -134,6 +134,9 @@ def _reserve_attempt(session: Session, username: str, address: str, now) -> Logi
     where = (LoginFailure.username == username, LoginFailure.address == address)
     bump = update(LoginFailure).where(*where).values(failures=LoginFailure.failures + 1, updated_at=now)
     if session.execute(bump).rowcount == 0:
+        # A new pair: forget pairs that have been quiet for a day, so guessing with many
+        # names or addresses cannot grow the table without end.
+        session.execute(delete(LoginFailure).where(LoginFailure.updated_at < now - timedelta(days=1)))
         try:
             with session.begin_nested():
                 session.add(LoginFailure(failures=1, updated_at=now, **values))
