@@ -562,6 +562,22 @@ def verify_pack(target: Target) -> tuple[dict, list[str]]:
     return body, verify_entries(target, top, body["files"])
 
 
+def write_zip_file(plan: Plan, path: Path) -> dict:
+    """The zip written beside its final name and renamed when complete: a full disk or a
+    crash never leaves a cut-off zip where the download link looks."""
+    partial = path.with_name(path.name + ".part")
+    try:
+        with open(partial, "wb") as out:
+            body = write_zip(plan, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return body
+
+
 def write_zip(plan: Plan, out: io.BufferedIOBase | Path) -> dict:
     """The same pack as a zip download (stored, not compressed: MP3 does not shrink)."""
     entries = []

@@ -28,6 +28,7 @@ from audio.usb import (
     verify_pack,
     write_pack,
     write_zip,
+    write_zip_file,
 )
 from audio.voices import get_voice
 from tests.tools import require_tool
@@ -221,6 +222,19 @@ def test_unsafe_titles_become_valid_unique_names(base_mp3, tmp_path):
     write_pack(plan_of(tracks), target)
     target.close()
     assert subprocess.run([require_tool("fsck.fat"), "-n", str(image)], capture_output=True).returncode == 0
+
+
+def test_a_zip_that_cannot_finish_leaves_nothing_to_download(base_mp3, tmp_path):
+    tracks = make_tracks(base_mp3, tmp_path, 3)
+    tracks[2].source.unlink()  # the disk is gone, full, or the store lost a file midway
+    out = tmp_path / "packs" / "pack.zip"
+    out.parent.mkdir()
+    with pytest.raises(OSError):
+        write_zip_file(plan_of(tracks), out)
+    assert list(out.parent.iterdir()) == []
+    (tmp_path / "again").mkdir()
+    tracks = make_tracks(base_mp3, tmp_path / "again", 2)
+    assert write_zip_file(plan_of(tracks), out)["files"] and zipfile.ZipFile(out).testzip() is None
 
 
 def test_zip_download_holds_the_same_pack(base_mp3, tmp_path):

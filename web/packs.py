@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from audio.usb import visible_drives, write_zip
+from audio.usb import visible_drives, write_zip_file
 from core.access import job_for, member_for, pack_for, visible_members, visible_packs
 from core.jobs import enqueue
 from core.lessons import list_series
@@ -82,7 +82,10 @@ def new():
         return render_template("packs/new.html", error=str(exc), **context), 400
     path = _zip_path(plan.uuid)
     path.parent.mkdir(parents=True, exist_ok=True)
-    manifest = write_zip(plan, path)
+    try:
+        manifest = write_zip_file(plan, path)
+    except OSError:
+        abort(503, "服务器磁盘空间不够，学习包没有做成。请联系管理员清理空间后再试。")
     pack = record_pack(db_session, plan, manifest, voice=voice, target="zip", member=member,
                        user=current_user._get_current_object())
     flash(f"学习包已做好：{pack.lesson_count} 课。点“下载”保存后复制到 U 盘。", "success")
