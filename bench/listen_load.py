@@ -146,7 +146,8 @@ def stored(data_dir: Path) -> tuple[float, int]:
     import sqlite3
 
     with sqlite3.connect(data_dir / "xiangyin.sqlite3") as conn:
-        return conn.execute("SELECT COALESCE(SUM(listened), 0), COALESCE(SUM(beats), 0) FROM listens").fetchone()
+        # Opening a listen counts as its first beat (the beat limit's burst); heartbeats are the rest.
+        return conn.execute("SELECT COALESCE(SUM(listened), 0), COALESCE(SUM(beats - 1), 0) FROM listens").fetchone()
 
 
 def serve(target: str, workers: int, env: dict, cwd: Path) -> tuple[subprocess.Popen, str]:

@@ -176,6 +176,10 @@ class BeatResult:
 # later scanning a poster) must name a live code too, but cannot move a personal card's
 # listening elsewhere nor outlive the card's revocation.
 _NAMED = aliased(ShareToken)
+# Other listens of the same phone that beat recently: only then can renditions overlap, and
+# only then does a beat pay for the session clock's compare-and-set (a phone listening to
+# one lesson, the usual case, costs one SELECT and one UPDATE).
+_OTHER = aliased(Listen)
 _OPEN_LISTEN = (
     select(
         Listen.id, Listen.duration, Listen.listened, Listen.started_at, Listen.last_beat_at, Listen.counted_at,
@@ -185,6 +189,10 @@ _OPEN_LISTEN = (
         ListenSession.id.label("session_id"), ListenSession.credited, ListenSession.credited_until,
         _NAMED.kind.label("named_kind"), _NAMED.lesson_id.label("named_lesson_id"),
         _NAMED.series_id.label("named_series_id"), _NAMED.revoked_at.label("named_revoked_at"),
+        select(func.max(_OTHER.last_beat_at))
+        .where(_OTHER.session_id == Listen.session_id, _OTHER.id != Listen.id,
+               _OTHER.last_beat_at >= bindparam("recent", type_=UTCDateTime()))
+        .scalar_subquery().label("others_last"),
     )
     .join(ListenSession, ListenSession.id == Listen.session_id)
     .join(Lesson, Lesson.id == Listen.lesson_id)
@@ -268,7 +276,9 @@ def beat_open_listen(
     if event not in EVENTS:
         raise BeatRejected("未知的播放事件")
     now = now or utcnow()
-    row = connection.execute(_OPEN_LISTEN, {"token": token, "sid": sid, "rendition_id": rendition_id}).first()
+    recent = now - timedelta(seconds=rules.max_claim + rules.slack)
+    row = connection.execute(_OPEN_LISTEN, {"token": token, "sid": sid, "rendition_id": rendition_id,
+                                            "recent": recent}).first()
     if row is None:
         return None
     if row.revoked_at is not None or row.named_revoked_at is not None:
@@ -287,15 +297,17 @@ def beat_open_listen(
     params = {"b_id": row.id, "b_beats": row.beats, "b_now": now, "b_counted": None, "b_completed": None}
     old_clock = row.credited_until or _NEVER
     clock = {"c_id": row.session_id, "c_never": _NEVER, "c_old": old_clock, "c_new": None}
+    overlapping = row.others_last is not None
     if event == "play":
         # Playing starts the session's clock now: time before this tap is nobody's to claim.
         _, position_s = check_values(state, 0, position, rules)
         new, accepted = state, 0.0
-        if _seconds(old_clock) < now_s:
+        if overlapping and _seconds(old_clock) < now_s:
             clock["c_new"] = now
     else:
         claimed_s, position_s = check_values(state, claimed, position, rules)
-        room, floor = session_room(_seconds(old_clock), now_s, rules)
+        base = max(_seconds(old_clock), _seconds(row.others_last)) if overlapping else _seconds(old_clock)
+        room, floor = session_room(base, now_s, rules)
         new, accepted = advance(state, claimed_s, now_s, rules, room)
         if not row.credited:
             # Listening of an uncredited listener is kept (and shown apart), never a play.
@@ -304,7 +316,7 @@ def beat_open_listen(
             params["b_counted"] = now
         if new.completed and not state.completed:
             params["b_completed"] = now
-        if accepted > 0:
+        if accepted > 0 and overlapping:
             clock["c_new"] = datetime.fromtimestamp(floor + accepted, timezone.utc)
     params.update(b_listened=new.listened, b_position=position_s, b_quartile=new.quartile)
     if clock["c_new"] is not None and connection.execute(_SAVE_CLOCK, clock).rowcount != 1:
