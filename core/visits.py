@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.access import NotVisible, may_see_member
+from core.access import NotVisible, may_see_member, member_for
 from core.audit import audit
 from core.db import utcnow
 from core.models import (
@@ -126,13 +126,10 @@ def scan(session: Session, token: str, user: User, now: datetime | None = None, 
 def member_for_visit(session: Session, user: User, member_id: int, door_scan: DoorScan | None) -> Member:
     """The member a visit form is for: a paired member, or the member of this user's own
     stand-in scan, for that one visit on that day."""
-    from core.access import member_for
-
     if (door_scan is not None and door_scan.stand_in and door_scan.user_id == user.id
             and door_scan.member_id == member_id and door_scan.scanned_at > utcnow() - STAND_IN_HOURS
             and session.scalar(select(Visit.id).where(Visit.scan_id == door_scan.id)) is None):
         return session.get(Member, member_id)
-
     return member_for(session, user, member_id)
 
 
