@@ -46,6 +46,9 @@ class Rules:
     # A phone back from a signal drop reports what it played meanwhile in one beat; more
     # than this is credited up to it (the wall clock still caps it), never refused.
     max_claim: float = 120.0
+    # Completed at this share heard, or with less than `complete_remaining` seconds left once
+    # at least half was heard: without the half, a 15-second lesson would be "completed" by
+    # five seconds and a skip to the end.
     complete_ratio: float = 0.9
     complete_remaining: float = 10.0
     # Heartbeats per listen: a burst (play, pause, seek) then a steady refill.
@@ -110,7 +113,7 @@ def advance(state: State, claimed: float, now: float, rules: Rules, room: float 
     completed = state.completed or (
         counted
         and (listened >= rules.complete_ratio * state.duration
-             or state.duration - listened < rules.complete_remaining)
+             or (state.duration - listened < rules.complete_remaining and 2 * listened >= state.duration))
     )
     quartile = 4 if completed else max(state.quartile, min(3, int(4 * listened / state.duration)) if state.duration else 0)
     return replace(state, listened=listened, last_beat=now, counted=counted, completed=completed,

@@ -81,6 +81,8 @@ def test_completion_at_ninety_percent_or_last_ten_seconds():
     assert short.completed, "less than 10 s left"
     not_yet, _ = advance(State(duration=60, listened=30, counted=True), 19, 1000, RULES)
     assert not not_yet.completed
+    skipped, _ = advance(State(duration=14, listened=3, counted=True), 1.6, 1000, RULES)
+    assert not skipped.completed, "a short track skipped to its end after a third is not completed"
 
 
 def test_an_over_long_beat_is_credited_up_to_the_cap_not_refused():
