@@ -14,7 +14,7 @@ from pathlib import Path
 
 from audio.cache import SegmentCache, plausible_duration
 from audio.engines import Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechRequest
-from audio.text import Segment, segment_text
+from audio.segment import Segment, segment_text
 from audio.voices import Voice, get_voice
 
 FALLBACK_POLICIES = ("offline", "fail")
@@ -131,7 +131,7 @@ class Speaker:
 
     def _render(self, text, requested, voice, rate, pitch, lexicon, progress) -> SpeechResult:
         engine = self.engines[voice.engine]
-        segments: list[Segment] = segment_text(text, engine.byte_limit, lexicon=lexicon)
+        segments: list[Segment] = segment_text(text, engine.byte_limit, lexicon=lexicon, language=voice.language)
         if not segments:
             raise EngineError("这一课没有可以朗读的文字")
         keys = [

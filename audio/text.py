@@ -1,32 +1,32 @@
-"""Lesson text → what a speaker should say, cut into pieces an engine accepts.
+"""Lesson text → what a speaker should say.
 
-Elderly listeners must understand every word, so numbers, dates, times, percentages and phone
-numbers are written out the way a person reads them aloud before any engine sees the text
-(engines guess, and guess differently). Chinese has no spaces, and edge-tts only splits at
-spaces, so the cutting is ours too: at sentence ends first, then at clause marks, then by
-length, never inside a number or a 《title》.
+Elderly listeners must understand every word, so numbers, dates, times, codes and symbols are
+written out the way a person reads them aloud before any engine sees the text (engines guess,
+guess differently, and read "+" or "2" in English). The rules, in the order they run:
 
-Everything here is a pure function of its input.
+- the admins' lexicon first, so any reading below can be overridden by an entry;
+- dates and years (二零二五年, 九八年), clock times (下午两点), phone numbers and hotlines
+  (digit by digit, 1 as 幺 in Mandarin), codes digit by digit (postcodes, ID, account, plate,
+  room and house numbers, 3-2-501 → 三杠二杠五零一);
+- temperatures, percentages, fractions, ratios (140/90 → 一百四十、九十) and "per" (元/人 →
+  元每人), units, ranges (→ 到, never 负), arithmetic (+ → 加, = → 等于, × → 乘);
+- every other number: 两 for a quantity, 二 when it names (see audio/numbers.py);
+- symbols left over become words or pauses; Latin letters stay (5G → 五G, WiFi, 1+N → 一加N).
+After this no ASCII digit, "+", "=", "&" or "~" is left for an engine.
+
+Everything here is a pure function of its input, and normalising twice equals once.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 
-DIGITS = "零一二三四五六七八九"
-PHONE_DIGITS = "零幺二三四五六七八九"
-NUMERAL_CHARS = set(DIGITS + "十百千万亿点两负幺")
-PAUSES = ("clause", "sentence", "paragraph", "heading")
-SENTENCE_END = "。！？；"
-CLAUSE_MARKS = "，、："
-OPENING = {"《": "》", "“": "”", "‘": "’", "「": "」", "『": "』", "〈": "〉", '"': '"'}
-QUOTE_MARKS = "《》“”‘’「」『』〈〉\""
+from audio.numbers import MEASURE_WORDS, counts, read_digits, read_integer, read_number, read_year
 
 # Units read after a number; longer spellings first so "km/h" wins over "km".
 UNITS = [
-    ("km/h", "千米每小时"), ("mmHg", "毫米汞柱"), ("kWh", "千瓦时"), ("km²", "平方千米"), ("m²", "平方米"),
+    ("mmol/L", "毫摩尔每升"), ("mg/dL", "毫克每分升"), ("km/h", "千米每小时"), ("mmHg", "毫米汞柱"), ("kWh", "千瓦时"), ("km²", "平方千米"), ("m²", "平方米"),
     ("m³", "立方米"), ("㎡", "平方米"), ("km", "千米"), ("kg", "千克"), ("mg", "毫克"), ("ml", "毫升"),
     ("mL", "毫升"), ("cm", "厘米"), ("mm", "毫米"), ("kw", "千瓦"), ("kW", "千瓦"), ("GB", "G"),
     ("g", "克"), ("m", "米"), ("L", "升"), ("h", "小时"), ("min", "分钟"), ("s", "秒"),
@@ -34,6 +34,7 @@ UNITS = [
 ]
 _UNIT_PATTERN = "|".join(re.escape(u) for u, _ in UNITS)
 _UNIT_READING = dict(UNITS)
+_WORDY_UNITS = "|".join(re.escape(u) for u, _ in UNITS if len(u) >= 3 and u.isascii())
 
 # Numbers people dial: read digit by digit, 1 as 幺.
 SERVICE_NUMBERS = {
@@ -44,90 +45,30 @@ SERVICE_NUMBERS = {
 # What may follow a quantity: after these a service-number-looking figure is a quantity.
 MEASURE_AFTER = set("元块角分万亿千百个人岁年月日号天次位名件起户家条项只斤克米秒层栋楼台辆张本篇课期批场支所间套种%．.")
 DIAL_CONTEXT = re.compile(r"(拨打|致电|打|电话|热线|专线|号码|报警|举报|投诉|求助|联系|咨询|手机)[^\d。！？；\n]{0,6}$")
+# Words after which a figure is a code, read digit by digit whatever its length.
+CODE_CONTEXT = (
+    r"邮编|邮政编码|编号|工号|学号|账号|帐号|卡号|单号|订单号|证号|身份证号码?|身份证|房号|门牌号?|"
+    r"代码|验证码|密码|尾号|QQ号?|微信号|批号|编码|序号|车次|航班号?|货号|型号|准考证号|社保卡号|医保卡号"
+)
+# Between the digit groups of a code: a pause for the listener, and an invisible word joiner
+# that tells segmentation the groups belong together (a comma alone can end a clause).
+JOINER = "\u2060"
+GROUP_BREAK = "，" + JOINER
+PAIR_BREAK = "、" + JOINER
+PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+# A unit on the left of "/" and a word on the right make "per": 元/人 → 元每人.
+PER_LEFT = r"元|块|角|次|个|件|斤|公斤|千克|克|吨|人次|人|小时|天|分钟|份|张|盒|瓶|袋|户|趟|课时"
+PER_RIGHT = r"人次|人|次|天|日|周|月|年|小时|分钟|户|位|个|件|斤|公斤|千克|平方米|亩|张|份|课|学期|季度|期|盒|瓶|袋|包|箱|台|辆|床|间|晚"
 
-
-@dataclass(frozen=True)
-class Segment:
-    """A piece of speech: the text an engine says and the pause that follows it."""
-
-    text: str
-    pause: str
-
-
-# --------------------------------------------------------------------------- readings
-
-
-def read_digits(digits: str, *, phone: bool = False) -> str:
-    table = PHONE_DIGITS if phone else DIGITS
-    return "".join(table[int(d)] if d.isdigit() else d for d in digits)
-
-
-def _read_group(n: int) -> str:
-    """0 < n < 10000, read with inner zeros (1005 → 一千零五)."""
-    out, zero = "", False
-    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
-        digit, n = divmod(n, value)
-        if digit:
-            if zero and out:
-                out += "零"
-            out += DIGITS[digit] + unit
-            zero = False
-        else:
-            zero = bool(out)
-    return out
-
-
-def read_integer(n: int) -> str:
-    """143 → 一百四十三, 12500 → 一万二千五百, 100000 → 十万, 100010000 → 一亿零一万."""
-    if n < 0:
-        return "负" + read_integer(-n)
-    if n == 0:
-        return "零"
-    groups = []
-    while n:
-        n, group = divmod(n, 10000)
-        groups.append(group)
-    out, zero = "", False
-    for index in range(len(groups) - 1, -1, -1):
-        group = groups[index]
-        if group == 0:
-            zero = bool(out)
-            continue
-        if out and (zero or group < 1000):
-            out += "零"
-        out += _read_group(group) + ("", "万", "亿", "万亿")[index]
-        zero = False
-    return out[1:] if out.startswith("一十") else out
-
-
-def read_number(text: str) -> str:
-    """A decimal numeral as written ("3.5", "-2", "007", "12,500") read aloud."""
-    text = text.replace(",", "")
-    negative = text.startswith(("-", "−"))
-    text = text.lstrip("-−+")
-    whole, _, fraction = text.partition(".")
-    if len(whole) > 1 and whole.startswith("0"):
-        spoken = read_digits(whole)
-    elif len(whole) > 16:
-        spoken = read_digits(whole)
-    else:
-        spoken = read_integer(int(whole or "0"))
-    if fraction:
-        spoken += "点" + read_digits(fraction)
-    return ("负" if negative else "") + spoken
-
-
-def read_year(digits: str) -> str:
-    return read_digits(digits)
-
-
-# --------------------------------------------------------------------------- normalisation
+# --------------------------------------------------------------------------- clean-up
 
 _FULLWIDTH = {**{0xFF10 + i: chr(0x30 + i) for i in range(10)},
               **{0xFF21 + i: chr(0x41 + i) for i in range(26)},
               **{0xFF41 + i: chr(0x61 + i) for i in range(26)},
               ord("％"): "%", ord("＋"): "+", ord("－"): "-", ord("／"): "/", ord("＝"): "=", ord("＆"): "&",
-              ord("\u00a0"): " ", ord("\u3000"): " ", ord("－"): "-", ord("﹪"): "%"}
+              ord("＃"): "#", ord("＠"): "@", ord("＜"): "<", ord("＞"): ">", ord("＊"): "*",
+              ord("\u00a0"): " ", ord("\u3000"): " ", ord("﹪"): "%", ord("−"): "-", ord("﹣"): "-",
+              ord("‐"): "-", ord("‑"): "-", ord("‒"): "-", ord("＿"): "_"}
 _URL = re.compile(r"(?:https?://|ftp://|www\.)[A-Za-z0-9\-.~:/?#\[\]@!$&'()*+,;=%_]+", re.I)
 # Every pattern here runs over text anyone can upload, so none may backtrack over a long run:
 # a pattern that starts with a run of characters also refuses to start inside one, and
@@ -137,9 +78,10 @@ _IMAGE_FILE = re.compile(r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]+\.(?:jpe?g|png|gif|
                          re.I)
 _MARKDOWN = re.compile(r"\*\*|__|~~|`")
 _WHITESPACE = re.compile(r"\s+")
-_NUM = r"(?<!\d)\d+(?:\.\d+)?"  # never starts inside a run of digits: linear on long runs
+_NUM = r"(?<![\d.])\d+(?:\.\d+)?"  # never starts inside a run of digits: linear on long runs
 _DASH = r"[-—–~～至到]"
 _YEAR = r"(1[0-9]\d\d|20\d\d|21\d\d)"
+_MEASURE_AT = re.compile("|".join(re.escape(w) for w in MEASURE_WORDS))
 
 
 def _is_emoji(ch: str) -> bool:
@@ -153,6 +95,30 @@ def _is_emoji(ch: str) -> bool:
     )
 
 
+def _clean(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).translate(_FULLWIDTH).replace(JOINER, "")
+    text = _WHITESPACE.sub(" ", text)
+    text = _URL.sub(" ", text)
+    text = _EMAIL.sub(" ", text)
+    text = _IMAGE_FILE.sub(" ", text)
+    text = "".join(ch for ch in text if not _is_emoji(ch))
+    return _MARKDOWN.sub("", text)
+
+
+def _after(text: str, end: int) -> str:
+    """What follows a match, spaces skipped: decides 两 or 二."""
+    return text[end:end + 6].lstrip()
+
+
+def _measured(text: str, end: int) -> bool:
+    """Whether a measure word follows: then a figure is a quantity, not a code or a year."""
+    following = _after(text, end)
+    return counts(following) and _MEASURE_AT.match(following) is not None
+
+
+# --------------------------------------------------------------------------- dates and times
+
+
 def _date(y: str | None, m: str | None, d: str | None, day_word: str = "日") -> str:
     out = ""
     if y:
@@ -164,54 +130,74 @@ def _date(y: str | None, m: str | None, d: str | None, day_word: str = "日") ->
     return out
 
 
-def _time(h: str, m: str, s: str | None = None) -> str:
-    out = read_integer(int(h)) + "点"
-    if int(m) or s:
-        out += ("零" if m.startswith("0") and int(m) else "") + read_integer(int(m)) + "分"
-    if s:
-        out += read_integer(int(s)) + "秒"
-    return out
-
-
 def _valid_date(m: str, d: str | None = None) -> bool:
     return 1 <= int(m) <= 12 and (d is None or 1 <= int(d) <= 31)
+
+
+# A two-digit year is said digit by digit (九八年); a two-digit duration is a number (三十年).
+# A year: after an apostrophe, with a leading zero, before a month, or where a time begins
+# (start of a clause, after 在/于/从…) or before what happens in a year (入党、出生…);
+# never after what measures time (了、近、满…) and, below 30, only with a month or a zero.
+_SHORT_YEAR = re.compile(r"(?<![\d.])(['’‘]?)(\d{2})年(?![代级龄纪度])")
+_YEAR_EVENTS = ("的", "入党", "入伍", "参加", "出生", "生人", "毕业", "退休", "起", "春", "夏", "秋", "冬", "初", "底",
+                "末", "那", "时", "抗", "发生", "开始", "以后", "以前", "至", "到")
+_YEAR_STARTS = ("在", "于", "从", "自", "到", "至", "是", "截至", "那", "早在", "直到")
+_DURATION_BEFORE = ("了", "近", "约", "满", "足", "共", "已", "整", "多", "每", "这", "过去", "前后", "长达", "连续",
+                    "成立", "工作", "入党", "建党", "建国", "任职", "服役")
+_DURATION_AFTER = ("来", "间", "里", "内", "后", "前", "多", "左右", "以上", "以下", "之", "期间", "的时间", "如一日")
+
+
+def _short_year(match: re.Match, text: str) -> str:
+    digits, after = match.group(2), text[match.end():match.end() + 4]
+    before = text[max(0, match.start() - 2):match.start()].rstrip()
+    if match.group(1) or digits.startswith("0") or re.match(r"\s*\d{1,2}\s*月", after):
+        return read_digits(digits) + "年"
+    starts_time = not before or not ("\u4e00" <= before[-1] <= "\u9fff") or before.endswith(_YEAR_STARTS)
+    if int(digits) < 30 or before.endswith(_DURATION_BEFORE) or after.startswith(_DURATION_AFTER) \
+            or not (starts_time or after.startswith(_YEAR_EVENTS)):
+        return match.group(0)
+    return read_digits(digits) + "年"
 
 
 def _replace_dates(text: str) -> str:
     def full(match):
         y, m, d, word = match.group(1), match.group(2), match.group(3), match.group(4) or "日"
-        if not _valid_date(m, d):
-            return match.group(0)
-        return _date(y, m, d, word)
+        return _date(y, m, d, word) if _valid_date(m, d) else match.group(0)
 
-    text = re.sub(_YEAR + r"\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*(日|号)", full, text)
+    text = re.sub(r"(?<!\d)" + _YEAR + r"\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*(日|号)", full, text)
 
     def iso(match):
         y, m, d = match.group(1), match.group(3), match.group(4)
-        if not _valid_date(m, d):
-            return match.group(0)
-        return _date(y, m, d) + (match.group(5) or "")
+        return _date(y, m, d) + (match.group(5) or "") if _valid_date(m, d) else match.group(0)
 
-    text = re.sub(_YEAR + r"([-/.])(\d{1,2})\2(\d{1,2})(?!\d)(日|号)?", iso, text)
+    text = re.sub(r"(?<![\d.])" + _YEAR + r"([-/.])(\d{1,2})\2(\d{1,2})(?![\d.])(日|号)?", iso, text)
     text = re.sub(
-        _YEAR + r"\s*(?:年\s*)?[-—–~～至到]\s*" + _YEAR + r"\s*年",
-        lambda m: read_year(m.group(1)) + "年到" + read_year(m.group(2)) + "年",
+        r"(?<!\d)" + _YEAR + r"\s*(年\s*)?[-—–~～至到]\s*" + _YEAR + r"\s*年",
+        lambda m: read_year(m.group(1)) + ("年" if m.group(2) else "") + "到" + read_year(m.group(3)) + "年",
         text,
     )
+
+    def year_range(match):
+        first, second = int(match.group(1)), int(match.group(2))
+        if not 1900 <= first < second <= first + 10 or _measured(text, match.end()):
+            return match.group(0)
+        return read_year(match.group(1)) + "到" + read_year(match.group(2))
+
+    text = re.sub(r"(?<![\d.])" + _YEAR + r"\s*[-—–~～]\s*" + _YEAR + r"(?![\d.])", year_range, text)
     text = re.sub(
-        _YEAR + r"\s*年\s*(\d{1,2})\s*月",
+        r"(?<!\d)" + _YEAR + r"\s*年\s*(\d{1,2})\s*月",
         lambda m: _date(m.group(1), m.group(2), None) if _valid_date(m.group(2)) else m.group(0),
         text,
     )
-    text = re.sub(r"(?<!\d)" + _YEAR + r"\s*年(?!代)", lambda m: read_year(m.group(1)) + "年", text)
+    text = re.sub(r"(?<!\d)" + _YEAR + r"\s*年(?!代|级|龄|纪)", lambda m: read_year(m.group(1)) + "年", text)
+    text = _SHORT_YEAR.sub(lambda m: _short_year(m, text), text)
     text = re.sub(
         r"(?<![\d.])(\d{1,2})\s*月\s*(\d{1,2})\s*(日|号)",
         lambda m: _date(None, m.group(1), m.group(2), m.group(3)) if _valid_date(m.group(1), m.group(2)) else m.group(0),
         text,
     )
     text = re.sub(r"(?<!\d)(\d{4})年代", lambda m: read_digits(m.group(1)) + "年代", text)
-    text = re.sub(r"(?<!\d)(\d{2})年代", lambda m: read_integer(int(m.group(1))) + "年代", text)
-    return text
+    return re.sub(r"(?<!\d)(\d{2})年代", lambda m: read_integer(int(m.group(1))) + "年代", text)
 
 
 _CLOCK = r"(\d{1,2})[:：](\d{2})(?::(\d{2}))?"
@@ -220,7 +206,12 @@ _CLOCK = r"(\d{1,2})[:：](\d{2})(?::(\d{2}))?"
 def _clock(h: str, m: str, s: str | None) -> str | None:
     if int(h) > 24 or int(m) > 59 or (s and int(s) > 59):
         return None
-    return _time(h, m, s)
+    out = read_number(str(int(h)), "点") + "点"
+    if int(m) or s:
+        out += ("零" if m.startswith("0") and int(m) else "") + read_integer(int(m)) + "分"
+    if s:
+        out += read_integer(int(s)) + "秒"
+    return out
 
 
 def _replace_times(text: str) -> str:
@@ -228,29 +219,31 @@ def _replace_times(text: str) -> str:
         first, second = _clock(*match.group(1, 2, 3)), _clock(*match.group(4, 5, 6))
         return f"{first}到{second}" if first and second else match.group(0)
 
-    text = re.sub(r"(?<![\d:])" + _CLOCK + r"\s*[-—–~～]\s*" + _CLOCK + r"(?![\d:])", clock_range, text)
+    text = re.sub(r"(?<![\d:])" + _CLOCK + r"\s*[-—–~～至到]\s*" + _CLOCK + r"(?![\d:])", clock_range, text)
     return re.sub(
         r"(?<![\d:])" + _CLOCK + r"(?![\d:])", lambda m: _clock(*m.group(1, 2, 3)) or m.group(0), text
     )
 
 
-def _replace_phones(text: str) -> str:
+# --------------------------------------------------------------------------- phones and codes
+
+
+def _replace_phones(text: str, language: str) -> str:
+    def dialled(digits: str) -> str:
+        return read_digits(digits, phone=True, language=language)
+
+    text = re.sub(r"\+\s*86[\s-]*(?=1[3-9]\d)", "", text)
     text = re.sub(
-        r"(?<!\d)(0\d{2,3})-(\d{7,8})(?:-(\d{1,5}))?(?!\d)",
-        lambda m: read_digits(m.group(1), phone=True) + "，" + read_digits(m.group(2), phone=True)
-        + ("转" + read_digits(m.group(3), phone=True) if m.group(3) else ""),
+        r"(?<!\d)(0\d{2,3})[-\s]?(\d{7,8})(?:-(\d{1,5}))?(?!\d)",
+        lambda m: dialled(m.group(1)) + GROUP_BREAK + dialled(m.group(2)) + ("转" + dialled(m.group(3)) if m.group(3) else ""),
         text,
     )
-    text = re.sub(
-        r"(?<!\d)(400|800)-(\d{3})-(\d{4})(?!\d)",
-        lambda m: "，".join(read_digits(g, phone=True) for g in m.groups()),
-        text,
-    )
-    text = re.sub(
-        r"(?<![\d.])(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?![\d.])",
-        lambda m: "，".join(read_digits(g, phone=True) for g in m.groups()),
-        text,
-    )
+    text = re.sub(r"(?<!\d)(400|800)[-\s]?(\d{3})[-\s]?(\d{4})(?!\d)",
+                  lambda m: GROUP_BREAK.join(dialled(g) for g in m.groups()), text)
+    text = re.sub(r"(?<![\d.])(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?![\d.])",
+                  lambda m: GROUP_BREAK.join(dialled(g) for g in m.groups()), text)
+
+    text = re.sub(r"(?<=[零幺二三四五六七八九])\s*转\s*(\d{1,6})(?!\d)", lambda m: "转" + dialled(m.group(1)), text)
 
     def dial(match):
         digits = match.group(1)
@@ -259,10 +252,71 @@ def _replace_phones(text: str) -> str:
             return digits
         before = text[max(0, match.start() - 12):match.start()]
         if digits in SERVICE_NUMBERS or (DIAL_CONTEXT.search(before) and 3 <= len(digits) <= 12):
-            return read_digits(digits, phone=True)
+            return dialled(digits)
         return digits
 
     return re.sub(r"(?<![\d.,])(\d{3,12})(?![\d.,%])", dial, text)
+
+
+def _code_group(group: str) -> str:
+    """A group of a hyphenated code: a short one is a building or unit number (三、十二), a
+    longer one a room number said digit by digit (五零一)."""
+    return read_integer(int(group)) if len(group) <= 2 else read_digits(group)
+
+
+def _named_code(code: str) -> str:
+    if "-" in code and all(group.isdigit() for group in code.split("-")):
+        return "杠".join(_code_group(group) for group in code.split("-"))
+    return read_digits(code.replace("-", "杠"))
+
+
+def _replace_named_codes(text: str) -> str:
+    """Codes recognisable by their shape or the word before them: plates, ID and card numbers,
+    anything after 编号/邮编/账号…; read before phone numbers so a code is never dialled."""
+    text = re.sub(
+        r"([" + PROVINCES + r"])\s*([A-Z])[\s·•-]?([A-Z0-9]{5,6})(?![A-Za-z0-9])",
+        lambda m: m.group(1) + m.group(2) + read_digits(m.group(3)) if re.search(r"\d", m.group(3)) else m.group(0),
+        text,
+    )
+    text = re.sub(r"(?<![\dA-Za-z])(\d{17}[\dXx]|\d{15})(?![\dA-Za-z])",
+                  lambda m: read_digits(m.group(1).upper()), text)
+    text = re.sub(r"(?<!\d)\d{4}(?: \d{4}){2,4}(?!\d)",
+                  lambda m: GROUP_BREAK.join(read_digits(g) for g in m.group(0).split()), text)
+    text = re.sub(
+        r"(" + CODE_CONTEXT + r")([:：\s是为]{0,3})((?:[A-Za-z]{0,3}\d[\dA-Za-z]*)(?:-[\dA-Za-z]+)*)",
+        lambda m: m.group(1) + m.group(2) + _named_code(m.group(3)), text,
+    )
+    return text
+
+
+def _replace_codes(text: str) -> str:
+    """Codes by their place: 3-2-501, room numbers, 1#楼, and long runs no measure word follows."""
+    text = re.sub(r"(?<![\d.\-])(\d{1,4})-(\d{1,4})-(\d{1,5})(?:-(\d{1,5}))?(?![\d.\-])",
+                  lambda m: "杠".join(_code_group(g) for g in m.groups() if g), text)
+    text = re.sub(r"(?:(?<=单元)|(?<=号楼)|(?<=[栋幢座]))(\d{3,4})(?![\d.])", lambda m: read_digits(m.group(1)), text)
+    text = re.sub(r"(?<![\d.])(\d{3,4})(?=室|房间|房|号房)", lambda m: read_digits(m.group(1)), text)
+    text = re.sub(r"(?<![\d.])(\d+)\s*#(?=楼|栋|门|[^\d#]|$)", r"\1号", text)
+
+    def long_run(match):
+        round_figure = match.group(0).endswith("000") and not match.group(0).startswith("0")
+        return match.group(0) if round_figure or _measured(text, match.end()) else read_digits(match.group(0))
+
+    return re.sub(r"(?<![\d.,])\d{7,}(?![\d.,])", long_run, text)
+
+
+# --------------------------------------------------------------------------- quantities
+
+
+def _replace_temperatures(text: str) -> str:
+    def below(sign: str | None) -> str:
+        return "零下" if sign else ""
+
+    degrees = r"\s*(?:℃|°C)"
+    pair = r"(-)?(" + _NUM + r")(?:" + degrees + r")?\s*" + _DASH + r"\s*(-)?(" + _NUM + r")" + degrees
+    text = re.sub(pair, lambda m: below(m.group(1)) + read_number(m.group(2)) + "到" + below(m.group(3))
+                  + read_number(m.group(4)) + "摄氏度", text)
+    return re.sub(r"(-)?(" + _NUM + r")" + degrees, lambda m: below(m.group(1)) + read_number(m.group(2)) + "摄氏度",
+                  text)
 
 
 def _replace_percentages(text: str) -> str:
@@ -275,61 +329,91 @@ def _replace_percentages(text: str) -> str:
     return re.sub(r"(-?" + _NUM + r")\s*‰", lambda m: "千分之" + read_number(m.group(1)), text)
 
 
-def _replace_temperatures(text: str) -> str:
-    def temp(match):
-        sign, value = match.group(1), match.group(2)
-        prefix = "零下" if sign else ""
-        return prefix + read_number(value) + "摄氏度"
-
-    text = re.sub(r"([-−])?(" + _NUM + r")\s*(?:℃|°C)\s*" + _DASH + r"\s*([-−])?(" + _NUM + r")\s*(?:℃|°C)",
-                  lambda m: ("零下" if m.group(1) else "") + read_number(m.group(2)) + "到"
-                  + ("零下" if m.group(3) else "") + read_number(m.group(4)) + "摄氏度", text)
-    text = re.sub(r"([-−])?(" + _NUM + r")\s*" + _DASH + r"\s*([-−])?(" + _NUM + r")\s*(?:℃|°C)",
-                  lambda m: ("零下" if m.group(1) else "") + read_number(m.group(2)) + "到"
-                  + ("零下" if m.group(3) else "") + read_number(m.group(4)) + "摄氏度", text)
-    return re.sub(r"([-−])?(" + _NUM + r")\s*(?:℃|°C)", temp, text)
-
-
 def _replace_fractions(text: str) -> str:
     def fraction(match):
         a, b = match.group(1), match.group(2)
         if int(b) == 0:
-            return match.group(0)
+            return read_integer(int(a)) + "、" + read_integer(int(b))
         if int(a) >= int(b) > 10:
-            return read_integer(int(a)) + "、" + read_integer(int(b))  # 140/90: blood pressure
+            return read_integer(int(a)) + PAIR_BREAK + read_integer(int(b))  # 140/90: blood pressure
         return read_integer(int(b)) + "分之" + read_integer(int(a))
 
-    return re.sub(r"(?<![\d/])(\d{1,4})/(\d{1,4})(?![\d/])", fraction, text)
-
-
-def _replace_ranges(text: str) -> str:
-    return re.sub(
-        r"(?<![\d.\-])(" + _NUM + r")\s*[-—–~～]\s*(" + _NUM + r")(?![\d.])",
-        lambda m: read_number(m.group(1)) + "到" + read_number(m.group(2)),
-        text,
+    text = re.sub(
+        r"(?<![\d.])(\d+(?:\.\d+)?)\s*(" + PER_LEFT + r")\s*/\s*(" + PER_RIGHT + ")",
+        lambda m: "每" + m.group(3) + read_number(m.group(1), m.group(2)) + m.group(2), text,
     )
+    text = re.sub(r"(" + PER_LEFT + r")\s*/\s*(?=" + PER_RIGHT + ")", r"\1每", text)
+    return re.sub(r"(?<![\d/.])(\d{1,4})\s*/\s*(\d{1,4})(?![\d/.])", fraction, text)
 
 
 def _replace_units(text: str) -> str:
-    return re.sub(
-        r"(" + _NUM + r")\s*(" + _UNIT_PATTERN + r")(?![A-Za-z²³])",
-        lambda m: read_number(m.group(1)) + _UNIT_READING[m.group(2)],
-        text,
-    )
+    def unit(match):
+        spoken = _UNIT_READING[match.group(2)]
+        return read_number(match.group(1), spoken) + spoken
+
+    return re.sub(r"(" + _NUM + r")\s*(" + _UNIT_PATTERN + r")(?![A-Za-z²³])", unit, text)
+
+
+def _ordinal_before(text: str, start: int) -> bool:
+    before = text[max(0, start - 2):start].rstrip()
+    return before.endswith(("第", "初", "星期", "礼拜")) or (before != "" and before[-1] in "万亿千百")
+
+
+def _replace_ranges(text: str) -> str:
+    def number_range(match):
+        first, second = match.group(1), match.group(2)
+        following = _after(text, match.end())
+        ordinal = _ordinal_before(text, match.start())
+        if float(first) > float(second) and "." not in first + second and len(first) <= 2 and len(second) <= 2:
+            return read_integer(int(first)) + "杠" + read_integer(int(second))
+        return (read_number(first, following, ordinal=ordinal) + "到"
+                + read_number(second, following, ordinal=ordinal))
+
+    return re.sub(r"(?<![\d.\-])(" + _NUM + r")\s*[-—–~～]\s*(" + _NUM + r")(?![\d.\-])", number_range, text)
+
+
+def _replace_arithmetic(text: str) -> str:
+    text = re.sub(r"(?<=\d)\s*[×xX*]\s*(?=\d)", "乘", text)
+    text = re.sub(r"(?<=\d)\s*÷\s*(?=\d)", "除以", text)
+    text = re.sub(r"\s*(?:≥|>=)\s*(?=\d)", "大于等于", text)
+    text = re.sub(r"\s*(?:≤|<=)\s*(?=\d)", "小于等于", text)
+    text = re.sub(r"(?<![<>=])\s*>\s*(?=\d)", "大于", text)
+    text = re.sub(r"(?<![<>=])\s*<\s*(?=\d)", "小于", text)
+    return text
 
 
 def _replace_numbers(text: str) -> str:
-    text = re.sub(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])", lambda m: read_number(m.group(0)), text)
-    text = re.sub(r"第\s*(\d+)", lambda m: "第" + read_integer(int(m.group(1))), text)
+    text = re.sub(r"(?<![\d.])\d+(?:\.\d+){2,}(?![\d.])",  # 1.2.3: a version or a section
+                  lambda m: "点".join(read_number(part, ordinal=True) for part in m.group(0).split(".")), text)
     text = re.sub(r"(?<![\d:])(\d{1,3})\s*[:：]\s*(\d{1,3})(?![\d:])",
                   lambda m: read_integer(int(m.group(1))) + "比" + read_integer(int(m.group(2))), text)
-    text = re.sub(r"(?<![A-Za-z0-9.])[-−](" + _NUM + r")", lambda m: "负" + read_number(m.group(1)), text)
-    return re.sub(_NUM, lambda m: read_number(m.group(0)), text)
+    text = re.sub(r"(?<![A-Za-z0-9.])-(" + _NUM + r")", lambda m: "负" + read_number(m.group(1), ordinal=True), text)
 
+    def number(match):
+        return read_number(match.group(0), _after(text, match.end()), ordinal=_ordinal_before(text, match.start()))
+
+    text = re.sub(_NUM, number, text)
+    return re.sub(r"\d", lambda m: read_digits(m.group(0)), text)
+
+
+# --------------------------------------------------------------------------- symbols and punctuation
 
 _ASCII_PUNCT = [
+    # after a range or a number already in words, only units no word could be mistaken for
+    (re.compile(r"(?<=[零一二三四五六七八九十百千万两])\s*(" + _WORDY_UNITS + r")(?![A-Za-z²³])"),
+     lambda m: _UNIT_READING[m.group(1)]),
+    (re.compile(r"[×✕╳]{2,}|(?<![A-Za-z])[Xx]{2,3}(?![A-Za-z])"), "某某"),
+    (re.compile(r"[#*_<>|\\^{}\[\]%$×÷≥≤]"), " "),
+    (_WHITESPACE, " "),  # symbols just became spaces: one each, so no pattern below scans a run twice
+    (re.compile(r"\s*\+\s*"), "加"),
+    (re.compile(r"\s*={1,2}\s*"), "等于"),
+    (re.compile(r"\s*&\s*"), "和"),
+    (re.compile(r"@\s*"), "艾特"),
+    # "~" joins a range only between what reads as numbers or times; elsewhere it is a tone mark
+    (re.compile(r"(?<=[零一二三四五六七八九十百千万亿两点分秒年月日号时岁元])\s*[~～]\s*(?=[零一二三四五六七八九十两]|零下)"), "到"),
+    (re.compile(r"\s*[~～]+\s*"), "，"),
     (re.compile(r"\.{3,}|…+|⋯+"), "，"),
-    (re.compile(r"—{1,2}|--+"), "，"),
+    (re.compile(r"—{1,2}|--+|―+"), "，"),
     (re.compile(r"\s*,\s*"), "，"),
     (re.compile(r"\s*;\s*"), "；"),
     (re.compile(r"\s*:\s*"), "："),
@@ -338,21 +422,32 @@ _ASCII_PUNCT = [
     (re.compile(r"\s*\(\s*"), "（"),
     (re.compile(r"\s*\)\s*"), "）"),
     (re.compile(r"(?<=[^\sA-Za-z])\.(?=\s|$|[\u4e00-\u9fff”’])|(?<=[A-Za-z])\.(?=\s*[\u4e00-\u9fff”’]|\s|$)"), "。"),
-    (re.compile(r"\s*&\s*"), "和"),
-    (re.compile(r"\s*[~～]\s*"), "到"),
     (re.compile(r"\s*/\s*"), "、"),
-    (re.compile(r"[#*_=<>|\\^@{}\[\]]"), " "),
+    (re.compile(r"(?<![A-Za-z])-+|-+(?![A-Za-z])"), " "),  # a hyphen only joins Latin words (Wi-Fi)
 ]
 
 
 def _replace_punctuation(text: str) -> str:
+    """Marks and symbols into Chinese pauses and words. Repeated until nothing changes (at
+    most a few rounds), because a symbol that became a word or a space can give a mark next
+    to it a new meaning, and normalising twice must equal once."""
+    for _ in range(4):
+        before = text
+        text = _punctuation_round(text)
+        if text == before:
+            break
+    return text
+
+
+def _punctuation_round(text: str) -> str:
     for pattern, replacement in _ASCII_PUNCT:
         text = pattern.sub(replacement, text)
-    text = _WHITESPACE.sub(" ", text)  # symbols just became spaces: runs again
+    text = _WHITESPACE.sub(" ", text)
     text = re.sub(r"([，、：；])(?:\s*[，、：；])+", r"\1", text)
     text = re.sub(r"[，、：]\s*([。！？；])", r"\1", text)
     text = re.sub(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])", "", text)
-    return re.sub(r"\s{2,}", " ", text).strip()
+    text = re.sub(r"\s{2,}", " ", text).strip()
+    return re.sub(r"^[，、：；。]+", "", text)
 
 
 def apply_lexicon(text: str, lexicon: Mapping[str, str] | None) -> str:
@@ -367,162 +462,25 @@ def apply_lexicon(text: str, lexicon: Mapping[str, str] | None) -> str:
     return pattern.sub(lambda m: lexicon[m.group(0)], text)
 
 
-def normalise(text: str, lexicon: Mapping[str, str] | None = None) -> str:
-    """One paragraph of lesson text → what should be spoken (quote marks kept for cutting)."""
-    text = unicodedata.normalize("NFC", text).translate(_FULLWIDTH)
-    text = _WHITESPACE.sub(" ", text)
-    text = _URL.sub(" ", text)
-    text = _EMAIL.sub(" ", text)
-    text = _IMAGE_FILE.sub(" ", text)
-    text = "".join(ch for ch in text if not _is_emoji(ch))
-    text = _MARKDOWN.sub("", text)
-    text = apply_lexicon(text, lexicon)
-    text = re.sub(r'"([^"\n]*)"', r"“\1”", text.replace("−", "-"))
+def normalise(text: str, lexicon: Mapping[str, str] | None = None, *, language: str = "cmn",
+              marked: bool = False) -> str:
+    """One paragraph of lesson text → what should be spoken (quote marks kept for cutting).
+    `language` is the voice's ("cmn", "yue"): Cantonese says 一 where Mandarin callers say 幺.
+    `marked` keeps the joiners between a code's digit groups, for segmentation."""
+    text = apply_lexicon(_clean(text), lexicon)
+    text = re.sub(r'"([^"\n]*)"', r"“\1”", text)
     text = re.sub(r"零下\s*-", "零下", text)
-    text = re.sub(r"(\d)\s*\+\s*(?=\d)", r"\1加", text)
+    text = re.sub(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])", lambda m: m.group(0).replace(",", ""), text)
+    text = _replace_named_codes(text)
     text = _replace_dates(text)
     text = _replace_times(text)
-    text = _replace_phones(text)
+    text = _replace_phones(text, language)
+    text = _replace_codes(text)
     text = _replace_temperatures(text)
     text = _replace_percentages(text)
     text = _replace_fractions(text)
     text = _replace_units(text)
     text = _replace_ranges(text)
-    text = _replace_numbers(text)
-    return _replace_punctuation(text)
-
-
-def strip_quote_marks(text: str) -> str:
-    """Quote and title marks are not spoken; their words are."""
-    return "".join(ch for ch in text if ch not in QUOTE_MARKS)
-
-
-# --------------------------------------------------------------------------- segmentation
-
-
-def _protected(text: str) -> list[bool]:
-    """For each gap i (between text[i-1] and text[i]) whether cutting there is forbidden:
-    inside a 《title》 or quotation, or between two numeral characters."""
-    forbidden = [False] * (len(text) + 1)
-    stack: list[str] = []
-    for i, ch in enumerate(text):
-        if stack:
-            forbidden[i] = True
-        if stack and ch == stack[-1]:
-            stack.pop()
-        elif ch in OPENING and ch != '"':
-            stack.append(OPENING[ch])
-        if i and text[i - 1] in NUMERAL_CHARS and ch in NUMERAL_CHARS:
-            forbidden[i] = True
-    return forbidden
-
-
-def _split_after(text: str, marks: str, *, quotes_block: bool) -> list[str]:
-    """Cut after each mark (and closing quotes right after it), except where forbidden."""
-    forbidden = _protected(text) if quotes_block else [False] * (len(text) + 1)
-    pieces, start, i = [], 0, 0
-    while i < len(text):
-        if text[i] in marks:
-            j = i + 1
-            while j < len(text) and text[j] in "”’」』》\"":
-                j += 1
-            if not forbidden[i] or not quotes_block:
-                pieces.append(text[start:j])
-                start = j
-            i = j
-            continue
-        i += 1
-    if start < len(text):
-        pieces.append(text[start:])
-    return [p for p in (piece.strip() for piece in pieces) if p]
-
-
-def _utf8_len(text: str) -> int:
-    return len(text.encode("utf-8"))
-
-
-def _cut_by_length(text: str, byte_limit: int) -> list[str]:
-    """Last resort for a run with no usable punctuation: cut at allowed gaps. Byte offsets
-    are summed once, so a long run costs linear time."""
-    forbidden = _protected(text)
-    offsets = [0]
-    for ch in text:
-        offsets.append(offsets[-1] + len(ch.encode("utf-8", "surrogatepass")))
-    pieces, start = [], 0
-    while offsets[-1] - offsets[start] > byte_limit:
-        end = start + 1
-        best = None
-        while end < len(text) and offsets[end + 1] - offsets[start] <= byte_limit:
-            end += 1
-            if not forbidden[end]:
-                best = end
-        cut = best if best and best > start else end
-        pieces.append(text[start:cut])
-        start = cut
-    pieces.append(text[start:])
-    return [p for p in pieces if p]
-
-
-def _split_long(sentence: str, byte_limit: int) -> list[tuple[str, str]]:
-    """A sentence over the limit → (piece, pause) cut at clause marks, then by length."""
-    if _utf8_len(sentence) <= byte_limit:
-        return [(sentence, "sentence")]
-    out: list[tuple[str, str]] = []
-    current = ""
-    for clause in _split_after(sentence, CLAUSE_MARKS, quotes_block=True):
-        for piece in (_cut_by_length(clause, byte_limit) if _utf8_len(clause) > byte_limit else [clause]):
-            if current and _utf8_len(current + piece) > byte_limit:
-                out.append((current, "clause"))
-                current = ""
-            current += piece
-    if current:
-        out.append((current, "sentence"))
-    return out
-
-
-def segment_paragraph(text: str, byte_limit: int, *, pack: bool = True) -> list[tuple[str, str]]:
-    """Normalised paragraph → (text, pause) pieces within byte_limit; with pack, whole
-    sentences are joined up to the limit so an engine gets few, natural requests."""
-    pieces: list[tuple[str, str]] = []
-    for sentence in _split_after(text, SENTENCE_END, quotes_block=False):
-        pieces.extend(_split_long(sentence, byte_limit))
-    if not pack:
-        return pieces
-    packed: list[tuple[str, str]] = []
-    for piece, pause in pieces:
-        if packed and packed[-1][1] == "sentence" and _utf8_len(packed[-1][0] + piece) <= byte_limit:
-            packed[-1] = (packed[-1][0] + piece, pause)
-        else:
-            packed.append((piece, pause))
-    return packed
-
-
-def segment_text(
-    text: str,
-    byte_limit: int = 1500,
-    *,
-    lexicon: Mapping[str, str] | None = None,
-    pack: bool = True,
-) -> list[Segment]:
-    """Lesson text (one paragraph per line, "# " headings) → speakable segments."""
-    segments: list[Segment] = []
-    for line in text.split("\n"):
-        line = line.strip()
-        if not line:
-            continue
-        heading = line.startswith("# ")
-        spoken = normalise(line[2:] if heading else line, lexicon)
-        pieces = segment_paragraph(spoken, byte_limit, pack=pack)
-        for index, (piece, pause) in enumerate(pieces):
-            said = strip_quote_marks(piece).strip()
-            if not said or not any(ch.isalnum() for ch in said):
-                continue
-            last = index == len(pieces) - 1
-            kind = "heading" if heading and last else ("paragraph" if last else pause)
-            segments.append(Segment(said, kind))
-    return segments
-
-
-def preview_lines(segments: Iterable[Segment]) -> list[str]:
-    labels = {"clause": "短停", "sentence": "句停", "paragraph": "段停", "heading": "标题停"}
-    return [f"[{labels[s.pause]}] {s.text}" for s in segments]
+    text = _replace_arithmetic(text)
+    text = _replace_punctuation(_replace_numbers(text))
+    return text if marked else text.replace(JOINER, "")

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from audio.engines import SpeechRequest  # noqa: E402
 from audio.engines.espeak import EspeakEngine  # noqa: E402
 from audio.master import ffmpeg  # noqa: E402
-from audio.text import segment_text  # noqa: E402
+from audio.segment import segment_text  # noqa: E402
 from audio.voices import get_voice  # noqa: E402
 
 CALLS = {"n": 0}

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from core.import_checks import LONG_LESSON_MINUTES, Finding, check_batch, in_stated_order, split_at_headings
 from core.importer import Script, clean_text, clean_title, to_simplified
 from core.audit import audit
 from core.models import Lesson, LessonVersion, Series, User
@@ -158,6 +160,49 @@ def add_lesson(
     session.add(lesson)
     session.flush()
     return lesson
+
+
+@dataclass
+class ImportPlan:
+    """Scripts in the order they will be imported, what was found about each (aligned), and
+    those held back as duplicates (with why)."""
+
+    scripts: list[Script]
+    findings: list[list[Finding]]
+    held_back: list[tuple[Script, list[Finding]]] = field(default_factory=list)
+
+    def notes(self) -> list[str]:
+        return [f"「{script.filename}」{finding.message}"
+                for script, found in zip(self.scripts, self.findings) for finding in found]
+
+
+def plan_import(
+    session: Session,
+    series: Series,
+    scripts: Iterable[Script],
+    chars_per_minute: int,
+    *,
+    force: bool = False,
+    split: Collection[str] = (),
+) -> ImportPlan:
+    """Order a batch by the lesson numbers its files state, split the long lessons named in
+    `split` at their headings, and hold back what is already in the series unless forced."""
+    ordered: list[Script] = []
+    for script in in_stated_order(list(scripts)):
+        long = listening_seconds(script.text, chars_per_minute) > LONG_LESSON_MINUTES * 60
+        ordered.extend(split_at_headings(script) if script.filename in split and long else [script])
+    first = (session.scalar(select(func.max(Lesson.number)).where(Lesson.series_id == series.id)) or 0) + 1
+
+    def check(batch: list[Script]) -> list[list[Finding]]:
+        return check_batch(batch, series.lessons, first_number=first,
+                           minutes=lambda text: listening_seconds(text, chars_per_minute) / 60)
+
+    findings = check(ordered)
+    if force:
+        return ImportPlan(ordered, findings)
+    held = [(script, found) for script, found in zip(ordered, findings) if any(f.holds_back for f in found)]
+    kept = [script for script, found in zip(ordered, findings) if not any(f.holds_back for f in found)]
+    return ImportPlan(kept, check(kept), held)
 
 
 def import_scripts(session: Session, series: Series, scripts: Iterable[Script], user: User | None) -> list[Lesson]:

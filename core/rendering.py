@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from audio.engines import EngineError
 from audio.master import LEAD_IN_MS, PAUSE_MS, TAIL_MS, Clip, Gap, MasteringError, Tags, ffmpeg, master, track_items
 from audio.store import AudioStore
-from audio.text import read_integer
+from audio.numbers import read_integer
 from audio.voices import UnknownVoice, get_voice
 from core.audit import audit
 from core.db import utcnow

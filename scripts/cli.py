@@ -230,11 +230,15 @@ def _collect(paths: tuple[str, ...]) -> list[tuple[str, bytes]]:
               help="无法自动识别编码时指定")
 @click.option("--title", default=None, help="课程标题（只导入一个文件时有效）")
 @click.option("--simplify", is_flag=True, help="把繁体字转换为简体字")
+@click.option("--force", is_flag=True, help="专题里已有相同（或几乎相同）的正文时也导入")
+@click.option("--split", is_flag=True, help="超过 60 分钟的讲稿按小标题拆成几课")
 @with_appcontext
-def lessons_import(paths, series_title: str, encoding: str | None, title: str | None, simplify: bool) -> None:
-    """导入讲稿文件（.txt/.docx/.md 或 .zip，也可以是文件夹）。有任何问题时一个也不导入。"""
+def lessons_import(paths, series_title: str, encoding: str | None, title: str | None, simplify: bool,
+                   force: bool, split: bool) -> None:
+    """导入讲稿文件（.txt/.docx/.md 或 .zip，也可以是文件夹）。有任何问题时一个也不导入；
+    专题里已有的正文会跳过，文件写明的“第十课”决定导入顺序。"""
     from core.importer import Limits, inspect_batch
-    from core.lessons import get_or_create_series, import_scripts
+    from core.lessons import get_or_create_series, import_scripts, plan_import
 
     files = _collect(paths)
     if title and len(files) != 1:
@@ -258,12 +262,22 @@ def lessons_import(paths, series_title: str, encoding: str | None, title: str | 
                     first = cand.preview.split("\n", 1)[0]
                     click.echo(f"      --encoding {cand.encoding:<10} {cand.label}：{first}", err=True)
         sys.exit(1)
+    scripts = [u.script for u in uploads]
     with database().session() as session:
         series = get_or_create_series(session, series_title)
-        created = import_scripts(session, series, [u.script for u in uploads], None)
+        plan = plan_import(session, series, scripts, current_app.config["CHARS_PER_MINUTE"], force=force,
+                           split={s.filename for s in scripts} if split else ())
+        created = import_scripts(session, series, plan.scripts, None)
         session.commit()
         for lesson in created:
             click.echo(f"  ✓ 第{lesson.number}课 {lesson.title}（{lesson.source_filename}）")
+        for script, found in plan.held_back:
+            reasons = "；".join(f.message for f in found if f.holds_back)
+            click.secho(f"  ↷ 跳过「{script.filename}」：{reasons}（确实要导入请加 --force）", fg="yellow")
+        for script, found in zip(plan.scripts, plan.findings):
+            for finding in found:
+                hint = "（加 --split 按小标题拆开）" if finding.kind == "long" and not split else ""
+                click.secho(f"  ! 「{script.filename}」{finding.message}{hint}", fg="yellow")
         click.echo(f"已导入 {len(created)} 个讲稿到「{series.title}」")
 
 
@@ -317,11 +331,13 @@ def _read_script(source) -> str:
 @click.argument("source", type=click.File("rb"))
 @click.option("--voice", "voice_id", default="mandarin-xiaoxiao", show_default=True, help="按这个声音引擎的长度限制切分")
 @click.option("--sentences", is_flag=True, help="每句一行（不合并同段的句子）")
+@click.option("--changes", is_flag=True, help="只列出改读的地方：原文 → 读作（次数）")
 @with_appcontext
-def text_command(source, voice_id: str, sentences: bool) -> None:
+def text_command(source, voice_id: str, sentences: bool, changes: bool) -> None:
     """预览讲稿会怎样被朗读：规范化后的文字，一行一段，带停顿类型。FILE 为 - 时读标准输入。"""
     from audio.engines import ENGINES, build_engines
-    from audio.text import preview_lines, segment_text
+    from audio.preview import reading_changes
+    from audio.segment import preview_lines, segment_text
     from audio.voices import UnknownVoice, get_voice
 
     try:
@@ -330,7 +346,12 @@ def text_command(source, voice_id: str, sentences: bool) -> None:
         fail(str(exc))
     build_engines(current_app.config)
     limit = ENGINES[voice.engine].byte_limit
-    segments = segment_text(_read_script(source), limit, lexicon=_lexicon(), pack=not sentences)
+    text = _read_script(source)
+    if changes:
+        for written, spoken, count in reading_changes(text, _lexicon(), voice.language)[1]:
+            click.echo(f"{written} → {spoken or '（不读）'}" + (f"（{count} 处）" if count > 1 else ""))
+        return
+    segments = segment_text(text, limit, lexicon=_lexicon(), pack=not sentences, language=voice.language)
     for line in preview_lines(segments):
         click.echo(line)
 

@@ -45,6 +45,14 @@
       })
       .then(function (data) {
         list.textContent = "";
+        if (data.changes.length) {
+          var changes = document.createElement("li");
+          changes.className = "changes";
+          changes.textContent = "改读 " + data.changes.length + " 处：" + data.changes.map(function (change) {
+            return change.written + " → " + (change.spoken || "（不读）") + (change.count > 1 ? " ×" + change.count : "");
+          }).join("；");
+          list.appendChild(changes);
+        }
         data.segments.forEach(function (segment) {
           var item = document.createElement("li");
           var badge = document.createElement("span");

@@ -117,6 +117,7 @@ def test_phone_admin_logs_in_uploads_and_edits(page, live_server, tmp_path):
     page.click("#preview-button")
     page.wait_for_selector("#preview-list li")
     assert page.locator("#preview-list li").all_inner_texts() == [
+        "改读 3 处：重阳节 → 崇阳节；2025年10月29日 → 二零二五年十月二十九日；12345 → 幺二三四五",
         "标题停 小结",
         "段停 崇阳节是二零二五年十月二十九日，请拨打幺二三四五。",
     ]

@@ -158,6 +158,10 @@ def test_text_previews_a_gbk_file_and_stdin(run, tmp_path):
         "[标题停] 小结",
         "[段停] 崇阳节要记住。",  # the seeded lexicon applies
     ]
+    changes = run("text", str(path), "--changes")
+    assert changes.output.splitlines() == ["21元 → 二十一元", "12345 → 幺二三四五", "重阳节 → 崇阳节"]
+    cantonese = run("text", "-", "--voice", "offline-cantonese", input="请拨打110，2个人。")
+    assert cantonese.output.splitlines() == ["[段停] 请拨打一一零，两个人。"]
     piped = run("text", "-", "--sentences", input="第一句。第二句！")
     assert piped.output.splitlines() == ["[句停] 第一句。", "[段停] 第二句！"]
     missing = run("text", str(tmp_path / "none.txt"))

@@ -1,9 +1,11 @@
 """The importer on real files: every encoding, docx, Markdown, zips, and every bad input."""
 from __future__ import annotations
 
+import csv
 import io
 import os
 import zipfile
+from pathlib import Path
 
 import docx
 import pytest
@@ -16,6 +18,7 @@ from core.importer import (
     inspect_batch,
     markdown_to_text,
     parse_script,
+    to_simplified,
 )
 
 LIMITS = Limits()
@@ -66,6 +69,20 @@ def test_big5_is_detected_and_can_be_simplified():
     assert script.encoding == "big5"
     assert script.title == "繁体讲稿"
     assert script.text == "我们一起学习党章，按时交纳党费，发挥先锋模范作用。"
+
+
+def test_traditional_to_simplified_is_phrase_level_and_beats_plain_t2s():
+    """OpenCC's Taiwan then Hong Kong tables, measured on a set of phrases where a character
+    table goes wrong (著 as 着 or 著, 乾 as 干 or 乾, Hong Kong variants)."""
+    import opencc
+
+    with (Path(__file__).parent / "data" / "traditional.tsv").open(encoding="utf-8", newline="") as file:
+        pairs = [(row["traditional"], row["simplified"]) for row in csv.DictReader(file, delimiter="\t")]
+    plain = opencc.OpenCC("t2s")
+    ours = sum(to_simplified(t) == s for t, s in pairs)
+    theirs = sum(plain.convert(t) == s for t, s in pairs)
+    assert len(pairs) >= 80 and ours == len(pairs) and theirs < ours
+    assert to_simplified("影響著每一個人，著名的衞生站") == "影响着每一个人，著名的卫生站"
 
 
 def test_short_big5_text_is_offered_with_previews_and_decoded_as_chosen():

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from audio.text import segment_text
+from audio.segment import segment_text
 from core.importer import Limits, Script, parse_script
 
 MB2 = 2 * 1024 * 1024

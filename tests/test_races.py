@@ -107,7 +107,7 @@ def test_racing_lesson_confirms_and_uploads_never_answer_500(app):
         form = {"csrf_token": browser.token(), "include-0": "1"}
         calls = [lambda t=t: browser.open(f"/series/{series_id}/upload/{t}", form) for t in tokens for _ in range(2)]
         calls += [lambda n=n: browser.open(f"/series/{series_id}/upload", {"csrf_token": form["csrf_token"]},
-                                           files=[("files", f"新{n}.txt", f"新课{n}\n内容。".encode())]) for n in range(3)]
+                                           files=[("files", f"新{n}.txt", f"新课{n}\n第{n}份不同的内容。".encode())]) for n in range(3)]
         results = at_once(calls)
     assert all(status < 500 for status, _, _ in results), [r[0] for r in results]
     with app.extensions["xiangyin.db"].session() as session:

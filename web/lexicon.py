@@ -8,7 +8,8 @@ from collections import OrderedDict
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from audio.engines.edge import EdgeEngine
-from audio.text import segment_text
+from audio.preview import reading_changes
+from audio.segment import segment_text
 from core.lessons import LibraryError
 from core.lexicon import entries, lexicon_map, save_entry
 from core.models import LexiconEntry
@@ -19,23 +20,30 @@ bp = Blueprint("lexicon", __name__)
 PAUSE_LABELS = {"clause": "短停", "sentence": "句停", "paragraph": "段停", "heading": "标题停"}
 
 
-_PREVIEWS: OrderedDict[tuple[str, int], list[dict[str, str]]] = OrderedDict()
+_PREVIEWS: OrderedDict[tuple[str, int], dict] = OrderedDict()
 _PREVIEWS_KEPT = 64
 _PREVIEWS_LOCK = threading.Lock()
 
 
-def reading_preview(text: str) -> list[dict[str, str]]:
-    """Segments as the online engine would get them, with the admins' lexicon applied. Kept
-    per text and lexicon (a lesson version reads the same until either changes), because the
-    lesson page shows it on every view and a long lesson takes seconds to segment."""
+def reading_preview(text: str) -> dict:
+    """How the lesson will be read: every change the reading rules and the lexicon make
+    (written → spoken, most frequent first, and marked in each paragraph), and the segments
+    the online engine would get. Kept per text and lexicon (a lesson version reads the same
+    until either changes), because the lesson page shows it on every view."""
     lexicon = lexicon_map(session())
     key = (hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), hash(frozenset(lexicon.items())))
     with _PREVIEWS_LOCK:
         if key in _PREVIEWS:
             _PREVIEWS.move_to_end(key)
             return _PREVIEWS[key]
-    segments = segment_text(text, EdgeEngine.byte_limit, lexicon=lexicon)
-    preview = [{"text": s.text, "pause": s.pause, "label": PAUSE_LABELS[s.pause]} for s in segments]
+    paragraphs, changes = reading_changes(text, lexicon)
+    preview = {
+        "segments": [{"text": s.text, "pause": s.pause, "label": PAUSE_LABELS[s.pause]}
+                     for s in segment_text(text, EdgeEngine.byte_limit, lexicon=lexicon)],
+        "paragraphs": [[{"written": span.written, "spoken": span.spoken, "changed": span.changed} for span in spans]
+                       for spans in paragraphs],
+        "changes": [{"written": written, "spoken": spoken, "count": count} for written, spoken, count in changes],
+    }
     with _PREVIEWS_LOCK:
         _PREVIEWS[key] = preview
         while len(_PREVIEWS) > _PREVIEWS_KEPT:
@@ -49,7 +57,9 @@ bp.add_app_template_global(reading_preview, "reading_preview")
 @bp.route("/lexicon/")
 @admin_required
 def index():
-    return render_template("lexicon/index.html", entries=entries(session()), form={})
+    """The add form can arrive filled in from a lesson's reading preview (改读法)."""
+    form = {name: request.args.get(name, "")[:limit] for name, limit in (("written", 64), ("spoken", 128))}
+    return render_template("lexicon/index.html", entries=entries(session()), form=form)
 
 
 @bp.route("/lexicon/new", methods=["POST"])
@@ -91,4 +101,4 @@ def preview():
     text = request.form.get("text", "")
     if len(text) > 200_000:
         abort(413)
-    return jsonify(segments=reading_preview(text))
+    return jsonify(reading_preview(text))

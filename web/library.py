@@ -143,7 +143,9 @@ def upload(series_id: int):
     title = request.form.get("title", "").strip() if len(files) == 1 else None
     uploads = inspect_batch(files, _limits(), simplify=simplify, title=title)
     if all(u.status == "ok" for u in uploads):
-        return _import(series, [u.script for u in uploads])
+        plan = library.plan_import(session(), series, [u.script for u in uploads], _cpm())
+        if not plan.held_back and not any(f.kind == "long" for found in plan.findings for f in found):
+            return _import(series, plan)
     if all(u.status == "refused" for u in uploads):
         return _review(series, uploads, None)  # nothing to come back to: nothing kept on disk
     token = _staging().save(files, {"series_id": series.id, "simplify": simplify, "title": title})
@@ -151,16 +153,28 @@ def upload(series_id: int):
 
 
 def _review(series: Series, uploads, token: str, error: str | None = None):
+    """What was found about each readable file (same text as a lesson, too long, a stated
+    number that differs from its place) is shown beside it; duplicates start unticked."""
+    scripts = [u.script for u in uploads if u.status == "ok"]
+    plan = library.plan_import(session(), series, scripts, _cpm(), force=True)
+    by_script = {id(script): found for script, found in zip(plan.scripts, plan.findings)}
+    findings = [by_script.get(id(u.script), []) for u in uploads]
     status = 422 if error or any(u.status == "refused" for u in uploads) else 200
-    return render_template("library/review.html", series=series, uploads=uploads, token=token, error=error), status
+    return render_template("library/review.html", series=series, uploads=uploads, findings=findings, token=token,
+                           error=error), status
 
 
-def _import(series: Series, scripts):
+def _import(series: Series, plan: library.ImportPlan):
     db_session = session()
-    created = library.import_scripts(db_session, series, scripts, current_user._get_current_object())
+    created = library.import_scripts(db_session, series, plan.scripts, current_user._get_current_object())
     db_session.commit()
+    if not created:
+        flash("没有导入任何文件", "info")
+        return redirect(url_for("library.series_detail", series_id=series.id), 303)
     numbers = f"第 {created[0].number}–{created[-1].number} 课" if len(created) > 1 else f"第 {created[0].number} 课"
     flash(f"已导入 {len(created)} 个讲稿（{numbers}）", "success")
+    for note in plan.notes():
+        flash(note, "info")
     return redirect(url_for("library.series_detail", series_id=series.id), 303)
 
 
@@ -186,6 +200,7 @@ def upload_confirm(series_id: int, token: str):
             chosen.add(index)
     uploads = inspect_batch(files, _limits(), encodings=encodings, simplify=meta["simplify"], title=meta["title"])
     selected = [uploads[i] for i in sorted(chosen)]
+    split = {uploads[i].filename for i in chosen if request.form.get(f"split-{i}")}
     failed = [u for u in selected if u.status != "ok"]
     if failed:
         return _review(series, uploads, token, error="；".join(u.error or f"「{u.filename}」仍需选择编码" for u in failed))
@@ -195,7 +210,8 @@ def upload_confirm(series_id: int, token: str):
         return redirect(url_for("library.series_detail", series_id=series.id), 303)
     try:
         with _staging().claim(token):
-            return _import(series, [u.script for u in selected])
+            scripts = [u.script for u in selected]
+            return _import(series, library.plan_import(session(), series, scripts, _cpm(), force=True, split=split))
     except AlreadyTaken:
         flash("这批讲稿已经导入过了", "info")
         return redirect(url_for("library.series_detail", series_id=series.id), 303)

@@ -1,0 +1,65 @@
+"""Reading pipeline benchmark: a 50,000-character lesson through normalise + lexicon + segment,
+printed beside WeTextProcessing's Chinese normaliser alone on the same text.
+
+Goal: the whole pipeline in ≤ 1 s on this machine (the lesson page's preview and every render
+run it); the lexicon is the six entries a new installation is seeded with. The text is built from the reading case table (tests/data/reading_table.tsv): real
+notice sentences dense with numbers, dates, codes and symbols, repeated into paragraphs.
+Run: .venv/bin/python bench/normalise.py
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from audio.segment import segment_text  # noqa: E402
+
+CHARS = 50_000
+
+
+def lesson() -> str:
+    with (ROOT / "tests" / "data" / "reading_table.tsv").open(encoding="utf-8", newline="") as file:
+        sentences = [row["written"] for row in csv.DictReader(file, delimiter="\t") if row["language"] == "cmn"]
+    paragraphs, size, index = [], 0, 0
+    while size < CHARS:
+        paragraph = "".join(sentences[(index + k) % len(sentences)] for k in range(6))
+        paragraphs.append(paragraph)
+        size += len(paragraph) + 1
+        index += 6
+    return "\n".join(paragraphs)[:CHARS]
+
+
+def best_of(runs: int, work) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    text = lesson()
+    lexicon = {"六安": "陆安", "蚌埠": "棒步", "重阳节": "崇阳节", "朝阳社区": "潮阳社区", "长者": "掌者", "番禺": "潘禺"}
+    ours = best_of(3, lambda: segment_text(text, 1500, lexicon=lexicon))
+    print(f"lesson: {len(text):,} characters, {text.count(chr(10)) + 1} paragraphs")
+    print(f"ours (normalise + lexicon + segment): {ours:.2f} s   goal ≤ 1 s: {'ok' if ours <= 1 else 'MISSED'}")
+    try:
+        from tn.chinese.normalizer import Normalizer
+    except ImportError:
+        print("WeTextProcessing: not installed (pip install -e '.[test]')")
+        return
+    logging.getLogger("wetext-zh_normalizer").setLevel(logging.WARNING)
+    library = Normalizer()
+    theirs = best_of(1, lambda: [library.normalize(line) for line in text.split("\n")])
+    print(f"WeTextProcessing normalize alone, per paragraph: {theirs:.2f} s")
+    print(f"ratio ours / WeTextProcessing: {ours / theirs:.2f}")
+
+
+if __name__ == "__main__":
+    main()
