@@ -338,10 +338,6 @@ def _replace_fractions(text: str) -> str:
             return read_integer(int(a)) + PAIR_BREAK + read_integer(int(b))  # 140/90: blood pressure
         return read_integer(int(b)) + "分之" + read_integer(int(a))
 
-    text = re.sub(
-        r"(?<![\d.])(\d+(?:\.\d+)?)\s*(" + PER_LEFT + r")\s*/\s*(" + PER_RIGHT + ")",
-        lambda m: "每" + m.group(3) + read_number(m.group(1), m.group(2)) + m.group(2), text,
-    )
     text = re.sub(r"(" + PER_LEFT + r")\s*/\s*(?=" + PER_RIGHT + ")", r"\1每", text)
     return re.sub(r"(?<![\d/.])(\d{1,4})\s*/\s*(\d{1,4})(?![\d/.])", fraction, text)
 
