@@ -372,6 +372,32 @@ class Listen(Base):
     member: Mapped[Member | None] = relationship()
 
 
+class OfflineListen(Base):
+    """Listening a phone did without signal and reported later (离线收听). The server could
+    not time it, so it is only capped by what the phone claims (never more than the track,
+    never more than the time since that listen began on the phone's clock) and kept apart
+    from validated plays. One row per listen the phone made; a resend keeps the larger."""
+
+    __tablename__ = "offline_listens"
+    __table_args__ = (UniqueConstraint("session_id", "client_id", name="uq_offline_listens_session_client"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("listen_sessions.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(40))
+    rendition_id: Mapped[int] = mapped_column(ForeignKey("renditions.id", ondelete="CASCADE"), index=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    share_token_id: Mapped[int | None] = mapped_column(ForeignKey("share_tokens.id", ondelete="SET NULL"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    duration: Mapped[float] = mapped_column()
+    listened: Mapped[float] = mapped_column(default=0.0)
+    began_at: Mapped[datetime] = mapped_column(UTCDateTime())  # as the phone says
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    counted: Mapped[bool] = mapped_column(default=False, server_default=false())
+    completed: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+    lesson: Mapped[Lesson] = relationship()
+
+
 class Pairing(Base):
     """结对: a volunteer who visits this member. A member may have several (a committee
     member and a young member); a volunteer sees and records only their paired members."""

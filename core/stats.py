@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from core.models import Lesson, Listen, ListenSession, Rendition
+from core.models import Lesson, Listen, ListenSession, OfflineListen, Rendition
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 QUARTILE_LABELS = ("开始播放", "听到1/4", "听到一半", "听到3/4", "听完")
@@ -92,6 +92,10 @@ class Summary:
     by_member: list[Tally] = field(default_factory=list)
     funnel: list[Tally] = field(default_factory=list)
     uncredited: int = 0  # listeners not credited (too many new phones from one address): kept apart
+    # 离线收听: reported later by phones that played without signal, not timed by the server
+    offline_plays: int = 0
+    offline_completions: int = 0
+    offline_minutes: float = 0.0
 
 
 def voice_name(rendition: Rendition) -> str:
@@ -152,6 +156,17 @@ def _uncredited(session: Session, session_ids: set[int]) -> int:
         ListenSession.id.in_(session_ids), ListenSession.credited.is_(False))) or 0
 
 
+def _offline(session: Session, filters: Filters, summary: Summary) -> None:
+    start, end = filters.utc_bounds()
+    query = select(func.count(), func.coalesce(func.sum(case((OfflineListen.completed, 1), else_=0)), 0),
+                   func.coalesce(func.sum(OfflineListen.listened), 0.0)).where(
+        OfflineListen.counted.is_(True), OfflineListen.received_at >= start, OfflineListen.received_at < end)
+    if filters.series_id is not None:
+        query = query.join(Lesson, OfflineListen.lesson_id == Lesson.id).where(Lesson.series_id == filters.series_id)
+    plays, completions, seconds = session.execute(query).one()
+    summary.offline_plays, summary.offline_completions, summary.offline_minutes = plays, completions, seconds / 60
+
+
 def summarise(session: Session, filters: Filters) -> Summary:
     rows = play_rows(session, filters)
     summary = Summary(filters, rows)
@@ -184,6 +199,7 @@ def summarise(session: Session, filters: Filters) -> Summary:
     for key, tally in members.items():
         tally.extra = last[key].strftime("%Y-%m-%d %H:%M")
     summary.by_member = sorted(members.values(), key=lambda t: (-t.plays, t.label))
+    _offline(session, filters, summary)
     started = _listens(session, filters, counted_only=False)
     summary.uncredited = _uncredited(session, {listen.session_id for listen in started})
     reached = Counter(listen.quartile for listen in started)

@@ -1,10 +1,20 @@
-/* The listen page player. Heartbeats only while playing; the server decides what counts. */
+/* The listen page player, for elderly listeners on a weak signal: the button always answers
+   (正在加载… at once, repeat taps ignored while loading, a plain message and retries when the
+   network fails), heard lessons play again offline through the service worker, and seconds
+   that could not be reported are kept on the phone and sent later as offline listening. */
 (function () {
   "use strict";
   var body = document.body;
   var sizes = ["", "text-xl", "text-xxl"], sizeNames = ["大", "更大", "特大"];
   var sizeButton = document.getElementById("bigger");
-  var size = Math.max(0, sizes.indexOf(localStorage.getItem("xy-text-size") || ""));
+  var size = Math.max(0, sizes.indexOf(store("xy-text-size") || ""));
+  function store(key, value) {
+    try {
+      if (value === undefined) return localStorage.getItem(key);
+      if (value === null) localStorage.removeItem(key); else localStorage.setItem(key, value);
+    } catch (e) { /* private mode: nothing is kept */ }
+    return null;
+  }
   function applySize() {
     sizes.forEach(function (c) { if (c) body.classList.remove(c); });
     if (sizes[size]) body.classList.add(sizes[size]);
@@ -13,20 +23,47 @@
   applySize();
   if (sizeButton) sizeButton.addEventListener("click", function () {
     size = (size + 1) % sizes.length;
-    try { localStorage.setItem("xy-text-size", sizes[size]); } catch (e) { /* private mode */ }
+    store("xy-text-size", sizes[size]);
     applySize();
   });
+
+  if ("serviceWorker" in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register("/sw.js").catch(function () { /* offline replay is a bonus */ });
+  }
+
+  /* --- offline listening: kept on the phone, sent when there is a network ---------------- */
+  var QUEUE = "xy-offline";
+  function queued() { try { return JSON.parse(store(QUEUE) || "[]"); } catch (e) { return []; } }
+  function sendQueued() {
+    var items = queued();
+    if (!items.length || navigator.onLine === false) return;
+    fetch("/listen/offline", { method: "POST", body: JSON.stringify({ items: items.slice(0, 50) }),
+                               credentials: "same-origin", headers: { "Content-Type": "text/plain" } })
+      .then(function (r) {
+        if (!r.ok && r.status !== 422) return;
+        var sent = {};
+        items.slice(0, 50).forEach(function (item) { sent[item.id] = item.s; });
+        store(QUEUE, JSON.stringify(queued().filter(function (item) { return sent[item.id] !== item.s; })));
+      })
+      .catch(function () { /* still offline */ });
+  }
+  window.addEventListener("online", sendQueued);
+  sendQueued();
 
   var player = document.getElementById("player");
   if (!player) return;
   var audio = document.getElementById("audio");
   var play = document.getElementById("play"), label = play.querySelector(".label");
+  var status = document.getElementById("status"), done = document.getElementById("done");
   var seek = document.getElementById("seek"), nowLabel = document.getElementById("now");
   var totalLabel = document.getElementById("total"), resume = document.getElementById("resume");
   var token = player.dataset.token, beatUrl = player.dataset.beat;
   var every = Math.max(1, Number(player.dataset.every) || 10) * 1000;
   var rendition = Number(audio.dataset.rendition), duration = Number(audio.dataset.duration);
   var played = 0, lastTime = null, timer = null, dragging = false, started = false;
+  var loading = false, failed = false, revoked = false, retries = 0, retryTimer = null, resumeAt = null;
+  var offline = null;  // this listen's unsent seconds: {id, t, r, b (began), l (last), s, p}
+  var listenBegan = null;
 
   function clock(s) {
     s = Math.max(0, Math.floor(s || 0));
@@ -34,8 +71,22 @@
     return (h ? h + ":" + (m < 10 ? "0" : "") : "") + m + ":" + (r < 10 ? "0" : "") + r;
   }
   function key() { return "xy-pos-" + rendition; }
-  function remember() {
-    try { localStorage.setItem(key(), String(Math.floor(audio.currentTime))); } catch (e) { /* private mode */ }
+  function remember() { store(key(), String(Math.floor(audio.currentTime))); }
+
+  function keepOffline(seconds) {
+    // Seconds the server never heard of: kept with the phone's own clock, sent when online.
+    if (seconds <= 0) return;
+    var now = Date.now();
+    if (!offline || offline.r !== rendition) {
+      offline = { id: Math.random().toString(36).slice(2) + now.toString(36), t: token, r: rendition,
+                  b: listenBegan || now, l: now, s: 0, p: 0 };
+    }
+    offline.s = Math.round((offline.s + seconds) * 1000) / 1000;
+    offline.l = now;
+    offline.p = Math.min(duration, Math.round(audio.currentTime * 1000) / 1000);
+    var items = queued().filter(function (item) { return item.id !== offline.id; });
+    items.push(offline);
+    store(QUEUE, JSON.stringify(items.slice(-200)));
   }
 
   function payload(event, claimed) {
@@ -46,18 +97,25 @@
     // "play" only (re)starts the server's clock; played seconds ride on the next beat.
     // The server credits at most 120 s a beat; what is left rides on the next one.
     var claimed = event === "play" ? 0 : Math.min(played, 120);
+    if (navigator.onLine === false) {
+      played -= claimed; keepOffline(claimed);
+      return;
+    }
     var data = payload(event, claimed);
     if (useBeacon && navigator.sendBeacon) {
       if (navigator.sendBeacon(beatUrl, new Blob([data], { type: "text/plain" }))) played -= claimed;
       return;
     }
+    played -= claimed;
     fetch(beatUrl, { method: "POST", body: data, credentials: "same-origin", keepalive: true,
                      headers: { "Content-Type": "text/plain" } })
       .then(function (r) {
-        // 422 means the report itself was impossible: sending it again cannot help.
-        if (r.ok || r.status === 422) played = Math.max(0, played - claimed);
+        // 422: the report itself was impossible, sending it again cannot help; other refusals
+        // (a busy server) keep the seconds for the next beat.
+        if (!r.ok && r.status !== 422) played += claimed;
+        else sendQueued();
       })
-      .catch(function () { /* offline: keep the seconds and send them with the next beat */ });
+      .catch(function () { keepOffline(claimed); });
   }
 
   function tick() {
@@ -75,50 +133,122 @@
     if (!dragging) { seek.value = audio.currentTime; paint(audio.currentTime); }
     nowLabel.textContent = clock(audio.currentTime);
   }
-  function setPlaying(on) {
-    play.classList.toggle("playing", on);
-    label.textContent = on ? "暂停" : "播放";
-    play.setAttribute("aria-label", on ? "暂停" : "播放");
+  function say(message) {
+    status.textContent = message || "";
+    status.hidden = !message;
+  }
+  function setState(name) {
+    // loading | playing | paused | error: the button's words, shape and busy flag change together
+    var words = { loading: "正在加载…", playing: "暂停", paused: "播放", error: "重新加载" }[name];
+    play.classList.toggle("loading", name === "loading");
+    play.classList.toggle("playing", name === "playing");
+    play.classList.toggle("error", name === "error");
+    label.textContent = words;
+    play.setAttribute("aria-label", words);
+    play.setAttribute("aria-busy", name === "loading" ? "true" : "false");
+  }
+
+  function startPlay() {
+    loading = true; failed = false;
+    setState("loading");
+    if (done) done.hidden = true;
+    var p = audio.play();
+    if (p && p.catch) p.catch(function (error) {
+      if (error && error.name === "AbortError") return;  // a reload replaced this attempt
+      if (error && error.name === "NotAllowedError") { loading = false; setState("paused"); return; }
+      fail();
+    });
+  }
+  function fail() {
+    if (failed) return;
+    loading = false; failed = true;
+    clearInterval(timer);
+    if (resumeAt === null && audio.currentTime > 0) resumeAt = audio.currentTime;
+    setState("error");
+    say("网络不好，正在重试…");
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(reload, Math.min(30, Math.pow(2, retries)) * 1000);
+    retries += 1;
+    // With a signal, a failure may be a code that was stopped: then say so, and stop trying.
+    if (navigator.onLine !== false) checkCode();
+  }
+  function checkCode() {
+    fetch(location.pathname, { method: "HEAD", credentials: "same-origin", cache: "no-store" })
+      .then(function (r) {
+        if (r.status !== 404 && r.status !== 410) return;
+        clearTimeout(retryTimer);
+        revoked = true;
+        audio.pause();
+        setState("paused");
+        say("这个二维码已经停用了，请向志愿者要一张新的。");
+      })
+      .catch(function () { /* no signal after all */ });
+  }
+  function reload() {
+    clearTimeout(retryTimer);
+    failed = false;
+    audio.load();
+    startPlay();
   }
 
   audio.addEventListener("timeupdate", function () { tick(); showTime(); });
   audio.addEventListener("seeking", function () { lastTime = null; });
-  audio.addEventListener("waiting", function () { play.classList.add("waiting"); });
+  audio.addEventListener("waiting", function () { if (!audio.paused) { setState("loading"); } });
+  audio.addEventListener("error", fail);
+  audio.addEventListener("loadedmetadata", function () {
+    if (isFinite(audio.duration) && audio.duration > 0) seek.max = audio.duration;
+    if (resumeAt !== null) { audio.currentTime = resumeAt; resumeAt = null; }
+  });
   audio.addEventListener("playing", function () {
-    play.classList.remove("waiting");
-    setPlaying(true);
+    loading = false; retries = 0; clearTimeout(retryTimer);
+    say("");
+    setState("playing");
     lastTime = audio.currentTime;
+    if (listenBegan === null) listenBegan = Date.now();
     send("play");
     clearInterval(timer);
     timer = setInterval(function () { tick(); send("beat"); remember(); }, every);
+    if ("serviceWorker" in navigator && navigator.serviceWorker.controller) {
+      var wifi = navigator.connection && navigator.connection.type === "wifi";
+      navigator.serviceWorker.controller.postMessage({ keep: audio.currentSrc || audio.src, page: location.pathname,
+                                                       next: wifi ? player.dataset.nextAudio || "" : "" });
+    }
   });
   audio.addEventListener("pause", function () {
-    clearInterval(timer); tick(); lastTime = null; setPlaying(false);
+    clearInterval(timer); tick(); lastTime = null;
+    if (!failed && !loading) setState("paused");  // a reload's pause is not the listener's
     if (!audio.ended) { send("pause"); remember(); }
   });
   audio.addEventListener("ended", function () {
-    clearInterval(timer); tick(); setPlaying(false); send("end");
-    try { localStorage.removeItem(key()); } catch (e) { /* private mode */ }
-  });
-  audio.addEventListener("loadedmetadata", function () {
-    if (isFinite(audio.duration) && audio.duration > 0) seek.max = audio.duration;
+    clearInterval(timer); tick(); setState("paused"); send("end");
+    store(key(), null);
+    if (done) { done.hidden = false; done.focus(); }
   });
 
   play.addEventListener("click", function () {
+    if (loading) return;  // the second tap an elderly listener always makes must not pause
+    if (revoked) return;
+    if (failed) { retries = 0; reload(); return; }
     if (!audio.paused) { audio.pause(); return; }
     if (!started) {
       started = true;
-      var saved = Number(localStorage.getItem(key()) || 0);
+      var saved = Number(store(key()) || 0);
       if (saved > 5 && saved < duration - 10) {
         audio.currentTime = saved;
         resume.hidden = false;
         resume.textContent = "接着上次的位置（" + clock(saved) + "）播放";
       }
     }
-    play.classList.add("waiting");
-    var p = audio.play();
-    if (p && p.catch) p.catch(function () { play.classList.remove("waiting"); setPlaying(false); });
+    startPlay();
   });
+  // Back online: a code stopped meanwhile stops this page too (its audio may be buffered).
+  window.addEventListener("online", function () {
+    checkCode();
+    if (failed && !revoked) { retries = 0; reload(); }
+  });
+  var again = document.getElementById("again");
+  if (again) again.addEventListener("click", function () { audio.currentTime = 0; startPlay(); });
+
   function jump(by) {
     var t = Math.max(0, Math.min(duration - 0.5, audio.currentTime + by));
     audio.currentTime = t; showTime();
@@ -143,15 +273,9 @@
       rendition = Number(link.dataset.rendition); duration = Number(link.dataset.duration);
       audio.src = link.dataset.src; audio.dataset.rendition = rendition;
       seek.max = duration; totalLabel.textContent = clock(duration);
-      played = 0; lastTime = null;
+      played = 0; lastTime = null; offline = null;
       history.replaceState(null, "", "?v=" + rendition);
-      if (wasPlaying) {
-        audio.addEventListener("loadedmetadata", function once() {
-          audio.removeEventListener("loadedmetadata", once);
-          audio.currentTime = fraction * duration;
-        });
-        audio.play();
-      }
+      if (wasPlaying) { resumeAt = fraction * duration; startPlay(); }
     });
   });
 

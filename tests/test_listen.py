@@ -87,8 +87,12 @@ def test_series_page_links_every_lesson_and_next(listening):
     page = client.get(f"/s/{ids['series_token']}")
     text = page_text(page)
     assert "第1课 学习党章" in text and "第2课 按时交纳党费" in text and "已听完" not in text
-    links = re.findall(r'href="(/s/[^"]+/\d+)"', page.get_data(as_text=True))
-    assert len(links) == 2
+    html = page.get_data(as_text=True)
+    resume = re.search(r'<a class="next resume-next" href="(/s/[^"]+/\d+)">从头听第1课', html)
+    assert resume, "a new phone starts at lesson 1"
+    links = re.findall(r'<a class="lesson-tap[^"]*" href="(/s/[^"]+/\d+)"', html)
+    assert len(links) == 2 and resume.group(1) == links[0]
+    assert re.search(r"学习党章\s*</span>\s*<span class=\"length\">(约 \d+ 分钟|不到 1 分钟)</span>", html), "each lesson's length"
     lesson = client.get(links[0])
     assert "下一课" in page_text(lesson) and links[1] in lesson.get_data(as_text=True)
     last = client.get(links[1])
@@ -173,7 +177,8 @@ def test_finished_lessons_are_ticked_on_the_series_page(listening, monkeypatch):
     clock.advance(30)
     assert beat(client, token, rendition, "end", 30, 14).get_json()["completed"]
     text = page_text(client.get(f"/s/{token}"))
-    assert "第1课 学习党章 ✓ 已听完" in text and "第2课 按时交纳党费 ✓" not in text
+    assert re.search(r"第1课 学习党章 (约 \d+ 分钟|不到 1 分钟) ✓ 已听完", text) and "第2课 按时交纳党费 ✓" not in text
+    assert "接着听第2课 › 按时交纳党费" in text, "the series page starts where this phone left off"
     stranger = app.test_client()
     assert "已听完" not in page_text(stranger.get(f"/s/{token}")), "ticks belong to this phone only"
 

@@ -104,6 +104,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = _localtime
     app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.filters["clock"] = _clock
+    app.jinja_env.filters["minutes"] = _minutes
     app.jinja_env.globals["ORG_NAME"] = app.config["ORG_NAME"]
 
     app.after_request(_security_headers)
@@ -139,6 +140,12 @@ def _clock(seconds: float | None) -> str:
     total = int(seconds or 0)
     hours, rest = divmod(total, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _minutes(seconds: float | None) -> str:
+    """A lesson's length as a listener says it: 约 8 分钟, 不到 1 分钟."""
+    minutes = round((seconds or 0) / 60)
+    return f"约 {minutes} 分钟" if minutes >= 1 else "不到 1 分钟"
 
 
 # No inline script anywhere (templates keep behaviour in static/*.js), so the policy can

@@ -1,24 +1,27 @@
 """The public side of a QR code: listen pages and their audio. No login. (Heartbeats: web/beats.py.)"""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, make_response, render_template, request, send_file, url_for
+from flask import (Blueprint, abort, current_app, jsonify, make_response, render_template, request, send_file,
+                   send_from_directory, url_for)
 from sqlalchemy import select
 
 from audio.store import AudioStore
 from core.models import Lesson, Rendition, ShareToken
-from core.plays import finished_lessons, issue_sid, verify_sid
+from core.plays import BeatRejected, finished_lessons, issue_sid, record_offline, verify_sid
 from core.sharing import find_share, lesson_allowed, listen_choices, published
-from web import beats, public, session
+from web import beats, csrf, public, session
 
 bp = Blueprint("listen", __name__)
 COOKIE = beats.COOKIE
 COOKIE_MAX_AGE = 2 * 365 * 24 * 3600
 AUDIO_MAX_AGE = 365 * 24 * 3600
+OFFLINE_MAX_BODY = 32 * 1024
 
 
 class PageCache:
@@ -121,24 +124,51 @@ def _lesson_page(share: ShareToken, lesson: Lesson):
     version = selected.rendition.version if selected else None
     series = lesson.series
     following = next((other for other in series.lessons if other.number > lesson.number), None)
+    next_share = _next_share(share, following) if following else None
     return _page(
         "listen/lesson.html",
         share=share, lesson=lesson, series=series, member=member, choices=choices, selected=selected,
         title=version.title if version else lesson.title, text=version.text if version else lesson.text,
-        next_url=_lesson_url(share, following) if following else None, following=following,
-        series_url=url_for("listen.series_page", token=share.token) if share.kind == "series" else None,
+        next_url=_lesson_url(next_share, following) if next_share else None, following=following,
+        next_audio=_first_audio(next_share, following, member) if next_share else None,
+        list_url=_list_url(share),
         prefix=_prefix(share),
         beat_every=current_app.config["HEARTBEAT_SECONDS"],
     )
 
 
-def _lesson_url(share: ShareToken, lesson: Lesson) -> str | None:
+def _list_url(share: ShareToken) -> str | None:
+    """The way back to a list of lessons: the series code itself, or for a lesson's code the
+    same member's series card (else the general one) — so a personal card is never a dead end,
+    even when the next lesson's code was revoked."""
+    if share.kind == "series":
+        return url_for("listen.series_page", token=share.token)
+    owners = [share.member_id, None] if share.member_id is not None else [None]
+    cards = session().scalars(
+        select(ShareToken).where(ShareToken.kind == "series", ShareToken.series_id == share.lesson.series_id,
+                                 ShareToken.revoked_at.is_(None)).order_by(ShareToken.id.desc())
+    ).all()
+    ranked = sorted((card for card in cards if card.member_id in owners), key=lambda card: owners.index(card.member_id))
+    return url_for("listen.series_page", token=ranked[0].token) if ranked else None
+
+
+def _first_audio(share: ShareToken, lesson: Lesson, member) -> str | None:
+    """The next lesson's track under the code that leads there: a phone on Wi-Fi keeps it."""
+    choices = listen_choices(session(), lesson, member.preferred_voice if member else "")
+    if not choices:
+        return None
+    rendition = choices[0].rendition
+    return url_for("listen.audio", prefix=_prefix(share), token=share.token, rendition_id=rendition.id,
+                   name=rendition.file_path.split("/")[-1])
+
+
+def _next_share(share: ShareToken, lesson: Lesson) -> ShareToken | None:
     """Inside a series code every lesson is reachable; a single-lesson code links on only to
     the next lesson's own printed code, so it never widens access. A personal card leads to
     the same member's card (else the general one), never to someone else's: their name would
     show and the plays would be counted for them."""
     if share.kind == "series":
-        return url_for("listen.series_lesson", token=share.token, lesson_id=lesson.id)
+        return share
     owners = [share.member_id, None] if share.member_id is not None else [None]
     candidates = session().scalars(
         select(ShareToken).where(
@@ -146,7 +176,13 @@ def _lesson_url(share: ShareToken, lesson: Lesson) -> str | None:
         ).order_by(ShareToken.id.desc())
     ).all()
     ranked = sorted((s for s in candidates if s.member_id in owners), key=lambda s: owners.index(s.member_id))
-    return url_for("listen.lesson_page", token=ranked[0].token) if ranked else None
+    return ranked[0] if ranked else None
+
+
+def _lesson_url(share: ShareToken, lesson: Lesson) -> str:
+    if share.kind == "series":
+        return url_for("listen.series_lesson", token=share.token, lesson_id=lesson.id)
+    return url_for("listen.lesson_page", token=share.token)
 
 
 @bp.route("/l/<token>")
@@ -169,10 +205,26 @@ def lesson_page(token: str):
 def series_page(token: str):
     share = _share("series", token)
     series = share.series
+    member = share.member
+    finished = finished_lessons(session(), _sid())
+    lengths = {}
+    for lesson in series.lessons:
+        choices = listen_choices(session(), lesson, member.preferred_voice if member else "")
+        if choices:
+            lengths[lesson.id] = choices[0].rendition.duration
     return _page(
-        "listen/series.html", share=share, series=series, member=share.member,
-        finished=finished_lessons(session(), _sid()),
+        "listen/series.html", share=share, series=series, member=member, finished=finished, lengths=lengths,
+        resume=_resume(series.lessons, finished),
     )
+
+
+def _resume(lessons: list[Lesson], finished: set[int]) -> Lesson | None:
+    """Where to go on: the first unfinished lesson after the last one heard to the end (or
+    the first unfinished at all); None when every lesson is finished."""
+    heard = [lesson.number for lesson in lessons if lesson.id in finished]
+    after = max(heard, default=0)
+    unfinished = [lesson for lesson in lessons if lesson.id not in finished]
+    return next((lesson for lesson in unfinished if lesson.number > after), unfinished[0] if unfinished else None)
 
 
 @bp.route("/s/<token>/<int:lesson_id>")
@@ -183,6 +235,40 @@ def series_lesson(token: str, lesson_id: int):
     if lesson is None or not lesson_allowed(share, lesson):
         abort(404)
     return _lesson_page(share, lesson)
+
+
+@bp.route("/sw.js")
+@public
+def service_worker():
+    """The listen pages' service worker, served from the root so it may control /l/ and /s/."""
+    response = send_from_directory(current_app.static_folder, "sw.js", mimetype="text/javascript", max_age=0)
+    response.headers["Service-Worker-Allowed"] = "/"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.route("/listen/offline", methods=["POST"])
+@public
+@csrf.exempt
+def offline_listening():
+    """Seconds a phone played without signal, sent once it has one: stored as 离线收听, never
+    mixed into plays. The listen-session cookie (SameSite=Lax) names the phone."""
+    sid = _sid()
+    if sid is None:
+        return jsonify(error="请刷新页面后再播放"), 403
+    if (request.content_length or 0) > OFFLINE_MAX_BODY:
+        return jsonify(error="上报内容太大"), 413
+    try:
+        payload = json.loads(request.get_data(cache=False, as_text=True) or "{}")
+    except ValueError:
+        return jsonify(error="上报内容不是有效的 JSON"), 400
+    items = payload.get("items") if isinstance(payload, dict) else None
+    try:
+        stored = record_offline(session(), sid, items, beats.rules_from(current_app.config))
+    except BeatRejected as exc:
+        session().rollback()
+        return jsonify(error=str(exc)), exc.status
+    return jsonify(stored=stored)
 
 
 @bp.route("/<any(l, s):prefix>/<token>/a/<int:rendition_id>/<name>")
