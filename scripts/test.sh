@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install Xiangyin with its test tools into .venv and run the whole test suite.
 # As root on Debian/Ubuntu it also installs the independent judges the tests use (Chromium, a
-# CJK font, ffprobe, FAT, PDF and QR tools); elsewhere tests needing a missing judge are skipped, except under CI=true where a
+# CJK font, ffprobe, FAT, PDF and QR tools, Node for axe-core and Lighthouse); elsewhere tests needing a missing judge are skipped, except under CI=true where a
 # missing judge fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +29,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   else
     echo "Not installed (needs root + apt): ${missing[*]} — tests that need them will be skipped." >&2
   fi
+fi
+
+# axe-core and Lighthouse judge the public pages' accessibility (Lighthouse 12: Node >= 18).
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "Installing Node.js and npm for axe-core and Lighthouse"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if command -v npm >/dev/null 2>&1 && { [ ! -e .tools/node_modules/axe-core/axe.min.js ] || [ ! -x .tools/node_modules/.bin/lighthouse ]; }; then
+  npm install --silent --no-audit --no-fund --prefix .tools axe-core@4 lighthouse@12 >/dev/null \
+    || echo "npm could not install axe-core and Lighthouse — the accessibility tests will say so." >&2
 fi
 
 set +e

@@ -27,9 +27,6 @@
     applySize();
   });
 
-  if ("serviceWorker" in navigator && window.isSecureContext) {
-    navigator.serviceWorker.register("/sw.js").catch(function () { /* offline replay is a bonus */ });
-  }
 
   /* --- offline listening: kept on the phone, sent when there is a network ---------------- */
   var QUEUE = "xy-offline";
@@ -116,6 +113,19 @@
         else sendQueued();
       })
       .catch(function () { keepOffline(claimed); });
+  }
+
+  function keepForOffline() {
+    // The worker is only wanted once a lesson plays, so a page on a slow signal loads
+    // without it; it then keeps this page and its audio (and on Wi-Fi the next lesson's).
+    if (!("serviceWorker" in navigator) || !window.isSecureContext) return;
+    var wifi = navigator.connection && navigator.connection.type === "wifi";
+    var message = { keep: audio.currentSrc || audio.src, page: location.pathname,
+                    next: wifi ? player.dataset.nextAudio || "" : "" };
+    navigator.serviceWorker.register("/sw.js")
+      .then(function () { return navigator.serviceWorker.ready; })
+      .then(function (registration) { if (registration.active) registration.active.postMessage(message); })
+      .catch(function () { /* offline replay is a bonus */ });
   }
 
   function tick() {
@@ -208,11 +218,7 @@
     send("play");
     clearInterval(timer);
     timer = setInterval(function () { tick(); send("beat"); remember(); }, every);
-    if ("serviceWorker" in navigator && navigator.serviceWorker.controller) {
-      var wifi = navigator.connection && navigator.connection.type === "wifi";
-      navigator.serviceWorker.controller.postMessage({ keep: audio.currentSrc || audio.src, page: location.pathname,
-                                                       next: wifi ? player.dataset.nextAudio || "" : "" });
-    }
+    keepForOffline();
   });
   audio.addEventListener("pause", function () {
     clearInterval(timer); tick(); lastTime = null;

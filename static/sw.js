@@ -1,8 +1,8 @@
-/* Listen pages on a village signal: the pages, their CSS/JS and every lesson this phone has
-   played are kept, so a lesson heard once plays again without signal. Audio is kept whole
+/* Listen pages on a village signal: the pages (their CSS and script are inside them) and
+   every lesson this phone has played are kept, so a lesson heard once plays again without signal. Audio is kept whole
    and byte ranges (which Chromium and iOS send) are cut from the kept copy. A storage cap
    evicts the least recently played; a code found revoked while online is forgotten at once.
-   Only listen pages, their static files and their audio are touched; every other request
+   Only listen pages and their audio are touched; every other request
    goes to the network as if there were no worker. */
 "use strict";
 
@@ -10,14 +10,10 @@ var PAGES = "xy-pages-v1";
 var AUDIO = "xy-audio-v1";
 var INDEX = "/__xy/index";  // in AUDIO: {url: {token, last, size}}
 var CAP_BYTES = 200 * 1024 * 1024;
-var STATIC = ["/static/listen.css", "/static/listen.js"];
 var CHECK_EVERY_MS = 60 * 1000;
 var checked = {};  // token → time its code was last confirmed live
 
-self.addEventListener("install", function (event) {
-  event.waitUntil(caches.open(PAGES).then(function (cache) { return cache.addAll(STATIC); })
-    .then(function () { return self.skipWaiting(); }));
-});
+self.addEventListener("install", function (event) { event.waitUntil(self.skipWaiting()); });
 self.addEventListener("activate", function (event) { event.waitUntil(self.clients.claim()); });
 
 function codeOf(path) {
@@ -162,19 +158,6 @@ function page(request, path) {
   });
 }
 
-function staticFile(request) {
-  return caches.open(PAGES).then(function (cache) {
-    return fetch(request).then(function (response) {
-      if (response.status === 200) cache.put(request, response.clone());
-      return response;
-    }).catch(function () {
-      return cache.match(request, { ignoreSearch: true }).then(function (kept) {
-        return kept || new Response("", { status: 503 });
-      });
-    });
-  });
-}
-
 self.addEventListener("fetch", function (event) {
   var request = event.request;
   var url = new URL(request.url);
@@ -182,9 +165,8 @@ self.addEventListener("fetch", function (event) {
   var path = url.pathname;
   if (request.method === "GET" && isAudio(path)) { event.respondWith(audio(request, path)); return; }
   if (request.method === "GET" && request.mode === "navigate" && codeOf(path)) {
-    event.respondWith(page(request, path)); return;
+    event.respondWith(page(request, path));
   }
-  if (request.method === "GET" && STATIC.indexOf(path) !== -1) { event.respondWith(staticFile(request)); }
 });
 
 function keepPage(path) {

@@ -165,3 +165,23 @@ def world(app, data_dir):
 
     return {"ids": ids, "admin": login("boss"), "paired": login("paired"), "other": login("other"),
             "anonymous": Client(app.test_client()), "door_token": door_token, "admin_id": admin_user.id}
+
+
+@pytest.fixture
+def listening(make_app):
+    """Two lessons rendered in two voices, with a lesson code, a personal card and a series code."""
+    from core.models import Lesson, Rendition
+    from core.sharing import share_for
+    from tests.listening import rendered_series
+
+    app = make_app(HEARTBEAT_SESSION_BURST=100)
+    ids = rendered_series(app, voices=("offline-mandarin", "offline-cantonese"))
+    with app.extensions["xiangyin.db"].session() as session:
+        lesson = session.get(Lesson, ids["lessons"][0])
+        ids["lesson_token"] = share_for(session, lesson=lesson).token
+        ids["personal_token"] = share_for(session, lesson=lesson, member=session.get(Member, ids["member"])).token
+        ids["series_token"] = share_for(session, series=session.get(Series, ids["series"])).token
+        ids["files"] = {r.id: Path(app.config["DATA_DIR"]) / "audio" / r.file_path
+                        for r in session.scalars(select(Rendition))}
+        session.commit()
+    return app, ids

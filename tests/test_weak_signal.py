@@ -98,7 +98,6 @@ def test_a_lesson_heard_once_plays_offline_reports_later_and_stops_when_its_code
 
     with through_gate(app) as gate, phone_page() as page:
         page.goto(f"{gate.url}/l/{token}")
-        wait_until(page, "navigator.serviceWorker.controller !== null", timeout=20)
         audio_path = page.evaluate("new URL(document.getElementById('audio').src).pathname")
         page.tap("#play")
         wait_until(page, "document.getElementById('audio').currentTime > 0.5", timeout=30)
@@ -108,6 +107,7 @@ def test_a_lesson_heard_once_plays_offline_reports_later_and_stops_when_its_code
         assert "听到九成以上就算听完" in page.inner_text("#done")
         kept = f"caches.open('xy-audio-v1').then(c => c.match('{audio_path}')).then(r => !!r)"
         wait_until(page, kept, timeout=20)
+        wait_until(page, "navigator.serviceWorker.controller !== null", timeout=20)
         online_plays = wait_for(plays)
 
         gate.down()
