@@ -158,9 +158,13 @@
     play.setAttribute("aria-busy", name === "loading" ? "true" : "false");
   }
 
+  var watchdog = null;
   function startPlay() {
     loading = true; failed = false;
     setState("loading");
+    // A load that neither plays nor fails within 20 s is treated as failed: never a silent state.
+    clearTimeout(watchdog);
+    watchdog = setTimeout(function () { if (loading) fail(); }, 20000);
     if (done) done.hidden = true;
     var p = audio.play();
     if (p && p.catch) p.catch(function (error) {
@@ -205,12 +209,13 @@
   audio.addEventListener("seeking", function () { lastTime = null; });
   audio.addEventListener("waiting", function () { if (!audio.paused) { setState("loading"); } });
   audio.addEventListener("error", fail);
+  audio.addEventListener("stalled", function () { if (loading) say("网络很慢，正在加载，请稍等…"); });
   audio.addEventListener("loadedmetadata", function () {
     if (isFinite(audio.duration) && audio.duration > 0) seek.max = audio.duration;
     if (resumeAt !== null) { audio.currentTime = resumeAt; resumeAt = null; }
   });
   audio.addEventListener("playing", function () {
-    loading = false; retries = 0; clearTimeout(retryTimer);
+    loading = false; retries = 0; clearTimeout(retryTimer); clearTimeout(watchdog);
     say("");
     setState("playing");
     lastTime = audio.currentTime;

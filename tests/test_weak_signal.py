@@ -114,6 +114,9 @@ def test_a_lesson_heard_once_plays_offline_reports_later_and_stops_when_its_code
         page.context.set_offline(True)
         page.reload()
         assert page.title().startswith("第1课"), "the page came from the phone's cache"
+        probe = page.evaluate(f"fetch('{audio_path}', {{headers: {{Range: 'bytes=0-1'}}}})"
+                              ".then(r => r.arrayBuffer().then(b => [r.status, b.byteLength, r.headers.get('Content-Range')]))")
+        assert probe[0] == 206 and probe[1] == 2 and probe[2].startswith("bytes 0-1/"), "ranges cut from the kept file"
         page.tap("#play")
         wait_until(page, "document.getElementById('audio').currentTime > 2", timeout=30)
         wait_until(page, "JSON.parse(localStorage.getItem('xy-offline') || '[]').length > 0")
