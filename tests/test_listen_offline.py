@@ -112,3 +112,34 @@ def test_the_listen_page_is_light_and_uses_nothing_from_elsewhere(listening):
     assert audio_urls(page.get_data(as_text=True)), "the audio itself is not part of the page's weight"
     policy = page.headers["Content-Security-Policy"]
     assert "'unsafe-inline'" not in policy and policy.count("'sha256-") == 2, "inline code only by its hash"
+
+
+def test_any_offline_report_answers_below_500(listening):
+    """Whatever a phone (or anyone) sends: a stored count or a 4xx, never a server error."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    app, ids = listening
+    client = app.test_client()
+    client.get(f"/l/{ids['lesson_token']}")
+    beat(client, ids["lesson_token"], ids["renditions"][0], "play")
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
+                        st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=50))
+    value = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner,
+                                                                                                max_size=4), max_leaves=12)
+    fields = st.fixed_dictionaries({}, optional={key: value for key in ("id", "t", "r", "b", "l", "s", "p")})
+    body = st.one_of(value, st.fixed_dictionaries({"items": st.lists(st.one_of(fields, value), max_size=6)}))
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(body)
+    def check(payload):
+        try:
+            data = json.dumps(payload, allow_nan=True)
+        except (ValueError, OverflowError):
+            return
+        assert client.post("/listen/offline", data=data, content_type="text/plain").status_code < 500
+
+    check()
+    for raw in ("", "null", "[]", '{"items": null}', '{"items": "x"}', "\udcff", "9" * 5000):
+        assert client.post("/listen/offline", data=raw.encode("utf-8", "surrogatepass"),
+                           content_type="text/plain").status_code < 500
