@@ -18,6 +18,7 @@ from pathlib import Path
 
 from audio.engines import SpeechAudio
 from audio.mp3 import NotMp3, mp3_info
+from audio.store import follow_umask
 
 FORMATS = ("mp3", "wav")
 
@@ -121,6 +122,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
+        follow_umask(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

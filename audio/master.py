@@ -27,6 +27,7 @@ from pathlib import Path
 import imageio_ffmpeg
 
 from audio.mp3 import NotMp3, mp3_info
+from audio.store import follow_umask
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", (RuntimeWarning, DeprecationWarning))  # no ffmpeg on PATH; audioop
@@ -301,6 +302,7 @@ def master(
         write_tags(tmp, tags)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        follow_umask(tmp)
         os.replace(tmp, out_path)
     except BaseException:
         tmp.unlink(missing_ok=True)

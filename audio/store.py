@@ -9,6 +9,16 @@ import os
 import uuid
 from pathlib import Path
 
+# Read once while the process is still single-threaded: os.umask can only be read by setting it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def follow_umask(path: Path) -> None:
+    """Give a file written through mkstemp (always 0600) the mode any new file would get, so a
+    web server or a backup running as another user can read the audio when the umask allows."""
+    os.chmod(path, 0o666 & ~_UMASK)
+
 
 class AudioStore:
     def __init__(self, root: str | Path) -> None:
@@ -28,6 +38,7 @@ class AudioStore:
         if target.exists():
             path.unlink()
         else:
+            follow_umask(path)
             os.replace(path, target)
         return relative
 

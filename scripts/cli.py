@@ -80,23 +80,37 @@ def init_command() -> None:
 
 
 @cli.command("demo")
+@click.option("--no-audio", is_flag=True, help="不生成演示音频（默认用离线声音生成，约半分钟）")
 @with_appcontext
-def demo_command() -> None:
-    """初始化数据库并载入演示课程、志愿者和党员（可重复运行，不会重复载入）。"""
+def demo_command(no_audio: bool) -> None:
+    """初始化数据库并载入演示课程、志愿者和党员（可重复运行，不会重复载入），
+    并用离线声音生成演示音频，打印出来的收听链接打开就能播放。"""
     from core.demo import load_demo
-
+    from core.lessons import list_series
     from core.models import Series
+    from core.rendering import request_render
     from core.sharing import share_for, share_url
 
     created = _init_database()
+    pending: dict[int, str] = {}
     with database().session() as session:
         report = load_demo(session, current_app.config)
         first = session.scalars(select(Series).order_by(Series.position, Series.id)).first()
         listen = share_url(current_app.config["PUBLIC_URL"], share_for(session, series=first))
         session.commit()
+        if not no_audio:  # the offline voice: it works without internet, as the demo must
+            lessons = [lesson for series in list_series(session) for lesson in series.lessons]
+            for lesson in lessons:
+                _, job = request_render(session, lesson, dict(current_app.config), voice_id="offline-mandarin")
+                if job is not None:
+                    pending[job.id] = track_title_of(lesson)
     for line in report:
         click.echo(line)
-    click.echo(f"演示收听页（手机扫码打开的就是这个页面；先在课程库里生成音频）：{listen}")
+    failures = _run_jobs(pending, dict(current_app.config), f"用离线声音生成演示音频（{len(pending)} 课）")
+    for line in failures:
+        click.echo(f"  ✗ {line}", err=True)
+    hint = "先在课程库里生成音频" if no_audio else "音频已生成，打开就能播放"
+    click.echo(f"演示收听页（手机扫码打开的就是这个页面；{hint}）：{listen}")
     _print_admin(created)
 
 
@@ -328,13 +342,15 @@ def _read_script(source) -> str:
 
 
 @cli.command("text")
-@click.argument("source", type=click.File("rb"))
+@click.argument("source", type=click.File("rb"), required=False)
+@click.option("--lesson", "lesson_id", type=int, help="预览课程库里的一课（课程编号，见 lessons list）")
 @click.option("--voice", "voice_id", default="mandarin-xiaoxiao", show_default=True, help="按这个声音引擎的长度限制切分")
 @click.option("--sentences", is_flag=True, help="每句一行（不合并同段的句子）")
 @click.option("--changes", is_flag=True, help="只列出改读的地方：原文 → 读作（次数）")
 @with_appcontext
-def text_command(source, voice_id: str, sentences: bool, changes: bool) -> None:
-    """预览讲稿会怎样被朗读：规范化后的文字，一行一段，带停顿类型。FILE 为 - 时读标准输入。"""
+def text_command(source, lesson_id: int | None, voice_id: str, sentences: bool, changes: bool) -> None:
+    """预览讲稿会怎样被朗读：规范化后的文字，一行一段，带停顿类型。FILE 为 - 时读标准输入；
+    --lesson 预览已导入的一课。"""
     from audio.engines import ENGINES, build_engines
     from audio.preview import reading_changes
     from audio.segment import preview_lines, segment_text
@@ -346,7 +362,18 @@ def text_command(source, voice_id: str, sentences: bool, changes: bool) -> None:
         fail(str(exc))
     build_engines(current_app.config)
     limit = ENGINES[voice.engine].byte_limit
-    text = _read_script(source)
+    if (source is None) == (lesson_id is None):
+        fail("请给出一个讲稿文件（或 - 读标准输入），或用 --lesson 指定一课")
+    if lesson_id is not None:
+        from core.models import Lesson
+
+        with database().session() as session:
+            lesson = session.get(Lesson, lesson_id) if 0 < lesson_id < 2**62 else None
+            if lesson is None:
+                fail(f"没有编号为 {lesson_id} 的课程（用 xiangyin lessons list 查看）")
+            text = f"# {lesson.title}\n{lesson.text}"
+    else:
+        text = _read_script(source)
     if changes:
         for written, spoken, count in reading_changes(text, _lexicon(), voice.language)[1]:
             click.echo(f"{written} → {spoken or '（不读）'}" + (f"（{count} 处）" if count > 1 else ""))
@@ -411,6 +438,7 @@ def say_command(text: str, voice_id: str, rate: str | None, output: str) -> None
 def render_command(series_id: int | None, lesson_id: int | None, everything: bool, voice_id: str | None, rate: str | None) -> None:
     """生成课程音频，显示进度；有失败时列出原因并以非零状态退出。"""
     from audio.engines import parse_rate
+    from audio.store import AudioStore
     from core.lessons import list_series
     from core.models import Job, Lesson, Rendition, Series
     from core.rendering import RenderError, request_render
@@ -452,10 +480,16 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
                                .where(Job.id.in_(pending), Rendition.status == "done",
                                       Rendition.fallback_reason != "")).all()
         fallbacks = [(track_title_of(r.lesson), r.label, r.fallback_reason) for r in made]
+        store = AudioStore(Path(settings["DATA_DIR"]) / "audio")
+        files = [(track_title_of(r.lesson), store.resolve(r.file_path))
+                 for r in session.scalars(select(Rendition).join(Job, Job.rendition_id == Rendition.id)
+                                          .where(Job.id.in_(pending), Rendition.status == "done"))]
     if fallbacks:
         click.secho(f"注意：这次有 {len(fallbacks)} 课因在线语音不可用而整课改用了离线声音：", fg="yellow")
         for title, label, reason in fallbacks:
             click.echo(f"  · {title} → {label}（{reason}）")
+    for title, path in files:
+        click.echo(f"  ✓ {title} → {path}")
     if failures:
         click.secho(f"{len(failures)} 课生成失败：", fg="red", err=True)
         for line in failures:

@@ -1,7 +1,10 @@
 """The `xiangyin` command through Click's runner; output is the failure message."""
 from __future__ import annotations
 
+import os
 import re
+import stat
+from pathlib import Path
 
 import docx
 import pytest
@@ -122,7 +125,7 @@ def test_lessons_import_unsure_encoding_needs_the_flag(run, tmp_path):
 
 
 def test_demo_loads_realistic_scripts_once(run):
-    result = run("demo")
+    result = run("demo", "--no-audio")
     assert result.exit_code == 0, result.output
     assert "演示专题「平安社区：防范电信网络诈骗」：3 课" in result.output
     assert re.search(r"密  码：\S+", result.output)
@@ -140,7 +143,7 @@ def test_demo_loads_realistic_scripts_once(run):
     listen = re.search(r"演示收听页.*?(http://\S+)", result.output).group(1)
     page = run.app.test_client().get(listen.replace(run.app.config["PUBLIC_URL"], ""))
     assert page.status_code == 200 and "2026年冬季党员学习包" in page.get_data(as_text=True)
-    again = run("demo")
+    again = run("demo", "--no-audio")
     assert again.exit_code == 0 and "演示数据已经载入过，没有重复载入。" in again.output
     assert listen in again.output, "the same demo code every time"
     assert len(titles(run.app)) == 8
@@ -158,6 +161,10 @@ def test_text_previews_a_gbk_file_and_stdin(run, tmp_path):
         "[标题停] 小结",
         "[段停] 崇阳节要记住。",  # the seeded lexicon applies
     ]
+    run("lessons", "import", str(path), "--series", "党费")
+    stored = run("text", "--lesson", "1")
+    assert stored.output.splitlines()[:2] == ["[标题停] 交党费", "[段停] 每月二十一元，拨打幺二三四五。"]
+    assert "请给出一个讲稿文件" in run("text").output and "没有编号为 99 的课程" in run("text", "--lesson", "99").output
     changes = run("text", str(path), "--changes")
     assert changes.output.splitlines() == ["21元 → 二十一元", "12345 → 幺二三四五", "重阳节 → 崇阳节"]
     cantonese = run("text", "-", "--voice", "offline-cantonese", input="请拨打110，2个人。")
@@ -205,11 +212,31 @@ def test_say_falls_back_when_online_service_is_unreachable(make_app, tmp_path):
     assert result.exit_code == 1 and "在线语音服务连续 1 次失败" in result.output
 
 
+def test_demo_renders_its_library_so_the_printed_link_plays(run):
+    old = os.umask(0o022)
+    try:
+        result = run("demo")
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert "用离线声音生成演示音频（8 课）" in result.output and "音频已生成，打开就能播放" in result.output
+    listen = re.search(r"演示收听页.*?(http://\S+)", result.output).group(1)
+    client = run.app.test_client()
+    series = client.get(listen.replace(run.app.config["PUBLIC_URL"], "")).get_data(as_text=True)
+    lesson = client.get(re.search(r'class="next resume-next" href="([^"]+)"', series).group(1))
+    audio = client.get(re.search(r'<audio id="audio"[^>]*src="([^"]+)"', lesson.get_data(as_text=True)).group(1))
+    assert audio.status_code == 200 and audio.mimetype == "audio/mpeg" and len(audio.data) > 10_000
+    files = list((Path(run.app.config["DATA_DIR"]) / "audio").glob("*/*.mp3"))
+    assert len(files) == 8 and all(stat.S_IMODE(f.stat().st_mode) == 0o644 for f in files), "files follow the umask"
+
+
 def test_render_command_renders_and_reports_failures(run):
-    run("demo")
+    run("demo", "--no-audio")
     result = run("render", "--series", "3")
     assert result.exit_code == 0, result.output
     assert "完成：2 课已生成。" in result.output
+    made = re.findall(r"✓ 「[^」]+」第\d课 .+ → (\S+\.mp3)", result.output)
+    assert len(made) == 2 and all(Path(path).is_file() for path in made), "render says where the MP3s went"
     again = run("render", "--series", "3")
     assert again.exit_code == 0 and "2 课已有相同设置的音频，不再重复生成。" in again.output
     failing = run("render", "--lesson", "1", "--voice", "offline-hakka")

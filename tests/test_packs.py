@@ -18,7 +18,7 @@ from tests.test_rendering import run_jobs
 def test_cli_writes_verifies_and_records_a_pack(make_app, tmp_path):
     app = make_app(migrate=False)
     run = lambda *args: app.test_cli_runner().invoke(cli, list(args))  # noqa: E731
-    assert run("demo").exit_code == 0
+    assert run("demo", "--no-audio").exit_code == 0
     drive = tmp_path / "usb"
     drive.mkdir()
     result = run("pack", "write", "--to", str(drive), "--series", "3", "--member", "1", "--greeting")
@@ -57,7 +57,7 @@ def test_cli_writes_verifies_and_records_a_pack(make_app, tmp_path):
 def test_cli_image_and_bad_requests(make_app, tmp_path):
     app = make_app(migrate=False)
     run = lambda *args: app.test_cli_runner().invoke(cli, list(args))  # noqa: E731
-    run("demo")
+    run("demo", "--no-audio")
     image = tmp_path / "pack.img"
     result = run("pack", "image", "--size", "40M", "-o", str(image), "--lessons", "8,7,4", "--series-intros")
     assert result.exit_code == 0, result.output
