@@ -279,6 +279,31 @@ def overdue_members(session: Session, members: list[Member], interval_days: int,
     return sorted(result, key=lambda o: (-o.days_overdue, o.member.name))
 
 
+@dataclass(frozen=True)
+class FirstVisit:
+    member: Member
+    due: date
+    days_left: int
+
+
+def first_visits_due(session: Session, members: list[Member], interval_days: int,
+                     now: datetime | None = None) -> list[FirstVisit]:
+    """Members never visited and not yet overdue: each is due for a first visit within the
+    interval from the day they joined the roll. Shown as such, never as “按时”: a new roll
+    is not a roll where everyone was visited. Soonest due first."""
+    now = now or utcnow()
+    visited = set(last_visits(session))
+    today = now.astimezone(LOCAL_TZ).date()
+    result = []
+    for member in members:
+        if member.category in NO_HOME_VISITS or member.id in visited:
+            continue
+        due = member.created_at.astimezone(LOCAL_TZ).date() + timedelta(days=interval_days)
+        if today <= due:
+            result.append(FirstVisit(member, due, (due - today).days))
+    return sorted(result, key=lambda f: (f.days_left, f.member.name))
+
+
 def quarter_bounds(year: int, quarter: int) -> tuple[datetime, datetime]:
     """Start and end of a calendar quarter in Beijing time, as UTC."""
     first = date(year, 3 * (quarter - 1) + 1, 1)
@@ -315,6 +340,10 @@ class VolunteerCounts:
     weeks: dict[str, int]
     months: dict[str, int]
 
+    @property
+    def total(self) -> int:
+        return sum(self.months.values())
+
 
 def visits_per_volunteer(session: Session, now: datetime | None = None, weeks: int = 8, months: int = 3) -> tuple[list[str], list[str], list[VolunteerCounts]]:
     """Visit counts per volunteer for the last weeks (ISO weeks) and months, Beijing time."""
@@ -330,7 +359,12 @@ def visits_per_volunteer(session: Session, now: datetime | None = None, weeks: i
     rows = session.execute(
         select(Visit.visited_at, User.display_name).join(User, Visit.volunteer_id == User.id).where(Visit.visited_at >= since)
     ).all()
-    counts: dict[str, VolunteerCounts] = {}
+    # Every active volunteer has a row, those with no visit too: they are who an organiser
+    # most needs to see.
+    counts: dict[str, VolunteerCounts] = {
+        name: VolunteerCounts(name, dict.fromkeys(week_labels, 0), dict.fromkeys(month_labels, 0))
+        for name in session.scalars(select(User.display_name).where(User.role == "volunteer", User.active.is_(True)))
+    }
     for visited_at, name in rows:
         at = visited_at.astimezone(LOCAL_TZ)
         entry = counts.setdefault(name, VolunteerCounts(name, dict.fromkeys(week_labels, 0), dict.fromkeys(month_labels, 0)))

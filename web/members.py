@@ -14,7 +14,8 @@ from core.models import Member, Series, User
 from core.staging import AlreadyTaken, StagingArea
 from core.access import member_for, visible_members
 from core.visits import (
-    active_card, door_cards_for, issue_card, last_visits, overdue_members, packs_for, personal_codes, timeline,
+    active_card, door_cards_for, first_visits_due, issue_card, last_visits, overdue_members, packs_for, personal_codes,
+    timeline,
 )
 from web import download, session
 from web.auth import admin_required
@@ -34,9 +35,11 @@ def _member(member_id: int) -> Member:
 def index():
     show_all = current_user.is_admin and request.args.get("all") == "1"
     members = visible_members(session(), _user(), include_inactive=show_all)
-    overdue = {o.member.id: o for o in overdue_members(session(), members, current_app.config["VISIT_INTERVAL_DAYS"])}
+    interval = current_app.config["VISIT_INTERVAL_DAYS"]
+    overdue = {o.member.id: o for o in overdue_members(session(), members, interval)}
+    first_due = {f.member.id: f for f in first_visits_due(session(), members, interval)}
     return render_template("members/index.html", members=members, last=last_visits(session()), overdue=overdue,
-                           show_all=show_all, interval=current_app.config["VISIT_INTERVAL_DAYS"])
+                           first_due=first_due, show_all=show_all, interval=interval)
 
 
 def _volunteers() -> list[User]:

@@ -13,7 +13,8 @@ from core.access import NotVisible, member_for, visible_members
 from core.audit import recent
 from core.models import DELIVERED, DoorScan, Series, User, Visit
 from core.visits import (
-    LOCAL_TZ, MAX_VOICE_NOTE_BYTES, StandInNeeded, check_voice_note, VisitError, VisitInput, member_for_visit, overdue_members,
+    LOCAL_TZ, MAX_VOICE_NOTE_BYTES, StandInNeeded, check_voice_note, VisitError, VisitInput, first_visits_due, member_for_visit,
+    overdue_members,
     packs_for, parse_local, parse_quarter, quarter_bounds, quarter_start, record_visit, scan, unreached,
     visits_between, visits_per_volunteer, visits_xlsx,
 )
@@ -149,6 +150,7 @@ def overview():
     recent_visits = visits_between(session(), _user(), now - timedelta(days=30), now + timedelta(days=1))[::-1][:50]
     return render_template(
         "visits/overview.html", overdue=overdue_members(session(), members, interval), interval=interval,
+        first_due=first_visits_due(session(), members, interval),
         unreached=unreached(session(), members), quarter=quarter_start().astimezone(LOCAL_TZ),
         weeks=weeks, months=months, per_volunteer=per_volunteer, recent=recent_visits, member_count=len(members),
     )
