@@ -85,7 +85,7 @@ def init_command() -> None:
 def demo_command(no_audio: bool) -> None:
     """初始化数据库并载入演示课程、志愿者和党员（可重复运行，不会重复载入），
     并用离线声音生成演示音频，打印出来的收听链接打开就能播放。"""
-    from core.demo import load_demo
+    from core.demo import add_demo_plays, load_demo
     from core.lessons import list_series
     from core.models import Series
     from core.rendering import request_render
@@ -109,6 +109,11 @@ def demo_command(no_audio: bool) -> None:
     failures = _run_jobs(pending, dict(current_app.config), f"用离线声音生成演示音频（{len(pending)} 课）")
     for line in failures:
         click.echo(f"  ✗ {line}", err=True)
+    if not no_audio:
+        with database().session() as session:
+            for line in add_demo_plays(session):
+                click.echo(line)
+            session.commit()
     hint = "先在课程库里生成音频" if no_audio else "音频已生成，打开就能播放"
     click.echo(f"演示收听页（手机扫码打开的就是这个页面；{hint}）：{listen}")
     _print_admin(created)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from core.models import Lesson, Member, Series, User
 from scripts.cli import cli
-from tests.conftest import Client
+from tests.conftest import Client, page_text
 from tests.test_importer import make_zip
 
 
@@ -228,6 +228,16 @@ def test_demo_renders_its_library_so_the_printed_link_plays(run):
     assert audio.status_code == 200 and audio.mimetype == "audio/mpeg" and len(audio.data) > 10_000
     files = list((Path(run.app.config["DATA_DIR"]) / "audio").glob("*/*.mp3"))
     assert len(files) == 8 and all(stat.S_IMODE(f.stat().st_mode) == 0o644 for f in files), "files follow the umask"
+    assert "演示收听：2 次" in result.output
+    admin = Client(client)
+    with run.app.extensions["xiangyin.db"].session() as session:
+        session.get(User, 1).must_change_password = False
+        session.commit()
+    admin.login("admin", re.search(r"密  码：(\S+)", result.output).group(1))
+    kpis = page_text(admin.get("/stats?days=7"))
+    assert re.search(r"\b2 收听次数 1 听完次数", kpis), "the dashboard shows the demo's plays"
+    visits = page_text(admin.get("/visits"))
+    assert "超期未走访（2）" in visits and "待首次走访（1）" in visits and "王秀英" in page_text(admin.get("/visits"))
 
 
 def test_render_command_renders_and_reports_failures(run):

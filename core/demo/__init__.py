@@ -5,6 +5,9 @@ admin's uploads, so the demo also shows what an import produces. Loading is idem
 """
 from __future__ import annotations
 
+import secrets
+import uuid
+from datetime import timedelta
 from importlib import resources
 
 from sqlalchemy import select
@@ -12,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from core.importer import Limits, parse_script
 from core.lessons import create_series, import_scripts
-from core.models import Member, Pairing, Series
+from core.db import utcnow
+from core.models import Listen, ListenSession, Member, Pairing, Rendition, Series, Visit
+from core.sharing import share_for
 from core.users import create_user, get_user
 
 SERIES = [
@@ -21,6 +26,10 @@ SERIES = [
     ("健康生活小课堂", "冬季防跌倒、管好血压等实用健康知识。", "c"),
 ]
 VOLUNTEERS = [("zhangxm", "张晓明", "13800000001"), ("liuyang", "刘洋", "13800000002")]
+# So every overview shows something: 王秀英 visited on time, 李国华 overdue since his last visit,
+# 陈桂兰 never visited and overdue, 赵建国 new on the roll and due for a first visit.
+JOINED_DAYS_AGO = {"赵建国": 3}
+VISITED_DAYS_AGO = {"王秀英": 2, "李国华": 12}
 MEMBERS = [
     ("王秀英", "幸福里1号楼", "幸福路88号1栋2单元301", "13900000011", 1941, "年老体弱", "四川话"),
     ("李国华", "幸福里1号楼", "幸福路88号1栋1单元102", "13900000012", 1946, "年老体弱", "普通话"),
@@ -49,14 +58,48 @@ def load_demo(session: Session, settings) -> list[str]:
             report.append(f"演示志愿者 {name}：用户名 {username}，一次性密码 {secret}")
     if session.scalar(select(Member).limit(1)) is None:
         volunteers = [get_user(session, username) for username, _, _ in VOLUNTEERS]
+        now = utcnow()
         for index, (name, group, address, phone, birth_year, category, voice) in enumerate(MEMBERS):
-            member = Member(name=name, group_name=group, address=address, phone=phone,
-                            birth_year=birth_year, category=category, preferred_voice=voice)
+            member = Member(name=name, group_name=group, address=address, phone=phone, birth_year=birth_year,
+                            category=category, preferred_voice=voice,
+                            created_at=now - timedelta(days=JOINED_DAYS_AGO.get(name, 60)))
             session.add(member)
             session.flush()
             # 结对: the first three (frail, at home) with 张晓明, the others with 刘洋.
-            session.add(Pairing(member_id=member.id, user_id=volunteers[0 if index < 3 else 1].id))
-        report.append(f"演示党员：{len(MEMBERS)} 人（已与演示志愿者结对）")
+            volunteer = volunteers[0 if index < 3 else 1]
+            session.add(Pairing(member_id=member.id, user_id=volunteer.id))
+            if name in VISITED_DAYS_AGO:
+                session.add(Visit(client_key=str(uuid.uuid4()), member_id=member.id, volunteer_id=volunteer.id,
+                                  visited_at=now - timedelta(days=VISITED_DAYS_AGO[name]), delivered="nothing",
+                                  feedback="演示：送学上门，一起听了第1课。"))
+        report.append(f"演示党员：{len(MEMBERS)} 人（已与演示志愿者结对；有按时走访的、超期的，也有刚登记待首次走访的）")
     if not report:
         report.append("演示数据已经载入过，没有重复载入。")
     return report
+
+
+def add_demo_plays(session: Session) -> list[str]:
+    """Two listens of the first rendered lesson — one from 王秀英's personal card, heard to the
+    end yesterday, one from the general code — so the dashboard has something to show. Only
+    once, and only when audio exists (the demo renders it first)."""
+    if session.scalar(select(Listen).limit(1)) is not None:
+        return []
+    rendition = session.scalars(select(Rendition).where(Rendition.status == "done").order_by(Rendition.id)).first()
+    member = session.scalar(select(Member).where(Member.name == "王秀英"))
+    if rendition is None or member is None or not rendition.duration:
+        return []
+    now = utcnow()
+    for card_member, heard, ago in ((member, rendition.duration, 1), (None, rendition.duration / 2, 0)):
+        share = share_for(session, lesson=rendition.lesson, member=card_member)
+        started = now - timedelta(days=ago, hours=2)
+        listen_session = ListenSession(sid=secrets.token_urlsafe(12), share_token_id=share.id, created_at=started,
+                                       user_agent="演示数据", credited_until=started + timedelta(seconds=heard))
+        session.add(listen_session)
+        session.flush()
+        session.add(Listen(session_id=listen_session.id, rendition_id=rendition.id, lesson_id=rendition.lesson_id,
+                           share_token_id=share.id, member_id=share.member_id, duration=rendition.duration,
+                           listened=heard, position=heard, quartile=4 if heard >= rendition.duration else 2,
+                           beats=2, started_at=started, last_beat_at=started + timedelta(seconds=heard),
+                           counted_at=started + timedelta(seconds=min(30.0, rendition.duration / 2)),
+                           completed_at=started + timedelta(seconds=heard) if heard >= rendition.duration else None))
+    return ["演示收听：2 次（其中 1 次来自王秀英的个人卡并听完），收听统计页有数据可看"]
