@@ -78,23 +78,40 @@ class Plan:
                 raise PackError(f"一个文件夹最多放 {MAX_FILES_PER_FOLDER} 课（播放器的限制），请分成几个专题")
 
     def files(self) -> list[tuple[str, Track]]:
-        """(relative path, track) in play order; names are final and unique."""
+        """(relative path, track) in play order; names are final and unique. Every file in a
+        folder has its own number, because players sort by name: the greeting is 000, a series
+        introduction comes next, then the lessons (from 001 when nothing comes before them)."""
         out = []
+        numbers: dict[str, int] = {}
+
+        def add(base: str, track: Track, lesson: bool) -> None:
+            number = max(numbers.get(base, 0), 1 if lesson else 0)
+            numbers[base] = number + 1
+            out.append((f"{base}/{number:03d} {safe_name(track.title)}.mp3", track))
+
         if self.greeting is not None:
-            out.append((f"{self.top}/000 {safe_name(self.greeting.title)}.mp3", self.greeting))
+            add(self.top, self.greeting, lesson=False)
         folder_names: set[str] = set()
         for index, folder in enumerate(self.folders, start=1):
             base = self.top
             if folder.name is not None:
-                sub = unique_name(f"{index:02d} {safe_name(folder.name)}", folder_names)
-                base = f"{self.top}/{sub}"
-            used: set[str] = set()
+                base = f"{self.top}/{unique_name(f'{index:02d} {safe_name(folder.name)}', folder_names)}"
             if folder.intro is not None:
-                out.append((f"{base}/{unique_name('000 ' + safe_name(folder.intro.title), used)}.mp3", folder.intro))
-            for position, track in enumerate(folder.tracks, start=1):
-                stem = unique_name(f"{position:03d} {safe_name(track.title)}", used)
-                out.append((f"{base}/{stem}.mp3", track))
+                add(base, folder.intro, lesson=False)
+            for track in folder.tracks:
+                add(base, track, lesson=True)
         return out
+
+    @property
+    def lesson_count(self) -> int:
+        return sum(len(folder.tracks) for folder in self.folders)
+
+    def count_line(self) -> str:
+        """What the catalogs say the pack holds: the lessons, and the other tracks by name."""
+        extras = (["开场问候"] if self.greeting is not None else []) + (
+            ["专题介绍"] if any(folder.intro is not None for folder in self.folders) else [])
+        also = f"（另有{'和'.join(extras)}）" if extras else ""
+        return f"共 {self.lesson_count} 课{also}，总时长 {_format_duration(self.total_duration)}"
 
     @property
     def total_size(self) -> int:
@@ -136,7 +153,7 @@ def catalog_text(plan: Plan) -> bytes:
     lines = [plan.info.get("title", "学习包"), ""]
     if plan.info.get("member"):
         lines.append(f"收听人：{plan.info['member']}")
-    lines.append(f"共 {sum(len(f.tracks) for f in plan.folders)} 课，总时长 {_format_duration(plan.total_duration)}")
+    lines.append(plan.count_line())
     lines.append("")
     for path, track in plan.files():
         lines.append(f"{PurePosixPath(path).name[:3]}  {track.title}  {_format_duration(track.duration)}")
@@ -163,8 +180,7 @@ def catalog_pdf(plan: Plan) -> bytes:
     pdf.multi_cell(0, 13, plan.info.get("title", "学习包"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("noto", size=16)
     member = f"收听人：{plan.info['member']}    " if plan.info.get("member") else ""
-    pdf.multi_cell(0, 9, f"{member}共 {len(plan.files())} 课，总时长 {_format_duration(plan.total_duration)}",
-                   new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 9, f"{member}{plan.count_line()}", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     current = None
     for path, track in plan.files():

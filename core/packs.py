@@ -177,7 +177,7 @@ def record_pack(session: Session, plan: Plan, manifest: dict, *, voice: str, tar
     """Keep what was built: who, for whom, which lessons and versions, when."""
     pack = Pack(
         uuid=plan.uuid, title=plan.info["title"], voice_id=voice, member=member, created_by_id=user.id if user else None,
-        target=target, target_path=target_path, lesson_count=sum(len(f.tracks) for f in plan.folders), total_duration=plan.total_duration,
+        target=target, target_path=target_path, lesson_count=plan.lesson_count, total_duration=plan.total_duration,
         total_size=plan.total_size, manifest=json.dumps(manifest, ensure_ascii=False),
     )
     for position, (path, track) in enumerate(plan.files(), start=1):

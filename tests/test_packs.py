@@ -88,6 +88,8 @@ def test_web_pack_renders_missing_audio_then_offers_the_zip(admin, app):
     detail = admin.get(second.headers["Location"])
     assert "给： 李国华" in page_text(detail)
     link = re.search(r'href="(/packs/[0-9a-f-]+\.zip)"', detail.get_data(as_text=True)).group(1)
+    detail_text = page_text(detail)
+    assert detail_text.index("下载学习包") < detail_text.index("标记为已送到"), "download first, then 已送到"
     download = admin.get(link)
     assert download.status_code == 200 and download.mimetype == "application/zip"
     with zipfile.ZipFile(io.BytesIO(download.data)) as archive:

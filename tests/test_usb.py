@@ -17,6 +17,8 @@ from audio.engines import SpeechRequest
 from audio.engines.espeak import EspeakEngine
 from audio.master import Gap, Clip, Tags, master
 from audio.usb import (
+    CATALOG_PDF,
+    CATALOG_TXT,
     MANIFEST,
     DirectoryTarget,
     FatImageTarget,
@@ -25,6 +27,7 @@ from audio.usb import (
     Plan,
     Track,
     safe_name,
+    side_files,
     verify_pack,
     write_pack,
     write_zip,
@@ -249,3 +252,31 @@ def test_zip_download_holds_the_same_pack(base_mp3, tmp_path):
         for entry in manifest["files"]:
             assert hashlib.sha256(archive.read("乡音学习包/" + entry["path"])).hexdigest() == entry["sha256"]
     assert manifest == body and manifest["member"] == "王秀英"
+
+
+def test_greeting_introductions_and_lessons_have_distinct_numbers_and_the_catalogs_count_lessons(base_mp3, tmp_path):
+    """A player sorts by name: the greeting plays first, then the series introduction, then the
+    lessons, and no two files in a folder share a number. The catalogs count the lessons the
+    pack holds, and name the other tracks."""
+    tracks = make_tracks(base_mp3, tmp_path, 3)
+    greeting, intro = (Track(tracks[0].source, title, 2.0, tracks[0].sha256, tracks[0].size)
+                       for title in ("王秀英同志您好", "专题介绍 冬季学习包"))
+    single = Plan(str(uuid.uuid4()), "乡音学习包", [Folder(None, tuple(tracks), intro)], {"title": "测试包"}, greeting)
+    names = [path.rsplit("/", 1)[1] for path, _ in single.files()]
+    assert names == ["000 王秀英同志您好.mp3", "001 专题介绍 冬季学习包.mp3", "002 第1课 标题1.mp3",
+                     "003 第2课 标题2.mp3", "004 第3课 标题3.mp3"]
+    several = Plan(str(uuid.uuid4()), "乡音学习包", [Folder("冬季学习包", tuple(tracks[:2]), intro),
+                                                  Folder("健康", tuple(tracks[2:]))], {"title": "测试包"}, greeting)
+    paths = [path for path, _ in several.files()]
+    assert paths == ["乡音学习包/000 王秀英同志您好.mp3", "乡音学习包/01 冬季学习包/000 专题介绍 冬季学习包.mp3",
+                     "乡音学习包/01 冬季学习包/001 第1课 标题1.mp3", "乡音学习包/01 冬季学习包/002 第2课 标题2.mp3",
+                     "乡音学习包/02 健康/001 第3课 标题3.mp3"]
+    for folder in {path.rsplit("/", 1)[0] for path in paths}:
+        prefixes = [path.rsplit("/", 1)[1][:3] for path in paths if path.rsplit("/", 1)[0] == folder]
+        assert len(prefixes) == len(set(prefixes))
+    sides = side_files(single)
+    assert "共 3 课（另有开场问候和专题介绍）" in sides[CATALOG_TXT].decode("utf-8-sig")
+    pdf = tmp_path / "目录.pdf"
+    pdf.write_bytes(sides[CATALOG_PDF])
+    text = subprocess.run([require_tool("pdftotext"), str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "共 3 课（另有开场问候和专题介绍）" in text.replace("\n", "")
