@@ -38,10 +38,12 @@ class Grid:
     heading_lines: int
 
 
+# Every caption at least 14 pt and black: the people holding these cards are old. After the
+# title, the instruction is the largest line, because it says what to do.
 GRIDS = {
-    "cards": Grid(2, 3, 42.0, 20, 12, 13, 2),
+    "cards": Grid(2, 3, 42.0, 20, 14, 17, 2),
     "poster": Grid(1, 1, 120.0, 36, 22, 28, 3),
-    "series": Grid(2, 2, 60.0, 24, 16, 16, 2),
+    "series": Grid(2, 2, 60.0, 24, 16, 19, 2),
 }
 MARGIN = 10.0
 
@@ -134,10 +136,10 @@ def _card(pdf, card: Card, grid: Grid, x: float, y: float, w: float, h: float) -
     quiet = grid.qr_mm / len(qr_matrix(card.url)) * QUIET_MODULES
     blocks: list[tuple[list[str], float, tuple[int, int, int]]] = []
     pdf.set_font(FONT, size=grid.caption_pt)
-    blocks.append((fit_lines(pdf, card.caption, inner_w, 1), grid.caption_pt, (90, 90, 90)))
+    blocks.append((fit_lines(pdf, card.caption, inner_w, 1), grid.caption_pt, (0, 0, 0)))
     if card.member:
-        pdf.set_font(FONT, size=grid.caption_pt + 2)
-        blocks.append((fit_lines(pdf, f"{card.member} 同志", inner_w, 1), grid.caption_pt + 2, (179, 18, 27)))
+        pdf.set_font(FONT, size=grid.caption_pt + 1)
+        blocks.append((fit_lines(pdf, f"{card.member} 同志", inner_w, 1), grid.caption_pt + 1, (0, 0, 0)))
     pdf.set_font(FONT, size=grid.heading_pt)
     heading = fit_lines(pdf, card.heading, inner_w, grid.heading_lines)
     pdf.set_font(FONT, size=grid.instruction_pt)
@@ -155,7 +157,6 @@ def _card(pdf, card: Card, grid: Grid, x: float, y: float, w: float, h: float) -
     draw_qr(pdf, card.url, x + (w - grid.qr_mm) / 2, top + quiet, grid.qr_mm)
     pdf.set_text_color(0, 0, 0)
     after = _text_block(pdf, heading, grid.heading_pt, x + pad, top + 2 * quiet + grid.qr_mm, inner_w)
-    pdf.set_text_color(60, 60, 60)
     _text_block(pdf, instruction, grid.instruction_pt, x + pad, after + 1, inner_w)
 
 

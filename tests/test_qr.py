@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import zlib
 import string
 import subprocess
 from pathlib import Path
@@ -188,6 +189,32 @@ def test_heading_is_at_least_20_points(tmp_path):
     heights = [float(m.group(2)) - float(m.group(1))
                for m in re.finditer(r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">第1课', bbox)]
     assert heights and heights[0] >= 20 * 0.9, bbox
+
+
+@pytest.mark.parametrize("layout", ["cards", "series", "poster"])
+def test_captions_are_at_least_14_points_black_and_the_instruction_is_the_largest_after_the_title(tmp_path, layout):
+    out = tmp_path / "one.pdf"
+    card = Card("https://xy.example.cn/l/abcdefghijkl", "第1课 学习党章", "冬季学习包", member="王秀英")
+    out.write_bytes(sheet_pdf([card], layout))
+    bbox = subprocess.run([require_tool("pdftotext"), "-bbox", str(out), "-"], capture_output=True, text=True).stdout
+
+    def height(word: str) -> float:
+        match = re.search(r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">' + re.escape(word), bbox)
+        assert match, (word, bbox)
+        return float(match.group(2)) - float(match.group(1))
+
+    caption, member, title, instruction = (height(w) for w in ("冬季学习包", "王秀英", "第1课", "用微信扫一扫"))
+    assert min(caption, member) >= 14 * 0.9, "captions at least 14 pt"
+    assert title > instruction > max(caption, member), "the instruction is the largest line after the title"
+    colours = set()
+    for stream in re.findall(rb"stream\r?\n(.*?)endstream", out.read_bytes(), re.S):
+        try:
+            content = zlib.decompress(stream)
+        except zlib.error:
+            continue
+        colours |= {tuple(float(v) for v in c.split()) for c in re.findall(rb"(?<![\d.])([\d.]+ [\d.]+ [\d.]+) rg", content)}
+        colours |= {(float(v),) * 3 for v in re.findall(rb"(?<![\d.] )(?<![\d.])([\d.]+) g\b", content)}
+    assert colours <= {(0.0, 0.0, 0.0)}, f"every line black (no other fill colour is ever set): {colours}"
 
 
 @pytest.mark.parametrize("layout,members,cards_per_page", [("poster", [], 1), ("series", [1, 2], 4), ("cards", [1], 6)])
