@@ -28,6 +28,21 @@ class PackRequestError(ValueError):
     """A pack request that cannot be planned; str() is the Chinese message."""
 
 
+def lessons_by_number(session: Session, series_ids: list[int], numbers: list[int]) -> list[Lesson]:
+    """A hand-made order written the way the interface shows lessons: their numbers in one
+    series (第3课, 第1课 …), checked against that series, so “1,2” never takes another's."""
+    if len(series_ids) != 1:
+        raise PackRequestError("按自己的顺序挑课时，请只勾选一个专题：顺序里的数字是这个专题的第几课")
+    series = session.get(Series, series_ids[0])
+    if series is None:
+        raise PackRequestError(f"没有编号为 {series_ids[0]} 的专题")
+    by_number = {lesson.number: lesson for lesson in series.lessons}
+    missing = [str(n) for n in numbers if n not in by_number]
+    if missing:
+        raise PackRequestError(f"「{series.title}」没有第{'、'.join(missing)}课（共 {len(by_number)} 课）")
+    return [by_number[n] for n in numbers]
+
+
 def lessons_for(session: Session, *, series_ids: list[int] = (), lesson_ids: list[int] = ()) -> list[Lesson]:
     """Whole series in their order, or a hand-picked list in the order given."""
     if lesson_ids:

@@ -101,12 +101,17 @@ def test_web_pack_renders_missing_audio_then_offers_the_zip(admin, app):
     assert admin.post(pack_url + "/delivered", {"note": "交给了他女儿"}).status_code == 303
     assert "已送到：" in page_text(admin.get(pack_url)) and "交给了他女儿" in page_text(admin.get(pack_url))
     assert "已送到" in page_text(admin.get("/packs/"))
-    picked = admin.post("/packs/new", {"order": "8，7", "voice": "offline-mandarin"})
+    picked = admin.post("/packs/new", {"series": ["3"], "order": "2，1", "voice": "offline-mandarin"})
     assert picked.status_code == 303
     download = admin.get(picked.headers["Location"] + ".zip")
     with zipfile.ZipFile(io.BytesIO(download.data)) as archive:
         assert archive.namelist()[:2] == ["健康生活小课堂/001 第2课 管好血压.mp3", "健康生活小课堂/002 第1课 冬季防跌倒.mp3"]
-    assert admin.post("/packs/new", {"order": "8,x"}).status_code == 400
+    bad = admin.post("/packs/new", {"series": ["3"], "order": "2,x"})
+    assert bad.status_code == 400 and "顺序里只能写第几课的数字" in page_text(bad)
+    beyond = admin.post("/packs/new", {"series": ["3"], "order": "1,5", "voice": "offline-mandarin"})
+    assert beyond.status_code == 400 and "「健康生活小课堂」没有第5课（共 2 课）" in page_text(beyond)
+    two = admin.post("/packs/new", {"series": ["1", "3"], "order": "1,2", "voice": "offline-mandarin"})
+    assert two.status_code == 400 and "请只勾选一个专题" in page_text(two), "“1,2” never takes another series' lessons"
     empty = admin.post("/packs/new", {"voice": "offline-mandarin"})
     assert empty.status_code == 400 and "请至少选择一个专题或一课" in page_text(empty)
     with app.extensions["xiangyin.db"].session() as session:

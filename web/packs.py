@@ -2,6 +2,7 @@
 each pack went."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
@@ -16,6 +17,7 @@ from core.packs import (
     PackRequestError,
     check_voice,
     drive_globs,
+    lessons_by_number,
     lessons_for,
     mark_delivered,
     missing_audio,
@@ -58,14 +60,17 @@ def new():
     try:
         member_id = int(request.form.get("member") or 0)
         series_ids = [int(x) for x in request.form.getlist("series")]
-        order = [int(x) for x in request.form.get("order", "").replace("，", ",").split(",") if x.strip()]
-        picked = order or [int(x) for x in request.form.getlist("lesson")]
+        order = [int(x) for x in re.split(r"[,，、\s]+", request.form.get("order", "")[:500]) if x.strip()]
+        picked = [int(x) for x in request.form.getlist("lesson")]
     except ValueError:
-        abort(400, "课程编号只能是数字，用逗号隔开")
+        return render_template("packs/new.html", error="顺序里只能写第几课的数字，用逗号隔开，如 3,1,2", **context), 400
     member = member_for(db_session, current_user._get_current_object(), member_id) if member_id else None
     try:
         check_voice(voice)
-        lessons = lessons_for(db_session, series_ids=series_ids, lesson_ids=picked)
+        if order:
+            lessons = lessons_by_number(db_session, series_ids, order)
+        else:
+            lessons = lessons_for(db_session, series_ids=series_ids, lesson_ids=picked)
         missing = missing_audio(db_session, lessons, voice)
         if missing:
             request_missing(db_session, lessons, voice, settings)
