@@ -301,7 +301,7 @@ def decode_text(filename: str, data: bytes) -> tuple[str, str] | list[EncodingCa
 # --------------------------------------------------------------------------- text clean-up
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_LESSON_PREFIX = re.compile(r"^\s*第\s*[0-9０-９一二三四五六七八九十百零〇两]+\s*[课讲期章]\s*[：:、.．\-—\s]*")
+_LESSON_PREFIX = re.compile(r"^\s*第\s*[0-9０-９一二三四五六七八九十百零〇两兩]+\s*[课課讲講期章]\s*[：:、.．\-—\s]*")
 
 
 _CONTROL = {**dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127, *range(0x80, 0xA0)]), ord("\t"): " "}

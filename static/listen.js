@@ -232,6 +232,7 @@
   });
   audio.addEventListener("ended", function () {
     clearInterval(timer); tick(); setState("paused"); send("end");
+    keepForOffline();  // again: a worker that was still starting at the first play keeps it now
     store(key(), null);
     if (done) { done.hidden = false; done.focus(); }
   });

@@ -34,6 +34,7 @@ def test_stated_numbers_from_heading_title_or_file_name():
     assert stated_number(None, "第 3 讲：防诈骗") == 3
     assert stated_number("学党章", None, "第二十一课.txt") == 21
     assert stated_number("学党章", "没有编号") is None
+    assert stated_number("第四課 交黨費") == 4, "a traditional script states its number too"
 
 
 @pytest.mark.fast

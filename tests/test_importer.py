@@ -15,6 +15,7 @@ from core.importer import (
     Script,
     ImportRefused,
     clean_text,
+    clean_title,
     inspect_batch,
     markdown_to_text,
     parse_script,
@@ -61,6 +62,10 @@ def test_gb18030_characters_outside_gbk_survive():
     script = parse_script("notice.txt", text.encode("gb18030"), LIMITS)
     assert isinstance(script, Script)
     assert "王𠀀同志" in script.text and script.encoding == "gb18030"
+
+
+def test_a_traditional_title_loses_its_lesson_number_too():
+    assert clean_title("第4課：交黨費") == "交黨費" and clean_title("第兩講 學習") == "學習"
 
 
 def test_big5_is_detected_and_can_be_simplified():

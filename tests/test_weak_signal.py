@@ -106,7 +106,7 @@ def test_a_lesson_heard_once_plays_offline_reports_later_and_stops_when_its_code
         assert page.is_visible("#done") and "本课听完了" in page.inner_text("#done")
         assert "听到九成以上就算听完" in page.inner_text("#done")
         kept = f"caches.open('xy-audio-v1').then(c => c.match('{audio_path}')).then(r => !!r)"
-        wait_until(page, kept, timeout=20)
+        wait_until(page, kept, timeout=45)
         wait_until(page, "navigator.serviceWorker.controller !== null", timeout=20)
         online_plays = wait_for(plays)
 
