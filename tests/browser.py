@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 
 from waitress import create_server
 
@@ -57,10 +58,19 @@ def no_sideways_scroll(page) -> bool:
 def wait_until(page, expression: str, timeout: float = 15.0) -> None:
     """Poll a JavaScript expression from the test side. Playwright's wait_for_function
     evaluates a string inside the page, which the site's CSP (no eval) rightly forbids."""
-    import time
-
     deadline = time.monotonic() + timeout
     while not page.evaluate(expression):
         if time.monotonic() > deadline:
             raise AssertionError(f"still false after {timeout:.0f} s: {expression}")
         page.wait_for_timeout(100)
+
+
+def wait_for(predicate, timeout: float = 20.0):
+    """Poll a predicate on the test's side (a database row, a server state) until it is true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError("timed out")

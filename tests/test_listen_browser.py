@@ -4,14 +4,13 @@ dashboard shows the play. The threshold is lowered to 3 s here to keep the test 
 test_plays.py keeps the 30-second default under test."""
 from __future__ import annotations
 
-import time
 
 import pytest
 from sqlalchemy import select
 
 from core.models import Lesson, Listen, Member
 from core.sharing import share_for
-from tests.browser import PHONE, no_sideways_scroll, phone_page, serve, wait_until
+from tests.browser import PHONE, no_sideways_scroll, phone_page, serve, wait_for, wait_until
 from tests.conftest import PASSWORD, add_user
 from tests.listening import rendered_series
 
@@ -19,16 +18,6 @@ pytestmark = pytest.mark.browser
 
 WECHAT = ("Mozilla/5.0 (Linux; Android 10; V2002A) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 "
           "Chrome/107.0.5304.141 Mobile Safari/537.36 XWEB/5023 MMWEBSDK/20230405 MicroMessenger/8.0.35.2360")
-
-
-def wait_for(predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError("timed out")
 
 
 def test_scan_tap_listen_and_the_play_reaches_the_dashboard(make_app):

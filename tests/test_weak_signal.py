@@ -5,28 +5,17 @@ from the phone's cache once it is online again."""
 from __future__ import annotations
 
 import contextlib
-import time
 
 import pytest
 from sqlalchemy import func, select
 
 from core.models import Lesson, Listen, OfflineListen, ShareToken
 from core.sharing import revoke, share_for
-from tests.browser import phone_page, serve, wait_until
+from tests.browser import phone_page, serve, wait_for, wait_until
 from tests.listening import rendered_series
 from tests.signal import SignalGate
 
 pytestmark = pytest.mark.browser
-
-
-def wait_for(predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture
