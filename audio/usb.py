@@ -578,13 +578,13 @@ def verify_pack(target: Target) -> tuple[dict, list[str]]:
     return body, verify_entries(target, top, body["files"])
 
 
-def write_zip_file(plan: Plan, path: Path) -> dict:
+def write_zip_file(plan: Plan, path: Path, progress: Callable[[int, int], None] | None = None) -> dict:
     """The zip written beside its final name and renamed when complete: a full disk or a
     crash never leaves a cut-off zip where the download link looks."""
     partial = path.with_name(path.name + ".part")
     try:
         with open(partial, "wb") as out:
-            body = write_zip(plan, out)
+            body = write_zip(plan, out, progress)
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, path)
@@ -594,13 +594,16 @@ def write_zip_file(plan: Plan, path: Path) -> dict:
     return body
 
 
-def write_zip(plan: Plan, out: io.BufferedIOBase | Path) -> dict:
+def write_zip(plan: Plan, out: io.BufferedIOBase | Path, progress: Callable[[int, int], None] | None = None) -> dict:
     """The same pack as a zip download (stored, not compressed: MP3 does not shrink)."""
     entries = []
+    files = plan.files()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
-        for path, track in plan.files():
+        for done, (path, track) in enumerate(files, start=1):
             archive.write(track.source, path)
             entries.append(track_entry(plan, path, track))
+            if progress:
+                progress(done, len(files))
         for name, data in side_files(plan).items():
             archive.writestr(f"{plan.top}/{name}", data)
             entries.append(side_entry(name, data))

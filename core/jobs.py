@@ -22,12 +22,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from core.db import Database, utcnow
-from core.models import Job
+from core.models import Job, JobWait
 
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER = timedelta(seconds=60)
@@ -61,9 +61,11 @@ def enqueue(
     active_key: str,
     group_key: str | None = None,
     rendition_id: int | None = None,
+    waits_for: list[int] = (),
 ) -> Job:
     """Queue a job, or return the queued/running one with the same key: the same work
-    requested twice at once runs once. Commits."""
+    requested twice at once runs once. A job that waits for others is claimed only once
+    they have all ended (done or failed: the job decides what a failure means). Commits."""
     existing = session.scalar(select(Job).where(Job.active_key == active_key))
     if existing is not None:
         return existing
@@ -71,6 +73,8 @@ def enqueue(
               rendition_id=rendition_id)
     session.add(job)
     try:
+        session.flush()
+        session.add_all(JobWait(job_id=job.id, waits_for_id=other) for other in dict.fromkeys(waits_for))
         session.commit()
     except IntegrityError:  # another process queued it between our select and insert
         session.rollback()
@@ -78,9 +82,17 @@ def enqueue(
     return job
 
 
+def _blocked():
+    """True for a job still waiting for another that is queued or running."""
+    other = aliased(Job)
+    return exists().where(JobWait.job_id == Job.id, JobWait.waits_for_id == other.id,
+                          other.status.in_(("queued", "running")))
+
+
 def claim_next(session: Session, worker: str) -> Job | None:
-    """Take the oldest queued job; the conditional update makes two workers never both win."""
-    for job_id in session.scalars(select(Job.id).where(Job.status == "queued").order_by(Job.id).limit(5)):
+    """Take the oldest queued job that waits for nothing; the conditional update makes two
+    workers never both win."""
+    for job_id in session.scalars(select(Job.id).where(Job.status == "queued", ~_blocked()).order_by(Job.id).limit(5)):
         now = utcnow()
         claimed = session.execute(
             update(Job)
@@ -147,6 +159,33 @@ def requeue_orphans(session: Session, current_worker: str) -> int:
             count += 1
     session.commit()
     return count
+
+
+def waited_for(session: Session, job: Job) -> list[Job]:
+    """The jobs this one waits (or waited) for, oldest first."""
+    return list(session.scalars(
+        select(Job).join(JobWait, JobWait.waits_for_id == Job.id).where(JobWait.job_id == job.id).order_by(Job.id)
+    ))
+
+
+def chain_progress(session: Session, job: Job, *, waited_share: float = 0.9) -> dict[str, Any]:
+    """One bar for a job and the jobs it waits for. The waited-for work (rendering) is most
+    of the time, so it fills `waited_share` of the bar and the job itself the rest."""
+    before = waited_for(session, job)
+    own = 100 if job.status == "done" else job.progress
+    if before:
+        earlier = sum(100 if j.status in ("done", "failed") else j.progress for j in before) / len(before)
+        progress = round(waited_share * earlier + (1 - waited_share) * own)
+    else:
+        progress = own
+    return {
+        "status": job.status,
+        "progress": progress,
+        "waiting": sum(1 for j in before if j.status in ("queued", "running")),
+        "waited": len(before),
+        "failed_before": [j for j in before if j.status == "failed"],
+        "result": json.loads(job.result) if job.result else {},
+    }
 
 
 def group_progress(session: Session, group_key: str) -> dict[str, Any]:
@@ -225,7 +264,8 @@ def sweep_leftovers(settings: dict[str, Any]) -> int:
 
     data = Path(settings["DATA_DIR"])
     return (sweep_temporary(data / "audio" / "tmp", "*", LEFTOVER_SECONDS)
-            + sweep_temporary(data / "cache" / "segments", ".tmp-*", LEFTOVER_SECONDS))
+            + sweep_temporary(data / "cache" / "segments", ".tmp-*", LEFTOVER_SECONDS)
+            + sweep_temporary(data / "packs", "*.part", LEFTOVER_SECONDS))
 
 
 class Runner(ABC):

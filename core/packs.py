@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from audio.store import AudioStore
 from audio.usb import Folder, Plan, Track
 from audio.voices import UnknownVoice, get_voice
-from core.jobs import JobContext, JobFailed, handler
+from core.jobs import JobContext, JobFailed, chain_progress, enqueue, handler
 from core.access import NotVisible, may_see_member
 from core.audit import audit
 from core.models import Job, Lesson, Member, Pack, PackItem, Rendition, Series, User
@@ -229,27 +229,100 @@ def drive_globs(settings: dict[str, Any]) -> list[str]:
     return [g.strip() for g in settings["USB_DRIVE_GLOBS"].split(",") if g.strip()]
 
 
-@handler("pack_write")
-def run_pack_write(session: Session, job: Job, context: JobContext) -> str:
-    """Write a pack straight onto a drive the server can see, with progress."""
-    from audio.usb import DirectoryTarget, PackError, visible_drives, write_pack
+def pack_zip_path(settings: dict[str, Any], pack_uuid: str) -> Path:
+    return Path(settings["DATA_DIR"]) / "packs" / f"{pack_uuid}.zip"
 
+
+def request_pack(
+    session: Session,
+    settings: dict[str, Any],
+    lessons: list[Lesson],
+    voice: str,
+    *,
+    user: User,
+    member: Member | None = None,
+    drive: str | None = None,
+    replace: bool = False,
+    greeting: bool = False,
+    series_intros: bool = False,
+) -> Job:
+    """Queue a pack as one chain: renders for the lessons still without audio in this voice,
+    then the pack, which starts by itself when they end. The volunteer asks once."""
+    if member is not None and not may_see_member(session, user, member.id):
+        raise NotVisible()
+    check_voice(voice)
+    renders = request_missing(session, lessons, voice, settings) if missing_audio(session, lessons, voice) else []
+    payload = {"lesson_ids": [lesson.id for lesson in lessons], "voice": voice,
+               "member_id": member.id if member else None, "user_id": user.id, "drive": drive,
+               "replace": replace, "greeting": greeting, "series_intros": series_intros}
+    key = f"drive:{drive}" if drive else f"pack:{uuid.uuid4()}"
+    return enqueue(session, "pack_build", payload, active_key=key, waits_for=renders)
+
+
+def pack_job_status(session: Session, job: Job) -> dict[str, Any]:
+    """What the waiting page shows: one bar from the first render to the last file written."""
+    chain = chain_progress(session, job)
+    if job.status == "queued" and chain["waiting"]:
+        done = chain["waited"] - chain["waiting"]
+        message = f"先生成音频：已完成 {done}/{chain['waited']} 课"
+    elif job.status == "queued":
+        message = "排队中，马上开始"
+    else:
+        message = job.message
+    return {"status": job.status, "progress": chain["progress"], "message": message,
+            "pack": chain["result"].get("pack"), "target": "drive" if json.loads(job.payload).get("drive") else "zip"}
+
+
+def _failed_renders(session: Session, job: Job) -> list[str]:
+    lines = []
+    for failed in chain_progress(session, job)["failed_before"]:
+        rendition = session.get(Rendition, failed.rendition_id) if failed.rendition_id else None
+        lesson = rendition.lesson if rendition else None
+        name = f"第{lesson.number}课 {lesson.title}" if lesson else "一课"
+        lines.append(f"{name}：{failed.message}")
+    return lines
+
+
+@handler("pack_build")
+def run_pack_build(session: Session, job: Job, context: JobContext) -> str:
+    """Build a pack once its audio is ready: a zip to download, or files on a drive the
+    server can see, with progress either way."""
+    from audio.usb import DirectoryTarget, PackError, visible_drives, write_pack, write_zip_file
+
+    failures = _failed_renders(session, job)
+    if failures:
+        raise JobFailed(f"有 {len(failures)} 课的音频没有生成成功，学习包没有做成。" + "；".join(failures[:3]))
     payload = json.loads(job.payload)
     settings = context.settings
-    drive = Path(payload["drive"])
-    if drive not in [path for path, _ in visible_drives(drive_globs(settings))]:
+    drive = Path(payload["drive"]) if payload.get("drive") else None
+    if drive is not None and drive not in [path for path, _ in visible_drives(drive_globs(settings))]:
         raise JobFailed(f"找不到 U 盘 {drive}（被拔出了吗？）")
     member = session.get(Member, payload["member_id"]) if payload.get("member_id") else None
     user = session.get(User, payload["user_id"]) if payload.get("user_id") else None
+    verb = "写入 U 盘" if drive else "打包"
+
+    def progress(done: int, total: int) -> None:
+        context.progress(5 + 95 * done // max(1, total), f"正在{verb}：{done}/{total} 个文件")
+
     try:
         lessons = lessons_for(session, lesson_ids=payload["lesson_ids"])
+        context.progress(1, "正在准备问候语和目录" if payload.get("greeting") else "正在准备目录")
         plan = plan_pack(session, lessons, payload["voice"], settings, member=member, user=user,
                          greeting=payload.get("greeting", False), series_intros=payload.get("series_intros", False))
-        context.progress(5, "正在写入 U 盘")
-        manifest = write_pack(plan, DirectoryTarget(drive), replace=payload.get("replace", False),
-                              progress=lambda done, total: context.progress(5 + 95 * done // total, f"已写入 {done}/{total} 个文件"))
+        context.progress(5, f"正在{verb}")
+        if drive is not None:
+            manifest = write_pack(plan, DirectoryTarget(drive), replace=payload.get("replace", False), progress=progress)
+        else:
+            path = pack_zip_path(settings, plan.uuid)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            manifest = write_zip_file(plan, path, progress)
     except (PackRequestError, PackError) as exc:
         raise JobFailed(str(exc)) from None
-    pack = record_pack(session, plan, manifest, voice=payload["voice"], target="drive", target_path=str(drive),
-                       member=member, user=user)
-    return f"学习包已写好并校验通过，可以拔下 U 盘了（编号 {pack.uuid}）"
+    except OSError as exc:
+        raise JobFailed(f"服务器磁盘写不进去（{exc.strerror or exc}），学习包没有做成。请联系管理员清理空间后再试。") from None
+    pack = record_pack(session, plan, manifest, voice=payload["voice"], target="drive" if drive else "zip",
+                       target_path=str(drive or ""), member=member, user=user)
+    job.result = json.dumps({"pack": pack.uuid})
+    if drive is not None:
+        return f"学习包已写好并校验通过，可以拔下 U 盘了（编号 {pack.uuid}）"
+    return f"学习包已做好：{pack.lesson_count} 课"

@@ -97,11 +97,13 @@ def reset_password(session: Session, user: User) -> str:
     return secret
 
 
-def change_password(user: User, current: str, new: str) -> None:
-    """Other sessions of the account end; the caller logs the current one in again."""
-    if not check_password_hash(user.password_hash, current[:MAX_PASSWORD_LENGTH]):
+def change_password(user: User, current: str | None, new: str) -> None:
+    """Other sessions of the account end; the caller logs the current one in again.
+    `current` is None when the caller has just seen the one-time password typed at login:
+    asking for it again a second later only makes people retype a code they already lost."""
+    if current is not None and not check_password_hash(user.password_hash, current[:MAX_PASSWORD_LENGTH]):
         raise AccountError("当前密码不正确")
-    if new == current:
+    if check_password_hash(user.password_hash, new[:MAX_PASSWORD_LENGTH]):
         raise AccountError("新密码不能和旧密码相同")
     check_password_strength(new)
     user.password_hash = generate_password_hash(new)

@@ -86,6 +86,15 @@ def door_cards_for(session: Session, user: User | None, members: list[Member], p
     ], org)
 
 
+def door_card_place(session: Session, token: str) -> str | None:
+    """The community (网格/小区) of a live card, for a login page anyone holding the card
+    can open: enough for a volunteer to know the right card was scanned, never the member."""
+    card = session.scalar(select(DoorCard).where(DoorCard.token == token)) if 0 < len(token) <= 32 else None
+    if card is None or card.revoked_at is not None:
+        return None
+    return card.member.group_name or None
+
+
 class StandInNeeded(VisitError):
     """The card belongs to a member this volunteer is not paired with. The answer names
     nobody: the volunteer may choose to record a stand-in visit (代访), which is audited."""

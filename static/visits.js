@@ -1,9 +1,11 @@
 /* Visit forms survive a lost signal: a form that cannot be sent is kept on the phone and sent
    when the phone is back online (from any page of the site). The scan time is safe: the
-   server recorded it when the door card was scanned, and the form carries that scan's id. */
+   server recorded it when the door card was scanned, and the form carries that scan's id.
+   A visit sent later leaves a lasting "✓ 已发送" note until the volunteer dismisses it, so
+   they can tell it arrived. */
 (function () {
   "use strict";
-  var KEY = "xy-visit-queue", MAX_OFFLINE_AUDIO = 2500000, sending = false;
+  var KEY = "xy-visit-queue", SENT = "xy-visit-sent", MAX_OFFLINE_AUDIO = 2500000, DAY = 86400000, sending = false;
 
   function load() { try { return JSON.parse(localStorage.getItem(KEY) || "[]"); } catch (e) { return []; } }
   function save(queue) { localStorage.setItem(KEY, JSON.stringify(queue)); }
@@ -25,6 +27,46 @@
     var text = "有 " + queue.length + " 条走访记录保存在这部手机上，等有信号时自动发送。";
     if (failed.length) text += " 其中 " + failed.length + " 条没被接受：" + failed[0].error;
     return text;
+  }
+
+  function sentList() {
+    var now = Date.now();
+    try {
+      return JSON.parse(localStorage.getItem(SENT) || "[]").filter(function (e) { return now - e.at < DAY; });
+    } catch (e) { return []; }
+  }
+  function remember(entry) {
+    var list = sentList().concat([{ member: entry.member, done: entry.done, saved: entry.saved, at: Date.now() }]);
+    localStorage.setItem(SENT, JSON.stringify(list.slice(-5)));
+  }
+  function clock(iso) {
+    var d = new Date(iso);
+    return isNaN(d) ? "" : (d.getMonth() + 1) + "月" + d.getDate() + "日 " + d.toTimeString().slice(0, 5);
+  }
+  function showSent() {
+    var list = sentList(), box = document.getElementById("sent-status"), main = document.querySelector("main");
+    if (!list.length) { if (box) { box.remove(); } return; }
+    if (!main) return;
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "sent-status"; box.className = "flash success sent-status"; box.setAttribute("role", "status");
+      main.insertBefore(box, main.firstChild);
+    }
+    box.textContent = "";
+    list.forEach(function (e) {
+      var line = document.createElement("p");
+      line.appendChild(document.createTextNode("✓ 已发送：对 " + e.member + " 的走访（" + clock(e.saved) + " 填写）"));
+      if (e.done) {
+        var link = document.createElement("a");
+        link.href = e.done; link.textContent = "查看记录"; link.className = "button";
+        line.appendChild(document.createTextNode(" ")); line.appendChild(link);
+      }
+      box.appendChild(line);
+    });
+    var ok = document.createElement("button");
+    ok.type = "button"; ok.textContent = "知道了";
+    ok.addEventListener("click", function () { localStorage.removeItem(SENT); showSent(); });
+    box.appendChild(ok);
   }
 
   function formData(entry) {
@@ -56,6 +98,8 @@
       var rest = load().filter(function (e) { return e.key !== entry.key; });
       if (result.status < 300 || result.status === 409) {
         save(rest);
+        remember(entry);
+        showSent();
       } else {
         entry.error = result.body.error || "服务器拒绝了这条记录";
         save(rest.concat([entry]));
@@ -77,7 +121,7 @@
     });
     var key = (fields.filter(function (p) { return p[0] === "client_key"; })[0] || [])[1];
     var entry = { key: key, url: form.action || location.href, fields: fields, member: form.dataset.member,
-                  saved: new Date().toISOString() };
+                  done: form.dataset.done, saved: new Date().toISOString() };
     if (!file) return Promise.resolve(entry);
     if (file.size > MAX_OFFLINE_AUDIO) { entry.tooBig = true; return Promise.resolve(entry); }
     return new Promise(function (resolve) {
@@ -121,6 +165,7 @@
       });
     });
   }
+  showSent();
   window.addEventListener("online", flush);
   setInterval(function () { if (load().length) flush(); }, 15000);
   flush();

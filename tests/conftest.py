@@ -145,7 +145,7 @@ def world(app, data_dir):
         (data_dir / "voice_notes" / "note.webm").write_bytes(b"\x1a\x45\xdf\xa3")
         visit = Visit(client_key=str(uuid.uuid4()), member_id=member.id, volunteer_id=paired_user.id,
                       visited_at=datetime.now(timezone.utc), voice_note_path="note.webm")
-        job = Job(kind="pack_write", payload=json.dumps({"user_id": paired_user.id}), status="done",
+        job = Job(kind="pack_build", payload=json.dumps({"user_id": paired_user.id}), status="done",
                   message=f"学习包已写好（{WORLD_MEMBER}）")
         session.add_all([visit, job])
         session.flush()

@@ -103,12 +103,16 @@ def test_one_time_password_must_be_changed_first(app, admin):
     newcomer = Client(app.test_client())
     assert newcomer.login("newvol", secret).status_code == 302
     assert newcomer.get("/").headers["Location"] == "/password"
-    response = newcomer.post("/password", {"current_password": secret, "new_password": "12345678", "confirm_password": "12345678"})
+    form = newcomer.get("/password").get_data(as_text=True)
+    assert 'name="current_password"' not in form, "the one-time password just typed is not asked again"
+    response = newcomer.post("/password", {"new_password": "12345678", "confirm_password": "12345678"})
     assert "密码太简单" in page_text(response)
-    response = newcomer.post(
-        "/password", {"current_password": secret, "new_password": "my-own-pass-9", "confirm_password": "my-own-pass-9"}
-    )
+    same = newcomer.post("/password", {"new_password": secret, "confirm_password": secret})
+    assert "新密码不能和旧密码相同" in page_text(same)
+    response = newcomer.post("/password", {"new_password": "my-own-pass-9", "confirm_password": "my-own-pass-9"})
     assert response.status_code == 302
+    assert 'name="current_password"' in newcomer.get("/password").get_data(as_text=True), \
+        "a later change asks for the current password again"
     assert newcomer.get("/").status_code == 200
     with app.extensions["xiangyin.db"].session() as session:
         user = session.scalar(select(User).where(User.username == "newvol"))

@@ -300,7 +300,7 @@ CRAFTED = [
     ("admin", "GET", "/series/18446744073709551616/qr"),
     ("admin", "GET", "/jobs/99999999999999999999.json"),
     ("volunteer", "GET", "/visits/new/99999999999999999999999"),
-    ("admin", "GET", "/packs/writing/99999999999999999999999"),
+    ("admin", "GET", "/packs/making/99999999999999999999999"),
     ("admin", "GET", "/stats?start=0001-01-01&end=0001-12-31"),
     ("admin", "GET", "/stats?start=9999-12-01&end=9999-12-31"),
     ("admin", "GET", "/stats?days=99999999999999999999999"),

@@ -80,11 +80,16 @@ def test_web_pack_renders_missing_audio_then_offers_the_zip(admin, app):
         load_demo(session, app.config)
         session.commit()
     first = admin.post("/packs/new", {"series": ["3"], "voice": "offline-mandarin", "member": "2"})
-    assert first.status_code == 409
-    assert "有 2 课还没有这个声音的音频，已开始生成" in page_text(first)
+    assert first.status_code == 303 and "/packs/making/" in first.headers["Location"]
+    waiting = admin.get(first.headers["Location"])
+    assert waiting.status_code == 200 and "先生成音频：已完成 0/2 课" in page_text(waiting)
+    status_url = re.search(r'data-pack-url="([^"]+)"', waiting.get_data(as_text=True)).group(1)
+    assert admin.get(status_url).json["status"] == "queued"
     run_jobs(app)
-    second = admin.post("/packs/new", {"series": ["3"], "voice": "offline-mandarin", "member": "2"})
-    assert second.status_code == 303
+    status = admin.get(status_url).json
+    assert status["status"] == "done" and status["progress"] == 100 and status["next"].endswith("?fresh=1")
+    second = admin.get(first.headers["Location"])
+    assert second.status_code == 303, "a finished pack's waiting page moves on to the pack"
     detail = admin.get(second.headers["Location"])
     assert "给： 李国华" in page_text(detail)
     link = re.search(r'href="(/packs/[0-9a-f-]+\.zip)"', detail.get_data(as_text=True)).group(1)
@@ -97,13 +102,14 @@ def test_web_pack_renders_missing_audio_then_offers_the_zip(admin, app):
                                           "健康生活小课堂（李国华）/002 第2课 管好血压.mp3"]
     index = page_text(admin.get("/packs/"))
     assert "健康生活小课堂" in index and "李国华" in index and "网页下载" in index
-    pack_url = second.headers["Location"]
+    pack_url = second.headers["Location"].split("?")[0]
     assert admin.post(pack_url + "/delivered", {"note": "交给了他女儿"}).status_code == 303
     assert "已送到：" in page_text(admin.get(pack_url)) and "交给了他女儿" in page_text(admin.get(pack_url))
     assert "已送到" in page_text(admin.get("/packs/"))
     picked = admin.post("/packs/new", {"series": ["3"], "order": "2，1", "voice": "offline-mandarin"})
     assert picked.status_code == 303
-    download = admin.get(picked.headers["Location"] + ".zip")
+    run_jobs(app)
+    download = admin.get(admin.get(picked.headers["Location"]).headers["Location"].split("?")[0] + ".zip")
     with zipfile.ZipFile(io.BytesIO(download.data)) as archive:
         assert archive.namelist()[:2] == ["健康生活小课堂/001 第2课 管好血压.mp3", "健康生活小课堂/002 第1课 冬季防跌倒.mp3"]
     bad = admin.post("/packs/new", {"series": ["3"], "order": "2,x"})
@@ -134,12 +140,10 @@ def test_web_writes_straight_to_a_local_drive(admin, app, tmp_path, monkeypatch)
     form = admin.get("/packs/new", environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert f"直接写到 {drive}" in page_text(form)
     assert "直接写到" not in page_text(admin.get("/packs/new", environ_base={"REMOTE_ADDR": "192.168.1.20"}))
-    admin.post("/packs/new", {"series": ["3"], "voice": "offline-mandarin"})  # queue the missing audio
-    run_jobs(app)
     response = admin.post("/packs/new", {"series": ["3"], "voice": "offline-mandarin", "member": "1",
                                          "drive": str(drive)}, environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert response.status_code == 303
-    job_url = re.search(r'data-job-url="([^"]+)"', admin.get(response.headers["Location"]).get_data(as_text=True)).group(1)
+    job_url = re.search(r'data-pack-url="([^"]+)"', admin.get(response.headers["Location"]).get_data(as_text=True)).group(1)
     run_jobs(app)
     status = admin.get(job_url).json
     assert status["status"] == "done" and status["message"].startswith("学习包已写好并校验通过，可以拔下 U 盘了")

@@ -279,6 +279,9 @@ def test_door_cards_print_and_scan_back(app, community, tmp_path):
     assert re.search(r"Page size:\s+297\.6\d? x 419\.5\d? pts", size), "A6"
     text = subprocess.run([require_tool("pdftotext"), str(out), "-"], capture_output=True, text=True).stdout
     assert "王秀英 同志" in text and "志愿者上门时请用手机扫码登记" in text
+    flat = re.sub(r"\s+", "", text)
+    for token in cards.values():
+        assert f"{app.config['PUBLIC_URL']}/d/{token}" in flat, "the card's link is printed as text too"
 
 
 def test_home_page_reminds_volunteers_of_overdue_visits(app, community, monkeypatch):

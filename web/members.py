@@ -14,7 +14,7 @@ from core.models import Member, Series, User
 from core.staging import AlreadyTaken, StagingArea
 from core.access import member_for, visible_members
 from core.visits import (
-    active_card, door_cards_for, first_visits_due, issue_card, last_visits, overdue_members, packs_for, personal_codes,
+    active_card, door_cards_for, door_url, first_visits_due, issue_card, last_visits, overdue_members, packs_for, personal_codes,
     timeline,
 )
 from web import download, session
@@ -86,8 +86,10 @@ def edit(member_id: int):
 def detail(member_id: int):
     member = _member(member_id)
     overdue = overdue_members(session(), [member], current_app.config["VISIT_INTERVAL_DAYS"])
+    card = active_card(session(), member)
     return render_template(
-        "members/detail.html", member=member, events=timeline(session(), member), card=active_card(session(), member),
+        "members/detail.html", member=member, events=timeline(session(), member), card=card,
+        card_url=door_url(current_app.config["PUBLIC_URL"], card) if card and current_user.is_admin else None,
         overdue=overdue[0] if overdue else None, packs=packs_for(session(), member),
         codes=personal_codes(session(), member), interval=current_app.config["VISIT_INTERVAL_DAYS"],
         series_list=session().scalars(select(Series).order_by(Series.position, Series.id)).all(),

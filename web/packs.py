@@ -5,33 +5,26 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from audio.usb import visible_drives, write_zip_file
+from audio.usb import visible_drives
 from core.access import job_for, member_for, pack_for, visible_members, visible_packs
-from core.jobs import enqueue
 from core.lessons import list_series
 from core.packs import (
     RECORDING,
     PackRequestError,
-    check_voice,
     drive_globs,
     lessons_by_number,
     lessons_for,
     mark_delivered,
-    missing_audio,
-    plan_pack,
-    record_pack,
-    request_missing,
+    pack_job_status,
+    pack_zip_path,
+    request_pack,
 )
 from web import session
 
 bp = Blueprint("packs", __name__, url_prefix="/packs")
-
-
-def _zip_path(pack_uuid: str) -> Path:
-    return Path(current_app.config["DATA_DIR"]) / "packs" / f"{pack_uuid}.zip"
 
 
 @bp.route("/")
@@ -64,65 +57,54 @@ def new():
         picked = [int(x) for x in request.form.getlist("lesson")]
     except ValueError:
         return render_template("packs/new.html", error="顺序里只能写第几课的数字，用逗号隔开，如 3,1,2", **context), 400
-    member = member_for(db_session, current_user._get_current_object(), member_id) if member_id else None
+    user = current_user._get_current_object()
+    member = member_for(db_session, user, member_id) if member_id else None
+    drive = request.form.get("drive") or None
+    if drive is not None and drive not in [str(path) for path, _ in drives]:
+        return render_template("packs/new.html", error="找不到这个 U 盘，请刷新页面后重新选择", **context), 400
     try:
-        check_voice(voice)
         if order:
             lessons = lessons_by_number(db_session, series_ids, order)
         else:
             lessons = lessons_for(db_session, series_ids=series_ids, lesson_ids=picked)
-        missing = missing_audio(db_session, lessons, voice)
-        if missing:
-            request_missing(db_session, lessons, voice, settings)
-            runner = current_app.extensions.get("xiangyin.runner")
-            if runner is not None:
-                runner.wake()
-            return render_template("packs/new.html", missing=missing, **context), 409
-        if request.form.get("drive"):
-            return _write_to_drive(lessons, voice, member, drives)
-        plan = plan_pack(db_session, lessons, voice, settings, member=member, user=current_user._get_current_object(),
-                         greeting=bool(request.form.get("greeting")),
-                         series_intros=bool(request.form.get("series_intros")))
+        job = request_pack(db_session, settings, lessons, voice, user=user, member=member, drive=drive,
+                           replace=bool(request.form.get("replace")), greeting=bool(request.form.get("greeting")),
+                           series_intros=bool(request.form.get("series_intros")))
     except PackRequestError as exc:
         return render_template("packs/new.html", error=str(exc), **context), 400
-    path = _zip_path(plan.uuid)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        manifest = write_zip_file(plan, path)
-    except OSError:
-        abort(503, "服务器磁盘空间不够，学习包没有做成。请联系管理员清理空间后再试。")
-    pack = record_pack(db_session, plan, manifest, voice=voice, target="zip", member=member,
-                       user=current_user._get_current_object())
-    flash(f"学习包已做好：{pack.lesson_count} 课。点“下载”保存后复制到 U 盘。", "success")
-    return redirect(url_for("packs.detail", pack_uuid=pack.uuid), 303)
-
-
-def _write_to_drive(lessons, voice, member, drives):
-    drive = request.form["drive"]
-    if drive not in [str(path) for path, _ in drives]:
-        abort(400, "找不到这个 U 盘，请刷新页面后重新选择")
-    payload = {"lesson_ids": [lesson.id for lesson in lessons],
-               "voice": voice, "member_id": member.id if member else None, "drive": drive,
-               "greeting": bool(request.form.get("greeting")), "replace": bool(request.form.get("replace")),
-               "series_intros": bool(request.form.get("series_intros")),
-               "user_id": current_user.id}
-    job = enqueue(session(), "pack_write", payload, active_key=f"drive:{drive}")
     runner = current_app.extensions.get("xiangyin.runner")
     if runner is not None:
         runner.wake()
-    return redirect(url_for("packs.writing", job_id=job.id), 303)
+    return redirect(url_for("packs.making", job_id=job.id), 303)
 
 
-@bp.route("/writing/<int:job_id>")
-def writing(job_id: int):
-    job = job_for(session(), current_user._get_current_object(), job_id)
-    return render_template("packs/writing.html", job=job)
+@bp.route("/making/<int:job_id>")
+def making(job_id: int):
+    """The one page a pack request leads to: a bar from the first render to the last file;
+    when it is done the page moves on by itself (the download starts, or the drive is ready)."""
+    db_session = session()
+    job = job_for(db_session, current_user._get_current_object(), job_id)
+    status = pack_job_status(db_session, job)
+    if status["pack"] and status["target"] == "zip":
+        return redirect(url_for("packs.detail", pack_uuid=status["pack"], fresh=1), 303)
+    return render_template("packs/making.html", job=job, status=status)
+
+
+@bp.route("/making/<int:job_id>.json")
+def making_status(job_id: int):
+    db_session = session()
+    status = pack_job_status(db_session, job_for(db_session, current_user._get_current_object(), job_id))
+    if status["pack"]:
+        status["next"] = url_for("packs.detail", pack_uuid=status["pack"], fresh=1)
+    return jsonify(status)
 
 
 @bp.route("/<pack_uuid>")
 def detail(pack_uuid: str):
     pack = pack_for(session(), current_user._get_current_object(), pack_uuid)
-    return render_template("packs/detail.html", pack=pack, zip_ready=_zip_path(pack.uuid).is_file())
+    return render_template("packs/detail.html", pack=pack,
+                           zip_ready=pack_zip_path(current_app.config, pack.uuid).is_file(),
+                           fresh=bool(request.args.get("fresh")))
 
 
 @bp.route("/<pack_uuid>/delivered", methods=["POST"])
@@ -136,7 +118,7 @@ def delivered(pack_uuid: str):
 @bp.route("/<pack_uuid>.zip")
 def download(pack_uuid: str):
     pack = pack_for(session(), current_user._get_current_object(), pack_uuid)
-    path = _zip_path(pack.uuid)
+    path = pack_zip_path(current_app.config, pack.uuid)
     if not path.is_file():
         abort(404, "这个学习包是直接写到 U 盘或镜像的，没有保存下载文件")
     name = f"{pack.title}{'（' + pack.member.name + '）' if pack.member else ''}.zip"

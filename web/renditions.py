@@ -11,6 +11,7 @@ from audio.engines import parse_rate
 from audio.store import AudioStore
 from audio.voices import VOICES
 from core.jobs import group_progress
+from core.lessons import format_duration
 from core.models import INTRO_MODES, Job, Lesson, Rendition, Series
 from core.rendering import RenderError, add_recording, approve_recording, request_render, request_series
 from core.access import job_for
@@ -141,10 +142,12 @@ def series_settings(series_id: int):
 def job_status(job_id: int):
     job = job_for(session(), current_user._get_current_object(), job_id)
     rendition = session().get(Rendition, job.rendition_id) if job.rendition_id else None
+    took = (job.finished_at - job.started_at).total_seconds() if job.finished_at and job.started_at else None
     return jsonify(
         status=job.status, progress=job.progress, message=job.message,
         audio=audio_url(rendition) if rendition else None,
-        duration=round(rendition.duration, 1) if rendition and rendition.duration else None,
+        length=format_duration(rendition.duration) if rendition and rendition.duration else None,
+        took=format_duration(max(1, round(took))) if took is not None else None,
     )
 
 

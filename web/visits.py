@@ -47,10 +47,14 @@ def door(token: str):
 def _form_context(member, door_scan, values=None):
     """The form, refilled with what was sent when it comes back with an error: nothing typed
     at the door is lost."""
-    values = values or {}
     series = session().scalars(select(Series).order_by(Series.position, Series.id)).all()
-    return dict(member=member, scan=door_scan, packs=packs_for(session(), member), series=series,
-                delivered=DELIVERED, values=values, chosen_lessons=set(values.getlist("lessons")) if values else set(),
+    packs = packs_for(session(), member)
+    chosen_lessons = set(values.getlist("lessons")) if values else set()
+    if not values:
+        pending = next((pack for pack in packs if pack.delivered_at is None), None)
+        values = {"delivered": "pack", "pack": str(pending.id)} if pending else {}
+    return dict(member=member, scan=door_scan, packs=packs, series=series,
+                delivered=DELIVERED, values=values, chosen_lessons=chosen_lessons,
                 client_key=values.get("client_key") or str(uuid.uuid4()),
                 now_local=values.get("visited_at") or datetime.now(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"))
 
@@ -67,6 +71,9 @@ def new(member_id: int):
     if door_scan is not None and (door_scan.member_id != member.id or door_scan.user_id != current_user.id):
         abort(404)
     if request.method == "GET":
+        used = session().scalar(select(Visit).where(Visit.scan_id == door_scan.id)) if door_scan else None
+        if used is not None:
+            return render_template("visits/used_scan.html", member=member, visit=used)
         return render_template("visits/form.html", **_form_context(member, door_scan))
     try:
         data = _visit_input(door_scan)
