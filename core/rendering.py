@@ -40,12 +40,14 @@ class RenderError(ValueError):
 # --------------------------------------------------------------------------- what is said
 
 
-def intro_text(series: Series, lesson: Lesson) -> str | None:
-    """The spoken intro: players have no screen, so each track says its number and title."""
-    if series.intro_mode == "off":
+def intro_text(series: Series, lesson: Lesson, mode: str | None = None) -> str | None:
+    """The spoken intro: players have no screen, so each track says its number and title.
+    `mode` overrides the series' own, for showing what each choice would say."""
+    mode = mode or series.intro_mode
+    if mode == "off":
         return None
     number = f"第{read_integer(lesson.number)}课"
-    return f"{number}：{lesson.title}" if series.intro_mode == "number_title" else number
+    return f"{number}：{lesson.title}" if mode == "number_title" else number
 
 
 def track_title(lesson: Lesson) -> str:

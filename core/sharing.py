@@ -197,6 +197,8 @@ def sheet_cards(
         raise ShareError(f"没有这种版式：{layout}")
     if user is not None:
         members_for(session, user, [member.id for member in members or []])
+    if not series.lessons:
+        raise ShareError("这个专题还没有课，先添加课程再打印二维码")
     chosen = lessons if lessons is not None else list(series.lessons)
     if any(lesson.series_id != series.id for lesson in chosen):
         raise ShareError("所选的课不属于这个专题")
@@ -209,8 +211,6 @@ def sheet_cards(
             card = Card(share_url(public_url, share), series.title, f"共{len(series.lessons)}课 · 一码听全季", name)
             cards.extend([card] * (1 if member else SERIES_CARD_COPIES))
             continue
-        if not chosen:
-            raise ShareError("这个专题还没有课，无法打印课程卡片")
         for lesson in chosen:
             share = share_for(session, lesson=lesson, member=member, user=user)
             cards.append(Card(share_url(public_url, share), f"第{lesson.number}课 {lesson.title}", series.title, name))

@@ -1,26 +1,43 @@
-// Live character count and listening-time estimate for the lesson editor.
-// Mirrors core.lessons.char_count / listening_seconds so the number does not jump on save.
+// Live character count and listening-time estimate for the lesson editor. The count follows
+// core.lessons.char_count exactly (cleaned as on save, code points, no whitespace or heading
+// markers) so the editor and the lesson page show one number; the listening time comes from
+// the server, which reads numbers the way the voice will and knows the library's own pace.
 (function () {
   "use strict";
   var area = document.getElementById("lesson-text");
   var counter = document.getElementById("lesson-counter");
   if (!area || !counter) { return; }
-  var perMinute = parseInt(area.getAttribute("data-chars-per-minute"), 10) || 200;
+  var url = counter.getAttribute("data-url");
+  var token = document.querySelector("input[name=csrf_token]").value;
+  var INVISIBLE = /[\u200b\u200c\u200d\u2060\ufeff\u00ad\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
+  // Python's str.isspace() set, which \s in core.lessons matches.
+  var SPACE = /[\t\n\v\f\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/g;
+  var length = counter.querySelector(".length"), chars = counter.querySelector(".chars"), timer = null, asked = 0;
 
-  function duration(seconds) {
-    var minutes = Math.floor(seconds / 60), secs = seconds % 60;
-    if (minutes >= 60) { return Math.floor(minutes / 60) + " 小时 " + (minutes % 60) + " 分"; }
-    if (minutes) { return minutes + " 分 " + (secs < 10 ? "0" : "") + secs + " 秒"; }
-    return secs + " 秒";
+  function count(text) {
+    var clean = text.normalize("NFC").replace(INVISIBLE, "").replace(/^[ \t\u3000\u00a0\f\v]*# /gm, "");
+    return Array.from(clean.replace(SPACE, "")).length;
   }
 
-  function update() {
-    var chars = area.value.replace(/^# /gm, "").replace(/\s+/g, "").length;
-    counter.textContent = chars + " 字 · 预计收听约 " + duration(Math.round(chars * 60 / perMinute));
+  function estimate() {
+    var body = new FormData(), ticket = ++asked;
+    body.append("text", area.value);
+    body.append("csrf_token", token);
+    fetch(url, { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      .then(function (data) {
+        if (ticket !== asked) { return; }
+        chars.textContent = data.chars;
+        length.textContent = data.length;
+      })
+      .catch(function () { /* the last estimate stays */ });
   }
 
-  area.addEventListener("input", update);
-  update();
+  area.addEventListener("input", function () {
+    chars.textContent = count(area.value);
+    clearTimeout(timer);
+    timer = setTimeout(estimate, 500);
+  });
 })();
 
 // "预览朗读效果": ask the server how the current text will be read (numbers written out,

@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from tests.browser import PHONE, no_sideways_scroll, phone_page, serve
+from core.lessons import char_count, format_duration, listening_seconds
+from tests.browser import PHONE, no_sideways_scroll, phone_page, serve, wait_until
 from tests.conftest import PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
@@ -50,9 +51,13 @@ def test_render_progress_updates_live_and_player_appears(page, live_server):
     page.wait_for_selector("[data-job-url] progress")
     reloads = []
     page.on("framenavigated", lambda frame: reloads.append(frame.url))
-    page.wait_for_selector("text=/完成（\\d+(\\.\\d)? 秒）/", timeout=60000)
+    page.wait_for_selector("#renditions audio", timeout=60000)
     assert reloads == [], "the page must not reload"
-    assert page.locator("[data-job-url] progress").get_attribute("value") == "100"
+    assert page.locator("[data-job-url]").count() == 0, "the audio list was refreshed in place"
+    meta = page.inner_text("#renditions .rendition p.meta")
+    assert re.search(r"\d+ 秒 · 响度 -?\d+\.\d LUFS", meta) and "下载" in meta
+    page.reload()
+    assert "音频长" in page.inner_text("p.meta"), "the lesson's length is now the audio's"
     src = page.locator("#renditions audio").first.get_attribute("src")
     assert src.startswith("/audio/") and src.endswith(".mp3")
     duration = page.evaluate(
@@ -79,7 +84,7 @@ def test_recording_in_the_browser_becomes_a_mastered_rendition(page, live_server
     assert page.evaluate("document.querySelector('input[name=recording]').files[0].name").startswith("录音.")
     page.click("#recording-form button.primary")
     page.wait_for_selector("text=录音已收到，正在处理：重庆话 · 真人录音 · 王秀英")
-    page.wait_for_selector("text=/完成（\\d+(\\.\\d)? 秒）/", timeout=60000)
+    page.wait_for_selector("#renditions li.rendition.done >> text=重庆话", timeout=60000)
     with app.extensions["xiangyin.db"].session() as session:
         rendition = session.scalar(select(Rendition).where(Rendition.kind == "recording"))
         assert rendition.status == "done" and abs(rendition.loudness + 16) <= 1.0
@@ -121,10 +126,43 @@ def test_phone_admin_logs_in_uploads_and_edits(page, live_server, tmp_path):
         "标题停 小结",
         "段停 崇阳节是二零二五年十月二十九日，请拨打幺二三四五。",
     ]
+    tricky = "  # 标题\r\ne\u0301t\u00e9\u200b\u00ad😀\u3000全角\t空格\u20282024年\x07\ufeff。"
+    page.fill("#lesson-text", tricky)
+    immediate = page.locator("#lesson-counter .chars").inner_text()
+    assert immediate == str(char_count(tricky)), "the editor counts 字 exactly as the lesson page will"
+    expected = f"{immediate} 字 · 预计收听约 {format_duration(listening_seconds(tricky, 165))}"
+    wait_until(page, f"document.querySelector('#lesson-counter').innerText === {expected!r}")
     page.fill("#lesson-text", "字" * 400)
-    assert counter.inner_text() == "400 字 · 预计收听约 2 分 00 秒"
+    wait_until(page, "document.querySelector('#lesson-counter').innerText === '400 字 · 预计收听约 2 分 25 秒'")
     box = page.locator("button.primary").bounding_box()
     assert box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     page.click("button.primary")
     page.wait_for_selector("text=已保存新版本")
-    assert re.search(r"400 字 · 预计收听约 2 分 00 秒", page.locator("p.meta").first.inner_text())
+    assert re.search(r"400 字 · 预计收听约 2 分 25 秒", page.locator("p.meta").first.inner_text())
+
+
+def test_admin_forms_speak_in_the_page_not_in_pop_ups(page, live_server):
+    login(page, live_server)
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(live_server + "/lexicon/")
+    page.click("#add button.primary")
+    page.wait_for_selector("#add .field-error")
+    assert page.locator("#add .field-error").all_inner_texts() == ["请填写写法", "请填写读法"]
+    assert page.evaluate("document.activeElement.name") == "written", "the first missing field is focused"
+    page.fill("#add input[name=written]", "长")
+    assert page.locator("#add .field-error").all_inner_texts() == ["请填写读法"], "a fixed field loses its message"
+
+    clipped = page.evaluate("""() => [...document.querySelectorAll('.entry input')]
+        .filter(i => i.scrollWidth > i.clientWidth + 1).map(i => i.value)""")
+    assert clipped == [], f"lexicon values cut off: {clipped}"
+    entry = page.locator(".entry", has=page.locator("input[value='重阳节']"))
+    entry.locator(".entry-delete button").click()
+    assert "删除后，“重阳节”会按默认读法朗读。" in entry.inner_text()
+    entry.locator("text=取消").click()
+    assert page.locator("input[value='重阳节']").count() == 1 and "删除后" not in entry.inner_text()
+    entry.locator(".entry-delete button").click()
+    entry.locator("text=确定删除").click()
+    page.wait_for_selector("text=已删除「重阳节」")
+    assert page.locator("input[value='重阳节']").count() == 0
+    assert dialogs == [], "no browser pop-ups"

@@ -213,7 +213,11 @@ def test_delivered_pack_voice_note_and_lessons(app, community, monkeypatch):
     phone = login(app, "vol1")
     form = phone.get(phone.get(f"/d/{community['token']}").headers["Location"])
     assert "冬季学习包（王秀英）" in page_text(form) and "别人的包" not in page_text(form)
-    fields = form_fields(form.get_data(as_text=True))
+    html = form.get_data(as_text=True)
+    assert re.search(r'name="delivered" value="pack" checked', html), "an undelivered pack is what was brought"
+    assert re.search(rf'name="pack" value="{ids["pack"]}" checked', html)
+    assert "还没送到" in page_text(form)
+    fields = form_fields(html)
     wrong = phone.post(f"/visits/new/{community['wang']}", {**fields, "delivered": "pack", "pack": str(ids["other"]),
                                                              "feedback": "腿疼，出门少", "duration": "25"})
     assert wrong.status_code == 422 and "请选择为这位党员制作的 U 盘学习包" in page_text(wrong)
@@ -230,6 +234,12 @@ def test_delivered_pack_voice_note_and_lessons(app, community, monkeypatch):
         assert [l.title for l in visit.lessons] == ["学习党章"]
         assert session.get(Pack, ids["pack"]).delivered_at == T0, "the pack is marked as handed over"
         visit_id = visit.id
+    used = phone.get(f"/visits/new/{community['wang']}?scan={fields['scan']}")
+    assert used.status_code == 200 and 'id="visit-form"' not in used.get_data(as_text=True)
+    assert "这次扫码的走访已经登记过了" in page_text(used), "a used scan says so before any form"
+    fresh = phone.get(phone.get(f"/d/{community['token']}").headers["Location"])
+    assert not re.search(r'name="delivered" value="pack" checked', fresh.get_data(as_text=True)), \
+        "once delivered, the pack is no longer the default"
     assert phone.get(f"/visits/{visit_id}/voice").data == note
     assert login(app, "vol2").get(f"/visits/{visit_id}/voice").status_code == 404
     timeline = page_text(phone.get(f"/members/{community['wang']}"))

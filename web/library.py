@@ -1,7 +1,7 @@
 """The lesson library: series, lessons, uploads. Volunteers read; admins change."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from core import lessons as library
@@ -25,16 +25,14 @@ def _lesson_or_404(lesson_id: int) -> Lesson:
 
 
 def _cpm() -> int:
-    return current_app.config["CHARS_PER_MINUTE"]
+    """The pace for estimates, measured once per request on the library's own audio."""
+    if "xiangyin_pace" not in g:
+        g.xiangyin_pace = library.listening_pace(session(), current_app.config["CHARS_PER_MINUTE"])
+    return g.xiangyin_pace
 
 
 def _seconds(text: str) -> int:
     return library.listening_seconds(text, _cpm())
-
-
-@bp.app_context_processor
-def _helpers():
-    return {"chars_per_minute": _cpm()}
 
 
 bp.add_app_template_filter(library.char_count, "char_count")
@@ -241,6 +239,17 @@ def lesson_new(series_id: int):
     db_session.commit()
     flash(f"已添加第 {lesson.number} 课", "success")
     return redirect(url_for("library.lesson_detail", lesson_id=lesson.id), 303)
+
+
+@bp.route("/lessons/estimate", methods=["POST"])
+@admin_required
+def estimate():
+    """The editor's count and listening time, from the same functions as the lesson page."""
+    text = request.form.get("text", "")
+    if len(text) > current_app.config["MAX_SCRIPT_BYTES"]:
+        abort(413)
+    seconds = _seconds(text)
+    return jsonify(chars=library.char_count(text), seconds=seconds, length=library.format_duration(seconds))
 
 
 @bp.route("/lessons/<int:lesson_id>")

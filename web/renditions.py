@@ -13,7 +13,7 @@ from audio.voices import VOICES
 from core.jobs import group_progress
 from core.lessons import format_duration
 from core.models import INTRO_MODES, Job, Lesson, Rendition, Series
-from core.rendering import RenderError, add_recording, approve_recording, request_render, request_series
+from core.rendering import RenderError, add_recording, approve_recording, intro_text, request_render, request_series
 from core.access import job_for
 from web import log_change, session
 from web.auth import admin_required
@@ -164,6 +164,15 @@ def active_job(rendition: Rendition) -> Job | None:
 
 
 bp.add_app_template_global(active_job, "active_job")
+
+
+def intro_example(series: Series, mode: str) -> str | None:
+    """What a track of this series would open with under `mode`, on its first lesson."""
+    sample = series.lessons[0] if series.lessons else Lesson(number=1, title="标题")
+    return intro_text(series, sample, mode)
+
+
+bp.add_app_template_global(intro_example, "intro_example")
 
 
 @bp.route("/audio/<name>")
