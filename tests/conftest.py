@@ -131,9 +131,13 @@ def world(app, data_dir):
     paired_user = add_user(app, "paired", "volunteer")
     add_user(app, "other", "volunteer")
     with app.extensions["xiangyin.db"].session() as session:
+        from core.lessons import add_lesson
+
         member = Member(name=WORLD_MEMBER, phone="13800000001", group_name="幸福里")
-        session.add_all([member, Series(title="学习专题")])
+        series = Series(title="学习专题")
+        session.add_all([member, series])
         session.flush()
+        add_lesson(session, series, "学习党章", "认真学习党章。")
         session.add(Pairing(member_id=member.id, user_id=paired_user.id))
         pack = Pack(uuid=str(uuid.uuid4()), title="学习包", voice_id="offline-mandarin", member_id=member.id,
                     created_by_id=paired_user.id, target="zip", lesson_count=0, total_duration=0.0, total_size=0,
