@@ -26,7 +26,7 @@ from mutagen.id3 import ID3, TIT2  # noqa: E402
 from audio.engines import SpeechRequest  # noqa: E402
 from audio.engines.espeak import EspeakEngine  # noqa: E402
 from audio.master import Clip, Gap, Tags, master  # noqa: E402
-from audio.usb import DirectoryTarget, Folder, Plan, Track, write_pack  # noqa: E402
+from audio.pack import DirectoryTarget, Folder, Plan, Track, write_pack  # noqa: E402
 from audio.voices import get_voice  # noqa: E402
 
 TARGET_BYTES = 1024**3

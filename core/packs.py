@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audio.store import AudioStore
-from audio.usb import Folder, Plan, Track
+from audio.pack import Folder, Plan, Track
 from audio.voices import UnknownVoice, get_voice
 from core.jobs import JobContext, JobFailed, chain_progress, enqueue, handler
 from core.access import NotVisible, may_see_member
@@ -287,7 +287,7 @@ def _failed_renders(session: Session, job: Job) -> list[str]:
 def run_pack_build(session: Session, job: Job, context: JobContext) -> str:
     """Build a pack once its audio is ready: a zip to download, or files on a drive the
     server can see, with progress either way."""
-    from audio.usb import DirectoryTarget, PackError, visible_drives, write_pack, write_zip_file
+    from audio.pack import DirectoryTarget, PackError, visible_drives, write_pack, write_zip_file
 
     failures = _failed_renders(session, job)
     if failures:

@@ -606,7 +606,7 @@ def _plan(series_ids, lesson_list: str, voice: str | None, member_id: int | None
 
 
 def _write(plan, voice, member, target, kind: str, where: str, replace: bool):
-    from audio.usb import PackError, write_pack
+    from audio.pack import PackError, write_pack
     from core.models import Member
     from core.packs import record_pack
 
@@ -638,7 +638,7 @@ def _write(plan, voice, member, target, kind: str, where: str, replace: bool):
 @with_appcontext
 def pack_write(path, replace, series_ids, lesson_list, voice, member_id, greeting, series_intros) -> None:
     """把学习包写到 U 盘：先查空间，按播放顺序逐个写入并同步，再逐个校验，最后写 manifest。"""
-    from audio.usb import DirectoryTarget
+    from audio.pack import DirectoryTarget
 
     if not Path(path).is_dir():
         fail(f"找不到 U 盘位置：{path}（U 盘插好了吗？）")
@@ -653,7 +653,7 @@ def pack_write(path, replace, series_ids, lesson_list, voice, member_id, greetin
 @with_appcontext
 def pack_image(size, output, series_ids, lesson_list, voice, member_id, greeting, series_intros) -> None:
     """生成 FAT32 磁盘镜像，可用任何 U 盘烧录工具复制到多个 U 盘，播放顺序不变。"""
-    from audio.usb import FatImageTarget, PackError
+    from audio.pack import FatImageTarget, PackError
 
     match = re.fullmatch(r"(\d+)\s*([MG])B?", size.strip().upper())
     if not match:
@@ -679,7 +679,7 @@ def pack_image(size, output, series_ids, lesson_list, voice, member_id, greeting
 @with_appcontext
 def pack_verify(path) -> None:
     """按 manifest 重新校验 U 盘或镜像上的学习包。"""
-    from audio.usb import DirectoryTarget, FatImageTarget, PackError, verify_pack
+    from audio.pack import DirectoryTarget, FatImageTarget, PackError, verify_pack
 
     target = DirectoryTarget(Path(path)) if Path(path).is_dir() else FatImageTarget(Path(path))
     try:

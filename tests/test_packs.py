@@ -62,7 +62,7 @@ def test_cli_image_and_bad_requests(make_app, tmp_path):
     result = run("pack", "image", "--size", "40M", "-o", str(image), "--lessons", "8,7,4", "--series-intros")
     assert result.exit_code == 0, result.output
     assert run("pack", "verify", str(image)).exit_code == 0
-    from audio.usb import FatImageTarget
+    from audio.pack import FatImageTarget
 
     target = FatImageTarget(image)
     assert target.listdir("学习包/01 健康生活小课堂") == ["000 专题介绍.mp3", "001 第2课 管好血压.mp3", "002 第1课 冬季防跌倒.mp3"]

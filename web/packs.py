@@ -3,12 +3,11 @@ each pack went."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from audio.usb import visible_drives
+from audio.pack import visible_drives
 from core.access import job_for, member_for, pack_for, visible_members, visible_packs
 from core.lessons import list_series
 from core.packs import (
