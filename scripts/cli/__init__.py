@@ -1,0 +1,34 @@
+"""The `xiangyin` command: everything an admin or volunteer runs from a terminal.
+
+Built on the app factory so the CLI reads the same configuration as the web app; every
+command that changes data goes through the same core/ rules as the web pages. One module per
+command group, each a thin shell over core/; the table below is the whole command set.
+"""
+from __future__ import annotations
+
+import click
+from flask.cli import ScriptInfo
+
+from app import create_app
+from scripts.cli import lessons, packs, qr, render, roll, setup, speech, users
+
+
+@click.group(help="乡音：送学上门的学习音频服务。")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    if ctx.obj is None:
+        ctx.obj = ScriptInfo(create_app=create_app)
+
+
+COMMANDS = [
+    setup.init_command, setup.demo_command, setup.run_command, render.worker_command,
+    users.users_group,
+    lessons.lessons_group,
+    speech.text_command, speech.voices_command, speech.say_command,
+    render.render_command,
+    packs.pack_group,
+    qr.qr_group,
+    roll.members_group, roll.visits_group,
+]
+for command in COMMANDS:
+    cli.add_command(command)

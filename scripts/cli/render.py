@@ -1,0 +1,138 @@
+"""Rendering lessons to audio, and the background worker."""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from scripts.cli.common import database, fail
+
+
+@click.command("render")
+@click.option("--series", "series_id", type=int, help="专题编号")
+@click.option("--lesson", "lesson_id", type=int, help="课程编号")
+@click.option("--all", "everything", is_flag=True, help="全部专题")
+@click.option("--voice", "voice_id", default=None, help="声音编号（默认用专题设置）")
+@click.option("--rate", default=None, help="语速，如 -10%（默认用专题设置）")
+@with_appcontext
+def render_command(series_id: int | None, lesson_id: int | None, everything: bool, voice_id: str | None, rate: str | None) -> None:
+    """生成课程音频，显示进度；有失败时列出原因并以非零状态退出。"""
+    from audio.engines import parse_rate
+    from audio.store import AudioStore
+    from core.lessons import list_series
+    from core.models import Job, Lesson, Rendition, Series
+    from core.rendering import RenderError, request_render
+
+    if sum(bool(x) for x in (series_id, lesson_id, everything)) != 1:
+        fail("请指定 --series、--lesson 或 --all 之一")
+    settings = dict(current_app.config)
+    try:
+        rate_value = parse_rate(rate) if rate is not None else None
+    except ValueError as exc:
+        fail(str(exc))
+    with database().session() as session:
+        if lesson_id:
+            lessons = [session.get(Lesson, lesson_id)] if session.get(Lesson, lesson_id) else []
+        elif series_id:
+            series = session.get(Series, series_id)
+            lessons = list(series.lessons) if series else []
+        else:
+            lessons = [lesson for series in list_series(session) for lesson in series.lessons]
+        if not lessons:
+            fail("没有找到要生成的课程")
+        pending: dict[int, str] = {}
+        ready = 0
+        for lesson in lessons:
+            try:
+                rendition, job = request_render(session, lesson, settings, voice_id=voice_id, rate=rate_value)
+            except RenderError as exc:
+                fail(str(exc))
+            if job is None:
+                ready += 1
+            else:
+                pending[job.id] = track_title_of(lesson)
+    if ready:
+        click.echo(f"{ready} 课已有相同设置的音频，不再重复生成。")
+    failures = run_jobs(pending, settings, f"生成 {len(pending)} 课音频")
+    with database().session() as session:
+        # This run's renditions only: earlier fallbacks of the same lessons are not news.
+        made = session.scalars(select(Rendition).join(Job, Job.rendition_id == Rendition.id)
+                               .where(Job.id.in_(pending), Rendition.status == "done",
+                                      Rendition.fallback_reason != "")).all()
+        fallbacks = [(track_title_of(r.lesson), r.label, r.fallback_reason) for r in made]
+        store = AudioStore(Path(settings["DATA_DIR"]) / "audio")
+        files = [(track_title_of(r.lesson), store.resolve(r.file_path))
+                 for r in session.scalars(select(Rendition).join(Job, Job.rendition_id == Rendition.id)
+                                          .where(Job.id.in_(pending), Rendition.status == "done"))]
+    if fallbacks:
+        click.secho(f"注意：这次有 {len(fallbacks)} 课因在线语音不可用而整课改用了离线声音：", fg="yellow")
+        for title, label, reason in fallbacks:
+            click.echo(f"  · {title} → {label}（{reason}）")
+    for title, path in files:
+        click.echo(f"  ✓ {title} → {path}")
+    if failures:
+        click.secho(f"{len(failures)} 课生成失败：", fg="red", err=True)
+        for line in failures:
+            click.echo(f"  ✗ {line}", err=True)
+        sys.exit(1)
+    click.echo(f"完成：{len(pending)} 课已生成。")
+
+
+def run_jobs(pending: dict[int, str], settings: dict, label: str) -> list[str]:
+    """Run queued jobs in this process with a progress bar; returns failures as lines."""
+    from core.jobs import build_runner
+    from core.models import Job
+
+    if not pending:
+        return []
+    runner = build_runner(database(), settings)
+    worker = threading.Thread(target=runner.run_until_idle, args=(set(pending),), daemon=True)
+    worker.start()
+    with click.progressbar(length=100 * len(pending), label=label) as bar:
+        shown = 0
+        while True:
+            with database().session() as session:
+                jobs = session.scalars(select(Job).where(Job.id.in_(pending))).all()
+                total = sum(100 if j.status in ("done", "failed") else j.progress for j in jobs)
+                bar.update(total - shown)
+                shown = total
+                if all(j.status in ("done", "failed") for j in jobs):
+                    failures = [f"{pending[j.id]}：{j.message}" for j in jobs if j.status == "failed"]
+                    break
+            time.sleep(0.3)
+    worker.join(5)
+    return failures
+
+
+def track_title_of(lesson) -> str:
+    return f"「{lesson.series.title}」第{lesson.number}课 {lesson.title}"
+
+
+@click.command("worker")
+@with_appcontext
+def worker_command() -> None:
+    """只运行后台任务（生成音频），不提供网页。"""
+    from core.jobs import build_runner
+
+    if not database().is_current():
+        fail("数据库尚未初始化或需要升级，请先运行：xiangyin init")
+    runner = build_runner(database(), dict(current_app.config))
+    runner.start()
+    click.echo(f"后台任务已启动（{runner.worker}），按 Ctrl+C 停止。")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    runner.stop()
+
+
