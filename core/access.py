@@ -14,15 +14,14 @@ from collections.abc import Iterable
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session
 
+from core.errors import NotFound
 from core.models import Job, Member, Pack, Pairing, User
 
 NOT_FOUND = "找不到这位党员，或者他不是您的结对对象"
 
 
-class NotVisible(LookupError):
-    """Out of this user's reach; shown as 404 with this Chinese message."""
-
-    status = 404
+class NotVisible(NotFound):
+    """Out of this user's reach: answered exactly like something that does not exist."""
 
     def __init__(self, message: str = NOT_FOUND) -> None:
         super().__init__(message)

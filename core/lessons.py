@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from core.errors import Invalid
 from core.import_checks import LONG_LESSON_MINUTES, Finding, check_batch, in_stated_order, split_at_headings
 from core.importer import Script, clean_text, clean_title, to_simplified
 from core.audit import audit
@@ -23,7 +24,7 @@ TITLE_LIMIT = 120
 TEXT_LIMIT = 1_000_000
 
 
-class LibraryError(ValueError):
+class LibraryError(Invalid):
     """A refused change to the library; str() is the Chinese message for the admin."""
 
 

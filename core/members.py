@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from core.audit import audit
 from core.models import Member, Pairing, User
 from core.xlsx import restore
+from core.errors import Invalid
 
 CATEGORIES = ("年老体弱", "流动", "在家", "其他")
 MAX_ROWS = 5000
@@ -26,7 +27,7 @@ MAX_COLUMNS = 60
 MAX_BYTES = 5 * 1024 * 1024
 
 
-class MemberError(ValueError):
+class MemberError(Invalid):
     """A problem shown to the admin as is."""
 
 

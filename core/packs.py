@@ -19,12 +19,13 @@ from core.access import NotVisible, may_see_member
 from core.audit import audit
 from core.models import Job, Lesson, Member, Pack, PackItem, Rendition, Series, User
 from core.rendering import current_version, request_render
+from core.errors import Invalid
 
 RECORDING = "recording"
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
-class PackRequestError(ValueError):
+class PackRequestError(Invalid):
     """A pack request that cannot be planned; str() is the Chinese message."""
 
 

@@ -27,17 +27,14 @@ from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from core.db import UTCDateTime, utcnow
+from core.errors import Conflict, DomainError, Forbidden, Gone, Invalid, NotFound, TooMany
 from core.models import Lesson, Listen, ListenSession, OfflineListen, Rendition, ShareToken
 
 EVENTS = ("play", "beat", "pause", "end")
 
 
-class BeatRejected(ValueError):
-    """A heartbeat that cannot be true or is not allowed; `status` is the HTTP answer."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
+class BeatRejected(Invalid):
+    """A heartbeat that cannot be true; refusals of other kinds use the other DomainErrors."""
 
 
 @dataclass(frozen=True)
@@ -253,7 +250,7 @@ def record_beat(
     now = now or utcnow()
     try:
         result = beat_open_listen(session.connection(), sid, token, rendition_id, event, claimed, position, rules, now)
-    except BeatRejected:
+    except DomainError:
         session.rollback()
         raise
     if result is None:
@@ -286,13 +283,13 @@ def beat_open_listen(
     if row is None:
         return None
     if row.revoked_at is not None or row.named_revoked_at is not None:
-        raise BeatRejected("此二维码已停用", 410)
+        raise Gone("此二维码已停用")
     if not (_allowed(row.kind, row.share_lesson_id, row.share_series_id, row.lesson_id, row.lesson_series_id)
             and _allowed(row.named_kind, row.named_lesson_id, row.named_series_id, row.lesson_id, row.lesson_series_id)):
-        raise BeatRejected("没有这个音频", 404)
+        raise NotFound("没有这个音频")
     now_s = _seconds(now)
     if not beat_allowed(row.beats, _seconds(row.started_at), now_s, rules):
-        raise BeatRejected("上报太频繁", 429)
+        raise TooMany("上报太频繁")
     state = State(
         duration=row.duration, listened=row.listened, started=_seconds(row.started_at),
         last_beat=_seconds(row.last_beat_at), counted=row.counted_at is not None,
@@ -324,9 +321,9 @@ def beat_open_listen(
             clock["c_new"] = datetime.fromtimestamp(floor + accepted, timezone.utc)
     params.update(b_listened=new.listened, b_position=position_s, b_quartile=new.quartile)
     if clock["c_new"] is not None and connection.execute(_SAVE_CLOCK, clock).rowcount != 1:
-        raise BeatRejected("同时收到了两次上报，请稍后再试", 409)
+        raise Conflict("同时收到了两次上报，请稍后再试")
     if connection.execute(_SAVE_BEAT, params).rowcount != 1:
-        raise BeatRejected("同时收到了两次上报，请稍后再试", 409)
+        raise Conflict("同时收到了两次上报，请稍后再试")
     return BeatResult(new.listened, accepted, new.counted, new.completed)
 
 
@@ -341,18 +338,18 @@ def open_listen(session: Session, sid: str, token: str, rendition_id: int, event
     now = now or utcnow()
     share = session.scalar(select(ShareToken).where(ShareToken.token == token))
     if share is None:
-        raise BeatRejected("二维码无法识别", 404)
+        raise NotFound("二维码无法识别")
     if share.revoked_at is not None:
-        raise BeatRejected("此二维码已停用", 410)
+        raise Gone("此二维码已停用")
     rendition = session.get(Rendition, rendition_id)
     if (rendition is None or rendition.status != "done"
             or (rendition.kind == "recording" and rendition.approved_at is None)
             or not _allowed(share.kind, share.lesson_id, share.series_id, rendition.lesson_id, rendition.lesson.series_id)):
-        raise BeatRejected("没有这个音频", 404)
+        raise NotFound("没有这个音频")
     if not rendition.duration:
-        raise BeatRejected("这个音频还没有时长信息", 409)
+        raise Conflict("这个音频还没有时长信息")
     if event != "play":
-        raise BeatRejected("请先点播放再上报收听", 409)
+        raise Conflict("请先点播放再上报收听")
     _, position_s = check_values(State(duration=rendition.duration), 0, position, rules)
     listen_session = session.scalar(select(ListenSession).where(ListenSession.sid == sid))
     if listen_session is None:
@@ -390,7 +387,7 @@ def record_offline(session: Session, sid: str, items: object, rules: Rules, now:
         raise BeatRejected(f"一次最多上报 {MAX_OFFLINE_ITEMS} 段离线收听")
     listen_session = session.scalar(select(ListenSession).where(ListenSession.sid == sid))
     if listen_session is None:
-        raise BeatRejected("请刷新页面后再播放", 403)
+        raise Forbidden("请刷新页面后再播放")
     kept = session.scalar(select(func.count()).select_from(OfflineListen)
                           .where(OfflineListen.session_id == listen_session.id)) or 0
     stored = 0

@@ -29,11 +29,12 @@ from core.db import utcnow
 from core.jobs import JobContext, JobFailed, enqueue, handler
 from core.lexicon import lexicon_map
 from core.models import Job, Lesson, LessonVersion, Rendition, Series, User
+from core.errors import Invalid
 
 RECORDING_SUFFIXES = (".mp3", ".m4a", ".aac", ".wav", ".amr", ".ogg", ".oga", ".opus", ".webm", ".3gp", ".mp4", ".flac")
 
 
-class RenderError(ValueError):
+class RenderError(Invalid):
     """A render or recording that cannot be accepted; str() is the Chinese message."""
 
 

@@ -17,12 +17,13 @@ from core.access import members_for
 from core.audit import audit
 from core.db import utcnow
 from core.models import Lesson, LessonVersion, Member, Rendition, Series, ShareToken, User
+from core.errors import Invalid
 
 TOKEN_BYTES = 9
 PATH_PREFIX = {"lesson": "l", "series": "s"}
 
 
-class ShareError(ValueError):
+class ShareError(Invalid):
     """A request for a code that cannot be made; the message is shown to the admin."""
 
 

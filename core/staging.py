@@ -11,11 +11,12 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from core.errors import Conflict
 
 MAX_AGE_SECONDS = 24 * 3600
 
 
-class AlreadyTaken(LookupError):
+class AlreadyTaken(Conflict):
     """Another request is importing (or has imported) this batch."""
 
 

@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.db import utcnow
 from core.models import ROLES, LoginFailure, User
+from core.errors import Invalid
 
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
@@ -26,7 +27,7 @@ MAX_PASSWORD_LENGTH = 256
 _DUMMY_HASH = generate_password_hash("xiangyin-no-such-user")
 
 
-class AccountError(ValueError):
+class AccountError(Invalid):
     """A refused account change; str() is the Chinese message."""
 
 

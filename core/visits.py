@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from core.access import NotVisible, may_see_member, member_for
 from core.audit import audit
 from core.db import utcnow
+from core.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from core.models import (
     DELIVERED, DoorCard, DoorScan, Lesson, Listen, Member, Pack, Pairing, ShareToken, User, Visit,
 )
@@ -35,12 +36,8 @@ STAND_IN_HOURS = timedelta(hours=12)
 NO_HOME_VISITS = ("流动",)
 
 
-class VisitError(ValueError):
-    """A problem shown to the volunteer as is; `status` is the HTTP answer."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
+class VisitError(Invalid):
+    """A visit form or door card the volunteer has to correct; the message says how."""
 
 
 # --- door cards --------------------------------------------------------------------------------
@@ -95,20 +92,20 @@ def door_card_place(session: Session, token: str) -> str | None:
     return card.member.group_name or None
 
 
-class StandInNeeded(VisitError):
+class StandInNeeded(Forbidden):
     """The card belongs to a member this volunteer is not paired with. The answer names
     nobody: the volunteer may choose to record a stand-in visit (代访), which is audited."""
 
     def __init__(self) -> None:
-        super().__init__("这张签到卡的党员不是您的结对对象。如果您是替结对志愿者上门，可以登记为代访。", 403)
+        super().__init__("这张签到卡的党员不是您的结对对象。如果您是替结对志愿者上门，可以登记为代访。")
 
 
 def _card(session: Session, token: str) -> DoorCard:
     card = session.scalar(select(DoorCard).where(DoorCard.token == token)) if token and len(token) <= 32 else None
     if card is None:
-        raise VisitError("这张签到卡无法识别", 404)
+        raise NotFound("这张签到卡无法识别")
     if card.revoked_at is not None:
-        raise VisitError("这张签到卡已作废（已补发新卡）。请扫描党员家里的新卡，或联系管理员。", 410)
+        raise Gone("这张签到卡已作废（已补发新卡）。请扫描党员家里的新卡，或联系管理员。")
     return card
 
 
@@ -199,17 +196,17 @@ def record_visit(session: Session, user: User, member: Member, data: VisitInput,
     already saved, so a form resent after a lost connection is not counted twice."""
     now = now or utcnow()
     if not re.fullmatch(r"[A-Za-z0-9\-]{8,64}", data.client_key or ""):
-        raise VisitError("表单缺少编号，请刷新页面后重填", 400)
+        raise VisitError("表单缺少编号，请刷新页面后重填")
     door_scan = session.get(DoorScan, data.scan_id) if data.scan_id is not None else None
     if data.scan_id is not None:
         if door_scan is None or door_scan.member_id != member.id or door_scan.user_id != user.id:
-            raise VisitError("签到记录不对，请重新扫描党员家里的签到卡", 422)
+            raise VisitError("签到记录不对，请重新扫描党员家里的签到卡")
     if not (door_scan is not None and door_scan.stand_in) and not may_see_member(session, user, member.id):
         raise NotVisible()
     existing = session.scalar(select(Visit).where(Visit.client_key == data.client_key))
     if existing is not None:
         if existing.member_id != member.id:
-            raise VisitError("表单编号冲突，请刷新页面后重填", 409)
+            raise Conflict("表单编号冲突，请刷新页面后重填")
         return existing, False
     for label, text in (("反馈", data.feedback), ("急难愁盼", data.needs)):
         if len(text) > MAX_NOTE_CHARS:
@@ -218,7 +215,7 @@ def record_visit(session: Session, user: User, member: Member, data: VisitInput,
         raise VisitError("一次走访最多登记 200 课")
     if door_scan is not None:
         if session.scalar(select(Visit).where(Visit.scan_id == door_scan.id)) is not None:
-            raise VisitError("这次扫码已经登记过走访了", 409)
+            raise Conflict("这次扫码已经登记过走访了")
         visited_at = door_scan.scanned_at
     else:
         if data.visited_at is None:
@@ -327,7 +324,7 @@ def parse_quarter(text: str | None, now: datetime | None = None) -> tuple[int, i
         return local.year, (local.month - 1) // 3 + 1
     match = re.fullmatch(r"(\d{4})Q([1-4])", text.strip().upper()[:16])
     if not match or not 2000 <= int(match.group(1)) <= 2099:
-        raise VisitError("季度的写法如 2026Q4（2000–2099 年）", 400)
+        raise VisitError("季度的写法如 2026Q4（2000–2099 年）")
     return int(match.group(1)), int(match.group(2))
 
 

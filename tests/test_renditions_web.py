@@ -59,7 +59,7 @@ def test_render_whole_series_shows_group_progress(admin, app, lesson):
 
 def test_bad_render_requests(admin, lesson):
     response = admin.post("/lessons/1/render", {"voice": "nobody"})
-    assert response.status_code == 400 and "没有这个声音：nobody" in page_text(response)
+    assert response.status_code == 422 and "没有这个声音：nobody" in page_text(response)
     response = admin.post("/lessons/1/render", {"voice": "offline-mandarin", "rate": "-90%"})
     assert response.status_code == 400 and "超出范围" in page_text(response)
 

@@ -305,6 +305,6 @@ def test_home_page_reminds_volunteers_of_overdue_visits(app, community, monkeypa
 def test_quarter_export_names_and_bad_quarters(app, community):
     admin = community["admin"]
     bad = admin.get("/visits/export.xlsx?quarter=2026-4")
-    assert bad.status_code == 400 and "季度的写法如 2026Q4" in page_text(bad)
+    assert bad.status_code == 422 and "季度的写法如 2026Q4" in page_text(bad)
     third = admin.get("/visits/export.xlsx?quarter=2026q3")
     assert third.status_code == 200 and load_workbook(io.BytesIO(third.data)).sheetnames == ["2026年第3季度走访"]

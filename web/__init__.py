@@ -10,10 +10,11 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from core.access import NotVisible
+from core.errors import DomainError
 from core.db import Database
 from core.lessons import format_duration
 from core.models import User
+from web.errors import domain_error
 from web.inline import LISTEN_CSS, LISTEN_JS, csp_hash, listen_asset
 
 csrf = CSRFProtect()
@@ -118,7 +119,7 @@ def init_app(app: Flask) -> None:
     for code in ERROR_MESSAGES:
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
-    app.register_error_handler(NotVisible, _not_visible)
+    app.register_error_handler(DomainError, domain_error)
     app.register_error_handler(OverflowError, _overflow)
 
 
@@ -238,10 +239,6 @@ def _error_page(error):
     # Listeners who scanned a code never see the admin site's navigation.
     template = "listen/error.html" if request.blueprint == "listen" else "error.html"
     return render_template(template, title=title, message=message), code
-
-
-def _not_visible(error: NotVisible):
-    return render_template("error.html", title=ERROR_MESSAGES[404][0], message=str(error)), 404
 
 
 def _overflow(_error: OverflowError):

@@ -14,7 +14,9 @@ from http import HTTPStatus
 from sqlalchemy.exc import IntegrityError
 from werkzeug.http import parse_cookie
 
-from core.plays import BeatRejected, Rules, address_key, beat_open_listen, open_listen, verify_sid
+from core.errors import DomainError
+from core.plays import Rules, address_key, beat_open_listen, open_listen, verify_sid
+from web.errors import status_for
 
 PATH = "/listen/beat"
 COOKIE = "xy_listen"
@@ -80,8 +82,8 @@ class HeartbeatEndpoint:
                     result = open_listen(session, sid, token, rendition_id, event, claimed, position, self.rules,
                                          user_agent=environ.get("HTTP_USER_AGENT", ""),
                                          address=address_key(environ.get("REMOTE_ADDR", ""), self.secret))
-        except BeatRejected as exc:
-            return exc.status, {"error": str(exc)}
+        except DomainError as exc:
+            return status_for(exc), {"error": str(exc)}
         except IntegrityError:
             return 409, {"error": "同时收到了两次上报，请稍后再试"}
         return 200, {"listened": round(result.listened, 3), "accepted": round(result.accepted, 3),

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from audio.qr import LAYOUTS, sheet_pdf
 from core.access import members_for, visible_members
 from core.models import Lesson, Listen, Series, ShareToken
-from core.sharing import ShareError, list_shares, revoke, share_target, share_url, sheet_cards
+from core.sharing import list_shares, revoke, share_target, share_url, sheet_cards
 from web import download, session
 from web.auth import admin_required
 from web.listen import forget_pages
@@ -43,11 +43,8 @@ def series_sheet(series_id: int):
     lessons = [session().get(Lesson, lid) for lid in lesson_ids] or None
     if lessons is not None and None in lessons:
         abort(400, "所选的课不存在")
-    try:
-        cards = sheet_cards(session(), series, layout, current_app.config["PUBLIC_URL"], members=members,
-                            lessons=lessons, user=current_user._get_current_object())
-    except ShareError as exc:
-        abort(400, str(exc))
+    cards = sheet_cards(session(), series, layout, current_app.config["PUBLIC_URL"], members=members,
+                        lessons=lessons, user=current_user._get_current_object())
     data = sheet_pdf(cards, layout, title=series.title)
     session().commit()
     return download(data, f"{series.title}-{LAYOUTS[layout].split('（')[0]}.pdf")

@@ -13,7 +13,7 @@ from audio.voices import VOICES
 from core.jobs import group_progress
 from core.lessons import format_duration
 from core.models import INTRO_MODES, Job, Lesson, Rendition, Series
-from core.rendering import RenderError, add_recording, approve_recording, intro_text, request_render, request_series
+from core.rendering import add_recording, approve_recording, intro_text, request_render, request_series
 from core.access import job_for
 from web import log_change, session
 from web.auth import admin_required
@@ -60,10 +60,7 @@ bp.add_app_template_global(audio_url, "audio_url")
 @bp.route("/lessons/<int:lesson_id>/render", methods=["POST"])
 def render_lesson(lesson_id: int):
     lesson = session().get(Lesson, lesson_id) or abort(404)
-    try:
-        rendition, job = request_render(session(), lesson, _settings(), user=current_user._get_current_object(), **_options())
-    except RenderError as exc:
-        abort(400, str(exc))
+    rendition, job = request_render(session(), lesson, _settings(), user=current_user._get_current_object(), **_options())
     _wake()
     flash("这个音频已经生成过了" if job is None else f"已开始生成：{rendition.label}", "info" if job is None else "success")
     return redirect(url_for("library.lesson_detail", lesson_id=lesson.id) + "#renditions", 303)
@@ -72,10 +69,7 @@ def render_lesson(lesson_id: int):
 @bp.route("/series/<int:series_id>/render", methods=["POST"])
 def render_series(series_id: int):
     series = session().get(Series, series_id) or abort(404)
-    try:
-        results = request_series(session(), series, _settings(), user=current_user._get_current_object(), **_options())
-    except RenderError as exc:
-        abort(400, str(exc))
+    results = request_series(session(), series, _settings(), user=current_user._get_current_object(), **_options())
     _wake()
     queued = sum(1 for _, job in results if job is not None)
     flash(f"已开始生成 {queued} 课的音频" if queued else "这个专题的音频都已生成，无需重复", "success" if queued else "info")
@@ -88,14 +82,11 @@ def upload_recording(lesson_id: int):
     upload = request.files.get("recording")
     if upload is None or not upload.filename:
         abort(400, "请选择录音文件，或先在页面上录音")
-    try:
-        rendition, _ = add_recording(
-            session(), lesson, upload.filename, upload.read(), _settings(),
-            dialect=request.form.get("dialect", ""), speaker_name=request.form.get("speaker", ""),
-            with_intro=bool(request.form.get("intro")), user=current_user._get_current_object(),
-        )
-    except RenderError as exc:
-        abort(422, str(exc))
+    rendition, _ = add_recording(
+        session(), lesson, upload.filename, upload.read(), _settings(),
+        dialect=request.form.get("dialect", ""), speaker_name=request.form.get("speaker", ""),
+        with_intro=bool(request.form.get("intro")), user=current_user._get_current_object(),
+    )
     _wake()
     flash(f"录音已收到，正在处理：{rendition.label}", "success")
     return redirect(url_for("library.lesson_detail", lesson_id=lesson.id) + "#renditions", 303)
@@ -105,10 +96,7 @@ def upload_recording(lesson_id: int):
 @admin_required
 def approve(rendition_id: int):
     rendition = session().get(Rendition, rendition_id) or abort(404)
-    try:
-        approve_recording(session(), rendition, current_user._get_current_object())
-    except RenderError as exc:
-        abort(400, str(exc))
+    approve_recording(session(), rendition, current_user._get_current_object())
     session().commit()
     forget_pages()
     flash(f"已审核通过，收听页现在提供：{rendition.label}", "success")

@@ -9,7 +9,8 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_login import current_user
 from sqlalchemy import select
 
-from core.access import NotVisible, member_for, visible_members
+from core.access import member_for, visible_members
+from core.errors import DomainError
 from core.audit import recent
 from core.models import DELIVERED, DoorScan, Series, User, Visit
 from core.visits import (
@@ -19,6 +20,7 @@ from core.visits import (
     visits_between, visits_per_volunteer, visits_xlsx,
 )
 from web import download, session
+from web.errors import status_for, wants_json
 from web.auth import admin_required
 
 bp = Blueprint("visits", __name__)
@@ -37,9 +39,7 @@ def door(token: str):
     try:
         door_scan = scan(session(), token, _user(), stand_in=request.method == "POST")
     except StandInNeeded as exc:
-        return render_template("visits/stand_in.html", token=token, message=str(exc)), exc.status
-    except VisitError as exc:
-        abort(exc.status, str(exc))
+        return render_template("visits/stand_in.html", token=token, message=str(exc)), status_for(exc)
     session().commit()
     return redirect(url_for("visits.new", member_id=door_scan.member_id, scan=door_scan.id), 303)
 
@@ -59,10 +59,6 @@ def _form_context(member, door_scan, values=None):
                 now_local=values.get("visited_at") or datetime.now(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"))
 
 
-def _wants_json() -> bool:
-    return request.accept_mimetypes.best == "application/json"
-
-
 @bp.route("/visits/new/<int:member_id>", methods=["GET", "POST"])
 def new(member_id: int):
     scan_id = request.values.get("scan", type=int)
@@ -80,15 +76,15 @@ def new(member_id: int):
         visit, created = record_visit(session(), _user(), member, data)
         if created:
             _save_voice_note(visit)
-    except (VisitError, NotVisible) as exc:
+    except DomainError as exc:
+        if wants_json():
+            raise
         session().rollback()
-        if _wants_json():
-            return jsonify(ok=False, error=str(exc)), exc.status
         flash(str(exc), "error")
-        return render_template("visits/form.html", **_form_context(member, door_scan, request.form)), exc.status
+        return render_template("visits/form.html", **_form_context(member, door_scan, request.form)), status_for(exc)
     session().commit()
     message = f"已登记对 {member.name} 的走访" if created else "这条走访之前已经收到了"
-    if _wants_json():
+    if wants_json():
         return jsonify(ok=True, visit_id=visit.id, created=created, message=message)
     flash(message, "success")
     return redirect(url_for("members.detail", member_id=member.id), 303)
@@ -167,10 +163,7 @@ def overview():
 @admin_required
 def export():
     """One quarter's visits (this quarter unless ?quarter=2026Q3) for the quarterly review."""
-    try:
-        year, quarter = parse_quarter(request.args.get("quarter"))
-    except VisitError as exc:
-        abort(exc.status, str(exc))
+    year, quarter = parse_quarter(request.args.get("quarter"))
     start, end = quarter_bounds(year, quarter)
     title = f"{year}年第{quarter}季度走访"
     return download(visits_xlsx(visits_between(session(), _user(), start, end), title), title + ".xlsx")

@@ -3,6 +3,7 @@ decoded script and of an upload on the review page."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from core.errors import Invalid
 
 
 SCRIPT_SUFFIXES = (".txt", ".md", ".markdown", ".docx")
@@ -35,7 +36,7 @@ class Limits:
         )
 
 
-class ImportRefused(Exception):
+class ImportRefused(Invalid):
     """A file that cannot become a lesson; str() is the message shown to the admin."""
 
     def __init__(self, filename: str, reason: str) -> None:

@@ -1,0 +1,32 @@
+"""Where core's refusals become HTTP answers: one table from kind to status, one handler that
+rolls the request's work back and answers with the message, as JSON for the phone scripts
+that ask for it and as a page otherwise."""
+from __future__ import annotations
+
+from flask import jsonify, render_template, request
+
+from core.errors import Conflict, DomainError, Forbidden, Gone, Invalid, NotFound, TooMany
+
+STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (Gone, 410), (NotFound, 404), (Forbidden, 403), (Conflict, 409), (TooMany, 429), (Invalid, 422),
+)
+TITLES = {410: "已停用", 404: "找不到页面", 403: "没有权限", 409: "操作冲突", 429: "太频繁了", 422: "请检查后再试"}
+
+
+def status_for(error: DomainError) -> int:
+    return next((status for kind, status in STATUS if isinstance(error, kind)), 422)
+
+
+def wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json" or request.is_json
+
+
+def domain_error(error: DomainError):
+    from web import session
+
+    session().rollback()
+    status = status_for(error)
+    if wants_json():
+        return jsonify(ok=False, error=str(error)), status
+    template = "listen/error.html" if request.blueprint == "listen" else "error.html"
+    return render_template(template, title=TITLES[status], message=str(error)), status
