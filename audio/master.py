@@ -23,6 +23,7 @@ import wave
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, cast
 
 import imageio_ffmpeg
 
@@ -178,15 +179,16 @@ def _run_with_pcm(items, rate: int, filters: str, output: list[str]) -> tuple[st
                "-af", filters, *output]
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+        stdin = cast(IO[bytes], proc.stdin)  # always a pipe: stdin=PIPE above
         fed = 0
         try:
             for chunk in pcm_stream(items, rate):
-                proc.stdin.write(chunk)
+                stdin.write(chunk)
                 fed += len(chunk) // 2
         except BrokenPipeError:
             pass
         finally:
-            proc.stdin.close()
+            stdin.close()
             proc.wait()
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")

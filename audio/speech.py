@@ -91,7 +91,7 @@ class Speaker:
                 with self._lock:
                     self._out_until.pop(requested.engine, None)
                 return result
-        backup = get_voice(requested.fallback)
+        backup = get_voice(requested.fallback or "")
         result = self._render(text, requested, backup, rate, pitch, lexicon, progress)
         result.fallback_reason = outage
         return result

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from audio.numbers import MEASURE_WORDS, counts, read_digits, read_integer, read_number, read_year
 
@@ -394,7 +394,7 @@ def _replace_numbers(text: str) -> str:
 
 # --------------------------------------------------------------------------- symbols and punctuation
 
-_ASCII_PUNCT = [
+_ASCII_PUNCT: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     # after a range or a number already in words, only units no word could be mistaken for
     (re.compile(r"(?<=[零一二三四五六七八九十百千万两])\s*(" + _WORDY_UNITS + r")(?![A-Za-z²³])"),
      lambda m: _UNIT_READING[m.group(1)]),

@@ -7,20 +7,30 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import CursorResult, DateTime, Engine, Result, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from core import clock
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
+def rows_changed(result: Result) -> int:
+    """How many rows an UPDATE or DELETE touched (the count every conditional update and
+    every lock-out counter relies on)."""
+    return cast(CursorResult, result).rowcount or 0
+
+
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """Now, from core.clock (frozen in tests)."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -10,7 +10,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 LONG_LESSON_MINUTES = 60
 # Two texts sharing this share of their 8-character shingles are "nearly the same": an edited
@@ -28,6 +28,16 @@ class Scripted(Protocol):
     title: str
     text: str
     stated_number: int | None
+
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    class ScriptedData(Scripted, DataclassInstance, Protocol):
+        """split_at_headings copies a script with dataclasses.replace: any dataclass with
+        the fields of a script."""
+
+S = TypeVar("S", bound="ScriptedData")
 
 
 class Existing(Protocol):
@@ -91,7 +101,7 @@ def similarity(a: set[int], b: set[int]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
-def in_stated_order(scripts: Sequence[Scripted]) -> list[Scripted]:
+def in_stated_order(scripts: Sequence[S]) -> list[S]:
     """The scripts in import order: those stating a lesson number (第十课) take the slots of
     numbered scripts in number order, Chinese numerals included; the others keep their place
     (the order they were chosen in, or a zip's own order)."""
@@ -103,7 +113,7 @@ def in_stated_order(scripts: Sequence[Scripted]) -> list[Scripted]:
     return order
 
 
-def split_at_headings(script: Scripted) -> list[Scripted]:
+def split_at_headings(script: S) -> list[S]:
     """One lesson per "# " section; what precedes the first section stays with it. A script
     without sections cannot be split and comes back whole."""
     parts: list[tuple[str, list[str]]] = []
@@ -117,7 +127,7 @@ def split_at_headings(script: Scripted) -> list[Scripted]:
             preface.append(line)
     if len(parts) < 2:
         return [script]
-    out = []
+    out: list[S] = []
     for index, (heading, lines) in enumerate(parts):
         body = "\n".join((preface if index == 0 else []) + lines).strip("\n")
         if body.strip():
@@ -127,7 +137,7 @@ def split_at_headings(script: Scripted) -> list[Scripted]:
 
 
 def check_batch(
-    scripts: Sequence[Scripted],
+    scripts: Sequence[S],
     existing: Iterable[Existing],
     *,
     first_number: int,

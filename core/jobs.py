@@ -17,7 +17,7 @@ import threading
 import traceback
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from core.db import Database, utcnow
+from core.db import Database, rows_changed, utcnow
 from core.models import Job, JobWait
 
 HEARTBEAT_SECONDS = 5.0
@@ -61,7 +61,7 @@ def enqueue(
     active_key: str,
     group_key: str | None = None,
     rendition_id: int | None = None,
-    waits_for: list[int] = (),
+    waits_for: Sequence[int] = (),
 ) -> Job:
     """Queue a job, or return the queued/running one with the same key: the same work
     requested twice at once runs once. A job that waits for others is claimed only once
@@ -100,7 +100,7 @@ def claim_next(session: Session, worker: str) -> Job | None:
             .values(status="running", worker=worker, started_at=now, heartbeat_at=now, attempts=Job.attempts + 1)
         )
         session.commit()
-        if claimed.rowcount == 1:
+        if rows_changed(claimed) == 1:
             return session.get(Job, job_id)
     return None
 
@@ -241,17 +241,19 @@ def run_job(database: Database, settings: dict[str, Any], job_id: int, services:
     """Run one claimed job to done or failed; never raises."""
     with database.session() as session:
         job = session.get(Job, job_id)
+        if job is None:  # deleted while it was being claimed
+            return
         try:
             message = HANDLERS[job.kind](session, job, JobContext(database, settings, job_id, services))
         except JobFailed as exc:
             session.rollback()
-            finish(session, session.get(Job, job_id), error=str(exc))
+            finish(session, job, error=str(exc))
         except Exception as exc:  # a bug or an unexpected failure must not kill the worker
             session.rollback()
             traceback.print_exc()
-            finish(session, session.get(Job, job_id), error=f"内部错误：{type(exc).__name__}: {exc}")
+            finish(session, job, error=f"内部错误：{type(exc).__name__}: {exc}")
         else:
-            finish(session, session.get(Job, job_id), message=message)
+            finish(session, job, message=message)
 
 
 LEFTOVER_SECONDS = 3600
@@ -372,7 +374,7 @@ class InProcessRunner(Runner):
                     session.commit()
 
 
-RUNNERS: dict[str, type[Runner]] = {"inprocess": InProcessRunner}
+RUNNERS: dict[str, Callable[..., Runner]] = {"inprocess": InProcessRunner}
 
 
 def build_runner(database: Database, settings: dict[str, Any]) -> Runner:

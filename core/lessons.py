@@ -66,7 +66,7 @@ def listening_pace(session: Session, configured: int) -> int:
     ).all()
     if len(rows) < PACE_MIN_RENDITIONS:
         return configured
-    seconds = sum(duration for duration, _ in rows)
+    seconds = sum(duration or 0.0 for duration, _ in rows)
     return max(30, round(sum(spoken_units(text) for _, text in rows) * 60 / seconds))
 
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 import uuid
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from audio.voices import UnknownVoice, get_voice
 from core.jobs import JobContext, JobFailed, chain_progress, enqueue, handler
 from core.access import NotVisible, may_see_member
 from core.audit import audit
+from core.db import utcnow
 from core.models import Job, Lesson, Member, Pack, PackItem, Rendition, Series, User
 from core.rendering import current_version, request_render
 from core.errors import Invalid
@@ -44,7 +45,7 @@ def lessons_by_number(session: Session, series_ids: list[int], numbers: list[int
     return [by_number[n] for n in numbers]
 
 
-def lessons_for(session: Session, *, series_ids: list[int] = (), lesson_ids: list[int] = ()) -> list[Lesson]:
+def lessons_for(session: Session, *, series_ids: Sequence[int] = (), lesson_ids: Sequence[int] = ()) -> list[Lesson]:
     """Whole series in their order, or a hand-picked list in the order given."""
     if lesson_ids:
         found = {lesson.id: lesson for lesson in session.scalars(select(Lesson).where(Lesson.id.in_(lesson_ids)))}
@@ -122,27 +123,23 @@ def plan_pack(
         raise PackRequestError(f"{len(missing)} 课还没有“{label}”的音频：{names}")
     store = AudioStore(Path(settings["DATA_DIR"]) / "audio")
     by_series: dict[int, list[Track]] = {}
-    order: list[int] = []
+    order: list[Series] = []
     for lesson in lessons:
-        rendition = rendition_for(session, lesson, voice)
         if lesson.series_id not in by_series:
             by_series[lesson.series_id] = []
-            order.append(lesson.series_id)
-        by_series[lesson.series_id].append(Track(
-            store.resolve(rendition.file_path), f"第{lesson.number}课 {lesson.title}", rendition.duration,
-            rendition.sha256, rendition.size, lesson.id, rendition.version.version_hash, rendition.label,
-        ))
+            order.append(lesson.series)
+        by_series[lesson.series_id].append(_track(store, lesson, rendition_for(session, lesson, voice)))
     several = len(order) > 1
     folders = []
-    for sid in order:
-        series = session.get(Series, sid)
+    for series in order:
+        sid = series.id
         intro = None
         if series_intros:
             text = series_intro_text(series, len(by_series[sid]))
             intro = spoken_track(settings, voice, text, "专题介绍", series.title)
         folders.append(Folder(series.title if several else None, tuple(by_series[sid]), intro))
-    title = title or (session.get(Series, order[0]).title if not several else "学习包")
-    now = datetime.now(LOCAL_TZ)
+    title = title or (order[0].title if not several else "学习包")
+    now = utcnow().astimezone(LOCAL_TZ)
     hello = None
     if greeting and member:
         hello = spoken_track(settings, voice, greeting_text(member, settings["ORG_NAME"], title, len(lessons)),
@@ -162,6 +159,14 @@ def plan_pack(
         },
         greeting=hello,
     )
+
+
+def _track(store: AudioStore, lesson: Lesson, rendition: Rendition | None) -> Track:
+    if (rendition is None or rendition.file_path is None or rendition.sha256 is None or rendition.duration is None
+            or rendition.size is None):
+        raise PackRequestError(f"第{lesson.number}课 {lesson.title} 还没有音频")
+    return Track(store.resolve(rendition.file_path), f"第{lesson.number}课 {lesson.title}", rendition.duration,
+                 rendition.sha256, rendition.size, lesson.id, rendition.version.version_hash, rendition.label)
 
 
 def greeting_text(member: Member, organisation: str, title: str, count: int) -> str:
@@ -213,8 +218,6 @@ def record_pack(session: Session, plan: Plan, manifest: dict, *, voice: str, tar
 
 def mark_delivered(session: Session, pack: Pack, user: User | None, note: str = "") -> None:
     """The volunteer handed the pack over; a later visit record can point at this pack."""
-    from core.db import utcnow
-
     if user is not None and not may_see_member(session, user, pack.member_id):
         raise NotVisible("找不到这个学习包")
     pack.delivered_at, pack.delivered_by_id, pack.delivery_note = utcnow(), user.id if user else None, note.strip()[:500]

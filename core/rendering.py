@@ -252,9 +252,17 @@ def _spoken(speaker, text: str | None, voice_id: str, rate: int, lexicon) -> lis
     return speaker.render(text, voice_id, rate=rate, lexicon=lexicon).segments if text else []
 
 
+def _queued_rendition(session: Session, job: Job) -> Rendition:
+    """The rendition a job was queued for; it may have been deleted with its lesson since."""
+    rendition = session.get(Rendition, json.loads(job.payload)["rendition_id"])
+    if rendition is None:
+        raise JobFailed("这一课在排队时被删除了，不再生成")
+    return rendition
+
+
 @handler("render")
 def run_render(session: Session, job: Job, context: JobContext) -> None:
-    rendition = session.get(Rendition, json.loads(job.payload)["rendition_id"])
+    rendition = _queued_rendition(session, job)
     lesson, version = rendition.lesson, rendition.version
     series = lesson.series
     rendition.status = "running"
@@ -293,13 +301,15 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
 
 @handler("recording")
 def run_recording(session: Session, job: Job, context: JobContext) -> None:
-    rendition = session.get(Rendition, json.loads(job.payload)["rendition_id"])
+    rendition = _queued_rendition(session, job)
     lesson = rendition.lesson
     series = lesson.series
     rendition.status = "running"
     session.commit()
     settings = context.settings
     store = _store(settings)
+    if not rendition.source_path:
+        raise JobFailed("找不到上传的录音文件，请重新上传")
     source = Path(settings["DATA_DIR"]) / rendition.source_path
     context.progress(5, "正在处理录音")
     try:

@@ -17,7 +17,7 @@ from core.access import members_for
 from core.audit import audit
 from core.db import utcnow
 from core.models import Lesson, LessonVersion, Member, Rendition, Series, ShareToken, User
-from core.errors import Invalid
+from core.errors import Invalid, NotFound
 
 TOKEN_BYTES = 9
 PATH_PREFIX = {"lesson": "l", "series": "s"}
@@ -47,12 +47,15 @@ def share_for(
     if (lesson is None) == (series is None):
         raise ShareError("二维码只能指向一课或一个专题")
     kind = "lesson" if lesson is not None else "series"
-    query = select(ShareToken).where(
-        ShareToken.kind == kind,
-        ShareToken.revoked_at.is_(None),
-        ShareToken.member_id == member.id if member is not None else ShareToken.member_id.is_(None),
-    )
-    query = query.where(ShareToken.lesson_id == lesson.id) if lesson else query.where(ShareToken.series_id == series.id)
+    query = select(ShareToken).where(ShareToken.kind == kind, ShareToken.revoked_at.is_(None))
+    if member is not None:
+        query = query.where(ShareToken.member_id == member.id)
+    else:
+        query = query.where(ShareToken.member_id.is_(None))
+    if lesson is not None:
+        query = query.where(ShareToken.lesson_id == lesson.id)
+    elif series is not None:
+        query = query.where(ShareToken.series_id == series.id)
     existing = session.scalars(query.order_by(ShareToken.id.desc())).first()
     if existing is not None:
         return existing
@@ -68,7 +71,9 @@ def share_for(
 
 def share_target(share: ShareToken) -> str:
     """What the code plays: 第N课 标题, or the series title."""
-    return share.series.title if share.kind == "series" else f"第{share.lesson.number}课 {share.lesson.title}"
+    if share.lesson is not None:
+        return f"第{share.lesson.number}课 {share.lesson.title}"
+    return series_of(share).title
 
 
 def describe(share: ShareToken) -> str:
@@ -103,7 +108,11 @@ def lesson_allowed(share: ShareToken, lesson: Lesson) -> bool:
 
 
 def series_of(share: ShareToken) -> Series:
-    return share.series if share.kind == "series" else share.lesson.series
+    if share.series is not None:
+        return share.series
+    if share.lesson is not None:
+        return share.lesson.series
+    raise NotFound("二维码无法识别")
 
 
 @dataclass(frozen=True)
@@ -160,7 +169,7 @@ def _names(renditions: list[Rendition]) -> list[str]:
         if r.kind == "recording":
             return f"{base(r)}·{r.speaker_name}" if r.speaker_name else f"{base(r)}{r.id}"
         try:
-            voice = get_voice(r.actual_voice_id or r.voice_id)
+            voice = get_voice(r.actual_voice_id or r.voice_id or "")
         except UnknownVoice:
             return f"{base(r)}{r.id}"
         return f"{base(r)}·{voice.gender_label}" if voice.engine == "edge" else f"{base(r)}·离线"

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, joinedload
 
+from core.db import utcnow
 from core.models import Lesson, Listen, ListenSession, OfflineListen, Rendition
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -27,7 +28,7 @@ class Filters:
 
     @classmethod
     def last_days(cls, days: int, today: date | None = None, series_id: int | None = None) -> Filters:
-        today = today or datetime.now(LOCAL_TZ).date()
+        today = today or utcnow().astimezone(LOCAL_TZ).date()
         return cls(today - timedelta(days=days - 1), today, series_id)
 
     def utc_bounds(self) -> tuple[datetime, datetime]:
@@ -104,7 +105,7 @@ def voice_name(rendition: Rendition) -> str:
     if rendition.kind == "recording":
         return f"{rendition.dialect}真人录音" if rendition.dialect else "真人录音"
     try:
-        return get_voice(rendition.actual_voice_id or rendition.voice_id).label
+        return get_voice(rendition.actual_voice_id or rendition.voice_id or "").label
     except UnknownVoice:
         return rendition.voice_id or "未知声音"
 
@@ -136,7 +137,7 @@ def play_rows(session: Session, filters: Filters) -> list[PlayRow]:
             listened=listen.listened, duration=listen.duration, completed=listen.completed_at is not None,
             session_id=listen.session_id,
         )
-        for listen in _listens(session, filters, counted_only=True)
+        for listen in _listens(session, filters, counted_only=True) if listen.counted_at is not None
     ]
 
 

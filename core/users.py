@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from core.db import utcnow
+from core.db import rows_changed, utcnow
 from core.models import ROLES, LoginFailure, User
 from core.errors import Invalid
 
@@ -120,7 +120,7 @@ def set_active(user: User, active: bool) -> None:
 
 def unlock(session: Session, username: str) -> int:
     """Clear the lock-outs of an account from every address; returns how many there were."""
-    return session.execute(delete(LoginFailure).where(LoginFailure.username == username)).rowcount or 0
+    return rows_changed(session.execute(delete(LoginFailure).where(LoginFailure.username == username)))
 
 
 def locked_addresses(session: Session, username: str, now=None) -> int:
@@ -136,7 +136,7 @@ def _reserve_attempt(session: Session, username: str, address: str, now) -> Logi
     values = {"username": username, "address": address}
     where = (LoginFailure.username == username, LoginFailure.address == address)
     bump = update(LoginFailure).where(*where).values(failures=LoginFailure.failures + 1, updated_at=now)
-    if session.execute(bump).rowcount == 0:
+    if rows_changed(session.execute(bump)) == 0:
         # A new pair: forget pairs that have been quiet for a day, so guessing with many
         # names or addresses cannot grow the table without end.
         session.execute(delete(LoginFailure).where(LoginFailure.updated_at < now - timedelta(days=1)))
@@ -146,7 +146,7 @@ def _reserve_attempt(session: Session, username: str, address: str, now) -> Logi
         except IntegrityError:
             session.execute(bump)
     session.commit()
-    return session.scalar(select(LoginFailure).where(*where).execution_options(populate_existing=True))
+    return session.scalars(select(LoginFailure).where(*where).execution_options(populate_existing=True)).one()
 
 
 def authenticate(session: Session, username: str, password: str, address: str = "-", now=None) -> User:

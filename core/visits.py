@@ -135,7 +135,9 @@ def member_for_visit(session: Session, user: User, member_id: int, door_scan: Do
     if (door_scan is not None and door_scan.stand_in and door_scan.user_id == user.id
             and door_scan.member_id == member_id and door_scan.scanned_at > utcnow() - STAND_IN_HOURS
             and session.scalar(select(Visit.id).where(Visit.scan_id == door_scan.id)) is None):
-        return session.get(Member, member_id)
+        member = session.get(Member, member_id)
+        if member is not None:
+            return member
     return member_for(session, user, member_id)
 
 
@@ -314,7 +316,8 @@ def quarter_bounds(year: int, quarter: int) -> tuple[datetime, datetime]:
     """Start and end of a calendar quarter in Beijing time, as UTC."""
     first = date(year, 3 * (quarter - 1) + 1, 1)
     after = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
-    return tuple(datetime.combine(d, datetime.min.time(), LOCAL_TZ).astimezone(timezone.utc) for d in (first, after))
+    start, end = (datetime.combine(d, datetime.min.time(), LOCAL_TZ).astimezone(timezone.utc) for d in (first, after))
+    return start, end
 
 
 def parse_quarter(text: str | None, now: datetime | None = None) -> tuple[int, int]:
@@ -356,7 +359,7 @@ def visits_per_volunteer(session: Session, now: datetime | None = None, weeks: i
     now = now or utcnow()
     local = now.astimezone(LOCAL_TZ)
     week_labels = [_week(local - timedelta(weeks=n)) for n in reversed(range(weeks))]
-    month_labels = []
+    month_labels: list[str] = []
     year, month = local.year, local.month
     for _ in range(months):
         month_labels.insert(0, f"{year}-{month:02d}")
@@ -413,7 +416,8 @@ def timeline(session: Session, member: Member) -> list[Event]:
         .where(Listen.member_id == member.id, Listen.counted_at.is_not(None))
     ).all()
     for counted_at, completed_at, number, title in plays:
-        events.append(Event(counted_at, "收听", f"扫个人卡收听 第{number}课 {title}" + ("（听完）" if completed_at else "")))
+        if counted_at is not None:
+            events.append(Event(counted_at, "收听", f"扫个人卡收听 第{number}课 {title}" + ("（听完）" if completed_at else "")))
     for card in session.scalars(select(DoorCard).where(DoorCard.member_id == member.id)):
         events.append(Event(card.issued_at, "签到卡", f"制作上门签到卡（{card.id}号）" + ("，已作废" if card.revoked_at else "")))
     return sorted(events, key=lambda e: e.at, reverse=True)

@@ -1,6 +1,7 @@
 """Fixtures: every test gets its own data directory and a migrated SQLite file."""
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
@@ -11,12 +12,28 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
+from core.clock import FrozenClock, use
 from core.models import DoorCard, Job, Member, Pack, Pairing, Series, User, Visit
 from core.users import create_user
 from core.visits import issue_card
 
 PASSWORD = "correct-horse-42"
 WORLD_MEMBER = "王秀英"
+
+
+@pytest.fixture
+def freeze():
+    """Stop core.clock for this test, everywhere at once: `clock = freeze(t)`, then
+    `clock.advance(hours=3)`; time runs again after the test."""
+    stack = contextlib.ExitStack()
+
+    def start(moment: datetime) -> FrozenClock:
+        frozen = FrozenClock(moment)
+        stack.enter_context(use(frozen))
+        return frozen
+
+    yield start
+    stack.close()
 
 
 @pytest.fixture

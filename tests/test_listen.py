@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -16,15 +16,7 @@ from web.inline import csp_hash
 from tests.listening import rendered_series
 
 
-class Clock:
-    """The server's notion of now, moved by the test instead of by sleeping."""
-
-    def __init__(self, monkeypatch) -> None:
-        self.now = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
-        monkeypatch.setattr("core.plays.utcnow", lambda: self.now)
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+START = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 
 
 def audio_urls(html: str) -> list[str]:
@@ -116,9 +108,9 @@ def test_audio_byte_ranges_like_ios(listening):
     assert other_lesson.status_code == 404, "a lesson code does not serve another lesson's audio"
 
 
-def test_heartbeats_count_one_honest_play(listening, monkeypatch):
+def test_heartbeats_count_one_honest_play(listening, freeze):
     app, ids = listening
-    clock = Clock(monkeypatch)
+    clock = freeze(START)
     client = app.test_client()
     token = ids["lesson_token"]
     assert beat(client, token, ids["renditions"][0], "play").status_code == 403, "no listen session yet"
@@ -130,18 +122,18 @@ def test_heartbeats_count_one_honest_play(listening, monkeypatch):
     assert beat(client, token, rendition, "play").status_code == 200
     greedy = beat(client, token, rendition, "beat", 10, 10).get_json()
     assert greedy["accepted"] == 2.0 and not greedy["counted"], "no wall time passed: only the slack"
-    clock.advance(3)
+    clock.advance(seconds=3)
     ok = beat(client, token, rendition, "beat", 3, 5).get_json()
     assert ok["accepted"] == 3.0 and ok["listened"] == 5.0
-    clock.advance(4)
+    clock.advance(seconds=4)
     counted = beat(client, token, rendition, "pause", 4, 9).get_json()
     assert 9 < duration < 19 and counted["counted"] and counted["completed"], "less than 10 s of a short track left"
     with app.extensions["xiangyin.db"].session() as session:
         first_count = session.scalar(select(Listen.counted_at))
     client.get(f"/l/{token}")  # reload: same session
-    clock.advance(60)
+    clock.advance(seconds=60)
     assert beat(client, token, rendition, "play", 0, 9).status_code == 200
-    clock.advance(60)
+    clock.advance(seconds=60)
     done = beat(client, token, rendition, "end", 60, duration).get_json()
     assert done["completed"] and done["listened"] == pytest.approx(duration, abs=0.001)
     with app.extensions["xiangyin.db"].session() as session:
@@ -151,15 +143,15 @@ def test_heartbeats_count_one_honest_play(listening, monkeypatch):
         assert listens[0].lesson_id == ids["lessons"][0] and listens[0].share_token_id is not None
 
 
-def test_finished_lessons_are_ticked_on_the_series_page(listening, monkeypatch):
+def test_finished_lessons_are_ticked_on_the_series_page(listening, freeze):
     app, ids = listening
-    clock = Clock(monkeypatch)
+    clock = freeze(START)
     client = app.test_client()
     token = ids["series_token"]
     client.get(f"/s/{token}")
     rendition = ids["renditions"][0]
     beat(client, token, rendition, "play")
-    clock.advance(30)
+    clock.advance(seconds=30)
     assert beat(client, token, rendition, "end", 30, 14).get_json()["completed"]
     text = page_text(client.get(f"/s/{token}"))
     assert re.search(r"第1课 学习党章 (约 \d+ 分钟|不到 1 分钟) ✓ 已听完", text) and "第2课 按时交纳党费 ✓" not in text

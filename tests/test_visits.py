@@ -19,15 +19,6 @@ from tests.tools import tone_wav
 T0 = datetime(2026, 11, 25, 1, 30, tzinfo=timezone.utc)  # 09:30 in Beijing
 
 
-class Clock:
-    def __init__(self, monkeypatch, start: datetime) -> None:
-        self.now = start
-        monkeypatch.setattr("core.visits.utcnow", lambda: self.now)
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
 def community(app):
     """Two volunteers; 王秀英 paired with vol1, 李国华 with vol2; a door card for 王秀英."""
@@ -64,8 +55,8 @@ def form_fields(html: str) -> dict:
             **({"scan": m.group(1)} if (m := re.search(r'name="scan" value="(\d+)"', html)) else {})}
 
 
-def test_door_card_scan_is_the_proof_and_keeps_its_time(app, community, monkeypatch):
-    clock = Clock(monkeypatch, T0)
+def test_door_card_scan_is_the_proof_and_keeps_its_time(app, community, freeze):
+    clock = freeze(T0)
     phone = Client(app.test_client())
     scanned = phone.get(f"/d/{community['token']}")
     assert scanned.status_code == 302 and "/login" in scanned.headers["Location"]
@@ -99,8 +90,8 @@ def test_door_card_scan_is_the_proof_and_keeps_its_time(app, community, monkeypa
     assert "2026-11-25 09:30 走访 Vol1 上门（扫码签到）：纸质学习材料" in detail
 
 
-def test_manual_entry_is_marked_and_times_are_beijing(app, community, monkeypatch):
-    Clock(monkeypatch, T0)
+def test_manual_entry_is_marked_and_times_are_beijing(app, community, freeze):
+    freeze(T0)
     phone = login(app, "vol1")
     form = phone.get(f"/visits/new/{community['wang']}")
     assert "这条记录将标为“手动补录”" in page_text(form)
@@ -174,13 +165,12 @@ def test_overdue_on_beijing_days_with_a_frozen_clock(app, db):
     assert quarter_start(now) == datetime(2026, 9, 30, 16, 0, tzinfo=timezone.utc), "1 October 00:00 Beijing"
 
 
-def test_overview_lists_overdue_unreached_and_counts(app, community, monkeypatch):
-    clock = Clock(monkeypatch, T0)
+def test_overview_lists_overdue_unreached_and_counts(app, community, freeze):
+    clock = freeze(T0)
     phone = login(app, "vol1")
     fields = form_fields(phone.get(phone.get(f"/d/{community['token']}").headers["Location"]).get_data(as_text=True))
     assert phone.post(f"/visits/new/{community['wang']}", {**fields, "delivered": "nothing"}).status_code == 303
     clock.advance(days=9)
-    monkeypatch.setattr("web.visits.quarter_start", lambda: quarter_start(clock.now))
     admin = community["admin"]
     page = admin.get("/visits")
     text = page_text(page)
@@ -194,8 +184,8 @@ def test_overview_lists_overdue_unreached_and_counts(app, community, monkeypatch
     assert rows[1][0] == datetime(2026, 11, 25, 9, 30)
 
 
-def test_delivered_pack_voice_note_and_lessons(app, community, monkeypatch):
-    Clock(monkeypatch, T0)
+def test_delivered_pack_voice_note_and_lessons(app, community, freeze):
+    freeze(T0)
     with app.extensions["xiangyin.db"].session() as session:
         from core.lessons import add_lesson, create_series
 
@@ -294,8 +284,8 @@ def test_door_cards_print_and_scan_back(app, community, tmp_path):
         assert f"{app.config['PUBLIC_URL']}/d/{token}" in flat, "the card's link is printed as text too"
 
 
-def test_home_page_reminds_volunteers_of_overdue_visits(app, community, monkeypatch):
-    Clock(monkeypatch, T0)
+def test_home_page_reminds_volunteers_of_overdue_visits(app, community, freeze):
+    freeze(T0)
     home = page_text(login(app, "vol1").get("/"))
     assert "您结对的1 位党员超过 7 天没有走访了 ： 王秀英（23 天）" in home
     assert "李国华" not in home, "only the volunteer's own members"

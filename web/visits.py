@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
@@ -12,6 +12,7 @@ from sqlalchemy import select
 from core.access import member_for, visible_members
 from core.errors import DomainError
 from core.audit import recent
+from core.db import utcnow
 from core.models import DELIVERED, DoorScan, Series, User, Visit
 from core.visits import (
     LOCAL_TZ, MAX_VOICE_NOTE_BYTES, StandInNeeded, check_voice_note, VisitError, VisitInput, first_visits_due, member_for_visit,
@@ -56,7 +57,7 @@ def _form_context(member, door_scan, values=None):
     return dict(member=member, scan=door_scan, packs=packs, series=series,
                 delivered=DELIVERED, values=values, chosen_lessons=chosen_lessons,
                 client_key=values.get("client_key") or str(uuid.uuid4()),
-                now_local=values.get("visited_at") or datetime.now(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"))
+                now_local=values.get("visited_at") or utcnow().astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"))
 
 
 @bp.route("/visits/new/<int:member_id>", methods=["GET", "POST"])
@@ -149,7 +150,7 @@ def overview():
     members = visible_members(session(), _user())
     interval = current_app.config["VISIT_INTERVAL_DAYS"]
     weeks, months, per_volunteer = visits_per_volunteer(session()) if current_user.is_admin else ([], [], [])
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     recent_visits = visits_between(session(), _user(), now - timedelta(days=30), now + timedelta(days=1))[::-1][:50]
     return render_template(
         "visits/overview.html", overdue=overdue_members(session(), members, interval), interval=interval,

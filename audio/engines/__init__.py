@@ -68,6 +68,10 @@ class Engine(ABC):
     sample_rate: ClassVar[int]
     audio_format: ClassVar[str]
 
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Engine: ...
+
     @property
     @abstractmethod
     def version(self) -> str: ...
@@ -97,16 +101,10 @@ class Engine(ABC):
             on_result(index, self.synthesize(request))
 
 
-ENGINES: dict[str, type[Engine]] = {}
-
-
-def register(cls: type[Engine]) -> type[Engine]:
-    ENGINES[cls.name] = cls
-    return cls
-
-
 def build_engines(settings: Mapping[str, Any]) -> dict[str, Engine]:
-    """Instantiate every registered engine from the settings mapping."""
-    from audio.engines import edge, espeak  # noqa: F401  (modules register themselves)
+    """Every engine, built from the settings; a new engine is one more entry here."""
+    from audio.engines.edge import EdgeEngine
+    from audio.engines.espeak import EspeakEngine
 
-    return {name: cls.from_settings(settings) for name, cls in ENGINES.items()}
+    engines: list[type[Engine]] = [EdgeEngine, EspeakEngine]
+    return {cls.name: cls.from_settings(settings) for cls in engines}

@@ -21,7 +21,7 @@ import edge_tts
 import edge_tts.communicate
 from edge_tts.exceptions import EdgeTTSException, NoAudioReceived, UnknownResponse
 
-from audio.engines import Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechRequest, register
+from audio.engines import Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechRequest
 from audio.mp3 import NotMp3, mp3_info
 
 RETRY_STATUSES = {403, 408, 429, 500, 502, 503, 504}
@@ -31,7 +31,6 @@ class _Retryable(Exception):
     """One failed attempt that is worth repeating; str() says what happened, in Chinese."""
 
 
-@register
 class EdgeEngine(Engine):
     name = "edge"
     label = "在线合成（edge-tts）"

@@ -13,7 +13,7 @@ import wave
 from collections.abc import Mapping
 from typing import Any
 
-from audio.engines import Engine, EngineError, SpeechAudio, SpeechRequest, register
+from audio.engines import Engine, EngineError, SpeechAudio, SpeechRequest
 
 _LOCK = threading.RLock()
 _STATE: dict[str, Any] = {}
@@ -76,7 +76,6 @@ def _wav(pcm: bytes, rate: int) -> bytes:
     return buffer.getvalue()
 
 
-@register
 class EspeakEngine(Engine):
     name = "espeak"
     label = "离线合成（espeak-ng）"

@@ -13,10 +13,10 @@ from importlib import resources
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.importer import Limits, parse_script
+from core.importer import Limits, Script, parse_script
 from core.lessons import create_series, import_scripts
 from core.db import utcnow
-from core.models import Listen, ListenSession, Member, Pairing, Rendition, Series, Visit
+from core.models import Listen, ListenSession, Member, Pairing, Rendition, Series, User, Visit
 from core.sharing import share_for
 from core.users import create_user, get_user
 
@@ -39,6 +39,20 @@ MEMBERS = [
 ]
 
 
+def _script(name: str, data: bytes, limits: Limits) -> Script:
+    script = parse_script(name, data, limits)
+    if not isinstance(script, Script):  # the demo files are UTF-8: never an encoding question
+        raise ValueError(f"演示讲稿 {name} 的编码无法确定")
+    return script
+
+
+def _volunteer(session: Session, username: str) -> User:
+    user = get_user(session, username)
+    if user is None:
+        raise ValueError(f"演示志愿者 {username} 不存在")
+    return user
+
+
 def load_demo(session: Session, settings) -> list[str]:
     """Add whatever demo data is missing; returns lines describing what was done."""
     report: list[str] = []
@@ -49,7 +63,7 @@ def load_demo(session: Session, settings) -> list[str]:
             continue
         series = create_series(session, title, description)
         names = sorted(p.name for p in folder.iterdir() if p.name.startswith(prefix) and p.name.endswith(".md"))
-        scripts = [parse_script(name, folder.joinpath(name).read_bytes(), limits) for name in names]
+        scripts = [_script(name, folder.joinpath(name).read_bytes(), limits) for name in names]
         import_scripts(session, series, scripts, None)
         report.append(f"演示专题「{title}」：{len(scripts)} 课")
     for username, name, phone in VOLUNTEERS:
@@ -57,7 +71,7 @@ def load_demo(session: Session, settings) -> list[str]:
             _, secret = create_user(session, username, "volunteer", display_name=name, phone=phone)
             report.append(f"演示志愿者 {name}：用户名 {username}，一次性密码 {secret}")
     if session.scalar(select(Member).limit(1)) is None:
-        volunteers = [get_user(session, username) for username, _, _ in VOLUNTEERS]
+        volunteers = [_volunteer(session, username) for username, _, _ in VOLUNTEERS]
         now = utcnow()
         for index, (name, group, address, phone, birth_year, category, voice) in enumerate(MEMBERS):
             member = Member(name=name, group_name=group, address=address, phone=phone, birth_year=birth_year,

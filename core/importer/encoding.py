@@ -15,7 +15,8 @@ from core.importer.common import CHOOSABLE_ENCODINGS, ENCODING_LABELS, EncodingC
 def _gb2312_levels() -> tuple[frozenset[str], frozenset[str]]:
     """The 3,755 level-1 (common) and 3,008 level-2 hanzi of GB2312: real Chinese prose is
     almost entirely level-1, mojibake is not."""
-    level1, level2 = set(), set()
+    level1: set[str] = set()
+    level2: set[str] = set()
     for lead in range(0xB0, 0xF8):
         for trail in range(0xA1, 0xFF):
             try:

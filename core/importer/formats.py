@@ -110,7 +110,7 @@ def docx_to_text(filename: str, data: bytes) -> tuple[str | None, str]:
                 out.append(text)
         elif tag == "tbl":
             for row in Table(child, document).rows:
-                cells = []
+                cells: list[str] = []
                 for cell in row.cells:
                     value = cell.text.strip()
                     if value and (not cells or cells[-1] != value):
