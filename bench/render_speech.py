@@ -61,7 +61,7 @@ async def plain_edge_tts(paragraphs: list[str]) -> None:
 def main() -> None:
     root = Path(__file__).resolve().parent.parent
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_edge", "--latency", str(LATENCY)],
+        [sys.executable, "-m", "tests.helpers.fake_edge", "--latency", str(LATENCY)],
         cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     url = server.stdout.readline().strip()

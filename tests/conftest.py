@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,11 +12,10 @@ from sqlalchemy import select
 
 from app import create_app
 from core.clock import FrozenClock, use
-from core.models import DoorCard, Job, Member, Pack, Pairing, Series, User, Visit
-from core.users import create_user
+from core.models import DoorCard, Job, Member, Pack, Pairing, Series, Visit
 from core.visits import issue_card
+from tests.helpers.web import Client, add_user
 
-PASSWORD = "correct-horse-42"
 WORLD_MEMBER = "王秀英"
 
 
@@ -74,43 +72,6 @@ def db(app):
         yield session
 
 
-def add_user(app, username: str, role: str) -> User:
-    with app.extensions["xiangyin.db"].session() as session:
-        user, _ = create_user(session, username, role, display_name=username.title(), password=PASSWORD)
-        session.commit()
-        return user
-
-
-class Client:
-    """A test client that logs in and sends the CSRF token the way a browser form would."""
-
-    def __init__(self, flask_client) -> None:
-        self.http = flask_client
-        self._token: str | None = None
-
-    def get(self, url: str, **kwargs):
-        return self.http.get(url, **kwargs)
-
-    def token(self) -> str:
-        if self._token is None:
-            page = self.http.get("/login" if not self.logged_in else "/").get_data(as_text=True)
-            self._token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        return self._token
-
-    logged_in = False
-
-    def post(self, url: str, data: dict | None = None, *, csrf: bool = True, **kwargs):
-        data = dict(data or {})
-        if csrf:
-            data.setdefault("csrf_token", self.token())
-        return self.http.post(url, data=data, **kwargs)
-
-    def login(self, username: str, password: str = PASSWORD):
-        response = self.post("/login", {"username": username, "password": password})
-        self.logged_in = response.status_code == 302
-        return response
-
-
 @pytest.fixture
 def anonymous(app) -> Client:
     return Client(app.test_client())
@@ -130,14 +91,6 @@ def volunteer(app) -> Client:
     client = Client(app.test_client())
     assert client.login("vol1").status_code == 302
     return client
-
-
-def page_text(response) -> str:
-    """Visible text of a page, tags stripped, whitespace collapsed: assertions read like a user."""
-    html = response.get_data(as_text=True)
-    html = re.sub(r"(?s)<(script|style).*?</\1>", " ", html)
-    text = re.sub(r"<[^>]+>", " ", html)
-    return re.sub(r"\s+", " ", text.replace("&#34;", '"').replace("&#39;", "'").replace("&amp;", "&"))
 
 
 @pytest.fixture
@@ -193,7 +146,7 @@ def listening(make_app):
     """Two lessons rendered in two voices, with a lesson code, a personal card and a series code."""
     from core.models import Lesson, Rendition
     from core.sharing import share_for
-    from tests.listening import rendered_series
+    from tests.helpers.listening import rendered_series
 
     app = make_app(HEARTBEAT_SESSION_BURST=100)
     ids = rendered_series(app, voices=("offline-mandarin", "offline-cantonese"))

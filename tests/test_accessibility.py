@@ -13,10 +13,10 @@ import pytest
 from core.models import Lesson, Member, Pairing, Series
 from core.sharing import revoke, share_for
 from core.visits import issue_card
-from tests.browser import phone_page, serve
-from tests.conftest import PASSWORD, add_user
-from tests.listening import rendered_series
-from tests.tools import require_tool
+from tests.helpers.browser import phone_page, serve
+from tests.helpers.web import PASSWORD, add_user
+from tests.helpers.listening import rendered_series
+from tests.helpers.tools import require_tool
 
 pytestmark = pytest.mark.browser
 

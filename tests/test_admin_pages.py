@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from core.lessons import char_count, listening_pace, listening_seconds, spoken_units
 from core.models import Lesson, LessonVersion, Rendition, Series
-from tests.conftest import page_text
-from tests.test_rendering import run_jobs
+from tests.helpers.web import page_text
+from tests.helpers.jobs import run_jobs
 
 
 @pytest.mark.fast

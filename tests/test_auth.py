@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from core.models import Series, User
 from core.users import MAX_FAILED_LOGINS
-from tests.conftest import Client, add_user, page_text
+from tests.helpers.web import Client, add_user, page_text
 
 ADMIN_GETS = ["/users/", "/members/new", "/members/export.xlsx", "/audit", "/stats", "/series/1/lessons/new", "/lessons/1/edit"]
 ADMIN_POSTS = [

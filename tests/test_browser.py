@@ -6,8 +6,8 @@ import re
 import pytest
 
 from core.lessons import char_count, format_duration, listening_seconds
-from tests.browser import PHONE, no_sideways_scroll, phone_page, serve, wait_until
-from tests.conftest import PASSWORD, add_user
+from tests.helpers.browser import PHONE, no_sideways_scroll, phone_page, serve, wait_until
+from tests.helpers.web import PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from core.models import Lesson, Member, Series, User
 from scripts.cli import cli
-from tests.conftest import Client, page_text
-from tests.test_importer import make_zip
+from tests.helpers.web import Client, page_text
+from tests.helpers.archives import make_zip
 
 
 @pytest.fixture

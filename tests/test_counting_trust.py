@@ -18,7 +18,7 @@ from core.errors import DomainError, Gone
 from core.plays import Rules, address_key, record_beat
 from web.errors import status_for
 from core.sharing import revoke, share_for
-from tests.browser import serve
+from tests.helpers.browser import serve
 
 RULES = Rules()
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from core.models import Member, Visit
 from core.visits import first_visits_due, overdue_members
-from tests.conftest import Client, add_user, page_text
+from tests.helpers.web import Client, add_user, page_text
 
 NOW = datetime(2026, 11, 25, 4, 0, tzinfo=timezone.utc)  # 12:00 in Beijing
 

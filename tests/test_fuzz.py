@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from core.lessons import add_lesson, create_series
 from core.models import Member, Pairing, User
-from tests.conftest import Client, add_user
-from tests.tools import tone_wav
+from tests.helpers.web import Client, add_user
+from tests.helpers.tools import tone_wav
 
 SEED = 20261128
 PER_KIND = {"txt": 330, "md": 330, "docx": 230, "zip": 230, "csv": 330, "xlsx": 230, "audio": 160, "voice_note": 160}

@@ -12,7 +12,7 @@ from core.import_checks import chinese_number, in_stated_order, split_at_heading
 from core.importer import Script
 from core.models import Lesson, Series
 from scripts.cli import cli
-from tests.conftest import Client, add_user, page_text
+from tests.helpers.web import Client, add_user, page_text
 
 BODY = "党章是党的根本大法，是全党必须遵循的总规矩。我们一起学习党章，做合格党员。" * 3
 # 250 characters a section at 10 characters a minute: 75 minutes in all, 25 a section

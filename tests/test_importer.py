@@ -21,6 +21,7 @@ from core.importer import (
     parse_script,
     to_simplified,
 )
+from tests.helpers.archives import make_zip
 
 LIMITS = Limits()
 TITLE = "第3课 社区防诈骗"
@@ -203,27 +204,6 @@ def test_oversized_script_names_the_limit():
 
 
 # --------------------------------------------------------------------------- zips and batches
-
-
-class GbkNamedInfo(zipfile.ZipInfo):
-    """What Windows' built-in zip writes on a Chinese system: GBK names, no UTF-8 flag."""
-
-    __slots__ = ()
-
-    def _encodeFilenameFlags(self):
-        return self.filename.encode("gbk"), self.flag_bits
-
-
-def make_zip(entries: dict[str, bytes], *, gbk_names: bool = False) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in entries.items():
-            archive.writestr((GbkNamedInfo if gbk_names else zipfile.ZipInfo)(name), data)
-    data = buffer.getvalue()
-    if gbk_names:
-        for name in entries:
-            assert name.encode("gbk") in data
-    return data
 
 
 def test_zip_is_expanded_in_natural_order_with_gbk_names():

@@ -6,7 +6,7 @@ import re
 from sqlalchemy import select
 
 from core.models import LexiconEntry
-from tests.conftest import page_text
+from tests.helpers.web import page_text
 
 
 def test_seeded_lexicon_is_listed_and_editable(admin, app):

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from core.lessons import version_hash
 from core.models import Lesson, LessonVersion, Series
-from tests.conftest import page_text
-from tests.test_importer import make_zip
+from tests.helpers.web import page_text
+from tests.helpers.archives import make_zip
 
 GBK_SCRIPT = "第1课 冬季防跌倒\r\n　　冬天到了，地面湿滑，老年人特别容易摔跤。\r\n请记住“三个半分钟”。".encode("gbk")
 

@@ -2,7 +2,6 @@
 iOS asks for them, and heartbeats counted by the server's clock."""
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timezone
 
@@ -11,21 +10,13 @@ from sqlalchemy import func, select
 
 from core.models import Lesson, Listen, ListenSession, Member, Rendition
 from core.sharing import revoke, share_for
-from tests.conftest import page_text
+from tests.helpers.web import page_text
 from web.inline import csp_hash
-from tests.listening import rendered_series
+from tests.helpers.listening import rendered_series
+from tests.helpers.listen import audio_urls, beat
 
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
-
-
-def audio_urls(html: str) -> list[str]:
-    return re.findall(r'data-src="([^"]+)"', html) or re.findall(r'<audio id="audio"[^>]*src="([^"]+)"', html)
-
-
-def beat(client, token, rendition, event, claimed=0.0, position=0.0):
-    body = json.dumps({"t": token, "r": rendition, "e": event, "d": claimed, "p": position})
-    return client.post("/listen/beat", data=body, content_type="text/plain")
 
 
 def test_lesson_page_for_elderly_eyes(listening):

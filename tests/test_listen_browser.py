@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from core.models import Lesson, Listen, Member
 from core.sharing import share_for
-from tests.browser import PHONE, no_sideways_scroll, phone_page, serve, wait_for, wait_until
-from tests.conftest import PASSWORD, add_user
-from tests.listening import rendered_series
+from tests.helpers.browser import PHONE, no_sideways_scroll, phone_page, serve, wait_for, wait_until
+from tests.helpers.web import PASSWORD, add_user
+from tests.helpers.listening import rendered_series
 
 pytestmark = pytest.mark.browser
 

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from core.lessons import add_lesson
 from core.models import Lesson, Listen, Member, OfflineListen, Rendition, Series, ShareToken
 from core.sharing import revoke, share_for
-from tests.conftest import Client, add_user, page_text
-from tests.test_listen import audio_urls, beat
+from tests.helpers.web import Client, add_user, page_text
+from tests.helpers.listen import audio_urls, beat
 
 
 def offline(client, items):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from core.members import guess_mapping, read_table
 from core.models import AuditEntry, Member, Pairing
-from tests.conftest import add_user, page_text
+from tests.helpers.web import add_user, page_text
 
 GBK_CSV = """姓名,所在网格,家庭住址,联系电话,出生年月,人员类别,方言,备注
 王秀英,幸福里1号楼,幸福路88号1栋2单元301,139 0000 0011,1941年,年老体弱,四川话,腿脚不便
@@ -158,7 +158,7 @@ def test_edit_pair_export_and_reimport(admin, app, make_app, tmp_path):
     csv_text = admin.get("/members/export.csv").get_data(as_text=True)
     assert csv_text.startswith("\ufeff姓名,") and "王秀英,,,13900000011,1941,年老体弱,,耳背，说话大声,是" in csv_text
     other = make_app(DATA_DIR=str(tmp_path / "other"))
-    from tests.conftest import Client
+    from tests.helpers.web import Client
 
     add_user(other, "admin2", "admin")
     client = Client(other.test_client())

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from core.models import Member, Pack
 from scripts.cli import cli
-from tests.conftest import page_text
-from tests.test_rendering import run_jobs
+from tests.helpers.web import page_text
+from tests.helpers.jobs import run_jobs
 
 
 def test_cli_writes_verifies_and_records_a_pack(make_app, tmp_path):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.models import AuditEntry
 from tests.conftest import WORLD_MEMBER as NAME
-from tests.conftest import Client, page_text
+from tests.helpers.web import Client, page_text
 
 # URL arguments that name something belonging to a member.
 MEMBER_ARGS = {"member_id", "pack_uuid", "visit_id", "job_id", "token"}

@@ -18,22 +18,12 @@ from audio.qr import GRIDS, MARGIN, QUIET_MODULES, Card, qr_matrix, sheet_pdf
 from core.models import Lesson, Member, Series, ShareToken
 from core.sharing import new_token, revoke, share_for, share_url
 from scripts.cli import cli
-from tests.conftest import page_text
-from tests.tools import require_tool
+from tests.helpers.web import page_text
+from tests.helpers.tools import require_tool
+from tests.helpers.pdf import DPI, decode, rasterise
 
-DPI = 150
+
 MM = DPI / 25.4
-
-
-def rasterise(pdf: Path, out: Path) -> list[Path]:
-    subprocess.run([require_tool("pdftoppm"), "-r", str(DPI), "-png", str(pdf), str(out / "page")], check=True)
-    return sorted(out.glob("page-*.png"))
-
-
-def decode(png: Path) -> list[str]:
-    result = subprocess.run([require_tool("zbarimg"), "-q", "--raw", str(png)], capture_output=True, text=True)
-    assert result.returncode in (0, 4), result.stderr
-    return [line for line in result.stdout.splitlines() if line]
 
 
 def decode_cards(png: Path, layout: str) -> list[str]:

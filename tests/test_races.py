@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from core.lessons import create_series
 from core.models import Lesson, Member
-from tests.browser import serve
-from tests.conftest import PASSWORD, add_user
+from tests.helpers.browser import serve
+from tests.helpers.web import PASSWORD, add_user
 
 
 class Browser:

@@ -14,7 +14,7 @@ from core.jobs import InProcessRunner
 from core.lessons import add_lesson, create_series
 from core.models import Lesson, Rendition
 from core.rendering import request_render
-from tests.fake_edge import FakeEdgeServer
+from tests.helpers.fake_edge import FakeEdgeServer
 
 
 @pytest.fixture

@@ -18,14 +18,14 @@ from sqlalchemy import select
 
 from audio.engines import SpeechRequest
 from audio.engines.espeak import EspeakEngine
-from audio.store import AudioStore
 from audio.voices import get_voice
-from core.jobs import InProcessRunner, enqueue
+from core.jobs import enqueue
 from core.lessons import add_lesson, create_series
 from core.models import Job, Lesson, Rendition, Series
 from core.rendering import RenderError, add_recording, request_render
-from tests import audio_judges as judge
-from tests.fake_edge import FakeEdgeServer
+from tests.helpers import audio_judges as judge
+from tests.helpers.fake_edge import FakeEdgeServer
+from tests.helpers.jobs import render, rendition_file, run_jobs, speech_file
 
 LESSON = (
     "# 一、按时交纳党费\n"
@@ -44,25 +44,6 @@ def series(app) -> int:
         add_lesson(session, series, "第二课", "第二课的内容。")
         session.commit()
         return series.id
-
-
-def run_jobs(app) -> None:
-    InProcessRunner(app.extensions["xiangyin.db"], dict(app.config)).run_until_idle()
-
-
-def rendition_file(app, rendition_id: int) -> Path:
-    with app.extensions["xiangyin.db"].session() as session:
-        rendition = session.get(Rendition, rendition_id)
-        assert rendition.status == "done", rendition.error
-        return AudioStore(Path(app.config["DATA_DIR"]) / "audio").resolve(rendition.file_path)
-
-
-def render(app, lesson_id: int = 1, **options) -> int:
-    with app.extensions["xiangyin.db"].session() as session:
-        rendition, _ = request_render(session, session.get(Lesson, lesson_id), dict(app.config), **options)
-        rendition_id = rendition.id
-    run_jobs(app)
-    return rendition_id
 
 
 def test_tts_rendition_meets_loudness_format_and_tags(app, series):
@@ -155,20 +136,6 @@ def test_hakka_offline_on_hanzi_fails_with_a_clear_message(app, series):
 
 
 # --------------------------------------------------------------------------- recordings
-
-
-def speech_file(tmp_path: Path, name: str, gain_db: float = 0.0, codec: list[str] | None = None) -> Path:
-    text = "各位乡亲，大家好，今天我用重庆话给大家读一段学习材料，请大家认真听。"
-    wav = EspeakEngine().synthesize(SpeechRequest(text, get_voice("offline-mandarin"))).data
-    out = tmp_path / name
-    import imageio_ffmpeg
-
-    subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "wav", "-i", "pipe:0", "-af", f"volume={gain_db}dB",
-         *(codec or []), "-y", str(out)],
-        input=wav, check=True,
-    )
-    return out
 
 
 @pytest.mark.parametrize(

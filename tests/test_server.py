@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools import require_tool
+from tests.helpers.tools import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 IDLE, SLOW = 1000, 100

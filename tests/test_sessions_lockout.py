@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from http.cookiejar import CookieJar
 
 from core.users import MAX_FAILED_LOGINS
-from tests.browser import serve
-from tests.conftest import PASSWORD, Client, add_user, page_text
+from tests.helpers.browser import serve
+from tests.helpers.web import PASSWORD, Client, add_user, page_text
 
 
 def copy_cookies(source: Client, target: Client) -> None:

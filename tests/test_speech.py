@@ -18,7 +18,7 @@ from audio.speech import Speaker
 from audio.segment import segment_text
 from audio.text import normalise
 from audio.voices import VOICES, get_voice
-from tests.fake_edge import FakeEdgeServer
+from tests.helpers.fake_edge import FakeEdgeServer
 
 SAMPLES = {
     "offline-mandarin": "各位党员同志，大家好！今天我们一起学习党章，按时交纳党费。",

@@ -14,7 +14,7 @@ from core.lessons import add_lesson, create_series
 from core.models import Member, Rendition
 from core.plays import Rules, record_beat
 from core.sharing import share_for
-from tests.conftest import page_text
+from tests.helpers.web import page_text
 
 RULES = Rules()
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)  # 10:00 in Beijing

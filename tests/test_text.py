@@ -239,7 +239,6 @@ def test_segments_without_speakable_text_are_dropped():
 
 
 def test_demo_lesson_reads_naturally():
-    from core.demo import load_demo  # noqa: F401  (demo scripts are real community texts)
     from importlib import resources
 
     from core.importer import Limits, parse_script

@@ -34,7 +34,7 @@ from audio.pack import (
     write_zip_file,
 )
 from audio.voices import get_voice
-from tests.tools import require_tool
+from tests.helpers.tools import require_tool
 
 ENV = {**os.environ, "MTOOLS_SKIP_CHECK": "1", "LC_ALL": "C.UTF-8"}
 

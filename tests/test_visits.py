@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from core.models import AuditEntry, DoorCard, Member, Pack, Pairing, User, Visit
 from core.visits import overdue_members, quarter_start
-from tests.conftest import PASSWORD, Client, add_user, page_text
-from tests.tools import tone_wav
+from tests.helpers.web import PASSWORD, Client, add_user, page_text
+from tests.helpers.tools import tone_wav
 
 T0 = datetime(2026, 11, 25, 1, 30, tzinfo=timezone.utc)  # 09:30 in Beijing
 
@@ -259,8 +259,8 @@ def test_audit_log_shows_who_changed_what(app, community):
 def test_door_cards_print_and_scan_back(app, community, tmp_path):
     import subprocess
 
-    from tests.test_qr import decode, rasterise
-    from tests.tools import require_tool
+    from tests.helpers.pdf import decode, rasterise
+    from tests.helpers.tools import require_tool
 
     admin = community["admin"]
     pdf = admin.post("/members/cards.pdf", {})

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from core.models import DoorCard, DoorScan, Member, Pairing, User, Visit
 from core.visits import issue_card
-from tests.audio_judges import decode
-from tests.browser import PHONE, no_sideways_scroll, phone_page, serve, wait_until
-from tests.conftest import PASSWORD, add_user
+from tests.helpers.audio_judges import decode
+from tests.helpers.browser import PHONE, no_sideways_scroll, phone_page, serve, wait_until
+from tests.helpers.web import PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from core.models import Member, Pack, Pairing, User, Visit
 from core.visits import issue_card
-from tests.browser import no_sideways_scroll, phone_page, serve
-from tests.conftest import PASSWORD, add_user
+from tests.helpers.browser import no_sideways_scroll, phone_page, serve
+from tests.helpers.web import PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
 

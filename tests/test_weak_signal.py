@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from core.models import Lesson, Listen, OfflineListen, ShareToken
 from core.sharing import revoke, share_for
-from tests.browser import phone_page, serve, wait_for, wait_until
-from tests.listening import rendered_series
-from tests.signal import SignalGate
+from tests.helpers.browser import phone_page, serve, wait_for, wait_until
+from tests.helpers.listening import rendered_series
+from tests.helpers.signal import SignalGate
 
 pytestmark = pytest.mark.browser
 

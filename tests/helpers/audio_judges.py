@@ -11,7 +11,7 @@ import imageio_ffmpeg
 import numpy as np
 import pyloudnorm
 
-from tests.tools import require_tool
+from tests.helpers.tools import require_tool
 
 
 def decode(path: Path, rate: int = 44100) -> np.ndarray:

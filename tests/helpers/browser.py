@@ -7,7 +7,7 @@ import time
 
 from waitress import create_server
 
-from tests.tools import require_tool
+from tests.helpers.tools import require_tool
 
 PHONE = {"width": 390, "height": 844}
 CHROMIUM_ARGS = [

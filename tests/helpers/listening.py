@@ -4,7 +4,7 @@ from __future__ import annotations
 from core.lessons import add_lesson, create_series
 from core.models import Member
 from core.rendering import request_render
-from tests.test_rendering import run_jobs
+from tests.helpers.jobs import run_jobs
 
 LESSONS = [
     ("学习党章", "党章是党的根本大法。我们一起学习党章，做合格党员。"),
