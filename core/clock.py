@@ -7,6 +7,10 @@ import contextlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
+from zoneinfo import ZoneInfo
+
+# Organisers count days, weeks and quarters on Beijing time wherever the server runs.
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 class Clock(Protocol):

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from core.db import Database, rows_changed, utcnow
-from core.models import Job, JobWait
+from core.models import ACTIVE, ENDED, Job, JobWait, Status
 
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER = timedelta(seconds=60)
@@ -86,18 +86,18 @@ def _blocked():
     """True for a job still waiting for another that is queued or running."""
     other = aliased(Job)
     return exists().where(JobWait.job_id == Job.id, JobWait.waits_for_id == other.id,
-                          other.status.in_(("queued", "running")))
+                          other.status.in_(ACTIVE))
 
 
 def claim_next(session: Session, worker: str) -> Job | None:
     """Take the oldest queued job that waits for nothing; the conditional update makes two
     workers never both win."""
-    for job_id in session.scalars(select(Job.id).where(Job.status == "queued", ~_blocked()).order_by(Job.id).limit(5)):
+    for job_id in session.scalars(select(Job.id).where(Job.status == Status.QUEUED, ~_blocked()).order_by(Job.id).limit(5)):
         now = utcnow()
         claimed = session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.status == "queued")
-            .values(status="running", worker=worker, started_at=now, heartbeat_at=now, attempts=Job.attempts + 1)
+            .where(Job.id == job_id, Job.status == Status.QUEUED)
+            .values(status=Status.RUNNING, worker=worker, started_at=now, heartbeat_at=now, attempts=Job.attempts + 1)
         )
         session.commit()
         if rows_changed(claimed) == 1:
@@ -106,7 +106,7 @@ def claim_next(session: Session, worker: str) -> Job | None:
 
 
 def finish(session: Session, job: Job, *, error: str | None = None, message: str | None = None) -> None:
-    job.status = "failed" if error else "done"
+    job.status = Status.FAILED if error else Status.DONE
     job.message = error or message or "完成"
     if not error:
         job.progress = 100
@@ -120,7 +120,7 @@ def set_progress(database: Database, job_id: int, progress: int, message: str | 
         values: dict[str, Any] = {"progress": max(0, min(100, int(progress))), "heartbeat_at": utcnow()}
         if message is not None:
             values["message"] = message
-        session.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(**values))
+        session.execute(update(Job).where(Job.id == job_id, Job.status == Status.RUNNING).values(**values))
         session.commit()
 
 
@@ -146,7 +146,7 @@ def requeue_orphans(session: Session, current_worker: str) -> int:
     """Put back running jobs whose worker is gone (dead process here, or silent elsewhere)."""
     count = 0
     now = utcnow()
-    for job in session.scalars(select(Job).where(Job.status == "running")):
+    for job in session.scalars(select(Job).where(Job.status == Status.RUNNING)):
         if job.worker == current_worker:
             continue
         alive = _process_alive(job.worker)
@@ -155,7 +155,7 @@ def requeue_orphans(session: Session, current_worker: str) -> int:
             if job.attempts >= MAX_ATTEMPTS:
                 finish(session, job, error=f"连续 {job.attempts} 次中断，已停止重试")
                 continue
-            job.status, job.worker, job.message = "queued", None, "上次中断，已重新排队（将从缓存继续）"
+            job.status, job.worker, job.message = Status.QUEUED, None, "上次中断，已重新排队（将从缓存继续）"
             count += 1
     session.commit()
     return count
@@ -172,18 +172,18 @@ def chain_progress(session: Session, job: Job, *, waited_share: float = 0.9) -> 
     """One bar for a job and the jobs it waits for. The waited-for work (rendering) is most
     of the time, so it fills `waited_share` of the bar and the job itself the rest."""
     before = waited_for(session, job)
-    own = 100 if job.status == "done" else job.progress
+    own = 100 if job.status == Status.DONE else job.progress
     if before:
-        earlier = sum(100 if j.status in ("done", "failed") else j.progress for j in before) / len(before)
+        earlier = sum(100 if j.status in ENDED else j.progress for j in before) / len(before)
         progress = round(waited_share * earlier + (1 - waited_share) * own)
     else:
         progress = own
     return {
         "status": job.status,
         "progress": progress,
-        "waiting": sum(1 for j in before if j.status in ("queued", "running")),
+        "waiting": sum(1 for j in before if j.status in ACTIVE),
         "waited": len(before),
-        "failed_before": [j for j in before if j.status == "failed"],
+        "failed_before": [j for j in before if j.status == Status.FAILED],
         "result": json.loads(job.result) if job.result else {},
     }
 
@@ -194,10 +194,10 @@ def group_progress(session: Session, group_key: str) -> dict[str, Any]:
         return {"total": 0, "done": 0, "failed": 0, "progress": 0, "active": False}
     return {
         "total": len(jobs),
-        "done": sum(1 for j in jobs if j.status == "done"),
-        "failed": sum(1 for j in jobs if j.status == "failed"),
-        "progress": round(sum(j.progress if j.status != "failed" else 100 for j in jobs) / len(jobs)),
-        "active": any(j.status in ("queued", "running") for j in jobs),
+        "done": sum(1 for j in jobs if j.status == Status.DONE),
+        "failed": sum(1 for j in jobs if j.status == Status.FAILED),
+        "progress": round(sum(j.progress if j.status != Status.FAILED else 100 for j in jobs) / len(jobs)),
+        "active": any(j.status in ACTIVE for j in jobs),
     }
 
 
@@ -336,7 +336,7 @@ class InProcessRunner(Runner):
 
     def _any_active(self, job_ids: set[int]) -> bool:
         with self.database.session() as session:
-            return bool(session.scalar(select(Job.id).where(Job.id.in_(job_ids), Job.status.in_(("queued", "running")))))
+            return bool(session.scalar(select(Job.id).where(Job.id.in_(job_ids), Job.status.in_(ACTIVE))))
 
     def _work_once(self) -> bool:
         with self.database.session() as session:

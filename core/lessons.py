@@ -15,7 +15,7 @@ from core.errors import Invalid
 from core.import_checks import LONG_LESSON_MINUTES, Finding, check_batch, in_stated_order, split_at_headings
 from core.importer import Script, clean_text, clean_title, to_simplified
 from core.audit import audit
-from core.models import Lesson, LessonVersion, Rendition, Series, User
+from core.models import Lesson, LessonVersion, Rendition, RenditionKind, Series, Status, User
 
 PACE_SAMPLE = 50
 PACE_MIN_RENDITIONS = 3
@@ -61,7 +61,7 @@ def listening_pace(session: Session, configured: int) -> int:
     rows = session.execute(
         select(Rendition.duration, LessonVersion.text)
         .join(LessonVersion, Rendition.lesson_version_id == LessonVersion.id)
-        .where(Rendition.status == "done", Rendition.kind == "tts", Rendition.duration > 0)
+        .where(Rendition.status == Status.DONE, Rendition.kind == RenditionKind.TTS, Rendition.duration > 0)
         .order_by(Rendition.id.desc()).limit(PACE_SAMPLE)
     ).all()
     if len(rows) < PACE_MIN_RENDITIONS:

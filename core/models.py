@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -95,6 +96,11 @@ class Lesson(Base):
         back_populates="lesson", order_by="LessonVersion.id.desc()", cascade="all, delete-orphan"
     )
 
+    @property
+    def label(self) -> str:
+        """How every list, catalog, track tag and card names a lesson: 第N课 标题."""
+        return f"第{self.number}课 {self.title}"
+
 
 class LessonVersion(Base):
     """Every text a lesson has had. Audio and packs point at a version, so an edit never
@@ -167,7 +173,34 @@ class LexiconEntry(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
-RENDITION_STATUSES = ("queued", "running", "done", "failed")
+class Status(StrEnum):
+    """Where a rendition or a job is. Both go queued → running → done or failed; the
+    database refuses any other word (check constraints), so a typo cannot hide a job."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+ACTIVE = (Status.QUEUED, Status.RUNNING)
+ENDED = (Status.DONE, Status.FAILED)
+
+
+class RenditionKind(StrEnum):
+    TTS = "tts"
+    RECORDING = "recording"
+
+
+class PackTarget(StrEnum):
+    ZIP = "zip"
+    DRIVE = "drive"
+    IMAGE = "image"
+
+
+def one_of(column: str, values: type[StrEnum], name: str) -> CheckConstraint:
+    listed = ", ".join(f"'{value}'" for value in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=name)
 
 
 class Rendition(Base):
@@ -176,11 +209,15 @@ class Rendition(Base):
     a new text version or new settings make a new rendition."""
 
     __tablename__ = "renditions"
+    __table_args__ = (
+        one_of("status", Status, "ck_renditions_status"),
+        one_of("kind", RenditionKind, "ck_renditions_kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
     lesson_version_id: Mapped[int] = mapped_column(ForeignKey("lesson_versions.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "tts" | "recording"
+    kind: Mapped[str] = mapped_column(String(16))
     render_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     voice_id: Mapped[str | None] = mapped_column(String(64))
     actual_voice_id: Mapped[str | None] = mapped_column(String(64))
@@ -191,7 +228,7 @@ class Rendition(Base):
     speaker_name: Mapped[str] = mapped_column(String(64), default="")
     with_intro: Mapped[bool] = mapped_column(default=True)
     bitrate: Mapped[int] = mapped_column(Integer, default=64)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=Status.QUEUED)
     error: Mapped[str] = mapped_column(Text, default="")
     fallback_reason: Mapped[str] = mapped_column(Text, default="")
     source_path: Mapped[str | None] = mapped_column(String(255))
@@ -213,22 +250,20 @@ class Rendition(Base):
     version: Mapped[LessonVersion] = relationship()
 
 
-JOB_STATUSES = ("queued", "running", "done", "failed")
-
-
 class Job(Base):
     """Background work with visible progress. `active_key` is set while a job is queued or
     running and cleared when it ends: its unique constraint makes the same work requested
     twice at once run once."""
 
     __tablename__ = "jobs"
+    __table_args__ = (one_of("status", Status, "ck_jobs_status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[str] = mapped_column(Text, default="{}")
     active_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     group_key: Mapped[str | None] = mapped_column(String(200), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=Status.QUEUED, index=True)
     progress: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -257,6 +292,7 @@ class Pack(Base):
     and what exactly was on it."""
 
     __tablename__ = "packs"
+    __table_args__ = (one_of("target", PackTarget, "ck_packs_target"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
@@ -264,7 +300,7 @@ class Pack(Base):
     voice_id: Mapped[str] = mapped_column(String(64))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    target: Mapped[str] = mapped_column(String(16))  # "zip" | "drive" | "image"
+    target: Mapped[str] = mapped_column(String(16))
     target_path: Mapped[str] = mapped_column(String(255), default="")
     lesson_count: Mapped[int] = mapped_column(Integer)
     total_duration: Mapped[float] = mapped_column()

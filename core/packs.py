@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import uuid
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+from core.clock import LOCAL_TZ
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,12 +18,11 @@ from core.jobs import JobContext, JobFailed, chain_progress, enqueue, handler
 from core.access import NotVisible, may_see_member
 from core.audit import audit
 from core.db import utcnow
-from core.models import Job, Lesson, Member, Pack, PackItem, Rendition, Series, User
+from core.models import Job, Lesson, Member, Pack, PackItem, PackTarget, Rendition, RenditionKind, Series, Status, User
 from core.rendering import current_version, request_render
 from core.errors import Invalid
 
 RECORDING = "recording"
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 class PackRequestError(Invalid):
@@ -68,11 +67,11 @@ def rendition_for(session: Session, lesson: Lesson, voice: str) -> Rendition | N
     """The finished audio of the lesson's current text in that voice (or the newest
     recording), whatever rate or intro settings it was made with."""
     version = current_version(session, lesson)
-    query = select(Rendition).where(Rendition.lesson_version_id == version.id, Rendition.status == "done")
+    query = select(Rendition).where(Rendition.lesson_version_id == version.id, Rendition.status == Status.DONE)
     if voice == RECORDING:
-        query = query.where(Rendition.kind == "recording")
+        query = query.where(Rendition.kind == RenditionKind.RECORDING)
     else:
-        query = query.where(Rendition.kind == "tts", Rendition.voice_id == voice)
+        query = query.where(Rendition.kind == RenditionKind.TTS, Rendition.voice_id == voice)
     return session.scalars(query.order_by(Rendition.id.desc())).first()
 
 
@@ -119,7 +118,7 @@ def plan_pack(
     label = check_voice(voice)
     missing = missing_audio(session, lessons, voice)
     if missing:
-        names = "、".join(f"第{l.number}课 {l.title}" for l in missing[:5])
+        names = "、".join(l.label for l in missing[:5])
         raise PackRequestError(f"{len(missing)} 课还没有“{label}”的音频：{names}")
     store = AudioStore(Path(settings["DATA_DIR"]) / "audio")
     by_series: dict[int, list[Track]] = {}
@@ -165,7 +164,7 @@ def _track(store: AudioStore, lesson: Lesson, rendition: Rendition | None) -> Tr
     if (rendition is None or rendition.file_path is None or rendition.sha256 is None or rendition.duration is None
             or rendition.size is None):
         raise PackRequestError(f"第{lesson.number}课 {lesson.title} 还没有音频")
-    return Track(store.resolve(rendition.file_path), f"第{lesson.number}课 {lesson.title}", rendition.duration,
+    return Track(store.resolve(rendition.file_path), lesson.label, rendition.duration,
                  rendition.sha256, rendition.size, lesson.id, rendition.version.version_hash, rendition.label)
 
 
@@ -266,10 +265,10 @@ def request_pack(
 def pack_job_status(session: Session, job: Job) -> dict[str, Any]:
     """What the waiting page shows: one bar from the first render to the last file written."""
     chain = chain_progress(session, job)
-    if job.status == "queued" and chain["waiting"]:
+    if job.status == Status.QUEUED and chain["waiting"]:
         done = chain["waited"] - chain["waiting"]
         message = f"先生成音频：已完成 {done}/{chain['waited']} 课"
-    elif job.status == "queued":
+    elif job.status == Status.QUEUED:
         message = "排队中，马上开始"
     else:
         message = job.message
@@ -282,7 +281,7 @@ def _failed_renders(session: Session, job: Job) -> list[str]:
     for failed in chain_progress(session, job)["failed_before"]:
         rendition = session.get(Rendition, failed.rendition_id) if failed.rendition_id else None
         lesson = rendition.lesson if rendition else None
-        name = f"第{lesson.number}课 {lesson.title}" if lesson else "一课"
+        name = lesson.label if lesson else "一课"
         lines.append(f"{name}：{failed.message}")
     return lines
 
@@ -324,7 +323,7 @@ def run_pack_build(session: Session, job: Job, context: JobContext) -> str:
         raise JobFailed(str(exc)) from None
     except OSError as exc:
         raise JobFailed(f"服务器磁盘写不进去（{exc.strerror or exc}），学习包没有做成。请联系管理员清理空间后再试。") from None
-    pack = record_pack(session, plan, manifest, voice=payload["voice"], target="drive" if drive else "zip",
+    pack = record_pack(session, plan, manifest, voice=payload["voice"], target=PackTarget.DRIVE if drive else PackTarget.ZIP,
                        target_path=str(drive or ""), member=member, user=user)
     job.result = json.dumps({"pack": pack.uuid})
     if drive is not None:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, aliased
 
 from core.db import UTCDateTime, utcnow
 from core.errors import Conflict, DomainError, Forbidden, Gone, Invalid, NotFound, TooMany
-from core.models import Lesson, Listen, ListenSession, OfflineListen, Rendition, ShareToken
+from core.models import Lesson, Listen, ListenSession, OfflineListen, Rendition, RenditionKind, ShareToken, Status
 
 EVENTS = ("play", "beat", "pause", "end")
 
@@ -342,8 +342,8 @@ def open_listen(session: Session, sid: str, token: str, rendition_id: int, event
     if share.revoked_at is not None:
         raise Gone("此二维码已停用")
     rendition = session.get(Rendition, rendition_id)
-    if (rendition is None or rendition.status != "done"
-            or (rendition.kind == "recording" and rendition.approved_at is None)
+    if (rendition is None or rendition.status != Status.DONE
+            or (rendition.kind == RenditionKind.RECORDING and rendition.approved_at is None)
             or not _allowed(share.kind, share.lesson_id, share.series_id, rendition.lesson_id, rendition.lesson.series_id)):
         raise NotFound("没有这个音频")
     if not rendition.duration:
@@ -440,8 +440,8 @@ def _offline_item(session: Session, item: object, rules: Rules, now: datetime):
         return None
     share = session.scalar(select(ShareToken).where(ShareToken.token == token))
     rendition = session.get(Rendition, rendition_id)
-    if (share is None or share.revoked_at is not None or rendition is None or rendition.status != "done"
-            or not rendition.duration or (rendition.kind == "recording" and rendition.approved_at is None)
+    if (share is None or share.revoked_at is not None or rendition is None or rendition.status != Status.DONE
+            or not rendition.duration or (rendition.kind == RenditionKind.RECORDING and rendition.approved_at is None)
             or not _allowed(share.kind, share.lesson_id, share.series_id, rendition.lesson_id,
                             rendition.lesson.series_id)):
         return None

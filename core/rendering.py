@@ -28,7 +28,7 @@ from core.audit import audit
 from core.db import utcnow
 from core.jobs import JobContext, JobFailed, enqueue, handler
 from core.lexicon import lexicon_map
-from core.models import Job, Lesson, LessonVersion, Rendition, Series, User
+from core.models import Job, Lesson, LessonVersion, Rendition, RenditionKind, Series, Status, User
 from core.errors import Invalid
 
 RECORDING_SUFFIXES = (".mp3", ".m4a", ".aac", ".wav", ".amr", ".ogg", ".oga", ".opus", ".webm", ".3gp", ".mp4", ".flac")
@@ -49,10 +49,6 @@ def intro_text(series: Series, lesson: Lesson, mode: str | None = None) -> str |
         return None
     number = f"第{read_integer(lesson.number)}课"
     return f"{number}：{lesson.title}" if mode == "number_title" else number
-
-
-def track_title(lesson: Lesson) -> str:
-    return f"第{lesson.number}课 {lesson.title}"
 
 
 def render_key(version: LessonVersion, voice_id: str, rate: int, intro: str | None, closing: str, bitrate: int) -> str:
@@ -102,16 +98,16 @@ def request_render(
     rendition = session.scalar(select(Rendition).where(Rendition.render_key == key))
     if rendition is None:
         rendition = Rendition(
-            lesson=lesson, version=version, kind="tts", render_key=key, voice_id=voice.id, rate=rate,
+            lesson=lesson, version=version, kind=RenditionKind.TTS, render_key=key, voice_id=voice.id, rate=rate,
             label=voice.label, dialect=voice.dialect, with_intro=intro is not None, bitrate=bitrate,
-            status="queued", created_by_id=user.id if user else None,
+            status=Status.QUEUED, created_by_id=user.id if user else None,
         )
         session.add(rendition)
         session.commit()
-    elif rendition.status == "done":
+    elif rendition.status == Status.DONE:
         return rendition, None
-    elif rendition.status == "failed":
-        rendition.status, rendition.error = "queued", ""
+    elif rendition.status == Status.FAILED:
+        rendition.status, rendition.error = Status.QUEUED, ""
         session.commit()
     job = enqueue(session, "render", {"rendition_id": rendition.id}, active_key=f"rendition:{rendition.id}",
                   group_key=_group(series.id), rendition_id=rendition.id)
@@ -185,8 +181,8 @@ def add_recording(
     version = current_version(session, lesson)
     label = " · ".join(part for part in (dialect, "真人录音", speaker_name) if part)
     rendition = Rendition(
-        lesson=lesson, version=version, kind="recording", engine="recording", label=label, dialect=dialect,
-        speaker_name=speaker_name, with_intro=with_intro, bitrate=settings["AUDIO_BITRATE"], status="queued",
+        lesson=lesson, version=version, kind=RenditionKind.RECORDING, engine="recording", label=label, dialect=dialect,
+        speaker_name=speaker_name, with_intro=with_intro, bitrate=settings["AUDIO_BITRATE"], status=Status.QUEUED,
         source_path=str(stored.relative_to(Path(settings["DATA_DIR"]))), created_by_id=user.id if user else None,
     )
     # A volunteer's recording reaches the public listen page only after an admin listened to
@@ -206,7 +202,7 @@ def add_recording(
 
 def approve_recording(session: Session, rendition: Rendition, user: User) -> None:
     """An admin listened and lets the public listen page offer this recording."""
-    if rendition.kind != "recording":
+    if rendition.kind != RenditionKind.RECORDING:
         raise RenderError("只有真人录音需要审核")
     if rendition.approved_at is None:
         rendition.approved_at, rendition.approved_by_id = utcnow(), user.id
@@ -237,13 +233,13 @@ def _finish(session: Session, rendition: Rendition, store: AudioStore, mastered)
     rendition.file_path = store.adopt(mastered.path, mastered.sha256)
     rendition.sha256, rendition.size = mastered.sha256, mastered.size
     rendition.duration, rendition.loudness = mastered.duration, mastered.loudness
-    rendition.status, rendition.error, rendition.finished_at = "done", "", utcnow()
+    rendition.status, rendition.error, rendition.finished_at = Status.DONE, "", utcnow()
     session.commit()
 
 
 def _fail(session: Session, rendition: Rendition, message: str) -> None:
     session.rollback()
-    rendition.status, rendition.error = "failed", message
+    rendition.status, rendition.error = Status.FAILED, message
     session.commit()
     raise JobFailed(message)
 
@@ -265,7 +261,7 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
     rendition = _queued_rendition(session, job)
     lesson, version = rendition.lesson, rendition.version
     series = lesson.series
-    rendition.status = "running"
+    rendition.status = Status.RUNNING
     session.commit()
     speaker = _speaker(context)
     store = _store(context.settings)
@@ -285,7 +281,7 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
         mastered = master(
             track_items(result.segments, intro=intro, closing=closing),
             store.scratch(),
-            Tags(track_title(lesson), series.title, context.settings["ORG_NAME"], lesson.number, len(series.lessons)),
+            Tags(lesson.label, series.title, context.settings["ORG_NAME"], lesson.number, len(series.lessons)),
             bitrate_kbps=rendition.bitrate,
         )
     except (EngineError, MasteringError) as exc:
@@ -304,7 +300,7 @@ def run_recording(session: Session, job: Job, context: JobContext) -> None:
     rendition = _queued_rendition(session, job)
     lesson = rendition.lesson
     series = lesson.series
-    rendition.status = "running"
+    rendition.status = Status.RUNNING
     session.commit()
     settings = context.settings
     store = _store(settings)
@@ -322,7 +318,7 @@ def run_recording(session: Session, job: Job, context: JobContext) -> None:
         context.progress(30, "正在调整响度并编码")
         mastered = master(
             items, store.scratch(),
-            Tags(track_title(lesson), series.title, settings["ORG_NAME"], lesson.number, len(series.lessons)),
+            Tags(lesson.label, series.title, settings["ORG_NAME"], lesson.number, len(series.lessons)),
             bitrate_kbps=rendition.bitrate, max_seconds=settings["MAX_RECORDING_MINUTES"] * 60 + 120,
         )
     except (EngineError, MasteringError) as exc:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from core.access import members_for
 from core.audit import audit
 from core.db import utcnow
-from core.models import Lesson, LessonVersion, Member, Rendition, Series, ShareToken, User
+from core.models import Lesson, LessonVersion, Member, Rendition, RenditionKind, Series, ShareToken, Status, User
 from core.errors import Invalid, NotFound
 
 TOKEN_BYTES = 9
@@ -72,7 +72,7 @@ def share_for(
 def share_target(share: ShareToken) -> str:
     """What the code plays: 第N课 标题, or the series title."""
     if share.lesson is not None:
-        return f"第{share.lesson.number}课 {share.lesson.title}"
+        return share.lesson.label
     return series_of(share).title
 
 
@@ -94,11 +94,11 @@ def revoke(session: Session, share: ShareToken, user: User | None = None) -> Non
 
 
 # What a public code may play: synthesised audio, and recordings an admin approved.
-PUBLISHED = or_(Rendition.kind != "recording", Rendition.approved_at.is_not(None))
+PUBLISHED = or_(Rendition.kind != RenditionKind.RECORDING, Rendition.approved_at.is_not(None))
 
 
 def published(rendition: Rendition) -> bool:
-    return rendition.kind != "recording" or rendition.approved_at is not None
+    return rendition.kind != RenditionKind.RECORDING or rendition.approved_at is not None
 
 
 def lesson_allowed(share: ShareToken, lesson: Lesson) -> bool:
@@ -133,7 +133,7 @@ def listen_choices(session: Session, lesson: Lesson, preferred_voice: str = "") 
     done = session.scalars(
         select(Rendition)
         .join(LessonVersion, Rendition.lesson_version_id == LessonVersion.id)
-        .where(Rendition.lesson_id == lesson.id, Rendition.status == "done", Rendition.file_path.is_not(None),
+        .where(Rendition.lesson_id == lesson.id, Rendition.status == Status.DONE, Rendition.file_path.is_not(None),
                PUBLISHED)
         .order_by(LessonVersion.id.desc(), Rendition.id.desc())
     ).all()
@@ -144,13 +144,13 @@ def listen_choices(session: Session, lesson: Lesson, preferred_voice: str = "") 
     for rendition in done:
         if rendition.lesson_version_id != newest_version:
             continue
-        key = ("recording", rendition.speaker_name, rendition.dialect) if rendition.kind == "recording" else (
+        key = ("recording", rendition.speaker_name, rendition.dialect) if rendition.kind == RenditionKind.RECORDING else (
             "tts", rendition.actual_voice_id or rendition.voice_id)
         picked.setdefault(key, rendition)
 
     def order(rendition: Rendition) -> tuple:
         preferred = preferred_voice and (rendition.voice_id == preferred_voice or rendition.dialect == preferred_voice)
-        return (not preferred, rendition.kind == "recording", rendition.id)
+        return (not preferred, rendition.kind == RenditionKind.RECORDING, rendition.id)
 
     renditions = sorted(picked.values(), key=order)
     return [Choice(r, name) for r, name in zip(renditions, _names(renditions))]
@@ -161,12 +161,12 @@ def _names(renditions: list[Rendition]) -> list[str]:
     from audio.voices import UnknownVoice, get_voice
 
     def base(r: Rendition) -> str:
-        if r.kind == "recording":
+        if r.kind == RenditionKind.RECORDING:
             return f"{r.dialect}真人录音" if r.dialect else "真人录音"
         return r.dialect or "普通话"
 
     def detailed(r: Rendition) -> str:
-        if r.kind == "recording":
+        if r.kind == RenditionKind.RECORDING:
             return f"{base(r)}·{r.speaker_name}" if r.speaker_name else f"{base(r)}{r.id}"
         try:
             voice = get_voice(r.actual_voice_id or r.voice_id or "")
@@ -223,7 +223,7 @@ def sheet_cards(
             continue
         for lesson in chosen:
             share = share_for(session, lesson=lesson, member=member, user=user)
-            cards.append(Card(share_url(public_url, share), f"第{lesson.number}课 {lesson.title}", series.title, name))
+            cards.append(Card(share_url(public_url, share), lesson.label, series.title, name))
     return cards
 
 

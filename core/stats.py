@@ -8,15 +8,14 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from core.clock import LOCAL_TZ
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from core.db import utcnow
-from core.models import Lesson, Listen, ListenSession, OfflineListen, Rendition
+from core.models import Lesson, Listen, ListenSession, OfflineListen, Rendition, RenditionKind
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 QUARTILE_LABELS = ("开始播放", "听到1/4", "听到一半", "听到3/4", "听完")
 
 
@@ -102,7 +101,7 @@ class Summary:
 def voice_name(rendition: Rendition) -> str:
     from audio.voices import UnknownVoice, get_voice
 
-    if rendition.kind == "recording":
+    if rendition.kind == RenditionKind.RECORDING:
         return f"{rendition.dialect}真人录音" if rendition.dialect else "真人录音"
     try:
         return get_voice(rendition.actual_voice_id or rendition.voice_id or "").label
@@ -130,7 +129,7 @@ def play_rows(session: Session, filters: Filters) -> list[PlayRow]:
         PlayRow(
             counted_at=listen.counted_at.astimezone(LOCAL_TZ),
             series=listen.lesson.series.title,
-            lesson=f"第{listen.lesson.number}课 {listen.lesson.title}",
+            lesson=listen.lesson.label,
             voice=voice_name(listen.rendition),
             member=listen.member.name if listen.member else "",
             group=listen.member.group_name if listen.member else "",

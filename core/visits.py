@@ -10,7 +10,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from core.clock import LOCAL_TZ
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,7 +23,6 @@ from core.models import (
     DELIVERED, DoorCard, DoorScan, Lesson, Listen, Member, Pack, Pairing, ShareToken, User, Visit,
 )
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MAX_MANUAL_DAYS = 92
 MAX_VOICE_NOTE_BYTES = 20 * 1024 * 1024
 MAX_VOICE_NOTE_SECONDS = 10 * 60
@@ -403,7 +402,7 @@ def timeline(session: Session, member: Member) -> list[Event]:
     for visit in session.scalars(select(Visit).where(Visit.member_id == member.id)):
         who = visit.volunteer.display_name if visit.volunteer else "（已删除的账号）"
         what = DELIVERED[visit.delivered] + (f"《{visit.pack.title}》" if visit.pack else "")
-        lessons = "，一起听了" + "、".join(f"第{l.number}课 {l.title}" for l in visit.lessons) if visit.lessons else ""
+        lessons = "，一起听了" + "、".join(l.label for l in visit.lessons) if visit.lessons else ""
         how = "手动补录" if visit.manual else ("扫码签到，代访" if visit.scan and visit.scan.stand_in else "扫码签到")
         events.append(Event(visit.visited_at, "走访", f"{who} 上门（{how}）：{what}{lessons}", visit.manual))
     for pack in packs_for(session, member):
@@ -443,7 +442,7 @@ def visits_xlsx(visits: list[Visit], title: str) -> bytes:
         v.visited_at.astimezone(LOCAL_TZ).replace(tzinfo=None), v.member.name, v.member.group_name,
         v.volunteer.display_name if v.volunteer else "", "手动补录" if v.manual else "扫码签到",
         DELIVERED[v.delivered] + (f"《{v.pack.title}》" if v.pack else ""),
-        "、".join(f"第{l.number}课 {l.title}" for l in v.lessons), v.duration_minutes or "", v.feedback, v.needs,
+        "、".join(l.label for l in v.lessons), v.duration_minutes or "", v.feedback, v.needs,
         "是" if v.follow_up else "", v.created_at.astimezone(LOCAL_TZ).replace(tzinfo=None),
     ] for v in visits]
     return simple_workbook(title, header, rows, [18, 10, 14, 10, 10, 24, 30, 10, 30, 30, 8, 18])

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,11 +14,39 @@ from sqlalchemy import select
 
 from app import create_app
 from core.clock import FrozenClock, use
+from core.db import Database
 from core.models import DoorCard, Job, Member, Pack, Pairing, Series, Visit
 from core.visits import issue_card
 from tests.helpers.web import Client, add_user
 
 WORLD_MEMBER = "王秀英"
+DATABASE_FILE = "xiangyin.sqlite3"  # the default DATABASE_URL under DATA_DIR
+
+
+def pytest_collection_modifyitems(items):
+    """`fast` is everything that needs neither audio, outside tools nor a browser: tests
+    say when they are slow (module- or test-wide) or drive a browser, and the rest is the
+    inner loop, `pytest -m fast`."""
+    for item in items:
+        if item.get_closest_marker("slow") is None and item.get_closest_marker("browser") is None:
+            item.add_marker(pytest.mark.fast)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashes():
+    """Production hashes with scrypt at N=32768 (0.1 s a hash, on purpose); tests hash with
+    N=1024 so hundreds of logins stay quick. The unknown-user dummy hash is made the same
+    way, so the timing test still compares like with like."""
+    import core.users
+    from werkzeug.security import generate_password_hash
+
+    def cheap(password: str) -> str:
+        return generate_password_hash(password, method="scrypt:1024:8:1")
+
+    saved = core.users.generate_password_hash, core.users._DUMMY_HASH
+    core.users.generate_password_hash, core.users._DUMMY_HASH = cheap, cheap("xiangyin-no-such-user")
+    yield
+    core.users.generate_password_hash, core.users._DUMMY_HASH = saved
 
 
 @pytest.fixture
@@ -41,17 +71,34 @@ def data_dir(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory) -> Path:
+    """One SQLite file migrated to head for the whole run; each test starts from a copy,
+    which is the same file the migrations would make, without running them 700 times."""
+    folder = tmp_path_factory.mktemp("template")
+    database = Database(f"sqlite:///{folder / DATABASE_FILE}")
+    database.upgrade()
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    database.dispose()
+    return folder / DATABASE_FILE
+
+
 @pytest.fixture
-def make_app(data_dir: Path, monkeypatch):
+def make_app(data_dir: Path, monkeypatch, migrated_database: Path):
     """Build an app on the test's data directory; environment variables cannot leak in."""
-    for key in list(__import__("os").environ):
+    for key in list(os.environ):
         if key.startswith("XIANGYIN_"):
             monkeypatch.delenv(key)
     apps = []
 
     def factory(migrate: bool = True, **config):
+        target = data_dir / DATABASE_FILE
+        copied = migrate and "DATABASE_URL" not in config and not target.exists()
+        if copied:
+            shutil.copyfile(migrated_database, target)
         app = create_app({"DATA_DIR": str(data_dir), "TESTING": True, **config})
-        if migrate:
+        if migrate and not copied:
             app.extensions["xiangyin.db"].upgrade()
         apps.append(app)
         return app

@@ -14,7 +14,6 @@ from tests.helpers.web import page_text
 from tests.helpers.jobs import run_jobs
 
 
-@pytest.mark.fast
 @pytest.mark.parametrize("text, count", [
     ("学习二十大", 5),
     ("# 小标题\n正文。", 6),
@@ -28,7 +27,6 @@ def test_one_character_count(text, count):
     assert char_count(text) == count
 
 
-@pytest.mark.fast
 def test_the_estimate_counts_what_the_voice_says():
     assert spoken_units("2024年") == 5, "二零二四年"
     assert spoken_units("增长30%") == 7, "增长百分之三十"
@@ -81,9 +79,10 @@ def test_no_qr_codes_for_a_series_without_lessons(admin, app):
     assert "这个专题还没有课" in codes and "生成 PDF" not in codes
     for layout in ("series", "cards"):
         sheet = admin.post(f"/series/{series_id}/qr.pdf", {"layout": layout})
-        assert sheet.status_code == 400 and "这个专题还没有课" in page_text(sheet)
+        assert sheet.status_code == 422 and "这个专题还没有课" in page_text(sheet)
 
 
+@pytest.mark.slow
 def test_a_finished_render_says_length_and_time_taken(admin, app):
     from core.demo import load_demo
 

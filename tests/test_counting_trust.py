@@ -125,6 +125,7 @@ def test_the_beat_limit_is_shared_by_every_process(make_app, tracks):
     assert answers.count(200) == RULES.beat_burst and set(answers[int(RULES.beat_burst):]) == {429}
 
 
+@pytest.mark.slow
 def test_racing_heartbeats_against_a_real_server_never_add_up_past_the_clock(app, tracks):
     renditions, general, _ = tracks
     with serve(app) as base:

@@ -19,6 +19,8 @@ from core.models import Member, Pairing, User
 from tests.helpers.web import Client, add_user
 from tests.helpers.tools import tone_wav
 
+pytestmark = pytest.mark.slow  # fuzzing: thousands of generated inputs
+
 SEED = 20261128
 PER_KIND = {"txt": 330, "md": 330, "docx": 230, "zip": 230, "csv": 330, "xlsx": 230, "audio": 160, "voice_note": 160}
 

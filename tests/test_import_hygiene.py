@@ -19,7 +19,6 @@ BODY = "党章是党的根本大法，是全党必须遵循的总规矩。我们
 LONG = "\n".join(f"# 第{n}部分\n" + f"第{n}部分：按时交纳党费是党员的义务。每月交党费，不拖欠。" * 10 for n in "一二三")
 
 
-@pytest.mark.fast
 @pytest.mark.parametrize("written, number", [
     ("十", 10), ("十二", 12), ("二十", 20), ("二十三", 23), ("一百零五", 105), ("两百", 200), ("九", 9),
     ("10", 10), ("１２", 12), ("〇", 0), ("三十", 30),
@@ -28,7 +27,6 @@ def test_chinese_numbers(written, number):
     assert chinese_number(written) == number
 
 
-@pytest.mark.fast
 def test_stated_numbers_from_heading_title_or_file_name():
     assert stated_number("第十课 总结") == 10
     assert stated_number(None, "第 3 讲：防诈骗") == 3
@@ -37,7 +35,6 @@ def test_stated_numbers_from_heading_title_or_file_name():
     assert stated_number("第四課 交黨費") == 4, "a traditional script states its number too"
 
 
-@pytest.mark.fast
 def test_numbered_scripts_take_their_order_and_the_others_keep_their_place():
     def script(name, number):
         return Script(name, name, "正文", stated_number=number)
@@ -46,7 +43,6 @@ def test_numbered_scripts_take_their_order_and_the_others_keep_their_place():
     assert [s.filename for s in in_stated_order(scripts)] == ["序言", "第九课", "附录", "第十课", "第十一课"]
 
 
-@pytest.mark.fast
 def test_a_script_splits_at_its_headings_and_keeps_its_preface():
     parts = split_at_headings(Script("a.md", "学党费", "开场白。\n# 一、为什么\n因为。\n# 二、怎么交\n每月交。", stated_number=4))
     assert [(p.title, p.text, p.stated_number) for p in parts] == [

@@ -10,6 +10,8 @@ import pytest
 from audio.segment import segment_text
 from core.importer import Limits, Script, parse_script
 
+pytestmark = pytest.mark.slow  # megabyte inputs timed against their small versions
+
 MB2 = 2 * 1024 * 1024
 # Each of these took seconds per 40 KB (quadratic) before the patterns were bounded.
 UNITS = [" *x", "_a", "`a", "1", "1 ", " ", "a", "<", "[", "#", ">", "![", "[a](", "1.1", "-1", "1,000,", "a.",

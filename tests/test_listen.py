@@ -15,6 +15,8 @@ from web.inline import csp_hash
 from tests.helpers.listening import rendered_series
 from tests.helpers.listen import audio_urls, beat
 
+pytestmark = pytest.mark.slow  # renders the audio the listen page plays
+
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 

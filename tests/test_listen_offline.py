@@ -2,6 +2,8 @@
 and the weight of the listen page."""
 from __future__ import annotations
 
+import pytest
+
 import gzip
 import json
 import re
@@ -14,6 +16,8 @@ from core.models import Lesson, Listen, Member, OfflineListen, Rendition, Series
 from core.sharing import revoke, share_for
 from tests.helpers.web import Client, add_user, page_text
 from tests.helpers.listen import audio_urls, beat
+
+pytestmark = pytest.mark.slow  # renders the audio the listen page plays
 
 
 def offline(client, items):

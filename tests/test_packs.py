@@ -2,6 +2,8 @@
 through the web as a zip; each one recorded with its lessons, versions and recipient."""
 from __future__ import annotations
 
+import pytest
+
 import io
 import json
 import re
@@ -13,6 +15,8 @@ from core.models import Member, Pack
 from scripts.cli import cli
 from tests.helpers.web import page_text
 from tests.helpers.jobs import run_jobs
+
+pytestmark = pytest.mark.slow  # renders audio and writes packs
 
 
 def test_cli_writes_verifies_and_records_a_pack(make_app, tmp_path):

@@ -22,6 +22,8 @@ from tests.helpers.web import page_text
 from tests.helpers.tools import require_tool
 from tests.helpers.pdf import DPI, decode, rasterise
 
+pytestmark = pytest.mark.slow  # rasterises PDFs and scans them with zbarimg
+
 
 MM = DPI / 25.4
 

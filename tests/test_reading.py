@@ -18,8 +18,6 @@ from audio.preview import reading_changes
 from audio.segment import segment_text, strip_quote_marks
 from audio.text import normalise
 
-pytestmark = pytest.mark.fast
-
 TABLE = Path(__file__).parent / "data" / "reading_table.tsv"
 with TABLE.open(encoding="utf-8", newline="") as _file:
     ROWS = list(csv.DictReader(_file, delimiter="\t"))

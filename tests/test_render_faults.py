@@ -16,6 +16,8 @@ from core.models import Lesson, Rendition
 from core.rendering import request_render
 from tests.helpers.fake_edge import FakeEdgeServer
 
+pytestmark = pytest.mark.slow  # renders audio under injected faults
+
 
 @pytest.fixture
 def server():

@@ -27,6 +27,8 @@ from tests.helpers import audio_judges as judge
 from tests.helpers.fake_edge import FakeEdgeServer
 from tests.helpers.jobs import render, rendition_file, run_jobs, speech_file
 
+pytestmark = pytest.mark.slow  # renders audio with the offline engine
+
 LESSON = (
     "# 一、按时交纳党费\n"
     "各位党员同志，大家好！按时交纳党费是党员的基本义务。\n"

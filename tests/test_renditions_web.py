@@ -11,6 +11,8 @@ from core.models import Job, Rendition
 from tests.helpers.web import page_text
 from tests.helpers.jobs import run_jobs, speech_file
 
+pytestmark = pytest.mark.slow  # renders and records audio
+
 
 @pytest.fixture
 def lesson(admin):

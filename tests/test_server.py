@@ -15,6 +15,8 @@ import pytest
 
 from tests.helpers.tools import require_tool
 
+pytestmark = pytest.mark.slow  # starts real servers
+
 ROOT = Path(__file__).resolve().parent.parent
 IDLE, SLOW = 1000, 100
 

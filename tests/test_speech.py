@@ -20,6 +20,8 @@ from audio.text import normalise
 from audio.voices import VOICES, get_voice
 from tests.helpers.fake_edge import FakeEdgeServer
 
+pytestmark = pytest.mark.slow  # synthesises speech
+
 SAMPLES = {
     "offline-mandarin": "各位党员同志，大家好！今天我们一起学习党章，按时交纳党费。",
     "offline-cantonese": "各位黨員同志，大家好！今日我哋一齊學習。",

@@ -7,8 +7,6 @@ from audio.numbers import read_integer, read_number
 from audio.segment import Segment, segment_text, strip_quote_marks
 from audio.text import apply_lexicon, normalise
 
-pytestmark = pytest.mark.fast
-
 CASES = [
     # integers and decimals
     ("143", "一百四十三"),

@@ -36,6 +36,8 @@ from audio.pack import (
 from audio.voices import get_voice
 from tests.helpers.tools import require_tool
 
+pytestmark = pytest.mark.slow  # writes packs onto images and checks them with mtools and fatsort
+
 ENV = {**os.environ, "MTOOLS_SKIP_CHECK": "1", "LC_ALL": "C.UTF-8"}
 
 

@@ -184,6 +184,7 @@ def test_overview_lists_overdue_unreached_and_counts(app, community, freeze):
     assert rows[1][0] == datetime(2026, 11, 25, 9, 30)
 
 
+@pytest.mark.slow
 def test_delivered_pack_voice_note_and_lessons(app, community, freeze):
     freeze(T0)
     with app.extensions["xiangyin.db"].session() as session:
@@ -256,6 +257,7 @@ def test_audit_log_shows_who_changed_what(app, community):
     assert all(who == "Admin1" for _, who, _ in rows[:3]) and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", rows[0][0])
 
 
+@pytest.mark.slow
 def test_door_cards_print_and_scan_back(app, community, tmp_path):
     import subprocess
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gzip
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from core.clock import LOCAL_TZ
 
 from flask import Flask, g, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user
@@ -19,7 +19,6 @@ from web.inline import LISTEN_CSS, LISTEN_JS, csp_hash, listen_asset
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 ERROR_MESSAGES = {
     400: ("请求有误", "提交的内容不完整或格式不对。"),

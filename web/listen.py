@@ -12,7 +12,7 @@ from flask import (Blueprint, abort, current_app, jsonify, make_response, render
 from sqlalchemy import select
 
 from audio.store import AudioStore
-from core.models import Lesson, Rendition, ShareToken
+from core.models import Lesson, Rendition, ShareToken, Status
 from core.plays import finished_lessons, issue_sid, record_offline, verify_sid
 from core.sharing import find_share, lesson_allowed, listen_choices, published
 from web import beats, csrf, public, session
@@ -274,7 +274,7 @@ def audio(prefix: str, token: str, rendition_id: int, name: str):
     year; byte ranges are answered (iOS asks for bytes=0-1 first). Never counts as a play."""
     share = _share("lesson" if prefix == "l" else "series", token)
     rendition = session().get(Rendition, rendition_id)
-    if (rendition is None or rendition.status != "done" or not rendition.file_path or not published(rendition)
+    if (rendition is None or rendition.status != Status.DONE or not rendition.file_path or not published(rendition)
             or Path(rendition.file_path).name != name or not lesson_allowed(share, rendition.lesson)):
         abort(404)
     store = AudioStore(Path(current_app.config["DATA_DIR"]) / "audio")

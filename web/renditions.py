@@ -12,7 +12,7 @@ from audio.store import AudioStore
 from audio.voices import VOICES
 from core.jobs import group_progress
 from core.lessons import format_duration
-from core.models import INTRO_MODES, Job, Lesson, Rendition, Series
+from core.models import ACTIVE, INTRO_MODES, Job, Lesson, Rendition, Series, Status
 from core.rendering import add_recording, approve_recording, intro_text, request_render, request_series
 from core.access import job_for
 from web import log_change, session
@@ -49,7 +49,7 @@ def _catalog():
 
 
 def audio_url(rendition: Rendition) -> str | None:
-    if rendition.status != "done" or not rendition.sha256:
+    if rendition.status != Status.DONE or not rendition.sha256:
         return None
     return url_for("renditions.audio", name=Path(rendition.file_path).name)
 
@@ -147,7 +147,7 @@ def series_progress(series_id: int):
 
 def active_job(rendition: Rendition) -> Job | None:
     return session().scalar(
-        select(Job).where(Job.rendition_id == rendition.id, Job.status.in_(("queued", "running"))).order_by(Job.id.desc())
+        select(Job).where(Job.rendition_id == rendition.id, Job.status.in_(ACTIVE)).order_by(Job.id.desc())
     )
 
 

@@ -12,10 +12,11 @@ from sqlalchemy import select
 from core.access import member_for, visible_members
 from core.errors import DomainError
 from core.audit import recent
+from core.clock import LOCAL_TZ
 from core.db import utcnow
 from core.models import DELIVERED, DoorScan, Series, User, Visit
 from core.visits import (
-    LOCAL_TZ, MAX_VOICE_NOTE_BYTES, StandInNeeded, check_voice_note, VisitError, VisitInput, first_visits_due, member_for_visit,
+    MAX_VOICE_NOTE_BYTES, StandInNeeded, check_voice_note, VisitError, VisitInput, first_visits_due, member_for_visit,
     overdue_members,
     packs_for, parse_local, parse_quarter, quarter_bounds, quarter_start, record_visit, scan, unreached,
     visits_between, visits_per_volunteer, visits_xlsx,

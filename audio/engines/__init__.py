@@ -101,10 +101,14 @@ class Engine(ABC):
             on_result(index, self.synthesize(request))
 
 
-def build_engines(settings: Mapping[str, Any]) -> dict[str, Engine]:
-    """Every engine, built from the settings; a new engine is one more entry here."""
+def engine_classes() -> dict[str, type[Engine]]:
+    """Every engine by name; a new engine is one more entry here."""
     from audio.engines.edge import EdgeEngine
     from audio.engines.espeak import EspeakEngine
 
     engines: list[type[Engine]] = [EdgeEngine, EspeakEngine]
-    return {cls.name: cls.from_settings(settings) for cls in engines}
+    return {cls.name: cls for cls in engines}
+
+
+def build_engines(settings: Mapping[str, Any]) -> dict[str, Engine]:
+    return {name: cls.from_settings(settings) for name, cls in engine_classes().items()}

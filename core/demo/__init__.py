@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from core.importer import Limits, Script, parse_script
 from core.lessons import create_series, import_scripts
 from core.db import utcnow
-from core.models import Listen, ListenSession, Member, Pairing, Rendition, Series, User, Visit
+from core.models import Listen, ListenSession, Member, Pairing, Rendition, Series, Status, User, Visit
 from core.sharing import share_for
 from core.users import create_user, get_user
 
@@ -98,7 +98,7 @@ def add_demo_plays(session: Session) -> list[str]:
     once, and only when audio exists (the demo renders it first)."""
     if session.scalar(select(Listen).limit(1)) is not None:
         return []
-    rendition = session.scalars(select(Rendition).where(Rendition.status == "done").order_by(Rendition.id)).first()
+    rendition = session.scalars(select(Rendition).where(Rendition.status == Status.DONE).order_by(Rendition.id)).first()
     member = session.scalar(select(Member).where(Member.name == "王秀英"))
     if rendition is None or member is None or not rendition.duration:
         return []

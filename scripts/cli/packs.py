@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from core.models import PackTarget
 from scripts.cli.common import database, fail
 from scripts.cli.render import run_jobs
 
@@ -48,7 +49,7 @@ def _plan(series_ids, lesson_list: str, voice: str | None, member_id: int | None
             missing = missing_audio(session, lessons, voice)
             if missing:
                 jobs = request_missing(session, lessons, voice, settings)
-                labels = {job: f"第{l.number}课 {l.title}" for job, l in zip(jobs, missing)}
+                labels = {job: l.label for job, l in zip(jobs, missing)}
                 failures = run_jobs(labels, settings, f"先生成缺少的 {len(jobs)} 课音频")
                 if failures:
                     fail("有音频生成失败，学习包没有制作：\n  " + "\n  ".join(failures))
@@ -99,7 +100,7 @@ def pack_write(path, replace, series_ids, lesson_list, voice, member_id, greetin
     if not Path(path).is_dir():
         fail(f"找不到 U 盘位置：{path}（U 盘插好了吗？）")
     plan, voice, member = _plan(series_ids, lesson_list, voice, member_id, greeting, series_intros)
-    _write(plan, voice, member, DirectoryTarget(Path(path)), "drive", str(path), replace)
+    _write(plan, voice, member, DirectoryTarget(Path(path)), PackTarget.DRIVE, str(path), replace)
 
 
 @pack_group.command("image")
@@ -122,7 +123,7 @@ def pack_image(size, output, series_ids, lesson_list, voice, member_id, greeting
         fail(str(exc))
     finished = False
     try:
-        _write(plan, voice, member, target, "image", str(output), False)
+        _write(plan, voice, member, target, PackTarget.IMAGE, str(output), False)
         finished = True
     finally:
         target.close()

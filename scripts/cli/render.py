@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from core.models import ENDED, Status
 from scripts.cli.common import database, fail
 
 
@@ -64,13 +65,13 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
     with database().session() as session:
         # This run's renditions only: earlier fallbacks of the same lessons are not news.
         made = session.scalars(select(Rendition).join(Job, Job.rendition_id == Rendition.id)
-                               .where(Job.id.in_(pending), Rendition.status == "done",
+                               .where(Job.id.in_(pending), Rendition.status == Status.DONE,
                                       Rendition.fallback_reason != "")).all()
         fallbacks = [(track_title_of(r.lesson), r.label, r.fallback_reason) for r in made]
         store = AudioStore(Path(settings["DATA_DIR"]) / "audio")
         files = [(track_title_of(r.lesson), store.resolve(r.file_path))
                  for r in session.scalars(select(Rendition).join(Job, Job.rendition_id == Rendition.id)
-                                          .where(Job.id.in_(pending), Rendition.status == "done"))]
+                                          .where(Job.id.in_(pending), Rendition.status == Status.DONE))]
     if fallbacks:
         click.secho(f"注意：这次有 {len(fallbacks)} 课因在线语音不可用而整课改用了离线声音：", fg="yellow")
         for title, label, reason in fallbacks:
@@ -100,11 +101,11 @@ def run_jobs(pending: dict[int, str], settings: dict, label: str) -> list[str]:
         while True:
             with database().session() as session:
                 jobs = session.scalars(select(Job).where(Job.id.in_(pending))).all()
-                total = sum(100 if j.status in ("done", "failed") else j.progress for j in jobs)
+                total = sum(100 if j.status in ENDED else j.progress for j in jobs)
                 bar.update(total - shown)
                 shown = total
-                if all(j.status in ("done", "failed") for j in jobs):
-                    failures = [f"{pending[j.id]}：{j.message}" for j in jobs if j.status == "failed"]
+                if all(j.status in ENDED for j in jobs):
+                    failures = [f"{pending[j.id]}：{j.message}" for j in jobs if j.status == Status.FAILED]
                     break
             time.sleep(0.3)
     worker.join(5)
@@ -112,7 +113,7 @@ def run_jobs(pending: dict[int, str], settings: dict, label: str) -> list[str]:
 
 
 def track_title_of(lesson) -> str:
-    return f"「{lesson.series.title}」第{lesson.number}课 {lesson.title}"
+    return f"「{lesson.series.title}」{lesson.label}"
 
 
 @click.command("worker")

@@ -50,7 +50,7 @@ def _read_script(source) -> str:
 def text_command(source, lesson_id: int | None, voice_id: str, sentences: bool, changes: bool) -> None:
     """预览讲稿会怎样被朗读：规范化后的文字，一行一段，带停顿类型。FILE 为 - 时读标准输入；
     --lesson 预览已导入的一课。"""
-    from audio.engines import ENGINES, build_engines
+    from audio.engines import engine_classes
     from audio.preview import reading_changes
     from audio.segment import preview_lines, segment_text
     from audio.voices import UnknownVoice, get_voice
@@ -59,8 +59,7 @@ def text_command(source, lesson_id: int | None, voice_id: str, sentences: bool, 
         voice = get_voice(voice_id)
     except UnknownVoice as exc:
         fail(str(exc))
-    build_engines(current_app.config)
-    limit = ENGINES[voice.engine].byte_limit
+    limit = engine_classes()[voice.engine].byte_limit
     if (source is None) == (lesson_id is None):
         fail("请给出一个讲稿文件（或 - 读标准输入），或用 --lesson 指定一课")
     if lesson_id is not None:
