@@ -9,11 +9,22 @@ from sqlalchemy.orm import Session
 from core.models import AuditEntry, User
 
 
-def audit(session: Session, user: User | None, action: str, entity: str, entity_id: int | None,
+# Who did it: a signed-in user, or a name for work done outside the web — "命令行（root）" for
+# a command, "xiangyin init" for the first admin. None is the system itself.
+Actor = User | str | None
+
+
+def actor_label(actor: Actor) -> str:
+    if isinstance(actor, User):
+        return actor.display_name
+    return actor or "系统"
+
+
+def audit(session: Session, user: Actor, action: str, entity: str, entity_id: int | None,
           summary: str, **details) -> AuditEntry:
     """Add an entry in the caller's transaction, so the log and the change commit together."""
     entry = AuditEntry(
-        user_id=user.id if user else None, user_name=user.display_name if user else "命令行",
+        user_id=user.id if isinstance(user, User) else None, user_name=actor_label(user),
         action=action, entity=entity, entity_id=entity_id, summary=summary,
         details=json.dumps(details, ensure_ascii=False, default=str),
     )

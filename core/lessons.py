@@ -14,7 +14,7 @@ from core.db import utcnow
 from core.errors import Invalid
 from core.import_checks import LONG_LESSON_MINUTES, Finding, check_batch, in_stated_order, split_at_headings
 from core.importer import Script, clean_text, clean_title, to_simplified
-from core.audit import audit
+from core.audit import Actor, audit
 from core.models import Lesson, LessonVersion, Rendition, RenditionKind, Series, Status, User
 
 PACE_SAMPLE = 50
@@ -108,30 +108,33 @@ def _check_description(description: str) -> str:
     return description
 
 
-def create_series(session: Session, title: str, description: str = "") -> Series:
+def create_series(session: Session, title: str, description: str = "", *, actor: Actor) -> Series:
     title = _check_series_title(session, title)
     position = (session.scalar(select(func.max(Series.position))) or 0) + 1
     series = Series(title=title, description=_check_description(description), position=position)
     session.add(series)
     session.flush()
+    audit(session, actor, "create", "series", series.id, f"新建专题「{series.title}」")
     return series
 
 
-def get_or_create_series(session: Session, title: str) -> Series:
+def get_or_create_series(session: Session, title: str, *, actor: Actor) -> Series:
     existing = session.scalar(select(Series).where(Series.title == clean_title(title or "")))
-    return existing or create_series(session, title)
+    return existing or create_series(session, title, actor=actor)
 
 
-def update_series(session: Session, series: Series, title: str, description: str) -> None:
+def update_series(session: Session, series: Series, title: str, description: str, *, actor: Actor) -> None:
     series.title = _check_series_title(session, title, exclude_id=series.id)
     series.description = _check_description(description)
+    audit(session, actor, "update", "series", series.id, f"修改专题「{series.title}」")
 
 
-def move_series(session: Session, series: Series, offset: int) -> None:
+def move_series(session: Session, series: Series, offset: int, *, actor: Actor) -> None:
     ordered = list_series(session)
     _move(ordered, series, offset)
     for position, item in enumerate(ordered, start=1):
         item.position = position
+    audit(session, actor, "move", "series", series.id, f"调整专题「{series.title}」的顺序")
 
 
 def _move(items: list, item, offset: int) -> None:
@@ -237,11 +240,12 @@ def plan_import(
     return ImportPlan(kept, check(kept), held)
 
 
-def import_scripts(session: Session, series: Series, scripts: Iterable[Script], user: User | None) -> list[Lesson]:
+def import_scripts(session: Session, series: Series, scripts: Iterable[Script], actor: Actor) -> list[Lesson]:
     """Append scripts as lessons in the given order; the caller commits once for the batch."""
-    lessons = [add_lesson(session, series, s.title, s.text, source_filename=s.filename, user=user) for s in scripts]
+    author = actor if isinstance(actor, User) else None
+    lessons = [add_lesson(session, series, s.title, s.text, source_filename=s.filename, user=author) for s in scripts]
     if lessons:
-        audit(session, user, "import", "series", series.id, f"向「{series.title}」导入 {len(lessons)} 课",
+        audit(session, actor, "import", "series", series.id, f"向「{series.title}」导入 {len(lessons)} 课",
               lessons=[lesson.id for lesson in lessons])
     return lessons
 
@@ -268,13 +272,21 @@ def update_lesson(
     return True
 
 
-def move_lesson(session: Session, lesson: Lesson, position: int) -> None:
+def move_lesson(session: Session, lesson: Lesson, position: int, *, actor: Actor) -> None:
     """Put a lesson at 1-based position in its series; the others shift to make room."""
     series = lesson.series
     ordered = list(series.lessons)
     ordered.remove(lesson)
     ordered.insert(min(max(position, 1), len(ordered) + 1) - 1, lesson)
     _renumber(session, series, ordered)
+    audit(session, actor, "move", "lesson", lesson.id, f"把「{series.title}」的 {lesson.title} 移到第{lesson.number}课")
+
+
+def create_lesson(session: Session, series: Series, title: str, text: str, *, user: User) -> Lesson:
+    """One lesson typed in the editor (imports add theirs in a batch, audited as one)."""
+    lesson = add_lesson(session, series, title, text, user=user)
+    audit(session, user, "create", "lesson", lesson.id, f"新建课程「{series.title}」{lesson.label}")
+    return lesson
 
 
 def delete_lesson(session: Session, lesson: Lesson, user: User | None = None) -> None:

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.audit import audit
+from core.audit import Actor, audit
 from core.models import Member, Pairing, User
 from core.xlsx import restore
 from core.errors import Invalid
@@ -274,7 +274,7 @@ def plan_import(session: Session, table: Table, mapping: dict[str, int | None], 
     return plan
 
 
-def import_members(session: Session, plan: ImportPlan, user: User | None, source: str) -> list[Member]:
+def import_members(session: Session, plan: ImportPlan, user: Actor, source: str) -> list[Member]:
     """All rows or none: refuses a plan with any error."""
     if plan.errors:
         raise MemberError(f"有 {len(plan.errors)} 行有问题，没有导入任何人")

@@ -16,7 +16,7 @@ from audio.pack import Folder, Plan, Track
 from audio.voices import UnknownVoice, get_voice
 from core.jobs import JobContext, JobFailed, chain_progress, enqueue, handler
 from core.access import NotVisible, may_see_member
-from core.audit import audit
+from core.audit import Actor, audit
 from core.db import utcnow
 from core.models import Job, Lesson, Member, Pack, PackItem, PackTarget, Rendition, RenditionKind, Series, Status, User
 from core.rendering import current_version, request_render
@@ -193,10 +193,11 @@ def series_intro_text(series: Series, count: int) -> str:
 
 
 def record_pack(session: Session, plan: Plan, manifest: dict, *, voice: str, target: str, target_path: str = "",
-                member: Member | None = None, user: User | None = None) -> Pack:
+                member: Member | None = None, user: Actor = None) -> Pack:
     """Keep what was built: who, for whom, which lessons and versions, when."""
     pack = Pack(
-        uuid=plan.uuid, title=plan.info["title"], voice_id=voice, member=member, created_by_id=user.id if user else None,
+        uuid=plan.uuid, title=plan.info["title"], voice_id=voice, member=member,
+        created_by_id=user.id if isinstance(user, User) else None,
         target=target, target_path=target_path, lesson_count=plan.lesson_count, total_duration=plan.total_duration,
         total_size=plan.total_size, manifest=json.dumps(manifest, ensure_ascii=False),
     )
@@ -211,7 +212,6 @@ def record_pack(session: Session, plan: Plan, manifest: dict, *, voice: str, tar
     session.add(pack)
     session.flush()
     audit(session, user, "create", "pack", pack.id, f"制作学习包《{pack.title}》，{pack.lesson_count} 课，{target}")
-    session.commit()
     return pack
 
 
@@ -221,7 +221,6 @@ def mark_delivered(session: Session, pack: Pack, user: User | None, note: str = 
         raise NotVisible("找不到这个学习包")
     pack.delivered_at, pack.delivered_by_id, pack.delivery_note = utcnow(), user.id if user else None, note.strip()[:500]
     audit(session, user, "deliver", "pack", pack.id, f"学习包《{pack.title}》已送到")
-    session.commit()
 
 
 def list_packs(session: Session) -> list[Pack]:

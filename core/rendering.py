@@ -24,11 +24,11 @@ from audio.master import LEAD_IN_MS, PAUSE_MS, TAIL_MS, Clip, Gap, MasteringErro
 from audio.store import AudioStore
 from audio.numbers import read_integer
 from audio.voices import UnknownVoice, get_voice
-from core.audit import audit
+from core.audit import Actor, audit
 from core.db import utcnow
 from core.jobs import JobContext, JobFailed, enqueue, handler
 from core.lexicon import lexicon_map
-from core.models import Job, Lesson, LessonVersion, Rendition, RenditionKind, Series, Status, User
+from core.models import INTRO_MODES, Job, Lesson, LessonVersion, Rendition, RenditionKind, Series, Status, User
 from core.errors import Invalid
 
 RECORDING_SUFFIXES = (".mp3", ".m4a", ".aac", ".wav", ".amr", ".ogg", ".oga", ".opus", ".webm", ".3gp", ".mp4", ".flac")
@@ -49,6 +49,22 @@ def intro_text(series: Series, lesson: Lesson, mode: str | None = None) -> str |
         return None
     number = f"第{read_integer(lesson.number)}课"
     return f"{number}：{lesson.title}" if mode == "number_title" else number
+
+
+def update_audio_settings(session: Session, series: Series, *, intro_mode: str, rate: int, voice_id: str | None,
+                          closing_text: str, actor: Actor) -> None:
+    """How this series' lessons will be rendered from now on; audio already made stays."""
+    if intro_mode not in INTRO_MODES:
+        raise RenderError("开头播报方式不对")
+    if voice_id:
+        try:
+            get_voice(voice_id)
+        except UnknownVoice:
+            raise RenderError("没有这个声音") from None
+    series.intro_mode, series.rate, series.voice_id = intro_mode, rate, voice_id or None
+    series.closing_text = closing_text.strip()[:60]
+    audit(session, actor, "update", "series", series.id, f"修改「{series.title}」的音频设置",
+          intro_mode=intro_mode, rate=rate, voice=voice_id, closing_text=series.closing_text)
 
 
 def render_key(version: LessonVersion, voice_id: str, rate: int, intro: str | None, closing: str, bitrate: int) -> str:
@@ -83,7 +99,8 @@ def request_render(
     user: User | None = None,
 ) -> tuple[Rendition, Job | None]:
     """The rendition for the lesson's current text with these settings, queued if needed.
-    Returns (rendition, the job making it or None when it is already done)."""
+    Returns (rendition, the job making it or None when it is already done). Commits, like
+    every enqueue: a worker in another thread or process must see the job at once."""
     series = lesson.series
     voice_id = voice_id or series_voice(series, settings)
     try:
@@ -151,7 +168,8 @@ def add_recording(
     with_intro: bool,
     user: User | None,
 ) -> tuple[Rendition, Job]:
-    """Accept a volunteer's recording (checked now, mastered in the background)."""
+    """Accept a volunteer's recording (checked now, mastered in the background). Commits: the
+    mastering job must be visible to workers at once."""
     suffix = Path(filename or "").suffix.lower()
     dialect, speaker_name = (dialect or "").strip()[:32], (speaker_name or "").strip()[:64]
     if not dialect:

@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core.access import members_for
-from core.audit import audit
+from core.audit import Actor, audit
 from core.db import utcnow
 from core.models import Lesson, LessonVersion, Member, Rendition, RenditionKind, Series, ShareToken, Status, User
 from core.errors import Invalid, NotFound
@@ -41,7 +41,7 @@ def share_for(
     lesson: Lesson | None = None,
     series: Series | None = None,
     member: Member | None = None,
-    user: User | None = None,
+    user: Actor = None,
 ) -> ShareToken:
     """The active code for a lesson or series (and member), made on first use."""
     if (lesson is None) == (series is None):
@@ -61,7 +61,7 @@ def share_for(
         return existing
     share = ShareToken(
         token=new_token(), kind=kind, lesson=lesson, series=series, member=member,
-        created_by_id=user.id if user else None,
+        created_by_id=user.id if isinstance(user, User) else None,
     )
     session.add(share)
     session.flush()
@@ -86,10 +86,10 @@ def find_share(session: Session, token: str) -> ShareToken | None:
     return session.scalar(select(ShareToken).where(ShareToken.token == token))
 
 
-def revoke(session: Session, share: ShareToken, user: User | None = None) -> None:
+def revoke(session: Session, share: ShareToken, user: Actor = None) -> None:
     if share.revoked_at is None:
         share.revoked_at = utcnow()
-        share.revoked_by_id = user.id if user else None
+        share.revoked_by_id = user.id if isinstance(user, User) else None
         audit(session, user, "revoke", "share", share.id, f"停用二维码：{describe(share)}")
 
 
@@ -196,7 +196,7 @@ def sheet_cards(
     *,
     members: list[Member] | None = None,
     lessons: list[Lesson] | None = None,
-    user: User | None = None,
+    user: Actor = None,
 ) -> list:
     """The cards to print, making the codes they need. Personal cards come member by member,
     so a cut sheet falls into one bundle per member; a general series card is printed four to
@@ -205,7 +205,7 @@ def sheet_cards(
 
     if layout not in GRIDS:
         raise ShareError(f"没有这种版式：{layout}")
-    if user is not None:
+    if isinstance(user, User):  # a signed-in volunteer prints only for paired members
         members_for(session, user, [member.id for member in members or []])
     if not series.lessons:
         raise ShareError("这个专题还没有课，先添加课程再打印二维码")

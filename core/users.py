@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from core.audit import Actor, audit
 from core.db import rows_changed, utcnow
 from core.models import ROLES, LoginFailure, User
 from core.errors import Invalid
@@ -56,9 +57,10 @@ def create_user(
     display_name: str = "",
     password: str | None = None,
     phone: str | None = None,
+    actor: Actor,
 ) -> tuple[User, str]:
-    """Create an account; returns the user and the password to hand over. Without a given
-    password a one-time one is generated and must be changed at first login."""
+    """Create an account (audited); returns the user and the password to hand over. Without
+    a given password a one-time one is generated and must be changed at first login."""
     username = (username or "").strip()
     if not _USERNAME.match(username):
         raise AccountError("用户名只能用 2–64 个英文字母、数字、点、横线或下划线")
@@ -79,6 +81,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    audit(session, actor, "create", "user", user.id, f"新建账号 {user.username}（{user.role_label}）")
     return user, secret
 
 
@@ -88,17 +91,18 @@ def end_sessions(user: User) -> None:
     user.session_version = (user.session_version or 0) + 1
 
 
-def reset_password(session: Session, user: User) -> str:
+def reset_password(session: Session, user: User, *, actor: Actor) -> str:
     """A new one-time password; unlocks the account everywhere and ends its sessions."""
     secret = one_time_password()
     user.password_hash = generate_password_hash(secret)
     user.must_change_password = True
     end_sessions(user)
-    unlock(session, user.username)
+    _clear_lockouts(session, user.username)
+    audit(session, actor, "reset", "user", user.id, f"重置账号 {user.username} 的密码并解除锁定")
     return secret
 
 
-def change_password(user: User, current: str | None, new: str) -> None:
+def change_password(session: Session, user: User, current: str | None, new: str) -> None:
     """Other sessions of the account end; the caller logs the current one in again.
     `current` is None when the caller has just seen the one-time password typed at login:
     asking for it again a second later only makes people retype a code they already lost."""
@@ -110,16 +114,24 @@ def change_password(user: User, current: str | None, new: str) -> None:
     user.password_hash = generate_password_hash(new)
     user.must_change_password = False
     end_sessions(user)
+    audit(session, user, "password", "user", user.id, f"{user.username} 修改了自己的密码")
 
 
-def set_active(user: User, active: bool) -> None:
+def set_active(session: Session, user: User, active: bool, *, actor: Actor) -> None:
     user.active = active
     if not active:
         end_sessions(user)
+    audit(session, actor, "update", "user", user.id, f"{'启用' if active else '停用'}账号 {user.username}")
 
 
-def unlock(session: Session, username: str) -> int:
+def unlock(session: Session, user: User, *, actor: Actor) -> int:
     """Clear the lock-outs of an account from every address; returns how many there were."""
+    count = _clear_lockouts(session, user.username)
+    audit(session, actor, "unlock", "user", user.id, f"解除账号 {user.username} 的登录锁定（{count} 处）")
+    return count
+
+
+def _clear_lockouts(session: Session, username: str) -> int:
     return rows_changed(session.execute(delete(LoginFailure).where(LoginFailure.username == username)))
 
 
@@ -182,5 +194,5 @@ def ensure_first_admin(session: Session) -> tuple[str, str] | None:
     username = "admin"
     if get_user(session, username):
         username = "admin-" + secrets.token_hex(2)
-    _, secret = create_user(session, username, "admin", display_name="管理员")
+    _, secret = create_user(session, username, "admin", display_name="管理员", actor="xiangyin init")
     return username, secret

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.access import NotVisible, may_see_member, member_for
-from core.audit import audit
+from core.audit import Actor, audit
 from core.db import utcnow
 from core.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from core.models import (
@@ -47,12 +47,12 @@ def active_card(session: Session, member: Member) -> DoorCard | None:
     )
 
 
-def issue_card(session: Session, member: Member, user: User | None) -> DoorCard:
+def issue_card(session: Session, member: Member, user: Actor) -> DoorCard:
     """A new card for the member; the old one stops working (a lost card cannot be used)."""
     old = active_card(session, member)
     if old is not None:
         old.revoked_at = utcnow()
-    card = DoorCard(member_id=member.id, token=secrets.token_urlsafe(9), issued_by_id=user.id if user else None)
+    card = DoorCard(member_id=member.id, token=secrets.token_urlsafe(9), issued_by_id=user.id if isinstance(user, User) else None)
     session.add(card)
     session.flush()
     audit(session, user, "issue", "door_card", card.id,
@@ -60,7 +60,7 @@ def issue_card(session: Session, member: Member, user: User | None) -> DoorCard:
     return card
 
 
-def card_or_cards(session: Session, user: User | None, members: list[Member]) -> list[DoorCard]:
+def card_or_cards(session: Session, user: Actor, members: list[Member]) -> list[DoorCard]:
     """The active card of each member, issuing one where there is none yet."""
     return [active_card(session, member) or issue_card(session, member, user) for member in members]
 
@@ -69,7 +69,7 @@ def door_url(public_url: str, card: DoorCard) -> str:
     return f"{public_url.rstrip('/')}/d/{card.token}"
 
 
-def door_cards_for(session: Session, user: User | None, members: list[Member], public_url: str, org: str,
+def door_cards_for(session: Session, user: Actor, members: list[Member], public_url: str, org: str,
                    reissue: bool = False) -> bytes:
     """The printable A6 cards of these members: their active cards (made where missing), or
     new cards replacing the old ones when `reissue`."""

@@ -27,7 +27,7 @@ def library(app):
     from core.lessons import add_lesson, create_series
 
     with app.extensions["xiangyin.db"].session() as session:
-        series = create_series(session, "测试专题")
+        series = create_series(session, "测试专题", actor=None)
         add_lesson(session, series, "第一课", "正文。")
         session.commit()
 
@@ -138,3 +138,23 @@ def test_next_parameter_cannot_leave_the_site(app, anonymous):
         "/login?next=//evil.example/x", data={"username": "admin9", "password": "correct-horse-42", "csrf_token": anonymous.token()}
     )
     assert response.headers["Location"] == "/"
+
+
+def test_account_changes_from_the_command_line_say_who_made_them(app):
+    import getpass
+
+    from core.models import AuditEntry
+    from scripts.cli import cli
+
+    run = lambda *args: app.test_cli_runner().invoke(cli, list(args))  # noqa: E731
+    assert run("users", "create", "xiaowang", "--role", "volunteer").exit_code == 0
+    add_user(app, "boss", "admin")
+    assert run("--as", "boss", "users", "reset-password", "xiaowang").exit_code == 0
+    refused = run("--as", "nobody", "users", "reset-password", "xiaowang")
+    assert refused.exit_code == 1 and "没有用户名为「nobody」的账号" in refused.output
+    with app.extensions["xiangyin.db"].session() as session:
+        entries = [(e.user_name, e.summary) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == "user").order_by(AuditEntry.id))]
+    assert (f"命令行（{getpass.getuser()}）", "新建账号 xiaowang（志愿者）") in entries
+    assert ("Boss", "重置账号 xiaowang 的密码并解除锁定") in entries
+    assert sum(summary.startswith("重置账号 xiaowang") for _, summary in entries) == 1, "the refused --as changed nothing"

@@ -26,7 +26,7 @@ T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
 
 @pytest.fixture
 def tracks(app, db):
-    series = create_series(db, "规则")
+    series = create_series(db, "规则", actor=None)
     lesson = add_lesson(db, series, "第一课", "内容。")
     renditions = []
     for voice in ("offline-mandarin", "offline-cantonese", "mandarin-xiaoxiao"):

@@ -112,7 +112,7 @@ def site(app):
     add_user(app, "boss", "admin")
     add_user(app, "vol", "volunteer")
     with app.extensions["xiangyin.db"].session() as session:
-        series = create_series(session, "专题")
+        series = create_series(session, "专题", actor=None)
         lesson = add_lesson(session, series, "第一课", "内容。")
         member = Member(name="王秀英", phone="13900000009")
         session.add(member)

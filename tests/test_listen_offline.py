@@ -95,7 +95,7 @@ def test_section_headings_in_the_lesson_text_are_headings(make_app):
     with app.extensions["xiangyin.db"].session() as session:
         from core.lessons import create_series
 
-        series = create_series(session, "党费")
+        series = create_series(session, "党费", actor=None)
         lesson = add_lesson(session, series, "交党费", "开场白。\n# 一、为什么要交\n因为是义务。")
         token = share_for(session, lesson=lesson).token
         session.commit()

@@ -147,7 +147,8 @@ def test_edit_pair_export_and_reimport(admin, app, make_app, tmp_path):
                                           "volunteers": ["1", "2"]}).status_code == 303
     with app.extensions["xiangyin.db"].session() as session:
         assert session.scalar(select(func.count()).select_from(Pairing)) == 2
-        summaries = [e.summary for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+        summaries = [e.summary for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == "member").order_by(AuditEntry.id))]
         assert summaries[0] == "新增党员 王秀英" and "Vol9 与 王秀英 结对" in summaries
         assert "修改党员 王秀英：网格/小区/楼栋、备注" in summaries and "Admin1 与 王秀英 结对" in summaries
     exported = admin.get("/members/export.xlsx")

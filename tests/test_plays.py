@@ -129,7 +129,7 @@ def test_listen_session_ids_are_signed():
 @pytest.fixture
 def track(app, db):
     """A finished ten-minute rendition record: the rules need its duration, not its sound."""
-    series = create_series(db, "规则")
+    series = create_series(db, "规则", actor=None)
     lesson = add_lesson(db, series, "第一课", "内容。")
     rendition = Rendition(lesson=lesson, version=lesson.versions[0], kind="tts", status="done", duration=600.0,
                           voice_id="offline-mandarin", file_path="aa/x.mp3", sha256="a" * 64)

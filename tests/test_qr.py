@@ -55,7 +55,7 @@ def seed(app) -> dict:
     with app.extensions["xiangyin.db"].session() as session:
         from core.lessons import add_lesson, create_series
 
-        series = create_series(session, "2026年冬季党员学习包")
+        series = create_series(session, "2026年冬季党员学习包", actor=None)
         titles = ["学习党章", "按时交纳党费", "守住老百姓的钱袋子：识别冒充公检法诈骗电话的五个办法",
                   "身边的先锋模范", "冬季防跌倒", "管好血压", "重阳节敬老"]
         for title in titles:
@@ -248,7 +248,7 @@ def test_sheet_errors_are_clear(make_app, tmp_path):
     with app.extensions["xiangyin.db"].session() as session:
         from core.lessons import create_series
 
-        create_series(session, "空专题")
+        create_series(session, "空专题", actor=None)
         session.commit()
     empty = run("qr", "sheet", "--series", "2", "-o", str(tmp_path / "x.pdf"))
     assert empty.exit_code == 1 and "这个专题还没有课" in empty.output

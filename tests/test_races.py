@@ -92,7 +92,7 @@ def test_four_confirms_of_one_member_import_insert_the_roll_once(app):
 def test_racing_lesson_confirms_and_uploads_never_answer_500(app):
     add_user(app, "boss", "admin")
     with app.extensions["xiangyin.db"].session() as session:
-        series_id = create_series(session, "专题").id
+        series_id = create_series(session, "专题", actor=None).id
         session.commit()
     bad = b"\xff\xfe\x00"  # refused: keeps the batch for review
     with serve(app) as base:

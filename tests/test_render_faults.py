@@ -41,7 +41,7 @@ def render_all(app, lesson_ids, voice="mandarin-xiaoxiao") -> list[int]:
 def test_an_intro_that_fails_makes_the_whole_track_fall_back(make_app, server):
     app = online_app(make_app, server, EDGE_OUTAGE_PAUSE=0)  # so the lesson itself is tried online
     with app.extensions["xiangyin.db"].session() as session:
-        series = create_series(session, "专题")
+        series = create_series(session, "专题", actor=None)
         lesson_id = add_lesson(session, series, "学习党章", "党章是党的根本大法，我们要认真学习。").id
         session.commit()
     server.fail_texts = {"学习党章"}  # the spoken intro "第一课：学习党章" fails, the lesson does not
@@ -57,7 +57,7 @@ def test_an_intro_that_fails_makes_the_whole_track_fall_back(make_app, server):
 def test_a_total_outage_of_a_ten_lesson_series_is_noticed_once(make_app, server):
     app = online_app(make_app, server)
     with app.extensions["xiangyin.db"].session() as session:
-        series = create_series(session, "停电那天")
+        series = create_series(session, "停电那天", actor=None)
         ids = [add_lesson(session, series, f"第{n}课题目", f"第{n}段内容，请大家认真学习。").id for n in range(1, 11)]
         session.commit()
     server.always = "stall"  # connections hang: every attempt waits out its timeout
@@ -136,7 +136,7 @@ def test_the_cli_names_this_runs_fallbacks_by_lesson(make_app, server, data_dir)
 
     app = online_app(make_app, server)
     with app.extensions["xiangyin.db"].session() as session:
-        series = create_series(session, "停电那天")
+        series = create_series(session, "停电那天", actor=None)
         first = add_lesson(session, series, "停电通知", "第一段内容。")
         session.commit()
         first_id = first.id

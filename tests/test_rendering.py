@@ -41,7 +41,7 @@ LESSON = (
 @pytest.fixture
 def series(app) -> int:
     with app.extensions["xiangyin.db"].session() as session:
-        series = create_series(session, "冬季学习包")
+        series = create_series(session, "冬季学习包", actor=None)
         add_lesson(session, series, "按时交纳党费", LESSON)
         add_lesson(session, series, "第二课", "第二课的内容。")
         session.commit()

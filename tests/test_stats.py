@@ -33,8 +33,8 @@ def listen(db, sid, share, rendition, seconds, start):
 
 @pytest.fixture
 def plays(app, db):
-    series = create_series(db, "冬季学习包")
-    other = create_series(db, "防诈骗")
+    series = create_series(db, "冬季学习包", actor=None)
+    other = create_series(db, "防诈骗", actor=None)
     first = add_lesson(db, series, "学习党章", "内容。")
     second = add_lesson(db, series, "按时交纳党费", "内容。")
     scam = add_lesson(db, other, "识别诈骗电话", "内容。")

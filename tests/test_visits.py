@@ -190,7 +190,7 @@ def test_delivered_pack_voice_note_and_lessons(app, community, freeze):
     with app.extensions["xiangyin.db"].session() as session:
         from core.lessons import add_lesson, create_series
 
-        series = create_series(session, "冬季学习包")
+        series = create_series(session, "冬季学习包", actor=None)
         lesson = add_lesson(session, series, "学习党章", "内容。")
         pack = Pack(uuid=str(uuid.uuid4()), title="冬季学习包（王秀英）", voice_id="offline-mandarin",
                     member_id=community["wang"], target="zip", lesson_count=1, total_duration=60.0, total_size=1,
@@ -243,7 +243,7 @@ def test_audit_log_shows_who_changed_what(app, community):
     from core.sharing import share_for
 
     with app.extensions["xiangyin.db"].session() as session:
-        lesson = add_lesson(session, create_series(session, "冬季学习包"), "学习党章", "内容。")
+        lesson = add_lesson(session, create_series(session, "冬季学习包", actor=None), "学习党章", "内容。")
         share = share_for(session, lesson=lesson)
         session.commit()
         share_id = share.id

@@ -48,13 +48,6 @@ def session():
     return g.db_session
 
 
-def log_change(action: str, entity: str, entity_id: int | None, summary: str, **details) -> None:
-    """An audit entry by the logged-in user, committed with the change it describes."""
-    from core.audit import audit
-
-    audit(session(), current_user._get_current_object(), action, entity, entity_id, summary, **details)
-
-
 DOWNLOAD_TYPES = {
     ".pdf": "application/pdf",
     ".csv": "text/csv",

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from core.users import AccountError, authenticate, change_password
 from core.visits import door_card_place
-from web import log_change, public, session
+from web import public, session
 
 bp = Blueprint("auth", __name__)
 
@@ -101,11 +101,10 @@ def change_password_page():
             error = "两次输入的新密码不一致"
         else:
             try:
-                change_password(user, None if just_typed else request.form.get("current_password", ""), new)
+                change_password(session(), user, None if just_typed else request.form.get("current_password", ""), new)
             except AccountError as exc:
                 error = str(exc)
             else:
-                log_change("password", "user", user.id, f"{user.username} 修改了自己的密码")
                 session().commit()
                 cookie.pop("one_time_ok", None)
                 login_user(user)

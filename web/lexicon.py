@@ -6,14 +6,15 @@ import threading
 from collections import OrderedDict
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from audio.engines.edge import EdgeEngine
 from audio.preview import reading_changes
 from audio.segment import segment_text
 from core.lessons import LibraryError
-from core.lexicon import entries, lexicon_map, save_entry
+from core.lexicon import delete_entry, entries, lexicon_map, save_entry
 from core.models import LexiconEntry
-from web import log_change, session
+from web import session
 from web.auth import admin_required
 
 bp = Blueprint("lexicon", __name__)
@@ -71,10 +72,8 @@ def save(entry_id: int | None = None):
     if entry_id is not None:
         entry = db_session.get(LexiconEntry, entry_id) or abort(404)
     try:
-        saved = save_entry(db_session, request.form.get("written", ""), request.form.get("spoken", ""),
-                           request.form.get("note", ""), entry)
-        db_session.flush()
-        log_change("update" if entry else "create", "lexicon", saved.id, f"读音词典：{saved.written} → {saved.spoken}")
+        save_entry(db_session, request.form.get("written", ""), request.form.get("spoken", ""),
+                   request.form.get("note", ""), entry, actor=current_user._get_current_object())
     except LibraryError as exc:
         db_session.rollback()
         return render_template("lexicon/index.html", entries=entries(db_session), form=request.form, error=str(exc)), 400
@@ -88,8 +87,7 @@ def save(entry_id: int | None = None):
 def delete(entry_id: int):
     db_session = session()
     entry = db_session.get(LexiconEntry, entry_id) or abort(404)
-    db_session.delete(entry)
-    log_change("delete", "lexicon", entry.id, f"读音词典：删除 {entry.written}")
+    delete_entry(db_session, entry, actor=current_user._get_current_object())
     db_session.commit()
     flash(f"已删除「{entry.written}」", "success")
     return redirect(url_for("lexicon.index"), 303)

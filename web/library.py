@@ -10,7 +10,7 @@ from core.lessons import LibraryError
 from core.models import Lesson, LessonVersion, Series
 from core.rendering import renditions_for
 from core.staging import AlreadyTaken, StagingArea
-from web import log_change, session
+from web import session
 from web.auth import admin_required
 
 bp = Blueprint("library", __name__)
@@ -56,8 +56,8 @@ def index():
 def series_create():
     db_session = session()
     try:
-        series = library.create_series(db_session, request.form.get("title", ""), request.form.get("description", ""))
-        log_change("create", "series", series.id, f"新建专题「{series.title}」")
+        series = library.create_series(db_session, request.form.get("title", ""), request.form.get("description", ""),
+                                       actor=current_user._get_current_object())
     except LibraryError as exc:
         return render_template(
             "library/index.html", series_list=library.list_series(db_session), error=str(exc), form=request.form
@@ -78,8 +78,8 @@ def series_edit(series_id: int):
     db_session = session()
     series = _series_or_404(series_id)
     try:
-        library.update_series(db_session, series, request.form.get("title", ""), request.form.get("description", ""))
-        log_change("update", "series", series.id, f"修改专题「{series.title}」")
+        library.update_series(db_session, series, request.form.get("title", ""), request.form.get("description", ""),
+                              actor=current_user._get_current_object())
     except LibraryError as exc:
         db_session.rollback()
         return render_template("library/series.html", series=_series_or_404(series_id), error=str(exc)), 400
@@ -94,8 +94,7 @@ def series_move(series_id: int):
     db_session = session()
     offset = -1 if request.form.get("direction") == "up" else 1
     series = _series_or_404(series_id)
-    library.move_series(db_session, series, offset)
-    log_change("move", "series", series.id, f"调整专题「{series.title}」的顺序")
+    library.move_series(db_session, series, offset, actor=current_user._get_current_object())
     db_session.commit()
     return redirect(url_for("library.index"), 303)
 
@@ -229,8 +228,7 @@ def lesson_new(series_id: int):
     if request.form.get("simplify"):
         title, text = to_simplified(title), to_simplified(text)
     try:
-        lesson = library.add_lesson(db_session, series, title, text, user=current_user._get_current_object())
-        log_change("create", "lesson", lesson.id, f"新建课程「{series.title}」第{lesson.number}课 {lesson.title}")
+        lesson = library.create_lesson(db_session, series, title, text, user=current_user._get_current_object())
     except LibraryError as exc:
         db_session.rollback()
         return render_template(
@@ -309,8 +307,7 @@ def lesson_move(lesson_id: int):
         except ValueError:
             flash("请填写要移到的课号（数字）", "error")
             return redirect(url_for("library.series_detail", series_id=lesson.series_id), 303)
-    library.move_lesson(db_session, lesson, position)
-    log_change("move", "lesson", lesson.id, f"把「{lesson.series.title}」的 {lesson.title} 移到第{lesson.number}课")
+    library.move_lesson(db_session, lesson, position, actor=current_user._get_current_object())
     db_session.commit()
     return redirect(url_for("library.series_detail", series_id=lesson.series_id) + f"#lesson-{lesson.id}", 303)
 

@@ -110,6 +110,7 @@ def detail(pack_uuid: str):
 def delivered(pack_uuid: str):
     pack = pack_for(session(), current_user._get_current_object(), pack_uuid)
     mark_delivered(session(), pack, current_user._get_current_object(), request.form.get("note", ""))
+    session().commit()
     flash("已记录：学习包已送到", "success")
     return redirect(url_for("packs.detail", pack_uuid=pack.uuid), 303)
 

@@ -13,9 +13,9 @@ from audio.voices import VOICES
 from core.jobs import group_progress
 from core.lessons import format_duration
 from core.models import ACTIVE, INTRO_MODES, Job, Lesson, Rendition, Series, Status
-from core.rendering import add_recording, approve_recording, intro_text, request_render, request_series
+from core.rendering import add_recording, approve_recording, intro_text, request_render, request_series, update_audio_settings
 from core.access import job_for
-from web import log_change, session
+from web import session
 from web.auth import admin_required
 from web.listen import forget_pages
 
@@ -107,20 +107,13 @@ def approve(rendition_id: int):
 @admin_required
 def series_settings(series_id: int):
     series = session().get(Series, series_id) or abort(404)
-    mode = request.form.get("intro_mode", "")
-    if mode not in INTRO_MODES:
-        abort(400, "开头播报方式不对")
     try:
         rate = parse_rate(request.form.get("rate", "-10"))
     except ValueError as exc:
         abort(400, str(exc))
-    voice = request.form.get("voice") or None
-    if voice and voice not in {v.id for v in VOICES}:
-        abort(400, "没有这个声音")
-    series.intro_mode, series.rate, series.voice_id = mode, rate, voice
-    series.closing_text = request.form.get("closing_text", "").strip()[:60]
-    log_change("update", "series", series.id, f"修改「{series.title}」的音频设置",
-               intro_mode=mode, rate=rate, voice=voice, closing_text=series.closing_text)
+    update_audio_settings(session(), series, intro_mode=request.form.get("intro_mode", ""), rate=rate,
+                          voice_id=request.form.get("voice") or None,
+                          closing_text=request.form.get("closing_text", ""), actor=current_user._get_current_object())
     session().commit()
     flash("音频设置已保存；以后生成的音频按新设置", "success")
     return redirect(url_for("library.series_detail", series_id=series.id) + "#audio-settings", 303)

@@ -7,7 +7,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core.models import ROLE_LABELS, User
-from core.audit import audit
 from core.users import AccountError, create_user, locked_addresses, reset_password, set_active, unlock
 from web import session
 from web.auth import admin_required
@@ -42,13 +41,13 @@ def create():
             request.form.get("role", "volunteer"),
             display_name=request.form.get("display_name", ""),
             phone=request.form.get("phone", "").strip() or None,
+            actor=current_user._get_current_object(),
         )
     except AccountError as exc:
         db_session.rollback()
         return render_template(
             "users/index.html", users=_all_users(), roles=ROLE_LABELS, form=request.form, error=str(exc), locked={}
         ), 400
-    audit(db_session, current_user, "create", "user", user.id, f"新建账号 {user.username}（{user.role_label}）")
     try:
         db_session.commit()
     except IntegrityError:  # the same user name created at the same moment by another admin
@@ -62,8 +61,7 @@ def create():
 def reset(user_id: int):
     db_session = session()
     user = db_session.get(User, user_id) or abort(404)
-    secret = reset_password(db_session, user)
-    audit(db_session, current_user, "reset", "user", user.id, f"重置账号 {user.username} 的密码")
+    secret = reset_password(db_session, user, actor=current_user._get_current_object())
     db_session.commit()
     return render_template("users/password.html", user=user, secret=secret, created=False)
 
@@ -75,8 +73,7 @@ def toggle_active(user_id: int):
     if user.id == current_user.id:
         flash("不能停用自己的账号", "error")
         return redirect(url_for("users.index"), 303)
-    set_active(user, not user.active)
-    audit(db_session, current_user, "update", "user", user.id, f"{'启用' if user.active else '停用'}账号 {user.username}")
+    set_active(db_session, user, not user.active, actor=current_user._get_current_object())
     db_session.commit()
     flash(f"已{'启用' if user.active else '停用'}账号 {user.username}", "success")
     return redirect(url_for("users.index"), 303)
@@ -88,8 +85,7 @@ def unlock_logins(user_id: int):
     on a shared phone, or someone guessed from a single address)."""
     db_session = session()
     user = db_session.get(User, user_id) or abort(404)
-    count = unlock(db_session, user.username)
-    audit(db_session, current_user, "unlock", "user", user.id, f"解除账号 {user.username} 的登录锁定（{count} 处）")
+    unlock(db_session, user, actor=current_user._get_current_object())
     db_session.commit()
     flash(f"已解除 {user.username} 的登录锁定", "success")
     return redirect(url_for("users.index"), 303)

@@ -30,6 +30,7 @@ VOLUNTEERS = [("zhangxm", "张晓明", "13800000001"), ("liuyang", "刘洋", "13
 # 陈桂兰 never visited and overdue, 赵建国 new on the roll and due for a first visit.
 JOINED_DAYS_AGO = {"赵建国": 3}
 VISITED_DAYS_AGO = {"王秀英": 2, "李国华": 12}
+DEMO = "演示数据"  # the actor of everything the demo adds, in the audit log
 MEMBERS = [
     ("王秀英", "幸福里1号楼", "幸福路88号1栋2单元301", "13900000011", 1941, "年老体弱", "四川话"),
     ("李国华", "幸福里1号楼", "幸福路88号1栋1单元102", "13900000012", 1946, "年老体弱", "普通话"),
@@ -61,14 +62,14 @@ def load_demo(session: Session, settings) -> list[str]:
     for title, description, prefix in SERIES:
         if session.scalar(select(Series).where(Series.title == title)):
             continue
-        series = create_series(session, title, description)
+        series = create_series(session, title, description, actor=DEMO)
         names = sorted(p.name for p in folder.iterdir() if p.name.startswith(prefix) and p.name.endswith(".md"))
         scripts = [_script(name, folder.joinpath(name).read_bytes(), limits) for name in names]
-        import_scripts(session, series, scripts, None)
+        import_scripts(session, series, scripts, DEMO)
         report.append(f"演示专题「{title}」：{len(scripts)} 课")
     for username, name, phone in VOLUNTEERS:
         if get_user(session, username) is None:
-            _, secret = create_user(session, username, "volunteer", display_name=name, phone=phone)
+            _, secret = create_user(session, username, "volunteer", display_name=name, phone=phone, actor=DEMO)
             report.append(f"演示志愿者 {name}：用户名 {username}，一次性密码 {secret}")
     if session.scalar(select(Member).limit(1)) is None:
         volunteers = [_volunteer(session, username) for username, _, _ in VOLUNTEERS]

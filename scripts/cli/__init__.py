@@ -14,10 +14,12 @@ from scripts.cli import lessons, packs, qr, render, roll, setup, speech, users
 
 
 @click.group(help="乡音：送学上门的学习音频服务。")
+@click.option("--as", "as_user", default=None, metavar="用户名", help="以这个账号的名义记入操作记录（默认记为命令行和系统用户名）")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, as_user: str | None) -> None:
     if ctx.obj is None:
         ctx.obj = ScriptInfo(create_app=create_app)
+    ctx.meta["xiangyin.as"] = as_user
 
 
 COMMANDS = [

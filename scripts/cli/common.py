@@ -1,13 +1,16 @@
-"""What every command needs: the database of the app the command runs in, and a way to stop
-with a Chinese message and a non-zero exit status."""
+"""What every command needs: the database of the app the command runs in, who is acting (for
+the audit log), and a way to stop with a Chinese message and a non-zero exit status."""
 from __future__ import annotations
 
+import getpass
 import sys
 
 import click
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from core.db import Database
+from core.models import User
 
 
 def database() -> Database:
@@ -17,3 +20,21 @@ def database() -> Database:
 def fail(message: str) -> None:
     click.secho(message, fg="red", err=True)
     sys.exit(1)
+
+
+def actor(session: Session) -> User | str:
+    """Who runs this command: the account named by `xiangyin --as NAME`, else the operating
+    system's user, so the audit log says who changed things from a terminal too."""
+    name = click.get_current_context().find_root().meta.get("xiangyin.as")
+    if name:
+        from core.users import get_user
+
+        user = get_user(session, name)
+        if user is None:
+            fail(f"--as：没有用户名为「{name}」的账号")
+        return user
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        who = "未知用户"
+    return f"命令行（{who}）"

@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from scripts.cli.common import database, fail
+from scripts.cli.common import actor, database, fail
 
 
 @click.group("lessons")
@@ -76,10 +76,11 @@ def lessons_import(paths, series_title: str, encoding: str | None, title: str | 
         sys.exit(1)
     scripts = [u.script for u in uploads]
     with database().session() as session:
-        series = get_or_create_series(session, series_title)
+        who = actor(session)
+        series = get_or_create_series(session, series_title, actor=who)
         plan = plan_import(session, series, scripts, current_app.config["CHARS_PER_MINUTE"], force=force,
                            split={s.filename for s in scripts} if split else ())
-        created = import_scripts(session, series, plan.scripts, None)
+        created = import_scripts(session, series, plan.scripts, who)
         session.commit()
         for lesson in created:
             click.echo(f"  ✓ 第{lesson.number}课 {lesson.title}（{lesson.source_filename}）")

@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from core.models import PackTarget
-from scripts.cli.common import database, fail
+from scripts.cli.common import actor, database, fail
 from scripts.cli.render import run_jobs
 
 
@@ -81,7 +81,8 @@ def _write(plan, voice, member, target, kind: str, where: str, replace: bool):
             fail(str(exc))
     with database().session() as session:
         record_pack(session, plan, manifest, voice=voice, target=kind, target_path=where,
-                    member=session.get(Member, member.id) if member else None)
+                    member=session.get(Member, member.id) if member else None, user=actor(session))
+        session.commit()
     minutes = plan.total_duration / 60
     lessons = sum(len(f.tracks) for f in plan.folders)
     hello = "（另有问候语）" if plan.greeting else ""

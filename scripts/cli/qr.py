@@ -7,7 +7,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from scripts.cli.common import database, fail
+from scripts.cli.common import actor, database, fail
 
 
 @click.group("qr")
@@ -35,7 +35,7 @@ def qr_sheet(series_id: int, layout: str, member_ids: tuple[int, ...], lesson_id
         lessons = [session.get(Lesson, lid) or fail(f"没有编号为 {lid} 的课") for lid in lesson_ids] or None
         try:
             cards = sheet_cards(session, series, layout, current_app.config["PUBLIC_URL"],
-                                members=members, lessons=lessons)
+                                members=members, lessons=lessons, user=actor(session))
         except ShareError as exc:
             fail(str(exc))
         data = sheet_pdf(cards, layout, title=series.title)
@@ -75,7 +75,7 @@ def qr_revoke(token: str) -> None:
         share = find_share(session, token.rstrip("/").rsplit("/", 1)[-1])
         if share is None:
             fail("没有这个二维码")
-        revoke(session, share)
+        revoke(session, share, actor(session))
         session.commit()
     click.echo("已停用")
 

@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from scripts.cli.common import database, fail
+from scripts.cli.common import actor, database, fail
 
 
 @click.group("members")
@@ -39,7 +39,7 @@ def members_import(path: str, dry_run: bool) -> None:
             if dry_run:
                 click.echo(f"检查通过：{len(plan.members)} 人可以导入（--dry-run，未导入）")
                 return
-            members = import_members(session, plan, None, Path(path).name)
+            members = import_members(session, plan, actor(session), Path(path).name)
             session.commit()
     except MemberError as exc:
         fail(str(exc))
@@ -80,7 +80,7 @@ def members_cards(member_ids: tuple[int, ...], reissue: bool, output: str) -> No
             members = list(session.scalars(select(Member).where(Member.active.is_(True)).order_by(Member.group_name, Member.name)))
         if not members:
             fail("没有要打印签到卡的党员")
-        Path(output).write_bytes(door_cards_for(session, None, members, current_app.config["PUBLIC_URL"],
+        Path(output).write_bytes(door_cards_for(session, actor(session), members, current_app.config["PUBLIC_URL"],
                                                 current_app.config["ORG_NAME"], reissue=reissue))
         session.commit()
     click.echo(f"已生成 {output}：{len(members)} 张签到卡")

@@ -6,7 +6,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from scripts.cli.common import database, fail
+from scripts.cli.common import actor, database, fail
 
 
 @click.group("users")
@@ -22,15 +22,14 @@ def users_group() -> None:
 @with_appcontext
 def users_create(username: str, role: str, display_name: str, phone: str | None) -> None:
     """创建账号并打印一次性密码。"""
-    from core.audit import audit
     from core.users import AccountError, create_user
 
     with database().session() as session:
         try:
-            user, secret = create_user(session, username, role, display_name=display_name, phone=phone)
+            user, secret = create_user(session, username, role, display_name=display_name, phone=phone,
+                                       actor=actor(session))
         except AccountError as exc:
             fail(str(exc))
-        audit(session, None, "create", "user", user.id, f"命令行新建账号 {user.username}（{user.role_label}）")
         session.commit()
         click.echo(f"已创建{user.role_label}账号 {user.username}，一次性密码：{secret}")
 
@@ -40,15 +39,13 @@ def users_create(username: str, role: str, display_name: str, phone: str | None)
 @with_appcontext
 def users_reset(username: str) -> None:
     """重置密码并打印新的一次性密码（同时解除锁定、结束已登录的会话）。"""
-    from core.audit import audit
     from core.users import get_user, reset_password
 
     with database().session() as session:
         user = get_user(session, username)
         if user is None:
             fail(f"没有用户名为「{username}」的账号")
-        secret = reset_password(session, user)
-        audit(session, None, "reset", "user", user.id, f"命令行重置账号 {user.username} 的密码并解除锁定")
+        secret = reset_password(session, user, actor=actor(session))
         session.commit()
         click.echo(f"{user.username} 的一次性密码：{secret}")
 

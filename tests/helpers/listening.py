@@ -15,7 +15,7 @@ LESSONS = [
 def rendered_series(app, voices=("offline-mandarin",)) -> dict:
     """Two short lessons, each rendered in `voices`; returns ids for the test to use."""
     with app.extensions["xiangyin.db"].session() as session:
-        series = create_series(session, "冬季学习包")
+        series = create_series(session, "冬季学习包", actor=None)
         lessons = [add_lesson(session, series, title, text) for title, text in LESSONS]
         member = Member(name="王秀英", group_name="幸福里1号楼", preferred_voice="")
         session.add(member)

@@ -12,7 +12,7 @@ PASSWORD = "correct-horse-42"
 
 def add_user(app, username: str, role: str) -> User:
     with app.extensions["xiangyin.db"].session() as session:
-        user, _ = create_user(session, username, role, display_name=username.title(), password=PASSWORD)
+        user, _ = create_user(session, username, role, display_name=username.title(), password=PASSWORD, actor=None)
         session.commit()
         return user
 
