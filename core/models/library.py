@@ -1,0 +1,98 @@
+"""Series, lessons, their versions and the reading lexicon."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from core.models.accounts import User
+
+
+INTRO_MODES = {"off": "不播报", "number": "只报课号", "number_title": "报课号和标题"}
+
+
+class Series(Base):
+    """A 学习专题 or 季度学习包: an ordered set of lessons that becomes one USB folder."""
+
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    intro_mode: Mapped[str] = mapped_column(String(16), default="number_title", server_default="number_title")
+    closing_text: Mapped[str] = mapped_column(String(60), default="本课结束", server_default="本课结束")
+    rate: Mapped[int] = mapped_column(Integer, default=-10, server_default="-10")
+    voice_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    lessons: Mapped[list[Lesson]] = relationship(
+        back_populates="series", order_by="Lesson.number", cascade="all, delete-orphan"
+    )
+
+
+class Lesson(Base):
+    """The current text of a lesson; its number in the series is the track number on a drive."""
+
+    __tablename__ = "lessons"
+    __table_args__ = (UniqueConstraint("series_id", "number", name="uq_lessons_series_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    source_filename: Mapped[str | None] = mapped_column(String(255))
+    version_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    series: Mapped[Series] = relationship(back_populates="lessons")
+    versions: Mapped[list[LessonVersion]] = relationship(
+        back_populates="lesson", order_by="LessonVersion.id.desc()", cascade="all, delete-orphan"
+    )
+
+    @property
+    def label(self) -> str:
+        """How every list, catalog, track tag and card names a lesson: 第N课 标题."""
+        return f"第{self.number}课 {self.title}"
+
+
+class LessonVersion(Base):
+    """Every text a lesson has had. Audio and packs point at a version, so an edit never
+    changes what an already delivered drive holds; a printed code follows its lesson and plays
+    the newest version that has finished audio."""
+
+    __tablename__ = "lesson_versions"
+    __table_args__ = (UniqueConstraint("lesson_id", "version_hash", name="uq_lesson_versions_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    version_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    lesson: Mapped[Lesson] = relationship(back_populates="versions")
+    created_by: Mapped[User | None] = relationship()
+
+
+class LexiconEntry(Base):
+    """How to say a written form: polyphones (重阳节), place names (六安), personal names.
+    Applied to lesson text before synthesis, so every engine gets it right the same way."""
+
+    __tablename__ = "lexicon_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    written: Mapped[str] = mapped_column(String(64), unique=True)
+    spoken: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

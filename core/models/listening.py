@@ -1,0 +1,126 @@
+"""QR codes and what listeners did with them."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, false, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from core.models.accounts import User
+    from core.models.library import Lesson, Series
+    from core.models.roll import Member
+    from core.models.work import Rendition
+
+
+SHARE_KINDS = ("lesson", "series")
+
+
+class ShareToken(Base):
+    """What a printed QR code points at: one lesson or a whole series, optionally one member's
+    personal card. The token is the only secret in the URL; revoking it retires the paper."""
+
+    __tablename__ = "share_tokens"
+    __table_args__ = (
+        CheckConstraint("kind IN ('lesson', 'series')", name="ck_share_tokens_kind"),
+        CheckConstraint(
+            "(kind = 'lesson' AND lesson_id IS NOT NULL) OR (kind = 'series' AND series_id IS NOT NULL)",
+            name="ck_share_tokens_target",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    lesson: Mapped[Lesson | None] = relationship()
+    series: Mapped[Series | None] = relationship()
+    member: Mapped[Member | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+
+class ListenSession(Base):
+    """One phone's browser, identified by a server-issued cookie that lives for months, so a
+    reload, a second tab or next week's lesson is the same listener and not a new play.
+
+    `credited` is decided when the session first plays: an address that keeps producing new
+    listeners faster than people arrive (a script discarding its cookie) still gets its audio,
+    but those sessions' listening is kept apart and never counted as plays. `credited_until`
+    is the session's listening clock: however many renditions play at once, the session is
+    credited at most the wall-clock time that passed."""
+
+    __tablename__ = "listen_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str] = mapped_column(String(32), unique=True)
+    share_token_id: Mapped[int | None] = mapped_column(ForeignKey("share_tokens.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    address_key: Mapped[str] = mapped_column(String(32), default="", server_default="", index=True)
+    credited: Mapped[bool] = mapped_column(default=True, server_default=true())
+    credited_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Listen(Base):
+    """Validated listening of one rendition in one listen session. `listened` only grows by
+    what the server accepted from heartbeats; a play is counted once, when it crosses the
+    threshold, and never again for this session and rendition."""
+
+    __tablename__ = "listens"
+    __table_args__ = (UniqueConstraint("session_id", "rendition_id", name="uq_listens_session_rendition"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("listen_sessions.id", ondelete="CASCADE"))
+    rendition_id: Mapped[int] = mapped_column(ForeignKey("renditions.id", ondelete="CASCADE"), index=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    share_token_id: Mapped[int | None] = mapped_column(ForeignKey("share_tokens.id", ondelete="SET NULL"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    duration: Mapped[float] = mapped_column()
+    listened: Mapped[float] = mapped_column(default=0.0)
+    position: Mapped[float] = mapped_column(default=0.0)
+    quartile: Mapped[int] = mapped_column(Integer, default=0)
+    beats: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_beat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    rendition: Mapped[Rendition] = relationship()
+    lesson: Mapped[Lesson] = relationship()
+    member: Mapped[Member | None] = relationship()
+
+
+class OfflineListen(Base):
+    """Listening a phone did without signal and reported later (离线收听). The server could
+    not time it, so it is only capped by what the phone claims (never more than the track,
+    never more than the time since that listen began on the phone's clock) and kept apart
+    from validated plays. One row per listen the phone made; a resend keeps the larger."""
+
+    __tablename__ = "offline_listens"
+    __table_args__ = (UniqueConstraint("session_id", "client_id", name="uq_offline_listens_session_client"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("listen_sessions.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(40))
+    rendition_id: Mapped[int] = mapped_column(ForeignKey("renditions.id", ondelete="CASCADE"), index=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    share_token_id: Mapped[int | None] = mapped_column(ForeignKey("share_tokens.id", ondelete="SET NULL"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    duration: Mapped[float] = mapped_column()
+    listened: Mapped[float] = mapped_column(default=0.0)
+    began_at: Mapped[datetime] = mapped_column(UTCDateTime())  # as the phone says
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    counted: Mapped[bool] = mapped_column(default=False, server_default=false())
+    completed: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+    lesson: Mapped[Lesson] = relationship()

@@ -1,0 +1,128 @@
+"""Audio renditions and the background jobs that make them; the status words they share."""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from core.models.library import Lesson, LessonVersion
+
+
+class Status(StrEnum):
+    """Where a rendition or a job is. Both go queued → running → done or failed; the
+    database refuses any other word (check constraints), so a typo cannot hide a job."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+ACTIVE = (Status.QUEUED, Status.RUNNING)
+ENDED = (Status.DONE, Status.FAILED)
+
+
+class RenditionKind(StrEnum):
+    TTS = "tts"
+    RECORDING = "recording"
+
+
+class PackTarget(StrEnum):
+    ZIP = "zip"
+    DRIVE = "drive"
+    IMAGE = "image"
+
+
+def one_of(column: str, values: type[StrEnum], name: str) -> CheckConstraint:
+    listed = ", ".join(f"'{value}'" for value in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=name)
+
+
+class Rendition(Base):
+    """One playable audio file of one lesson version: a synthesised voice at a rate, or a
+    volunteer's recording. Packs and QR codes point here, so a rendition is never rewritten:
+    a new text version or new settings make a new rendition."""
+
+    __tablename__ = "renditions"
+    __table_args__ = (
+        one_of("status", Status, "ck_renditions_status"),
+        one_of("kind", RenditionKind, "ck_renditions_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    lesson_version_id: Mapped[int] = mapped_column(ForeignKey("lesson_versions.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    render_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    voice_id: Mapped[str | None] = mapped_column(String(64))
+    actual_voice_id: Mapped[str | None] = mapped_column(String(64))
+    engine: Mapped[str | None] = mapped_column(String(16))
+    rate: Mapped[int] = mapped_column(Integer, default=0)
+    label: Mapped[str] = mapped_column(String(120), default="")
+    dialect: Mapped[str] = mapped_column(String(32), default="")
+    speaker_name: Mapped[str] = mapped_column(String(64), default="")
+    with_intro: Mapped[bool] = mapped_column(default=True)
+    bitrate: Mapped[int] = mapped_column(Integer, default=64)
+    status: Mapped[str] = mapped_column(String(16), default=Status.QUEUED)
+    error: Mapped[str] = mapped_column(Text, default="")
+    fallback_reason: Mapped[str] = mapped_column(Text, default="")
+    source_path: Mapped[str | None] = mapped_column(String(255))
+    file_path: Mapped[str | None] = mapped_column(String(255))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(Integer)
+    duration: Mapped[float | None] = mapped_column()
+    loudness: Mapped[float | None] = mapped_column()
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A volunteer's recording reaches the public listen page only once an admin approved it
+    # (RECORDINGS_NEED_APPROVAL); synthesised audio and admins' own recordings need no review.
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", name="fk_renditions_approved_by_id_users"))
+
+    lesson: Mapped[Lesson] = relationship()
+    version: Mapped[LessonVersion] = relationship()
+
+
+class Job(Base):
+    """Background work with visible progress. `active_key` is set while a job is queued or
+    running and cleared when it ends: its unique constraint makes the same work requested
+    twice at once run once."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (one_of("status", Status, "ck_jobs_status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text, default="{}")
+    active_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    group_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=Status.QUEUED, index=True)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(120))
+    rendition_id: Mapped[int | None] = mapped_column(ForeignKey("renditions.id", ondelete="SET NULL"))
+    # What a finished job made, as JSON (a pack's uuid), for the page that waited for it.
+    result: Mapped[str] = mapped_column(Text, default="", server_default="")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class JobWait(Base):
+    """A job that may start only after another has ended: a pack waits for the renders of
+    the lessons it needs, so one request carries the whole chain."""
+
+    __tablename__ = "job_waits"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    waits_for_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True, index=True)
