@@ -80,13 +80,21 @@ class SegmentCache:
             record = self._record(path)
             try:
                 data = path.read_bytes()
+            except OSError:
+                continue
+            if (record is None or record.get("size") != len(data)
+                    or record.get("sha256") != hashlib.sha256(data).hexdigest()):
+                # Damaged, or another thread is between writing the audio and its record:
+                # a miss, never a deletion (that thread is about to use this very path).
+                # The next put() replaces it atomically.
+                continue
+            try:
                 duration = audio_duration(data, fmt)
-            except (ValueError, NotMp3, OSError):
-                data, duration = b"", -1.0
-            if (record is not None and record.get("size") == len(data)
-                    and record.get("sha256") == hashlib.sha256(data).hexdigest()
-                    and duration > 0 and plausible_duration(text, duration)):
+            except (ValueError, NotMp3):
+                duration = -1.0
+            if duration > 0 and plausible_duration(text, duration):
                 return CachedSegment(path, fmt, duration)
+            # Complete as written but not speech of this text: never worth keeping.
             path.unlink(missing_ok=True)
             self._record_path(path).unlink(missing_ok=True)
         return None

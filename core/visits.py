@@ -47,12 +47,24 @@ def active_card(session: Session, member: Member) -> DoorCard | None:
     )
 
 
+# The card's link is printed for typing when a camera will not scan: no 0/O, 1/l/I, no
+# case, no "-" that a line break (or pdftotext) takes for a hyphen. 31 letters, 12 of them:
+# 59 bits, beyond guessing through a page that needs a login; older cards' URL-safe tokens
+# still work.
+CARD_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+CARD_TOKEN_LENGTH = 12
+
+
+def card_token() -> str:
+    return "".join(secrets.choice(CARD_ALPHABET) for _ in range(CARD_TOKEN_LENGTH))
+
+
 def issue_card(session: Session, member: Member, user: Actor) -> DoorCard:
     """A new card for the member; the old one stops working (a lost card cannot be used)."""
     old = active_card(session, member)
     if old is not None:
         old.revoked_at = utcnow()
-    card = DoorCard(member_id=member.id, token=secrets.token_urlsafe(9), issued_by_id=user.id if isinstance(user, User) else None)
+    card = DoorCard(member_id=member.id, token=card_token(), issued_by_id=user.id if isinstance(user, User) else None)
     session.add(card)
     session.flush()
     audit(session, user, "issue", "door_card", card.id,

@@ -235,6 +235,26 @@ def test_damaged_cache_files_are_not_trusted(speaker, server, tmp_path):
     assert mp3_info(path.read_bytes())[0] == pytest.approx(first.duration)
 
 
+def test_a_segment_being_written_is_a_miss_not_a_deletion(tmp_path):
+    """Two render jobs share segments (every lesson ends with 本课结束): one thread may look up
+    a key while another has written the audio but not yet its record. The looker must not
+    delete the file the writer is about to master (this cost a CI run its pack)."""
+    from audio.engines import SpeechAudio
+
+    text = "本课结束。"
+    wav = EspeakEngine().synthesize(SpeechRequest(text, get_voice("offline-mandarin")))
+    cache = SegmentCache(tmp_path)
+    key = SegmentCache.key(text, "espeak", "cmn", 0, 0, "v")
+    written = cache.put(key, SpeechAudio(wav.data, "wav", wav.duration))
+    record = written.path.with_name(written.path.name + ".json")
+    kept = record.read_bytes()
+    record.unlink()  # the writer's state between its two atomic writes
+    assert cache.get(key, text) is None
+    assert written.path.is_file(), "the half-recorded segment stays for its writer"
+    record.write_bytes(kept)
+    assert cache.get(key, text).path == written.path
+
+
 def test_implausible_cached_duration_is_rejected(tmp_path):
     cache = SegmentCache(tmp_path)
     key = SegmentCache.key("很长的一句话需要好几秒钟才能读完", "espeak", "cmn", 0, 0, "v")
