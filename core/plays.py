@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -27,8 +26,8 @@ from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from core.db import UTCDateTime, utcnow
-from core.errors import Conflict, DomainError, Forbidden, Gone, Invalid, NotFound, TooMany
-from core.models import Lesson, Listen, ListenSession, OfflineListen, Rendition, RenditionKind, ShareToken, Status
+from core.errors import Conflict, DomainError, Gone, Invalid, NotFound, TooMany
+from core.models import Lesson, Listen, ListenSession, Rendition, RenditionKind, ShareToken, Status
 
 EVENTS = ("play", "beat", "pause", "end")
 
@@ -73,7 +72,7 @@ class State:
     quartile: int = 0
 
 
-def _finite(value: object, name: str) -> float:
+def finite_number(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (isinstance(value, str) and len(value) > 32):
         raise BeatRejected(f"{name} 不是数字")
     try:
@@ -88,8 +87,8 @@ def _finite(value: object, name: str) -> float:
 def check_values(state: State, claimed: object, position: object, rules: Rules) -> tuple[float, float]:
     """Refuse what no real player can send (negative time, positions past the end); a claim
     over the cap is cut to the cap."""
-    claimed_s = _finite(claimed, "收听时长")
-    position_s = _finite(position, "播放位置")
+    claimed_s = finite_number(claimed, "收听时长")
+    position_s = finite_number(position, "播放位置")
     if claimed_s < 0:
         raise BeatRejected("收听时长不能是负数")
     claimed_s = min(claimed_s, rules.max_claim)
@@ -228,7 +227,7 @@ _SAVE_CLOCK = (
 _NEVER = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
-def _allowed(kind: str, share_lesson_id: int | None, share_series_id: int | None, lesson_id: int, series_id: int) -> bool:
+def share_allows(kind: str, share_lesson_id: int | None, share_series_id: int | None, lesson_id: int, series_id: int) -> bool:
     return lesson_id == share_lesson_id if kind == "lesson" else series_id == share_series_id
 
 
@@ -284,8 +283,8 @@ def beat_open_listen(
         return None
     if row.revoked_at is not None or row.named_revoked_at is not None:
         raise Gone("此二维码已停用")
-    if not (_allowed(row.kind, row.share_lesson_id, row.share_series_id, row.lesson_id, row.lesson_series_id)
-            and _allowed(row.named_kind, row.named_lesson_id, row.named_series_id, row.lesson_id, row.lesson_series_id)):
+    if not (share_allows(row.kind, row.share_lesson_id, row.share_series_id, row.lesson_id, row.lesson_series_id)
+            and share_allows(row.named_kind, row.named_lesson_id, row.named_series_id, row.lesson_id, row.lesson_series_id)):
         raise NotFound("没有这个音频")
     now_s = _seconds(now)
     if not beat_allowed(row.beats, _seconds(row.started_at), now_s, rules):
@@ -344,7 +343,7 @@ def open_listen(session: Session, sid: str, token: str, rendition_id: int, event
     rendition = session.get(Rendition, rendition_id)
     if (rendition is None or rendition.status != Status.DONE
             or (rendition.kind == RenditionKind.RECORDING and rendition.approved_at is None)
-            or not _allowed(share.kind, share.lesson_id, share.series_id, rendition.lesson_id, rendition.lesson.series_id)):
+            or not share_allows(share.kind, share.lesson_id, share.series_id, rendition.lesson_id, rendition.lesson.series_id)):
         raise NotFound("没有这个音频")
     if not rendition.duration:
         raise Conflict("这个音频还没有时长信息")
@@ -367,85 +366,6 @@ def open_listen(session: Session, sid: str, token: str, rendition_id: int, event
     ))
     session.commit()
     return BeatResult(0.0, 0.0, False, False)
-
-
-MAX_OFFLINE_ITEMS = 50
-MAX_OFFLINE_PER_SESSION = 500
-_CLIENT_ID = re.compile(r"[A-Za-z0-9]{1,40}")
-_EARLIEST = datetime(2020, 1, 1, tzinfo=timezone.utc)
-
-
-def record_offline(session: Session, sid: str, items: object, rules: Rules, now: datetime | None = None) -> int:
-    """Store listening a phone did without signal (离线收听), apart from validated plays.
-    The server cannot time it, so each listen is capped only by what it can still check: the
-    track's length and the time since that listen began on the phone's own clock. Items it
-    cannot accept (unknown or revoked code, audio not behind that code, impossible numbers)
-    are skipped; a resend of the same listen keeps the larger figure. Returns how many were
-    stored."""
-    now = now or utcnow()
-    if not isinstance(items, list) or len(items) > MAX_OFFLINE_ITEMS:
-        raise BeatRejected(f"一次最多上报 {MAX_OFFLINE_ITEMS} 段离线收听")
-    listen_session = session.scalar(select(ListenSession).where(ListenSession.sid == sid))
-    if listen_session is None:
-        raise Forbidden("请刷新页面后再播放")
-    kept = session.scalar(select(func.count()).select_from(OfflineListen)
-                          .where(OfflineListen.session_id == listen_session.id)) or 0
-    stored = 0
-    for item in items:
-        parsed = _offline_item(session, item, rules, now)
-        if parsed is None:
-            continue
-        client_id, share, rendition, began, listened = parsed
-        row = session.scalar(select(OfflineListen).where(OfflineListen.session_id == listen_session.id,
-                                                         OfflineListen.client_id == client_id))
-        if row is None:
-            if kept >= MAX_OFFLINE_PER_SESSION:
-                continue
-            kept += 1
-            row = OfflineListen(session_id=listen_session.id, client_id=client_id, rendition_id=rendition.id,
-                                lesson_id=rendition.lesson_id, share_token_id=share.id, member_id=share.member_id,
-                                duration=rendition.duration, listened=0.0, began_at=began, received_at=now)
-            session.add(row)
-        elif row.rendition_id != rendition.id:
-            continue
-        row.listened = max(row.listened, listened)
-        row.received_at = now
-        row.counted = row.listened >= rules.play_threshold(row.duration)
-        row.completed = row.counted and row.listened >= rules.complete_ratio * row.duration
-        stored += 1
-    session.commit()
-    return stored
-
-
-def _offline_item(session: Session, item: object, rules: Rules, now: datetime):
-    if not isinstance(item, dict):
-        return None
-    client_id, token, rendition_id = item.get("id"), item.get("t"), item.get("r")
-    if not (isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id) and isinstance(token, str)
-            and len(token) <= 64 and isinstance(rendition_id, int) and not isinstance(rendition_id, bool)
-            and 0 < rendition_id < 2**62):
-        return None
-    try:
-        began_ms, last_ms, seconds = (_finite(item.get(key), key) for key in ("b", "l", "s"))
-    except BeatRejected:
-        return None
-    span = (last_ms - began_ms) / 1000
-    if seconds < 0 or span < 0:
-        return None
-    try:
-        began = datetime.fromtimestamp(began_ms / 1000, timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return None
-    if not _EARLIEST <= began <= now + timedelta(days=1):
-        return None
-    share = session.scalar(select(ShareToken).where(ShareToken.token == token))
-    rendition = session.get(Rendition, rendition_id)
-    if (share is None or share.revoked_at is not None or rendition is None or rendition.status != Status.DONE
-            or not rendition.duration or (rendition.kind == RenditionKind.RECORDING and rendition.approved_at is None)
-            or not _allowed(share.kind, share.lesson_id, share.series_id, rendition.lesson_id,
-                            rendition.lesson.series_id)):
-        return None
-    return client_id, share, rendition, began, min(seconds, rendition.duration, span + rules.slack)
 
 
 def new_listener_credited(session: Session, address: str, now: datetime, rules: Rules) -> bool:

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from audio.store import AudioStore
 from core.models import Lesson, Rendition, ShareToken, Status
-from core.plays import finished_lessons, issue_sid, record_offline, verify_sid
+from core.offline import record_offline
+from core.plays import finished_lessons, issue_sid, verify_sid
 from core.sharing import find_share, lesson_allowed, listen_choices, published
 from web import beats, csrf, public, session
 

@@ -1,0 +1,95 @@
+"""Listening a phone did without signal, reported when it is back (离线收听). The server
+could not time it, so it is capped only by what the phone claims (never more than the track,
+never more than the time since that listen began on the phone's clock) and kept apart from
+validated plays: organisers see it, plays are not inflated by it."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from core.errors import Forbidden
+from core.models import ListenSession, OfflineListen, Rendition, RenditionKind, ShareToken, Status
+from core.plays import BeatRejected, Rules, finite_number, share_allows
+
+
+MAX_OFFLINE_ITEMS = 50
+MAX_OFFLINE_PER_SESSION = 500
+_CLIENT_ID = re.compile(r"[A-Za-z0-9]{1,40}")
+_EARLIEST = datetime(2020, 1, 1, tzinfo=timezone.utc)
+
+
+def record_offline(session: Session, sid: str, items: object, rules: Rules, now: datetime | None = None) -> int:
+    """Store listening a phone did without signal (离线收听), apart from validated plays.
+    The server cannot time it, so each listen is capped only by what it can still check: the
+    track's length and the time since that listen began on the phone's own clock. Items it
+    cannot accept (unknown or revoked code, audio not behind that code, impossible numbers)
+    are skipped; a resend of the same listen keeps the larger figure. Returns how many were
+    stored."""
+    now = now or utcnow()
+    if not isinstance(items, list) or len(items) > MAX_OFFLINE_ITEMS:
+        raise BeatRejected(f"一次最多上报 {MAX_OFFLINE_ITEMS} 段离线收听")
+    listen_session = session.scalar(select(ListenSession).where(ListenSession.sid == sid))
+    if listen_session is None:
+        raise Forbidden("请刷新页面后再播放")
+    kept = session.scalar(select(func.count()).select_from(OfflineListen)
+                          .where(OfflineListen.session_id == listen_session.id)) or 0
+    stored = 0
+    for item in items:
+        parsed = _offline_item(session, item, rules, now)
+        if parsed is None:
+            continue
+        client_id, share, rendition, began, listened = parsed
+        row = session.scalar(select(OfflineListen).where(OfflineListen.session_id == listen_session.id,
+                                                         OfflineListen.client_id == client_id))
+        if row is None:
+            if kept >= MAX_OFFLINE_PER_SESSION:
+                continue
+            kept += 1
+            row = OfflineListen(session_id=listen_session.id, client_id=client_id, rendition_id=rendition.id,
+                                lesson_id=rendition.lesson_id, share_token_id=share.id, member_id=share.member_id,
+                                duration=rendition.duration, listened=0.0, began_at=began, received_at=now)
+            session.add(row)
+        elif row.rendition_id != rendition.id:
+            continue
+        row.listened = max(row.listened, listened)
+        row.received_at = now
+        row.counted = row.listened >= rules.play_threshold(row.duration)
+        row.completed = row.counted and row.listened >= rules.complete_ratio * row.duration
+        stored += 1
+    session.commit()
+    return stored
+
+
+def _offline_item(session: Session, item: object, rules: Rules, now: datetime):
+    if not isinstance(item, dict):
+        return None
+    client_id, token, rendition_id = item.get("id"), item.get("t"), item.get("r")
+    if not (isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id) and isinstance(token, str)
+            and len(token) <= 64 and isinstance(rendition_id, int) and not isinstance(rendition_id, bool)
+            and 0 < rendition_id < 2**62):
+        return None
+    try:
+        began_ms, last_ms, seconds = (finite_number(item.get(key), key) for key in ("b", "l", "s"))
+    except BeatRejected:
+        return None
+    span = (last_ms - began_ms) / 1000
+    if seconds < 0 or span < 0:
+        return None
+    try:
+        began = datetime.fromtimestamp(began_ms / 1000, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+    if not _EARLIEST <= began <= now + timedelta(days=1):
+        return None
+    share = session.scalar(select(ShareToken).where(ShareToken.token == token))
+    rendition = session.get(Rendition, rendition_id)
+    if (share is None or share.revoked_at is not None or rendition is None or rendition.status != Status.DONE
+            or not rendition.duration or (rendition.kind == RenditionKind.RECORDING and rendition.approved_at is None)
+            or not share_allows(share.kind, share.lesson_id, share.series_id, rendition.lesson_id,
+                            rendition.lesson.series_id)):
+        return None
+    return client_id, share, rendition, began, min(seconds, rendition.duration, span + rules.slack)
