@@ -19,6 +19,7 @@ ADMIN_POSTS = [
     "/lessons/1/delete",
     "/users/new",
     "/users/1/reset",
+    "/lessons/estimate",
 ]
 
 
