@@ -172,13 +172,13 @@ class Speaker:
         )
 
 
-def build_speaker(settings: Mapping) -> Speaker:
-    """A Speaker with every registered engine and the data directory's segment cache."""
+def build_speaker(settings: Mapping, cache_dir: Path) -> Speaker:
+    """A Speaker with every engine and the segment cache in `cache_dir`."""
     from audio.engines import build_engines
 
     return Speaker(
         engines=build_engines(settings),
-        cache=SegmentCache(Path(settings["DATA_DIR"]) / "cache" / "segments"),
+        cache=SegmentCache(cache_dir),
         fallback=settings["SPEECH_FALLBACK"],
         lesson_deadline=float(settings["LESSON_DEADLINE"]),
         outage_pause=float(settings["EDGE_OUTAGE_PAUSE"]),

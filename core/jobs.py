@@ -19,7 +19,6 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import exists, select, update
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Session, aliased
 
 from core.db import Database, rows_changed, utcnow
 from core.models import ACTIVE, ENDED, Job, JobWait, Status
+from core.settings import DataPaths
 
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER = timedelta(seconds=60)
@@ -264,10 +264,10 @@ def sweep_leftovers(settings: dict[str, Any]) -> int:
     process that was killed: nothing will ever adopt it."""
     from audio.cache import sweep_temporary
 
-    data = Path(settings["DATA_DIR"])
-    return (sweep_temporary(data / "audio" / "tmp", "*", LEFTOVER_SECONDS)
-            + sweep_temporary(data / "cache" / "segments", ".tmp-*", LEFTOVER_SECONDS)
-            + sweep_temporary(data / "packs", "*.part", LEFTOVER_SECONDS))
+    paths = DataPaths.of(settings)
+    return (sweep_temporary(paths.audio / "tmp", "*", LEFTOVER_SECONDS)
+            + sweep_temporary(paths.segments, ".tmp-*", LEFTOVER_SECONDS)
+            + sweep_temporary(paths.packs, "*.part", LEFTOVER_SECONDS))
 
 
 class Runner(ABC):

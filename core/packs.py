@@ -21,6 +21,7 @@ from core.db import utcnow
 from core.models import Job, Lesson, Member, Pack, PackItem, PackTarget, Rendition, RenditionKind, Series, Status, User
 from core.rendering import current_version, request_render
 from core.errors import Invalid
+from core.settings import DataPaths
 
 RECORDING = "recording"
 
@@ -120,7 +121,7 @@ def plan_pack(
     if missing:
         names = "、".join(l.label for l in missing[:5])
         raise PackRequestError(f"{len(missing)} 课还没有“{label}”的音频：{names}")
-    store = AudioStore(Path(settings["DATA_DIR"]) / "audio")
+    store = AudioStore(DataPaths.of(settings).audio)
     by_series: dict[int, list[Track]] = {}
     order: list[Series] = []
     for lesson in lessons:
@@ -179,8 +180,8 @@ def spoken_track(settings: dict[str, Any], voice: str, text: str, title: str, al
     from audio.speech import build_speaker
 
     speaker_voice = settings["DEFAULT_VOICE"] if voice == RECORDING else voice
-    result = build_speaker(settings).render(text, speaker_voice, rate=settings["DEFAULT_RATE"])
-    store = AudioStore(Path(settings["DATA_DIR"]) / "audio")
+    result = build_speaker(settings, DataPaths.of(settings).segments).render(text, speaker_voice, rate=settings["DEFAULT_RATE"])
+    store = AudioStore(DataPaths.of(settings).audio)
     mastered = master(track_items(result.segments), store.scratch(), Tags(title, album, settings["ORG_NAME"], 0),
                       bitrate_kbps=settings["AUDIO_BITRATE"])
     path = store.resolve(store.adopt(mastered.path, mastered.sha256))
@@ -232,7 +233,7 @@ def drive_globs(settings: dict[str, Any]) -> list[str]:
 
 
 def pack_zip_path(settings: dict[str, Any], pack_uuid: str) -> Path:
-    return Path(settings["DATA_DIR"]) / "packs" / f"{pack_uuid}.zip"
+    return DataPaths.of(settings).packs / f"{pack_uuid}.zip"
 
 
 def request_pack(

@@ -30,6 +30,7 @@ from core.jobs import JobContext, JobFailed, enqueue, handler
 from core.lexicon import lexicon_map
 from core.models import INTRO_MODES, Job, Lesson, LessonVersion, Rendition, RenditionKind, Series, Status, User
 from core.errors import Invalid
+from core.settings import DataPaths
 
 RECORDING_SUFFIXES = (".mp3", ".m4a", ".aac", ".wav", ".amr", ".ogg", ".oga", ".opus", ".webm", ".3gp", ".mp4", ".flac")
 
@@ -180,7 +181,7 @@ def add_recording(
         raise RenderError(f"「{filename}」太大，录音文件不能超过 {settings['MAX_RECORDING_BYTES'] // 1024 // 1024} MB")
     if not data:
         raise RenderError(f"「{filename}」是空文件")
-    folder = Path(settings["DATA_DIR"]) / "recordings"
+    folder = DataPaths.of(settings).recordings
     folder.mkdir(parents=True, exist_ok=True)
     stored = folder / f"{uuid.uuid4().hex}{suffix}"
     stored.write_bytes(data)
@@ -238,11 +239,11 @@ def renditions_for(session: Session, lesson: Lesson) -> list[Rendition]:
 def _speaker(context: JobContext):
     from audio.speech import build_speaker
 
-    return context.service("speaker", lambda: build_speaker(context.settings))
+    return context.service("speaker", lambda: build_speaker(context.settings, DataPaths.of(context.settings).segments))
 
 
 def _store(settings: dict[str, Any]) -> AudioStore:
-    return AudioStore(Path(settings["DATA_DIR"]) / "audio")
+    return AudioStore(DataPaths.of(settings).audio)
 
 
 def _finish(session: Session, rendition: Rendition, store: AudioStore, mastered) -> None:
@@ -324,7 +325,7 @@ def run_recording(session: Session, job: Job, context: JobContext) -> None:
     store = _store(settings)
     if not rendition.source_path:
         raise JobFailed("找不到上传的录音文件，请重新上传")
-    source = Path(settings["DATA_DIR"]) / rendition.source_path
+    source = DataPaths.of(settings).root / rendition.source_path
     context.progress(5, "正在处理录音")
     try:
         items: list[Clip | Gap] = [Gap(LEAD_IN_MS)]

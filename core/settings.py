@@ -10,6 +10,7 @@ import os
 import secrets
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,39 @@ DEFAULTS: dict[str, Any] = {
 CONFIG_FILE_NAME = "xiangyin.toml"
 SECRET_FILE_NAME = "secret_key"
 ENV_PREFIX = "XIANGYIN_"
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """Where everything lives under DATA_DIR, named in this one place."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, settings: Mapping[str, Any]) -> DataPaths:
+        return cls(Path(settings["DATA_DIR"]))
+
+    @property
+    def audio(self) -> Path:
+        """Finished tracks, by content hash (audio/store.py); its tmp/ holds work in progress."""
+        return self.root / "audio"
+
+    @property
+    def segments(self) -> Path:
+        """The speech segment cache: a rerun or an edit re-synthesises only what changed."""
+        return self.root / "cache" / "segments"
+
+    @property
+    def recordings(self) -> Path:
+        return self.root / "recordings"
+
+    @property
+    def packs(self) -> Path:
+        return self.root / "packs"
+
+    @property
+    def voice_notes(self) -> Path:
+        return self.root / "voice_notes"
 
 
 class SettingsError(ValueError):

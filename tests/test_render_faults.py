@@ -11,6 +11,7 @@ import pytest
 from audio.mp3 import _BITRATES, _SAMPLE_RATES, _skip_id3v2, mp3_info
 from audio.speech import build_speaker
 from core.jobs import InProcessRunner
+from core.settings import DataPaths
 from core.lessons import add_lesson, create_series
 from core.models import Lesson, Rendition
 from core.rendering import request_render
@@ -74,7 +75,7 @@ def test_a_total_outage_of_a_ten_lesson_series_is_noticed_once(make_app, server)
 def test_the_circuit_tries_the_service_again_after_its_pause(make_app, server, tmp_path):
     app = online_app(make_app, server)
     now = [0.0]
-    speaker = build_speaker(dict(app.config))
+    speaker = build_speaker(dict(app.config), DataPaths.of(app.config).segments)
     speaker.clock = lambda: time.monotonic() + now[0]
     server.always = "503"
     assert speaker.render("第一句。", "mandarin-xiaoxiao").fallback_reason
@@ -103,7 +104,7 @@ def cut_at_frame_boundary(data: bytes) -> bytes:
 
 def test_a_cached_segment_cut_short_is_spoken_again(make_app, server):
     app = online_app(make_app, server)
-    speaker = build_speaker(dict(app.config))
+    speaker = build_speaker(dict(app.config), DataPaths.of(app.config).segments)
     text = "这一句会被缓存，然后被截掉一半。"
     first = speaker.render(text, "mandarin-xiaoxiao")
     [path] = [s.path for s in first.segments]

@@ -16,6 +16,7 @@ from core.models import Lesson, Rendition, ShareToken, Status
 from core.offline import record_offline
 from core.plays import finished_lessons, issue_sid, verify_sid
 from core.sharing import find_share, lesson_allowed, listen_choices, published
+from core.settings import DataPaths
 from web import beats, csrf, public, session
 
 bp = Blueprint("listen", __name__)
@@ -278,7 +279,7 @@ def audio(prefix: str, token: str, rendition_id: int, name: str):
     if (rendition is None or rendition.status != Status.DONE or not rendition.file_path or not published(rendition)
             or Path(rendition.file_path).name != name or not lesson_allowed(share, rendition.lesson)):
         abort(404)
-    store = AudioStore(Path(current_app.config["DATA_DIR"]) / "audio")
+    store = AudioStore(DataPaths.of(current_app.config).audio)
     path = store.resolve(rendition.file_path)
     if not path.is_file():
         abort(404)

@@ -15,6 +15,7 @@ from core.lessons import format_duration
 from core.models import ACTIVE, INTRO_MODES, Job, Lesson, Rendition, Series, Status
 from core.rendering import add_recording, approve_recording, intro_text, request_render, request_series, update_audio_settings
 from core.access import job_for
+from core.settings import DataPaths
 from web import session
 from web.auth import admin_required
 from web.listen import forget_pages
@@ -162,7 +163,7 @@ def audio(name: str):
     changes whenever the content does)."""
     if not name.endswith(".mp3") or len(name) != 68 or not all(c in "0123456789abcdef" for c in name[:64]):
         abort(404)
-    store = AudioStore(Path(current_app.config["DATA_DIR"]) / "audio")
+    store = AudioStore(DataPaths.of(current_app.config).audio)
     path = store.resolve(f"{name[:2]}/{name}")
     if not path.is_file():
         abort(404)

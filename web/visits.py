@@ -21,6 +21,7 @@ from core.visits import (
     packs_for, parse_local, parse_quarter, quarter_bounds, quarter_start, record_visit, scan, unreached,
     visits_between, visits_per_volunteer, visits_xlsx,
 )
+from core.settings import DataPaths
 from web import download, session
 from web.errors import status_for, wants_json
 from web.auth import admin_required
@@ -110,7 +111,7 @@ def _visit_input(door_scan) -> VisitInput:
 
 
 def _notes_dir() -> Path:
-    return Path(current_app.config["DATA_DIR"]) / "voice_notes"
+    return DataPaths.of(current_app.config).voice_notes
 
 
 def _save_voice_note(visit: Visit) -> None:

@@ -5,7 +5,6 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 import click
 from flask import current_app
@@ -13,6 +12,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from core.models import ENDED, Status
+from core.settings import DataPaths
 from scripts.cli.common import database, fail
 
 
@@ -68,7 +68,7 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
                                .where(Job.id.in_(pending), Rendition.status == Status.DONE,
                                       Rendition.fallback_reason != "")).all()
         fallbacks = [(track_title_of(r.lesson), r.label, r.fallback_reason) for r in made]
-        store = AudioStore(Path(settings["DATA_DIR"]) / "audio")
+        store = AudioStore(DataPaths.of(settings).audio)
         files = [(track_title_of(r.lesson), store.resolve(r.file_path))
                  for r in session.scalars(select(Rendition).join(Job, Job.rendition_id == Rendition.id)
                                           .where(Job.id.in_(pending), Rendition.status == Status.DONE))]

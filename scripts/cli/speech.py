@@ -7,6 +7,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from core.settings import DataPaths
 from scripts.cli.common import database, fail
 
 
@@ -114,7 +115,7 @@ def say_command(text: str, voice_id: str, rate: str | None, output: str) -> None
 
     try:
         rate_value = parse_rate(rate if rate is not None else current_app.config["DEFAULT_RATE"])
-        result = build_speaker(current_app.config).render(text, voice_id, rate=rate_value, lexicon=_lexicon())
+        result = build_speaker(current_app.config, DataPaths.of(current_app.config).segments).render(text, voice_id, rate=rate_value, lexicon=_lexicon())
         tags = Tags(title=text[:30], album="试听", artist=current_app.config["ORG_NAME"])
         master(track_items(result.segments), Path(output), tags)
     except (ValueError, UnknownVoice, EngineError, MasteringError) as exc:
