@@ -6,7 +6,7 @@ import re
 import pytest
 
 from core.lessons import char_count, format_duration, listening_seconds
-from tests.helpers.browser import PHONE, no_sideways_scroll, phone_page, serve, wait_until
+from tests.helpers.browser import PHONE, no_sideways_scroll, phone_page, serve_with_jobs, wait_until
 from tests.helpers.web import PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
@@ -20,14 +20,8 @@ def live_server(app):
         load_demo(session, app.config)
         session.commit()
     add_user(app, "phoneadmin", "admin")
-    from core.jobs import build_runner
-
-    runner = build_runner(app.extensions["xiangyin.db"], dict(app.config))
-    runner.start()
-    app.extensions["xiangyin.runner"] = runner
-    with serve(app) as url:
+    with serve_with_jobs(app) as url:
         yield url
-    runner.stop()
 
 
 @pytest.fixture

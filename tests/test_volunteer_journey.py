@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from core.models import Member, Pack, Pairing, User, Visit
 from core.visits import issue_card
-from tests.helpers.browser import no_sideways_scroll, phone_page, serve
+from tests.helpers.browser import no_sideways_scroll, phone_page, serve_with_jobs
 from tests.helpers.web import PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
@@ -41,7 +41,6 @@ SMALL_TARGETS = """() => {
 def day(app):
     """The demo library (no audio yet), a volunteer paired with two demo members, a runner."""
     from core.demo import load_demo
-    from core.jobs import build_runner
 
     with app.extensions["xiangyin.db"].session() as session:
         load_demo(session, app.config)
@@ -55,14 +54,8 @@ def day(app):
         token = issue_card(session, li, None).token
         session.commit()
         ids = {"li": li.id, "chen": chen.id, "token": token}
-    runner = build_runner(app.extensions["xiangyin.db"], dict(app.config))
-    runner.start()
-    app.extensions["xiangyin.runner"] = runner
-    try:
-        with serve(app) as url:
-            yield url, ids
-    finally:
-        runner.stop()
+    with serve_with_jobs(app) as url:
+        yield url, ids
 
 
 def log_in(page, url: str, next_path: str = "/") -> None:

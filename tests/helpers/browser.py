@@ -37,6 +37,22 @@ def serve(app):
 
 
 @contextlib.contextmanager
+def serve_with_jobs(app):
+    """The app behind a real HTTP server with its in-process job runner, as `xiangyin run`
+    starts it: pages that queue work see it done."""
+    from core.jobs import build_runner
+
+    runner = build_runner(app.extensions["xiangyin.db"], dict(app.config))
+    runner.start()
+    app.extensions["xiangyin.runner"] = runner
+    try:
+        with serve(app) as url:
+            yield url
+    finally:
+        runner.stop()
+
+
+@contextlib.contextmanager
 def phone_page(**context_options):
     executable = require_tool("chromium", "/usr/bin/chromium")
     from playwright.sync_api import sync_playwright
