@@ -7,30 +7,49 @@ from typing import Any
 
 from flask import Flask
 
+from core.clock import Clock
 from core.db import Database
-from core.settings import load_settings
+from core.jobs import Runner, build_runner
+from core.settings import FIELDS, Settings, load_settings
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: defaults → data_dir/xiangyin.toml → XIANGYIN_* environment → `config`."""
-    settings = load_settings(config)
-    app = Flask(__name__, instance_path=settings["DATA_DIR"])
-    app.config.update(settings)
+def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
+    """Build the app: defaults → data_dir/xiangyin.toml → XIANGYIN_* environment → `config`.
+
+    Names in `config` that are Xiangyin settings become the app's `Settings`; the rest (TESTING
+    …) are Flask's own configuration. `clock` is the time every request and job of this app
+    sees (a test's frozen clock); the system clock otherwise."""
+    config = dict(config or {})
+    settings = load_settings({key: value for key, value in config.items() if key in FIELDS})
+    app = Flask(__name__, instance_path=str(settings.data_dir))
     app.config.update(
-        MAX_CONTENT_LENGTH=max(settings["MAX_ZIP_BYTES"] + settings["MAX_SCRIPT_BYTES"] * 10,
-                               settings["MAX_RECORDING_BYTES"] + 1024 * 1024),
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=max(settings.max_zip_bytes + settings.max_script_bytes * 10,
+                               settings.max_recording_bytes + 1024 * 1024),
         WTF_CSRF_TIME_LIMIT=None,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings.https,
         REMEMBER_COOKIE_DURATION=timedelta(days=30),
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.https,
     )
-    if settings["PUBLIC_URL"].lower().startswith("https://"):
-        app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
-    app.extensions["xiangyin.db"] = Database(settings["DATABASE_URL"])
+    app.config.update({key: value for key, value in config.items() if key not in FIELDS})
+    app.extensions["xiangyin.settings"] = settings
+    app.extensions["xiangyin.clock"] = clock
+    app.extensions["xiangyin.db"] = Database(settings.database_url)
 
     from web import init_app
 
     init_app(app)
     return app
+
+
+def settings_of(app: Flask) -> Settings:
+    return app.extensions["xiangyin.settings"]
+
+
+def job_runner(app: Flask) -> Runner:
+    """The job runner for this app: its database, settings and clock."""
+    return build_runner(app.extensions["xiangyin.db"], settings_of(app), app.extensions["xiangyin.clock"])

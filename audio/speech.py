@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from audio.cache import SegmentCache, plausible_duration
-from audio.engines import Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechRequest
+from audio.engines import Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechConfig, SpeechRequest
 from audio.segment import Segment, segment_text
 from audio.voices import Voice, get_voice
 
@@ -172,14 +172,14 @@ class Speaker:
         )
 
 
-def build_speaker(settings: Mapping, cache_dir: Path) -> Speaker:
-    """A Speaker with every engine and the segment cache in `cache_dir`."""
+def build_speaker(config: SpeechConfig) -> Speaker:
+    """A Speaker with every engine, its segment cache where the configuration says."""
     from audio.engines import build_engines
 
     return Speaker(
-        engines=build_engines(settings),
-        cache=SegmentCache(cache_dir),
-        fallback=settings["SPEECH_FALLBACK"],
-        lesson_deadline=float(settings["LESSON_DEADLINE"]),
-        outage_pause=float(settings["EDGE_OUTAGE_PAUSE"]),
+        engines=build_engines(config),
+        cache=SegmentCache(config.cache_dir),
+        fallback=config.fallback,
+        lesson_deadline=config.lesson_deadline,
+        outage_pause=config.outage_pause,
     )

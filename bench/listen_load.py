@@ -105,7 +105,7 @@ def free_port() -> int:
 
 def prepare(data_dir: Path, sessions_file: Path) -> tuple[str, int]:
     """A lesson with real offline audio, one printed code, SESSIONS phones that pressed play."""
-    from app import create_app
+    from app import create_app, settings_of
     from core.lessons import add_lesson, create_series
     from core.plays import Rules, issue_sid, record_beat, verify_sid
     from core.rendering import request_render
@@ -116,12 +116,12 @@ def prepare(data_dir: Path, sessions_file: Path) -> tuple[str, int]:
     database = app.extensions["xiangyin.db"]
     database.upgrade()
     with database.session() as session:
-        series = create_series(session, "压力测试")
+        series = create_series(session, "压力测试", actor="基准测试")
         lesson = add_lesson(session, series, "第一课", "社区党员要按时参加组织生活，认真学习党的理论。" * 30)
-        rendition, _ = request_render(session, lesson, dict(app.config), voice_id="offline-mandarin")
+        rendition, _ = request_render(session, lesson, settings_of(app), voice_id="offline-mandarin")
         session.commit()
         rendition_id = rendition.id
-    InProcessRunner(database, dict(app.config)).run_until_idle()
+    InProcessRunner(database, settings_of(app)).run_until_idle()
     with database.session() as session:
         from core.models import Lesson, Rendition
 
@@ -131,8 +131,8 @@ def prepare(data_dir: Path, sessions_file: Path) -> tuple[str, int]:
         session.commit()
         lines = []
         for _ in range(SESSIONS):
-            cookie = issue_sid(app.config["SECRET_KEY"])
-            record_beat(session, verify_sid(cookie, app.config["SECRET_KEY"]), share.token, rendition.id, "play", 0, 0, Rules())
+            cookie = issue_sid(settings_of(app).secret_key)
+            record_beat(session, verify_sid(cookie, settings_of(app).secret_key), share.token, rendition.id, "play", 0, 0, Rules())
             body = json.dumps({"t": share.token, "r": rendition.id, "e": "beat", "d": CLAIM, "p": 1.0})
             lines.append(f"{cookie}\t{body}")
         sessions_file.write_text("\n".join(lines) + "\n")

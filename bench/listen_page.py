@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from waitress import create_server  # noqa: E402
 
-from app import create_app  # noqa: E402
+from app import create_app, settings_of  # noqa: E402
 from core.jobs import InProcessRunner  # noqa: E402
 from core.lessons import add_lesson, create_series  # noqa: E402
 from core.models import Rendition  # noqa: E402
@@ -56,12 +56,12 @@ def main() -> None:
         app = create_app({"DATA_DIR": data})
         app.extensions["xiangyin.db"].upgrade()
         with app.extensions["xiangyin.db"].session() as session:
-            lesson = add_lesson(session, create_series(session, "冬季学习包"), "学习党章", TEXT)
+            lesson = add_lesson(session, create_series(session, "冬季学习包", actor="基准测试"), "学习党章", TEXT)
             session.commit()
-            request_render(session, lesson, dict(app.config), voice_id="offline-mandarin")
+            request_render(session, lesson, settings_of(app), voice_id="offline-mandarin")
             token = share_for(session, lesson=lesson).token
             session.commit()
-        InProcessRunner(app.extensions["xiangyin.db"], dict(app.config)).run_until_idle()
+        InProcessRunner(app.extensions["xiangyin.db"], settings_of(app)).run_until_idle()
         with app.extensions["xiangyin.db"].session() as session:
             rendition = session.query(Rendition).one()
             audio_url = f"/l/{token}/a/{rendition.id}/{rendition.file_path.split('/')[-1]}"

@@ -42,14 +42,14 @@ EspeakEngine.synthesize = counting
 
 
 def make_app(data_dir: str):
-    from app import create_app
+    from app import create_app, settings_of
     from core.demo import load_demo
 
     app = create_app({"DATA_DIR": data_dir})
     db = app.extensions["xiangyin.db"]
     db.upgrade()
     with db.session() as session:
-        load_demo(session, app.config)
+        load_demo(session, settings_of(app))
         session.commit()
     return app
 
@@ -58,7 +58,7 @@ def render_all(app) -> float:
     """Queue every lesson and let the product's own runner (JOB_THREADS workers) do them."""
     from sqlalchemy import select
 
-    from core.jobs import build_runner
+    from app import job_runner, settings_of
     from core.lessons import list_series
     from core.models import Job
     from core.rendering import request_render
@@ -68,8 +68,8 @@ def render_all(app) -> float:
     with db.session() as session:
         for series in list_series(session):
             for lesson in series.lessons:
-                request_render(session, lesson, dict(app.config))
-    runner = build_runner(db, dict(app.config))
+                request_render(session, lesson, settings_of(app))
+    runner = job_runner(app)
     runner.start()
     while True:
         with db.session() as session:
@@ -105,13 +105,14 @@ def floor(app) -> float:
 MEMORY_PROBE = r"""
 import resource, sys, tempfile
 sys.path.insert(0, sys.argv[1])
+from app import settings_of
 from bench.render_library import make_app, render_all
 from core.lessons import add_lesson, create_series
 paragraph = "社区党员要按时参加组织生活，认真学习党的理论，积极帮助身边的困难群众。" * 4
 with tempfile.TemporaryDirectory() as tmp:
     app = make_app(tmp)
     with app.extensions["xiangyin.db"].session() as session:
-        series = create_series(session, "长课")
+        series = create_series(session, "长课", actor="基准测试")
         add_lesson(session, series, "五万字", "\n".join([paragraph] * (50000 // len(paragraph) + 1)))
         session.commit()
     from core.jobs import InProcessRunner
@@ -120,9 +121,9 @@ with tempfile.TemporaryDirectory() as tmp:
     from sqlalchemy import select
     with app.extensions["xiangyin.db"].session() as session:
         lesson = session.scalar(select(Lesson).where(Lesson.title == "五万字"))
-        rendition, _ = request_render(session, lesson, dict(app.config))
+        rendition, _ = request_render(session, lesson, settings_of(app))
         chars = len(lesson.text)
-    InProcessRunner(app.extensions["xiangyin.db"], dict(app.config), threads=1).run_until_idle()
+    InProcessRunner(app.extensions["xiangyin.db"], settings_of(app), threads=1).run_until_idle()
     from core.models import Rendition
     with app.extensions["xiangyin.db"].session() as session:
         r = session.get(Rendition, rendition.id)

@@ -1,10 +1,14 @@
 """The one clock. Everything that asks "what time is it" — visit deadlines, plays, job
-heartbeats, audit entries — asks `now()`, so a test (or a replay) freezes time in one place
-with `use(FrozenClock(t))` instead of patching each module that imported a time function."""
+heartbeats, audit entries — asks `now()`, never the system directly.
+
+Which clock answers: the one of the request or job being served (`within`: the app and the
+job runner pass theirs in, see `create_app(clock=…)`), else the process's (`use`: a test
+freezes time everywhere at once, threads included), else the system's."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -42,19 +46,38 @@ class FrozenClock:
         self.current = moment.astimezone(timezone.utc)
 
 
-_clock: Clock = SystemClock()
+_process: Clock = SystemClock()
+_here: ContextVar[Clock | None] = ContextVar("xiangyin_clock", default=None)
 
 
 def now() -> datetime:
-    return _clock.now()
+    return (_here.get() or _process).now()
 
 
 @contextlib.contextmanager
 def use(clock: Clock) -> Iterator[Clock]:
-    """Run with `clock` as the time everywhere; the previous clock comes back afterwards."""
-    global _clock
-    previous, _clock = _clock, clock
+    """Run with `clock` as the process's time, every thread; the previous one comes back after."""
+    global _process
+    previous, _process = _process, clock
     try:
         yield clock
     finally:
-        _clock = previous
+        _process = previous
+
+
+def enter(clock: Clock | None) -> Callable[[], None]:
+    """Make `clock` the time of the current context (a request, a job) until the returned
+    function is called; None leaves the process's clock in charge."""
+    if clock is None:
+        return lambda: None
+    token = _here.set(clock)
+    return lambda: _here.reset(token)
+
+
+@contextlib.contextmanager
+def within(clock: Clock | None) -> Iterator[None]:
+    leave = enter(clock)
+    try:
+        yield
+    finally:
+        leave()

@@ -14,10 +14,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import CursorResult, DateTime, Engine, Result, create_engine, event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from core import clock
+from core.errors import Conflict
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -110,3 +112,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def flush_unique(session: Session, message: str) -> None:
+    """Flush now, so that a unique constraint refusing the row (the same thing saved by
+    another request at the same moment, after this one checked) is a Conflict with a Chinese
+    message here, not an IntegrityError at the caller's commit."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(message) from exc

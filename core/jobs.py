@@ -25,9 +25,10 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from core.clock import Clock, within
 from core.db import Database, rows_changed, utcnow
 from core.models import ACTIVE, ENDED, Job, JobWait, Status
-from core.settings import DataPaths
+from core.settings import Settings
 
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER = timedelta(seconds=60)
@@ -220,14 +221,15 @@ class Services:
 
 
 class JobContext:
-    """What handlers need: the database, settings, the runner's shared services and a
-    progress reporter for this job."""
+    """What handlers need: the database, settings, the clock, the runner's shared services and
+    a progress reporter for this job."""
 
-    def __init__(self, database: Database, settings: dict[str, Any], job_id: int,
-                 services: Services | None = None) -> None:
+    def __init__(self, database: Database, settings: Settings, job_id: int,
+                 services: Services | None = None, clock: Clock | None = None) -> None:
         self.database = database
         self.settings = settings
         self.job_id = job_id
+        self.clock = clock
         self._services = services or Services()
 
     def progress(self, value: int, message: str | None = None) -> None:
@@ -237,14 +239,15 @@ class JobContext:
         return self._services.get(name, build)
 
 
-def run_job(database: Database, settings: dict[str, Any], job_id: int, services: Services | None = None) -> None:
-    """Run one claimed job to done or failed; never raises."""
-    with database.session() as session:
+def run_job(database: Database, settings: Settings, job_id: int, services: Services | None = None,
+            clock: Clock | None = None) -> None:
+    """Run one claimed job to done or failed, on `clock`'s time; never raises."""
+    with within(clock), database.session() as session:
         job = session.get(Job, job_id)
         if job is None:  # deleted while it was being claimed
             return
         try:
-            message = HANDLERS[job.kind](session, job, JobContext(database, settings, job_id, services))
+            message = HANDLERS[job.kind](session, job, JobContext(database, settings, job_id, services, clock))
         except JobFailed as exc:
             session.rollback()
             finish(session, job, error=str(exc))
@@ -259,12 +262,12 @@ def run_job(database: Database, settings: dict[str, Any], job_id: int, services:
 LEFTOVER_SECONDS = 3600
 
 
-def sweep_leftovers(settings: dict[str, Any]) -> int:
+def sweep_leftovers(settings: Settings) -> int:
     """Temporary audio (mastering output, cache writes) untouched for an hour belongs to a
     process that was killed: nothing will ever adopt it."""
     from audio.cache import sweep_temporary
 
-    paths = DataPaths.of(settings)
+    paths = settings.paths
     return (sweep_temporary(paths.audio / "tmp", "*", LEFTOVER_SECONDS)
             + sweep_temporary(paths.segments, ".tmp-*", LEFTOVER_SECONDS)
             + sweep_temporary(paths.packs, "*.part", LEFTOVER_SECONDS))
@@ -286,9 +289,11 @@ class Runner(ABC):
 class InProcessRunner(Runner):
     """A pool of worker threads in this process, polling the job table."""
 
-    def __init__(self, database: Database, settings: dict[str, Any], *, threads: int = 2, poll: float = 1.0) -> None:
+    def __init__(self, database: Database, settings: Settings, *, threads: int = 2, poll: float = 1.0,
+                 clock: Clock | None = None) -> None:
         self.database = database
         self.settings = settings
+        self.clock = clock
         self.threads = max(1, threads)
         self.poll = poll
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -302,7 +307,7 @@ class InProcessRunner(Runner):
     def _recover(self) -> None:
         """Before working: jobs of dead workers go back in the queue, and the files a killed
         render left half-written are swept away."""
-        with self.database.session() as session:
+        with within(self.clock), self.database.session() as session:
             requeue_orphans(session, self.worker)
         sweep_leftovers(self.settings)
 
@@ -339,7 +344,7 @@ class InProcessRunner(Runner):
             return bool(session.scalar(select(Job.id).where(Job.id.in_(job_ids), Job.status.in_(ACTIVE))))
 
     def _work_once(self) -> bool:
-        with self.database.session() as session:
+        with within(self.clock), self.database.session() as session:
             job = claim_next(session, self.worker)
             job_id = job.id if job else None
         if job_id is None:
@@ -347,7 +352,7 @@ class InProcessRunner(Runner):
         with self._lock:
             self._running.add(job_id)
         try:
-            run_job(self.database, self.settings, job_id, self.services)
+            run_job(self.database, self.settings, job_id, self.services, self.clock)
         finally:
             with self._lock:
                 self._running.discard(job_id)
@@ -369,7 +374,7 @@ class InProcessRunner(Runner):
             with self._lock:
                 running = list(self._running)
             if running:
-                with self.database.session() as session:
+                with within(self.clock), self.database.session() as session:
                     session.execute(update(Job).where(Job.id.in_(running)).values(heartbeat_at=utcnow()))
                     session.commit()
 
@@ -377,11 +382,11 @@ class InProcessRunner(Runner):
 RUNNERS: dict[str, Callable[..., Runner]] = {"inprocess": InProcessRunner}
 
 
-def build_runner(database: Database, settings: dict[str, Any]) -> Runner:
+def build_runner(database: Database, settings: Settings, clock: Clock | None = None) -> Runner:
     import core.packs  # noqa: F401  (registers the job handlers)
     import core.rendering  # noqa: F401
 
-    name = settings.get("JOB_RUNNER", "inprocess")
+    name = settings.job_runner
     if name not in RUNNERS:
         raise ValueError(f"没有这种任务执行器：{name}（可用：{'、'.join(RUNNERS)}）")
-    return RUNNERS[name](database, settings, threads=settings.get("JOB_THREADS", 2))
+    return RUNNERS[name](database, settings, threads=settings.job_threads, clock=clock)

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.audit import Actor, audit
+from core.db import flush_unique
 from core.models import Member, Pairing, User
 from core.xlsx import restore
 from core.errors import Invalid
@@ -282,7 +283,7 @@ def import_members(session: Session, plan: ImportPlan, user: Actor, source: str)
         raise MemberError("没有可导入的人")
     members = [Member(**values) for values in plan.members]
     session.add_all(members)
-    session.flush()
+    flush_unique(session, "名册中已有其中的人（同名同电话），请刷新后重试")
     audit(session, user, "import", "member", None, f"从 {source} 导入 {len(members)} 人",
           ids=[m.id for m in members])
     return members
@@ -304,13 +305,14 @@ def save_member(session: Session, member: Member | None, values: dict[str, str],
     if member is None:
         member = Member(**cleaned)
         session.add(member)
-        session.flush()
+        flush_unique(session, "名册中已有同名同电话的党员")
         audit(session, user, "create", "member", member.id, f"新增党员 {member.name}", **cleaned)
         return member
     changes = {key: [getattr(member, key), value] for key, value in cleaned.items() if getattr(member, key) != value}
     for key, (_, value) in changes.items():
         setattr(member, key, value)
     if changes:
+        flush_unique(session, "名册中已有同名同电话的党员")
         audit(session, user, "update", "member", member.id, f"修改党员 {member.name}：{'、'.join(FIELD_BY_KEY[k].label for k in changes)}",
               **changes)
     return member

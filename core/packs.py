@@ -21,7 +21,7 @@ from core.db import utcnow
 from core.models import Job, Lesson, Member, Pack, PackItem, PackTarget, Rendition, RenditionKind, Series, Status, User
 from core.rendering import current_version, request_render
 from core.errors import Invalid
-from core.settings import DataPaths
+from core.settings import Settings
 
 RECORDING = "recording"
 
@@ -89,7 +89,7 @@ def missing_audio(session: Session, lessons: list[Lesson], voice: str) -> list[L
     return [lesson for lesson in lessons if rendition_for(session, lesson, voice) is None]
 
 
-def request_missing(session: Session, lessons: list[Lesson], voice: str, settings: dict[str, Any]) -> list[int]:
+def request_missing(session: Session, lessons: list[Lesson], voice: str, settings: Settings) -> list[int]:
     """Queue renders for lessons without audio in this voice; returns the job ids."""
     if voice == RECORDING:
         raise PackRequestError("有些课还没有真人录音，请先上传录音或改用合成声音")
@@ -105,7 +105,7 @@ def plan_pack(
     session: Session,
     lessons: list[Lesson],
     voice: str,
-    settings: dict[str, Any],
+    settings: Settings,
     *,
     member: Member | None = None,
     user: User | None = None,
@@ -121,7 +121,7 @@ def plan_pack(
     if missing:
         names = "、".join(l.label for l in missing[:5])
         raise PackRequestError(f"{len(missing)} 课还没有“{label}”的音频：{names}")
-    store = AudioStore(DataPaths.of(settings).audio)
+    store = AudioStore(settings.paths.audio)
     by_series: dict[int, list[Track]] = {}
     order: list[Series] = []
     for lesson in lessons:
@@ -142,7 +142,7 @@ def plan_pack(
     now = utcnow().astimezone(LOCAL_TZ)
     hello = None
     if greeting and member:
-        hello = spoken_track(settings, voice, greeting_text(member, settings["ORG_NAME"], title, len(lessons)),
+        hello = spoken_track(settings, voice, greeting_text(member, settings.org_name, title, len(lessons)),
                              "问候", title)
     return Plan(
         uuid=str(uuid.uuid4()),
@@ -155,7 +155,7 @@ def plan_pack(
             "volunteer": user.display_name if user else "",
             "created_at": now.isoformat(timespec="seconds"),
             "voice": label,
-            "organisation": settings["ORG_NAME"],
+            "organisation": settings.org_name,
         },
         greeting=hello,
     )
@@ -174,16 +174,16 @@ def greeting_text(member: Member, organisation: str, title: str, count: int) -> 
             f"每一课开头都会先报课号。祝您身体健康！")
 
 
-def spoken_track(settings: dict[str, Any], voice: str, text: str, title: str, album: str) -> Track:
+def spoken_track(settings: Settings, voice: str, text: str, title: str, album: str) -> Track:
     """A short spoken track (greeting, series introduction), mastered like every lesson."""
     from audio.master import Tags, master, track_items
     from audio.speech import build_speaker
 
-    speaker_voice = settings["DEFAULT_VOICE"] if voice == RECORDING else voice
-    result = build_speaker(settings, DataPaths.of(settings).segments).render(text, speaker_voice, rate=settings["DEFAULT_RATE"])
-    store = AudioStore(DataPaths.of(settings).audio)
-    mastered = master(track_items(result.segments), store.scratch(), Tags(title, album, settings["ORG_NAME"], 0),
-                      bitrate_kbps=settings["AUDIO_BITRATE"])
+    speaker_voice = settings.default_voice if voice == RECORDING else voice
+    result = build_speaker(settings.speech).render(text, speaker_voice, rate=settings.default_rate)
+    store = AudioStore(settings.paths.audio)
+    mastered = master(track_items(result.segments), store.scratch(), Tags(title, album, settings.org_name, 0),
+                      bitrate_kbps=settings.audio_bitrate)
     path = store.resolve(store.adopt(mastered.path, mastered.sha256))
     return Track(path, title, mastered.duration, mastered.sha256, mastered.size, voice=result.voice.label)
 
@@ -228,17 +228,13 @@ def list_packs(session: Session) -> list[Pack]:
     return list(session.scalars(select(Pack).order_by(Pack.id.desc())))
 
 
-def drive_globs(settings: dict[str, Any]) -> list[str]:
-    return [g.strip() for g in settings["USB_DRIVE_GLOBS"].split(",") if g.strip()]
-
-
-def pack_zip_path(settings: dict[str, Any], pack_uuid: str) -> Path:
-    return DataPaths.of(settings).packs / f"{pack_uuid}.zip"
+def pack_zip_path(settings: Settings, pack_uuid: str) -> Path:
+    return settings.paths.packs / f"{pack_uuid}.zip"
 
 
 def request_pack(
     session: Session,
-    settings: dict[str, Any],
+    settings: Settings,
     lessons: list[Lesson],
     voice: str,
     *,
@@ -298,7 +294,7 @@ def run_pack_build(session: Session, job: Job, context: JobContext) -> str:
     payload = json.loads(job.payload)
     settings = context.settings
     drive = Path(payload["drive"]) if payload.get("drive") else None
-    if drive is not None and drive not in [path for path, _ in visible_drives(drive_globs(settings))]:
+    if drive is not None and drive not in [path for path, _ in visible_drives(settings.drive_globs)]:
         raise JobFailed(f"找不到 U 盘 {drive}（被拔出了吗？）")
     member = session.get(Member, payload["member_id"]) if payload.get("member_id") else None
     user = session.get(User, payload["user_id"]) if payload.get("user_id") else None

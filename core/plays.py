@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, aliased
 
 from core.db import UTCDateTime, utcnow
 from core.errors import Conflict, DomainError, Gone, Invalid, NotFound, TooMany
+from core.settings import Settings
 from core.models import Lesson, Listen, ListenSession, Rendition, RenditionKind, ShareToken, Status
 
 EVENTS = ("play", "beat", "pause", "end")
@@ -54,6 +55,14 @@ class Rules:
     # New credited listeners per address per window; the rest listen uncounted.
     new_listeners: int = 30
     new_listener_window: float = 300.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> Rules:
+        return cls(
+            threshold=settings.play_threshold_seconds,
+            beat_burst=settings.heartbeat_session_burst, beat_rate=settings.heartbeat_session_rate,
+            new_listeners=settings.new_listeners_per_address, new_listener_window=settings.new_listeners_window_seconds,
+        )
 
     def play_threshold(self, duration: float) -> float:
         return min(self.threshold, 0.5 * duration)

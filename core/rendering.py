@@ -14,7 +14,6 @@ import re
 import subprocess
 import uuid
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,7 +29,7 @@ from core.jobs import JobContext, JobFailed, enqueue, handler
 from core.lexicon import lexicon_map
 from core.models import INTRO_MODES, Job, Lesson, LessonVersion, Rendition, RenditionKind, Series, Status, User
 from core.errors import Invalid
-from core.settings import DataPaths
+from core.settings import Settings
 
 RECORDING_SUFFIXES = (".mp3", ".m4a", ".aac", ".wav", ".amr", ".ogg", ".oga", ".opus", ".webm", ".3gp", ".mp4", ".flac")
 
@@ -79,8 +78,8 @@ def current_version(session: Session, lesson: Lesson) -> LessonVersion:
     ).one()
 
 
-def series_voice(series: Series, settings: dict[str, Any]) -> str:
-    return series.voice_id or settings["DEFAULT_VOICE"]
+def series_voice(series: Series, settings: Settings) -> str:
+    return series.voice_id or settings.default_voice
 
 
 def _group(series_id: int) -> str:
@@ -93,7 +92,7 @@ def _group(series_id: int) -> str:
 def request_render(
     session: Session,
     lesson: Lesson,
-    settings: dict[str, Any],
+    settings: Settings,
     *,
     voice_id: str | None = None,
     rate: int | None = None,
@@ -111,7 +110,7 @@ def request_render(
     rate = series.rate if rate is None else rate
     version = current_version(session, lesson)
     intro = intro_text(series, lesson)
-    bitrate = settings["AUDIO_BITRATE"]
+    bitrate = settings.audio_bitrate
     key = render_key(version, voice.id, rate, intro, series.closing_text, bitrate)
     rendition = session.scalar(select(Rendition).where(Rendition.render_key == key))
     if rendition is None:
@@ -132,7 +131,7 @@ def request_render(
     return rendition, job
 
 
-def request_series(session: Session, series: Series, settings: dict[str, Any], **options) -> list[tuple[Rendition, Job | None]]:
+def request_series(session: Session, series: Series, settings: Settings, **options) -> list[tuple[Rendition, Job | None]]:
     return [request_render(session, lesson, settings, **options) for lesson in series.lessons]
 
 
@@ -162,7 +161,7 @@ def add_recording(
     lesson: Lesson,
     filename: str,
     data: bytes,
-    settings: dict[str, Any],
+    settings: Settings,
     *,
     dialect: str,
     speaker_name: str,
@@ -177,19 +176,19 @@ def add_recording(
         raise RenderError("请填写录音的方言，例如：重庆话")
     if suffix not in RECORDING_SUFFIXES:
         raise RenderError(f"「{filename}」不是支持的录音格式（支持 {'、'.join(RECORDING_SUFFIXES)}）")
-    if len(data) > settings["MAX_RECORDING_BYTES"]:
-        raise RenderError(f"「{filename}」太大，录音文件不能超过 {settings['MAX_RECORDING_BYTES'] // 1024 // 1024} MB")
+    if len(data) > settings.max_recording_bytes:
+        raise RenderError(f"「{filename}」太大，录音文件不能超过 {settings.max_recording_bytes // 1024 // 1024} MB")
     if not data:
         raise RenderError(f"「{filename}」是空文件")
-    folder = DataPaths.of(settings).recordings
+    folder = settings.paths.recordings
     folder.mkdir(parents=True, exist_ok=True)
     stored = folder / f"{uuid.uuid4().hex}{suffix}"
     stored.write_bytes(data)
     try:
         duration, loudness = probe_recording(stored)
-        limit = settings["MAX_RECORDING_MINUTES"] * 60
+        limit = settings.max_recording_minutes * 60
         if duration > limit:
-            raise RenderError(f"「{filename}」有 {duration / 60:.0f} 分钟，录音不能超过 {settings['MAX_RECORDING_MINUTES']} 分钟")
+            raise RenderError(f"「{filename}」有 {duration / 60:.0f} 分钟，录音不能超过 {settings.max_recording_minutes} 分钟")
         if duration < 1.0:
             raise RenderError(f"「{filename}」太短（不到 1 秒）")
         if loudness < -60:
@@ -201,12 +200,12 @@ def add_recording(
     label = " · ".join(part for part in (dialect, "真人录音", speaker_name) if part)
     rendition = Rendition(
         lesson=lesson, version=version, kind=RenditionKind.RECORDING, engine="recording", label=label, dialect=dialect,
-        speaker_name=speaker_name, with_intro=with_intro, bitrate=settings["AUDIO_BITRATE"], status=Status.QUEUED,
-        source_path=str(stored.relative_to(Path(settings["DATA_DIR"]))), created_by_id=user.id if user else None,
+        speaker_name=speaker_name, with_intro=with_intro, bitrate=settings.audio_bitrate, status=Status.QUEUED,
+        source_path=str(stored.relative_to(settings.data_dir)), created_by_id=user.id if user else None,
     )
     # A volunteer's recording reaches the public listen page only after an admin listened to
     # it; an admin's own upload (or an installation that turned review off) is published.
-    reviewed = not settings["RECORDINGS_NEED_APPROVAL"] or (user is not None and user.is_admin)
+    reviewed = not settings.recordings_need_approval or (user is not None and user.is_admin)
     if reviewed:
         rendition.approved_at, rendition.approved_by_id = utcnow(), user.id if user else None
     session.add(rendition)
@@ -239,11 +238,11 @@ def renditions_for(session: Session, lesson: Lesson) -> list[Rendition]:
 def _speaker(context: JobContext):
     from audio.speech import build_speaker
 
-    return context.service("speaker", lambda: build_speaker(context.settings, DataPaths.of(context.settings).segments))
+    return context.service("speaker", lambda: build_speaker(context.settings.speech))
 
 
-def _store(settings: dict[str, Any]) -> AudioStore:
-    return AudioStore(DataPaths.of(settings).audio)
+def _store(settings: Settings) -> AudioStore:
+    return AudioStore(settings.paths.audio)
 
 
 def _finish(session: Session, rendition: Rendition, store: AudioStore, mastered) -> None:
@@ -300,7 +299,7 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
         mastered = master(
             track_items(result.segments, intro=intro, closing=closing),
             store.scratch(),
-            Tags(lesson.label, series.title, context.settings["ORG_NAME"], lesson.number, len(series.lessons)),
+            Tags(lesson.label, series.title, context.settings.org_name, lesson.number, len(series.lessons)),
             bitrate_kbps=rendition.bitrate,
         )
     except (EngineError, MasteringError) as exc:
@@ -325,7 +324,7 @@ def run_recording(session: Session, job: Job, context: JobContext) -> None:
     store = _store(settings)
     if not rendition.source_path:
         raise JobFailed("找不到上传的录音文件，请重新上传")
-    source = DataPaths.of(settings).root / rendition.source_path
+    source = settings.paths.root / rendition.source_path
     context.progress(5, "正在处理录音")
     try:
         items: list[Clip | Gap] = [Gap(LEAD_IN_MS)]
@@ -337,8 +336,8 @@ def run_recording(session: Session, job: Job, context: JobContext) -> None:
         context.progress(30, "正在调整响度并编码")
         mastered = master(
             items, store.scratch(),
-            Tags(lesson.label, series.title, settings["ORG_NAME"], lesson.number, len(series.lessons)),
-            bitrate_kbps=rendition.bitrate, max_seconds=settings["MAX_RECORDING_MINUTES"] * 60 + 120,
+            Tags(lesson.label, series.title, settings.org_name, lesson.number, len(series.lessons)),
+            bitrate_kbps=rendition.bitrate, max_seconds=settings.max_recording_minutes * 60 + 120,
         )
     except (EngineError, MasteringError) as exc:
         _fail(session, rendition, str(exc))

@@ -1,11 +1,14 @@
-"""Configuration layers that do not depend on Flask.
+"""Configuration, built once into a frozen `Settings` and handed to core, the audio pipeline
+and the web layer alike; nothing reads configuration by string key after start-up.
 
-Order, later wins: built-in defaults → `xiangyin.toml` in the data directory → environment
-variables prefixed XIANGYIN_ → an explicit mapping (tests). Only keys that exist in DEFAULTS
-are read from the file and the environment, so a typo cannot silently configure nothing.
+Order, later wins: the defaults below → `xiangyin.toml` in the data directory → environment
+variables prefixed XIANGYIN_ → an explicit mapping (tests, `create_app`). Names are the field
+names in upper case (DATA_DIR, EDGE_TIMEOUT …); an unknown name is an error, so a typo cannot
+silently configure nothing.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import tomllib
@@ -14,65 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from audio.engines import EdgeConfig, SpeechConfig
+
 MB = 1024 * 1024
-
-DEFAULTS: dict[str, Any] = {
-    "DATA_DIR": "instance",
-    "DATABASE_URL": "",
-    "SECRET_KEY": "",
-    "PUBLIC_URL": "http://127.0.0.1:5000",
-    "ORG_NAME": "乡音学习服务站",
-    "HOST": "127.0.0.1",
-    "PORT": 5000,
-    "MAX_SCRIPT_BYTES": 2 * MB,
-    "MAX_ZIP_BYTES": 50 * MB,
-    "MAX_ZIP_ENTRIES": 200,
-    "MAX_ZIP_UNCOMPRESSED_BYTES": 200 * MB,
-    "MAX_UPLOAD_FILES": 200,
-    "CHARS_PER_MINUTE": 165,
-    "EDGE_ENABLED": True,
-    "EDGE_WSS_URL": "",
-    "EDGE_CONCURRENCY": 3,
-    "EDGE_TIMEOUT": 30,
-    "EDGE_ATTEMPTS": 4,
-    "EDGE_BACKOFF": 1.0,
-    "LESSON_DEADLINE": 900,
-    # After an outage of the online service, lessons go straight to the offline voice this
-    # long before the service is tried again.
-    "EDGE_OUTAGE_PAUSE": 300,
-    "SPEECH_FALLBACK": "offline",
-    "DEFAULT_RATE": -10,
-    "DEFAULT_VOICE": "offline-mandarin",
-    "AUDIO_BITRATE": 64,
-    "MAX_RECORDING_BYTES": 200 * MB,
-    "MAX_RECORDING_MINUTES": 60,
-    # Volunteers' recordings wait for an admin's approval before the listen page offers them.
-    "RECORDINGS_NEED_APPROVAL": True,
-    # The embedded server: a meeting room of phones keeps many idle keep-alive connections open.
-    "SERVER_CONNECTION_LIMIT": 4000,
-    "SERVER_IDLE_TIMEOUT": 30,
-    # Proxies in front of the app (nginx: 1) whose X-Forwarded-For/-Proto are believed.
-    "TRUSTED_PROXIES": 0,
-    "JOB_RUNNER": "inprocess",
-    "JOB_THREADS": 2,
-    # Where removable drives appear; the pack page offers them when the browser is on this computer.
-    # Listen page and play counting (see core/plays.py).
-    "PLAY_THRESHOLD_SECONDS": 30.0,
-    "HEARTBEAT_SECONDS": 10,
-    "HEARTBEAT_SESSION_BURST": 8,
-    "HEARTBEAT_SESSION_RATE": 0.5,
-    # New listeners (phones playing for the first time) credited per address per window.
-    "NEW_LISTENERS_PER_ADDRESS": 30,
-    "NEW_LISTENERS_WINDOW_SECONDS": 300,
-    "LISTEN_PAGE_CACHE_SECONDS": 2.0,
-    # Home visits: every paired member should be visited at least this often.
-    "VISIT_INTERVAL_DAYS": 7,
-    "USB_DRIVE_GLOBS": "/media/*/*,/run/media/*/*,/Volumes/*,D:\\,E:\\,F:\\,G:\\,H:\\",
-}
-
-CONFIG_FILE_NAME = "xiangyin.toml"
-SECRET_FILE_NAME = "secret_key"
-ENV_PREFIX = "XIANGYIN_"
+DEFAULT_DRIVE_GLOBS = "/media/*/*,/run/media/*/*,/Volumes/*,D:\\,E:\\,F:\\,G:\\,H:\\"
 
 
 @dataclass(frozen=True)
@@ -80,10 +28,6 @@ class DataPaths:
     """Where everything lives under DATA_DIR, named in this one place."""
 
     root: Path
-
-    @classmethod
-    def of(cls, settings: Mapping[str, Any]) -> DataPaths:
-        return cls(Path(settings["DATA_DIR"]))
 
     @property
     def audio(self) -> Path:
@@ -108,6 +52,106 @@ class DataPaths:
         return self.root / "voice_notes"
 
 
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("instance")
+    # Empty: an SQLite file in the data directory.
+    database_url: str = ""
+    # Empty: one key generated per installation and kept in the data directory.
+    secret_key: str = ""
+    public_url: str = "http://127.0.0.1:5000"
+    org_name: str = "乡音学习服务站"
+    host: str = "127.0.0.1"
+    port: int = 5000
+
+    max_script_bytes: int = 2 * MB
+    max_zip_bytes: int = 50 * MB
+    max_zip_entries: int = 200
+    max_zip_uncompressed_bytes: int = 200 * MB
+    max_upload_files: int = 200
+    chars_per_minute: int = 165
+
+    edge_enabled: bool = True
+    edge_wss_url: str = ""
+    edge_concurrency: int = 3
+    edge_timeout: float = 30.0
+    edge_attempts: int = 4
+    edge_backoff: float = 1.0
+    lesson_deadline: float = 900.0
+    # After an outage of the online service, lessons go straight to the offline voice this
+    # long before the service is tried again.
+    edge_outage_pause: float = 300.0
+    # offline: a lesson the online voice cannot say is said by the offline voice; fail: it fails.
+    speech_fallback: str = "offline"
+    default_rate: int = -10
+    default_voice: str = "offline-mandarin"
+    audio_bitrate: int = 64
+    max_recording_bytes: int = 200 * MB
+    max_recording_minutes: float = 60.0
+    # Volunteers' recordings wait for an admin's approval before the listen page offers them.
+    recordings_need_approval: bool = True
+
+    # The embedded server: a meeting room of phones keeps many idle keep-alive connections open.
+    server_connection_limit: int = 4000
+    server_idle_timeout: int = 30
+    # Proxies in front of the app (nginx: 1) whose X-Forwarded-For/-Proto are believed.
+    trusted_proxies: int = 0
+    job_runner: str = "inprocess"
+    job_threads: int = 2
+
+    # Listen page and play counting (see core/plays.py).
+    play_threshold_seconds: float = 30.0
+    heartbeat_seconds: int = 10
+    heartbeat_session_burst: float = 8.0
+    heartbeat_session_rate: float = 0.5
+    # New listeners (phones playing for the first time) credited per address per window.
+    new_listeners_per_address: int = 30
+    new_listeners_window_seconds: float = 300.0
+    listen_page_cache_seconds: float = 2.0
+
+    # Home visits: every paired member should be visited at least this often.
+    visit_interval_days: int = 7
+    # Where removable drives appear; the pack page offers them when the browser is on this computer.
+    usb_drive_globs: str = DEFAULT_DRIVE_GLOBS
+
+    @property
+    def paths(self) -> DataPaths:
+        return DataPaths(self.data_dir)
+
+    @property
+    def https(self) -> bool:
+        return self.public_url.lower().startswith("https://")
+
+    @property
+    def drive_globs(self) -> list[str]:
+        return [g.strip() for g in self.usb_drive_globs.split(",") if g.strip()]
+
+    @property
+    def speech(self) -> SpeechConfig:
+        """What the audio pipeline needs, without the rest (audio/ never imports core/)."""
+        return SpeechConfig(
+            cache_dir=self.paths.segments,
+            fallback=self.speech_fallback,
+            lesson_deadline=self.lesson_deadline,
+            outage_pause=self.edge_outage_pause,
+            edge=EdgeConfig(
+                enabled=self.edge_enabled, url=self.edge_wss_url, concurrency=self.edge_concurrency,
+                timeout=self.edge_timeout, attempts=self.edge_attempts, backoff=self.edge_backoff,
+            ),
+        )
+
+    def but(self, **changes: Any) -> Settings:
+        """A copy with some values changed (a test, a command-line option)."""
+        return dataclasses.replace(self, **changes)
+
+
+FIELDS = {field.name.upper(): field for field in dataclasses.fields(Settings)}
+DEFAULTS: dict[str, Any] = {name: field.default for name, field in FIELDS.items()}
+CONFIG_FILE_NAME = "xiangyin.toml"
+SECRET_FILE_NAME = "secret_key"
+ENV_PREFIX = "XIANGYIN_"
+
+
 class SettingsError(ValueError):
     """A configuration value that cannot be used; the message is shown to the operator."""
 
@@ -124,18 +168,21 @@ def _coerce(key: str, value: Any) -> Any:
         except (TypeError, ValueError):
             kind = "整数" if isinstance(default, int) else "数字"
             raise SettingsError(f"配置项 {key} 应为{kind}，实际为 {value!r}") from None
+    if isinstance(default, Path):
+        return Path(value)
     return str(value)
 
 
-def load_settings(
-    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Resolve the effective settings and make sure the data directory exists."""
     environ = os.environ if environ is None else environ
     overrides = dict(overrides or {})
-    settings = dict(DEFAULTS)
+    for key in overrides:
+        if key not in FIELDS:
+            raise SettingsError(f"未知的配置项 {key}")
+    values = dict(DEFAULTS)
 
-    data_dir = overrides.get("DATA_DIR") or environ.get(ENV_PREFIX + "DATA_DIR") or settings["DATA_DIR"]
+    data_dir = overrides.get("DATA_DIR") or environ.get(ENV_PREFIX + "DATA_DIR") or values["DATA_DIR"]
     data_path = Path(data_dir).expanduser().resolve()
     config_file = data_path / CONFIG_FILE_NAME
     if config_file.is_file():
@@ -145,27 +192,26 @@ def load_settings(
             raise SettingsError(f"配置文件 {config_file} 无法读取：{exc}") from exc
         for key, value in from_file.items():
             key = key.upper()
-            if key not in DEFAULTS:
+            if key not in FIELDS:
                 raise SettingsError(f"配置文件 {config_file} 中有未知的配置项 {key}")
-            settings[key] = _coerce(key, value)
+            values[key] = _coerce(key, value)
 
-    for key in DEFAULTS:
+    for key in FIELDS:
         if ENV_PREFIX + key in environ:
-            settings[key] = _coerce(key, environ[ENV_PREFIX + key])
-
+            values[key] = _coerce(key, environ[ENV_PREFIX + key])
     for key, value in overrides.items():
-        settings[key] = _coerce(key, value) if key in DEFAULTS else value
+        values[key] = _coerce(key, value)
 
-    settings["DATA_DIR"] = str(data_path)
+    values["DATA_DIR"] = data_path
     data_path.mkdir(parents=True, exist_ok=True)
-    if not settings["DATABASE_URL"]:
-        settings["DATABASE_URL"] = f"sqlite:///{data_path / 'xiangyin.sqlite3'}"
-    if not settings["SECRET_KEY"]:
-        settings["SECRET_KEY"] = _stored_secret(data_path)
-    settings["PUBLIC_URL"] = settings["PUBLIC_URL"].rstrip("/")
-    if settings["SPEECH_FALLBACK"] not in ("offline", "fail"):
+    if not values["DATABASE_URL"]:
+        values["DATABASE_URL"] = f"sqlite:///{data_path / 'xiangyin.sqlite3'}"
+    if not values["SECRET_KEY"]:
+        values["SECRET_KEY"] = _stored_secret(data_path)
+    values["PUBLIC_URL"] = values["PUBLIC_URL"].rstrip("/")
+    if values["SPEECH_FALLBACK"] not in ("offline", "fail"):
         raise SettingsError("配置项 SPEECH_FALLBACK 只能是 offline（改用离线声音）或 fail（报错）")
-    return settings
+    return Settings(**{key.lower(): value for key, value in values.items()})
 
 
 def _stored_secret(data_path: Path) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.audit import Actor, audit
-from core.db import rows_changed, utcnow
+from core.db import flush_unique, rows_changed, utcnow
 from core.models import ROLES, LoginFailure, User
 from core.errors import Invalid
 
@@ -80,7 +80,7 @@ def create_user(
         phone=(phone or None),
     )
     session.add(user)
-    session.flush()
+    flush_unique(session, "这个用户名刚被使用了，请换一个")
     audit(session, actor, "create", "user", user.id, f"新建账号 {user.username}（{user.role_label}）")
     return user, secret
 

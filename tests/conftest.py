@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app import create_app
+from app import create_app, settings_of
 from core.clock import FrozenClock, use
 from core.db import Database
 from core.models import DoorCard, Job, Member, Pack, Pairing, Series, Visit
@@ -92,12 +92,12 @@ def make_app(data_dir: Path, monkeypatch, migrated_database: Path):
             monkeypatch.delenv(key)
     apps = []
 
-    def factory(migrate: bool = True, **config):
+    def factory(migrate: bool = True, clock=None, **config):
         target = data_dir / DATABASE_FILE
         copied = migrate and "DATABASE_URL" not in config and not target.exists()
         if copied:
             shutil.copyfile(migrated_database, target)
-        app = create_app({"DATA_DIR": str(data_dir), "TESTING": True, **config})
+        app = create_app({"DATA_DIR": str(data_dir), "TESTING": True, **config}, clock=clock)
         if migrate and not copied:
             app.extensions["xiangyin.db"].upgrade()
         apps.append(app)
@@ -202,7 +202,7 @@ def listening(make_app):
         ids["lesson_token"] = share_for(session, lesson=lesson).token
         ids["personal_token"] = share_for(session, lesson=lesson, member=session.get(Member, ids["member"])).token
         ids["series_token"] = share_for(session, series=session.get(Series, ids["series"])).token
-        ids["files"] = {r.id: Path(app.config["DATA_DIR"]) / "audio" / r.file_path
+        ids["files"] = {r.id: settings_of(app).data_dir / "audio" / r.file_path
                         for r in session.scalars(select(Rendition))}
         session.commit()
     return app, ids

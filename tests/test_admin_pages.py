@@ -12,6 +12,7 @@ from core.lessons import char_count, listening_pace, listening_seconds, spoken_u
 from core.models import Lesson, LessonVersion, Rendition, Series
 from tests.helpers.web import page_text
 from tests.helpers.jobs import run_jobs
+from app import settings_of
 
 
 @pytest.mark.parametrize("text, count", [
@@ -39,7 +40,7 @@ def test_the_pace_is_measured_on_the_librarys_own_audio(app):
     from core.demo import load_demo
 
     with app.extensions["xiangyin.db"].session() as session:
-        load_demo(session, app.config)
+        load_demo(session, settings_of(app))
         session.flush()
         assert listening_pace(session, 165) == 165, "no audio yet: the setting"
         versions = session.scalars(select(LessonVersion).limit(3)).all()
@@ -57,7 +58,7 @@ def test_intro_choices_each_show_what_they_say(admin, app):
     from core.demo import load_demo
 
     with app.extensions["xiangyin.db"].session() as session:
-        load_demo(session, app.config)
+        load_demo(session, settings_of(app))
         session.commit()
     page = admin.get("/series/3").get_data(as_text=True)
     options = re.findall(r'<option value="(off|number|number_title)"[^>]*>([^<]+)</option>', page)
@@ -87,7 +88,7 @@ def test_a_finished_render_says_length_and_time_taken(admin, app):
     from core.demo import load_demo
 
     with app.extensions["xiangyin.db"].session() as session:
-        load_demo(session, app.config)
+        load_demo(session, settings_of(app))
         session.commit()
         lesson_id = session.scalar(select(Lesson.id).where(Lesson.title == "冬季防跌倒"))
     assert admin.post(f"/lessons/{lesson_id}/render", {"voice": "offline-mandarin"}).status_code == 303

@@ -8,6 +8,7 @@ import pytest
 from core.lessons import char_count, format_duration, listening_seconds
 from tests.helpers.browser import PHONE, no_sideways_scroll, phone_page, serve_with_jobs, wait_until
 from tests.helpers.web import PASSWORD, add_user
+from app import settings_of
 
 pytestmark = pytest.mark.browser
 
@@ -17,7 +18,7 @@ def live_server(app):
     from core.demo import load_demo
 
     with app.extensions["xiangyin.db"].session() as session:
-        load_demo(session, app.config)
+        load_demo(session, settings_of(app))
         session.commit()
     add_user(app, "phoneadmin", "admin")
     with serve_with_jobs(app) as url:

@@ -14,6 +14,7 @@ from core.models import Lesson, Member, Series, User
 from scripts.cli import cli
 from tests.helpers.web import Client, page_text
 from tests.helpers.archives import make_zip
+from app import settings_of
 
 pytestmark = pytest.mark.slow  # runs whole commands, rendering included
 
@@ -143,7 +144,7 @@ def test_demo_loads_realistic_scripts_once(run):
         assert session.scalar(select(User).where(User.username == "zhangxm")).role == "volunteer"
         assert len(session.scalars(select(Member)).all()) == 5
     listen = re.search(r"演示收听页.*?(http://\S+)", result.output).group(1)
-    page = run.app.test_client().get(listen.replace(run.app.config["PUBLIC_URL"], ""))
+    page = run.app.test_client().get(listen.replace(settings_of(run.app).public_url, ""))
     assert page.status_code == 200 and "2026年冬季党员学习包" in page.get_data(as_text=True)
     again = run("demo", "--no-audio")
     assert again.exit_code == 0 and "演示数据已经载入过，没有重复载入。" in again.output
@@ -211,7 +212,8 @@ def test_say_falls_back_when_online_service_is_unreachable(make_app, tmp_path):
     result = app.test_cli_runner().invoke(cli, ["say", "你好", "--voice", "mandarin-xiaoxiao", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "在线语音不可用，已改用 普通话 · 离线合成" in result.output
-    app.config["SPEECH_FALLBACK"] = "fail"
+    app = make_app(migrate=False, EDGE_WSS_URL="ws://127.0.0.1:9/edge/v1?x=1", EDGE_ATTEMPTS=1, EDGE_TIMEOUT=2,
+                   SPEECH_FALLBACK="fail")
     result = app.test_cli_runner().invoke(cli, ["say", "你好", "--voice", "mandarin-xiaoxiao", "-o", str(out)])
     assert result.exit_code == 1 and "在线语音服务连续 1 次失败" in result.output
 
@@ -226,11 +228,11 @@ def test_demo_renders_its_library_so_the_printed_link_plays(run):
     assert "用离线声音生成演示音频（8 课）" in result.output and "音频已生成，打开就能播放" in result.output
     listen = re.search(r"演示收听页.*?(http://\S+)", result.output).group(1)
     client = run.app.test_client()
-    series = client.get(listen.replace(run.app.config["PUBLIC_URL"], "")).get_data(as_text=True)
+    series = client.get(listen.replace(settings_of(run.app).public_url, "")).get_data(as_text=True)
     lesson = client.get(re.search(r'class="next resume-next" href="([^"]+)"', series).group(1))
     audio = client.get(re.search(r'<audio id="audio"[^>]*src="([^"]+)"', lesson.get_data(as_text=True)).group(1))
     assert audio.status_code == 200 and audio.mimetype == "audio/mpeg" and len(audio.data) > 10_000
-    files = list((Path(run.app.config["DATA_DIR"]) / "audio").glob("*/*.mp3"))
+    files = list((settings_of(run.app).data_dir / "audio").glob("*/*.mp3"))
     assert len(files) == 8 and all(stat.S_IMODE(f.stat().st_mode) == 0o644 for f in files), "files follow the umask"
     assert "演示收听：2 次" in result.output
     admin = Client(client)

@@ -1,18 +1,24 @@
 """Configuration layers, migrations without drift, and the refusal to serve an old schema."""
 from __future__ import annotations
 
+import dataclasses
 import stat
+from datetime import datetime, timezone
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
-from app import create_app
+from app import create_app, job_runner, settings_of
+from core import jobs
+from core.clock import FrozenClock, now
 from core.db import Base, Database
+from core.models import AuditEntry, Job, User
 from core.settings import SettingsError, load_settings
 from scripts.cli import cli
+from tests.helpers.web import Client, add_user
 
 
 def test_settings_layers_in_order(tmp_path):
@@ -21,10 +27,10 @@ def test_settings_layers_in_order(tmp_path):
     (data / "xiangyin.toml").write_text('org_name = "文件里的名字"\npublic_url = "https://file.example/"\nport = 6000\n', "utf-8")
     env = {"XIANGYIN_DATA_DIR": str(data), "XIANGYIN_PUBLIC_URL": "https://env.example", "XIANGYIN_PORT": "7000"}
     settings = load_settings({"PORT": 8000}, environ=env)
-    assert settings["ORG_NAME"] == "文件里的名字"  # file over default
-    assert settings["PUBLIC_URL"] == "https://env.example"  # environment over file
-    assert settings["PORT"] == 8000  # explicit config over environment
-    assert settings["DATABASE_URL"] == f"sqlite:///{data.resolve() / 'xiangyin.sqlite3'}"
+    assert settings.org_name == "文件里的名字"  # file over default
+    assert settings.public_url == "https://env.example"  # environment over file
+    assert settings.port == 8000  # explicit config over environment
+    assert settings.database_url == f"sqlite:///{data.resolve() / 'xiangyin.sqlite3'}"
 
 
 def test_bad_settings_are_named(tmp_path):
@@ -35,14 +41,27 @@ def test_bad_settings_are_named(tmp_path):
         load_settings({"DATA_DIR": str(tmp_path / "x")}, environ={"XIANGYIN_PORT": "五千"})
 
 
+def test_settings_are_typed_frozen_and_derive_their_paths(tmp_path):
+    settings = load_settings({"DATA_DIR": str(tmp_path), "EDGE_TIMEOUT": "7", "RECORDINGS_NEED_APPROVAL": "no"}, environ={})
+    assert settings.edge_timeout == 7.0 and settings.recordings_need_approval is False
+    assert settings.paths.audio == tmp_path.resolve() / "audio"
+    assert settings.speech.cache_dir == tmp_path.resolve() / "cache" / "segments"
+    assert settings.speech.edge.timeout == 7.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.org_name = "别的名字"  # type: ignore[misc]
+    assert settings.but(org_name="别的名字").org_name == "别的名字" != settings.org_name
+    with pytest.raises(SettingsError, match="未知的配置项 EDGE_TIMEOUTS"):
+        load_settings({"DATA_DIR": str(tmp_path), "EDGE_TIMEOUTS": 3}, environ={})
+
+
 def test_secret_key_is_generated_once_and_private(tmp_path):
-    first = load_settings({"DATA_DIR": str(tmp_path)}, environ={})["SECRET_KEY"]
-    second = load_settings({"DATA_DIR": str(tmp_path)}, environ={})["SECRET_KEY"]
+    first = load_settings({"DATA_DIR": str(tmp_path)}, environ={}).secret_key
+    second = load_settings({"DATA_DIR": str(tmp_path)}, environ={}).secret_key
     assert first == second and len(first) == 64
     assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
-    other = load_settings({"DATA_DIR": str(tmp_path / "other")}, environ={})["SECRET_KEY"]
+    other = load_settings({"DATA_DIR": str(tmp_path / "other")}, environ={}).secret_key
     assert other != first
-    assert load_settings({"DATA_DIR": str(tmp_path)}, environ={"XIANGYIN_SECRET_KEY": "k" * 40})["SECRET_KEY"] == "k" * 40
+    assert load_settings({"DATA_DIR": str(tmp_path)}, environ={"XIANGYIN_SECRET_KEY": "k" * 40}).secret_key == "k" * 40
 
 
 def test_every_migration_applies_in_a_line_and_matches_the_models(tmp_path):
@@ -70,7 +89,7 @@ def test_unmigrated_database_is_refused_clearly(make_app, data_dir):
     result = app.test_cli_runner().invoke(cli, ["run"])
     assert result.exit_code == 1, result.output
     assert "数据库尚未初始化或需要升级，请先运行：xiangyin init" in result.output
-    assert not (data_dir / "xiangyin.sqlite3").exists() or not Database(app.config["DATABASE_URL"]).is_current()
+    assert not (data_dir / "xiangyin.sqlite3").exists() or not Database(settings_of(app).database_url).is_current()
 
 
 def test_environment_reaches_the_app(tmp_path, monkeypatch):
@@ -78,8 +97,27 @@ def test_environment_reaches_the_app(tmp_path, monkeypatch):
     monkeypatch.setenv("XIANGYIN_DATABASE_URL", f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}")
     monkeypatch.setenv("XIANGYIN_ORG_NAME", "幸福里社区党委")
     app = create_app()
-    assert app.config["DATA_DIR"] == str((tmp_path / "env-data").resolve())
-    assert app.config["DATABASE_URL"].endswith("elsewhere.sqlite3")
-    assert app.config["ORG_NAME"] == "幸福里社区党委"
+    assert settings_of(app).data_dir == (tmp_path / "env-data").resolve()
+    assert settings_of(app).database_url.endswith("elsewhere.sqlite3")
+    assert settings_of(app).org_name == "幸福里社区党委"
     assert (tmp_path / "env-data" / "secret_key").is_file()
     app.extensions["xiangyin.db"].dispose()
+
+
+def test_an_app_and_its_jobs_run_on_the_clock_they_are_given(make_app, monkeypatch):
+    moment = datetime(2031, 5, 6, 7, 8, tzinfo=timezone.utc)
+    app = make_app(clock=FrozenClock(moment))
+    add_user(app, "boss", "admin")
+    admin = Client(app.test_client())
+    assert admin.login("boss").status_code == 302
+    assert admin.post("/series/new", {"title": "时钟专题"}).status_code == 303
+    monkeypatch.setitem(jobs.HANDLERS, "clock-check", lambda session, job, context: now().isoformat())
+    with app.extensions["xiangyin.db"].session() as session:
+        job_id = jobs.enqueue(session, "clock-check", {}, active_key="clock-check").id
+    job_runner(app).run_until_idle()
+    with app.extensions["xiangyin.db"].session() as session:
+        assert session.scalar(select(User.last_login_at).where(User.username == "boss")) == moment
+        assert session.scalar(select(AuditEntry.at).where(AuditEntry.entity == "series")) == moment
+        job = session.get(Job, job_id)
+        assert (job.started_at, job.finished_at, job.message) == (moment, moment, moment.isoformat())
+    assert now() > datetime(2026, 1, 1, tzinfo=timezone.utc) and now() != moment, "the process clock is untouched"

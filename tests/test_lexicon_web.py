@@ -15,7 +15,7 @@ def test_seeded_lexicon_is_listed_and_editable(admin, app):
     response = admin.post("/lexicon/new", {"written": "曾国藩", "spoken": "增国藩", "note": "姓曾读 zēng"})
     assert response.status_code == 303
     duplicate = admin.post("/lexicon/new", {"written": "曾国藩", "spoken": "x"})
-    assert duplicate.status_code == 400 and "「曾国藩」已经在读音词典里了" in page_text(duplicate)
+    assert duplicate.status_code == 422 and "「曾国藩」已经在读音词典里了" in page_text(duplicate)
     same = admin.post("/lexicon/new", {"written": "甲", "spoken": "甲"})
     assert "读法和写法一样" in page_text(same)
     with app.extensions["xiangyin.db"].session() as session:

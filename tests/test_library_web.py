@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from core.lessons import version_hash
 from core.models import Lesson, LessonVersion, Series
-from tests.helpers.web import page_text
+from tests.helpers.web import page_text, reconfigure
 from tests.helpers.archives import make_zip
 
 GBK_SCRIPT = "第1课 冬季防跌倒\r\n　　冬天到了，地面湿滑，老年人特别容易摔跤。\r\n请记住“三个半分钟”。".encode("gbk")
@@ -115,7 +115,7 @@ def test_upload_without_files_and_oversized_files(admin, app, series_id, make_ap
     response = admin.post(f"/series/{series_id}/upload", {}, content_type="multipart/form-data")
     assert response.status_code == 400
     assert "请先选择要上传的讲稿文件" in page_text(response)
-    app.config["MAX_SCRIPT_BYTES"] = 100
+    reconfigure(app, max_script_bytes=100)
     response = upload(admin, series_id, ("长.txt", "字".encode() * 100))
     assert response.status_code == 422
     assert "「长.txt」太大（300 字节），单个讲稿不能超过 100 字节" in page_text(response)
@@ -147,7 +147,7 @@ def test_editing_bumps_the_version_and_keeps_history(admin, app, series_id):
     assert admin.post("/lessons/1/edit", {"title": "新标题", "text": "改过的正文，\n多了一行。"}).status_code == 303
     assert "内容没有变化" in page_text(admin.get("/lessons/1"))
     response = admin.post("/lessons/1/edit", {"title": "新标题", "text": "  \n "})
-    assert response.status_code == 400 and "课程正文是空的" in page_text(response)
+    assert response.status_code == 422 and "课程正文是空的" in page_text(response)
     with app.extensions["xiangyin.db"].session() as session:
         assert session.scalar(select(func.count()).select_from(LessonVersion)) == 2
 
@@ -165,7 +165,7 @@ def test_reorder_and_delete_keep_numbers_contiguous(admin, app, series_id):
 
 def test_series_create_edit_reorder_delete(admin, app, series_id):
     response = admin.post("/series/new", {"title": "健康生活小课堂"})
-    assert response.status_code == 400 and "已有同名专题「健康生活小课堂」" in page_text(response)
+    assert response.status_code == 422 and "已有同名专题「健康生活小课堂」" in page_text(response)
     admin.post("/series/new", {"title": "第二个专题"})
     admin.post("/series/2/move", {"direction": "up"})
     assert [t for t in re.findall(r"<strong>([^<]+)</strong>", admin.get("/").get_data(as_text=True))] == [

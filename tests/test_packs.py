@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from core.models import Member, Pack
 from scripts.cli import cli
-from tests.helpers.web import page_text
+from tests.helpers.web import page_text, reconfigure
 from tests.helpers.jobs import run_jobs
+from app import settings_of
 
 pytestmark = pytest.mark.slow  # renders audio and writes packs
 
@@ -81,7 +82,7 @@ def test_web_pack_renders_missing_audio_then_offers_the_zip(admin, app):
     from core.demo import load_demo
 
     with app.extensions["xiangyin.db"].session() as session:
-        load_demo(session, app.config)
+        load_demo(session, settings_of(app))
         session.commit()
     first = admin.post("/packs/new", {"series": ["3"], "voice": "offline-mandarin", "member": "2"})
     assert first.status_code == 303 and "/packs/making/" in first.headers["Location"]
@@ -119,11 +120,11 @@ def test_web_pack_renders_missing_audio_then_offers_the_zip(admin, app):
     bad = admin.post("/packs/new", {"series": ["3"], "order": "2,x"})
     assert bad.status_code == 400 and "顺序里只能写第几课的数字" in page_text(bad)
     beyond = admin.post("/packs/new", {"series": ["3"], "order": "1,5", "voice": "offline-mandarin"})
-    assert beyond.status_code == 400 and "「健康生活小课堂」没有第5课（共 2 课）" in page_text(beyond)
+    assert beyond.status_code == 422 and "「健康生活小课堂」没有第5课（共 2 课）" in page_text(beyond)
     two = admin.post("/packs/new", {"series": ["1", "3"], "order": "1,2", "voice": "offline-mandarin"})
-    assert two.status_code == 400 and "请只勾选一个专题" in page_text(two), "“1,2” never takes another series' lessons"
+    assert two.status_code == 422 and "请只勾选一个专题" in page_text(two), "“1,2” never takes another series' lessons"
     empty = admin.post("/packs/new", {"voice": "offline-mandarin"})
-    assert empty.status_code == 400 and "请至少选择一个专题或一课" in page_text(empty)
+    assert empty.status_code == 422 and "请至少选择一个专题或一课" in page_text(empty)
     with app.extensions["xiangyin.db"].session() as session:
         assert session.get(Member, 2).name == "李国华"
 
@@ -135,11 +136,11 @@ def test_web_writes_straight_to_a_local_drive(admin, app, tmp_path, monkeypatch)
 
     drive = tmp_path / "media" / "volunteer" / "KINGSTON"
     drive.mkdir(parents=True)
-    app.config["USB_DRIVE_GLOBS"] = str(tmp_path / "media" / "*" / "*")
+    reconfigure(app, usb_drive_globs=str(tmp_path / "media" / "*" / "*"))
     real_ismount = os.path.ismount
     monkeypatch.setattr(os.path, "ismount", lambda p: str(p) == str(drive) or real_ismount(p))  # stands in for a mount
     with app.extensions["xiangyin.db"].session() as session:
-        load_demo(session, app.config)
+        load_demo(session, settings_of(app))
         session.commit()
     form = admin.get("/packs/new", environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert f"直接写到 {drive}" in page_text(form)

@@ -11,11 +11,11 @@ import pytest
 from audio.mp3 import _BITRATES, _SAMPLE_RATES, _skip_id3v2, mp3_info
 from audio.speech import build_speaker
 from core.jobs import InProcessRunner
-from core.settings import DataPaths
 from core.lessons import add_lesson, create_series
 from core.models import Lesson, Rendition
 from core.rendering import request_render
 from tests.helpers.fake_edge import FakeEdgeServer
+from app import settings_of
 
 pytestmark = pytest.mark.slow  # renders audio under injected faults
 
@@ -33,9 +33,9 @@ def online_app(make_app, server, **config):
 
 def render_all(app, lesson_ids, voice="mandarin-xiaoxiao") -> list[int]:
     with app.extensions["xiangyin.db"].session() as session:
-        ids = [request_render(session, session.get(Lesson, i), dict(app.config), voice_id=voice)[0].id
+        ids = [request_render(session, session.get(Lesson, i), settings_of(app), voice_id=voice)[0].id
                for i in lesson_ids]
-    InProcessRunner(app.extensions["xiangyin.db"], dict(app.config)).run_until_idle()
+    InProcessRunner(app.extensions["xiangyin.db"], settings_of(app)).run_until_idle()
     return ids
 
 
@@ -75,7 +75,7 @@ def test_a_total_outage_of_a_ten_lesson_series_is_noticed_once(make_app, server)
 def test_the_circuit_tries_the_service_again_after_its_pause(make_app, server, tmp_path):
     app = online_app(make_app, server)
     now = [0.0]
-    speaker = build_speaker(dict(app.config), DataPaths.of(app.config).segments)
+    speaker = build_speaker(settings_of(app).speech)
     speaker.clock = lambda: time.monotonic() + now[0]
     server.always = "503"
     assert speaker.render("第一句。", "mandarin-xiaoxiao").fallback_reason
@@ -104,7 +104,7 @@ def cut_at_frame_boundary(data: bytes) -> bytes:
 
 def test_a_cached_segment_cut_short_is_spoken_again(make_app, server):
     app = online_app(make_app, server)
-    speaker = build_speaker(dict(app.config), DataPaths.of(app.config).segments)
+    speaker = build_speaker(settings_of(app).speech)
     text = "这一句会被缓存，然后被截掉一半。"
     first = speaker.render(text, "mandarin-xiaoxiao")
     [path] = [s.path for s in first.segments]
@@ -125,7 +125,7 @@ def test_files_a_killed_render_left_behind_are_swept_at_start(app, data_dir):
         path.write_bytes(b"half")
     for path in leftovers:
         os.utime(path, (time.time() - 7200, time.time() - 7200))
-    InProcessRunner(app.extensions["xiangyin.db"], dict(app.config)).run_until_idle()
+    InProcessRunner(app.extensions["xiangyin.db"], settings_of(app)).run_until_idle()
     assert not any(path.exists() for path in leftovers)
     assert fresh.exists(), "a file being written right now is left alone"
 

@@ -26,6 +26,7 @@ from core.rendering import RenderError, add_recording, request_render
 from tests.helpers import audio_judges as judge
 from tests.helpers.fake_edge import FakeEdgeServer
 from tests.helpers.jobs import render, rendition_file, run_jobs, speech_file
+from app import settings_of
 
 pytestmark = pytest.mark.slow  # renders audio with the offline engine
 
@@ -64,7 +65,7 @@ def test_tts_rendition_meets_loudness_format_and_tags(app, series):
     assert tags["TIT2"].text == ["第1课 按时交纳党费"] and tags["TIT2"].encoding == 1  # UTF-16
     assert tags["TALB"].text == ["冬季学习包"]
     assert tags["TRCK"].text == ["1/2"]
-    assert tags["TPE1"].text == [app.config["ORG_NAME"]]
+    assert tags["TPE1"].text == [settings_of(app).org_name]
     assert path.read_bytes()[-128:-125] != b"TAG", "no ID3v1"
     with app.extensions["xiangyin.db"].session() as session:
         rendition = session.get(Rendition, rendition_id)
@@ -100,18 +101,18 @@ def test_intro_is_really_there(app, series):
 def test_same_render_requested_twice_runs_once_and_is_reused(app, series):
     with app.extensions["xiangyin.db"].session() as session:
         lesson = session.get(Lesson, 1)
-        first, job1 = request_render(session, lesson, dict(app.config))
-        second, job2 = request_render(session, lesson, dict(app.config))
+        first, job1 = request_render(session, lesson, settings_of(app))
+        second, job2 = request_render(session, lesson, settings_of(app))
         assert (first.id, job1.id) == (second.id, job2.id)
         again = enqueue(session, "render", {"rendition_id": first.id}, active_key=f"rendition:{first.id}")
         assert again.id == job1.id
     run_jobs(app)
     with app.extensions["xiangyin.db"].session() as session:
-        rendition, job = request_render(session, session.get(Lesson, 1), dict(app.config))
+        rendition, job = request_render(session, session.get(Lesson, 1), settings_of(app))
         assert rendition.id == first.id and job is None
         assert session.scalar(select(Job).where(Job.status == "queued")) is None
         assert len(session.scalars(select(Job)).all()) == 1
-        other, job3 = request_render(session, session.get(Lesson, 1), dict(app.config), rate=0)
+        other, job3 = request_render(session, session.get(Lesson, 1), settings_of(app), rate=0)
         assert other.id != first.id and job3 is not None
 
 
@@ -149,7 +150,7 @@ def test_recording_comes_out_at_the_loudness_target(app, series, tmp_path, name,
     source = speech_file(tmp_path, name, gain_db=-24, codec=codec)
     with app.extensions["xiangyin.db"].session() as session:
         rendition, job = add_recording(
-            session, session.get(Lesson, 1), name, source.read_bytes(), dict(app.config),
+            session, session.get(Lesson, 1), name, source.read_bytes(), settings_of(app),
             dialect="重庆话", speaker_name="王秀英", with_intro=True, user=None,
         )
         rendition_id = rendition.id
@@ -183,18 +184,18 @@ def _silent_wav(seconds: float) -> bytes:
 def test_bad_recordings_are_refused_clearly(app, series, name, data, message):
     with app.extensions["xiangyin.db"].session() as session:
         with pytest.raises(RenderError, match=message):
-            add_recording(session, session.get(Lesson, 1), name, data, dict(app.config),
+            add_recording(session, session.get(Lesson, 1), name, data, settings_of(app),
                           dialect="重庆话", speaker_name="", with_intro=False, user=None)
         assert session.scalars(select(Rendition)).all() == []
-    assert not any((Path(app.config["DATA_DIR"]) / "recordings").glob("*"))
+    assert not any((settings_of(app).data_dir / "recordings").glob("*"))
 
 
 def test_over_long_recording_is_refused(app, series, tmp_path):
-    app.config["MAX_RECORDING_MINUTES"] = 0.05  # three seconds
     source = speech_file(tmp_path, "long.wav")
     with app.extensions["xiangyin.db"].session() as session:
         with pytest.raises(RenderError, match="录音不能超过 0.05 分钟"):
-            add_recording(session, session.get(Lesson, 1), "long.wav", source.read_bytes(), dict(app.config),
+            add_recording(session, session.get(Lesson, 1), "long.wav", source.read_bytes(),
+                          settings_of(app).but(max_recording_minutes=0.05),  # three seconds
                           dialect="重庆话", speaker_name="", with_intro=False, user=None)
 
 
@@ -209,7 +210,7 @@ def test_worker_killed_mid_render_resumes_from_the_segment_cache(app, data_dir, 
             lesson = add_lesson(session, session.get(Series, series), "长课", lesson_text)
             session.get(Series, series).intro_mode, session.get(Series, series).closing_text = "off", ""
             session.commit()
-            rendition, job = request_render(session, lesson, dict(app.config), voice_id="mandarin-xiaoxiao")
+            rendition, job = request_render(session, lesson, settings_of(app), voice_id="mandarin-xiaoxiao")
             rendition_id, job_id = rendition.id, job.id
         env = {**os.environ, "XIANGYIN_DATA_DIR": str(data_dir), "XIANGYIN_EDGE_WSS_URL": server.url,
                "XIANGYIN_EDGE_CONCURRENCY": "1", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}

@@ -15,6 +15,7 @@ from core.models import AuditEntry, DoorCard, Member, Pack, Pairing, User, Visit
 from core.visits import overdue_members, quarter_start
 from tests.helpers.web import PASSWORD, Client, add_user, page_text
 from tests.helpers.tools import tone_wav
+from app import settings_of
 
 T0 = datetime(2026, 11, 25, 1, 30, tzinfo=timezone.utc)  # 09:30 in Beijing
 
@@ -276,14 +277,14 @@ def test_door_cards_print_and_scan_back(app, community, tmp_path):
     pages = rasterise(out, tmp_path)
     assert len(pages) == 2
     found = sorted(url for page in pages for url in decode(page))
-    assert found == sorted(f"{app.config['PUBLIC_URL']}/d/{token}" for token in cards.values())
+    assert found == sorted(f"{settings_of(app).public_url}/d/{token}" for token in cards.values())
     size = subprocess.run([require_tool("pdfinfo"), str(out)], capture_output=True, text=True).stdout
     assert re.search(r"Page size:\s+297\.6\d? x 419\.5\d? pts", size), "A6"
     text = subprocess.run([require_tool("pdftotext"), str(out), "-"], capture_output=True, text=True).stdout
     assert "王秀英 同志" in text and "志愿者上门时请用手机扫码登记" in text
     flat = re.sub(r"\s+", "", text)
     for token in cards.values():
-        assert f"{app.config['PUBLIC_URL']}/d/{token}" in flat, "the card's link is printed as text too"
+        assert f"{settings_of(app).public_url}/d/{token}" in flat, "the card's link is printed as text too"
 
 
 def test_home_page_reminds_volunteers_of_overdue_visits(app, community, freeze):

@@ -4,7 +4,6 @@ when the phone is back online, still carrying the time of the scan."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from core.visits import issue_card
 from tests.helpers.audio_judges import decode
 from tests.helpers.browser import PHONE, no_sideways_scroll, phone_page, serve, wait_until
 from tests.helpers.web import PASSWORD, add_user
+from app import settings_of
 
 pytestmark = pytest.mark.browser
 
@@ -69,7 +69,7 @@ def test_scan_fill_offline_then_sent_with_the_scan_time(app):
             assert visit.visited_at == scan.scanned_at, "the visit keeps the time of the scan"
             assert (visit.created_at - scan.scanned_at).total_seconds() >= 2
             assert visit.feedback == "声音很清楚，想再听一遍第二课" and visit.duration_minutes == 35 and not visit.manual
-            note = Path(app.config["DATA_DIR"]) / "voice_notes" / visit.voice_note_path
+            note = settings_of(app).data_dir / "voice_notes" / visit.voice_note_path
             samples = decode(note)
             assert len(samples) / 44100 >= 1.5 and abs(samples).max() > 0.05, "the voice note recorded offline arrived"
         page.goto(f"{url}/members/{member_id}")

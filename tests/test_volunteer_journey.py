@@ -15,6 +15,7 @@ from core.models import Member, Pack, Pairing, User, Visit
 from core.visits import issue_card
 from tests.helpers.browser import no_sideways_scroll, phone_page, serve_with_jobs
 from tests.helpers.web import PASSWORD, add_user
+from app import settings_of
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +44,7 @@ def day(app):
     from core.demo import load_demo
 
     with app.extensions["xiangyin.db"].session() as session:
-        load_demo(session, app.config)
+        load_demo(session, settings_of(app))
         session.commit()
     add_user(app, "xiaoli", "volunteer")
     with app.extensions["xiangyin.db"].session() as session:

@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import gzip
 from datetime import datetime
-from core.clock import LOCAL_TZ
 
-from flask import Flask, g, redirect, render_template, request, url_for
+from flask import Flask, current_app, g, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.routing import IntegerConverter
 
+from core import clock
+from core.clock import LOCAL_TZ
 from core.errors import DomainError
 from core.db import Database
+from core.settings import Settings
 from core.lessons import format_duration
 from core.models import User
 from web.errors import domain_error
@@ -36,9 +38,14 @@ ERROR_MESSAGES = {
 
 
 def db() -> Database:
-    from flask import current_app
-
     return current_app.extensions["xiangyin.db"]
+
+
+def settings() -> Settings:
+    """The app's configuration, built once by create_app."""
+    from app import settings_of
+
+    return settings_of(current_app)
 
 
 def session():
@@ -101,8 +108,11 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["clock"] = _clock
     app.jinja_env.filters["minutes"] = _minutes
     app.jinja_env.globals["listen_asset"] = listen_asset
-    app.jinja_env.globals["ORG_NAME"] = app.config["ORG_NAME"]
+    app.jinja_env.globals["ORG_NAME"] = app.extensions["xiangyin.settings"].org_name
+    app.context_processor(lambda: {"settings": settings()})
 
+    app.before_request(_enter_app_clock)
+    app.teardown_request(_leave_app_clock)
     app.after_request(_security_headers)
     app.after_request(_compress)
     app.before_request(_require_migrated_database)
@@ -113,6 +123,18 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(DomainError, domain_error)
     app.register_error_handler(OverflowError, _overflow)
+
+
+def _enter_app_clock() -> None:
+    """Serve the request on the app's clock (create_app(clock=…)), so a frozen or replayed
+    time reaches every rule the request touches."""
+    g.xiangyin_leave_clock = clock.enter(current_app.extensions["xiangyin.clock"])
+
+
+def _leave_app_clock(_exc: BaseException | None) -> None:
+    leave = g.pop("xiangyin_leave_clock", None)
+    if leave is not None:
+        leave()
 
 
 @login_manager.user_loader

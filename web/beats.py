@@ -14,6 +14,7 @@ from http import HTTPStatus
 from sqlalchemy.exc import IntegrityError
 from werkzeug.http import parse_cookie
 
+from core.clock import within
 from core.errors import DomainError
 from core.plays import Rules, address_key, beat_open_listen, open_listen, verify_sid
 from web.errors import status_for
@@ -25,19 +26,21 @@ MAX_BODY = 4096
 
 class HeartbeatEndpoint:
     def __init__(self, app, wsgi_app) -> None:
-        config = app.config
+        settings = app.extensions["xiangyin.settings"]
         self.next = wsgi_app
         self.logger = app.logger
         self.database = app.extensions["xiangyin.db"]
-        self.secret = config["SECRET_KEY"]
-        self.rules = rules_from(config)
+        self.secret = settings.secret_key
+        self.rules = Rules.of(settings)
+        self.clock = app.extensions["xiangyin.clock"]
         self.ready = False
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") != PATH:
             return self.next(environ, start_response)
         try:
-            status, payload = self.handle(environ)
+            with within(self.clock):
+                status, payload = self.handle(environ)
         except Exception:  # the listener's page keeps playing; the operator gets the traceback
             self.logger.exception("heartbeat failed")
             status, payload = 500, {"error": "服务器出了点问题，这次收听记录没有保存"}
@@ -89,11 +92,3 @@ class HeartbeatEndpoint:
         return 200, {"listened": round(result.listened, 3), "accepted": round(result.accepted, 3),
                      "counted": result.counted, "completed": result.completed}
 
-
-def rules_from(config) -> Rules:
-    return Rules(
-        threshold=float(config["PLAY_THRESHOLD_SECONDS"]),
-        beat_burst=float(config["HEARTBEAT_SESSION_BURST"]), beat_rate=float(config["HEARTBEAT_SESSION_RATE"]),
-        new_listeners=int(config["NEW_LISTENERS_PER_ADDRESS"]),
-        new_listener_window=float(config["NEW_LISTENERS_WINDOW_SECONDS"]),
-    )

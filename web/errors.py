@@ -1,9 +1,13 @@
 """Where core's refusals become HTTP answers: one table from kind to status, one handler that
 rolls the request's work back and answers with the message, as JSON for the phone scripts
-that ask for it and as a page otherwise."""
+that ask for it, as the form that was sent (filled in again) when the view declared one with
+`refill`, and as an error page otherwise."""
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+from collections.abc import Callable
+from typing import Any
+
+from flask import g, jsonify, render_template, request
 
 from core.errors import Conflict, DomainError, Forbidden, Gone, Invalid, NotFound, TooMany
 
@@ -21,6 +25,14 @@ def wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json" or request.is_json
 
 
+def refill(template: str, build: Callable[[], dict[str, Any]] | None = None, **context: Any) -> None:
+    """Name the page a form view shows again when core refuses what was typed (Invalid,
+    Conflict): `domain_error` renders it with the message and the typed values as `form`, so
+    the view itself is parse → call → render with no try/except. `build` and callable values
+    are called only then, after the rollback, so they show the records as they now are."""
+    g.xiangyin_refill = (template, build, context)
+
+
 def domain_error(error: DomainError):
     from web import session
 
@@ -28,5 +40,12 @@ def domain_error(error: DomainError):
     status = status_for(error)
     if wants_json():
         return jsonify(ok=False, error=str(error)), status
+    refilled = g.pop("xiangyin_refill", None)
+    if refilled is not None and isinstance(error, (Invalid, Conflict)):
+        template, build, context = refilled
+        values = dict(build()) if build else {}
+        values.update((name, value() if callable(value) else value) for name, value in context.items())
+        values.setdefault("form", request.form)
+        return render_template(template, error=str(error), **values), status
     template = "listen/error.html" if request.blueprint == "listen" else "error.html"
     return render_template(template, title=TITLES[status], message=str(error)), status

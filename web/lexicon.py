@@ -11,11 +11,11 @@ from flask_login import current_user
 from audio.engines.edge import EdgeEngine
 from audio.preview import reading_changes
 from audio.segment import segment_text
-from core.lessons import LibraryError
 from core.lexicon import delete_entry, entries, lexicon_map, save_entry
 from core.models import LexiconEntry
 from web import session
 from web.auth import admin_required
+from web.errors import refill
 
 bp = Blueprint("lexicon", __name__)
 PAUSE_LABELS = {"clause": "短停", "sentence": "句停", "paragraph": "段停", "heading": "标题停"}
@@ -71,12 +71,9 @@ def save(entry_id: int | None = None):
     entry = None
     if entry_id is not None:
         entry = db_session.get(LexiconEntry, entry_id) or abort(404)
-    try:
-        save_entry(db_session, request.form.get("written", ""), request.form.get("spoken", ""),
-                   request.form.get("note", ""), entry, actor=current_user._get_current_object())
-    except LibraryError as exc:
-        db_session.rollback()
-        return render_template("lexicon/index.html", entries=entries(db_session), form=request.form, error=str(exc)), 400
+    refill("lexicon/index.html", entries=lambda: entries(db_session))
+    save_entry(db_session, request.form.get("written", ""), request.form.get("spoken", ""),
+               request.form.get("note", ""), entry, actor=current_user._get_current_object())
     db_session.commit()
     flash("读音词典已保存", "success")
     return redirect(url_for("lexicon.index"), 303)

@@ -1,17 +1,17 @@
 """The lesson library: series, lessons, uploads. Volunteers read; admins change."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from core import lessons as library
 from core.importer import Limits, human_size, inspect_batch, to_simplified
-from core.lessons import LibraryError
 from core.models import Lesson, LessonVersion, Series
 from core.rendering import renditions_for
 from core.staging import AlreadyTaken, StagingArea
-from web import session
+from web import session, settings
 from web.auth import admin_required
+from web.errors import refill
 
 bp = Blueprint("library", __name__)
 
@@ -27,7 +27,7 @@ def _lesson_or_404(lesson_id: int) -> Lesson:
 def _cpm() -> int:
     """The pace for estimates, measured once per request on the library's own audio."""
     if "xiangyin_pace" not in g:
-        g.xiangyin_pace = library.listening_pace(session(), current_app.config["CHARS_PER_MINUTE"])
+        g.xiangyin_pace = library.listening_pace(session(), settings().chars_per_minute)
     return g.xiangyin_pace
 
 
@@ -47,7 +47,7 @@ def index():
     from core.visits import overdue_members
 
     members = visible_members(session(), current_user._get_current_object())
-    overdue = overdue_members(session(), members, current_app.config["VISIT_INTERVAL_DAYS"])
+    overdue = overdue_members(session(), members, settings().visit_interval_days)
     return render_template("library/index.html", series_list=library.list_series(session()), overdue=overdue)
 
 
@@ -55,13 +55,9 @@ def index():
 @admin_required
 def series_create():
     db_session = session()
-    try:
-        series = library.create_series(db_session, request.form.get("title", ""), request.form.get("description", ""),
-                                       actor=current_user._get_current_object())
-    except LibraryError as exc:
-        return render_template(
-            "library/index.html", series_list=library.list_series(db_session), error=str(exc), form=request.form
-        ), 400
+    refill("library/index.html", series_list=lambda: library.list_series(db_session))
+    series = library.create_series(db_session, request.form.get("title", ""), request.form.get("description", ""),
+                                   actor=current_user._get_current_object())
     db_session.commit()
     flash(f"已创建专题「{series.title}」", "success")
     return redirect(url_for("library.series_detail", series_id=series.id), 303)
@@ -77,12 +73,9 @@ def series_detail(series_id: int):
 def series_edit(series_id: int):
     db_session = session()
     series = _series_or_404(series_id)
-    try:
-        library.update_series(db_session, series, request.form.get("title", ""), request.form.get("description", ""),
-                              actor=current_user._get_current_object())
-    except LibraryError as exc:
-        db_session.rollback()
-        return render_template("library/series.html", series=_series_or_404(series_id), error=str(exc)), 400
+    refill("library/series.html", series=series)
+    library.update_series(db_session, series, request.form.get("title", ""), request.form.get("description", ""),
+                          actor=current_user._get_current_object())
     db_session.commit()
     flash("专题已保存", "success")
     return redirect(url_for("library.series_detail", series_id=series.id), 303)
@@ -118,11 +111,11 @@ def series_delete(series_id: int):
 
 
 def _limits() -> Limits:
-    return Limits.from_settings(current_app.config)
+    return Limits.from_settings(settings())
 
 
 def _staging() -> StagingArea:
-    return StagingArea(current_app.config["DATA_DIR"])
+    return StagingArea(settings().data_dir)
 
 
 @bp.route("/series/<int:series_id>/upload", methods=["POST"])
@@ -134,8 +127,8 @@ def upload(series_id: int):
     files = [(f.filename or "未命名文件", f.read()) for f in request.files.getlist("files") if f.filename]
     if not files:
         return render_template("library/series.html", series=series, error="请先选择要上传的讲稿文件"), 400
-    if len(files) > current_app.config["MAX_UPLOAD_FILES"]:
-        abort(413, f"一次最多上传 {current_app.config['MAX_UPLOAD_FILES']} 个文件，请打包成 .zip 或分批上传")
+    if len(files) > settings().max_upload_files:
+        abort(413, f"一次最多上传 {settings().max_upload_files} 个文件，请打包成 .zip 或分批上传")
     simplify = bool(request.form.get("simplify"))
     title = request.form.get("title", "").strip() if len(files) == 1 else None
     uploads = inspect_batch(files, _limits(), simplify=simplify, title=title)
@@ -227,13 +220,8 @@ def lesson_new(series_id: int):
     title, text = request.form.get("title", ""), request.form.get("text", "")
     if request.form.get("simplify"):
         title, text = to_simplified(title), to_simplified(text)
-    try:
-        lesson = library.create_lesson(db_session, series, title, text, user=current_user._get_current_object())
-    except LibraryError as exc:
-        db_session.rollback()
-        return render_template(
-            "library/lesson_form.html", series=series, lesson=None, form=request.form, error=str(exc)
-        ), 400
+    refill("library/lesson_form.html", series=series, lesson=None)
+    lesson = library.create_lesson(db_session, series, title, text, user=current_user._get_current_object())
     db_session.commit()
     flash(f"已添加第 {lesson.number} 课", "success")
     return redirect(url_for("library.lesson_detail", lesson_id=lesson.id), 303)
@@ -244,7 +232,7 @@ def lesson_new(series_id: int):
 def estimate():
     """The editor's count and listening time, from the same functions as the lesson page."""
     text = request.form.get("text", "")
-    if len(text) > current_app.config["MAX_SCRIPT_BYTES"]:
+    if len(text) > settings().max_script_bytes:
         abort(413)
     seconds = _seconds(text)
     return jsonify(chars=library.char_count(text), seconds=seconds, length=library.format_duration(seconds))
@@ -265,21 +253,9 @@ def lesson_edit(lesson_id: int):
     if request.method == "GET":
         return render_template("library/lesson_form.html", series=lesson.series, lesson=lesson, form={})
     db_session = session()
-    try:
-        changed = library.update_lesson(
-            db_session,
-            lesson,
-            request.form.get("title", ""),
-            request.form.get("text", ""),
-            user=current_user._get_current_object(),
-            simplify=bool(request.form.get("simplify")),
-        )
-    except LibraryError as exc:
-        db_session.rollback()
-        lesson = _lesson_or_404(lesson_id)
-        return render_template(
-            "library/lesson_form.html", series=lesson.series, lesson=lesson, form=request.form, error=str(exc)
-        ), 400
+    refill("library/lesson_form.html", series=lesson.series, lesson=lesson)
+    changed = library.update_lesson(db_session, lesson, request.form.get("title", ""), request.form.get("text", ""),
+                                    user=current_user._get_current_object(), simplify=bool(request.form.get("simplify")))
     db_session.commit()
     flash("已保存新版本" if changed else "内容没有变化", "success" if changed else "info")
     return redirect(url_for("library.lesson_detail", lesson_id=lesson.id), 303)

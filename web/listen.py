@@ -14,10 +14,9 @@ from sqlalchemy import select
 from audio.store import AudioStore
 from core.models import Lesson, Rendition, ShareToken, Status
 from core.offline import record_offline
-from core.plays import finished_lessons, issue_sid, verify_sid
+from core.plays import Rules, finished_lessons, issue_sid, verify_sid
 from core.sharing import find_share, lesson_allowed, listen_choices, published
-from core.settings import DataPaths
-from web import beats, csrf, public, session
+from web import beats, csrf, public, session, settings
 
 bp = Blueprint("listen", __name__)
 COOKIE = beats.COOKIE
@@ -74,12 +73,13 @@ class PageCache:
 def init_app(app) -> None:
     from web.beats import HeartbeatEndpoint
 
-    app.extensions["xiangyin.listen_pages"] = PageCache(app.config["LISTEN_PAGE_CACHE_SECONDS"])
+    config = app.extensions["xiangyin.settings"]
+    app.extensions["xiangyin.listen_pages"] = PageCache(config.listen_page_cache_seconds)
     app.wsgi_app = HeartbeatEndpoint(app, app.wsgi_app)
-    if app.config["TRUSTED_PROXIES"]:
+    if config.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        hops = int(app.config["TRUSTED_PROXIES"])
+        hops = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
@@ -88,7 +88,7 @@ def forget_pages() -> None:
 
 
 def _sid() -> str | None:
-    return verify_sid(request.cookies.get(COOKIE), current_app.config["SECRET_KEY"])
+    return verify_sid(request.cookies.get(COOKIE), settings().secret_key)
 
 
 def _page(template: str, html: str | None = None, **context):
@@ -97,8 +97,8 @@ def _page(template: str, html: str | None = None, **context):
     response = make_response(html if html is not None else render_template(template, **context))
     if _sid() is None:
         response.set_cookie(
-            COOKIE, issue_sid(current_app.config["SECRET_KEY"]), max_age=COOKIE_MAX_AGE,
-            httponly=True, samesite="Lax", secure=request.is_secure or current_app.config.get("SESSION_COOKIE_SECURE", False),
+            COOKIE, issue_sid(settings().secret_key), max_age=COOKIE_MAX_AGE,
+            httponly=True, samesite="Lax", secure=request.is_secure or settings().https,
         )
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -135,7 +135,7 @@ def _lesson_page(share: ShareToken, lesson: Lesson):
         next_audio=_first_audio(next_share, following, member) if next_share else None,
         list_url=_list_url(share),
         prefix=_prefix(share),
-        beat_every=current_app.config["HEARTBEAT_SECONDS"],
+        beat_every=settings().heartbeat_seconds,
     )
 
 
@@ -265,7 +265,7 @@ def offline_listening():
     except ValueError:
         return jsonify(error="上报内容不是有效的 JSON"), 400
     items = payload.get("items") if isinstance(payload, dict) else None
-    stored = record_offline(session(), sid, items, beats.rules_from(current_app.config))
+    stored = record_offline(session(), sid, items, Rules.of(settings()))
     return jsonify(stored=stored)
 
 
@@ -279,7 +279,7 @@ def audio(prefix: str, token: str, rendition_id: int, name: str):
     if (rendition is None or rendition.status != Status.DONE or not rendition.file_path or not published(rendition)
             or Path(rendition.file_path).name != name or not lesson_allowed(share, rendition.lesson)):
         abort(404)
-    store = AudioStore(DataPaths.of(current_app.config).audio)
+    store = AudioStore(settings().paths.audio)
     path = store.resolve(rendition.file_path)
     if not path.is_file():
         abort(404)

@@ -1,10 +1,9 @@
 """The member roll: list, edit, pair with volunteers, door cards, import and export."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from core.members import (
     CATEGORIES, FIELDS, MemberError, export_csv, export_xlsx, guess_mapping, import_members, plan_import, read_table,
@@ -17,8 +16,9 @@ from core.visits import (
     active_card, door_cards_for, door_url, first_visits_due, issue_card, last_visits, overdue_members, packs_for, personal_codes,
     timeline,
 )
-from web import download, session
+from web import download, session, settings
 from web.auth import admin_required
+from web.errors import refill
 
 bp = Blueprint("members", __name__, url_prefix="/members")
 
@@ -35,7 +35,7 @@ def _member(member_id: int) -> Member:
 def index():
     show_all = current_user.is_admin and request.args.get("all") == "1"
     members = visible_members(session(), _user(), include_inactive=show_all)
-    interval = current_app.config["VISIT_INTERVAL_DAYS"]
+    interval = settings().visit_interval_days
     overdue = {o.member.id: o for o in overdue_members(session(), members, interval)}
     first_due = {f.member.id: f for f in first_visits_due(session(), members, interval)}
     return render_template("members/index.html", members=members, last=last_visits(session()), overdue=overdue,
@@ -50,16 +50,11 @@ def _form(member: Member | None):
     """New and edit share one form: on a problem it comes back with what was typed."""
     if request.method == "POST":
         chosen = [int(v) for v in request.form.getlist("volunteers") if v.isdigit()]
-        try:
-            saved = save_member(session(), member, request.form.to_dict(), _user())
-            set_volunteers(session(), saved, chosen, _user())
-            session().commit()
-        except (MemberError, IntegrityError) as exc:
-            session().rollback()
-            # IntegrityError: the same name and phone saved at the same moment by someone else.
-            flash(str(exc) if isinstance(exc, MemberError) else "名册中已有同名同电话的党员", "error")
-            return render_template("members/form.html", member=member, values=request.form, categories=CATEGORIES,
-                                   volunteers=_volunteers(), paired=set(chosen)), 422
+        refill("members/form.html", member=member, values=request.form, categories=CATEGORIES,
+               volunteers=_volunteers, paired=set(chosen))
+        saved = save_member(session(), member, request.form.to_dict(), _user())
+        set_volunteers(session(), saved, chosen, _user())
+        session().commit()
         flash("已保存" if member else f"已添加 {saved.name}", "success")
         return redirect(url_for("members.detail", member_id=saved.id), 303)
     values: dict = {}
@@ -85,13 +80,13 @@ def edit(member_id: int):
 @bp.route("/<int:member_id>")
 def detail(member_id: int):
     member = _member(member_id)
-    overdue = overdue_members(session(), [member], current_app.config["VISIT_INTERVAL_DAYS"])
+    overdue = overdue_members(session(), [member], settings().visit_interval_days)
     card = active_card(session(), member)
     return render_template(
         "members/detail.html", member=member, events=timeline(session(), member), card=card,
-        card_url=door_url(current_app.config["PUBLIC_URL"], card) if card and current_user.is_admin else None,
+        card_url=door_url(settings().public_url, card) if card and current_user.is_admin else None,
         overdue=overdue[0] if overdue else None, packs=packs_for(session(), member),
-        codes=personal_codes(session(), member), interval=current_app.config["VISIT_INTERVAL_DAYS"],
+        codes=personal_codes(session(), member), interval=settings().visit_interval_days,
         series_list=session().scalars(select(Series).order_by(Series.position, Series.id)).all(),
     )
 
@@ -108,7 +103,7 @@ def reissue_card(member_id: int):
 
 
 def _cards_response(members: list[Member], filename: str):
-    data = door_cards_for(session(), _user(), members, current_app.config["PUBLIC_URL"], current_app.config["ORG_NAME"])
+    data = door_cards_for(session(), _user(), members, settings().public_url, settings().org_name)
     session().commit()
     return download(data, filename)
 
@@ -133,7 +128,7 @@ def cards_pdf():
 # --- import and export ---------------------------------------------------------------------
 
 def _staging() -> StagingArea:
-    return StagingArea(current_app.config["DATA_DIR"])
+    return StagingArea(settings().data_dir)
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -145,10 +140,8 @@ def import_upload():
     if upload is None or not upload.filename:
         abort(400, "请选择名册文件（CSV 或 Excel）")
     data = upload.read()
-    try:
-        read_table(upload.filename, data)
-    except MemberError as exc:
-        return render_template("members/import.html", error=str(exc)), 422
+    refill("members/import.html")
+    read_table(upload.filename, data)
     token = _staging().save([(upload.filename, data)], {"kind": "members"})
     return redirect(url_for("members.import_preview", token=token), 303)
 
@@ -190,10 +183,6 @@ def _confirm_import(token: str, plan, filename: str):
     except AlreadyTaken:
         flash("这份名册已经导入过了", "info")
         return redirect(url_for("members.index"), 303)
-    except (MemberError, IntegrityError) as exc:
-        session().rollback()
-        message = str(exc) if isinstance(exc, MemberError) else "名册中已有其中的人（同名同电话），请刷新后重试"
-        abort(422, message)
     flash(f"已导入 {len(members)} 人", "success")
     return redirect(url_for("members.index"), 303)
 

@@ -12,8 +12,6 @@ from core.access import job_for, member_for, pack_for, visible_members, visible_
 from core.lessons import list_series
 from core.packs import (
     RECORDING,
-    PackRequestError,
-    drive_globs,
     lessons_by_number,
     lessons_for,
     mark_delivered,
@@ -21,7 +19,8 @@ from core.packs import (
     pack_zip_path,
     request_pack,
 )
-from web import session
+from web import session, settings
+from web.errors import refill
 
 bp = Blueprint("packs", __name__, url_prefix="/packs")
 
@@ -35,7 +34,7 @@ def _local_drives() -> list:
     """Drives are offered only when the browser runs on the server's own computer."""
     if request.remote_addr not in ("127.0.0.1", "::1"):
         return []
-    return visible_drives(drive_globs(current_app.config))
+    return visible_drives(settings().drive_globs)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -47,8 +46,8 @@ def new():
                "drives": drives}
     if request.method == "GET":
         return render_template("packs/new.html", **context)
-    settings = dict(current_app.config)
-    voice = request.form.get("voice") or settings["DEFAULT_VOICE"]
+    config = settings()
+    voice = request.form.get("voice") or config.default_voice
     try:
         member_id = int(request.form.get("member") or 0)
         series_ids = [int(x) for x in request.form.getlist("series")]
@@ -61,16 +60,14 @@ def new():
     drive = request.form.get("drive") or None
     if drive is not None and drive not in [str(path) for path, _ in drives]:
         return render_template("packs/new.html", error="找不到这个 U 盘，请刷新页面后重新选择", **context), 400
-    try:
-        if order:
-            lessons = lessons_by_number(db_session, series_ids, order)
-        else:
-            lessons = lessons_for(db_session, series_ids=series_ids, lesson_ids=picked)
-        job = request_pack(db_session, settings, lessons, voice, user=user, member=member, drive=drive,
-                           replace=bool(request.form.get("replace")), greeting=bool(request.form.get("greeting")),
-                           series_intros=bool(request.form.get("series_intros")))
-    except PackRequestError as exc:
-        return render_template("packs/new.html", error=str(exc), **context), 400
+    refill("packs/new.html", **context)
+    if order:
+        lessons = lessons_by_number(db_session, series_ids, order)
+    else:
+        lessons = lessons_for(db_session, series_ids=series_ids, lesson_ids=picked)
+    job = request_pack(db_session, config, lessons, voice, user=user, member=member, drive=drive,
+                       replace=bool(request.form.get("replace")), greeting=bool(request.form.get("greeting")),
+                       series_intros=bool(request.form.get("series_intros")))
     runner = current_app.extensions.get("xiangyin.runner")
     if runner is not None:
         runner.wake()
@@ -102,7 +99,7 @@ def making_status(job_id: int):
 def detail(pack_uuid: str):
     pack = pack_for(session(), current_user._get_current_object(), pack_uuid)
     return render_template("packs/detail.html", pack=pack,
-                           zip_ready=pack_zip_path(current_app.config, pack.uuid).is_file(),
+                           zip_ready=pack_zip_path(settings(), pack.uuid).is_file(),
                            fresh=bool(request.args.get("fresh")))
 
 
@@ -118,7 +115,7 @@ def delivered(pack_uuid: str):
 @bp.route("/<pack_uuid>.zip")
 def download(pack_uuid: str):
     pack = pack_for(session(), current_user._get_current_object(), pack_uuid)
-    path = pack_zip_path(current_app.config, pack.uuid)
+    path = pack_zip_path(settings(), pack.uuid)
     if not path.is_file():
         abort(404, "这个学习包是直接写到 U 盘或镜像的，没有保存下载文件")
     name = f"{pack.title}{'（' + pack.member.name + '）' if pack.member else ''}.zip"

@@ -1,7 +1,7 @@
 """Printing QR sheets and retiring codes (the listener's side is web/listen.py)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -9,7 +9,7 @@ from audio.qr import LAYOUTS, sheet_pdf
 from core.access import members_for, visible_members
 from core.models import Lesson, Listen, Series, ShareToken
 from core.sharing import list_shares, revoke, share_target, share_url, sheet_cards
-from web import download, session
+from web import download, session, settings
 from web.auth import admin_required
 from web.listen import forget_pages
 
@@ -27,7 +27,7 @@ def series_codes(series_id: int):
     return render_template(
         "qr/series.html", series=series, shares=shares, plays=plays, members=members, layouts=LAYOUTS,
         chosen=set(request.args.getlist("member", type=int)), share_target=share_target,
-        url_of=lambda share: share_url(current_app.config["PUBLIC_URL"], share),
+        url_of=lambda share: share_url(settings().public_url, share),
     )
 
 
@@ -43,7 +43,7 @@ def series_sheet(series_id: int):
     lessons = [session().get(Lesson, lid) for lid in lesson_ids] or None
     if lessons is not None and None in lessons:
         abort(400, "所选的课不存在")
-    cards = sheet_cards(session(), series, layout, current_app.config["PUBLIC_URL"], members=members,
+    cards = sheet_cards(session(), series, layout, settings().public_url, members=members,
                         lessons=lessons, user=current_user._get_current_object())
     data = sheet_pdf(cards, layout, title=series.title)
     session().commit()

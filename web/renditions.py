@@ -15,17 +15,12 @@ from core.lessons import format_duration
 from core.models import ACTIVE, INTRO_MODES, Job, Lesson, Rendition, Series, Status
 from core.rendering import add_recording, approve_recording, intro_text, request_render, request_series, update_audio_settings
 from core.access import job_for
-from core.settings import DataPaths
-from web import session
+from web import session, settings
 from web.auth import admin_required
 from web.listen import forget_pages
 
 bp = Blueprint("renditions", __name__)
 AUDIO_MAX_AGE = 365 * 24 * 3600
-
-
-def _settings() -> dict:
-    return dict(current_app.config)
 
 
 def _wake() -> None:
@@ -61,7 +56,7 @@ bp.add_app_template_global(audio_url, "audio_url")
 @bp.route("/lessons/<int:lesson_id>/render", methods=["POST"])
 def render_lesson(lesson_id: int):
     lesson = session().get(Lesson, lesson_id) or abort(404)
-    rendition, job = request_render(session(), lesson, _settings(), user=current_user._get_current_object(), **_options())
+    rendition, job = request_render(session(), lesson, settings(), user=current_user._get_current_object(), **_options())
     _wake()
     flash("这个音频已经生成过了" if job is None else f"已开始生成：{rendition.label}", "info" if job is None else "success")
     return redirect(url_for("library.lesson_detail", lesson_id=lesson.id) + "#renditions", 303)
@@ -70,7 +65,7 @@ def render_lesson(lesson_id: int):
 @bp.route("/series/<int:series_id>/render", methods=["POST"])
 def render_series(series_id: int):
     series = session().get(Series, series_id) or abort(404)
-    results = request_series(session(), series, _settings(), user=current_user._get_current_object(), **_options())
+    results = request_series(session(), series, settings(), user=current_user._get_current_object(), **_options())
     _wake()
     queued = sum(1 for _, job in results if job is not None)
     flash(f"已开始生成 {queued} 课的音频" if queued else "这个专题的音频都已生成，无需重复", "success" if queued else "info")
@@ -84,7 +79,7 @@ def upload_recording(lesson_id: int):
     if upload is None or not upload.filename:
         abort(400, "请选择录音文件，或先在页面上录音")
     rendition, _ = add_recording(
-        session(), lesson, upload.filename, upload.read(), _settings(),
+        session(), lesson, upload.filename, upload.read(), settings(),
         dialect=request.form.get("dialect", ""), speaker_name=request.form.get("speaker", ""),
         with_intro=bool(request.form.get("intro")), user=current_user._get_current_object(),
     )
@@ -163,7 +158,7 @@ def audio(name: str):
     changes whenever the content does)."""
     if not name.endswith(".mp3") or len(name) != 68 or not all(c in "0123456789abcdef" for c in name[:64]):
         abort(404)
-    store = AudioStore(DataPaths.of(current_app.config).audio)
+    store = AudioStore(settings().paths.audio)
     path = store.resolve(f"{name[:2]}/{name}")
     if not path.is_file():
         abort(404)

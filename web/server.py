@@ -14,6 +14,8 @@ import resource
 
 from flask import Flask
 
+from core.settings import Settings
+
 
 def raise_open_file_limit(wanted: int) -> int:
     """Lift the soft limit on open files towards `wanted` (never above the hard limit);
@@ -26,12 +28,11 @@ def raise_open_file_limit(wanted: int) -> int:
     return soft
 
 
-def server_options(config) -> dict:
-    limit = int(config["SERVER_CONNECTION_LIMIT"])
+def server_options(settings: Settings) -> dict:
     return {
-        "connection_limit": limit,
-        "channel_timeout": int(config["SERVER_IDLE_TIMEOUT"]),
-        "cleanup_interval": max(2, int(config["SERVER_IDLE_TIMEOUT"]) // 3),
+        "connection_limit": settings.server_connection_limit,
+        "channel_timeout": settings.server_idle_timeout,
+        "cleanup_interval": max(2, settings.server_idle_timeout // 3),
         "asyncore_use_poll": True,
         "backlog": 2048,
         "max_request_header_size": 64 * 1024,
@@ -42,6 +43,6 @@ def server_options(config) -> dict:
 def serve(app: Flask, *, host: str, port: int, threads: int) -> None:
     from waitress import serve as waitress_serve
 
-    options = server_options(app.config)
+    options = server_options(app.extensions["xiangyin.settings"])
     raise_open_file_limit(options["connection_limit"] + threads + 256)
     waitress_serve(app, host=host, port=port, threads=threads, **options)

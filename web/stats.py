@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, render_template, request
 from sqlalchemy import select
 
 from core.models import Series
 from core.stats import PLAY_COLUMNS, Filters, summarise
 from core.xlsx import csv_document, stats_workbook
-from web import download, session
+from web import download, session, settings
 from web.auth import admin_required
 from web.charts import daily_bars, horizontal_bars
 
@@ -52,7 +52,7 @@ def dashboard():
         lessons=horizontal_bars(summary.by_lesson, "各课收听次数"),
         series_chart=horizontal_bars(summary.by_series, "各专题收听次数"),
         voices=horizontal_bars(summary.by_voice, "各声音收听次数"),
-        query=request.query_string.decode(), threshold=current_app.config["PLAY_THRESHOLD_SECONDS"],
+        query=request.query_string.decode(), threshold=settings().play_threshold_seconds,
     )
 
 

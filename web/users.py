@@ -4,12 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from core.models import ROLE_LABELS, User
-from core.users import AccountError, create_user, locked_addresses, reset_password, set_active, unlock
+from core.users import create_user, locked_addresses, reset_password, set_active, unlock
 from web import session
 from web.auth import admin_required
+from web.errors import refill
 
 bp = Blueprint("users", __name__, url_prefix="/users")
 
@@ -34,26 +34,16 @@ def index():
 @bp.route("/new", methods=["POST"])
 def create():
     db_session = session()
-    try:
-        user, secret = create_user(
-            db_session,
-            request.form.get("username", ""),
-            request.form.get("role", "volunteer"),
-            display_name=request.form.get("display_name", ""),
-            phone=request.form.get("phone", "").strip() or None,
-            actor=current_user._get_current_object(),
-        )
-    except AccountError as exc:
-        db_session.rollback()
-        return render_template(
-            "users/index.html", users=_all_users(), roles=ROLE_LABELS, form=request.form, error=str(exc), locked={}
-        ), 400
-    try:
-        db_session.commit()
-    except IntegrityError:  # the same user name created at the same moment by another admin
-        db_session.rollback()
-        return render_template("users/index.html", users=_all_users(), roles=ROLE_LABELS, form=request.form,
-                               error="这个用户名刚被使用了，请换一个", locked={}), 409
+    refill("users/index.html", users=_all_users, roles=ROLE_LABELS, locked={})
+    user, secret = create_user(
+        db_session,
+        request.form.get("username", ""),
+        request.form.get("role", "volunteer"),
+        display_name=request.form.get("display_name", ""),
+        phone=request.form.get("phone", "").strip() or None,
+        actor=current_user._get_current_object(),
+    )
+    db_session.commit()
     return render_template("users/password.html", user=user, secret=secret, created=True)
 
 

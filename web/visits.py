@@ -5,12 +5,11 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from core.access import member_for, visible_members
-from core.errors import DomainError
 from core.audit import recent
 from core.clock import LOCAL_TZ
 from core.db import utcnow
@@ -21,9 +20,8 @@ from core.visits import (
     packs_for, parse_local, parse_quarter, quarter_bounds, quarter_start, record_visit, scan, unreached,
     visits_between, visits_per_volunteer, visits_xlsx,
 )
-from core.settings import DataPaths
-from web import download, session
-from web.errors import status_for, wants_json
+from web import download, session, settings
+from web.errors import refill, status_for, wants_json
 from web.auth import admin_required
 
 bp = Blueprint("visits", __name__)
@@ -74,17 +72,11 @@ def new(member_id: int):
         if used is not None:
             return render_template("visits/used_scan.html", member=member, visit=used)
         return render_template("visits/form.html", **_form_context(member, door_scan))
-    try:
-        data = _visit_input(door_scan)
-        visit, created = record_visit(session(), _user(), member, data)
-        if created:
-            _save_voice_note(visit)
-    except DomainError as exc:
-        if wants_json():
-            raise
-        session().rollback()
-        flash(str(exc), "error")
-        return render_template("visits/form.html", **_form_context(member, door_scan, request.form)), status_for(exc)
+    refill("visits/form.html", lambda: _form_context(member, door_scan, request.form))
+    data = _visit_input(door_scan)
+    visit, created = record_visit(session(), _user(), member, data)
+    if created:
+        _save_voice_note(visit)
     session().commit()
     message = f"已登记对 {member.name} 的走访" if created else "这条走访之前已经收到了"
     if wants_json():
@@ -111,7 +103,7 @@ def _visit_input(door_scan) -> VisitInput:
 
 
 def _notes_dir() -> Path:
-    return DataPaths.of(current_app.config).voice_notes
+    return settings().paths.voice_notes
 
 
 def _save_voice_note(visit: Visit) -> None:
@@ -150,7 +142,7 @@ def voice_note(visit_id: int):
 @bp.route("/visits")
 def overview():
     members = visible_members(session(), _user())
-    interval = current_app.config["VISIT_INTERVAL_DAYS"]
+    interval = settings().visit_interval_days
     weeks, months, per_volunteer = visits_per_volunteer(session()) if current_user.is_admin else ([], [], [])
     now = utcnow()
     recent_visits = visits_between(session(), _user(), now - timedelta(days=30), now + timedelta(days=1))[::-1][:50]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
 
 from audio.voices import Voice
 
@@ -61,6 +62,29 @@ def parse_rate(value: str | int) -> int:
     return rate
 
 
+@dataclass(frozen=True)
+class EdgeConfig:
+    enabled: bool = True
+    # Empty: the public service; tests point it at a local fake.
+    url: str = ""
+    concurrency: int = 3
+    timeout: float = 30.0
+    attempts: int = 4
+    backoff: float = 1.0
+
+
+@dataclass(frozen=True)
+class SpeechConfig:
+    """What the speech pipeline is told by the installation's settings (core builds it);
+    typed here so audio/ needs nothing from core/."""
+
+    cache_dir: Path
+    fallback: str = "offline"
+    lesson_deadline: float = 900.0
+    outage_pause: float = 300.0
+    edge: EdgeConfig = field(default_factory=EdgeConfig)
+
+
 class Engine(ABC):
     name: ClassVar[str]
     label: ClassVar[str]
@@ -70,7 +94,7 @@ class Engine(ABC):
 
     @classmethod
     @abstractmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> Engine: ...
+    def from_config(cls, config: SpeechConfig) -> Engine: ...
 
     @property
     @abstractmethod
@@ -110,5 +134,5 @@ def engine_classes() -> dict[str, type[Engine]]:
     return {cls.name: cls for cls in engines}
 
 
-def build_engines(settings: Mapping[str, Any]) -> dict[str, Engine]:
-    return {name: cls.from_settings(settings) for name, cls in engine_classes().items()}
+def build_engines(config: SpeechConfig) -> dict[str, Engine]:
+    return {name: cls.from_config(config) for name, cls in engine_classes().items()}

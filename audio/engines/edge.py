@@ -12,7 +12,7 @@ import asyncio
 import random
 import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,7 +21,7 @@ import edge_tts
 import edge_tts.communicate
 from edge_tts.exceptions import EdgeTTSException, NoAudioReceived, UnknownResponse
 
-from audio.engines import Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechRequest
+from audio.engines import Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechConfig, SpeechRequest
 from audio.mp3 import NotMp3, mp3_info
 
 RETRY_STATUSES = {403, 408, 429, 500, 502, 503, 504}
@@ -61,15 +61,10 @@ class EdgeEngine(Engine):
         self.max_in_flight = 0
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> EdgeEngine:
-        return cls(
-            enabled=settings.get("EDGE_ENABLED", True),
-            url=settings.get("EDGE_WSS_URL", ""),
-            concurrency=settings.get("EDGE_CONCURRENCY", 3),
-            timeout=settings.get("EDGE_TIMEOUT", 30),
-            attempts=settings.get("EDGE_ATTEMPTS", 4),
-            backoff=settings.get("EDGE_BACKOFF", 1.0),
-        )
+    def from_config(cls, config: SpeechConfig) -> EdgeEngine:
+        edge = config.edge
+        return cls(enabled=edge.enabled, url=edge.url, concurrency=edge.concurrency, timeout=edge.timeout,
+                   attempts=edge.attempts, backoff=edge.backoff)
 
     @property
     def version(self) -> str:

@@ -10,10 +10,9 @@ import ctypes
 import io
 import threading
 import wave
-from collections.abc import Mapping
 from typing import Any
 
-from audio.engines import Engine, EngineError, SpeechAudio, SpeechRequest
+from audio.engines import Engine, EngineError, SpeechAudio, SpeechConfig, SpeechRequest
 
 _LOCK = threading.RLock()
 _STATE: dict[str, Any] = {}
@@ -84,7 +83,7 @@ class EspeakEngine(Engine):
     audio_format = "wav"
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> EspeakEngine:
+    def from_config(cls, config: SpeechConfig) -> EspeakEngine:
         return cls()
 
     @property

@@ -18,6 +18,7 @@ from core.lessons import create_series, import_scripts
 from core.db import utcnow
 from core.models import Listen, ListenSession, Member, Pairing, Rendition, Series, Status, User, Visit
 from core.sharing import share_for
+from core.settings import Settings
 from core.users import create_user, get_user
 
 SERIES = [
@@ -54,7 +55,7 @@ def _volunteer(session: Session, username: str) -> User:
     return user
 
 
-def load_demo(session: Session, settings) -> list[str]:
+def load_demo(session: Session, settings: Settings) -> list[str]:
     """Add whatever demo data is missing; returns lines describing what was done."""
     report: list[str] = []
     limits = Limits.from_settings(settings)

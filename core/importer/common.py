@@ -3,7 +3,9 @@ decoded script and of an upload on the review page."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from core.errors import Invalid
+from core.settings import Settings
 
 
 SCRIPT_SUFFIXES = (".txt", ".md", ".markdown", ".docx")
@@ -27,12 +29,12 @@ class Limits:
     max_zip_uncompressed_bytes: int = 200 * 1024 * 1024
 
     @classmethod
-    def from_settings(cls, settings) -> Limits:
+    def from_settings(cls, settings: Settings) -> Limits:
         return cls(
-            max_script_bytes=settings["MAX_SCRIPT_BYTES"],
-            max_zip_bytes=settings["MAX_ZIP_BYTES"],
-            max_zip_entries=settings["MAX_ZIP_ENTRIES"],
-            max_zip_uncompressed_bytes=settings["MAX_ZIP_UNCOMPRESSED_BYTES"],
+            max_script_bytes=settings.max_script_bytes,
+            max_zip_bytes=settings.max_zip_bytes,
+            max_zip_entries=settings.max_zip_entries,
+            max_zip_uncompressed_bytes=settings.max_zip_uncompressed_bytes,
         )
 
 

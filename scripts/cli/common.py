@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from typing import NoReturn
 
 import click
 from flask import current_app
@@ -11,13 +12,20 @@ from sqlalchemy.orm import Session
 
 from core.db import Database
 from core.models import User
+from core.settings import Settings
 
 
 def database() -> Database:
     return current_app.extensions["xiangyin.db"]
 
 
-def fail(message: str) -> None:
+def settings() -> Settings:
+    from app import settings_of
+
+    return settings_of(current_app)
+
+
+def fail(message: str) -> NoReturn:
     click.secho(message, fg="red", err=True)
     sys.exit(1)
 

@@ -5,10 +5,9 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
-from scripts.cli.common import actor, database, fail
+from scripts.cli.common import actor, database, fail, settings
 
 
 @click.group("lessons")
@@ -56,11 +55,11 @@ def lessons_import(paths, series_title: str, encoding: str | None, title: str | 
     if title and len(files) != 1:
         fail("--title 只能在导入一个文件时使用")
     encodings = {}
-    uploads = inspect_batch(files, Limits.from_settings(current_app.config), simplify=simplify, title=title)
+    uploads = inspect_batch(files, Limits.from_settings(settings()), simplify=simplify, title=title)
     if encoding:
         encodings = {u.filename: encoding for u in uploads if u.status == "unsure"}
         uploads = inspect_batch(
-            files, Limits.from_settings(current_app.config), encodings=encodings, simplify=simplify, title=title
+            files, Limits.from_settings(settings()), encodings=encodings, simplify=simplify, title=title
         )
     problems = [u for u in uploads if u.status != "ok"]
     if problems:
@@ -78,7 +77,7 @@ def lessons_import(paths, series_title: str, encoding: str | None, title: str | 
     with database().session() as session:
         who = actor(session)
         series = get_or_create_series(session, series_title, actor=who)
-        plan = plan_import(session, series, scripts, current_app.config["CHARS_PER_MINUTE"], force=force,
+        plan = plan_import(session, series, scripts, settings().chars_per_minute, force=force,
                            split={s.filename for s in scripts} if split else ())
         created = import_scripts(session, series, plan.scripts, who)
         session.commit()

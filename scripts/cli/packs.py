@@ -6,11 +6,10 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from core.models import PackTarget
-from scripts.cli.common import actor, database, fail
+from scripts.cli.common import actor, database, fail, settings
 from scripts.cli.render import run_jobs
 
 
@@ -34,8 +33,8 @@ def _plan(series_ids, lesson_list: str, voice: str | None, member_id: int | None
     from core.models import Member
     from core.packs import PackRequestError, lessons_for, missing_audio, plan_pack, request_missing
 
-    settings = dict(current_app.config)
-    voice = voice or settings["DEFAULT_VOICE"]
+    config = settings()
+    voice = voice or config.default_voice
     try:
         lesson_ids = [int(x) for x in lesson_list.replace("，", ",").split(",") if x.strip()]
     except ValueError:
@@ -48,14 +47,14 @@ def _plan(series_ids, lesson_list: str, voice: str | None, member_id: int | None
                 fail(f"没有编号为 {member_id} 的党员")
             missing = missing_audio(session, lessons, voice)
             if missing:
-                jobs = request_missing(session, lessons, voice, settings)
+                jobs = request_missing(session, lessons, voice, config)
                 labels = {job: l.label for job, l in zip(jobs, missing)}
-                failures = run_jobs(labels, settings, f"先生成缺少的 {len(jobs)} 课音频")
+                failures = run_jobs(labels, f"先生成缺少的 {len(jobs)} 课音频")
                 if failures:
                     fail("有音频生成失败，学习包没有制作：\n  " + "\n  ".join(failures))
             if greeting and member is None:
                 fail("--greeting 需要同时用 --member 指定党员")
-            plan = plan_pack(session, lessons, voice, settings, member=member, greeting=greeting,
+            plan = plan_pack(session, lessons, voice, config, member=member, greeting=greeting,
                              series_intros=series_intros)
         except PackRequestError as exc:
             fail(str(exc))

@@ -4,10 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
-from scripts.cli.common import actor, database, fail
+from scripts.cli.common import actor, database, fail, settings
 
 
 @click.group("qr")
@@ -34,7 +33,7 @@ def qr_sheet(series_id: int, layout: str, member_ids: tuple[int, ...], lesson_id
         members = [session.get(Member, mid) or fail(f"没有编号为 {mid} 的党员") for mid in member_ids]
         lessons = [session.get(Lesson, lid) or fail(f"没有编号为 {lid} 的课") for lid in lesson_ids] or None
         try:
-            cards = sheet_cards(session, series, layout, current_app.config["PUBLIC_URL"],
+            cards = sheet_cards(session, series, layout, settings().public_url,
                                 members=members, lessons=lessons, user=actor(session))
         except ShareError as exc:
             fail(str(exc))
@@ -61,7 +60,7 @@ def qr_list(series_id: int | None) -> None:
             target = share_target(share)
             whom = share.member.name if share.member else "-"
             state = "已停用" if share.revoked_at else "有效"
-            click.echo(f"{share_url(current_app.config['PUBLIC_URL'], share)}\t{target}\t{whom}\t{state}")
+            click.echo(f"{share_url(settings().public_url, share)}\t{target}\t{whom}\t{state}")
 
 
 @qr_group.command("revoke")

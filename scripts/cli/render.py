@@ -12,8 +12,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from core.models import ENDED, Status
-from core.settings import DataPaths
-from scripts.cli.common import database, fail
+from scripts.cli.common import database, fail, settings
 
 
 @click.command("render")
@@ -33,7 +32,7 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
 
     if sum(bool(x) for x in (series_id, lesson_id, everything)) != 1:
         fail("请指定 --series、--lesson 或 --all 之一")
-    settings = dict(current_app.config)
+    config = settings()
     try:
         rate_value = parse_rate(rate) if rate is not None else None
     except ValueError as exc:
@@ -52,7 +51,7 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
         ready = 0
         for lesson in lessons:
             try:
-                rendition, job = request_render(session, lesson, settings, voice_id=voice_id, rate=rate_value)
+                rendition, job = request_render(session, lesson, config, voice_id=voice_id, rate=rate_value)
             except RenderError as exc:
                 fail(str(exc))
             if job is None:
@@ -61,14 +60,14 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
                 pending[job.id] = track_title_of(lesson)
     if ready:
         click.echo(f"{ready} 课已有相同设置的音频，不再重复生成。")
-    failures = run_jobs(pending, settings, f"生成 {len(pending)} 课音频")
+    failures = run_jobs(pending, f"生成 {len(pending)} 课音频")
     with database().session() as session:
         # This run's renditions only: earlier fallbacks of the same lessons are not news.
         made = session.scalars(select(Rendition).join(Job, Job.rendition_id == Rendition.id)
                                .where(Job.id.in_(pending), Rendition.status == Status.DONE,
                                       Rendition.fallback_reason != "")).all()
         fallbacks = [(track_title_of(r.lesson), r.label, r.fallback_reason) for r in made]
-        store = AudioStore(DataPaths.of(settings).audio)
+        store = AudioStore(config.paths.audio)
         files = [(track_title_of(r.lesson), store.resolve(r.file_path))
                  for r in session.scalars(select(Rendition).join(Job, Job.rendition_id == Rendition.id)
                                           .where(Job.id.in_(pending), Rendition.status == Status.DONE))]
@@ -86,14 +85,14 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
     click.echo(f"完成：{len(pending)} 课已生成。")
 
 
-def run_jobs(pending: dict[int, str], settings: dict, label: str) -> list[str]:
+def run_jobs(pending: dict[int, str], label: str) -> list[str]:
     """Run queued jobs in this process with a progress bar; returns failures as lines."""
-    from core.jobs import build_runner
+    from app import job_runner
     from core.models import Job
 
     if not pending:
         return []
-    runner = build_runner(database(), settings)
+    runner = job_runner(current_app._get_current_object())
     worker = threading.Thread(target=runner.run_until_idle, args=(set(pending),), daemon=True)
     worker.start()
     with click.progressbar(length=100 * len(pending), label=label) as bar:
@@ -120,11 +119,11 @@ def track_title_of(lesson) -> str:
 @with_appcontext
 def worker_command() -> None:
     """只运行后台任务（生成音频），不提供网页。"""
-    from core.jobs import build_runner
+    from app import job_runner
 
     if not database().is_current():
         fail("数据库尚未初始化或需要升级，请先运行：xiangyin init")
-    runner = build_runner(database(), dict(current_app.config))
+    runner = job_runner(current_app._get_current_object())
     runner.start()
     click.echo(f"后台任务已启动（{runner.worker}），按 Ctrl+C 停止。")
     stop = threading.Event()

@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from scripts.cli.common import actor, database, fail
+from scripts.cli.common import actor, database, fail, settings
 
 
 @click.group("members")
@@ -80,8 +79,8 @@ def members_cards(member_ids: tuple[int, ...], reissue: bool, output: str) -> No
             members = list(session.scalars(select(Member).where(Member.active.is_(True)).order_by(Member.group_name, Member.name)))
         if not members:
             fail("没有要打印签到卡的党员")
-        Path(output).write_bytes(door_cards_for(session, actor(session), members, current_app.config["PUBLIC_URL"],
-                                                current_app.config["ORG_NAME"], reissue=reissue))
+        Path(output).write_bytes(door_cards_for(session, actor(session), members, settings().public_url,
+                                                settings().org_name, reissue=reissue))
         session.commit()
     click.echo(f"已生成 {output}：{len(members)} 张签到卡")
 

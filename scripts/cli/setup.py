@@ -8,7 +8,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from scripts.cli.common import database, fail
+from scripts.cli.common import database, fail, settings
 from scripts.cli.render import run_jobs, track_title_of
 
 
@@ -65,19 +65,19 @@ def demo_command(no_audio: bool) -> None:
     created = _init_database()
     pending: dict[int, str] = {}
     with database().session() as session:
-        report = load_demo(session, current_app.config)
+        report = load_demo(session, settings())
         first = session.scalars(select(Series).order_by(Series.position, Series.id)).first()
-        listen = share_url(current_app.config["PUBLIC_URL"], share_for(session, series=first))
+        listen = share_url(settings().public_url, share_for(session, series=first))
         session.commit()
         if not no_audio:  # the offline voice: it works without internet, as the demo must
             lessons = [lesson for series in list_series(session) for lesson in series.lessons]
             for lesson in lessons:
-                _, job = request_render(session, lesson, dict(current_app.config), voice_id="offline-mandarin")
+                _, job = request_render(session, lesson, settings(), voice_id="offline-mandarin")
                 if job is not None:
                     pending[job.id] = track_title_of(lesson)
     for line in report:
         click.echo(line)
-    failures = run_jobs(pending, dict(current_app.config), f"用离线声音生成演示音频（{len(pending)} 课）")
+    failures = run_jobs(pending, f"用离线声音生成演示音频（{len(pending)} 课）")
     for line in failures:
         click.echo(f"  ✗ {line}", err=True)
     if not no_audio:
@@ -107,21 +107,21 @@ def _lan_address() -> str | None:
 @with_appcontext
 def run_command(host: str | None, port: int | None, threads: int, no_worker: bool) -> None:
     """启动网站服务（默认同时运行生成音频的后台任务）。"""
-    from core.jobs import build_runner
+    from app import job_runner
     from web.server import serve
 
     app: Flask = current_app._get_current_object()
     if not database().is_current():
         fail("数据库尚未初始化或需要升级，请先运行：xiangyin init")
-    host = host or app.config["HOST"]
-    port = port or app.config["PORT"]
+    host = host or settings().host
+    port = port or settings().port
     shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
     click.secho(f"乡音已启动：http://{shown}:{port}/", fg="green", bold=True)
     if host in {"0.0.0.0", "::"} and (lan := _lan_address()):
         click.echo(f"同一局域网内的手机可访问：http://{lan}:{port}/")
     click.echo("按 Ctrl+C 停止。")
     if not no_worker:
-        runner = build_runner(database(), dict(app.config))
+        runner = job_runner(app)
         runner.start()
         app.extensions["xiangyin.runner"] = runner
     serve(app, host=host, port=port, threads=threads)

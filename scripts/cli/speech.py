@@ -4,11 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
-from core.settings import DataPaths
-from scripts.cli.common import database, fail
+from scripts.cli.common import database, fail, settings
 
 
 def _lexicon() -> dict[str, str]:
@@ -33,7 +31,7 @@ def _read_script(source) -> str:
             if isinstance(decoded, list):
                 fail("标准输入的编码无法确定，请先转换为 UTF-8")
             return clean_text(decoded[0])
-        script = parse_script(name, data, Limits.from_settings(current_app.config))
+        script = parse_script(name, data, Limits.from_settings(settings()))
     except ImportRefused as exc:
         fail(str(exc))
     if isinstance(script, list):
@@ -89,7 +87,7 @@ def voices_command() -> None:
     from audio.engines import build_engines
     from audio.voices import VOICES
 
-    engines = build_engines(current_app.config)
+    engines = build_engines(settings().speech)
     status = {name: engine.availability() for name, engine in engines.items()}
     click.echo("编号\t名称\t引擎\t方言\t性别\t现在可用")
     for voice in VOICES:
@@ -114,9 +112,9 @@ def say_command(text: str, voice_id: str, rate: str | None, output: str) -> None
     from audio.voices import UnknownVoice
 
     try:
-        rate_value = parse_rate(rate if rate is not None else current_app.config["DEFAULT_RATE"])
-        result = build_speaker(current_app.config, DataPaths.of(current_app.config).segments).render(text, voice_id, rate=rate_value, lexicon=_lexicon())
-        tags = Tags(title=text[:30], album="试听", artist=current_app.config["ORG_NAME"])
+        rate_value = parse_rate(rate if rate is not None else settings().default_rate)
+        result = build_speaker(settings().speech).render(text, voice_id, rate=rate_value, lexicon=_lexicon())
+        tags = Tags(title=text[:30], album="试听", artist=settings().org_name)
         master(track_items(result.segments), Path(output), tags)
     except (ValueError, UnknownVoice, EngineError, MasteringError) as exc:
         fail(str(exc))

@@ -40,9 +40,9 @@ def serve(app):
 def serve_with_jobs(app):
     """The app behind a real HTTP server with its in-process job runner, as `xiangyin run`
     starts it: pages that queue work see it done."""
-    from core.jobs import build_runner
+    from app import job_runner
 
-    runner = build_runner(app.extensions["xiangyin.db"], dict(app.config))
+    runner = job_runner(app)
     runner.start()
     app.extensions["xiangyin.runner"] = runner
     try:

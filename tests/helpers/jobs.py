@@ -11,22 +11,23 @@ from audio.voices import get_voice
 from core.jobs import InProcessRunner
 from core.models import Lesson, Rendition
 from core.rendering import request_render
+from app import settings_of
 
 
 def run_jobs(app) -> None:
-    InProcessRunner(app.extensions["xiangyin.db"], dict(app.config)).run_until_idle()
+    InProcessRunner(app.extensions["xiangyin.db"], settings_of(app)).run_until_idle()
 
 
 def rendition_file(app, rendition_id: int) -> Path:
     with app.extensions["xiangyin.db"].session() as session:
         rendition = session.get(Rendition, rendition_id)
         assert rendition.status == "done", rendition.error
-        return AudioStore(Path(app.config["DATA_DIR"]) / "audio").resolve(rendition.file_path)
+        return AudioStore(settings_of(app).data_dir / "audio").resolve(rendition.file_path)
 
 
 def render(app, lesson_id: int = 1, **options) -> int:
     with app.extensions["xiangyin.db"].session() as session:
-        rendition, _ = request_render(session, session.get(Lesson, lesson_id), dict(app.config), **options)
+        rendition, _ = request_render(session, session.get(Lesson, lesson_id), settings_of(app), **options)
         rendition_id = rendition.id
     run_jobs(app)
     return rendition_id

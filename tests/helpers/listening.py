@@ -5,6 +5,7 @@ from core.lessons import add_lesson, create_series
 from core.models import Member
 from core.rendering import request_render
 from tests.helpers.jobs import run_jobs
+from app import settings_of
 
 LESSONS = [
     ("学习党章", "党章是党的根本大法。我们一起学习党章，做合格党员。"),
@@ -23,7 +24,7 @@ def rendered_series(app, voices=("offline-mandarin",)) -> dict:
         renditions = []
         for lesson in lessons:
             for voice in voices:
-                rendition, _ = request_render(session, lesson, dict(app.config), voice_id=voice)
+                rendition, _ = request_render(session, lesson, settings_of(app), voice_id=voice)
                 renditions.append(rendition.id)
         ids = {"series": series.id, "lessons": [lesson.id for lesson in lessons], "member": member.id,
                "renditions": renditions}

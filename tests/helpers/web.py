@@ -53,3 +53,10 @@ def page_text(response) -> str:
     html = re.sub(r"(?s)<(script|style).*?</\1>", " ", html)
     text = re.sub(r"<[^>]+>", " ", html)
     return re.sub(r"\s+", " ", text.replace("&#34;", '"').replace("&#39;", "'").replace("&amp;", "&"))
+
+
+def reconfigure(app, **changes) -> None:
+    """Change some settings of a running test app (settings are frozen: the app gets a copy)."""
+    from app import settings_of
+
+    app.extensions["xiangyin.settings"] = settings_of(app).but(**changes)
