@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session
 
+from core.db import MAX_ID
 from core.errors import NotFound
 from core.models import Job, Member, Pack, Pairing, User
 
@@ -53,7 +54,7 @@ def may_see_member(session: Session, user: User, member_id: int | None) -> bool:
 
 
 def member_for(session: Session, user: User, member_id: int) -> Member:
-    member = session.get(Member, member_id) if 0 < member_id < 2**62 else None
+    member = session.get(Member, member_id) if 0 < member_id <= MAX_ID else None
     if member is None or not may_see_member(session, user, member.id):
         raise NotVisible()
     return member
@@ -87,7 +88,7 @@ def pack_for(session: Session, user: User, pack_uuid: str) -> Pack:
 def job_for(session: Session, user: User, job_id: int) -> Job:
     """A job's progress: rendering is library work anyone may watch; a pack job is its
     builder's (and admins')."""
-    job = session.get(Job, job_id) if 0 < job_id < 2**62 else None
+    job = session.get(Job, job_id) if 0 < job_id <= MAX_ID else None
     if job is None or (job.kind.startswith("pack") and not user.is_admin and _job_user(job) != user.id):
         raise NotVisible("找不到这个任务")
     return job

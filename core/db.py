@@ -22,6 +22,9 @@ from core import clock
 from core.errors import Conflict
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# The largest id a row can have: primary keys are INTEGER, 32 bits on PostgreSQL. A larger
+# number in a URL or a form is simply not found, instead of overflowing the database driver.
+MAX_ID = 2**31 - 1
 
 
 def rows_changed(result: Result) -> int:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import MAX_ID, utcnow
 from core.errors import Forbidden
 from core.models import ListenSession, OfflineListen, Rendition, RenditionKind, ShareToken, Status
 from core.plays import BeatRejected, Rules, finite_number, share_allows
@@ -70,7 +70,7 @@ def _offline_item(session: Session, item: object, rules: Rules, now: datetime):
     client_id, token, rendition_id = item.get("id"), item.get("t"), item.get("r")
     if not (isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id) and isinstance(token, str)
             and len(token) <= 64 and isinstance(rendition_id, int) and not isinstance(rendition_id, bool)
-            and 0 < rendition_id < 2**62):
+            and 0 < rendition_id <= MAX_ID):
         return None
     try:
         began_ms, last_ms, seconds = (finite_number(item.get(key), key) for key in ("b", "l", "s"))

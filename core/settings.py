@@ -207,6 +207,9 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     if not values["DATABASE_URL"]:
         values["DATABASE_URL"] = f"sqlite:///{data_path / 'xiangyin.sqlite3'}"
     if not values["SECRET_KEY"]:
+        if not values["DATABASE_URL"].startswith("sqlite"):
+            raise SettingsError("使用 PostgreSQL 等共享数据库时必须设置 SECRET_KEY（环境变量 XIANGYIN_SECRET_KEY），"
+                                "让每个网站进程用同一个密钥签名登录和收听记录")
         values["SECRET_KEY"] = _stored_secret(data_path)
     values["PUBLIC_URL"] = values["PUBLIC_URL"].rstrip("/")
     if values["SPEECH_FALLBACK"] not in ("offline", "fail"):

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Install Xiangyin with its test tools into .venv and run the whole test suite.
+# Install Xiangyin with its test tools into .venv and run the whole test suite: once on
+# SQLite, then once more on PostgreSQL (every test but the browser ones), on a throw-away
+# cluster the tests start themselves (or XIANGYIN_TEST_POSTGRES_URL's server).
 # As root on Debian/Ubuntu it also installs the independent judges the tests use (Chromium, a
-# CJK font, ffprobe, FAT, PDF and QR tools, Node for axe-core and Lighthouse); elsewhere tests needing a missing judge are skipped, except under CI=true where a
-# missing judge fails the run.
+# CJK font, ffprobe, FAT, PDF and QR tools, PostgreSQL, Node for axe-core and Lighthouse);
+# elsewhere tests needing a missing judge are skipped, except under CI=true where a missing
+# judge (or PostgreSQL) fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +22,8 @@ command -v fatsort >/dev/null 2>&1 || missing+=(fatsort)
 command -v pdffonts >/dev/null 2>&1 || missing+=(poppler-utils)
 command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+pg_initdb() { command -v initdb 2>/dev/null || ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1; }
+[ -n "$(pg_initdb)" ] || missing+=(postgresql)
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -43,12 +48,23 @@ if command -v npm >/dev/null 2>&1 && { [ ! -e .tools/node_modules/axe-core/axe.m
     || echo "npm could not install axe-core and Lighthouse — the accessibility tests will say so." >&2
 fi
 
-set +e
-.venv/bin/python -m pytest "$@"
-status=$?
-set -e
-if [ "$status" -eq 5 ]; then
-  echo "pytest collected no tests: treating that as a failure." >&2
-  exit 1
+run_pytest() {
+  set +e
+  .venv/bin/python -m pytest "$@"
+  local status=$?
+  set -e
+  if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests: treating that as a failure." >&2
+    return 1
+  fi
+  return "$status"
+}
+
+echo "== tests on SQLite"
+run_pytest "$@"
+if [ -n "$(pg_initdb)" ] || [ -n "${XIANGYIN_TEST_POSTGRES_URL:-}" ] || [ "${CI:-}" = true ]; then
+  echo "== tests on PostgreSQL (browser tests ran on SQLite)"
+  run_pytest --db=postgresql "$@"
+else
+  echo "PostgreSQL is not installed: the PostgreSQL pass is skipped (apt-get install postgresql)." >&2
 fi
-exit "$status"

@@ -1,4 +1,6 @@
-"""Fixtures: every test gets its own data directory and a migrated SQLite file."""
+"""Fixtures: every test gets its own data directory and a migrated database — an SQLite file,
+or with `--db=postgresql` a PostgreSQL database copied from a migrated template on a
+throw-away server (tests/helpers/postgres.py)."""
 from __future__ import annotations
 
 import contextlib
@@ -23,13 +25,28 @@ WORLD_MEMBER = "王秀英"
 DATABASE_FILE = "xiangyin.sqlite3"  # the default DATABASE_URL under DATA_DIR
 
 
-def pytest_collection_modifyitems(items):
+def pytest_addoption(parser):
+    parser.addoption("--db", choices=("sqlite", "postgresql"), default=os.environ.get("XIANGYIN_TEST_DB", "sqlite"),
+                     help="the database every test app uses (default sqlite; scripts/test.sh runs both)")
+
+
+def pytest_report_header(config):
+    return f"database: {config.getoption('--db')}"
+
+
+def pytest_collection_modifyitems(config, items):
     """`fast` is everything that needs neither audio, outside tools nor a browser: tests
     say when they are slow (module- or test-wide) or drive a browser, and the rest is the
-    inner loop, `pytest -m fast`."""
+    inner loop, `pytest -m fast`. Browser tests run on SQLite only: what they judge is the
+    page, and the same pages are served by the PostgreSQL run's other tests."""
     for item in items:
         if item.get_closest_marker("slow") is None and item.get_closest_marker("browser") is None:
             item.add_marker(pytest.mark.fast)
+    if config.getoption("--db") == "postgresql":
+        browser = [item for item in items if item.get_closest_marker("browser") is not None]
+        if browser:
+            config.hook.pytest_deselected(items=browser)
+            items[:] = [item for item in items if item.get_closest_marker("browser") is None]
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -72,9 +89,34 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory) -> Path:
-    """One SQLite file migrated to head for the whole run; each test starts from a copy,
-    which is the same file the migrations would make, without running them 700 times."""
+def postgres(request):
+    """The PostgreSQL server of this run (None on SQLite): XIANGYIN_TEST_POSTGRES_URL's, or
+    a throw-away cluster started here."""
+    if request.config.getoption("--db") != "postgresql":
+        yield None
+        return
+    from tests.helpers.postgres import Cluster, Server
+
+    configured = os.environ.get("XIANGYIN_TEST_POSTGRES_URL")
+    cluster = None if configured else Cluster()
+    server = Server(configured or cluster.base_url)
+    yield server
+    server.dispose()
+    if cluster is not None:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory, postgres) -> Path | str:
+    """One database migrated to head for the whole run; each test starts from a copy, which
+    is the same database the migrations would make, without running them 700 times. SQLite:
+    a file; PostgreSQL: the name of a template database."""
+    if postgres is not None:
+        name = postgres.create()
+        template = Database(postgres.url(name))
+        template.upgrade()
+        template.dispose()
+        return name
     folder = tmp_path_factory.mktemp("template")
     database = Database(f"sqlite:///{folder / DATABASE_FILE}")
     database.upgrade()
@@ -85,18 +127,35 @@ def migrated_database(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def make_app(data_dir: Path, monkeypatch, migrated_database: Path):
-    """Build an app on the test's data directory; environment variables cannot leak in."""
+def make_app(data_dir: Path, monkeypatch, migrated_database, postgres):
+    """Build an app on the test's data directory and database; environment variables cannot
+    leak in. On PostgreSQL the test's database URL and a shared secret key are also put in
+    the environment, so a server the test starts in a subprocess uses the same database."""
     for key in list(os.environ):
         if key.startswith("XIANGYIN_"):
             monkeypatch.delenv(key)
     apps = []
+    databases: dict[tuple[bool, str], str] = {}
+
+    def database_url(migrate: bool, folder: str) -> str:
+        """One database per data directory, as one installation has one of each."""
+        if (migrate, folder) not in databases:
+            databases[migrate, folder] = postgres.create(template=migrated_database if migrate else None)
+        return postgres.url(databases[migrate, folder])
 
     def factory(migrate: bool = True, clock=None, **config):
-        target = data_dir / DATABASE_FILE
-        copied = migrate and "DATABASE_URL" not in config and not target.exists()
-        if copied:
-            shutil.copyfile(migrated_database, target)
+        copied = False
+        if "DATABASE_URL" not in config and postgres is not None:
+            config.update(DATABASE_URL=database_url(migrate, str(config.get("DATA_DIR", data_dir))),
+                          SECRET_KEY="t" * 64)
+            monkeypatch.setenv("XIANGYIN_DATABASE_URL", config["DATABASE_URL"])
+            monkeypatch.setenv("XIANGYIN_SECRET_KEY", config["SECRET_KEY"])
+            copied = migrate
+        elif "DATABASE_URL" not in config:
+            target = data_dir / DATABASE_FILE
+            copied = migrate and not target.exists()
+            if copied:
+                shutil.copyfile(migrated_database, target)
         app = create_app({"DATA_DIR": str(data_dir), "TESTING": True, **config}, clock=clock)
         if migrate and not copied:
             app.extensions["xiangyin.db"].upgrade()
@@ -106,6 +165,8 @@ def make_app(data_dir: Path, monkeypatch, migrated_database: Path):
     yield factory
     for app in apps:
         app.extensions["xiangyin.db"].dispose()
+    for name in databases.values():
+        postgres.drop(name)
 
 
 @pytest.fixture

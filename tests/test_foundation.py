@@ -54,6 +54,14 @@ def test_settings_are_typed_frozen_and_derive_their_paths(tmp_path):
         load_settings({"DATA_DIR": str(tmp_path), "EDGE_TIMEOUTS": 3}, environ={})
 
 
+def test_a_shared_database_needs_a_shared_secret_key(tmp_path):
+    shared = {"DATA_DIR": str(tmp_path), "DATABASE_URL": "postgresql+psycopg://xiangyin@db.example/xiangyin"}
+    with pytest.raises(SettingsError, match="必须设置 SECRET_KEY"):
+        load_settings(shared, environ={})
+    assert load_settings(shared, environ={"XIANGYIN_SECRET_KEY": "s" * 64}).secret_key == "s" * 64
+    assert not (tmp_path / "secret_key").exists(), "no per-machine key is made for a shared database"
+
+
 def test_secret_key_is_generated_once_and_private(tmp_path):
     first = load_settings({"DATA_DIR": str(tmp_path)}, environ={}).secret_key
     second = load_settings({"DATA_DIR": str(tmp_path)}, environ={}).secret_key
@@ -64,8 +72,9 @@ def test_secret_key_is_generated_once_and_private(tmp_path):
     assert load_settings({"DATA_DIR": str(tmp_path)}, environ={"XIANGYIN_SECRET_KEY": "k" * 40}).secret_key == "k" * 40
 
 
-def test_every_migration_applies_in_a_line_and_matches_the_models(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+def test_every_migration_applies_in_a_line_and_matches_the_models(tmp_path, postgres):
+    empty = postgres.create() if postgres is not None else None
+    db = Database(postgres.url(empty) if empty else f"sqlite:///{tmp_path / 'm.sqlite3'}")
     scripts = ScriptDirectory.from_config(db._alembic_config())
     revisions = list(reversed(list(scripts.walk_revisions())))
     assert len(scripts.get_heads()) == 1, "the migration chain must stay linear"
@@ -79,6 +88,8 @@ def test_every_migration_applies_in_a_line_and_matches_the_models(tmp_path):
     assert diff == [], f"models and migrations disagree: {diff}"
     assert {"users", "series", "lessons", "lesson_versions", "members"} <= set(inspect(db.engine).get_table_names())
     db.dispose()
+    if empty:
+        postgres.drop(empty)
 
 
 def test_unmigrated_database_is_refused_clearly(make_app, data_dir):

@@ -299,6 +299,8 @@ def test_random_bytes_are_not_kept_as_a_voice_note(site):
 CRAFTED = [
     ("admin", "GET", "/members/99999999999999999999999"),
     ("admin", "GET", "/lessons/9223372036854775808"),
+    ("admin", "GET", "/members/2147483648"),  # one past PostgreSQL's INTEGER
+    ("anonymous", "GET", "/l/abc?v=2147483648"),
     ("admin", "GET", "/series/18446744073709551616/qr"),
     ("admin", "GET", "/jobs/99999999999999999999.json"),
     ("volunteer", "GET", "/visits/new/99999999999999999999999"),

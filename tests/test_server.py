@@ -84,8 +84,8 @@ def assert_still_answers(port: int) -> None:
 @pytest.fixture
 def migrated(make_app, data_dir):
     make_app()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("XIANGYIN_")}
-    env.update(XIANGYIN_DATA_DIR=str(data_dir), PYTHONPATH=str(ROOT))
+    # make_app cleared the XIANGYIN_* environment, then named its database there (PostgreSQL).
+    env = {**os.environ, "XIANGYIN_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
     return env
 
 

@@ -7,12 +7,13 @@ from datetime import datetime
 from flask import Flask, current_app, g, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import DataError
 from werkzeug.routing import IntegerConverter
 
 from core import clock
 from core.clock import LOCAL_TZ
 from core.errors import DomainError
-from core.db import Database
+from core.db import Database, MAX_ID
 from core.settings import Settings
 from core.lessons import format_duration
 from core.models import User
@@ -81,11 +82,11 @@ def public(view):
 
 
 class BoundedInt(IntegerConverter):
-    """Ids in URLs: a number no database column holds (over 2^62) is simply not found,
+    """Ids in URLs: a number no database column holds (over MAX_ID) is simply not found,
     instead of overflowing the database driver."""
 
     def __init__(self, url_map, *args, **kwargs) -> None:
-        kwargs.setdefault("max", 2**62)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(url_map, *args, **kwargs)
 
 
@@ -123,6 +124,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(DomainError, domain_error)
     app.register_error_handler(OverflowError, _overflow)
+    app.register_error_handler(DataError, _out_of_range)
 
 
 def _enter_app_clock() -> None:
@@ -259,6 +261,14 @@ def _overflow(_error: OverflowError):
     """A number too large for any record (an id in a form or query string): nothing has it."""
     session().rollback()
     return render_template("error.html", title=ERROR_MESSAGES[404][0], message="找不到这个编号对应的内容。"), 404
+
+
+def _out_of_range(error: DataError):
+    """The same as _overflow on PostgreSQL, whose driver sends the number and the server
+    refuses it (SQLite's driver refuses it before sending: OverflowError)."""
+    if getattr(error.orig, "sqlstate", None) != "22003":  # numeric_value_out_of_range
+        raise error
+    return _overflow(OverflowError(str(error)))
 
 
 def _csrf_error(_error: CSRFError):

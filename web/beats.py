@@ -14,6 +14,7 @@ from http import HTTPStatus
 from sqlalchemy.exc import IntegrityError
 from werkzeug.http import parse_cookie
 
+from core.db import MAX_ID
 from core.clock import within
 from core.errors import DomainError
 from core.plays import Rules, address_key, beat_open_listen, open_listen, verify_sid
@@ -72,7 +73,7 @@ class HeartbeatEndpoint:
             token, rendition_id, event = str(data["t"])[:64], int(data["r"]), str(data["e"])[:16]
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, OverflowError):
             return 400, {"error": "上报内容不完整"}
-        if not 0 < rendition_id < 2**62:
+        if not 0 < rendition_id <= MAX_ID:
             return 404, {"error": "没有这个音频"}
         claimed, position = data.get("d", 0), data.get("p", 0)
         try:

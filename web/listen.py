@@ -12,6 +12,7 @@ from flask import (Blueprint, abort, current_app, jsonify, make_response, render
 from sqlalchemy import select
 
 from audio.store import AudioStore
+from core.db import MAX_ID
 from core.models import Lesson, Rendition, ShareToken, Status
 from core.offline import record_offline
 from core.plays import Rules, finished_lessons, issue_sid, verify_sid
@@ -121,7 +122,7 @@ def _lesson_page(share: ShareToken, lesson: Lesson):
     member = share.member
     choices = listen_choices(session(), lesson, member.preferred_voice if member else "")
     wanted = request.args.get("v", type=int)
-    wanted = wanted if wanted is not None and 0 < wanted < 2**62 else None
+    wanted = wanted if wanted is not None and 0 < wanted <= MAX_ID else None
     selected = next((c for c in choices if c.rendition.id == wanted), choices[0] if choices else None)
     version = selected.rendition.version if selected else None
     series = lesson.series

@@ -6,6 +6,7 @@ from datetime import date
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy import select
 
+from core.db import MAX_ID
 from core.models import Series
 from core.stats import PLAY_COLUMNS, Filters, summarise
 from core.xlsx import csv_document, stats_workbook
@@ -20,7 +21,7 @@ MIN_DATE, MAX_DATE = date(2000, 1, 1), date(2099, 12, 31)
 
 def _filters() -> Filters:
     series_id = request.args.get("series", type=int)
-    if series_id is not None and not 0 < series_id < 2**62:
+    if series_id is not None and not 0 < series_id <= MAX_ID:
         abort(404)
     start, end = request.args.get("start", ""), request.args.get("end", "")
     if start or end:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from core.access import member_for, visible_members
 from core.audit import recent
 from core.clock import LOCAL_TZ
-from core.db import utcnow
+from core.db import MAX_ID, utcnow
 from core.models import DELIVERED, DoorScan, Series, User, Visit
 from core.visits import (
     MAX_VOICE_NOTE_BYTES, StandInNeeded, check_voice_note, VisitError, VisitInput, first_visits_due, member_for_visit,
@@ -63,7 +63,7 @@ def _form_context(member, door_scan, values=None):
 @bp.route("/visits/new/<int:member_id>", methods=["GET", "POST"])
 def new(member_id: int):
     scan_id = request.values.get("scan", type=int)
-    door_scan = session().get(DoorScan, scan_id) if scan_id and 0 < scan_id < 2**62 else None
+    door_scan = session().get(DoorScan, scan_id) if scan_id and 0 < scan_id <= MAX_ID else None
     member = member_for_visit(session(), _user(), member_id, door_scan)
     if door_scan is not None and (door_scan.member_id != member.id or door_scan.user_id != current_user.id):
         abort(404)
