@@ -22,9 +22,10 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Date, bindparam, func, select, update
 from sqlalchemy.orm import Session, aliased
 
+from core.clock import LOCAL_TZ
 from core.db import UTCDateTime, utcnow
 from core.errors import Conflict, DomainError, Gone, Invalid, NotFound, TooMany
 from core.settings import Settings
@@ -220,6 +221,7 @@ _SAVE_BEAT = (
         listened=bindparam("b_listened"), position=bindparam("b_position"), quartile=bindparam("b_quartile"),
         last_beat_at=bindparam("b_now", type_=UTCDateTime()), beats=Listen.beats + 1,
         counted_at=func.coalesce(Listen.counted_at, bindparam("b_counted", type_=UTCDateTime())),
+        counted_day=func.coalesce(Listen.counted_day, bindparam("b_counted_day", type_=Date())),
         completed_at=func.coalesce(Listen.completed_at, bindparam("b_completed", type_=UTCDateTime())),
     )
 )
@@ -303,7 +305,8 @@ def beat_open_listen(
         last_beat=_seconds(row.last_beat_at), counted=row.counted_at is not None,
         completed=row.completed_at is not None, quartile=row.quartile,
     )
-    params = {"b_id": row.id, "b_beats": row.beats, "b_now": now, "b_counted": None, "b_completed": None}
+    params = {"b_id": row.id, "b_beats": row.beats, "b_now": now, "b_counted": None, "b_counted_day": None,
+              "b_completed": None}
     old_clock = row.credited_until or _NEVER
     clock = {"c_id": row.session_id, "c_never": _NEVER, "c_old": old_clock, "c_new": None}
     overlapping = row.others_last is not None
@@ -322,7 +325,7 @@ def beat_open_listen(
             # Listening of an uncredited listener is kept (and shown apart), never a play.
             new = replace(new, counted=False, completed=False)
         if new.counted and not state.counted:
-            params["b_counted"] = now
+            params["b_counted"], params["b_counted_day"] = now, now.astimezone(LOCAL_TZ).date()
         if new.completed and not state.completed:
             params["b_completed"] = now
         if accepted > 0 and overlapping:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import io
 
-from core.stats import PLAY_COLUMNS, Summary
+from collections.abc import Iterable, Iterator
+
+from core.stats import PLAY_COLUMNS, PlayRow, Summary
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -31,48 +33,68 @@ def restore(text: str) -> str:
     return text
 
 
-def csv_document(header: list[str], rows) -> str:
-    """CSV with a BOM, so Excel on Windows opens the Chinese columns as UTF-8."""
+def csv_lines(header: list[str], rows: Iterable[list]) -> Iterator[str]:
+    """CSV with a BOM, so Excel on Windows opens the Chinese columns as UTF-8; a few hundred
+    rows at a time, for a response that streams."""
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow([neutralise(cell) for cell in header])
-    for row in rows:
+    for count, row in enumerate(rows, start=1):
         writer.writerow([neutralise(cell) for cell in row])
-    return "\ufeff" + out.getvalue()
+        if count % 500 == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
 
 
-def _sheet(workbook, title: str, header: list[str], rows: list[list], widths: list[int]):
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    sheet = workbook.create_sheet(title)
-    sheet.append([neutralise(cell) for cell in header])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append([neutralise(cell) for cell in row])
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
-    return sheet
+def csv_document(header: list[str], rows: Iterable[list]) -> str:
+    return "".join(csv_lines(header, rows))
 
 
-def simple_workbook(title: str, header: list[str], rows: list[list], widths: list[int]) -> bytes:
+def _workbook():
+    """A write-only workbook: rows go to disk as they come, so an export of a hundred
+    thousand visits or a million plays never holds them all in memory."""
     from openpyxl import Workbook
 
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    _sheet(workbook, title, header, rows, widths)
+    return Workbook(write_only=True)
+
+
+def _saved(workbook) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
 
 
-def stats_workbook(summary: Summary) -> bytes:
-    from openpyxl import Workbook
+def _sheet(workbook, title: str, header: list[str], rows: Iterable[list], widths: list[int]):
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
-    workbook = Workbook()
-    workbook.remove(workbook.active)
+    sheet = workbook.create_sheet(title)
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A2"
+    titles = []
+    for name in header:
+        cell = WriteOnlyCell(sheet, value=neutralise(name))
+        cell.font = Font(bold=True)
+        titles.append(cell)
+    sheet.append(titles)
+    for row in rows:
+        sheet.append([neutralise(cell) for cell in row])
+    return sheet
+
+
+def simple_workbook(title: str, header: list[str], rows: Iterable[list], widths: list[int]) -> bytes:
+    workbook = _workbook()
+    _sheet(workbook, title, header, rows, widths)
+    return _saved(workbook)
+
+
+def stats_workbook(summary: Summary, plays: Iterable[PlayRow]) -> bytes:
+    workbook = _workbook()
     f = summary.filters
     _sheet(workbook, "概况", ["项目", "数值"], [
         ["统计区间", f"{f.start:%Y-%m-%d} 至 {f.end:%Y-%m-%d}"],
@@ -80,7 +102,7 @@ def stats_workbook(summary: Summary) -> bytes:
         ["收听的手机（去重）", summary.sessions], ["平均收听比例", round(summary.average_share, 3)],
         ["收听总分钟", round(summary.minutes, 1)],
     ], [22, 28])
-    _sheet(workbook, "每次收听", PLAY_COLUMNS, [row.cells() for row in summary.rows], [18, 24, 30, 22, 14, 16, 10, 10, 6])
+    _sheet(workbook, "每次收听", PLAY_COLUMNS, (row.cells() for row in plays), [18, 24, 30, 22, 14, 16, 10, 10, 6])
     _sheet(workbook, "按课程", ["专题", "课程", "收听次数", "听完次数"],
            [[t.note, t.label, t.plays, t.completions] for t in summary.by_lesson], [28, 32, 12, 12])
     for title, tallies in (("按专题", summary.by_series), ("按声音", summary.by_voice)):
@@ -90,6 +112,4 @@ def stats_workbook(summary: Summary) -> bytes:
            [[day.isoformat(), t.plays, t.completions] for day, t in zip(f.days(), summary.by_day)], [14, 12, 12])
     _sheet(workbook, "个人卡", ["党员", "收听次数", "听完次数", "最近收听"],
            [[t.label, t.plays, t.completions, t.extra] for t in summary.by_member], [24, 12, 12, 18])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return _saved(workbook)

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
 from datetime import datetime
 
-from flask import Flask, current_app, g, redirect, render_template, request, url_for
+from flask import Flask, current_app, g, redirect, render_template, request, stream_with_context, url_for
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import DataError
@@ -63,14 +64,15 @@ DOWNLOAD_TYPES = {
 }
 
 
-def download(data: bytes | str, filename: str):
-    """A generated file as an attachment; the Chinese file name survives in every browser."""
+def download(data: bytes | str | Iterator[str], filename: str):
+    """A generated file as an attachment; the Chinese file name survives in every browser.
+    An iterator is streamed as it is produced (a long CSV export), the request's database
+    session staying open until the last row is sent."""
     from pathlib import PurePath
     from urllib.parse import quote
 
-    from flask import current_app
-
-    response = current_app.response_class(data, mimetype=DOWNLOAD_TYPES[PurePath(filename).suffix])
+    body = data if isinstance(data, (bytes, str)) else stream_with_context(data)
+    response = current_app.response_class(body, mimetype=DOWNLOAD_TYPES[PurePath(filename).suffix])
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     return response
 
@@ -194,6 +196,7 @@ def _compress(response):
     of signal is a third of its size (behind nginx, nginx may do this instead). Audio is
     never touched (ranges, and MP3 does not shrink)."""
     if (response.status_code != 200 or request.method == "HEAD" or "Content-Encoding" in response.headers
+            or response.is_streamed
             or response.mimetype not in COMPRESSIBLE or "gzip" not in request.headers.get("Accept-Encoding", "")):
         return response
     response.direct_passthrough = False

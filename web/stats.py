@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from core.db import MAX_ID
 from core.models import Series
-from core.stats import PLAY_COLUMNS, Filters, summarise
-from core.xlsx import csv_document, stats_workbook
+from core.stats import PLAY_COLUMNS, Filters, play_rows, summarise
+from core.xlsx import csv_lines, stats_workbook
 from web import download, session, settings
 from web.auth import admin_required
 from web.charts import daily_bars, horizontal_bars
@@ -65,13 +65,13 @@ def _filename(filters: Filters, ext: str) -> str:
 @admin_required
 def export_csv():
     filters = _filters()
-    summary = summarise(session(), filters)
-    rows = ([f"{cells[0]:%Y-%m-%d %H:%M}", *cells[1:]] for cells in (row.cells() for row in summary.rows))
-    return download(csv_document(PLAY_COLUMNS, rows), _filename(filters, "csv"))
+    rows = ([f"{cells[0]:%Y-%m-%d %H:%M}", *cells[1:]] for cells in (row.cells() for row in play_rows(session(), filters)))
+    return download(csv_lines(PLAY_COLUMNS, rows), _filename(filters, "csv"))
 
 
 @bp.route("/stats/plays.xlsx")
 @admin_required
 def export_xlsx():
     filters = _filters()
-    return download(stats_workbook(summarise(session(), filters)), _filename(filters, "xlsx"))
+    return download(stats_workbook(summarise(session(), filters), play_rows(session(), filters)),
+                    _filename(filters, "xlsx"))

@@ -48,7 +48,7 @@ class Lesson(Base):
     number: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
-    source_filename: Mapped[str | None] = mapped_column(String(255))
+    source_filename: Mapped[str | None] = mapped_column(Text)
     version_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -61,7 +61,12 @@ class Lesson(Base):
     @property
     def label(self) -> str:
         """How every list, catalog, track tag and card names a lesson: 第N课 标题."""
-        return f"第{self.number}课 {self.title}"
+        return lesson_label(self.number, self.title)
+
+
+def lesson_label(number: int, title: str) -> str:
+    """Lesson.label from the two columns, for reports that select columns, not rows."""
+    return f"第{number}课 {title}"
 
 
 class LessonVersion(Base):

@@ -1,12 +1,13 @@
 """QR codes and what listeners did with them."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, false, true
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from core.clock import LOCAL_TZ
 from core.db import Base, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ class ListenSession(Base):
     sid: Mapped[str] = mapped_column(String(32), unique=True)
     share_token_id: Mapped[int | None] = mapped_column(ForeignKey("share_tokens.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    user_agent: Mapped[str] = mapped_column(Text, default="")
     address_key: Mapped[str] = mapped_column(String(32), default="", server_default="", index=True)
     credited: Mapped[bool] = mapped_column(default=True, server_default=true())
     credited_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -77,7 +78,11 @@ class Listen(Base):
     threshold, and never again for this session and rendition."""
 
     __tablename__ = "listens"
-    __table_args__ = (UniqueConstraint("session_id", "rendition_id", name="uq_listens_session_rendition"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "rendition_id", name="uq_listens_session_rendition"),
+        # The dashboard's grouping: plays of a day range, per lesson.
+        Index("ix_listens_counted_day_lesson", "counted_day", "lesson_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("listen_sessions.id", ondelete="CASCADE"))
@@ -93,11 +98,20 @@ class Listen(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_beat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # The Beijing calendar day of counted_at, stored when the play is counted, so reports
+    # group by day the same way in every database.
+    counted_day: Mapped[date | None] = mapped_column(Date)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     rendition: Mapped[Rendition] = relationship()
     lesson: Mapped[Lesson] = relationship()
     member: Mapped[Member | None] = relationship()
+
+    @validates("counted_at")
+    def _day_of_count(self, _key: str, moment: datetime | None) -> datetime | None:
+        """Rows written through the ORM get their day here; the heartbeat's UPDATE sets both."""
+        self.counted_day = moment.astimezone(LOCAL_TZ).date() if moment else None
+        return moment
 
 
 class OfflineListen(Base):

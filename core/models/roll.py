@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
@@ -94,6 +94,8 @@ class Visit(Base):
     __tablename__ = "visits"
     __table_args__ = (
         CheckConstraint("delivered IN ('pack', 'handbook', 'nothing')", name="ck_visits_delivered"),
+        # A member's timeline and "last visited", newest first.
+        Index("ix_visits_member_visited", "member_id", "visited_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -106,7 +108,7 @@ class Visit(Base):
     pack_id: Mapped[int | None] = mapped_column(ForeignKey("packs.id", ondelete="SET NULL"))
     duration_minutes: Mapped[int | None] = mapped_column(Integer)
     feedback: Mapped[str] = mapped_column(Text, default="")
-    voice_note_path: Mapped[str | None] = mapped_column(String(255))
+    voice_note_path: Mapped[str | None] = mapped_column(Text)
     needs: Mapped[str] = mapped_column(Text, default="")
     follow_up: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
