@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import Select, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from core.db import MAX_ID
 from core.errors import NotFound
@@ -42,7 +42,8 @@ def members_query(user: User, include_inactive: bool = False) -> Select:
 
 
 def visible_members(session: Session, user: User, include_inactive: bool = False) -> list[Member]:
-    return list(session.scalars(members_query(user, include_inactive)))
+    """With their volunteers, which every list of members shows (one query, not one a row)."""
+    return list(session.scalars(members_query(user, include_inactive).options(selectinload(Member.volunteers))))
 
 
 def may_see_member(session: Session, user: User, member_id: int | None) -> bool:
@@ -75,7 +76,8 @@ def packs_query(user: User) -> Select:
 
 
 def visible_packs(session: Session, user: User) -> list[Pack]:
-    return list(session.scalars(packs_query(user)))
+    return list(session.scalars(packs_query(user).options(
+        joinedload(Pack.member), joinedload(Pack.created_by), joinedload(Pack.delivered_by))))
 
 
 def pack_for(session: Session, user: User, pack_uuid: str) -> Pack:

@@ -130,13 +130,24 @@ def listen_choices(session: Session, lesson: Lesson, preferred_voice: str = "") 
     the previous version instead of going silent. One rendition per voice or speaker (the
     newest), the member's preferred voice first, recordings after the synthesised voices.
     """
-    done = session.scalars(
+    return listen_choices_by_lesson(session, [lesson], preferred_voice)[lesson.id]
+
+
+def listen_choices_by_lesson(session: Session, lessons: list[Lesson], preferred_voice: str = "") -> dict[int, list[Choice]]:
+    """listen_choices for every lesson of a list at once: one query, whatever the count."""
+    by_lesson: dict[int, list[Rendition]] = {lesson.id: [] for lesson in lessons}
+    for rendition in session.scalars(
         select(Rendition)
         .join(LessonVersion, Rendition.lesson_version_id == LessonVersion.id)
-        .where(Rendition.lesson_id == lesson.id, Rendition.status == Status.DONE, Rendition.file_path.is_not(None),
-               PUBLISHED)
+        .where(Rendition.lesson_id.in_(list(by_lesson)), Rendition.status == Status.DONE,
+               Rendition.file_path.is_not(None), PUBLISHED)
         .order_by(LessonVersion.id.desc(), Rendition.id.desc())
-    ).all()
+    ):
+        by_lesson[rendition.lesson_id].append(rendition)
+    return {lesson_id: _choices(done, preferred_voice) for lesson_id, done in by_lesson.items()}
+
+
+def _choices(done: list[Rendition], preferred_voice: str) -> list[Choice]:
     if not done:
         return []
     newest_version = done[0].lesson_version_id

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from core.clock import LOCAL_TZ
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from core.access import NotVisible, may_see_member, member_for
 from core.audit import Actor, audit
+from core.clock import LOCAL_TZ
 from core.db import utcnow
 from core.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from core.models import (
@@ -411,7 +412,7 @@ class Event:
 def timeline(session: Session, member: Member) -> list[Event]:
     """Everything that reached this member, newest first."""
     events: list[Event] = []
-    for visit in session.scalars(select(Visit).where(Visit.member_id == member.id)):
+    for visit in session.scalars(select(Visit).options(*VISIT_DETAILS).where(Visit.member_id == member.id)):
         who = visit.volunteer.display_name if visit.volunteer else "（已删除的账号）"
         what = DELIVERED[visit.delivered] + (f"《{visit.pack.title}》" if visit.pack else "")
         lessons = "，一起听了" + "、".join(l.label for l in visit.lessons) if visit.lessons else ""
@@ -439,22 +440,33 @@ def personal_codes(session: Session, member: Member) -> int:
         ShareToken.member_id == member.id, ShareToken.revoked_at.is_(None))) or 0
 
 
-def visits_between(session: Session, user: User, start: datetime, end: datetime) -> list[Visit]:
-    query = select(Visit).where(Visit.visited_at >= start, Visit.visited_at < end).order_by(Visit.visited_at)
+# What every list of visits shows with each visit, loaded with it rather than row by row.
+VISIT_DETAILS = (joinedload(Visit.member), joinedload(Visit.volunteer), joinedload(Visit.pack),
+                 joinedload(Visit.scan), selectinload(Visit.lessons))
+
+
+def visits_between(session: Session, user: User, start: datetime, end: datetime, *, newest_first: bool = False,
+                   limit: int | None = None) -> Iterator[Visit]:
+    """Visits in [start, end) the user may see, streamed in batches (a county's quarter for
+    the export), oldest first unless asked otherwise."""
+    order = Visit.visited_at.desc() if newest_first else Visit.visited_at
+    query = select(Visit).options(*VISIT_DETAILS).where(Visit.visited_at >= start, Visit.visited_at < end).order_by(order)
     if not user.is_admin:
         query = query.join(Pairing, Pairing.member_id == Visit.member_id).where(Pairing.user_id == user.id)
-    return list(session.scalars(query))
+    if limit is not None:
+        query = query.limit(limit)
+    return iter(session.scalars(query.execution_options(yield_per=500)))
 
 
-def visits_xlsx(visits: list[Visit], title: str) -> bytes:
+def visits_xlsx(visits: Iterable[Visit], title: str) -> bytes:
     from core.xlsx import simple_workbook
 
     header = ["走访时间", "党员", "网格", "志愿者", "方式", "送去", "一起听的课", "时长（分钟）", "反馈", "急难愁盼", "需跟进", "登记时间"]
-    rows = [[
+    rows = ([
         v.visited_at.astimezone(LOCAL_TZ).replace(tzinfo=None), v.member.name, v.member.group_name,
         v.volunteer.display_name if v.volunteer else "", "手动补录" if v.manual else "扫码签到",
         DELIVERED[v.delivered] + (f"《{v.pack.title}》" if v.pack else ""),
         "、".join(l.label for l in v.lessons), v.duration_minutes or "", v.feedback, v.needs,
         "是" if v.follow_up else "", v.created_at.astimezone(LOCAL_TZ).replace(tzinfo=None),
-    ] for v in visits]
+    ] for v in visits)
     return simple_workbook(title, header, rows, [18, 10, 14, 10, 10, 24, 30, 10, 30, 30, 8, 18])

@@ -152,7 +152,8 @@ def make_app(data_dir: Path, monkeypatch, migrated_database, postgres):
             monkeypatch.setenv("XIANGYIN_SECRET_KEY", config["SECRET_KEY"])
             copied = migrate
         elif "DATABASE_URL" not in config:
-            target = data_dir / DATABASE_FILE
+            target = Path(config.get("DATA_DIR", data_dir)) / DATABASE_FILE
+            target.parent.mkdir(parents=True, exist_ok=True)
             copied = migrate and not target.exists()
             if copied:
                 shutil.copyfile(migrated_database, target)

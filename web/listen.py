@@ -16,7 +16,7 @@ from core.db import MAX_ID
 from core.models import Lesson, Rendition, ShareToken, Status
 from core.offline import record_offline
 from core.plays import Rules, finished_lessons, issue_sid, verify_sid
-from core.sharing import find_share, lesson_allowed, listen_choices, published
+from core.sharing import find_share, lesson_allowed, listen_choices, listen_choices_by_lesson, published
 from web import beats, csrf, public, session, settings
 
 bp = Blueprint("listen", __name__)
@@ -210,11 +210,8 @@ def series_page(token: str):
     series = share.series
     member = share.member
     finished = finished_lessons(session(), _sid())
-    lengths = {}
-    for lesson in series.lessons:
-        choices = listen_choices(session(), lesson, member.preferred_voice if member else "")
-        if choices:
-            lengths[lesson.id] = choices[0].rendition.duration
+    choices = listen_choices_by_lesson(session(), series.lessons, member.preferred_voice if member else "")
+    lengths = {lesson_id: options[0].rendition.duration for lesson_id, options in choices.items() if options}
     return _page(
         "listen/series.html", share=share, series=series, member=member, finished=finished, lengths=lengths,
         resume=_resume(series.lessons, finished),

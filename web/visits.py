@@ -145,7 +145,8 @@ def overview():
     interval = settings().visit_interval_days
     weeks, months, per_volunteer = visits_per_volunteer(session()) if current_user.is_admin else ([], [], [])
     now = utcnow()
-    recent_visits = visits_between(session(), _user(), now - timedelta(days=30), now + timedelta(days=1))[::-1][:50]
+    recent_visits = list(visits_between(session(), _user(), now - timedelta(days=30), now + timedelta(days=1),
+                                        newest_first=True, limit=50))
     return render_template(
         "visits/overview.html", overdue=overdue_members(session(), members, interval), interval=interval,
         first_due=first_visits_due(session(), members, interval),
