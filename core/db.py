@@ -14,12 +14,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import CursorResult, DateTime, Engine, Result, create_engine, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from core import clock
-from core.errors import Conflict
+from core.errors import Conflict, Invalid
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # The largest id a row can have: primary keys are INTEGER, 32 bits on PostgreSQL. A larger
@@ -60,6 +61,22 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     pass
+
+
+@event.listens_for(Session, "before_flush")
+def _values_fit(session: Session, _context, _instances) -> None:
+    """No value longer than its column reaches the database: SQLite would keep it silently,
+    PostgreSQL would refuse the whole transaction. Every form checks its own fields with a
+    friendlier message first; this is the net under all of them."""
+    for row in (*session.new, *session.dirty):
+        state = sa_inspect(row)
+        for attribute in state.mapper.column_attrs:
+            column = attribute.columns[0]
+            length = getattr(column.type, "length", None)
+            value = state.dict.get(attribute.key)
+            if length and isinstance(value, str) and len(value) > length:
+                raise Invalid(f"内容太长，没有保存（{column.table.name}.{column.name} 最多 {length} 个字，"
+                              f"这里有 {len(value)} 个）")
 
 
 def make_engine(url: str) -> Engine:

@@ -146,6 +146,16 @@ def _move(items: list, item, offset: int) -> None:
 # --------------------------------------------------------------------------- lessons
 
 
+def lock_series(session: Session, series: Series) -> list[Lesson]:
+    """Take the series row's lock until commit (a row lock in PostgreSQL, the write lock in
+    SQLite) and return its lessons as they are now, in order: everything that numbers
+    lessons — adding, moving, deleting — does this first, so two of them on one series at
+    once run one after the other instead of both taking the same number."""
+    session.execute(update(Series).where(Series.id == series.id).values(updated_at=utcnow()))
+    session.expire(series, ["lessons"])
+    return list(session.scalars(select(Lesson).where(Lesson.series_id == series.id).order_by(Lesson.number)))
+
+
 def _renumber(session: Session, series: Series, ordered: list[Lesson]) -> None:
     """Assign 1..n in two steps: the (series, number) unique constraint forbids swapping two
     numbers in place."""
@@ -182,10 +192,7 @@ def add_lesson(
     user: User | None = None,
 ) -> Lesson:
     title, text = _check_lesson(title, text)
-    # Writing the series row first takes its lock (a row lock in PostgreSQL, the write lock in
-    # SQLite) until commit, so two imports into one series number one after the other
-    # instead of both taking the same next number.
-    session.execute(update(Series).where(Series.id == series.id).values(updated_at=utcnow()))
+    lock_series(session, series)
     number = (session.scalar(select(func.max(Lesson.number)).where(Lesson.series_id == series.id)) or 0) + 1
     digest = version_hash(title, text)
     lesson = Lesson(
@@ -275,7 +282,7 @@ def update_lesson(
 def move_lesson(session: Session, lesson: Lesson, position: int, *, actor: Actor) -> None:
     """Put a lesson at 1-based position in its series; the others shift to make room."""
     series = lesson.series
-    ordered = list(series.lessons)
+    ordered = lock_series(session, series)
     ordered.remove(lesson)
     ordered.insert(min(max(position, 1), len(ordered) + 1) - 1, lesson)
     _renumber(session, series, ordered)
@@ -291,8 +298,8 @@ def create_lesson(session: Session, series: Series, title: str, text: str, *, us
 
 def delete_lesson(session: Session, lesson: Lesson, user: User | None = None) -> None:
     series = lesson.series
+    remaining = [item for item in lock_series(session, series) if item.id != lesson.id]
     audit(session, user, "delete", "lesson", lesson.id, f"删除课程「{series.title}」第{lesson.number}课 {lesson.title}")
-    remaining = [item for item in series.lessons if item.id != lesson.id]
     session.delete(lesson)
     session.flush()
     _renumber(session, series, remaining)
