@@ -10,7 +10,7 @@ import click
 from flask.cli import ScriptInfo
 
 from app import create_app
-from scripts.cli import lessons, packs, qr, render, roll, setup, speech, users
+from scripts.cli import database, lessons, packs, qr, render, roll, setup, speech, users
 
 
 @click.group(help="乡音：送学上门的学习音频服务。")
@@ -31,6 +31,7 @@ COMMANDS = [
     packs.pack_group,
     qr.qr_group,
     roll.members_group, roll.visits_group,
+    database.db_group,
 ]
 for command in COMMANDS:
     cli.add_command(command)
