@@ -41,9 +41,21 @@ def members_query(user: User, include_inactive: bool = False) -> Select:
     return query
 
 
-def visible_members(session: Session, user: User, include_inactive: bool = False) -> list[Member]:
-    """With their volunteers, which every list of members shows (one query, not one a row)."""
-    return list(session.scalars(members_query(user, include_inactive).options(selectinload(Member.volunteers))))
+def visible_members(session: Session, user: User, include_inactive: bool = False, *,
+                    with_volunteers: bool = True) -> list[Member]:
+    """With their volunteers, which lists of members show (one query, not one a row); a page
+    that shows only some of them loads theirs with `load_volunteers`."""
+    query = members_query(user, include_inactive)
+    if with_volunteers:
+        query = query.options(selectinload(Member.volunteers))
+    return list(session.scalars(query))
+
+
+def load_volunteers(session: Session, members: list[Member]) -> None:
+    """The volunteers of these members, in one query, into the members already loaded."""
+    if members:
+        session.scalars(select(Member).options(selectinload(Member.volunteers))
+                        .where(Member.id.in_([member.id for member in members]))).all()
 
 
 def may_see_member(session: Session, user: User, member_id: int | None) -> bool:

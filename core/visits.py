@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from core.access import NotVisible, may_see_member, member_for
@@ -376,9 +376,16 @@ def visits_per_volunteer(session: Session, now: datetime | None = None, weeks: i
     for _ in range(months):
         month_labels.insert(0, f"{year}-{month:02d}")
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-    since = now - timedelta(days=7 * weeks + 31 * months)
+    # Each week's and month's bounds as UTC instants: one GROUP BY counts them all, in any database.
+    buckets = [(label, *_week_bounds(local - timedelta(weeks=n))) for n, label in
+               zip(reversed(range(weeks)), week_labels)]
+    buckets += [(label, *_month_bounds(label)) for label in month_labels]
+    columns = [func.sum(case((and_(Visit.visited_at >= start, Visit.visited_at < end), 1), else_=0))
+               for _, start, end in buckets]
+    since = min(start for _, start, _ in buckets)
     rows = session.execute(
-        select(Visit.visited_at, User.display_name).join(User, Visit.volunteer_id == User.id).where(Visit.visited_at >= since)
+        select(User.display_name, *columns).join(User, Visit.volunteer_id == User.id)
+        .where(Visit.visited_at >= since).group_by(User.id, User.display_name)
     ).all()
     # Every active volunteer has a row, those with no visit too: they are who an organiser
     # most needs to see.
@@ -386,19 +393,30 @@ def visits_per_volunteer(session: Session, now: datetime | None = None, weeks: i
         name: VolunteerCounts(name, dict.fromkeys(week_labels, 0), dict.fromkeys(month_labels, 0))
         for name in session.scalars(select(User.display_name).where(User.role == "volunteer", User.active.is_(True)))
     }
-    for visited_at, name in rows:
-        at = visited_at.astimezone(LOCAL_TZ)
+    for name, *tallies in rows:
         entry = counts.setdefault(name, VolunteerCounts(name, dict.fromkeys(week_labels, 0), dict.fromkeys(month_labels, 0)))
-        if _week(at) in entry.weeks:
-            entry.weeks[_week(at)] += 1
-        if f"{at.year}-{at.month:02d}" in entry.months:
-            entry.months[f"{at.year}-{at.month:02d}"] += 1
+        for (label, _, _), tally in zip(buckets, tallies):
+            target = entry.weeks if label in entry.weeks else entry.months
+            target[label] += tally or 0
     return week_labels, month_labels, sorted(counts.values(), key=lambda c: c.name)
 
 
 def _week(moment: datetime) -> str:
     year, week, _ = moment.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def _week_bounds(local: datetime) -> tuple[datetime, datetime]:
+    """The Monday-to-Monday Beijing week holding `local`, as UTC."""
+    monday = datetime.combine(local.date() - timedelta(days=local.weekday()), datetime.min.time(), LOCAL_TZ)
+    return monday.astimezone(timezone.utc), (monday + timedelta(days=7)).astimezone(timezone.utc)
+
+
+def _month_bounds(label: str) -> tuple[datetime, datetime]:
+    year, month = int(label[:4]), int(label[5:])
+    first = datetime(year, month, 1, tzinfo=LOCAL_TZ)
+    following = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=LOCAL_TZ)
+    return first.astimezone(timezone.utc), following.astimezone(timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import urllib.request
 from http.cookiejar import CookieJar
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from core.lessons import create_series
@@ -143,6 +144,7 @@ def test_racing_lesson_confirms_and_uploads_never_answer_500(app):
                                           "uploads, numbered without gaps")
 
 
+@pytest.mark.slow
 def test_two_processes_importing_into_one_series_number_every_lesson_once(app, data_dir, tmp_path):
     """Two imports into one series from two processes at the same moment (two admins, two
     machines): both land, with distinct numbers, because numbering takes the series row's

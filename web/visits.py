@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 from sqlalchemy import select
 
-from core.access import member_for, visible_members
+from core.access import load_volunteers, member_for, visible_members
 from core.audit import recent
 from core.clock import LOCAL_TZ
 from core.db import MAX_ID, utcnow
@@ -23,6 +23,10 @@ from core.visits import (
 from web import download, session, settings
 from web.errors import refill, status_for, wants_json
 from web.auth import admin_required
+
+# Rows a list on the overview shows; a county's roll has thousands overdue at once, and the
+# most overdue come first (the full list is the member roll, filtered).
+SHOWN = 200
 
 bp = Blueprint("visits", __name__)
 VOICE_NOTE_TYPES = {".m4a", ".mp3", ".amr", ".wav", ".webm", ".ogg", ".aac", ".3gp"}
@@ -141,15 +145,16 @@ def voice_note(visit_id: int):
 
 @bp.route("/visits")
 def overview():
-    members = visible_members(session(), _user())
+    members = visible_members(session(), _user(), with_volunteers=False)
     interval = settings().visit_interval_days
     weeks, months, per_volunteer = visits_per_volunteer(session()) if current_user.is_admin else ([], [], [])
     now = utcnow()
     recent_visits = list(visits_between(session(), _user(), now - timedelta(days=30), now + timedelta(days=1),
                                         newest_first=True, limit=50))
+    overdue, first_due = overdue_members(session(), members, interval), first_visits_due(session(), members, interval)
+    load_volunteers(session(), [o.member for o in overdue[:SHOWN]] + [f.member for f in first_due[:SHOWN]])
     return render_template(
-        "visits/overview.html", overdue=overdue_members(session(), members, interval), interval=interval,
-        first_due=first_visits_due(session(), members, interval),
+        "visits/overview.html", overdue=overdue, interval=interval, first_due=first_due, shown=SHOWN,
         unreached=unreached(session(), members), quarter=quarter_start().astimezone(LOCAL_TZ),
         weeks=weeks, months=months, per_volunteer=per_volunteer, recent=recent_visits, member_count=len(members),
     )
