@@ -10,15 +10,15 @@ import re
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, select, type_coerce
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from core.access import NotVisible, may_see_member, member_for
+from core.access import NotVisible, may_see_member, member_for, members_query
 from core.audit import Actor, audit
 from core.clock import LOCAL_TZ
-from core.db import utcnow
+from core.db import UTCDateTime, utcnow
 from core.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from core.models import (
     DELIVERED, DoorCard, DoorScan, Lesson, Listen, Member, Pack, Pairing, ShareToken, User, Visit,
@@ -324,6 +324,53 @@ def first_visits_due(session: Session, members: list[Member], interval_days: int
     return sorted(result, key=lambda f: (f.days_left, f.member.name))
 
 
+@dataclass(frozen=True)
+class Reach:
+    """The visit overview's three lists for a user's members, counted and cut in the
+    database (a county's roll has thousands at once): the most overdue first, the first
+    visits due soonest, and who was reached neither by a visit nor a play this quarter."""
+
+    overdue: list[Overdue]
+    overdue_total: int
+    first_due: list[FirstVisit]
+    first_due_total: int
+    unreached: list[Member]
+    unreached_total: int
+    members: int
+
+
+def reach(session: Session, user: User, interval_days: int, *, limit: int, now: datetime | None = None) -> Reach:
+    """The same rules as overdue_members, first_visits_due and unreached (a test holds them
+    to it), as queries: a member's day of reckoning is their last visit, or the day they
+    joined the roll, plus the interval, in Beijing days."""
+    now = now or utcnow()
+    today = now.astimezone(LOCAL_TZ).date()
+    cutoff = datetime.combine(today - timedelta(days=interval_days), time.min, LOCAL_TZ)
+    last = select(Visit.member_id, func.max(Visit.visited_at).label("at")).group_by(Visit.member_id).subquery()
+    since = type_coerce(func.coalesce(last.c.at, Member.created_at), UTCDateTime())
+    visiting = (members_query(user).order_by(None).outerjoin(last, last.c.member_id == Member.id)
+                .where(Member.category.not_in(NO_HOME_VISITS)))
+
+    def count(query) -> int:
+        return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+    late = visiting.where(since < cutoff)
+    overdue = [Overdue(member, at, (today - (at or member.created_at).astimezone(LOCAL_TZ).date()).days - interval_days)
+               for member, at in session.execute(late.add_columns(last.c.at).order_by(since, Member.name).limit(limit))]
+    new = visiting.where(last.c.at.is_(None), Member.created_at >= cutoff)
+    first_due = []
+    for member in session.scalars(new.order_by(Member.created_at, Member.name).limit(limit)):
+        due = member.created_at.astimezone(LOCAL_TZ).date() + timedelta(days=interval_days)
+        first_due.append(FirstVisit(member, due, (due - today).days))
+    start = quarter_start(now)
+    missed = members_query(user).order_by(None).where(
+        ~select(Visit.id).where(Visit.member_id == Member.id, Visit.visited_at >= start).exists(),
+        ~select(Listen.id).where(Listen.member_id == Member.id, Listen.counted_at >= start).exists())
+    unreached = list(session.scalars(missed.order_by(Member.group_name, Member.name).limit(limit)))
+    return Reach(overdue, count(late), first_due, count(new), unreached, count(missed),
+                 count(members_query(user).order_by(None)))
+
+
 def quarter_bounds(year: int, quarter: int) -> tuple[datetime, datetime]:
     """Start and end of a calendar quarter in Beijing time, as UTC."""
     first = date(year, 3 * (quarter - 1) + 1, 1)
@@ -345,14 +392,6 @@ def parse_quarter(text: str | None, now: datetime | None = None) -> tuple[int, i
 
 def quarter_start(now: datetime | None = None) -> datetime:
     return quarter_bounds(*parse_quarter(None, now))[0]
-
-
-def unreached(session: Session, members: list[Member], now: datetime | None = None) -> list[Member]:
-    """Members with neither a visit nor a play from their personal card this quarter."""
-    start = quarter_start(now)
-    visited = set(session.scalars(select(Visit.member_id).where(Visit.visited_at >= start)))
-    listened = set(session.scalars(select(Listen.member_id).where(Listen.counted_at >= start, Listen.member_id.is_not(None))))
-    return [m for m in members if m.id not in visited and m.id not in listened]
 
 
 @dataclass

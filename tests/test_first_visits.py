@@ -7,11 +7,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from core.models import Member, Visit
-from core.visits import first_visits_due, overdue_members
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, select
+
+from core.clock import LOCAL_TZ
+from core.models import Member, User, Visit
+from core.visits import first_visits_due, overdue_members, reach
 from tests.helpers.web import Client, add_user, page_text
 
 NOW = datetime(2026, 11, 25, 4, 0, tzinfo=timezone.utc)  # 12:00 in Beijing
+MOMENT = st.tuples(st.integers(0, 20), st.integers(0, 23))  # days ago, hour of that Beijing day
 
 
 def roll(app, now=NOW):
@@ -59,3 +65,49 @@ def test_the_pages_say_first_visit_and_list_a_volunteer_without_visits(app):
     assert "都按时走访了" not in text and "还没走访过，待首次走访（1）" in text
     per_volunteer = overview[overview.index('id="per-volunteer"'):]
     assert "Vol2" in per_volunteer and "近 3 个月没有走访" in per_volunteer, "the volunteer with 0 visits is listed"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(MOMENT, st.one_of(st.none(), MOMENT), st.sampled_from(["", "流动", "老党员"])),
+                min_size=1, max_size=12),
+       st.integers(0, 23), st.integers(1, 14))
+def test_the_overview_queries_keep_the_list_rules(app, members_spec, hour, interval):
+    """reach() counts and cuts in SQL what overdue_members and first_visits_due decide in
+    Python, on any roll: joined and last visited on any day at any hour (the hours just after
+    a Beijing midnight, before the UTC one, included)."""
+    today = datetime(2026, 11, 25, tzinfo=LOCAL_TZ)
+    now = (today + timedelta(hours=hour, minutes=30)).astimezone(timezone.utc)
+
+    def moment(days_ago: int, at_hour: int) -> datetime:
+        return (today - timedelta(days=days_ago) + timedelta(hours=at_hour)).astimezone(timezone.utc)
+
+    admin = _admin(app)
+    with app.extensions["xiangyin.db"].session() as session:
+        session.execute(delete(Visit))
+        session.execute(delete(Member))
+        members = []
+        for n, (joined, visited, category) in enumerate(members_spec):
+            member = Member(name=f"党员{n}", phone=str(n), category=category, created_at=min(now, moment(*joined)))
+            session.add(member)
+            session.flush()
+            if visited is not None:
+                session.add(Visit(client_key=str(uuid.uuid4()), member_id=member.id, volunteer_id=admin.id,
+                                  visited_at=min(now, moment(*visited))))
+            members.append(member)
+        session.commit()
+        found = reach(session, admin, interval, limit=5, now=now)
+        overdue = overdue_members(session, members, interval, now)
+        first = first_visits_due(session, members, interval, now)
+        assert found.overdue_total == len(overdue) and found.first_due_total == len(first)
+        # Most overdue first and soonest due first; members on the same day may come in either order.
+        assert [o.days_overdue for o in found.overdue] == [o.days_overdue for o in overdue[:5]]
+        assert [f.days_left for f in found.first_due] == [f.days_left for f in first[:5]]
+        everyone = {(o.member.id, o.days_overdue, o.last_visit) for o in overdue}
+        assert {(o.member.id, o.days_overdue, o.last_visit) for o in found.overdue} <= everyone
+        assert {(f.member.id, f.due, f.days_left) for f in found.first_due} <= {(f.member.id, f.due, f.days_left)
+                                                                               for f in first}
+
+def _admin(app):
+    with app.extensions["xiangyin.db"].session() as session:
+        existing = session.scalar(select(User).where(User.username == "boss"))
+    return existing or add_user(app, "boss", "admin")

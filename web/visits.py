@@ -9,16 +9,15 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 from sqlalchemy import select
 
-from core.access import load_volunteers, member_for, visible_members
+from core.access import load_volunteers, member_for
 from core.audit import recent
 from core.clock import LOCAL_TZ
 from core.db import MAX_ID, utcnow
 from core.models import DELIVERED, DoorScan, Series, User, Visit
 from core.visits import (
-    MAX_VOICE_NOTE_BYTES, StandInNeeded, check_voice_note, VisitError, VisitInput, first_visits_due, member_for_visit,
-    overdue_members,
-    packs_for, parse_local, parse_quarter, quarter_bounds, quarter_start, record_visit, scan, unreached,
-    visits_between, visits_per_volunteer, visits_xlsx,
+    MAX_VOICE_NOTE_BYTES, StandInNeeded, check_voice_note, VisitError, VisitInput, member_for_visit, packs_for,
+    parse_local, parse_quarter, quarter_bounds, quarter_start, reach, record_visit, scan, visits_between,
+    visits_per_volunteer, visits_xlsx,
 )
 from web import download, session, settings
 from web.errors import refill, status_for, wants_json
@@ -145,18 +144,16 @@ def voice_note(visit_id: int):
 
 @bp.route("/visits")
 def overview():
-    members = visible_members(session(), _user(), with_volunteers=False)
     interval = settings().visit_interval_days
     weeks, months, per_volunteer = visits_per_volunteer(session()) if current_user.is_admin else ([], [], [])
     now = utcnow()
     recent_visits = list(visits_between(session(), _user(), now - timedelta(days=30), now + timedelta(days=1),
                                         newest_first=True, limit=50))
-    overdue, first_due = overdue_members(session(), members, interval), first_visits_due(session(), members, interval)
-    load_volunteers(session(), [o.member for o in overdue[:SHOWN]] + [f.member for f in first_due[:SHOWN]])
+    reached = reach(session(), _user(), interval, limit=SHOWN)
+    load_volunteers(session(), [o.member for o in reached.overdue] + [f.member for f in reached.first_due])
     return render_template(
-        "visits/overview.html", overdue=overdue, interval=interval, first_due=first_due, shown=SHOWN,
-        unreached=unreached(session(), members), quarter=quarter_start().astimezone(LOCAL_TZ),
-        weeks=weeks, months=months, per_volunteer=per_volunteer, recent=recent_visits, member_count=len(members),
+        "visits/overview.html", reach=reached, interval=interval, quarter=quarter_start().astimezone(LOCAL_TZ),
+        weeks=weeks, months=months, per_volunteer=per_volunteer, recent=recent_visits,
     )
 
 
