@@ -9,18 +9,20 @@ Then, for DURATION seconds each:
   3. the same gunicorn and wrk settings against a bare WSGI app that answers a constant
      (the ceiling of the server and load generator on this machine).
 It prints requests/s, p99 latency, the ratios to the bare app, and whether the listened
-seconds stored in SQLite equal CLAIM × the heartbeats answered 200 (nothing lost, nothing
-invented). Goal: ≥ 1,500 requests/s on 2 cores, nothing lost.
+seconds stored in the database equal CLAIM × the heartbeats answered 200 (nothing lost,
+nothing invented). Goal: ≥ 1,500 requests/s on 2 cores, nothing lost.
 
-Defaults: 2 gunicorn sync workers (more workers only add SQLite lock waits on 2 cores) and
-one wrk thread with 16 connections (the load generator shares the 2 cores; WRK_THREADS and
-WRK_CONNECTIONS override).
+Defaults: SQLite with 2 gunicorn sync workers (more workers only add SQLite lock waits on 2
+cores); `--db postgresql` runs a throw-away PostgreSQL cluster (as the tests do) and is meant
+with `--workers 4`. One wrk thread with 16 connections (the load generator shares the 2
+cores; WRK_THREADS and WRK_CONNECTIONS override).
 Needs wrk (apt-get install wrk) and gunicorn (pip install -e .[bench]).
-Run: .venv/bin/python bench/listen_load.py [--duration 20] [--workers 2]
+Run: .venv/bin/python bench/listen_load.py [--duration 20] [--workers 2] [--db postgresql --workers 4]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -103,7 +105,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def prepare(data_dir: Path, sessions_file: Path) -> tuple[str, int]:
+def prepare(data_dir: Path, sessions_file: Path, config: dict) -> tuple[str, int]:
     """A lesson with real offline audio, one printed code, SESSIONS phones that pressed play."""
     from app import create_app, settings_of
     from core.lessons import add_lesson, create_series
@@ -112,7 +114,7 @@ def prepare(data_dir: Path, sessions_file: Path) -> tuple[str, int]:
     from core.sharing import share_for
     from core.jobs import InProcessRunner
 
-    app = create_app({"DATA_DIR": str(data_dir)})
+    app = create_app({"DATA_DIR": str(data_dir), **config})
     database = app.extensions["xiangyin.db"]
     database.upgrade()
     with database.session() as session:
@@ -141,13 +143,17 @@ def prepare(data_dir: Path, sessions_file: Path) -> tuple[str, int]:
     return token, rendition_id
 
 
-def stored(data_dir: Path) -> tuple[float, int]:
-    """Listened seconds and heartbeats applied, as SQLite has them."""
-    import sqlite3
+def stored(database_url: str) -> tuple[float, int]:
+    """Listened seconds and heartbeats applied, as the database has them."""
+    from sqlalchemy import create_engine, text
 
-    with sqlite3.connect(data_dir / "xiangyin.sqlite3") as conn:
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
         # Opening a listen counts as its first beat (the beat limit's burst); heartbeats are the rest.
-        return conn.execute("SELECT COALESCE(SUM(listened), 0), COALESCE(SUM(beats - 1), 0) FROM listens").fetchone()
+        seconds, applied = conn.execute(text(
+            "SELECT COALESCE(SUM(listened), 0), COALESCE(SUM(beats - 1), 0) FROM listens")).one()
+    engine.dispose()
+    return float(seconds), int(applied)
 
 
 def serve(target: str, workers: int, env: dict, cwd: Path) -> tuple[subprocess.Popen, str]:
@@ -183,19 +189,31 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         root = Path(tmp)
         data_dir = root / "data"
         sessions_file = root / "sessions.tsv"
-        token, _ = prepare(data_dir, sessions_file)
+        config = {}
+        if options.db == "postgresql":
+            from tests.helpers.postgres import Cluster, Server
+
+            cluster = Cluster()
+            stack.callback(cluster.stop)
+            server = Server(cluster.base_url)
+            stack.callback(server.dispose)
+            config = {"DATABASE_URL": server.url(server.create()), "SECRET_KEY": "l" * 64}
+        database_url = config.get("DATABASE_URL") or f"sqlite:///{data_dir / 'xiangyin.sqlite3'}"
+        token, _ = prepare(data_dir, sessions_file, config)
         beat_script, get_script = root / "beat.lua", root / "get.lua"
         beat_script.write_text(WRK_SCRIPT)
         get_script.write_text(GET_SCRIPT)
         (root / "bare.py").write_text(BARE_APP)
         env = dict(os.environ, XIANGYIN_DATA_DIR=str(data_dir), PYTHONPATH=str(ROOT),
+                   **{f"XIANGYIN_{key}": value for key, value in config.items()},
                    # One loopback address stands for thousands of phones here, and each scripted
                    # phone beats far faster than a real one: the limits are not what is measured.
                    XIANGYIN_NEW_LISTENERS_PER_ADDRESS="1000000", XIANGYIN_HEARTBEAT_SESSION_BURST="1000000000")
@@ -217,10 +235,10 @@ def main() -> None:
         finally:
             bare_process.terminate()
             bare_process.wait()
-        seconds, applied = stored(data_dir)
+        seconds, applied = stored(database_url)
         answered = warm["ok"] + beats["ok"]
 
-    print(f"gunicorn {options.workers} sync workers, wrk {WRK_THREADS} threads × {CONNECTIONS} connections, "
+    print(f"{options.db}, gunicorn {options.workers} sync workers, wrk {WRK_THREADS} threads × {CONNECTIONS} connections, "
           f"{options.duration} s each, "
           f"{os.cpu_count()} cores")
     print(f"listen page : {page['rps']:8.0f} requests/s  p99 {page['p99_ms']:6.1f} ms  non-2xx {page['other']}")
@@ -232,7 +250,7 @@ def main() -> None:
     # those without wrk seeing the answer, so applied may exceed answered by that much.
     exact = abs(seconds - applied * CLAIM) <= 1e-6 * max(1.0, seconds)
     complete = 0 <= applied - answered <= 2 * CONNECTIONS
-    print(f"heartbeats answered 200: {answered}  applied in SQLite: {applied}  "
+    print(f"heartbeats answered 200: {answered}  applied in {options.db}: {applied}  "
           f"listened seconds stored {seconds:.3f} = {applied} × {CLAIM}: {'yes' if exact else 'NO'}")
     lost = not (exact and complete)
     print("nothing lost, nothing invented" if not lost else "MISMATCH between answered, applied and stored")
