@@ -39,6 +39,10 @@ Handler = Callable[[Session, Job, "JobContext"], str | None]
 HANDLERS: dict[str, Handler] = {}
 
 
+class JobCancelled(Exception):
+    """The work a job was queued for no longer exists; str() says what went, in Chinese."""
+
+
 class JobFailed(Exception):
     """A job that cannot succeed; str() is the Chinese message shown to the user."""
 
@@ -106,8 +110,9 @@ def claim_next(session: Session, worker: str) -> Job | None:
     return None
 
 
-def finish(session: Session, job: Job, *, error: str | None = None, message: str | None = None) -> None:
-    job.status = Status.FAILED if error else Status.DONE
+def finish(session: Session, job: Job, *, error: str | None = None, message: str | None = None,
+           cancelled: bool = False) -> None:
+    job.status = Status.CANCELLED if cancelled else Status.FAILED if error else Status.DONE
     job.message = error or message or "完成"
     if not error:
         job.progress = 100
@@ -248,6 +253,9 @@ def run_job(database: Database, settings: Settings, job_id: int, services: Servi
             return
         try:
             message = HANDLERS[job.kind](session, job, JobContext(database, settings, job_id, services, clock))
+        except JobCancelled as exc:
+            session.rollback()
+            finish(session, job, message=str(exc), cancelled=True)
         except JobFailed as exc:
             session.rollback()
             finish(session, job, error=str(exc))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from audio.store import AudioStore
 from audio.pack import Folder, Plan, Track
 from audio.voices import UnknownVoice, get_voice
-from core.jobs import JobContext, JobFailed, chain_progress, enqueue, handler
+from core.jobs import JobCancelled, JobContext, JobFailed, chain_progress, enqueue, handler
 from core.access import NotVisible, may_see_member
 from core.audit import Actor, audit
 from core.db import utcnow
@@ -297,6 +297,11 @@ def run_pack_build(session: Session, job: Job, context: JobContext) -> str:
     if drive is not None and drive not in [path for path, _ in visible_drives(settings.drive_globs)]:
         raise JobFailed(f"找不到 U 盘 {drive}（被拔出了吗？）")
     member = session.get(Member, payload["member_id"]) if payload.get("member_id") else None
+    if payload.get("member_id") and member is None:
+        raise JobCancelled("这位党员在排队时从名册中删除了，学习包没有做")
+    found = set(session.scalars(select(Lesson.id).where(Lesson.id.in_(payload["lesson_ids"]))))
+    if gone := [lesson_id for lesson_id in payload["lesson_ids"] if lesson_id not in found]:
+        raise JobCancelled(f"学习包里有 {len(gone)} 课在排队时被删除了，学习包没有做；需要时请重新制作")
     user = session.get(User, payload["user_id"]) if payload.get("user_id") else None
     verb = "写入 U 盘" if drive else "打包"
 

@@ -25,7 +25,7 @@ from audio.numbers import read_integer
 from audio.voices import UnknownVoice, get_voice
 from core.audit import Actor, audit
 from core.db import utcnow
-from core.jobs import JobContext, JobFailed, enqueue, handler
+from core.jobs import JobCancelled, JobContext, JobFailed, enqueue, handler
 from core.lexicon import lexicon_map
 from core.models import INTRO_MODES, Job, Lesson, LessonVersion, Rendition, RenditionKind, Series, Status, User
 from core.errors import Invalid
@@ -270,7 +270,7 @@ def _queued_rendition(session: Session, job: Job) -> Rendition:
     """The rendition a job was queued for; it may have been deleted with its lesson since."""
     rendition = session.get(Rendition, json.loads(job.payload)["rendition_id"])
     if rendition is None:
-        raise JobFailed("这一课在排队时被删除了，不再生成")
+        raise JobCancelled("这一课在排队时被删除了，不再生成")
     return rendition
 
 

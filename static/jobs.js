@@ -36,7 +36,8 @@
                            : data.message);
     }
     if (data.status === "failed") { say(box, "失败：" + data.message); }
-    var over = data.status === "done" || data.status === "failed";
+    if (data.status === "cancelled") { say(box, "已取消：" + data.message); }
+    var over = data.status === "done" || data.status === "failed" || data.status === "cancelled";
     if (over) { refresh(box); }
     return over;
   }
@@ -52,8 +53,8 @@
 
   function showPack(box, data) {
     box.querySelector("progress").value = data.progress;
-    if (data.status === "failed") {
-      say(box, "没有做成：" + data.message);
+    if (data.status === "failed" || data.status === "cancelled") {
+      say(box, (data.status === "failed" ? "没有做成：" : "已取消：") + data.message);
       box.classList.add("failed");
       return true;
     }

@@ -15,17 +15,19 @@ if TYPE_CHECKING:
 
 
 class Status(StrEnum):
-    """Where a rendition or a job is. Both go queued → running → done or failed; the
-    database refuses any other word (check constraints), so a typo cannot hide a job."""
+    """Where a rendition or a job is. Both go queued → running → done or failed; a job whose
+    work disappeared while it waited (its lesson, rendition or member deleted) is cancelled.
+    The database refuses any other word (check constraints), so a typo cannot hide a job."""
 
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 ACTIVE = (Status.QUEUED, Status.RUNNING)
-ENDED = (Status.DONE, Status.FAILED)
+ENDED = (Status.DONE, Status.FAILED, Status.CANCELLED)
 
 
 class RenditionKind(StrEnum):
