@@ -9,7 +9,7 @@ from flask import Flask
 
 from core.clock import Clock
 from core.db import Database
-from core.jobs import Runner, build_runner
+from core.worker import Runner, build_runner
 from core.settings import FIELDS, Settings, load_settings
 
 

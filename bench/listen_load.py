@@ -112,7 +112,7 @@ def prepare(data_dir: Path, sessions_file: Path, config: dict) -> tuple[str, int
     from core.plays import Rules, issue_sid, record_beat, verify_sid
     from core.rendering import request_render
     from core.sharing import share_for
-    from core.jobs import InProcessRunner
+    from core.worker import InProcessRunner
 
     app = create_app({"DATA_DIR": str(data_dir), **config})
     database = app.extensions["xiangyin.db"]

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 from waitress import create_server  # noqa: E402
 
 from app import create_app, settings_of  # noqa: E402
-from core.jobs import InProcessRunner  # noqa: E402
+from core.worker import InProcessRunner  # noqa: E402
 from core.lessons import add_lesson, create_series  # noqa: E402
 from core.models import Rendition  # noqa: E402
 from core.rendering import request_render  # noqa: E402

@@ -115,7 +115,7 @@ with tempfile.TemporaryDirectory() as tmp:
         series = create_series(session, "长课", actor="基准测试")
         add_lesson(session, series, "五万字", "\n".join([paragraph] * (50000 // len(paragraph) + 1)))
         session.commit()
-    from core.jobs import InProcessRunner
+    from core.worker import InProcessRunner
     from core.rendering import request_render
     from core.models import Lesson
     from sqlalchemy import select

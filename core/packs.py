@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from audio.store import AudioStore
 from audio.pack import Folder, Plan, Track
 from audio.voices import UnknownVoice, get_voice
-from core.jobs import JobCancelled, JobContext, JobFailed, chain_progress, enqueue, handler
+from core.queue import JobCancelled, JobContext, JobFailed, chain_progress, enqueue
 from core.access import NotVisible, may_see_member
 from core.audit import Actor, audit
 from core.db import utcnow
@@ -282,11 +282,31 @@ def _failed_renders(session: Session, job: Job) -> list[str]:
     return lines
 
 
-@handler("pack_build")
+def build_pack(session: Session, settings: Settings, lessons: list[Lesson], voice: str, destination=None, *,
+               member: Member | None, user: Actor, greeting: bool = False, series_intros: bool = False,
+               replace: bool = False, where: str = "", target: PackTarget = PackTarget.ZIP,
+               progress: Callable[[int, int], None] | None = None) -> Pack:
+    """Plan, write, verify and record one pack, with its audio already made: the one way a
+    pack is built, by the web's job (a zip or a drive), the CLI (a drive or an image) alike.
+    `destination` is where the files go (an audio.pack target); a zip goes under DATA_DIR."""
+    from audio.pack import write_pack, write_zip_file
+
+    # An account is held to its pairings; a command line (an Actor named by a string) is not.
+    plan = plan_pack(session, lessons, voice, settings, member=member, user=user if isinstance(user, User) else None,
+                     greeting=greeting, series_intros=series_intros)
+    if target == PackTarget.ZIP:
+        path = pack_zip_path(settings, plan.uuid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        manifest = write_zip_file(plan, path, progress)
+    else:
+        manifest = write_pack(plan, destination, replace=replace, progress=progress)
+    return record_pack(session, plan, manifest, voice=voice, target=target, target_path=where, member=member, user=user)
+
+
 def run_pack_build(session: Session, job: Job, context: JobContext) -> str:
     """Build a pack once its audio is ready: a zip to download, or files on a drive the
     server can see, with progress either way."""
-    from audio.pack import DirectoryTarget, PackError, visible_drives, write_pack, write_zip_file
+    from audio.pack import DirectoryTarget, PackError, visible_drives
 
     failures = _failed_renders(session, job)
     if failures:
@@ -311,21 +331,15 @@ def run_pack_build(session: Session, job: Job, context: JobContext) -> str:
     try:
         lessons = lessons_for(session, lesson_ids=payload["lesson_ids"])
         context.progress(1, "正在准备问候语和目录" if payload.get("greeting") else "正在准备目录")
-        plan = plan_pack(session, lessons, payload["voice"], settings, member=member, user=user,
-                         greeting=payload.get("greeting", False), series_intros=payload.get("series_intros", False))
-        context.progress(5, f"正在{verb}")
-        if drive is not None:
-            manifest = write_pack(plan, DirectoryTarget(drive), replace=payload.get("replace", False), progress=progress)
-        else:
-            path = pack_zip_path(settings, plan.uuid)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            manifest = write_zip_file(plan, path, progress)
+        pack = build_pack(session, settings, lessons, payload["voice"], DirectoryTarget(drive) if drive else None,
+                          member=member, user=user, greeting=payload.get("greeting", False),
+                          series_intros=payload.get("series_intros", False), replace=payload.get("replace", False),
+                          where=str(drive or ""), target=PackTarget.DRIVE if drive else PackTarget.ZIP,
+                          progress=progress)
     except (PackRequestError, PackError) as exc:
         raise JobFailed(str(exc)) from None
     except OSError as exc:
         raise JobFailed(f"服务器磁盘写不进去（{exc.strerror or exc}），学习包没有做成。请联系管理员清理空间后再试。") from None
-    pack = record_pack(session, plan, manifest, voice=payload["voice"], target=PackTarget.DRIVE if drive else PackTarget.ZIP,
-                       target_path=str(drive or ""), member=member, user=user)
     job.result = json.dumps({"pack": pack.uuid})
     if drive is not None:
         return f"学习包已写好并校验通过，可以拔下 U 盘了（编号 {pack.uuid}）"

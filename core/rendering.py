@@ -25,7 +25,7 @@ from audio.numbers import read_integer
 from audio.voices import UnknownVoice, get_voice
 from core.audit import Actor, audit
 from core.db import utcnow
-from core.jobs import JobCancelled, JobContext, JobFailed, enqueue, handler
+from core.queue import JobCancelled, JobContext, JobFailed, enqueue
 from core.lexicon import lexicon_map
 from core.models import INTRO_MODES, Job, Lesson, LessonVersion, Rendition, RenditionKind, Series, Status, User
 from core.errors import Invalid
@@ -274,7 +274,6 @@ def _queued_rendition(session: Session, job: Job) -> Rendition:
     return rendition
 
 
-@handler("render")
 def run_render(session: Session, job: Job, context: JobContext) -> None:
     rendition = _queued_rendition(session, job)
     lesson, version = rendition.lesson, rendition.version
@@ -313,7 +312,6 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
     _finish(session, rendition, store, mastered)
 
 
-@handler("recording")
 def run_recording(session: Session, job: Job, context: JobContext) -> None:
     rendition = _queued_rendition(session, job)
     lesson = rendition.lesson

@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select
 
 from app import create_app, job_runner, settings_of
-from core import jobs
+from core import queue, worker
 from core.clock import FrozenClock, now
 from core.db import Base, Database
 from core.models import AuditEntry, Job, User
@@ -122,9 +122,9 @@ def test_an_app_and_its_jobs_run_on_the_clock_they_are_given(make_app, monkeypat
     admin = Client(app.test_client())
     assert admin.login("boss").status_code == 302
     assert admin.post("/series/new", {"title": "时钟专题"}).status_code == 303
-    monkeypatch.setitem(jobs.HANDLERS, "clock-check", lambda session, job, context: now().isoformat())
+    monkeypatch.setitem(worker.HANDLERS, "clock-check", lambda session, job, context: now().isoformat())
     with app.extensions["xiangyin.db"].session() as session:
-        job_id = jobs.enqueue(session, "clock-check", {}, active_key="clock-check").id
+        job_id = queue.enqueue(session, "clock-check", {}, active_key="clock-check").id
     job_runner(app).run_until_idle()
     with app.extensions["xiangyin.db"].session() as session:
         assert session.scalar(select(User.last_login_at).where(User.username == "boss")) == moment

@@ -10,7 +10,7 @@ import pytest
 
 from audio.mp3 import _BITRATES, _SAMPLE_RATES, _skip_id3v2, mp3_info
 from audio.speech import build_speaker
-from core.jobs import InProcessRunner
+from core.worker import InProcessRunner
 from core.lessons import add_lesson, create_series
 from core.models import Lesson, Rendition
 from core.rendering import request_render

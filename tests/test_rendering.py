@@ -19,7 +19,7 @@ from sqlalchemy import select
 from audio.engines import SpeechRequest
 from audio.engines.espeak import EspeakEngine
 from audio.voices import get_voice
-from core.jobs import enqueue
+from core.queue import enqueue
 from core.lessons import add_lesson, create_series
 from core.models import Job, Lesson, Rendition, Series
 from core.rendering import RenderError, add_recording, request_render

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from audio.engines import parse_rate
 from audio.store import AudioStore
 from audio.voices import VOICES
-from core.jobs import group_progress
+from core.queue import group_progress
 from core.lessons import format_duration
 from core.models import ACTIVE, INTRO_MODES, Job, Lesson, Rendition, Series, Status
 from core.rendering import add_recording, approve_recording, intro_text, request_render, request_series, update_audio_settings

@@ -28,64 +28,52 @@ def _pack_options(fn):
     return fn
 
 
-def _plan(series_ids, lesson_list: str, voice: str | None, member_id: int | None, greeting: bool, series_intros: bool):
-    """Plan a pack from the options, rendering missing audio first."""
+def _build(options: dict, destination, kind: PackTarget, where: str, replace: bool) -> None:
+    """The pack the options describe, through core.packs.build_pack like every pack: missing
+    audio is rendered first (with a progress bar), then the files are written and verified."""
+    from audio.pack import PackError
     from core.models import Member
-    from core.packs import PackRequestError, lessons_for, missing_audio, plan_pack, request_missing
+    from core.packs import PackRequestError, build_pack, lessons_for, missing_audio, request_missing
 
     config = settings()
-    voice = voice or config.default_voice
+    voice = options["voice"] or config.default_voice
     try:
-        lesson_ids = [int(x) for x in lesson_list.replace("，", ",").split(",") if x.strip()]
+        lesson_ids = [int(x) for x in options["lesson_list"].replace("，", ",").split(",") if x.strip()]
     except ValueError:
         fail("--lessons 应为逗号分隔的课程编号，如 3,1,7")
     with database().session() as session:
         try:
-            lessons = lessons_for(session, series_ids=list(series_ids), lesson_ids=lesson_ids)
-            member = session.get(Member, member_id) if member_id else None
-            if member_id and member is None:
-                fail(f"没有编号为 {member_id} 的党员")
+            lessons = lessons_for(session, series_ids=list(options["series_ids"]), lesson_ids=lesson_ids)
+            member = session.get(Member, options["member_id"]) if options["member_id"] else None
+            if options["member_id"] and member is None:
+                fail(f"没有编号为 {options['member_id']} 的党员")
+            if options["greeting"] and member is None:
+                fail("--greeting 需要同时用 --member 指定党员")
             missing = missing_audio(session, lessons, voice)
             if missing:
                 jobs = request_missing(session, lessons, voice, config)
-                labels = {job: l.label for job, l in zip(jobs, missing)}
-                failures = run_jobs(labels, f"先生成缺少的 {len(jobs)} 课音频")
+                failures = run_jobs({job: lesson.label for job, lesson in zip(jobs, missing)},
+                                    f"先生成缺少的 {len(jobs)} 课音频")
                 if failures:
                     fail("有音频生成失败，学习包没有制作：\n  " + "\n  ".join(failures))
-            if greeting and member is None:
-                fail("--greeting 需要同时用 --member 指定党员")
-            plan = plan_pack(session, lessons, voice, config, member=member, greeting=greeting,
-                             series_intros=series_intros)
-        except PackRequestError as exc:
+            with click.progressbar(length=100, label="写入并校验") as bar:
+                state = {"shown": 0}
+
+                def progress(done: int, total: int) -> None:
+                    shown = 100 * done // max(1, total)
+                    bar.update(shown - state["shown"])
+                    state["shown"] = shown
+
+                pack = build_pack(session, config, lessons, voice, destination, member=member, user=actor(session),
+                                  greeting=options["greeting"], series_intros=options["series_intros"],
+                                  replace=replace, where=where, target=kind, progress=progress)
+            session.commit()
+        except (PackRequestError, PackError) as exc:
             fail(str(exc))
-        return plan, voice, member
-
-
-def _write(plan, voice, member, target, kind: str, where: str, replace: bool):
-    from audio.pack import PackError, write_pack
-    from core.models import Member
-    from core.packs import record_pack
-
-    total = len(plan.files()) + 3
-    with click.progressbar(length=total, label=f"写入 {len(plan.files())} 个文件") as bar:
-        state = {"shown": 0}
-
-        def progress(done, _total):
-            bar.update(done - state["shown"])
-            state["shown"] = done
-
-        try:
-            manifest = write_pack(plan, target, replace=replace, progress=progress)
-        except PackError as exc:
-            fail(str(exc))
-    with database().session() as session:
-        record_pack(session, plan, manifest, voice=voice, target=kind, target_path=where,
-                    member=session.get(Member, member.id) if member else None, user=actor(session))
-        session.commit()
-    minutes = plan.total_duration / 60
-    lessons = sum(len(f.tracks) for f in plan.folders)
-    hello = "（另有问候语）" if plan.greeting else ""
-    click.echo(f"学习包已写好并校验通过：{plan.top}，{lessons} 课{hello}，{minutes:.0f} 分钟，编号 {plan.uuid}")
+        hello = "（另有问候语）" if options["greeting"] else ""
+        top = pack.items[0].path.split("/", 1)[0] if pack.items else pack.title  # the folder on the drive
+        click.echo(f"学习包已写好并校验通过：{top}，{pack.lesson_count} 课{hello}，"
+                   f"{pack.total_duration / 60:.0f} 分钟，编号 {pack.uuid}")
 
 
 @pack_group.command("write")
@@ -99,8 +87,9 @@ def pack_write(path, replace, series_ids, lesson_list, voice, member_id, greetin
 
     if not Path(path).is_dir():
         fail(f"找不到 U 盘位置：{path}（U 盘插好了吗？）")
-    plan, voice, member = _plan(series_ids, lesson_list, voice, member_id, greeting, series_intros)
-    _write(plan, voice, member, DirectoryTarget(Path(path)), PackTarget.DRIVE, str(path), replace)
+    options = dict(series_ids=series_ids, lesson_list=lesson_list, voice=voice, member_id=member_id,
+                   greeting=greeting, series_intros=series_intros)
+    _build(options, DirectoryTarget(Path(path)), PackTarget.DRIVE, str(path), replace)
 
 
 @pack_group.command("image")
@@ -116,14 +105,15 @@ def pack_image(size, output, series_ids, lesson_list, voice, member_id, greeting
     if not match:
         fail("--size 应类似 512M 或 1G")
     size_bytes = int(match.group(1)) * (1024**3 if match.group(2) == "G" else 1024**2)
-    plan, voice, member = _plan(series_ids, lesson_list, voice, member_id, greeting, series_intros)
+    options = dict(series_ids=series_ids, lesson_list=lesson_list, voice=voice, member_id=member_id,
+                   greeting=greeting, series_intros=series_intros)
     try:
         target = FatImageTarget.create(Path(output), size_bytes)
     except PackError as exc:
         fail(str(exc))
     finished = False
     try:
-        _write(plan, voice, member, target, PackTarget.IMAGE, str(output), False)
+        _build(options, target, PackTarget.IMAGE, str(output), False)
         finished = True
     finally:
         target.close()

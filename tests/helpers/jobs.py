@@ -8,7 +8,7 @@ from audio.engines import SpeechRequest
 from audio.engines.espeak import EspeakEngine
 from audio.store import AudioStore
 from audio.voices import get_voice
-from core.jobs import InProcessRunner
+from core.worker import InProcessRunner
 from core.models import Lesson, Rendition
 from core.rendering import request_render
 from app import settings_of

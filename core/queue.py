@@ -1,12 +1,11 @@
-"""Background jobs in the database, and the runners that execute them.
+"""The job queue: background work as rows in the database.
 
 Rendering a quarter's lessons takes minutes to hours, so it never runs inside a web request.
-Jobs live in a table (queued → running → done/failed, with progress and a message), so the
-web page, the CLI and any worker process see the same state, and a crash loses nothing: on
-start, a runner puts back jobs whose worker has died, and they resume from the segment cache.
-
-Runners share one small interface; the in-process thread pool is the embedded default and a
-Redis-backed runner can be registered beside it without touching callers.
+A job is a row (queued → running → done, failed or cancelled, with progress, a message and
+what it made), so the web page, the CLI and every worker process see the same state, and a
+crash loses nothing: a worker starting up puts back the jobs of workers that died, and they
+resume from the segment cache. This module is a leaf: the work itself (core/rendering.py,
+core/packs.py) imports it, and core/worker.py runs the work.
 """
 from __future__ import annotations
 
@@ -14,9 +13,6 @@ import json
 import os
 import socket
 import threading
-import traceback
-import uuid
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -25,7 +21,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from core.clock import Clock, within
+from core.clock import Clock
 from core.db import Database, rows_changed, utcnow
 from core.models import ACTIVE, ENDED, Job, JobWait, Status
 from core.settings import Settings
@@ -34,10 +30,6 @@ HEARTBEAT_SECONDS = 5.0
 STALE_AFTER = timedelta(seconds=60)
 MAX_ATTEMPTS = 3
 
-# A handler does the work and may return the message shown when it is done.
-Handler = Callable[[Session, Job, "JobContext"], str | None]
-HANDLERS: dict[str, Handler] = {}
-
 
 class JobCancelled(Exception):
     """The work a job was queued for no longer exists; str() says what went, in Chinese."""
@@ -45,15 +37,6 @@ class JobCancelled(Exception):
 
 class JobFailed(Exception):
     """A job that cannot succeed; str() is the Chinese message shown to the user."""
-
-
-def handler(kind: str):
-    def register(fn: Handler) -> Handler:
-        HANDLERS[kind] = fn
-        return fn
-
-    return register
-
 
 # --------------------------------------------------------------------------- the table
 
@@ -206,10 +189,6 @@ def group_progress(session: Session, group_key: str) -> dict[str, Any]:
         "active": any(j.status in ACTIVE for j in jobs),
     }
 
-
-# --------------------------------------------------------------------------- running
-
-
 class Services:
     """Long-lived helpers shared by every job a runner runs (the speaker, with its engines
     and its memory of an online outage), built once on first use."""
@@ -242,159 +221,3 @@ class JobContext:
 
     def service(self, name: str, build: Callable[[], Any]) -> Any:
         return self._services.get(name, build)
-
-
-def run_job(database: Database, settings: Settings, job_id: int, services: Services | None = None,
-            clock: Clock | None = None) -> None:
-    """Run one claimed job to done or failed, on `clock`'s time; never raises."""
-    with within(clock), database.session() as session:
-        job = session.get(Job, job_id)
-        if job is None:  # deleted while it was being claimed
-            return
-        try:
-            message = HANDLERS[job.kind](session, job, JobContext(database, settings, job_id, services, clock))
-        except JobCancelled as exc:
-            session.rollback()
-            finish(session, job, message=str(exc), cancelled=True)
-        except JobFailed as exc:
-            session.rollback()
-            finish(session, job, error=str(exc))
-        except Exception as exc:  # a bug or an unexpected failure must not kill the worker
-            session.rollback()
-            traceback.print_exc()
-            finish(session, job, error=f"内部错误：{type(exc).__name__}: {exc}")
-        else:
-            finish(session, job, message=message)
-
-
-LEFTOVER_SECONDS = 3600
-
-
-def sweep_leftovers(settings: Settings) -> int:
-    """Temporary audio (mastering output, cache writes) untouched for an hour belongs to a
-    process that was killed: nothing will ever adopt it."""
-    from audio.cache import sweep_temporary
-
-    paths = settings.paths
-    return (sweep_temporary(paths.audio / "tmp", "*", LEFTOVER_SECONDS)
-            + sweep_temporary(paths.segments, ".tmp-*", LEFTOVER_SECONDS)
-            + sweep_temporary(paths.packs, "*.part", LEFTOVER_SECONDS))
-
-
-class Runner(ABC):
-    """Executes queued jobs somewhere. Callers only enqueue in the table and call wake()."""
-
-    @abstractmethod
-    def start(self) -> None: ...
-
-    @abstractmethod
-    def stop(self) -> None: ...
-
-    def wake(self) -> None:
-        """A job was queued: look now rather than at the next poll."""
-
-
-class InProcessRunner(Runner):
-    """A pool of worker threads in this process, polling the job table."""
-
-    def __init__(self, database: Database, settings: Settings, *, threads: int = 2, poll: float = 1.0,
-                 clock: Clock | None = None) -> None:
-        self.database = database
-        self.settings = settings
-        self.clock = clock
-        self.threads = max(1, threads)
-        self.poll = poll
-        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._pool: list[threading.Thread] = []
-        self._running: set[int] = set()
-        self._lock = threading.Lock()
-        self.services = Services()
-
-    def _recover(self) -> None:
-        """Before working: jobs of dead workers go back in the queue, and the files a killed
-        render left half-written are swept away."""
-        with within(self.clock), self.database.session() as session:
-            requeue_orphans(session, self.worker)
-        sweep_leftovers(self.settings)
-
-    def start(self) -> None:
-        self._recover()
-        for index in range(self.threads):
-            thread = threading.Thread(target=self._loop, name=f"xiangyin-job-{index}", daemon=True)
-            thread.start()
-            self._pool.append(thread)
-        beat = threading.Thread(target=self._heartbeat, name="xiangyin-heartbeat", daemon=True)
-        beat.start()
-        self._pool.append(beat)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        for thread in self._pool:
-            thread.join(timeout)
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def run_until_idle(self, job_ids: set[int] | None = None) -> None:
-        """Work in the calling thread until nothing (of job_ids) is left queued or running here."""
-        self._recover()
-        while not self._stop.is_set():
-            if not self._work_once():
-                if job_ids is None or not self._any_active(job_ids):
-                    return
-                self._stop.wait(self.poll)
-
-    def _any_active(self, job_ids: set[int]) -> bool:
-        with self.database.session() as session:
-            return bool(session.scalar(select(Job.id).where(Job.id.in_(job_ids), Job.status.in_(ACTIVE))))
-
-    def _work_once(self) -> bool:
-        with within(self.clock), self.database.session() as session:
-            job = claim_next(session, self.worker)
-            job_id = job.id if job else None
-        if job_id is None:
-            return False
-        with self._lock:
-            self._running.add(job_id)
-        try:
-            run_job(self.database, self.settings, job_id, self.services, self.clock)
-        finally:
-            with self._lock:
-                self._running.discard(job_id)
-        return True
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                worked = self._work_once()
-            except Exception:  # database locked for too long, disk full: keep the worker alive
-                traceback.print_exc()
-                worked = False
-            if not worked:
-                self._wake.wait(self.poll)
-                self._wake.clear()
-
-    def _heartbeat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
-            with self._lock:
-                running = list(self._running)
-            if running:
-                with within(self.clock), self.database.session() as session:
-                    session.execute(update(Job).where(Job.id.in_(running)).values(heartbeat_at=utcnow()))
-                    session.commit()
-
-
-RUNNERS: dict[str, Callable[..., Runner]] = {"inprocess": InProcessRunner}
-
-
-def build_runner(database: Database, settings: Settings, clock: Clock | None = None) -> Runner:
-    import core.packs  # noqa: F401  (registers the job handlers)
-    import core.rendering  # noqa: F401
-
-    name = settings.job_runner
-    if name not in RUNNERS:
-        raise ValueError(f"没有这种任务执行器：{name}（可用：{'、'.join(RUNNERS)}）")
-    return RUNNERS[name](database, settings, threads=settings.job_threads, clock=clock)

@@ -1,0 +1,186 @@
+"""Running jobs: which function does each kind of work (one table, below), and the runners
+that claim queued jobs and run them — threads in this process by default.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import traceback
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from core.clock import Clock, within
+from core.db import Database, utcnow
+from core.models import ACTIVE, Job
+from core.packs import run_pack_build
+from core.queue import (HEARTBEAT_SECONDS, JobCancelled, JobContext, JobFailed, Services, claim_next, finish,
+                        requeue_orphans)
+from core.rendering import run_recording, run_render
+from core.settings import Settings
+
+# A handler does the work and may return the message shown when it is done.
+Handler = Callable[[Session, Job, JobContext], str | None]
+
+HANDLERS: dict[str, Handler] = {
+    "render": run_render,
+    "recording": run_recording,
+    "pack_build": run_pack_build,
+}
+
+
+def run_job(database: Database, settings: Settings, job_id: int, services: Services | None = None,
+            clock: Clock | None = None) -> None:
+    """Run one claimed job to done or failed, on `clock`'s time; never raises."""
+    with within(clock), database.session() as session:
+        job = session.get(Job, job_id)
+        if job is None:  # deleted while it was being claimed
+            return
+        try:
+            message = HANDLERS[job.kind](session, job, JobContext(database, settings, job_id, services, clock))
+        except JobCancelled as exc:
+            session.rollback()
+            finish(session, job, message=str(exc), cancelled=True)
+        except JobFailed as exc:
+            session.rollback()
+            finish(session, job, error=str(exc))
+        except Exception as exc:  # a bug or an unexpected failure must not kill the worker
+            session.rollback()
+            traceback.print_exc()
+            finish(session, job, error=f"内部错误：{type(exc).__name__}: {exc}")
+        else:
+            finish(session, job, message=message)
+
+
+LEFTOVER_SECONDS = 3600
+
+
+def sweep_leftovers(settings: Settings) -> int:
+    """Temporary audio (mastering output, cache writes) untouched for an hour belongs to a
+    process that was killed: nothing will ever adopt it."""
+    from audio.cache import sweep_temporary
+
+    paths = settings.paths
+    return (sweep_temporary(paths.audio / "tmp", "*", LEFTOVER_SECONDS)
+            + sweep_temporary(paths.segments, ".tmp-*", LEFTOVER_SECONDS)
+            + sweep_temporary(paths.packs, "*.part", LEFTOVER_SECONDS))
+
+
+class Runner(ABC):
+    """Executes queued jobs somewhere. Callers only enqueue in the table and call wake()."""
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def wake(self) -> None:
+        """A job was queued: look now rather than at the next poll."""
+
+
+class InProcessRunner(Runner):
+    """A pool of worker threads in this process, polling the job table."""
+
+    def __init__(self, database: Database, settings: Settings, *, threads: int = 2, poll: float = 1.0,
+                 clock: Clock | None = None) -> None:
+        self.database = database
+        self.settings = settings
+        self.clock = clock
+        self.threads = max(1, threads)
+        self.poll = poll
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._pool: list[threading.Thread] = []
+        self._running: set[int] = set()
+        self._lock = threading.Lock()
+        self.services = Services()
+
+    def _recover(self) -> None:
+        """Before working: jobs of dead workers go back in the queue, and the files a killed
+        render left half-written are swept away."""
+        with within(self.clock), self.database.session() as session:
+            requeue_orphans(session, self.worker)
+        sweep_leftovers(self.settings)
+
+    def start(self) -> None:
+        self._recover()
+        for index in range(self.threads):
+            thread = threading.Thread(target=self._loop, name=f"xiangyin-job-{index}", daemon=True)
+            thread.start()
+            self._pool.append(thread)
+        beat = threading.Thread(target=self._heartbeat, name="xiangyin-heartbeat", daemon=True)
+        beat.start()
+        self._pool.append(beat)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._pool:
+            thread.join(timeout)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run_until_idle(self, job_ids: set[int] | None = None) -> None:
+        """Work in the calling thread until nothing (of job_ids) is left queued or running here."""
+        self._recover()
+        while not self._stop.is_set():
+            if not self._work_once():
+                if job_ids is None or not self._any_active(job_ids):
+                    return
+                self._stop.wait(self.poll)
+
+    def _any_active(self, job_ids: set[int]) -> bool:
+        with self.database.session() as session:
+            return bool(session.scalar(select(Job.id).where(Job.id.in_(job_ids), Job.status.in_(ACTIVE))))
+
+    def _work_once(self) -> bool:
+        with within(self.clock), self.database.session() as session:
+            job = claim_next(session, self.worker)
+            job_id = job.id if job else None
+        if job_id is None:
+            return False
+        with self._lock:
+            self._running.add(job_id)
+        try:
+            run_job(self.database, self.settings, job_id, self.services, self.clock)
+        finally:
+            with self._lock:
+                self._running.discard(job_id)
+        return True
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self._work_once()
+            except Exception:  # database locked for too long, disk full: keep the worker alive
+                traceback.print_exc()
+                worked = False
+            if not worked:
+                self._wake.wait(self.poll)
+                self._wake.clear()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            with self._lock:
+                running = list(self._running)
+            if running:
+                with within(self.clock), self.database.session() as session:
+                    session.execute(update(Job).where(Job.id.in_(running)).values(heartbeat_at=utcnow()))
+                    session.commit()
+
+
+RUNNERS: dict[str, Callable[..., Runner]] = {"inprocess": InProcessRunner}
+
+
+def build_runner(database: Database, settings: Settings, clock: Clock | None = None) -> Runner:
+    name = settings.job_runner
+    if name not in RUNNERS:
+        raise ValueError(f"没有这种任务执行器：{name}（可用：{'、'.join(RUNNERS)}）")
+    return RUNNERS[name](database, settings, threads=settings.job_threads, clock=clock)
