@@ -20,7 +20,7 @@ from core.audit import Actor, audit
 from core.db import utcnow
 from core.models import Job, Lesson, Member, Pack, PackItem, PackTarget, Rendition, RenditionKind, Series, Status, User
 from core.rendering import current_version, request_render
-from core.errors import Invalid
+from core.errors import Forbidden, Invalid
 from core.settings import Settings
 
 RECORDING = "recording"
@@ -249,6 +249,8 @@ def request_pack(
     then the pack, which starts by itself when they end. The volunteer asks once."""
     if member is not None and not may_see_member(session, user, member.id):
         raise NotVisible()
+    if drive is not None and not (settings.usb_drives_here and user.is_admin):
+        raise Forbidden("只有管理员在插 U 盘的那台电脑（设置 USB_DRIVES_HERE）上才能直接写 U 盘；请下载压缩包")
     check_voice(voice)
     renders = request_missing(session, lessons, voice, settings) if missing_audio(session, lessons, voice) else []
     payload = {"lesson_ids": [lesson.id for lesson in lessons], "voice": voice,
@@ -314,7 +316,8 @@ def run_pack_build(session: Session, job: Job, context: JobContext) -> str:
     payload = json.loads(job.payload)
     settings = context.settings
     drive = Path(payload["drive"]) if payload.get("drive") else None
-    if drive is not None and drive not in [path for path, _ in visible_drives(settings.drive_globs)]:
+    if drive is not None and (not settings.usb_drives_here
+                              or drive not in [path for path, _ in visible_drives(settings.drive_globs)]):
         raise JobFailed(f"找不到 U 盘 {drive}（被拔出了吗？）")
     member = session.get(Member, payload["member_id"]) if payload.get("member_id") else None
     if payload.get("member_id") and member is None:

@@ -95,7 +95,7 @@ class Settings:
     server_connection_limit: int = 4000
     server_idle_timeout: int = 30
     # Proxies in front of the app (nginx: 1) whose X-Forwarded-For/-Proto are believed.
-    trusted_proxies: int = 0
+    proxy_count: int = 0
     job_runner: str = "inprocess"
     job_threads: int = 2
 
@@ -111,7 +111,10 @@ class Settings:
 
     # Home visits: every paired member should be visited at least this often.
     visit_interval_days: int = 7
-    # Where removable drives appear; the pack page offers them when the browser is on this computer.
+    # This computer is the one volunteers plug USB drives into (the office computer): admins are
+    # offered its drives on the pack page. Never decided by the browser's address.
+    usb_drives_here: bool = False
+    # Where removable drives appear on this computer.
     usb_drive_globs: str = DEFAULT_DRIVE_GLOBS
 
     @property

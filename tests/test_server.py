@@ -129,7 +129,7 @@ http {{
     {site}
 }}
 """)
-    env = {**migrated, "XIANGYIN_TRUSTED_PROXIES": "1"}
+    env = {**migrated, "XIANGYIN_PROXY_COUNT": "1"}
     app_server = subprocess.Popen(
         [str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{app_port}", "app:create_app()"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

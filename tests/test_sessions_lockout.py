@@ -10,6 +10,9 @@ import urllib.request
 from datetime import datetime, timezone
 from http.cookiejar import CookieJar
 
+from sqlalchemy import select
+
+from core.models import LoginFailure
 from core.users import MAX_FAILED_LOGINS
 from tests.helpers.browser import serve
 from tests.helpers.web import PASSWORD, Client, add_user, page_text
@@ -128,3 +131,16 @@ def test_login_time_does_not_tell_whether_a_user_exists(app):
     known = min(timed("real") for _ in range(3))
     unknown = min(timed("nobody-here") for _ in range(3))
     assert 0.5 < unknown / known < 2.0, (known, unknown)
+
+
+def test_the_client_address_comes_from_x_forwarded_for_only_with_proxy_count(make_app):
+    """Behind nginx every request comes from 127.0.0.1: the address a lock-out (or a listen
+    limit) keys on is X-Forwarded-For's, but only when PROXY_COUNT says a proxy sets it —
+    otherwise anyone could name any address."""
+    forged = {"X-Forwarded-For": "203.0.113.9"}
+    for proxies in (0, 1):
+        app = make_app(PROXY_COUNT=proxies)
+        Client(app.test_client()).post("/login", {"username": "nobody", "password": "wrong"}, headers=forged)
+    with app.extensions["xiangyin.db"].session() as session:
+        addresses = set(session.scalars(select(LoginFailure.address).where(LoginFailure.username == "nobody")))
+    assert addresses == {"127.0.0.1", "203.0.113.9"}

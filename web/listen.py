@@ -77,10 +77,10 @@ def init_app(app) -> None:
     config = app.extensions["xiangyin.settings"]
     app.extensions["xiangyin.listen_pages"] = PageCache(config.listen_page_cache_seconds)
     app.wsgi_app = HeartbeatEndpoint(app, app.wsgi_app)
-    if config.trusted_proxies:
+    if config.proxy_count:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        hops = config.trusted_proxies
+        hops = config.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 

@@ -31,8 +31,10 @@ def index():
 
 
 def _local_drives() -> list:
-    """Drives are offered only when the browser runs on the server's own computer."""
-    if request.remote_addr not in ("127.0.0.1", "::1"):
+    """The server's drives, offered to admins on the computer the settings name as the one
+    drives are plugged into (USB_DRIVES_HERE) — never because of the browser's address, which
+    behind a proxy is the proxy's own."""
+    if not (settings().usb_drives_here and current_user.is_admin):
         return []
     return visible_drives(settings().drive_globs)
 
