@@ -201,7 +201,7 @@ def add_recording(
     rendition = Rendition(
         lesson=lesson, version=version, kind=RenditionKind.RECORDING, engine="recording", label=label, dialect=dialect,
         speaker_name=speaker_name, with_intro=with_intro, bitrate=settings.audio_bitrate, status=Status.QUEUED,
-        source_path=str(stored.relative_to(settings.data_dir)), created_by_id=user.id if user else None,
+        source_path=str(stored.relative_to(settings.paths.shared)), created_by_id=user.id if user else None,
     )
     # A volunteer's recording reaches the public listen page only after an admin listened to
     # it; an admin's own upload (or an installation that turned review off) is published.
@@ -322,7 +322,7 @@ def run_recording(session: Session, job: Job, context: JobContext) -> None:
     store = _store(settings)
     if not rendition.source_path:
         raise JobFailed("找不到上传的录音文件，请重新上传")
-    source = settings.paths.root / rendition.source_path
+    source = settings.paths.shared / rendition.source_path
     context.progress(5, "正在处理录音")
     try:
         items: list[Clip | Gap] = [Gap(LEAD_IN_MS)]

@@ -25,36 +25,53 @@ DEFAULT_DRIVE_GLOBS = "/media/*/*,/run/media/*/*,/Volumes/*,D:\\,E:\\,F:\\,G:\\,
 
 @dataclass(frozen=True)
 class DataPaths:
-    """Where everything lives under DATA_DIR, named in this one place."""
+    """Where every file lives, named in this one place. `root` is DATA_DIR (configuration,
+    the secret key, an SQLite database); `shared` holds what every web process and worker
+    must see — audio, recordings, packs, voice notes, uploads awaiting review — and is
+    AUDIO_DIR when several machines share it (an NFS mount), DATA_DIR otherwise; `cache` is
+    the segment cache's folder (CACHE_DIR, or DATA_DIR/cache). Files there are written to a
+    temporary name and renamed, so no process ever sees half a file."""
 
     root: Path
+    shared: Path
+    cache: Path
 
     @property
     def audio(self) -> Path:
         """Finished tracks, by content hash (audio/store.py); its tmp/ holds work in progress."""
-        return self.root / "audio"
+        return self.shared / "audio"
 
     @property
     def segments(self) -> Path:
         """The speech segment cache: a rerun or an edit re-synthesises only what changed."""
-        return self.root / "cache" / "segments"
+        return self.cache / "segments"
 
     @property
     def recordings(self) -> Path:
-        return self.root / "recordings"
+        return self.shared / "recordings"
 
     @property
     def packs(self) -> Path:
-        return self.root / "packs"
+        return self.shared / "packs"
 
     @property
     def voice_notes(self) -> Path:
-        return self.root / "voice_notes"
+        return self.shared / "voice_notes"
+
+    @property
+    def staging(self) -> Path:
+        """Uploads waiting for the admin's review (the confirm may reach another web process)."""
+        return self.shared / "staging"
 
 
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("instance")
+    # Empty: inside DATA_DIR. A folder every web process and worker mounts (audio, recordings,
+    # packs, voice notes, uploads under review) when they run on several machines.
+    audio_dir: str = ""
+    # Empty: DATA_DIR/cache. The speech segment cache; shared too, so any worker resumes any render.
+    cache_dir: str = ""
     # Empty: an SQLite file in the data directory.
     database_url: str = ""
     # Empty: one key generated per installation and kept in the data directory.
@@ -119,7 +136,8 @@ class Settings:
 
     @property
     def paths(self) -> DataPaths:
-        return DataPaths(self.data_dir)
+        return DataPaths(self.data_dir, Path(self.audio_dir) if self.audio_dir else self.data_dir,
+                         Path(self.cache_dir) if self.cache_dir else self.data_dir / "cache")
 
     @property
     def https(self) -> bool:
@@ -206,6 +224,9 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         values[key] = _coerce(key, value)
 
     values["DATA_DIR"] = data_path
+    for key in ("AUDIO_DIR", "CACHE_DIR"):
+        if values[key]:
+            values[key] = str(Path(values[key]).expanduser().resolve())
     data_path.mkdir(parents=True, exist_ok=True)
     if not values["DATABASE_URL"]:
         values["DATABASE_URL"] = f"sqlite:///{data_path / 'xiangyin.sqlite3'}"

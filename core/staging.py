@@ -21,8 +21,8 @@ class AlreadyTaken(Conflict):
 
 
 class StagingArea:
-    def __init__(self, data_dir: str | Path) -> None:
-        self.root = Path(data_dir) / "staging"
+    def __init__(self, folder: str | Path) -> None:
+        self.root = Path(folder)
 
     def purge(self, now: float | None = None) -> None:
         now = time.time() if now is None else now

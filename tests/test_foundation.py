@@ -54,6 +54,18 @@ def test_settings_are_typed_frozen_and_derive_their_paths(tmp_path):
         load_settings({"DATA_DIR": str(tmp_path), "EDGE_TIMEOUTS": 3}, environ={})
 
 
+def test_shared_files_and_the_cache_can_live_outside_the_data_directory(tmp_path):
+    here = load_settings({"DATA_DIR": str(tmp_path / "data")}, environ={})
+    assert here.paths.audio == here.data_dir / "audio" and here.paths.segments == here.data_dir / "cache" / "segments"
+    assert here.paths.staging == here.data_dir / "staging"
+    shared = load_settings({"DATA_DIR": str(tmp_path / "data")},
+                           environ={"XIANGYIN_AUDIO_DIR": str(tmp_path / "nfs"), "XIANGYIN_CACHE_DIR": str(tmp_path / "c")})
+    assert [shared.paths.audio, shared.paths.recordings, shared.paths.packs, shared.paths.voice_notes,
+            shared.paths.staging] == [tmp_path / "nfs" / name for name in
+                                      ("audio", "recordings", "packs", "voice_notes", "staging")]
+    assert shared.paths.segments == tmp_path / "c" / "segments" == shared.speech.cache_dir
+
+
 def test_a_shared_database_needs_a_shared_secret_key(tmp_path):
     shared = {"DATA_DIR": str(tmp_path), "DATABASE_URL": "postgresql+psycopg://xiangyin@db.example/xiangyin"}
     with pytest.raises(SettingsError, match="必须设置 SECRET_KEY"):

@@ -23,9 +23,11 @@ from core.queue import enqueue
 from core.lessons import add_lesson, create_series
 from core.models import Job, Lesson, Rendition, Series
 from core.rendering import RenderError, add_recording, request_render
+from core.sharing import share_for
 from tests.helpers import audio_judges as judge
 from tests.helpers.fake_edge import FakeEdgeServer
 from tests.helpers.jobs import render, rendition_file, run_jobs, speech_file
+from tests.helpers.listen import audio_urls
 from app import settings_of
 
 pytestmark = pytest.mark.slow  # renders audio with the offline engine
@@ -250,3 +252,35 @@ def test_worker_killed_mid_render_resumes_from_the_segment_cache(app, data_dir, 
         assert abs(judge.loudness(path) + 16) <= 1.0
     finally:
         server.stop()
+
+
+def test_audio_recordings_and_the_cache_live_in_the_shared_folders(make_app, tmp_path, data_dir):
+    """AUDIO_DIR and CACHE_DIR (an NFS mount in a county): every file a worker makes or reads
+    is there, nothing under DATA_DIR, and the listen page serves it from there."""
+    shared, cache = tmp_path / "nfs" / "xiangyin", tmp_path / "nfs" / "cache"
+    app = make_app(AUDIO_DIR=str(shared), CACHE_DIR=str(cache))
+    with app.extensions["xiangyin.db"].session() as session:
+        series = create_series(session, "冬季学习包", actor=None)
+        lesson = add_lesson(session, series, "按时交纳党费", LESSON)
+        session.commit()
+        lesson_id = lesson.id
+    tts = render(app, lesson_id)
+    source = speech_file(tmp_path, "voice.wav")
+    with app.extensions["xiangyin.db"].session() as session:
+        recording, _ = add_recording(session, session.get(Lesson, lesson_id), "voice.wav", source.read_bytes(),
+                                     settings_of(app), dialect="重庆话", speaker_name="", with_intro=False, user=None)
+        recording_id = recording.id
+    run_jobs(app)
+    for rendition_id in (tts, recording_id):
+        assert shared / "audio" in rendition_file(app, rendition_id).parents
+    assert list((shared / "recordings").iterdir()), "the uploaded recording is kept in the shared folder"
+    assert list((cache / "segments").rglob("*.wav")), "segments are cached in CACHE_DIR"
+    assert not (data_dir / "audio").exists() and not (data_dir / "recordings").exists()
+    assert not (data_dir / "cache").exists()
+    with app.extensions["xiangyin.db"].session() as session:
+        token = share_for(session, lesson=session.get(Lesson, lesson_id)).token
+        session.commit()
+    client = app.test_client()
+    urls = audio_urls(client.get(f"/l/{token}").get_data(as_text=True))
+    audio = client.get(urls[0])
+    assert audio.status_code == 200 and audio.data[:3] in (b"ID3", b"\xff\xfb")

@@ -115,7 +115,7 @@ def _limits() -> Limits:
 
 
 def _staging() -> StagingArea:
-    return StagingArea(settings().data_dir)
+    return StagingArea(settings().paths.staging)
 
 
 @bp.route("/series/<int:series_id>/upload", methods=["POST"])

@@ -128,7 +128,7 @@ def cards_pdf():
 # --- import and export ---------------------------------------------------------------------
 
 def _staging() -> StagingArea:
-    return StagingArea(settings().data_dir)
+    return StagingArea(settings().paths.staging)
 
 
 @bp.route("/import", methods=["GET", "POST"])

@@ -22,7 +22,7 @@ def rendition_file(app, rendition_id: int) -> Path:
     with app.extensions["xiangyin.db"].session() as session:
         rendition = session.get(Rendition, rendition_id)
         assert rendition.status == "done", rendition.error
-        return AudioStore(settings_of(app).data_dir / "audio").resolve(rendition.file_path)
+        return AudioStore(settings_of(app).paths.audio).resolve(rendition.file_path)
 
 
 def render(app, lesson_id: int = 1, **options) -> int:
