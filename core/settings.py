@@ -113,6 +113,9 @@ class Settings:
     server_idle_timeout: int = 30
     # Proxies in front of the app (nginx: 1) whose X-Forwarded-For/-Proto are believed.
     proxy_count: int = 0
+    # Empty: one process's state is its own. redis://host:6379/0 when several web processes or
+    # machines serve one installation: a revoked code leaves every listen-page cache at once.
+    redis_url: str = ""
     job_runner: str = "inprocess"
     job_threads: int = 2
 

@@ -3,7 +3,7 @@
 # SQLite, then once more on PostgreSQL (every test but the browser ones), on a throw-away
 # cluster the tests start themselves (or XIANGYIN_TEST_POSTGRES_URL's server).
 # As root on Debian/Ubuntu it also installs the independent judges the tests use (Chromium, a
-# CJK font, ffprobe, FAT, PDF and QR tools, PostgreSQL, Node for axe-core and Lighthouse);
+# CJK font, ffprobe, FAT, PDF and QR tools, PostgreSQL, Redis, Node for axe-core and Lighthouse);
 # elsewhere tests needing a missing judge are skipped, except under CI=true where a missing
 # judge (or PostgreSQL) fails the run.
 set -euo pipefail
@@ -22,6 +22,7 @@ command -v fatsort >/dev/null 2>&1 || missing+=(fatsort)
 command -v pdffonts >/dev/null 2>&1 || missing+=(poppler-utils)
 command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 pg_initdb() { command -v initdb 2>/dev/null || ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1; }
 [ -n "$(pg_initdb)" ] || missing+=(postgresql)
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)

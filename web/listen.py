@@ -15,6 +15,7 @@ from audio.store import AudioStore
 from core.db import MAX_ID
 from core.models import Lesson, Rendition, ShareToken, Status
 from core.offline import record_offline
+from core.shared import Generation, RedisGeneration, generation
 from core.plays import Rules, finished_lessons, issue_sid, verify_sid
 from core.sharing import find_share, lesson_allowed, listen_choices, listen_choices_by_lesson, published
 from web import beats, csrf, public, session, settings
@@ -29,43 +30,50 @@ OFFLINE_MAX_BODY = 32 * 1024
 class PageCache:
     """Lesson pages as rendered, kept for a few seconds per process. A printed code sends a
     whole meeting room to the same page at once; a page that is a few seconds old is fine,
-    and a revocation made here clears it at once (other worker processes catch up within
-    the lifetime). Bounded in entries and bytes, least recently used first out, so crafted
-    URLs cannot grow a worker's memory."""
+    a revoked code is not: every page is kept with the generation it was made in, and a
+    revocation bumps the generation — in Redis when REDIS_URL is set, so every process's
+    copies go at once. Bounded in entries and bytes, least recently used first out, so
+    crafted URLs cannot grow a worker's memory."""
 
-    def __init__(self, seconds: float, max_entries: int = 256, max_bytes: int = 32 * 1024 * 1024) -> None:
+    def __init__(self, seconds: float, generation: Generation, max_entries: int = 256,
+                 max_bytes: int = 32 * 1024 * 1024) -> None:
         self.seconds = seconds
+        self.generation = generation
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._pages: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._pages: OrderedDict[str, tuple[float, int, str]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> str | None:
+    def get(self, key: str) -> tuple[str | None, int]:
+        """The page if it is fresh, and the generation to keep a newly made one under."""
+        current = self.generation.current() if self.seconds > 0 else 0
         with self._lock:
             hit = self._pages.get(key)
-            if hit is None or hit[0] <= time.monotonic():
-                return None
+            if hit is None or hit[0] <= time.monotonic() or hit[1] != current:
+                return None, current
             self._pages.move_to_end(key)
-            return hit[1]
+            return hit[2], current
 
-    def put(self, key: str, html: str) -> None:
-        if self.seconds <= 0 or len(html) > self.max_bytes:
+    def put(self, key: str, html: str, made_in: int) -> None:
+        if self.seconds <= 0 or len(html) > self.max_bytes or made_in == RedisGeneration.UNKNOWN:
             return
         with self._lock:
             old = self._pages.pop(key, None)
             if old is not None:
-                self._bytes -= len(old[1])
-            self._pages[key] = (time.monotonic() + self.seconds, html)
+                self._bytes -= len(old[2])
+            self._pages[key] = (time.monotonic() + self.seconds, made_in, html)
             self._bytes += len(html)
             while len(self._pages) > self.max_entries or self._bytes > self.max_bytes:
-                _, (_, dropped) = self._pages.popitem(last=False)
+                _, (_, _, dropped) = self._pages.popitem(last=False)
                 self._bytes -= len(dropped)
 
     def __len__(self) -> int:
         return len(self._pages)
 
     def clear(self) -> None:
+        """Every process's copies are stale (a code was revoked, audio changed)."""
+        self.generation.bump()
         with self._lock:
             self._pages.clear()
             self._bytes = 0
@@ -75,7 +83,8 @@ def init_app(app) -> None:
     from web.beats import HeartbeatEndpoint
 
     config = app.extensions["xiangyin.settings"]
-    app.extensions["xiangyin.listen_pages"] = PageCache(config.listen_page_cache_seconds)
+    app.extensions["xiangyin.listen_pages"] = PageCache(config.listen_page_cache_seconds,
+                                                        generation(config, "listen-pages"))
     app.wsgi_app = HeartbeatEndpoint(app, app.wsgi_app)
     if config.proxy_count:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -194,12 +203,12 @@ def lesson_page(token: str):
     cache = current_app.extensions["xiangyin.listen_pages"]
     wanted = request.args.get("v", "")
     key = f"{token[:32]}:{wanted if wanted.isdigit() and len(wanted) < 12 else ''}"
-    html = cache.get(key)
+    html, made_in = cache.get(key)
     if html is not None:
         return _page("", html=html)
     share = _share("lesson", token)
     response = _lesson_page(share, share.lesson)
-    cache.put(key, response.get_data(as_text=True))
+    cache.put(key, response.get_data(as_text=True), made_in)
     return response
 
 
