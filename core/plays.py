@@ -21,12 +21,14 @@ import math
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
-from sqlalchemy import Connection, Date, bindparam, func, select, update
+from sqlalchemy import Date, Dialect, bindparam, func, select, update
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, aliased
 
 from core.clock import LOCAL_TZ
-from core.db import UTCDateTime, utcnow
+from core.db import Prepared, UTCDateTime, utcnow
 from core.errors import Conflict, DomainError, Gone, Invalid, NotFound, TooMany
 from core.settings import Settings
 from core.models import Lesson, Listen, ListenSession, Rendition, RenditionKind, ShareToken, Status
@@ -238,6 +240,18 @@ _SAVE_CLOCK = (
 _NEVER = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
+@dataclass(frozen=True)
+class _HotPath:
+    open_listen: Prepared
+    save_beat: Prepared
+    save_clock: Prepared
+
+
+@lru_cache(maxsize=16)
+def _hot_path(dialect: Dialect) -> _HotPath:
+    return _HotPath(Prepared(_OPEN_LISTEN, dialect), Prepared(_SAVE_BEAT, dialect), Prepared(_SAVE_CLOCK, dialect))
+
+
 def share_allows(kind: str, share_lesson_id: int | None, share_series_id: int | None, lesson_id: int, series_id: int) -> bool:
     return lesson_id == share_lesson_id if kind == "lesson" else series_id == share_series_id
 
@@ -259,7 +273,9 @@ def record_beat(
     `beat`, `pause` and `end` add validated time."""
     now = now or utcnow()
     try:
-        result = beat_open_listen(session.connection(), sid, token, rendition_id, event, claimed, position, rules, now)
+        connection = session.connection()
+        result = beat_open_listen(connection.connection, connection.dialect, sid, token, rendition_id, event,
+                                  claimed, position, rules, now)
     except DomainError:
         session.rollback()
         raise
@@ -270,7 +286,8 @@ def record_beat(
 
 
 def beat_open_listen(
-    connection: Connection,
+    connection: DBAPIConnection,
+    dialect: Dialect,
     sid: str,
     token: str,
     rendition_id: int,
@@ -279,17 +296,20 @@ def beat_open_listen(
     position: object,
     rules: Rules,
     now: datetime | None = None,
+    autocommit: bool = False,
 ) -> BeatResult | None:
-    """The hot path, on a plain connection: one SELECT and one UPDATE, left for the caller
-    to commit. None when this session has not opened a listen of this rendition yet.
+    """The hot path, on the driver's connection (see core.db.Prepared): one SELECT and one
+    UPDATE. On a connection in a transaction (`autocommit` false) the caller commits; on an
+    autocommit one each statement stands alone, which the compare-and-sets make safe. None when this session has not opened a listen of this rendition yet.
     Concurrent beats for one listen are serialised by a compare-and-set on its beat counter,
     so a beat that raced another is refused (409) rather than applied twice."""
     if event not in EVENTS:
         raise BeatRejected("未知的播放事件")
     now = now or utcnow()
     recent = now - timedelta(seconds=rules.max_claim + rules.slack)
-    row = connection.execute(_OPEN_LISTEN, {"token": token, "sid": sid, "rendition_id": rendition_id,
-                                            "recent": recent}).first()
+    hot = _hot_path(dialect)
+    row = hot.open_listen.first(connection, {"token": token, "sid": sid, "rendition_id": rendition_id,
+                                             "recent": recent})
     if row is None:
         return None
     if row.revoked_at is not None or row.named_revoked_at is not None:
@@ -331,11 +351,30 @@ def beat_open_listen(
         if accepted > 0 and overlapping:
             clock["c_new"] = datetime.fromtimestamp(floor + accepted, timezone.utc)
     params.update(b_listened=new.listened, b_position=position_s, b_quartile=new.quartile)
-    if clock["c_new"] is not None and connection.execute(_SAVE_CLOCK, clock).rowcount != 1:
-        raise Conflict("同时收到了两次上报，请稍后再试")
-    if connection.execute(_SAVE_BEAT, params).rowcount != 1:
-        raise Conflict("同时收到了两次上报，请稍后再试")
+    writes = [(hot.save_clock, clock)] if clock["c_new"] is not None else []
+    _write(connection, [*writes, (hot.save_beat, params)], begin=autocommit and bool(writes))
     return BeatResult(new.listened, accepted, new.counted, new.completed)
+
+
+def _write(connection: DBAPIConnection, writes: list[tuple[Prepared, dict]], begin: bool) -> None:
+    """Every compare-and-set or none. One is atomic by itself; the session clock and the
+    listen together need a transaction, which on an autocommit connection is begun here."""
+    if not begin:
+        for statement, values in writes:
+            if statement.rowcount(connection, values) != 1:
+                raise Conflict("同时收到了两次上报，请稍后再试")
+        return
+    cursor = connection.cursor()
+    try:
+        cursor.execute("BEGIN")
+        try:
+            _write(connection, writes, begin=False)
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        cursor.execute("COMMIT")
+    finally:
+        cursor.close()
 
 
 def open_listen(session: Session, sid: str, token: str, rendition_id: int, event: str, claimed: object,

@@ -17,7 +17,9 @@ from sqlalchemy import select
 from app import create_app, settings_of
 from core.clock import FrozenClock, use
 from core.db import Database
-from core.models import DoorCard, Job, Member, Pack, Pairing, Series, Visit
+from core.lessons import add_lesson, create_series
+from core.models import DoorCard, Job, Member, Pack, Pairing, Rendition, Series, Visit
+from core.sharing import share_for
 from core.visits import issue_card
 from tests.helpers.web import Client, add_user
 
@@ -268,3 +270,24 @@ def listening(make_app):
                         for r in session.scalars(select(Rendition))}
         session.commit()
     return app, ids
+
+
+@pytest.fixture
+def tracks(app, db):
+    """A lesson with three finished renditions (60 s each), a printed general code and a
+    member's personal card: what the counting tests listen to."""
+    series = create_series(db, "规则", actor=None)
+    lesson = add_lesson(db, series, "第一课", "内容。")
+    renditions = []
+    for voice in ("offline-mandarin", "offline-cantonese", "mandarin-xiaoxiao"):
+        rendition = Rendition(lesson=lesson, version=lesson.versions[0], kind="tts", status="done", duration=60.0,
+                              voice_id=voice, file_path="aa/x.mp3", sha256="a" * 64)
+        db.add(rendition)
+        renditions.append(rendition)
+    member = Member(name="王秀英")
+    db.add(member)
+    db.flush()
+    general = share_for(db, lesson=lesson)
+    personal = share_for(db, lesson=lesson, member=member)
+    db.commit()
+    return renditions, general, personal

@@ -12,35 +12,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from core.lessons import add_lesson, create_series
-from core.models import Listen, ListenSession, Member, Rendition
+from core.models import Listen, ListenSession
 from core.errors import DomainError, Gone
 from core.plays import Rules, address_key, record_beat
 from web.errors import status_for
-from core.sharing import revoke, share_for
+from core.sharing import revoke
 from tests.helpers.browser import serve
 
 RULES = Rules()
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def tracks(app, db):
-    series = create_series(db, "规则", actor=None)
-    lesson = add_lesson(db, series, "第一课", "内容。")
-    renditions = []
-    for voice in ("offline-mandarin", "offline-cantonese", "mandarin-xiaoxiao"):
-        rendition = Rendition(lesson=lesson, version=lesson.versions[0], kind="tts", status="done", duration=60.0,
-                              voice_id=voice, file_path="aa/x.mp3", sha256="a" * 64)
-        db.add(rendition)
-        renditions.append(rendition)
-    member = Member(name="王秀英")
-    db.add(member)
-    db.flush()
-    general = share_for(db, lesson=lesson)
-    personal = share_for(db, lesson=lesson, member=member)
-    db.commit()
-    return renditions, general, personal
 
 
 def listen(db, sid, share, rendition, start, seconds=60.0, address="", step=10.0):

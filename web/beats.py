@@ -78,9 +78,12 @@ class HeartbeatEndpoint:
         claimed, position = data.get("d", 0), data.get("p", 0)
         try:
             # Most beats belong to a listen that is already open: one SELECT, one UPDATE.
-            with self.database.engine.connect() as connection:
-                result = beat_open_listen(connection, sid, token, rendition_id, event, claimed, position, self.rules)
-                connection.commit()
+            connection = self.database.autocommit.raw_connection()
+            try:
+                result = beat_open_listen(connection, self.database.autocommit.dialect, sid, token, rendition_id,
+                                          event, claimed, position, self.rules, autocommit=True)
+            finally:
+                connection.close()
             if result is None:
                 with self.database.session() as session:
                     result = open_listen(session, sid, token, rendition_id, event, claimed, position, self.rules,
