@@ -43,6 +43,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     from web import init_app
 
     init_app(app)
+    if settings.job_runner == "celery":
+        # Every web process tells the broker of the jobs it queues; the workers run them.
+        app.extensions["xiangyin.runner"] = job_runner(app)
     return app
 
 

@@ -15,8 +15,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import CursorResult, DateTime, Dialect, Engine, Executable, Result, Select, create_engine, event
+from sqlalchemy import CursorResult, DateTime, Dialect, Engine, Result, Select, create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -92,8 +94,8 @@ class Prepared:
     own types, so what is written and read is what the ORM writes and reads; literal values
     inside the statement (`beats + 1`) are sent as the parameters SQLAlchemy made of them."""
 
-    def __init__(self, statement: Executable, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
         self.sql = compiled.string
         self.order = tuple(compiled.positiontup or ()) if compiled.positional else None
         self.defaults: dict[str, object] = {}
@@ -106,6 +108,7 @@ class Prepared:
                 self.binds[name] = processor
         self.dialect = dialect
         self.types = [column.type for column in statement.selected_columns] if isinstance(statement, Select) else []
+        self.row: Any = None
         if isinstance(statement, Select):
             self.row = namedtuple("Row", statement.selected_columns.keys())  # type: ignore[misc]
         # Built on the first run, from the driver's column types, as SQLAlchemy does per run.

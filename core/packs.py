@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from audio.store import AudioStore
 from audio.pack import Folder, Plan, Track
 from audio.voices import UnknownVoice, get_voice
-from core.queue import JobCancelled, JobContext, JobFailed, chain_progress, enqueue
+from core.queue import JobCancelled, JobContext, JobFailed, chain_progress, enqueue, machine_queue
 from core.access import NotVisible, may_see_member
 from core.audit import Actor, audit
 from core.db import utcnow
@@ -257,7 +257,9 @@ def request_pack(
                "member_id": member.id if member else None, "user_id": user.id, "drive": drive,
                "replace": replace, "greeting": greeting, "series_intros": series_intros}
     key = f"drive:{drive}" if drive else f"pack:{uuid.uuid4()}"
-    return enqueue(session, "pack_build", payload, active_key=key, waits_for=renders)
+    # The drive is in this computer: only a worker here can write it.
+    return enqueue(session, "pack_build", payload, active_key=key, waits_for=renders,
+                   queue=machine_queue() if drive else "")
 
 
 def pack_job_status(session: Session, job: Job) -> dict[str, Any]:

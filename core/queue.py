@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -50,15 +50,17 @@ def enqueue(
     group_key: str | None = None,
     rendition_id: int | None = None,
     waits_for: Sequence[int] = (),
+    queue: str = "",
 ) -> Job:
     """Queue a job, or return the queued/running one with the same key: the same work
     requested twice at once runs once. A job that waits for others is claimed only once
-    they have all ended (done or failed: the job decides what a failure means). Commits."""
+    they have all ended (done or failed: the job decides what a failure means). `queue`
+    names the one machine that may run it (machine_queue()), "" lets any worker. Commits."""
     existing = session.scalar(select(Job).where(Job.active_key == active_key))
     if existing is not None:
         return existing
     job = Job(kind=kind, payload=json.dumps(payload), active_key=active_key, group_key=group_key,
-              rendition_id=rendition_id)
+              rendition_id=rendition_id, queue=queue)
     session.add(job)
     try:
         session.flush()
@@ -77,20 +79,51 @@ def _blocked():
                           other.status.in_(ACTIVE))
 
 
-def claim_next(session: Session, worker: str) -> Job | None:
-    """Take the oldest queued job that waits for nothing; the conditional update makes two
-    workers never both win."""
-    for job_id in session.scalars(select(Job.id).where(Job.status == Status.QUEUED, ~_blocked()).order_by(Job.id).limit(5)):
-        now = utcnow()
-        claimed = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == Status.QUEUED)
-            .values(status=Status.RUNNING, worker=worker, started_at=now, heartbeat_at=now, attempts=Job.attempts + 1)
-        )
-        session.commit()
-        if rows_changed(claimed) == 1:
-            return session.get(Job, job_id)
+def machine_queue(host: str | None = None) -> str:
+    """The queue of work only this computer can do: writing the USB drives plugged into it."""
+    return f"drives@{host or socket.gethostname()}"
+
+
+def claim(session: Session, job_id: int, worker: str, queues: Sequence[str] = ("",)) -> Job | None:
+    """Take this job if it is still queued, waits for nothing and is work for one of
+    `queues`; the conditional update makes two workers never both win. Commits."""
+    now = utcnow()
+    claimed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == Status.QUEUED, Job.queue.in_(queues), ~_blocked())
+        .values(status=Status.RUNNING, worker=worker, started_at=now, heartbeat_at=now, attempts=Job.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return session.get(Job, job_id) if rows_changed(claimed) == 1 else None
+
+
+def claim_next(session: Session, worker: str, queues: Sequence[str] = ("",)) -> Job | None:
+    """Take the oldest queued job of `queues` that waits for nothing."""
+    for job_id in session.scalars(select(Job.id).where(Job.status == Status.QUEUED, Job.queue.in_(queues), ~_blocked())
+                                  .order_by(Job.id).limit(5)):
+        job = claim(session, job_id, worker, queues)
+        if job is not None:
+            return job
     return None
+
+
+def take_for_dispatch(session: Session, resend_after: timedelta) -> list[tuple[int, str]]:
+    """The queued jobs a broker should be told about now, as (id, queue): those that can
+    start and were never dispatched or not taken within `resend_after` (a message lost with
+    a broker restart, a job whose wait just ended). Marking them first makes two processes
+    sweeping at once send each job once. Commits."""
+    now = utcnow()
+    due = or_(Job.dispatched_at.is_(None), Job.dispatched_at < now - resend_after)
+    taken = []
+    for job_id, queue in session.execute(select(Job.id, Job.queue).where(Job.status == Status.QUEUED, due, ~_blocked())
+                                         .order_by(Job.id).limit(500)).all():
+        marked = session.execute(update(Job).where(Job.id == job_id, Job.status == Status.QUEUED, due)
+                                 .values(dispatched_at=now).execution_options(synchronize_session=False))
+        if rows_changed(marked) == 1:
+            taken.append((job_id, queue))
+    session.commit()
+    return taken
 
 
 def finish(session: Session, job: Job, *, error: str | None = None, message: str | None = None,
@@ -145,6 +178,7 @@ def requeue_orphans(session: Session, current_worker: str) -> int:
                 finish(session, job, error=f"连续 {job.attempts} 次中断，已停止重试")
                 continue
             job.status, job.worker, job.message = Status.QUEUED, None, "上次中断，已重新排队（将从缓存继续）"
+            job.dispatched_at = None
             count += 1
     session.commit()
     return count

@@ -116,6 +116,8 @@ class Settings:
     # Empty: one process's state is its own. redis://host:6379/0 when several web processes or
     # machines serve one installation: a revoked code leaves every listen-page cache at once.
     redis_url: str = ""
+    # inprocess: threads of the web process (or `xiangyin worker`) take jobs from the database;
+    # celery: `xiangyin worker` processes on any machine take them through Redis (REDIS_URL).
     job_runner: str = "inprocess"
     job_threads: int = 2
 
@@ -241,6 +243,10 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     values["PUBLIC_URL"] = values["PUBLIC_URL"].rstrip("/")
     if values["SPEECH_FALLBACK"] not in ("offline", "fail"):
         raise SettingsError("配置项 SPEECH_FALLBACK 只能是 offline（改用离线声音）或 fail（报错）")
+    if values["JOB_RUNNER"] not in ("inprocess", "celery"):
+        raise SettingsError("配置项 JOB_RUNNER 只能是 inprocess（本进程内）或 celery（另起 xiangyin worker）")
+    if values["JOB_RUNNER"] == "celery" and not values["REDIS_URL"]:
+        raise SettingsError("JOB_RUNNER=celery 需要同时设置 REDIS_URL（例如 redis://127.0.0.1:6379/0）")
     return Settings(**{key.lower(): value for key, value in values.items()})
 
 

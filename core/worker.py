@@ -1,5 +1,6 @@
 """Running jobs: which function does each kind of work (one table, below), and the runners
-that claim queued jobs and run them — threads in this process by default.
+that claim queued jobs and run them — threads in this process by default, Celery workers on
+any machine with JOB_RUNNER=celery (core/celery_jobs.py).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from core.db import Database, utcnow
 from core.models import ACTIVE, Job
 from core.packs import run_pack_build
 from core.queue import (HEARTBEAT_SECONDS, JobCancelled, JobContext, JobFailed, Services, claim_next, finish,
-                        requeue_orphans)
+                        machine_queue, requeue_orphans)
 from core.rendering import run_recording, run_render
 from core.settings import Settings
 
@@ -100,6 +101,8 @@ class InProcessRunner(Runner):
         self._running: set[int] = set()
         self._lock = threading.Lock()
         self.services = Services()
+        # Work any worker may do, and writing the drives of this computer when it has them.
+        self.queues = ("", machine_queue()) if settings.usb_drives_here else ("",)
 
     def _recover(self) -> None:
         """Before working: jobs of dead workers go back in the queue, and the files a killed
@@ -142,10 +145,14 @@ class InProcessRunner(Runner):
 
     def _work_once(self) -> bool:
         with within(self.clock), self.database.session() as session:
-            job = claim_next(session, self.worker)
+            job = claim_next(session, self.worker, self.queues)
             job_id = job.id if job else None
         if job_id is None:
             return False
+        self._run_claimed(job_id)
+        return True
+
+    def _run_claimed(self, job_id: int) -> None:
         with self._lock:
             self._running.add(job_id)
         try:
@@ -153,7 +160,6 @@ class InProcessRunner(Runner):
         finally:
             with self._lock:
                 self._running.discard(job_id)
-        return True
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -176,7 +182,13 @@ class InProcessRunner(Runner):
                     session.commit()
 
 
-RUNNERS: dict[str, Callable[..., Runner]] = {"inprocess": InProcessRunner}
+def _celery_runner(*args, **kwargs) -> Runner:
+    from core.celery_jobs import CeleryRunner  # Celery is imported only where it is used
+
+    return CeleryRunner(*args, **kwargs)
+
+
+RUNNERS: dict[str, Callable[..., Runner]] = {"inprocess": InProcessRunner, "celery": _celery_runner}
 
 
 def build_runner(database: Database, settings: Settings, clock: Clock | None = None) -> Runner:

@@ -119,6 +119,12 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Work only one machine can do (writing the USB drive plugged into it) names that
+    # machine's queue; "" is work any worker may take.
+    queue: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # When a broker (Celery) was last told about this queued job: it is told again only if
+    # no worker took it for a while.
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class JobWait(Base):

@@ -124,6 +124,13 @@ def worker_command() -> None:
     if not database().is_current():
         fail("数据库尚未初始化或需要升级，请先运行：xiangyin init")
     runner = job_runner(current_app._get_current_object())
+    if settings().job_runner == "celery":
+        from core.celery_jobs import CeleryRunner
+
+        assert isinstance(runner, CeleryRunner)
+        click.echo(f"后台任务（Celery）已启动（{runner.worker}），按 Ctrl+C 停止。")
+        runner.serve()
+        return
     runner.start()
     click.echo(f"后台任务已启动（{runner.worker}），按 Ctrl+C 停止。")
     stop = threading.Event()
