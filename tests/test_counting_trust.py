@@ -4,10 +4,15 @@ NAT still is, a signal drop's seconds are credited, and limits hold across proce
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 import threading
+import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -18,6 +23,9 @@ from core.plays import Rules, address_key, record_beat
 from web.errors import status_for
 from core.sharing import revoke
 from tests.helpers.browser import serve
+from tests.helpers.ports import free_port, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
 
 RULES = Rules()
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
@@ -143,3 +151,55 @@ def test_uncredited_listening_is_shown_apart_on_the_dashboard(db, tracks):
         listen(db, f"bot{n}", general, renditions[0], T0 + timedelta(seconds=n), seconds=30, address=address)
     summary = summarise(db, Filters(T0.date(), T0.date()))
     assert summary.plays == RULES.new_listeners and summary.uncredited == 5
+
+
+@pytest.mark.slow
+def test_the_beat_limit_holds_across_two_gunicorn_workers(app, tracks, data_dir, tmp_path):
+    """The limits live in the database rows, so two gunicorn workers answering one phone's
+    heartbeats in turn still let exactly the burst through."""
+    renditions, general, _ = tracks
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    port, log = free_port(), tmp_path / "access.log"
+    env = {**os.environ, "XIANGYIN_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT),
+           "XIANGYIN_HEARTBEAT_SESSION_BURST": "6", "XIANGYIN_HEARTBEAT_SESSION_RATE": "0.0001"}
+    server = subprocess.Popen([str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{port}", "--access-logfile", str(log),
+                               "--access-logformat", "%(p)s %(s)s %(U)s", "app:create_app()"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(port, server)
+        base = f"http://127.0.0.1:{port}"
+
+        def answering() -> set[str]:
+            return {line.split()[0] for line in log.read_text().splitlines()} if log.exists() else set()
+
+        deadline = time.monotonic() + 30
+        while len(answering()) < 2 and time.monotonic() < deadline:  # both workers booted
+            pages = [threading.Thread(target=lambda: urllib.request.urlopen(f"{base}/login").read()) for _ in range(4)]
+            for thread in pages:
+                thread.start()
+            for thread in pages:
+                thread.join()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        opener.open(f"{base}/l/{general.token}").read()
+        body = json.dumps({"t": general.token, "r": renditions[0].id, "e": "play", "d": 0, "p": 0}).encode()
+
+        def beat() -> int:
+            try:
+                return opener.open(urllib.request.Request(f"{base}/listen/beat", body)).status
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        answers: list[int] = []
+        for _ in range(12):  # two at a time, so both workers answer
+            pair = [threading.Thread(target=lambda: answers.append(beat())) for _ in range(2)]
+            for thread in pair:
+                thread.start()
+            for thread in pair:
+                thread.join()
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert answers.count(200) == 6 and set(answers) <= {200, 409, 429}
+    assert answers.count(429) >= 24 - 6 - answers.count(409) > 0
+    beats = [line.split() for line in log.read_text().splitlines() if line.endswith("/listen/beat")]
+    assert len({pid for pid, _, _ in beats}) == 2, "both workers answered heartbeats"

@@ -13,31 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.ports import free_port, wait_for
 from tests.helpers.tools import require_tool
 
 pytestmark = pytest.mark.slow  # starts real servers
 
 ROOT = Path(__file__).resolve().parent.parent
 IDLE, SLOW = 1000, 100
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(port: int, process: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(process.stdout.read().decode() if process.stdout else "server exited")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listens on {port}")
 
 
 def timed_get(port: int, path: str = "/login") -> tuple[float, int, str]:
