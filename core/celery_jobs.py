@@ -4,10 +4,12 @@ The job row stays the record of the work (status, progress, result, which worker
 the broker only carries "job N may run now". So a message delivered twice, or lost with a
 broker restart, changes nothing: a worker claims the row with a conditional update before
 running it, and every worker sweeps every SWEEP_SECONDS — jobs of workers that died go back in
-the queue, queued jobs nobody took are sent again. Messages are acknowledged after the job
+the queue, queued jobs whose message was lost are sent again. Messages are acknowledged after the job
 (acks late), and Redis hands an unacknowledged one to another worker only after a visibility
 timeout longer than any job may run, so a long render is never given to a second worker while
-the first still runs it; a worker that died is noticed by the sweep long before that.
+the first still runs it; a worker that died is noticed by the sweep long before that. The
+sweep sends a job again only when the broker holds fewer messages than there are jobs
+waiting for one, so a long batch waiting its turn is not sent twice.
 
 Writing a USB drive can only happen on the computer the drive is plugged into: such jobs name
 that machine's queue (core.queue.machine_queue), and only the worker started there with
@@ -17,13 +19,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from datetime import timedelta
 
 from celery import Celery
+from kombu.exceptions import ChannelError
 
 from core.clock import Clock, within
 from core.db import Database
-from core.queue import claim, requeue_orphans, take_for_dispatch
+from core.queue import claim, dispatched_waiting, requeue_orphans, take_overdue, take_undispatched
 from core.settings import Settings
 from core.worker import InProcessRunner
 
@@ -80,15 +84,36 @@ class CeleryRunner(InProcessRunner):
         self._stop.set()
 
     def wake(self) -> None:
-        """Send the broker every queued job that can start and was not sent lately. A broker
-        that cannot be reached loses nothing: the rows stay queued for the next sweep."""
+        """Send the broker every queued job that can start and was never sent. A broker that
+        cannot be reached loses nothing: the rows stay queued for the next sweep."""
         try:
             with within(self.clock), self.database.session() as session:
-                due = take_for_dispatch(session, RESEND_AFTER)
-            for job_id, queue in due:
-                self.celery.send_task(TASK, args=[job_id], queue=broker_queue(queue))
+                self._send(take_undispatched(session))
         except Exception:
             log.exception("could not hand queued jobs to the broker; the workers' sweep will")
+
+    def _send(self, jobs: Iterable[tuple[int, str]]) -> None:
+        for job_id, queue in jobs:
+            self.celery.send_task(TASK, args=[job_id], queue=broker_queue(queue))
+
+    def _resend_lost(self) -> None:
+        """Jobs told of that wait in no broker queue (lost with a broker restart) are sent
+        again; jobs merely waiting their turn behind a long batch are not sent twice."""
+        with within(self.clock), self.database.session() as session:
+            waiting = dispatched_waiting(session)
+        for queue, count in waiting.items():
+            missing = count - self._held(broker_queue(queue))
+            if missing > 0:
+                with within(self.clock), self.database.session() as session:
+                    again = take_overdue(session, queue, missing, RESEND_AFTER)
+                self._send((job_id, queue) for job_id in again)
+
+    def _held(self, name: str) -> int:
+        try:
+            with self.celery.connection_for_write() as connection:
+                return connection.default_channel.queue_declare(queue=name, passive=True).message_count
+        except ChannelError:  # no such queue: nothing was ever kept for it
+            return 0
 
     def run_until_idle(self, job_ids: set[int] | None = None) -> None:
         """Hand the jobs to the workers and wait until none of `job_ids` is queued or running."""
@@ -125,5 +150,6 @@ class CeleryRunner(InProcessRunner):
                 with within(self.clock), self.database.session() as session:
                     requeue_orphans(session, self.worker)
                 self.wake()
+                self._resend_lost()
             except Exception:  # the database away for a moment: sweep again next time
                 log.exception("job sweep failed")

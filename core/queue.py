@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -108,17 +108,35 @@ def claim_next(session: Session, worker: str, queues: Sequence[str] = ("",)) -> 
     return None
 
 
-def take_for_dispatch(session: Session, resend_after: timedelta) -> list[tuple[int, str]]:
-    """The queued jobs a broker should be told about now, as (id, queue): those that can
-    start and were never dispatched or not taken within `resend_after` (a message lost with
-    a broker restart, a job whose wait just ended). Marking them first makes two processes
-    sweeping at once send each job once. Commits."""
+def take_undispatched(session: Session) -> list[tuple[int, str]]:
+    """The queued jobs that can start and no broker was told of yet (new, back from a dead
+    worker, or just released by the end of what they waited for), as (id, queue). Marking
+    them first makes two processes dispatching at once send each job once. Commits."""
+    return _mark(session, select(Job.id, Job.queue).where(
+        Job.status == Status.QUEUED, Job.dispatched_at.is_(None), ~_blocked()).order_by(Job.id).limit(500),
+        Job.dispatched_at.is_(None))
+
+
+def dispatched_waiting(session: Session) -> dict[str, int]:
+    """Per queue, how many jobs a broker was told of that no worker has taken yet."""
+    return dict(session.execute(select(Job.queue, func.count()).where(
+        Job.status == Status.QUEUED, Job.dispatched_at.is_not(None), ~_blocked()).group_by(Job.queue)).all())
+
+
+def take_overdue(session: Session, queue: str, count: int, older_than: timedelta) -> list[int]:
+    """Up to `count` of `queue`'s dispatched jobs told of longest ago (before `older_than`):
+    the ones whose message the broker lost. Commits."""
+    cutoff = utcnow() - older_than
+    return [job_id for job_id, _ in _mark(session, select(Job.id, Job.queue).where(
+        Job.status == Status.QUEUED, Job.queue == queue, Job.dispatched_at < cutoff, ~_blocked())
+        .order_by(Job.dispatched_at, Job.id).limit(count), Job.dispatched_at < cutoff)]
+
+
+def _mark(session: Session, candidates, still_due) -> list[tuple[int, str]]:
     now = utcnow()
-    due = or_(Job.dispatched_at.is_(None), Job.dispatched_at < now - resend_after)
     taken = []
-    for job_id, queue in session.execute(select(Job.id, Job.queue).where(Job.status == Status.QUEUED, due, ~_blocked())
-                                         .order_by(Job.id).limit(500)).all():
-        marked = session.execute(update(Job).where(Job.id == job_id, Job.status == Status.QUEUED, due)
+    for job_id, queue in session.execute(candidates).all():
+        marked = session.execute(update(Job).where(Job.id == job_id, Job.status == Status.QUEUED, still_due)
                                  .values(dispatched_at=now).execution_options(synchronize_session=False))
         if rows_changed(marked) == 1:
             taken.append((job_id, queue))

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,16 @@ def test_a_usb_drive_job_goes_to_the_queue_of_the_computer_with_the_drive(celery
         celery_app.extensions["xiangyin.runner"].wake()
         assert messages.llen(broker_queue(machine_queue())) == 1
         assert messages.llen(DEFAULT_QUEUE) == 1
+    runner = celery_app.extensions["xiangyin.runner"]
+    with celery_app.extensions["xiangyin.db"].session() as session:
+        for job in session.scalars(select(Job)):
+            job.dispatched_at -= timedelta(minutes=10)
+        session.commit()
+    runner._resend_lost()
+    assert messages.llen(DEFAULT_QUEUE) == 1, "waiting its turn in the broker is not lost: not sent twice"
+    messages.delete(DEFAULT_QUEUE)  # the broker restarted without its messages
+    runner._resend_lost()
+    assert messages.llen(DEFAULT_QUEUE) == 1 and messages.llen(broker_queue(machine_queue())) == 1
     with celery_app.extensions["xiangyin.db"].session() as session:
         assert claim(session, job_id, "elsewhere:1:x", ("",)) is None, "a worker without the drive never takes it"
         assert claim(session, job_id, "office:1:x", ("", machine_queue())) is not None
