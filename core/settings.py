@@ -113,6 +113,10 @@ class Settings:
     server_idle_timeout: int = 30
     # Proxies in front of the app (nginx: 1) whose X-Forwarded-For/-Proto are believed.
     proxy_count: int = 0
+    # nginx serves the audio files itself: the app checks the code and answers with this
+    # internal location plus the file's path in the audio folder (X-Accel-Redirect), and no
+    # worker is held while a phone on a weak signal downloads. "" serves them from the app.
+    audio_accel_redirect: str = ""
     # Empty: one process's state is its own. redis://host:6379/0 when several web processes or
     # machines serve one installation: a revoked code leaves every listen-page cache at once.
     redis_url: str = ""
@@ -243,6 +247,9 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     values["PUBLIC_URL"] = values["PUBLIC_URL"].rstrip("/")
     if values["SPEECH_FALLBACK"] not in ("offline", "fail"):
         raise SettingsError("配置项 SPEECH_FALLBACK 只能是 offline（改用离线声音）或 fail（报错）")
+    accel = values["AUDIO_ACCEL_REDIRECT"]
+    if accel and not (accel.startswith("/") and accel.endswith("/")):
+        raise SettingsError("配置项 AUDIO_ACCEL_REDIRECT 应是 nginx 内部路径，以 / 开头并以 / 结尾，例如 /_xiangyin_audio/")
     if values["JOB_RUNNER"] not in ("inprocess", "celery"):
         raise SettingsError("配置项 JOB_RUNNER 只能是 inprocess（本进程内）或 celery（另起 xiangyin worker）")
     if values["JOB_RUNNER"] == "celery" and not values["REDIS_URL"]:

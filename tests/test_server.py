@@ -2,6 +2,8 @@
 connections, and clients that never finish their headers, must not stall the listen page."""
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import re
 import resource
@@ -9,10 +11,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 
 import pytest
 
+from app import settings_of
+from core.models import Lesson
 from tests.helpers.ports import free_port, wait_for
 from tests.helpers.tools import require_tool
 
@@ -20,6 +27,23 @@ pytestmark = pytest.mark.slow  # starts real servers
 
 ROOT = Path(__file__).resolve().parent.parent
 IDLE, SLOW = 1000, 100
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: Message
+    body: bytes
+
+
+def http_get(port: int, path: str, headers: dict[str, str] | None = None) -> Answer:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return Answer(response.status, response.headers, response.read())
+    finally:
+        connection.close()
 
 
 def timed_get(port: int, path: str = "/login") -> tuple[float, int, str]:
@@ -83,8 +107,10 @@ def test_embedded_server_survives_idle_and_slow_clients(migrated):
         server.wait(10)
 
 
-def test_nginx_in_front_of_gunicorn_survives_idle_and_slow_clients(migrated, tmp_path):
-    """The shipped nginx configuration, as documented, in front of `gunicorn -w 2`."""
+@contextlib.contextmanager
+def nginx_in_front(env: dict, tmp_path: Path, audio: Path | None = None) -> Iterator[tuple[int, int]]:
+    """The shipped nginx configuration, as documented, in front of `gunicorn -w 2`; yields
+    (gunicorn's port, nginx's port)."""
     nginx = require_tool("nginx", "/usr/sbin/nginx")
     gunicorn = Path(sys.executable).with_name("gunicorn")
     if not gunicorn.exists():
@@ -93,9 +119,15 @@ def test_nginx_in_front_of_gunicorn_survives_idle_and_slow_clients(migrated, tmp
     site = (ROOT / "deploy" / "nginx-xiangyin.conf").read_text()
     site = site.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};")
     site = re.sub(r"listen 80;", f"listen 127.0.0.1:{proxy_port};", site)
+    if audio is not None:
+        site = site.replace("alias /var/lib/xiangyin/audio/;", f"alias {audio}/;")
     prefix = tmp_path / "nginx"
     (prefix / "logs").mkdir(parents=True)
+    # Started as root, nginx's workers would run as nobody, who cannot enter the test's
+    # private temporary folders; a real installation gives www-data read access instead.
+    user = "user root;" if os.geteuid() == 0 else ""
     (prefix / "nginx.conf").write_text(f"""
+{user}
 worker_processes 1;
 worker_rlimit_nofile 8192;
 pid {prefix}/nginx.pid;
@@ -111,18 +143,56 @@ http {{
     {site}
 }}
 """)
-    env = {**migrated, "XIANGYIN_PROXY_COUNT": "1"}
     app_server = subprocess.Popen(
         [str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{app_port}", "app:create_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=ROOT, env={**env, "XIANGYIN_PROXY_COUNT": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     proxy = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_for(app_port, app_server)
         wait_for(proxy_port, proxy)
-        assert_still_answers(proxy_port)
+        yield app_port, proxy_port
     finally:
         proxy.terminate()
         app_server.terminate()
         proxy.wait(10)
         app_server.wait(10)
+
+
+def test_nginx_in_front_of_gunicorn_survives_idle_and_slow_clients(migrated, tmp_path):
+    with nginx_in_front(migrated, tmp_path) as (_, proxy_port):
+        assert_still_answers(proxy_port)
+
+
+@pytest.mark.slow
+def test_nginx_sends_the_audio_the_app_allowed_by_x_accel_redirect(make_app, data_dir, tmp_path):
+    from core.lessons import add_lesson, create_series
+    from core.sharing import share_for
+    from tests.helpers.jobs import render, rendition_file
+
+    app = make_app()
+    with app.extensions["xiangyin.db"].session() as session:
+        lesson = add_lesson(session, create_series(session, "冬季学习", actor=None), "第一课", "请大家按时参加组织生活。")
+        session.commit()
+        lesson_id = lesson.id
+    rendition_id = render(app, lesson_id, voice_id="offline-mandarin")
+    with app.extensions["xiangyin.db"].session() as session:
+        token = share_for(session, lesson=session.get(Lesson, lesson_id)).token
+        session.commit()
+    path = rendition_file(app, rendition_id)
+    audio = settings_of(app).paths.audio
+    url = f"/l/{token}/a/{rendition_id}/{path.name}"
+    env = {**os.environ, "XIANGYIN_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT),
+           "XIANGYIN_AUDIO_ACCEL_REDIRECT": "/_xiangyin_audio/"}
+    with nginx_in_front(env, tmp_path, audio=audio) as (app_port, proxy_port):
+        direct = http_get(app_port, url)
+        assert direct.status == 200 and direct.body == b""
+        assert direct.headers["X-Accel-Redirect"] == "/_xiangyin_audio/" + path.relative_to(audio).as_posix()
+        whole = http_get(proxy_port, url)
+        assert whole.status == 200 and whole.body == path.read_bytes()
+        assert whole.headers["Content-Type"] == "audio/mpeg" and "immutable" in whole.headers["Cache-Control"]
+        first = http_get(proxy_port, url, {"Range": "bytes=0-1"})
+        assert first.status == 206 and first.body == path.read_bytes()[:2]
+        assert http_get(proxy_port, "/_xiangyin_audio/" + path.relative_to(audio).as_posix()).status == 404
+        wrong = url.replace(f"/l/{token}/", "/l/nosuchcode/")
+        assert http_get(proxy_port, wrong).status == 404, "the app still checks the code"

@@ -6,6 +6,7 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import (Blueprint, abort, current_app, jsonify, make_response, render_template, request, send_file,
                    send_from_directory, url_for)
@@ -290,6 +291,14 @@ def audio(prefix: str, token: str, rendition_id: int, name: str):
     path = store.resolve(rendition.file_path)
     if not path.is_file():
         abort(404)
-    response = send_file(path, mimetype="audio/mpeg", conditional=True, max_age=AUDIO_MAX_AGE, etag=rendition.sha256)
+    if accel := settings().audio_accel_redirect:
+        # nginx sends the file (ranges included) from its internal location over the audio folder.
+        response = current_app.response_class(mimetype="audio/mpeg")
+        response.headers["X-Accel-Redirect"] = accel + quote(path.relative_to(store.root.resolve()).as_posix())
+        response.cache_control.public = True
+        response.cache_control.max_age = AUDIO_MAX_AGE
+    else:
+        response = send_file(path, mimetype="audio/mpeg", conditional=True, max_age=AUDIO_MAX_AGE,
+                             etag=rendition.sha256)
     response.cache_control.immutable = True
     return response
