@@ -20,7 +20,7 @@ import hmac
 import math
 import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
 from sqlalchemy import Date, Dialect, bindparam, func, select, update
@@ -31,7 +31,7 @@ from core.clock import LOCAL_TZ
 from core.db import Prepared, UTCDateTime, utcnow
 from core.errors import Conflict, DomainError, Gone, Invalid, NotFound, TooMany
 from core.settings import Settings
-from core.models import Lesson, Listen, ListenSession, Rendition, RenditionKind, ShareToken, Status
+from core.models import Lesson, Listen, ListenDayMark, ListenSession, Rendition, RenditionKind, ShareToken, Status
 
 EVENTS = ("play", "beat", "pause", "end")
 
@@ -240,16 +240,33 @@ _SAVE_CLOCK = (
 _NEVER = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
+def _mark_day(dialect: Dialect):
+    """Adds one to the change count of a day whose plays are rolled up (core/stats.py)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    return insert(ListenDayMark).values(day=bindparam("m_day", type_=Date()), changes=1).on_conflict_do_update(
+        index_elements=[ListenDayMark.day], set_={"changes": ListenDayMark.changes + 1})
+
+
 @dataclass(frozen=True)
 class _HotPath:
     open_listen: Prepared
     save_beat: Prepared
     save_clock: Prepared
+    mark_day: Prepared
 
 
 @lru_cache(maxsize=16)
 def _hot_path(dialect: Dialect) -> _HotPath:
-    return _HotPath(Prepared(_OPEN_LISTEN, dialect), Prepared(_SAVE_BEAT, dialect), Prepared(_SAVE_CLOCK, dialect))
+    return _HotPath(Prepared(_OPEN_LISTEN, dialect), Prepared(_SAVE_BEAT, dialect), Prepared(_SAVE_CLOCK, dialect),
+                    Prepared(_mark_day(dialect), dialect))
+
+
+def rolled_up(day: date, now: datetime) -> bool:
+    """Days before yesterday (Beijing) are summed into rollups; today and yesterday, when
+    nearly every heartbeat lands, are always counted from the plays themselves."""
+    return day < now.astimezone(LOCAL_TZ).date() - timedelta(days=1)
 
 
 def share_allows(kind: str, share_lesson_id: int | None, share_series_id: int | None, lesson_id: int, series_id: int) -> bool:
@@ -353,6 +370,10 @@ def beat_open_listen(
     params.update(b_listened=new.listened, b_position=position_s, b_quartile=new.quartile)
     writes = [(hot.save_clock, clock)] if clock["c_new"] is not None else []
     _write(connection, [*writes, (hot.save_beat, params)], begin=autocommit and bool(writes))
+    counted_day = row.counted_at.astimezone(LOCAL_TZ).date() if row.counted_at is not None else None
+    if counted_day is not None and rolled_up(counted_day, now):
+        # After the play is saved: a rebuild that read the mark before this sees it move on.
+        hot.mark_day.rowcount(connection, {"m_day": counted_day})
     return BeatResult(new.listened, accepted, new.counted, new.completed)
 
 

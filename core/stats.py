@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.clock import LOCAL_TZ
 from core.db import utcnow
-from core.models import (Lesson, Listen, ListenSession, Member, OfflineListen, Rendition, RenditionKind, Series,
-                         lesson_label)
+from core.models import (Lesson, Listen, ListenDay, ListenDayMark, ListenDayMember, ListenSession, Member,
+                         OfflineListen, Rendition, RenditionKind, Series, lesson_label)
 
 QUARTILE_LABELS = ("开始播放", "听到1/4", "听到一半", "听到3/4", "听完")
 
@@ -178,23 +179,141 @@ def _offline(session: Session, filters: Filters, summary: Summary) -> None:
     summary.offline_plays, summary.offline_completions, summary.offline_minutes = plays, completions, seconds / 60
 
 
+# The listened share of one play, 0..1.
+_SHARE = case((Listen.duration > 0, case((Listen.listened >= Listen.duration, 1.0),
+                                          else_=Listen.listened / Listen.duration)), else_=0.0)
+
+
+@dataclass
+class _Groups:
+    """Counted plays grouped three ways, from the plays themselves or from the rollups."""
+
+    days: dict[date, list] = field(default_factory=dict)  # day: [plays, completions, shares, seconds]
+    renditions: dict[tuple[int, int], list] = field(default_factory=dict)  # (lesson, rendition): [plays, done]
+    members: dict[int, list] = field(default_factory=dict)  # member: [name, group, plays, done, last counted]
+
+    def add(self, days, renditions, members) -> None:
+        for day, *values in days:
+            self._sum(self.days.setdefault(day, [0, 0, 0.0, 0.0]), values)
+        for lesson_id, rendition_id, *values in renditions:
+            self._sum(self.renditions.setdefault((lesson_id, rendition_id), [0, 0]), values)
+        for member_id, name, group, plays, done, last in members:
+            known = self.members.setdefault(member_id, [name, group, 0, 0, last])
+            known[2], known[3], known[4] = known[2] + plays, known[3] + (done or 0), max(known[4], last)
+
+    @staticmethod
+    def _sum(totals: list, values) -> None:
+        for index, value in enumerate(values):
+            totals[index] += value or 0
+
+
+def _from_plays(session: Session, filters: Filters, start: date, end: date) -> tuple:
+    if start > end:
+        return [], [], []
+    where = _counted(Filters(start, end, filters.series_id))
+    return (
+        session.execute(select(Listen.counted_day, _PLAYS, _COMPLETED, func.sum(_SHARE), func.sum(Listen.listened))
+                        .where(*where).group_by(Listen.counted_day)).all(),
+        session.execute(select(Listen.lesson_id, Listen.rendition_id, _PLAYS, _COMPLETED)
+                        .where(*where).group_by(Listen.lesson_id, Listen.rendition_id)).all(),
+        _members_from_plays(session, filters, start, end),
+    )
+
+
+def _members_from_plays(session: Session, filters: Filters, start: date, end: date) -> list:
+    return list(session.execute(select(Member.id, Member.name, Member.group_name, _PLAYS, _COMPLETED,
+                                  func.max(Listen.counted_at))
+                           .join(Member, Member.id == Listen.member_id)
+                           .where(*_counted(Filters(start, end, filters.series_id)))
+                           .group_by(Member.id, Member.name, Member.group_name)))
+
+
+def _from_rollups(session: Session, filters: Filters, start: date, end: date) -> tuple:
+    where = [ListenDay.day >= start, ListenDay.day <= end]
+    if filters.series_id is not None:
+        where.append(ListenDay.lesson_id.in_(select(Lesson.id).where(Lesson.series_id == filters.series_id)))
+    plays, done = func.sum(ListenDay.plays), func.sum(ListenDay.completions)
+    return (
+        session.execute(select(ListenDay.day, plays, done, func.sum(ListenDay.shares), func.sum(ListenDay.seconds))
+                        .where(*where).group_by(ListenDay.day)).all(),
+        session.execute(select(ListenDay.lesson_id, ListenDay.rendition_id, plays, done)
+                        .where(*where).group_by(ListenDay.lesson_id, ListenDay.rendition_id)).all(),
+        # Per member only without a series filter: members are rolled up across lessons.
+        session.execute(select(Member.id, Member.name, Member.group_name, func.sum(ListenDayMember.plays),
+                               func.sum(ListenDayMember.completions), func.max(ListenDayMember.last_counted_at))
+                        .join(Member, Member.id == ListenDayMember.member_id)
+                        .where(ListenDayMember.day >= start, ListenDayMember.day <= end)
+                        .group_by(Member.id, Member.name, Member.group_name)).all() if filters.series_id is None else [],
+    )
+
+
+def refresh_rollups(session: Session, start: date, end: date) -> bool:
+    """Rebuild the rollups of the days in [start, end] that were never built or whose plays
+    changed since (a lesson resumed days later). The marks are read before the plays: a
+    heartbeat moves a mark only after saving its play, so a play saved after this read leaves
+    its day marked for the next rebuild. False when another request was rebuilding the same
+    days at the same moment (this one then counts from the plays)."""
+    marks = {day: (changes, built) for day, changes, built in session.execute(
+        select(ListenDayMark.day, ListenDayMark.changes, ListenDayMark.built)
+        .where(ListenDayMark.day >= start, ListenDayMark.day <= end))}
+    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    stale = {day: marks.get(day, (0, None))[0] for day in days if marks.get(day, (0, None))[0] != marks.get(day, (0, None))[1]}
+    if not stale:
+        return True
+    counted = [Listen.counted_day.in_(stale)]
+    try:
+        session.execute(delete(ListenDay).where(ListenDay.day.in_(stale)))
+        session.execute(delete(ListenDayMember).where(ListenDayMember.day.in_(stale)))
+        rows = [{"day": day, "lesson_id": lesson_id, "rendition_id": rendition_id, "plays": plays, "completions": done,
+                 "shares": float(shares or 0), "seconds": float(seconds or 0)}
+                for day, lesson_id, rendition_id, plays, done, shares, seconds in session.execute(
+                    select(Listen.counted_day, Listen.lesson_id, Listen.rendition_id, _PLAYS, _COMPLETED,
+                           func.sum(_SHARE), func.sum(Listen.listened))
+                    .where(*counted).group_by(Listen.counted_day, Listen.lesson_id, Listen.rendition_id))]
+        if rows:
+            session.execute(insert(ListenDay), rows)
+        members = [{"day": day, "member_id": member_id, "plays": plays, "completions": done, "last_counted_at": last}
+                   for day, member_id, plays, done, last in session.execute(
+                       select(Listen.counted_day, Listen.member_id, _PLAYS, _COMPLETED, func.max(Listen.counted_at))
+                       .where(*counted, Listen.member_id.is_not(None)).group_by(Listen.counted_day, Listen.member_id))]
+        if members:
+            session.execute(insert(ListenDayMember), members)
+        for day, changes in stale.items():
+            if day in marks:
+                session.execute(update(ListenDayMark).where(ListenDayMark.day == day).values(built=changes))
+            else:
+                session.add(ListenDayMark(day=day, changes=0, built=0))
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True
+
+
 def summarise(session: Session, filters: Filters) -> Summary:
-    """The dashboard's numbers, grouped in the database: one pass per day, one per (lesson,
-    rendition) — lessons, series and voices are summed from its few hundred rows —, one for
-    distinct phones, one per member and two over the listens started; the page costs the
-    same handful of queries for ten plays or a million."""
+    """The dashboard's numbers, grouped in the database. Days before yesterday come from
+    their rollups (a few rows per day, rebuilt when one of their plays changed), today and
+    yesterday from the plays; distinct phones and how far listens got are counted over the
+    plays of the whole range. The page costs the same handful of queries for ten plays or a
+    million."""
     counted = _counted(filters)
     summary = Summary(filters)
-    heard = case((Listen.listened >= Listen.duration, 1.0), else_=Listen.listened / Listen.duration)
-    share = case((Listen.duration > 0, heard), else_=0.0)
+    today = utcnow().astimezone(LOCAL_TZ).date()
+    last_closed = min(filters.end, today - timedelta(days=2))
+    groups = _Groups()
+    if filters.start <= last_closed and refresh_rollups(session, filters.start, last_closed):
+        groups.add(*_from_rollups(session, filters, filters.start, last_closed))
+        groups.add(*_from_plays(session, filters, last_closed + timedelta(days=1), filters.end))
+        if filters.series_id is not None:
+            groups.add([], [], _members_from_plays(session, filters, filters.start, last_closed))
+    else:
+        groups.add(*_from_plays(session, filters, filters.start, filters.end))
 
     per_day = {day: Tally(day.strftime("%m-%d")) for day in filters.days()}
     shares = seconds = 0.0
-    for day, count, done, day_shares, day_seconds in session.execute(
-            select(Listen.counted_day, _PLAYS, _COMPLETED, func.sum(share), func.sum(Listen.listened))
-            .where(*counted).group_by(Listen.counted_day)):
+    for day, (count, done, day_shares, day_seconds) in groups.days.items():
         per_day[day].plays, per_day[day].completions = count, done
-        shares, seconds = shares + float(day_shares or 0), seconds + float(day_seconds or 0)
+        shares, seconds = shares + float(day_shares), seconds + float(day_seconds)
     summary.by_day = list(per_day.values())
     summary.plays = sum(t.plays for t in summary.by_day)
     summary.completions = sum(t.completions for t in summary.by_day)
@@ -202,19 +321,18 @@ def summarise(session: Session, filters: Filters) -> Summary:
     summary.minutes = seconds / 60
     summary.sessions = session.scalar(select(func.count(func.distinct(Listen.session_id))).where(*counted)) or 0
 
-    groups = session.execute(select(Listen.lesson_id, Listen.rendition_id, _PLAYS, _COMPLETED)
-                             .where(*counted).group_by(Listen.lesson_id, Listen.rendition_id)).all()
+    lesson_ids = {lesson_id for lesson_id, _ in groups.renditions}
     lessons = {lesson_id: (number, title, series_id, series) for lesson_id, number, title, series_id, series in
                session.execute(select(Lesson.id, Lesson.number, Lesson.title, Series.id, Series.title)
-                               .join(Series, Series.id == Lesson.series_id)
-                               .where(Lesson.id.in_({g.lesson_id for g in groups})))}
+                               .join(Series, Series.id == Lesson.series_id).where(Lesson.id.in_(lesson_ids)))}
     voices = {rendition_id: voice_label(kind, dialect, actual, voice) for rendition_id, kind, dialect, actual, voice in
               session.execute(select(Rendition.id, Rendition.kind, Rendition.dialect, Rendition.actual_voice_id,
-                                     Rendition.voice_id).where(Rendition.id.in_({g.rendition_id for g in groups})))}
+                                     Rendition.voice_id)
+                              .where(Rendition.id.in_({rendition_id for _, rendition_id in groups.renditions})))}
     by_lesson: dict[int, Tally] = {}
     by_series: dict[int, Tally] = {}
     by_voice: dict[str, Tally] = {}
-    for lesson_id, rendition_id, count, done in groups:
+    for (lesson_id, rendition_id), (count, done) in groups.renditions.items():
         number, title, series_id, series = lessons[lesson_id]
         for tally in (by_lesson.setdefault(lesson_id, Tally(lesson_label(number, title), note=series)),
                       by_series.setdefault(series_id, Tally(series)),
@@ -223,15 +341,10 @@ def summarise(session: Session, filters: Filters) -> Summary:
             tally.completions += done
     summary.by_lesson, summary.by_series = _ranked(by_lesson.values()), _ranked(by_series.values())
     summary.by_voice = _ranked(by_voice.values())
-
-    members = []
-    for name, group, count, done, last in session.execute(
-            select(Member.name, Member.group_name, _PLAYS, _COMPLETED, func.max(Listen.counted_at))
-            .join(Member, Member.id == Listen.member_id).where(*counted)
-            .group_by(Member.id, Member.name, Member.group_name)):
-        members.append(Tally(f"{name}（{group}）" if group else name, count, done,
-                             extra=last.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")))
-    summary.by_member = _ranked(members)
+    summary.by_member = _ranked(
+        Tally(f"{name}（{group}）" if group else name, count, done,
+              extra=last.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"))
+        for name, group, count, done, last in groups.members.values())
 
     _offline(session, filters, summary)
     started = _started(filters)

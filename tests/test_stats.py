@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import func, select
 
 from core.lessons import add_lesson, create_series
 from core.models import Member, Rendition
@@ -126,3 +127,47 @@ def test_lessons_are_named_with_their_series(admin, plays):
     rows = list(workbook["按课程"].iter_rows(values_only=True))
     assert rows[0] == ("专题", "课程", "收听次数", "听完次数")
     assert ("冬季学习包", "第1课 学习党章", 3, 2) in rows
+
+
+def _numbers(summary) -> dict:
+    return {name: getattr(summary, name) for name in (
+        "plays", "completions", "sessions", "average_share", "minutes", "by_day", "by_lesson", "by_series",
+        "by_voice", "by_member", "funnel", "uncredited")}
+
+
+@pytest.mark.parametrize("series", [None, "series", "other"])
+def test_closed_days_from_rollups_equal_the_plays(db, plays, freeze, series):
+    from core.models import ListenDay, ListenDayMember
+    from core.stats import Filters, summarise
+
+    filters = Filters(date(2026, 11, 20), date(2026, 11, 26), plays[series] if series else None)
+    freeze(datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc))  # every day of the range is today or later
+    from_plays = _numbers(summarise(db, filters))
+    assert db.scalar(select(func.count()).select_from(ListenDay)) == 0
+    freeze(datetime(2026, 12, 10, 1, 0, tzinfo=timezone.utc))  # every day closed
+    assert _numbers(summarise(db, filters)) == from_plays
+    assert db.scalar(select(func.count()).select_from(ListenDay)) == 5, "(day, lesson, rendition) of the plays"
+    assert db.scalar(select(func.count()).select_from(ListenDayMember)) == 1
+    assert _numbers(summarise(db, filters)) == from_plays, "read again from the rollups"
+    freeze(datetime(2026, 11, 22, 1, 0, tzinfo=timezone.utc))  # the 20th closed, the 21st yesterday, the rest ahead
+    assert _numbers(summarise(db, filters)) == from_plays
+
+
+def test_a_lesson_resumed_days_later_moves_its_day_on_the_dashboard(db, plays, freeze):
+    from core.models import ListenDayMark, Rendition, ShareToken
+    from core.stats import Filters, summarise
+
+    filters = Filters(date(2026, 11, 20), date(2026, 11, 26))
+    freeze(datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc))
+    before = summarise(db, filters)
+    assert (before.by_day[0].plays, before.by_day[0].completions) == (2, 1)
+    cantonese = db.scalars(select(Rendition).where(Rendition.voice_id == "offline-cantonese")).one()
+    # phone-b's play of it was counted on the 20th with 40 of 300 seconds heard
+    code = db.scalars(select(ShareToken).where(ShareToken.lesson_id == cantonese.lesson_id,
+                                               ShareToken.member_id.is_(None))).one()
+    listen(db, "phone-b", code, cantonese, 300, datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc))
+    assert db.get(ListenDayMark, date(2026, 11, 20)).changes > db.get(ListenDayMark, date(2026, 11, 20)).built
+    after = summarise(db, filters)
+    assert (after.by_day[0].plays, after.by_day[0].completions) == (2, 2), "counted on the 20th, completed now"
+    assert after.completions == before.completions + 1 and after.minutes > before.minutes
+    assert db.get(ListenDayMark, date(2026, 11, 20)).changes == db.get(ListenDayMark, date(2026, 11, 20)).built

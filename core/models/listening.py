@@ -72,6 +72,47 @@ class ListenSession(Base):
     credited_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class ListenDay(Base):
+    """Counted plays of one closed Beijing day (before yesterday) per lesson and rendition:
+    the dashboard sums these few rows instead of a quarter's plays (core/stats.py). Rebuilt
+    from the plays when the day's ListenDayMark says a play of that day changed since."""
+
+    __tablename__ = "listen_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True, index=True)
+    rendition_id: Mapped[int] = mapped_column(ForeignKey("renditions.id", ondelete="CASCADE"), primary_key=True,
+                                              index=True)
+    plays: Mapped[int] = mapped_column(Integer)
+    completions: Mapped[int] = mapped_column(Integer)
+    shares: Mapped[float] = mapped_column()
+    seconds: Mapped[float] = mapped_column()
+
+
+class ListenDayMember(Base):
+    """Counted plays of one closed day per member (personal cards), like ListenDay."""
+
+    __tablename__ = "listen_day_members"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True, index=True)
+    plays: Mapped[int] = mapped_column(Integer)
+    completions: Mapped[int] = mapped_column(Integer)
+    last_counted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ListenDayMark(Base):
+    """Whether a day's rollups are current. A heartbeat on a play counted that day (a lesson
+    resumed days later) adds one to `changes` after saving the play; a rebuild reads
+    `changes` before reading the plays and stores it as `built`. Current when equal."""
+
+    __tablename__ = "listen_day_marks"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    changes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    built: Mapped[int | None] = mapped_column(Integer)
+
+
 class Listen(Base):
     """Validated listening of one rendition in one listen session. `listened` only grows by
     what the server accepted from heartbeats; a play is counted once, when it crosses the
