@@ -264,20 +264,16 @@ def refresh_rollups(session: Session, start: date, end: date) -> bool:
     try:
         session.execute(delete(ListenDay).where(ListenDay.day.in_(stale)))
         session.execute(delete(ListenDayMember).where(ListenDayMember.day.in_(stale)))
-        rows = [{"day": day, "lesson_id": lesson_id, "rendition_id": rendition_id, "plays": plays, "completions": done,
-                 "shares": float(shares or 0), "seconds": float(seconds or 0)}
-                for day, lesson_id, rendition_id, plays, done, shares, seconds in session.execute(
-                    select(Listen.counted_day, Listen.lesson_id, Listen.rendition_id, _PLAYS, _COMPLETED,
-                           func.sum(_SHARE), func.sum(Listen.listened))
-                    .where(*counted).group_by(Listen.counted_day, Listen.lesson_id, Listen.rendition_id))]
-        if rows:
-            session.execute(insert(ListenDay), rows)
-        members = [{"day": day, "member_id": member_id, "plays": plays, "completions": done, "last_counted_at": last}
-                   for day, member_id, plays, done, last in session.execute(
-                       select(Listen.counted_day, Listen.member_id, _PLAYS, _COMPLETED, func.max(Listen.counted_at))
-                       .where(*counted, Listen.member_id.is_not(None)).group_by(Listen.counted_day, Listen.member_id))]
-        if members:
-            session.execute(insert(ListenDayMember), members)
+        # Summed inside the database: a first build covers every day of the range at once.
+        session.execute(insert(ListenDay).from_select(
+            ["day", "lesson_id", "rendition_id", "plays", "completions", "shares", "seconds"],
+            select(Listen.counted_day, Listen.lesson_id, Listen.rendition_id, _PLAYS, _COMPLETED,
+                   func.coalesce(func.sum(_SHARE), 0.0), func.coalesce(func.sum(Listen.listened), 0.0))
+            .where(*counted).group_by(Listen.counted_day, Listen.lesson_id, Listen.rendition_id)))
+        session.execute(insert(ListenDayMember).from_select(
+            ["day", "member_id", "plays", "completions", "last_counted_at"],
+            select(Listen.counted_day, Listen.member_id, _PLAYS, _COMPLETED, func.max(Listen.counted_at))
+            .where(*counted, Listen.member_id.is_not(None)).group_by(Listen.counted_day, Listen.member_id)))
         for day, changes in stale.items():
             if day in marks:
                 session.execute(update(ListenDayMark).where(ListenDayMark.day == day).values(built=changes))
