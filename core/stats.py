@@ -256,8 +256,8 @@ def refresh_rollups(session: Session, start: date, end: date) -> bool:
     marks = {day: (changes, built) for day, changes, built in session.execute(
         select(ListenDayMark.day, ListenDayMark.changes, ListenDayMark.built)
         .where(ListenDayMark.day >= start, ListenDayMark.day <= end))}
-    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
-    stale = {day: marks.get(day, (0, None))[0] for day in days if marks.get(day, (0, None))[0] != marks.get(day, (0, None))[1]}
+    state = {day: marks.get(day, (0, None)) for day in Filters(start, end).days()}
+    stale = {day: changes for day, (changes, built) in state.items() if changes != built}
     if not stale:
         return True
     counted = [Listen.counted_day.in_(stale)]
