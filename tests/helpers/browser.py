@@ -34,6 +34,7 @@ def serve(app):
     finally:
         server.close()
         thread.join(timeout=5)
+        server.task_dispatcher.shutdown()  # its worker threads outlive close() otherwise
 
 
 @contextlib.contextmanager
