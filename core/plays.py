@@ -317,9 +317,10 @@ def beat_open_listen(
 ) -> BeatResult | None:
     """The hot path, on the driver's connection (see core.db.Prepared): one SELECT and one
     UPDATE. On a connection in a transaction (`autocommit` false) the caller commits; on an
-    autocommit one each statement stands alone, which the compare-and-sets make safe. None when this session has not opened a listen of this rendition yet.
-    Concurrent beats for one listen are serialised by a compare-and-set on its beat counter,
-    so a beat that raced another is refused (409) rather than applied twice."""
+    autocommit one each statement stands alone, which the compare-and-sets make safe. None
+    when this session has not opened a listen of this rendition yet. Concurrent beats for one
+    listen are serialised by a compare-and-set on its beat counter, so a beat that raced
+    another is refused (409) rather than applied twice."""
     if event not in EVENTS:
         raise BeatRejected("未知的播放事件")
     now = now or utcnow()
