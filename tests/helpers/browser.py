@@ -32,9 +32,11 @@ def serve(app):
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
-        server.close()
+        # Closed from inside its own loop: a socket closed from here while the loop waits on
+        # it makes the loop thread fail ("Bad file descriptor").
+        server.trigger.pull_trigger(lambda: [channel.close() for channel in list(server._map.values())])
         thread.join(timeout=5)
-        server.task_dispatcher.shutdown()  # its worker threads outlive close() otherwise
+        server.task_dispatcher.shutdown()  # its worker threads outlive the loop otherwise
 
 
 @contextlib.contextmanager
