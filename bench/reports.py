@@ -112,6 +112,7 @@ def generate(app, plays: int, members: int, visits: int) -> None:
                        "share_token_id": token_id, "member_id": member_of.get(token_id), "duration": 600.0,
                        "listened": 600.0 if completed else rng.uniform(30, 590), "position": 0.0,
                        "quartile": 4 if completed else rng.randint(0, 3), "beats": 5, "started_at": counted,
+                       "started_day": counted.astimezone(LOCAL_TZ).date(),
                        "last_beat_at": counted, "counted_at": counted,
                        "counted_day": counted.astimezone(LOCAL_TZ).date(),
                        "completed_at": counted if completed else None}
@@ -132,7 +133,7 @@ def generate(app, plays: int, members: int, visits: int) -> None:
 
 FLOORS = {
     # The dashboard's own queries: the closed days' rollups, the last day of the quarter (still
-    # "yesterday" on the bench's clock) from the plays, distinct phones and the funnel over all.
+    # "yesterday" on the bench's clock) from the plays.
     "dashboard": f"""
 SELECT day, sum(plays), sum(completions), sum(shares), sum(seconds) FROM listen_days
   WHERE day BETWEEN '{QUARTER[0]}' AND '{QUARTER[1]}' GROUP BY day;
@@ -143,8 +144,11 @@ SELECT m.id, m.name, m.group_name, sum(d.plays), sum(d.completions), max(d.last_
   WHERE d.day BETWEEN '{QUARTER[0]}' AND '{QUARTER[1]}' GROUP BY m.id, m.name, m.group_name;
 SELECT counted_day, lesson_id, rendition_id, member_id, count(*) FROM listens
   WHERE counted_day = '{QUARTER[1]}' GROUP BY counted_day, lesson_id, rendition_id, member_id;
-SELECT count(DISTINCT session_id) FROM listens WHERE counted_day BETWEEN '{QUARTER[0]}' AND '{QUARTER[1]}';
-SELECT quartile, count(*) FROM listens WHERE started_at >= '{START:%Y-%m-%d %H:%M:%S}' GROUP BY quartile;
+SELECT counted, uncredited FROM listen_day_phones WHERE day BETWEEN '{QUARTER[0]}' AND '{QUARTER[1]}';
+SELECT DISTINCT session_id FROM listens WHERE counted_day = '{QUARTER[1]}';
+SELECT quartile, sum(listens) FROM listen_day_starts
+  WHERE day BETWEEN '{QUARTER[0]}' AND '{QUARTER[1]}' GROUP BY quartile;
+SELECT quartile, count(*) FROM listens WHERE started_day = '{QUARTER[1]}' GROUP BY quartile;
 """,
     "visit overview": f"""
 SELECT member_id, max(visited_at) FROM visits GROUP BY member_id;
@@ -176,7 +180,7 @@ def floor_seconds(url: str, sql: str) -> float:
     runs = []
     for _ in range(3):
         begun = time.perf_counter()
-        subprocess.run(command, input=sql, text=True, capture_output=True, check=True)
+        subprocess.run(command, input=sql.encode(), capture_output=True, check=True)  # bitmaps are bytes
         runs.append(time.perf_counter() - begun)
     return min(runs)
 
@@ -216,6 +220,9 @@ def run(kind: str, options) -> None:
         client = app.test_client()
         assert client.post("/login", data={"username": "boss", "password": PASSWORD}).status_code == 302
         url = app.extensions["xiangyin.settings"].database_url
+        begun = time.perf_counter()
+        assert client.get(PAGES["dashboard"]).status_code == 200
+        print(f"  first dashboard view, which builds the quarter's rollups: {time.perf_counter() - begun:.1f} s")
         for name, page in PAGES.items():
             mine, floor = page_seconds(client, page), floor_seconds(url, FLOORS[name])
             verdict = "ok" if mine <= 0.5 and mine <= 1.5 * floor else "over the goal"

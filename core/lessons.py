@@ -16,6 +16,7 @@ from core.import_checks import LONG_LESSON_MINUTES, Finding, check_batch, in_sta
 from core.importer import Script, clean_text, clean_title, to_simplified
 from core.audit import Actor, audit
 from core.models import Lesson, LessonVersion, Rendition, RenditionKind, Series, Status, User
+from core.plays import forget_listens_of
 
 PACE_SAMPLE = 50
 PACE_MIN_RENDITIONS = 3
@@ -300,6 +301,7 @@ def delete_lesson(session: Session, lesson: Lesson, user: User | None = None) ->
     series = lesson.series
     remaining = [item for item in lock_series(session, series) if item.id != lesson.id]
     audit(session, user, "delete", "lesson", lesson.id, f"删除课程「{series.title}」第{lesson.number}课 {lesson.title}")
+    forget_listens_of(session, select(Lesson.id).where(Lesson.id == lesson.id))
     session.delete(lesson)
     session.flush()
     _renumber(session, series, remaining)
@@ -307,6 +309,7 @@ def delete_lesson(session: Session, lesson: Lesson, user: User | None = None) ->
 
 def delete_series(session: Session, series: Series, user: User | None = None) -> None:
     audit(session, user, "delete", "series", series.id, f"删除专题「{series.title}」（{len(series.lessons)} 课）")
+    forget_listens_of(session, select(Lesson.id).where(Lesson.series_id == series.id))
     session.delete(series)
     session.flush()
     for position, item in enumerate(list_series(session), start=1):

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
-from sqlalchemy import Date, Dialect, bindparam, func, select, update
+from sqlalchemy import Date, Dialect, Select, bindparam, func, select, update
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, aliased
 
@@ -269,6 +269,27 @@ def rolled_up(day: date, now: datetime) -> bool:
     return day < now.astimezone(LOCAL_TZ).date() - timedelta(days=1)
 
 
+def changed_days(counted_at: datetime | None, started_at: datetime | None, now: datetime) -> set[date]:
+    """The rolled-up days whose rollups a change to a listen counted at `counted_at` (its
+    plays, members, phones) or started at `started_at` (its funnel) makes stale."""
+    moments = (moment for moment in (counted_at, started_at) if moment is not None)
+    return {day for day in (moment.astimezone(LOCAL_TZ).date() for moment in moments) if rolled_up(day, now)}
+
+
+def forget_listens_of(session: Session, lessons: Select) -> None:
+    """Before lessons are deleted (their listens go with them): mark every rolled-up day
+    their listens were counted or started on, so those days are summed again without them."""
+    now = utcnow()
+    of_lessons = Listen.lesson_id.in_(lessons)
+    days: set[date] = set()
+    for counted_at, started_at in session.execute(
+            select(Listen.counted_at, Listen.started_at).where(of_lessons).execution_options(yield_per=5000)):
+        days |= changed_days(counted_at, started_at, now)
+    mark = _mark_day(session.get_bind().dialect)
+    for day in sorted(days):
+        session.execute(mark, {"m_day": day})
+
+
 def share_allows(kind: str, share_lesson_id: int | None, share_series_id: int | None, lesson_id: int, series_id: int) -> bool:
     return lesson_id == share_lesson_id if kind == "lesson" else series_id == share_series_id
 
@@ -371,10 +392,9 @@ def beat_open_listen(
     params.update(b_listened=new.listened, b_position=position_s, b_quartile=new.quartile)
     writes = [(hot.save_clock, clock)] if clock["c_new"] is not None else []
     _write(connection, [*writes, (hot.save_beat, params)], begin=autocommit and bool(writes))
-    counted_day = row.counted_at.astimezone(LOCAL_TZ).date() if row.counted_at is not None else None
-    if counted_day is not None and rolled_up(counted_day, now):
-        # After the play is saved: a rebuild that read the mark before this sees it move on.
-        hot.mark_day.rowcount(connection, {"m_day": counted_day})
+    # After the play is saved: a rebuild that read the mark before this sees it move on.
+    for day in changed_days(row.counted_at, row.started_at if new.quartile != state.quartile else None, now):
+        hot.mark_day.rowcount(connection, {"m_day": day})
     return BeatResult(new.listened, accepted, new.counted, new.completed)
 
 

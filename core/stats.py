@@ -5,18 +5,19 @@ not to the previous UTC day.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import Select, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.clock import LOCAL_TZ
 from core.db import utcnow
-from core.models import (Lesson, Listen, ListenDay, ListenDayMark, ListenDayMember, ListenSession, Member,
-                         OfflineListen, Rendition, RenditionKind, Series, lesson_label)
+from core.models import (Lesson, Listen, ListenDay, ListenDayMark, ListenDayMember, ListenDayPhones, ListenDayStart,
+                         ListenSession, Member, OfflineListen, Rendition, RenditionKind, Series, lesson_label)
 
 QUARTILE_LABELS = ("开始播放", "听到1/4", "听到一半", "听到3/4", "听完")
 
@@ -128,8 +129,8 @@ def _counted(filters: Filters) -> list:
 
 
 def _started(filters: Filters) -> list:
-    start, end = filters.utc_bounds()
-    where = [Listen.started_at >= start, Listen.started_at < end]
+    """Listens started in the range (the funnel counts every listen, counted or not)."""
+    where = [Listen.started_day >= filters.start, Listen.started_day <= filters.end]
     if filters.series_id is not None:
         where.append(_in_series(filters))
     return where
@@ -247,6 +248,33 @@ def _from_rollups(session: Session, filters: Filters, start: date, end: date) ->
     )
 
 
+def _bitmap(ids: Iterable[int]) -> bytearray:
+    """Bit n set for listen session id n."""
+    bits = bytearray()
+    for n in ids:
+        if n >> 3 >= len(bits):
+            bits.extend(bytes((n >> 3) + 1 - len(bits)))
+        bits[n >> 3] |= 1 << (n & 7)
+    return bits
+
+
+def _pack(ids: Iterable[int]) -> bytes:
+    return zlib.compress(bytes(_bitmap(ids)), 1)
+
+
+def _distinct_phones(blobs: Iterable[bytes], ids: Iterable[int]) -> int:
+    """How many phones the days' bitmaps and the ids name together, each once."""
+    union = int.from_bytes(_bitmap(ids), "little")
+    for blob in blobs:
+        union |= int.from_bytes(zlib.decompress(blob), "little")
+    return union.bit_count()
+
+
+def _uncredited_ids(where: list) -> Select:
+    return (select(Listen.session_id).distinct().join(ListenSession, ListenSession.id == Listen.session_id)
+            .where(*where, ListenSession.credited.is_(False)))
+
+
 def refresh_rollups(session: Session, start: date, end: date) -> bool:
     """Rebuild the rollups of the days in [start, end] that were never built or whose plays
     changed since (a lesson resumed days later). The marks are read before the plays: a
@@ -261,9 +289,21 @@ def refresh_rollups(session: Session, start: date, end: date) -> bool:
     if not stale:
         return True
     counted = [Listen.counted_day.in_(stale)]
+    started = [Listen.started_day.in_(stale)]
+    # Read before writing: on SQLite the rebuild's writes hold the one write lock, and a
+    # first build reads a quarter of plays.
+    connection = session.connection()
+    phones: dict[date | None, tuple[list[int], list[int]]] = {day: ([], []) for day in stale}
+    for day, session_id in connection.execute(select(Listen.counted_day, Listen.session_id).distinct()
+                                              .where(*counted).execution_options(yield_per=20_000)):
+        phones[day][0].append(session_id)
+    for day, session_id in connection.execute(select(Listen.started_day, Listen.session_id).distinct()
+                                              .join(ListenSession, ListenSession.id == Listen.session_id)
+                                              .where(*started, ListenSession.credited.is_(False))):
+        phones[day][1].append(session_id)
     try:
-        session.execute(delete(ListenDay).where(ListenDay.day.in_(stale)))
-        session.execute(delete(ListenDayMember).where(ListenDayMember.day.in_(stale)))
+        for table in (ListenDay, ListenDayMember, ListenDayStart, ListenDayPhones):
+            session.execute(delete(table).where(table.day.in_(stale)))
         # Summed inside the database: a first build covers every day of the range at once.
         session.execute(insert(ListenDay).from_select(
             ["day", "lesson_id", "rendition_id", "plays", "completions", "shares", "seconds"],
@@ -274,6 +314,12 @@ def refresh_rollups(session: Session, start: date, end: date) -> bool:
             ["day", "member_id", "plays", "completions", "last_counted_at"],
             select(Listen.counted_day, Listen.member_id, _PLAYS, _COMPLETED, func.max(Listen.counted_at))
             .where(*counted, Listen.member_id.is_not(None)).group_by(Listen.counted_day, Listen.member_id)))
+        session.execute(insert(ListenDayStart).from_select(
+            ["day", "lesson_id", "quartile", "listens"],
+            select(Listen.started_day, Listen.lesson_id, Listen.quartile, _PLAYS)
+            .where(*started).group_by(Listen.started_day, Listen.lesson_id, Listen.quartile)))
+        session.execute(insert(ListenDayPhones), [
+            {"day": day, "counted": _pack(phones[day][0]), "uncredited": _pack(phones[day][1])} for day in stale])
         for day, changes in stale.items():
             if day in marks:
                 session.execute(update(ListenDayMark).where(ListenDayMark.day == day).values(built=changes))
@@ -289,21 +335,22 @@ def refresh_rollups(session: Session, start: date, end: date) -> bool:
 def summarise(session: Session, filters: Filters) -> Summary:
     """The dashboard's numbers, grouped in the database. Days before yesterday come from
     their rollups (a few rows per day, rebuilt when one of their plays changed), today and
-    yesterday from the plays; distinct phones and how far listens got are counted over the
-    plays of the whole range. The page costs the same handful of queries for ten plays or a
-    million."""
-    counted = _counted(filters)
+    yesterday from the plays. The page costs the same handful of queries for ten plays or a
+    million, and its time grows with the days shown, not with the plays."""
     summary = Summary(filters)
     today = utcnow().astimezone(LOCAL_TZ).date()
     last_closed = min(filters.end, today - timedelta(days=2))
     groups = _Groups()
     if filters.start <= last_closed and refresh_rollups(session, filters.start, last_closed):
+        recent = Filters(last_closed + timedelta(days=1), filters.end, filters.series_id)
         groups.add(*_from_rollups(session, filters, filters.start, last_closed))
-        groups.add(*_from_plays(session, filters, last_closed + timedelta(days=1), filters.end))
+        groups.add(*_from_plays(session, filters, recent.start, recent.end))
         if filters.series_id is not None:
             groups.add([], [], _members_from_plays(session, filters, filters.start, last_closed))
+        _phones_and_funnel_from_rollups(session, filters, last_closed, recent, summary)
     else:
         groups.add(*_from_plays(session, filters, filters.start, filters.end))
+        _phones_and_funnel_from_plays(session, filters, summary)
 
     per_day = {day: Tally(day.strftime("%m-%d")) for day in filters.days()}
     shares = seconds = 0.0
@@ -315,7 +362,6 @@ def summarise(session: Session, filters: Filters) -> Summary:
     summary.completions = sum(t.completions for t in summary.by_day)
     summary.average_share = shares / summary.plays if summary.plays else 0.0
     summary.minutes = seconds / 60
-    summary.sessions = session.scalar(select(func.count(func.distinct(Listen.session_id))).where(*counted)) or 0
 
     lesson_ids = {lesson_id for lesson_id, _ in groups.renditions}
     lessons = {lesson_id: (number, title, series_id, series) for lesson_id, number, title, series_id, series in
@@ -343,14 +389,52 @@ def summarise(session: Session, filters: Filters) -> Summary:
         for name, group, count, done, last in groups.members.values())
 
     _offline(session, filters, summary)
-    started = _started(filters)
-    summary.uncredited = session.scalar(
-        select(func.count(func.distinct(Listen.session_id)))
-        .join(ListenSession, ListenSession.id == Listen.session_id)
-        .where(*started, ListenSession.credited.is_(False))) or 0
-    reached = dict(session.execute(select(Listen.quartile, _PLAYS).where(*started).group_by(Listen.quartile)).all())
-    summary.funnel = [
-        Tally(label, plays=sum(count for quartile, count in reached.items() if quartile >= index))
-        for index, label in enumerate(QUARTILE_LABELS)
-    ]
     return summary
+
+
+def _funnel(reached: dict[int, int]) -> list[Tally]:
+    """Listens that got at least as far as each quartile."""
+    return [Tally(label, plays=sum(count for quartile, count in reached.items() if quartile >= index))
+            for index, label in enumerate(QUARTILE_LABELS)]
+
+
+def _phones_and_funnel_from_plays(session: Session, filters: Filters, summary: Summary) -> None:
+    started = _started(filters)
+    summary.sessions = _phones_from_plays(session, filters)
+    summary.uncredited = _uncredited_from_plays(session, filters)
+    summary.funnel = _funnel(dict(session.execute(
+        select(Listen.quartile, _PLAYS).where(*started).group_by(Listen.quartile)).all()))
+
+
+def _phones_from_plays(session: Session, filters: Filters) -> int:
+    return session.scalar(select(func.count(func.distinct(Listen.session_id))).where(*_counted(filters))) or 0
+
+
+def _uncredited_from_plays(session: Session, filters: Filters) -> int:
+    return session.scalar(select(func.count()).select_from(_uncredited_ids(_started(filters)).subquery())) or 0
+
+
+def _phones_and_funnel_from_rollups(session: Session, filters: Filters, last_closed: date, recent: Filters,
+                                    summary: Summary) -> None:
+    """Closed days from their bitmaps and funnel rows, the recent days from the plays. With a
+    series filter the phones are counted from the plays: a day's bitmaps are for every series."""
+    if filters.series_id is None:
+        closed = [ListenDayPhones.day >= filters.start, ListenDayPhones.day <= last_closed]
+        summary.sessions = _distinct_phones(
+            session.scalars(select(ListenDayPhones.counted).where(*closed)),
+            session.scalars(select(Listen.session_id).distinct().where(*_counted(recent))))
+        summary.uncredited = _distinct_phones(session.scalars(select(ListenDayPhones.uncredited).where(*closed)),
+                                              session.scalars(_uncredited_ids(_started(recent))))
+    else:
+        summary.sessions = _phones_from_plays(session, filters)
+        summary.uncredited = _uncredited_from_plays(session, filters)
+    where = [ListenDayStart.day >= filters.start, ListenDayStart.day <= last_closed]
+    if filters.series_id is not None:
+        where.append(ListenDayStart.lesson_id.in_(select(Lesson.id).where(Lesson.series_id == filters.series_id)))
+    reached: dict[int, int] = dict(session.execute(
+        select(ListenDayStart.quartile, func.sum(ListenDayStart.listens)).where(*where)
+        .group_by(ListenDayStart.quartile)).all())
+    for quartile, count in session.execute(select(Listen.quartile, _PLAYS).where(*_started(recent))
+                                           .group_by(Listen.quartile)):
+        reached[quartile] = reached.get(quartile, 0) + count
+    summary.funnel = _funnel(reached)

@@ -135,14 +135,31 @@ def _numbers(summary) -> dict:
         "by_voice", "by_member", "funnel", "uncredited")}
 
 
+def _code_and_audio(db, voice):
+    from core.models import ShareToken
+
+    audio = db.scalars(select(Rendition).where(Rendition.voice_id == voice)).first()
+    code = db.scalars(select(ShareToken).where(ShareToken.lesson_id == audio.lesson_id,
+                                               ShareToken.member_id.is_(None))).one()
+    return code, audio
+
+
 @pytest.mark.parametrize("series", [None, "series", "other"])
 def test_closed_days_from_rollups_equal_the_plays(db, plays, freeze, series):
-    from core.models import ListenDay, ListenDayMember
+    from core.models import ListenDay, ListenDayMember, ListenSession
     from core.stats import Filters, summarise
 
+    # An uncredited phone (kept apart) and a listen that stopped early, on days of their own.
+    db.add(ListenSession(sid="phone-u", credited=False))
+    db.commit()
+    code, mandarin = _code_and_audio(db, "offline-mandarin")
+    listen(db, "phone-u", code, mandarin, 100, T0 + timedelta(days=2))
+    listen(db, "phone-f", code, mandarin, 10, T0 + timedelta(days=3))
     filters = Filters(date(2026, 11, 20), date(2026, 11, 26), plays[series] if series else None)
     freeze(datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc))  # every day of the range is today or later
     from_plays = _numbers(summarise(db, filters))
+    if series != "other":
+        assert from_plays["uncredited"] == 1 and from_plays["funnel"][0].plays == (8 if series is None else 7)
     assert db.scalar(select(func.count()).select_from(ListenDay)) == 0
     freeze(datetime(2026, 12, 10, 1, 0, tzinfo=timezone.utc))  # every day closed
     assert _numbers(summarise(db, filters)) == from_plays
@@ -171,3 +188,38 @@ def test_a_lesson_resumed_days_later_moves_its_day_on_the_dashboard(db, plays, f
     assert (after.by_day[0].plays, after.by_day[0].completions) == (2, 2), "counted on the 20th, completed now"
     assert after.completions == before.completions + 1 and after.minutes > before.minutes
     assert db.get(ListenDayMark, date(2026, 11, 20)).changes == db.get(ListenDayMark, date(2026, 11, 20)).built
+
+
+def test_a_listen_resumed_days_later_moves_the_funnel_of_the_day_it_started(db, plays, freeze):
+    from core.models import ListenDayMark
+    from core.stats import Filters, summarise
+
+    filters = Filters(date(2026, 11, 20), date(2026, 11, 26))
+    freeze(datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc))
+    before = summarise(db, filters)
+    code, mandarin = _code_and_audio(db, "offline-mandarin")
+    # phone-c heard 20 s on the 20th (not a play); it finishes the lesson on 1 December
+    listen(db, "phone-c", code, mandarin, 300, datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc))
+    mark = db.get(ListenDayMark, date(2026, 11, 20))
+    assert mark.changes > mark.built
+    after = summarise(db, filters)
+    assert after.plays == before.plays, "counted on 1 December, outside the range"
+    assert [t.plays for t in after.funnel] == [6, 4, 4, 3, 3] != [t.plays for t in before.funnel]
+    freeze(datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc))
+    assert _numbers(summarise(db, filters)) == _numbers(after)
+
+
+def test_deleting_a_lesson_takes_its_listens_out_of_the_rolled_up_days(db, plays, freeze):
+    from core.lessons import delete_lesson
+    from core.models import Lesson
+    from core.stats import Filters, summarise
+
+    filters = Filters(date(2026, 11, 20), date(2026, 11, 26))
+    freeze(datetime(2026, 12, 10, 1, 0, tzinfo=timezone.utc))
+    before = summarise(db, filters)
+    delete_lesson(db, db.scalars(select(Lesson).where(Lesson.title == "识别诈骗电话")).one())
+    db.commit()
+    after = summarise(db, filters)
+    assert (after.plays, after.sessions, after.funnel[0].plays) == (before.plays - 1, before.sessions - 1, 5)
+    freeze(datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc))
+    assert _numbers(summarise(db, filters)) == _numbers(after)
