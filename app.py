@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from audio.voices import use_voices_dir
 from core.clock import Clock
 from core.db import Database
 from core.worker import Runner, build_runner
@@ -37,6 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     )
     app.config.update({key: value for key, value in config.items() if key not in FIELDS})
     app.extensions["xiangyin.settings"] = settings
+    use_voices_dir(settings.paths.voices)
     app.extensions["xiangyin.clock"] = clock
     app.extensions["xiangyin.db"] = Database(settings.database_url)
 

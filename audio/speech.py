@@ -15,7 +15,7 @@ from pathlib import Path
 from audio.cache import SegmentCache, plausible_duration
 from audio.engines import Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechConfig, SpeechRequest
 from audio.segment import Segment, segment_text
-from audio.voices import Voice, get_voice
+from audio.voices import Voice, folder_voices, get_voice
 
 FALLBACK_POLICIES = ("offline", "fail")
 
@@ -77,7 +77,8 @@ class Speaker:
         """Speak a lesson; raises EngineError (Chinese message) when it cannot be done."""
         requested = get_voice(voice_id)
         can_fall_back = self.fallback == "offline" and bool(requested.fallback)
-        outage = self._outage(requested.engine) if can_fall_back else None
+        circuit = requested.engine + requested.folder
+        outage = self._outage(circuit) if can_fall_back else None
         if outage is None:
             try:
                 result = self._render(text, requested, requested, rate, pitch, lexicon, progress)
@@ -86,12 +87,12 @@ class Speaker:
                     raise
                 outage = str(exc)
                 with self._lock:
-                    self._out_until[requested.engine] = (self.clock() + self.outage_pause, outage)
+                    self._out_until[circuit] = (self.clock() + self.outage_pause, outage)
             else:
                 with self._lock:
-                    self._out_until.pop(requested.engine, None)
+                    self._out_until.pop(circuit, None)
                 return result
-        backup = get_voice(requested.fallback or "")
+        backup = self.backup_voice(requested)
         result = self._render(text, requested, backup, rate, pitch, lexicon, progress)
         result.fallback_reason = outage
         return result
@@ -123,6 +124,9 @@ class Speaker:
         return [self.render(text, voice_id, rate=rate, lexicon=lexicon, progress=progress if index == main else None)
                 if text else None for index, text in enumerate(parts)]
 
+    def backup_voice(self, requested: Voice) -> Voice:
+        return backup_voice(self.engines, requested)
+
     def _outage(self, engine: str) -> str | None:
         """The reason the engine is considered out, while its pause lasts."""
         with self._lock:
@@ -131,11 +135,12 @@ class Speaker:
 
     def _render(self, text, requested, voice, rate, pitch, lexicon, progress) -> SpeechResult:
         engine = self.engines[voice.engine]
+        version = engine.cache_version(voice)
         segments: list[Segment] = segment_text(text, engine.byte_limit, lexicon=lexicon, language=voice.language)
         if not segments:
             raise EngineError("这一课没有可以朗读的文字")
         keys = [
-            SegmentCache.key(s.text, engine.name, voice.engine_voice, rate, pitch, engine.version) for s in segments
+            SegmentCache.key(s.text, engine.name, voice.engine_voice, rate, pitch, version) for s in segments
         ]
         done: list[SpokenSegment | None] = [None] * len(segments)
         missing = []
@@ -170,6 +175,18 @@ class Speaker:
             engine_calls=len(missing),
             cache_hits=hits,
         )
+
+
+def backup_voice(engines: Mapping[str, Engine], requested: Voice) -> Voice:
+    """Who says a lesson the requested voice cannot: a neural model of the same language
+    that can speak now (the same gender first), else the espeak-ng voice."""
+    if requested.engine != "sherpa" and "sherpa" in engines:
+        neural = [voice for voice in folder_voices()
+                  if voice.language == requested.language and engines["sherpa"].voice_availability(voice)[0]]
+        neural.sort(key=lambda voice: voice.gender != requested.gender)
+        if neural:
+            return neural[0]
+    return get_voice(requested.fallback or "")
 
 
 def build_speaker(config: SpeechConfig) -> Speaker:

@@ -1,11 +1,15 @@
 """The voice catalog: stable ids that records, packs and URLs can keep for years.
 
-Shipped in code because the edge service (which lists its voices online) may be unreachable;
-each voice names the offline voice of the same language to fall back to.
+The online and espeak-ng voices are shipped in code because the edge service (which lists its
+voices online) may be unreachable; each names the offline voice of the same language to fall
+back to. Neural voices come from the model folders of this installation (voice_folders.py):
+their ids are made from the folder's name, so they are as stable as the folder.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,10 @@ class Voice:
     language: str  # "cmn" | "yue" | "hak"
     fallback: str | None = None
     reads_hanzi: bool = True
+    # Neural voices: the model folder, the speaker id in it and the folder's default speed.
+    folder: str = ""
+    speaker: int = 0
+    speed: float = 1.0
 
     @property
     def gender_label(self) -> str:
@@ -52,6 +60,10 @@ VOICES: tuple[Voice, ...] = (
 
 _BY_ID = {voice.id: voice for voice in VOICES}
 DEFAULT_VOICE = "offline-mandarin"
+# The espeak-ng voice each language falls back to when nothing better can speak it.
+OFFLINE_BY_LANGUAGE = {"cmn": "offline-mandarin", "yue": "offline-cantonese", "hak": "offline-hakka"}
+_FOLDERS: dict[str, Path | None] = {"root": None}
+_FOLDERS_LOCK = threading.Lock()
 
 
 class UnknownVoice(KeyError):
@@ -59,8 +71,43 @@ class UnknownVoice(KeyError):
         return f"没有这个声音：{self.args[0]}（可用 xiangyin voices 查看全部声音）"
 
 
+def use_voices_dir(path: Path | None) -> None:
+    """Where this process finds model folders (the installation's VOICES_DIR)."""
+    with _FOLDERS_LOCK:
+        _FOLDERS["root"] = path
+
+
+def voices_dir() -> Path | None:
+    with _FOLDERS_LOCK:
+        return _FOLDERS["root"]
+
+
+def folder_voices() -> list[Voice]:
+    """One voice per speaker of every model folder, read again when a folder changes."""
+    from audio.voice_folders import scan
+
+    voices = []
+    # A folder whose voice.toml says `fallback = true` comes first: the one to stand in.
+    for folder in sorted(scan(voices_dir()), key=lambda f: not f.preferred):
+        for speaker in folder.speakers:
+            label = folder.label if len(folder.speakers) == 1 else f"{folder.label} · {speaker.label}"
+            voices.append(Voice(
+                folder.voice_id(speaker.sid), f"{label}（离线神经）", "sherpa", f"{folder.path.name}#{speaker.sid}",
+                folder.dialect, speaker.gender, folder.language, OFFLINE_BY_LANGUAGE.get(folder.language),
+                folder=str(folder.path), speaker=speaker.sid, speed=folder.speed))
+    return voices
+
+
+def all_voices() -> list[Voice]:
+    """Online voices, then the neural ones of this installation, then espeak-ng's."""
+    online = [voice for voice in VOICES if voice.engine == "edge"]
+    return [*online, *folder_voices(), *(voice for voice in VOICES if voice.engine != "edge")]
+
+
 def get_voice(voice_id: str) -> Voice:
-    try:
-        return _BY_ID[voice_id]
-    except KeyError:
-        raise UnknownVoice(voice_id) from None
+    voice = _BY_ID.get(voice_id)
+    if voice is None and voice_id.startswith("neural-"):
+        voice = next((v for v in folder_voices() if v.id == voice_id), None)
+    if voice is None:
+        raise UnknownVoice(voice_id)
+    return voice

@@ -20,6 +20,7 @@ from core.audit import Actor, audit
 from core.db import utcnow
 from core.models import Job, Lesson, Member, Pack, PackItem, PackTarget, Rendition, RenditionKind, Series, Status, User
 from core.rendering import current_version, request_render
+from core.voices import unusable_message
 from core.errors import Forbidden, Invalid
 from core.settings import Settings
 
@@ -93,6 +94,9 @@ def request_missing(session: Session, lessons: list[Lesson], voice: str, setting
     """Queue renders for lessons without audio in this voice; returns the job ids."""
     if voice == RECORDING:
         raise PackRequestError("有些课还没有真人录音，请先上传录音或改用合成声音")
+    message = unusable_message(settings, get_voice(voice))
+    if message:
+        raise PackRequestError(message)
     jobs = []
     for lesson in missing_audio(session, lessons, voice):
         _, job = request_render(session, lesson, settings, voice_id=voice)

@@ -15,7 +15,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from audio.engines import EngineError
@@ -27,8 +27,9 @@ from core.audit import Actor, audit
 from core.db import utcnow
 from core.queue import JobCancelled, JobContext, JobFailed, enqueue
 from core.lexicon import lexicon_map
-from core.models import INTRO_MODES, Job, Lesson, LessonVersion, Rendition, RenditionKind, Series, Status, User
-from core.errors import Invalid
+from core.models import (ACTIVE, INTRO_MODES, Job, Lesson, LessonVersion, PackItem, Rendition, RenditionKind, Series,
+                         Status, User)
+from core.errors import Conflict, Invalid
 from core.settings import Settings
 
 RECORDING_SUFFIXES = (".mp3", ".m4a", ".aac", ".wav", ".amr", ".ogg", ".oga", ".opus", ".webm", ".3gp", ".mp4", ".flac")
@@ -123,8 +124,8 @@ def request_render(
         session.commit()
     elif rendition.status == Status.DONE:
         return rendition, None
-    elif rendition.status == Status.FAILED:
-        rendition.status, rendition.error = Status.QUEUED, ""
+    elif rendition.status == Status.FAILED or rendition.removed_at is not None:
+        rendition.status, rendition.error, rendition.removed_at, rendition.removed_by_id = Status.QUEUED, "", None, None
         session.commit()
     job = enqueue(session, "render", {"rendition_id": rendition.id}, active_key=f"rendition:{rendition.id}",
                   group_key=_group(series.id), rendition_id=rendition.id)
@@ -229,7 +230,79 @@ def approve_recording(session: Session, rendition: Rendition, user: User) -> Non
 
 
 def renditions_for(session: Session, lesson: Lesson) -> list[Rendition]:
-    return list(session.scalars(select(Rendition).where(Rendition.lesson_id == lesson.id).order_by(Rendition.id.desc())))
+    """The lesson's audio as its page lists it, newest first; removed audio is not listed."""
+    return list(session.scalars(select(Rendition).where(Rendition.lesson_id == lesson.id, Rendition.removed_at.is_(None))
+                                .order_by(Rendition.id.desc())))
+
+
+def _voice_of(rendition: Rendition) -> tuple:
+    """What a listener would call "the same voice": the synthetic voice asked for, or the
+    dialect and speaker of a recording."""
+    if rendition.kind == RenditionKind.RECORDING:
+        return rendition.kind, rendition.dialect, rendition.speaker_name
+    return rendition.kind, rendition.voice_id
+
+
+def superseded(renditions: list[Rendition]) -> set[int]:
+    """Finished audio with a newer finished one of the same lesson and voice (a text edit, a
+    new rate), and audio that failed: what the lesson page offers to remove."""
+    newest: dict[tuple, Rendition] = {}
+    gone = set()
+    for rendition in sorted(renditions, key=lambda r: r.id, reverse=True):
+        if rendition.removed_at is not None or rendition.status in ACTIVE:
+            continue
+        if rendition.status != Status.DONE:
+            gone.add(rendition.id)
+        elif (rendition.lesson_id, *_voice_of(rendition)) in newest:
+            gone.add(rendition.id)
+        else:
+            newest[(rendition.lesson_id, *_voice_of(rendition))] = rendition
+    return gone
+
+
+def remove_rendition(session: Session, rendition: Rendition, settings: Settings, user: User) -> bool:
+    """Remove superseded or failed audio. The row stays (its plays are the lesson's history);
+    the file goes unless a pack or another rendition still holds the same bytes. Commits.
+    True when the file was deleted."""
+    if rendition.id not in superseded(renditions_for(session, rendition.lesson)):
+        raise Conflict("这是这个声音最新的音频（或正在生成），不能删除；有了更新的同一声音的音频后，旧的才能删除")
+    rendition.status, rendition.removed_at, rendition.removed_by_id = Status.CANCELLED, utcnow(), user.id
+    audit(session, user, "delete", "rendition", rendition.id,
+          f"删除旧音频「{rendition.lesson.series.title}」第{rendition.lesson.number}课 {rendition.label}")
+    shared = rendition.sha256 is not None and session.scalar(select(func.count()).select_from(
+        select(Rendition.id).where(Rendition.sha256 == rendition.sha256, Rendition.removed_at.is_(None),
+                                   Rendition.id != rendition.id)
+        .union_all(select(PackItem.id).where(PackItem.sha256 == rendition.sha256)).subquery()))
+    path = _store(settings).resolve(rendition.file_path) if rendition.file_path and not shared else None
+    session.commit()
+    if path is None:
+        return False
+    # After the commit: a failed commit leaves the file with the row that still names it.
+    path.unlink(missing_ok=True)
+    return True
+
+
+def regenerate(session: Session, lesson: Lesson, settings: Settings, user: User) -> tuple[int, list[str]]:
+    """After a text edit: ask again for every synthetic voice and rate the lesson had audio
+    in, now for the new text. Returns (renders queued, voices that cannot speak now)."""
+    from core.voices import unusable_message
+
+    queued, refused, asked = 0, [], set()
+    for rendition in renditions_for(session, lesson):
+        wanted = (rendition.voice_id, rendition.rate)
+        if rendition.kind != RenditionKind.TTS or rendition.status != Status.DONE or wanted in asked:
+            continue
+        asked.add(wanted)
+        try:
+            message = unusable_message(settings, get_voice(rendition.voice_id or ""))
+        except UnknownVoice as exc:
+            message = str(exc)
+        if message:
+            refused.append(message)
+            continue
+        _, job = request_render(session, lesson, settings, voice_id=rendition.voice_id, rate=rendition.rate, user=user)
+        queued += job is not None
+    return queued, refused
 
 
 # --------------------------------------------------------------------------- the jobs

@@ -35,6 +35,8 @@ class DataPaths:
     root: Path
     shared: Path
     cache: Path
+    # Offline neural model folders an admin copied in (VOICES_DIR, or DATA_DIR/voices).
+    voices: Path
 
     @property
     def audio(self) -> Path:
@@ -72,6 +74,8 @@ class Settings:
     audio_dir: str = ""
     # Empty: DATA_DIR/cache. The speech segment cache; shared too, so any worker resumes any render.
     cache_dir: str = ""
+    # Empty: DATA_DIR/voices. Each folder in it holding a sherpa-onnx model is an offline neural voice.
+    voices_dir: str = ""
     # Empty: an SQLite file in the data directory.
     database_url: str = ""
     # Empty: one key generated per installation and kept in the data directory.
@@ -146,7 +150,8 @@ class Settings:
     @property
     def paths(self) -> DataPaths:
         return DataPaths(self.data_dir, Path(self.audio_dir) if self.audio_dir else self.data_dir,
-                         Path(self.cache_dir) if self.cache_dir else self.data_dir / "cache")
+                         Path(self.cache_dir) if self.cache_dir else self.data_dir / "cache",
+                         Path(self.voices_dir) if self.voices_dir else self.data_dir / "voices")
 
     @property
     def https(self) -> bool:
@@ -161,6 +166,7 @@ class Settings:
         """What the audio pipeline needs, without the rest (audio/ never imports core/)."""
         return SpeechConfig(
             cache_dir=self.paths.segments,
+            voices_dir=self.paths.voices,
             fallback=self.speech_fallback,
             lesson_deadline=self.lesson_deadline,
             outage_pause=self.edge_outage_pause,

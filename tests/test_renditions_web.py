@@ -128,3 +128,58 @@ def test_a_volunteers_recording_waits_for_an_admins_approval(admin, volunteer, a
     with app.extensions["xiangyin.db"].session() as session:
         summaries = [e.summary for e in session.scalars(select(AuditEntry).where(AuditEntry.entity == "recording"))]
     assert any("待管理员审核" in s for s in summaries) and any("审核通过" in s for s in summaries)
+
+
+def test_after_an_edit_the_page_offers_new_audio_and_old_audio_can_be_removed(admin, app, lesson):
+    from core.models import Pack, PackItem
+
+    admin.post("/lessons/1/render", {"voice": "offline-mandarin", "rate": "-20%"})
+    admin.post("/lessons/1/render", {"voice": "offline-cantonese"})
+    run_jobs(app)
+    assert "重新生成音频" not in page_text(admin.get("/lessons/1"))
+    assert "删除旧音频" not in page_text(admin.get("/lessons/1")), "the newest audio of a voice stays"
+    admin.post("/lessons/1/edit", {"title": "第一课", "text": "大家好，今天学习新党章。"})
+    page = page_text(admin.get("/lessons/1"))
+    assert "课文改过了，下面的合成音频还是修改前的文字。" in page
+    response = admin.post("/lessons/1/regenerate")
+    assert "已开始按新文字重新生成 2 个音频" in page_text(admin.get(response.headers["Location"].split("#")[0]))
+    run_jobs(app)
+    database = app.extensions["xiangyin.db"]
+    with database.session() as session:
+        renditions = session.scalars(select(Rendition).order_by(Rendition.id)).all()
+        old_mandarin, old_cantonese = renditions[:2]
+        new_mandarin, new_cantonese = sorted(renditions[2:], key=lambda r: r.voice_id != "offline-mandarin")
+        assert (new_mandarin.rate, new_mandarin.status, new_cantonese.voice_id) == (-20, "done", "offline-cantonese")
+        assert new_mandarin.lesson_version_id != old_mandarin.lesson_version_id
+        # a pack made before the edit still holds the old Cantonese file
+        pack = Pack(uuid="p" * 36, title="包", voice_id="offline-cantonese", target="zip", lesson_count=1,
+                    total_duration=1.0, total_size=1, manifest="{}")
+        session.add(pack)
+        session.flush()
+        session.add(PackItem(pack_id=pack.id, position=1, path="01.mp3", title="第一课", sha256=old_cantonese.sha256,
+                             size=1, duration=1.0))
+        session.commit()
+        store = app.extensions["xiangyin.settings"].paths.audio
+        files = {r.id: store / r.file_path for r in renditions}
+    page = admin.get("/lessons/1").get_data(as_text=True)
+    assert page.count("删除旧音频") == 2 and "重新生成音频" not in page
+    assert f"/renditions/{new_mandarin.id}/remove" not in page
+    refused = admin.post(f"/renditions/{new_mandarin.id}/remove")
+    assert "这是这个声音最新的音频" in page_text(admin.get(refused.headers["Location"].split("#")[0]))
+    assert files[new_mandarin.id].is_file()
+    removed = admin.post(f"/renditions/{old_mandarin.id}/remove")
+    assert "已删除旧音频：普通话 · 离线合成" in page_text(admin.get(removed.headers["Location"].split("#")[0]))
+    assert not files[old_mandarin.id].exists()
+    admin.post(f"/renditions/{old_cantonese.id}/remove")
+    assert files[old_cantonese.id].is_file(), "a pack still holds it"
+    with database.session() as session:
+        gone = session.get(Rendition, old_mandarin.id)
+        assert (gone.status, gone.removed_at is not None) == ("cancelled", True), "the row stays for its plays"
+    page = admin.get("/lessons/1").get_data(as_text=True)
+    assert f"/renditions/{old_mandarin.id}/remove" not in page and "旧版本文字" not in page
+
+
+def test_volunteers_cannot_remove_audio(volunteer, admin, app, lesson):
+    admin.post("/lessons/1/render", {"voice": "offline-mandarin"})
+    run_jobs(app)
+    assert volunteer.post("/renditions/1/remove").status_code == 403

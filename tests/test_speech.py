@@ -177,7 +177,8 @@ def test_unreachable_service_falls_back(tmp_path):
     speaker = Speaker({"edge": edge, "espeak": EspeakEngine()}, SegmentCache(tmp_path / "cache"))
     result = speaker.render("断网也要能听。", "dongbei-xiaobei")
     assert (result.engine, result.voice.id) == ("espeak", "offline-mandarin")
-    assert "连接失败" in result.fallback_reason
+    assert "连不上在线语音服务" in result.fallback_reason
+    assert "Error" not in result.fallback_reason, "exception names go to the log, not to people"
 
 
 def test_concurrency_never_exceeds_the_limit(speaker, server, edge):

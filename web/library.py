@@ -7,7 +7,7 @@ from flask_login import current_user
 from core import lessons as library
 from core.importer import Limits, human_size, inspect_batch, to_simplified
 from core.models import Lesson, LessonVersion, Series
-from core.rendering import renditions_for
+from core.rendering import renditions_for, superseded
 from core.staging import AlreadyTaken, StagingArea
 from web import session, settings
 from web.auth import admin_required
@@ -241,9 +241,9 @@ def estimate():
 @bp.route("/lessons/<int:lesson_id>")
 def lesson_detail(lesson_id: int):
     lesson = _lesson_or_404(lesson_id)
-    return render_template(
-        "library/lesson.html", lesson=lesson, series=lesson.series, renditions=renditions_for(session(), lesson)
-    )
+    renditions = renditions_for(session(), lesson)
+    return render_template("library/lesson.html", lesson=lesson, series=lesson.series, renditions=renditions,
+                           superseded=superseded(renditions))
 
 
 @bp.route("/lessons/<int:lesson_id>/edit", methods=["GET", "POST"])

@@ -9,12 +9,16 @@ from sqlalchemy import select
 
 from audio.engines import parse_rate
 from audio.store import AudioStore
-from audio.voices import VOICES
+from audio.voices import UnknownVoice, get_voice
 from core.queue import group_progress
 from core.lessons import format_duration
 from core.models import ACTIVE, INTRO_MODES, Job, Lesson, Rendition, Series, Status
-from core.rendering import add_recording, approve_recording, intro_text, request_render, request_series, update_audio_settings
+from core.rendering import (RenderError, add_recording, approve_recording, intro_text, regenerate, remove_rendition,
+                            request_render, request_series,
+                            series_voice, update_audio_settings)
+from core.voices import unusable_message, voice_menu, voice_sample
 from core.access import job_for
+from core.errors import Conflict
 from web import session, settings
 from web.auth import admin_required
 from web.listen import forget_pages
@@ -41,7 +45,7 @@ def _options() -> dict:
 
 @bp.app_context_processor
 def _catalog():
-    return {"VOICES": VOICES, "INTRO_MODES": INTRO_MODES}
+    return {"voice_menu": lambda: voice_menu(settings()), "INTRO_MODES": INTRO_MODES}
 
 
 def audio_url(rendition: Rendition) -> str | None:
@@ -56,16 +60,35 @@ bp.add_app_template_global(audio_url, "audio_url")
 @bp.route("/lessons/<int:lesson_id>/render", methods=["POST"])
 def render_lesson(lesson_id: int):
     lesson = session().get(Lesson, lesson_id) or abort(404)
-    rendition, job = request_render(session(), lesson, settings(), user=current_user._get_current_object(), **_options())
+    options = _options()
+    back = url_for("library.lesson_detail", lesson_id=lesson.id) + "#renditions"
+    if not _voice_can_speak(options["voice_id"] or series_voice(lesson.series, settings())):
+        return redirect(back, 303)
+    rendition, job = request_render(session(), lesson, settings(), user=current_user._get_current_object(), **options)
     _wake()
     flash("这个音频已经生成过了" if job is None else f"已开始生成：{rendition.label}", "info" if job is None else "success")
-    return redirect(url_for("library.lesson_detail", lesson_id=lesson.id) + "#renditions", 303)
+    return redirect(back, 303)
+
+
+def _voice_can_speak(voice_id: str) -> bool:
+    """False, with the reason flashed, when the chosen voice cannot speak now."""
+    try:
+        voice = get_voice(voice_id)
+    except UnknownVoice as exc:
+        raise RenderError(str(exc)) from None
+    message = unusable_message(settings(), voice)
+    if message:
+        flash(message, "error")
+    return message is None
 
 
 @bp.route("/series/<int:series_id>/render", methods=["POST"])
 def render_series(series_id: int):
     series = session().get(Series, series_id) or abort(404)
-    results = request_series(session(), series, settings(), user=current_user._get_current_object(), **_options())
+    options = _options()
+    if not _voice_can_speak(options["voice_id"] or series_voice(series, settings())):
+        return redirect(url_for("library.series_detail", series_id=series.id) + "#render", 303)
+    results = request_series(session(), series, settings(), user=current_user._get_current_object(), **options)
     _wake()
     queued = sum(1 for _, job in results if job is not None)
     flash(f"已开始生成 {queued} 课的音频" if queued else "这个专题的音频都已生成，无需重复", "success" if queued else "info")
@@ -97,6 +120,34 @@ def approve(rendition_id: int):
     forget_pages()
     flash(f"已审核通过，收听页现在提供：{rendition.label}", "success")
     return redirect(url_for("library.lesson_detail", lesson_id=rendition.lesson_id) + "#renditions", 303)
+
+
+@bp.route("/renditions/<int:rendition_id>/remove", methods=["POST"])
+@admin_required
+def remove(rendition_id: int):
+    rendition = session().get(Rendition, rendition_id) or abort(404)
+    back = url_for("library.lesson_detail", lesson_id=rendition.lesson_id) + "#renditions"
+    try:
+        deleted = remove_rendition(session(), rendition, settings(), current_user._get_current_object())
+    except Conflict as exc:
+        session().rollback()
+        flash(str(exc), "error")
+        return redirect(back, 303)
+    forget_pages()
+    flash(f"已删除旧音频：{rendition.label}" + ("" if deleted else "（文件仍被学习包或其他音频使用，已保留）"), "success")
+    return redirect(back, 303)
+
+
+@bp.route("/lessons/<int:lesson_id>/regenerate", methods=["POST"])
+def regenerate_lesson(lesson_id: int):
+    """重新生成音频 after a text edit: every voice the lesson had, for the new text."""
+    lesson = session().get(Lesson, lesson_id) or abort(404)
+    queued, refused = regenerate(session(), lesson, settings(), current_user._get_current_object())
+    _wake()
+    for message in refused:
+        flash(message, "error")
+    flash(f"已开始按新文字重新生成 {queued} 个音频" if queued else "没有需要重新生成的音频", "success" if queued else "info")
+    return redirect(url_for("library.lesson_detail", lesson_id=lesson.id) + "#renditions", 303)
 
 
 @bp.route("/series/<int:series_id>/audio-settings", methods=["POST"])
@@ -150,6 +201,18 @@ def intro_example(series: Series, mode: str) -> str | None:
 
 
 bp.add_app_template_global(intro_example, "intro_example")
+
+
+@bp.route("/voices/<voice_id>/sample.mp3")
+@admin_required
+def voice_sample_audio(voice_id: str):
+    """试听: a few seconds of the voice, cached; 404 for an unknown voice, 409 with the
+    reason when it cannot speak now."""
+    try:
+        path = voice_sample(settings(), voice_id[:80])
+    except UnknownVoice:
+        abort(404, "没有这个声音")
+    return send_file(path, mimetype="audio/mpeg", conditional=True, max_age=3600)
 
 
 @bp.route("/audio/<name>")

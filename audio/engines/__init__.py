@@ -83,6 +83,8 @@ class SpeechConfig:
     lesson_deadline: float = 900.0
     outage_pause: float = 300.0
     edge: EdgeConfig = field(default_factory=EdgeConfig)
+    # Where admins put offline neural model folders (audio/voice_folders.py).
+    voices_dir: Path | None = None
 
 
 class Engine(ABC):
@@ -103,6 +105,16 @@ class Engine(ABC):
     @abstractmethod
     def availability(self) -> tuple[bool, str]:
         """(usable now, Chinese explanation)."""
+
+    def voice_availability(self, voice: Voice) -> tuple[bool, str]:
+        """Whether this voice can speak now; engines whose voices differ (model folders) say
+        more than the engine as a whole."""
+        return self.availability()
+
+    def cache_version(self, voice: Voice) -> str:
+        """What, besides the text and the voice's settings, changes this voice's audio: part
+        of the segment cache key."""
+        return self.version
 
     @abstractmethod
     def synthesize(self, request: SpeechRequest) -> SpeechAudio:
@@ -129,10 +141,14 @@ def engine_classes() -> dict[str, type[Engine]]:
     """Every engine by name; a new engine is one more entry here."""
     from audio.engines.edge import EdgeEngine
     from audio.engines.espeak import EspeakEngine
+    from audio.engines.sherpa import SherpaEngine
 
-    engines: list[type[Engine]] = [EdgeEngine, EspeakEngine]
+    engines: list[type[Engine]] = [EdgeEngine, EspeakEngine, SherpaEngine]
     return {cls.name: cls for cls in engines}
 
 
 def build_engines(config: SpeechConfig) -> dict[str, Engine]:
+    from audio.voices import use_voices_dir
+
+    use_voices_dir(config.voices_dir)
     return {name: cls.from_config(config) for name, cls in engine_classes().items()}

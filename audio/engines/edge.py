@@ -9,10 +9,14 @@ turn.end; a segment is never returned half-spoken.
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import random
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +29,54 @@ from audio.engines import Engine, EngineError, EngineUnavailable, SpeechAudio, S
 from audio.mp3 import NotMp3, mp3_info
 
 RETRY_STATUSES = {403, 408, 429, 500, 502, 503, 504}
+# Technical detail (exception types, library messages) goes to the log; people read Chinese.
+log = logging.getLogger(__name__)
+
+
+# Menus ask whether the online service can be reached on every page; the answer is at most
+# this old, and is refreshed in the background so no page waits on a dead network.
+CHECK_EVERY = 60.0
+PROBE_TIMEOUT = 3.0
+
+
+@dataclass
+class _Check:
+    result: tuple[bool, str] | None = None
+    started: float = -math.inf
+    thread: threading.Thread | None = None
+
+
+_CHECKS: dict[tuple[str, int], _Check] = {}
+_CHECKS_LOCK = threading.Lock()
+
+
+def reachability(host: str, port: int) -> tuple[bool, str]:
+    """Whether the service's address accepts connections, as last checked. A check older than
+    CHECK_EVERY starts another in the background; only the process's very first question waits
+    for an answer (at most PROBE_TIMEOUT)."""
+    with _CHECKS_LOCK:
+        check = _CHECKS.setdefault((host, port), _Check())
+        if time.monotonic() - check.started >= CHECK_EVERY and not (check.thread and check.thread.is_alive()):
+            check.started = time.monotonic()
+            check.thread = threading.Thread(target=_probe, args=(check, host, port), daemon=True,
+                                            name="edge-reachability")
+            check.thread.start()
+        thread, result = check.thread, check.result
+    if result is None and thread is not None:
+        thread.join(PROBE_TIMEOUT + 1)
+        result = check.result
+    return result or (False, "正在检查能否连上在线语音服务，请稍后刷新")
+
+
+def _probe(check: _Check, host: str, port: int) -> None:
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_TIMEOUT):
+            result = (True, "在线可用")
+    except OSError as exc:
+        log.info("online speech service %s:%s unreachable: %r", host, port, exc)
+        result = (False, "连不上在线语音服务（没有网络或服务不可用）")
+    with _CHECKS_LOCK:
+        check.result = result
 
 
 class _Retryable(Exception):
@@ -74,12 +126,7 @@ class EdgeEngine(Engine):
         if not self.enabled:
             return False, "在线语音已在配置中关闭"
         parts = urlsplit(self.url)
-        port = parts.port or (443 if parts.scheme == "wss" else 80)
-        try:
-            with socket.create_connection((parts.hostname, port), timeout=3):
-                return True, "在线可用"
-        except OSError:
-            return False, "连不上在线语音服务（没有网络或服务不可用）"
+        return reachability(parts.hostname or "", parts.port or (443 if parts.scheme == "wss" else 80))
 
     def synthesize(self, request: SpeechRequest) -> SpeechAudio:
         results: list[SpeechAudio] = []
@@ -163,11 +210,14 @@ class EdgeEngine(Engine):
                     raise _Retryable(f"服务返回 HTTP {exc.status}") from None
                 raise EngineError(f"在线语音服务拒绝了请求（HTTP {exc.status}）") from exc
             except (aiohttp.ClientError, ConnectionError, OSError) as exc:
-                raise _Retryable(f"连接失败（{type(exc).__name__}）") from None
+                log.warning("edge-tts connection failed: %r", exc)
+                raise _Retryable("连不上在线语音服务（网络不通或服务不可用）") from None
             except UnknownResponse as exc:
-                raise _Retryable(f"服务返回了无法识别的内容（{exc}）") from None
+                log.warning("edge-tts answered something unexpected: %r", exc)
+                raise _Retryable("服务返回了无法识别的内容") from None
             except EdgeTTSException as exc:
-                raise _Retryable(f"服务出错（{type(exc).__name__}）") from None
+                log.warning("edge-tts failed: %r", exc)
+                raise _Retryable("在线语音服务出错") from None
             data = b"".join(chunks)
             # turn.end moves the byte count into "cumulative"; without it the socket closed early.
             if communicate.state["chunk_audio_bytes"] or communicate.state["cumulative_audio_bytes"] != len(data):
@@ -175,7 +225,8 @@ class EdgeEngine(Engine):
             try:
                 duration, _, _ = mp3_info(data)
             except NotMp3 as exc:
-                raise _Retryable(f"收到的声音不完整（{exc}）") from None
+                log.warning("edge-tts audio is not a whole MP3: %s", exc)
+                raise _Retryable("收到的声音不完整") from None
             return SpeechAudio(data, "mp3", duration)
         finally:
             self.in_flight -= 1

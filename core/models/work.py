@@ -89,6 +89,11 @@ class Rendition(Base):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     approved_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL", name="fk_renditions_approved_by_id_users"))
+    # An admin removed this superseded audio: the row stays (its plays are history), its
+    # status is cancelled and its file is gone unless a pack or another rendition shares it.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    removed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", name="fk_renditions_removed_by_id_users"))
 
     lesson: Mapped[Lesson] = relationship()
     version: Mapped[LessonVersion] = relationship()

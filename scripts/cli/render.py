@@ -28,7 +28,9 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
     from audio.store import AudioStore
     from core.lessons import list_series
     from core.models import Job, Lesson, Rendition, Series
+    from audio.voices import all_voices, get_voice
     from core.rendering import RenderError, request_render
+    from core.voices import unusable_message
 
     if sum(bool(x) for x in (series_id, lesson_id, everything)) != 1:
         fail("请指定 --series、--lesson 或 --all 之一")
@@ -37,6 +39,11 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
         rate_value = parse_rate(rate) if rate is not None else None
     except ValueError as exc:
         fail(str(exc))
+    known = {voice.id for voice in all_voices()}
+    message = unusable_message(config, get_voice(voice_id)) if voice_id in known else None
+    if message:
+        # Unattended runs go on: the offline voice says the lessons, and the summary names them.
+        click.secho(f"注意：{message}", fg="yellow")
     with database().session() as session:
         if lesson_id:
             lessons = [session.get(Lesson, lesson_id)] if session.get(Lesson, lesson_id) else []

@@ -83,19 +83,17 @@ def text_command(source, lesson_id: int | None, voice_id: str, sentences: bool, 
 @click.command("voices")
 @with_appcontext
 def voices_command() -> None:
-    """列出全部声音：编号、名称、引擎、方言、性别、现在能否使用。"""
-    from audio.engines import build_engines
-    from audio.voices import VOICES
+    """列出全部声音：编号、名称、引擎、方言、性别、现在能否使用（不能用时说明原因）。"""
+    from core.voices import voice_menu
 
-    engines = build_engines(settings().speech)
-    status = {name: engine.availability() for name, engine in engines.items()}
     click.echo("编号\t名称\t引擎\t方言\t性别\t现在可用")
-    for voice in VOICES:
-        usable, reason = status[voice.engine]
-        click.echo(
-            f"{voice.id}\t{voice.label}\t{voice.engine}\t{voice.dialect}\t{voice.gender_label}\t"
-            f"{'是' if usable else '否'}（{reason}）"
-        )
+    for _, choices in voice_menu(settings()):
+        for choice in choices:
+            voice = choice.voice
+            click.echo(
+                f"{voice.id}\t{voice.label}\t{voice.engine}\t{voice.dialect}\t{voice.gender_label}\t"
+                f"{'是' if choice.usable else '否'}（{choice.reason}）"
+            )
 
 
 @click.command("say")

@@ -80,6 +80,10 @@ class FakeEdgeServer:
         return self
 
     def stop(self) -> None:
+        """Take the service away (an outage); stopping it again does nothing."""
+        if not self._thread.is_alive():
+            return
+
         async def shutdown() -> None:
             current = asyncio.current_task()
             for task in asyncio.all_tasks():
