@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 import socket
+import logging
 import threading
-import traceback
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -23,6 +23,8 @@ from core.queue import (HEARTBEAT_SECONDS, JobCancelled, JobContext, JobFailed, 
                         machine_queue, requeue_orphans)
 from core.rendering import run_recording, run_render
 from core.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # A handler does the work and may return the message shown when it is done.
 Handler = Callable[[Session, Job, JobContext], str | None]
@@ -49,10 +51,11 @@ def run_job(database: Database, settings: Settings, job_id: int, services: Servi
         except JobFailed as exc:
             session.rollback()
             finish(session, job, error=str(exc))
-        except Exception as exc:  # a bug or an unexpected failure must not kill the worker
+        except Exception:  # a bug or an unexpected failure must not kill the worker
             session.rollback()
-            traceback.print_exc()
-            finish(session, job, error=f"内部错误：{type(exc).__name__}: {exc}")
+            # The details are for whoever reads the server's log; the page says what happened.
+            log.exception("job %s (%s) failed", job_id, job.kind)
+            finish(session, job, error="内部错误，没有完成；详情已记入服务器日志，请告诉管理员")
         else:
             finish(session, job, message=message)
 
@@ -166,7 +169,7 @@ class InProcessRunner(Runner):
             try:
                 worked = self._work_once()
             except Exception:  # database locked for too long, disk full: keep the worker alive
-                traceback.print_exc()
+                log.exception("the job runner's loop failed; it goes on")
                 worked = False
             if not worked:
                 self._wake.wait(self.poll)

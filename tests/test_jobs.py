@@ -38,3 +38,23 @@ def test_a_lesson_deleted_while_queued_cancels_its_render_and_the_pack_waiting_f
     admin.login("boss")
     assert admin.get(f"/packs/making/{ids[1]}.json").get_json()["status"] == "cancelled"
     assert "已取消：学习包里有 1 课在排队时被删除了" in page_text(admin.get(f"/packs/making/{ids[1]}"))
+
+
+def test_an_unexpected_failure_is_logged_and_the_page_gets_plain_words(app, monkeypatch, caplog):
+    from core import worker
+    from core.queue import enqueue
+    from core.worker import run_job
+
+    def explode(session, job, context):
+        raise KeyError("segment_cache_index")
+
+    monkeypatch.setitem(worker.HANDLERS, "boom", explode)
+    database = app.extensions["xiangyin.db"]
+    with database.session() as session:
+        job = enqueue(session, "boom", {}, active_key="boom")
+    run_job(database, settings_of(app), job.id)
+    with database.session() as session:
+        failed = session.get(Job, job.id)
+        assert failed.status == Status.FAILED
+        assert failed.message == "内部错误，没有完成；详情已记入服务器日志，请告诉管理员"
+    assert "KeyError" in caplog.text and "segment_cache_index" in caplog.text, "the details are in the log"

@@ -20,7 +20,7 @@ from audio.voice_folders import onnx_metadata, scan
 from audio.voices import all_voices, get_voice, use_voices_dir
 from tests.helpers.audio_judges import decode, ffprobe, loudness
 from tests.helpers.fake_edge import FakeEdgeServer
-from tests.helpers.tiny_voice import SAMPLES_PER_TOKEN, build_tiny_vits
+from tests.helpers.tiny_voice import SAMPLES_PER_TOKEN, build_tiny_vits, onnx_file
 from tests.helpers.web import page_text
 
 pytestmark = pytest.mark.slow
@@ -63,6 +63,39 @@ def test_folders_are_read_without_loading_the_model(voices_dir):
     assert get_voice("neural-multi-0").speaker == 0
 
 
+def test_matcha_and_kokoro_folders_are_recognised(voices_dir):
+    matcha = voices_dir / "matcha-icefall-zh-baker"
+    onnx_file(matcha / "model-steps-3.onnx", {"model_type": "matcha-tts", "sample_rate": "22050", "n_speakers": "1",
+                                              "language": "Chinese", "comment": "icefall"})
+    for name in ("tokens.txt", "lexicon.txt", "date.fst", "number.fst"):
+        (matcha / name).write_text("a 1\n", encoding="utf-8")
+    (matcha / "dict").mkdir()
+    kokoro = voices_dir / "kokoro-multi-lang-v1_1"
+    onnx_file(kokoro / "model.onnx", {"model_type": "kokoro", "sample_rate": "24000", "language": "multi-lang",
+                                      "speaker_names": "zf_001,zf_002,zm_009"})
+    (kokoro / "voices.bin").write_bytes(bytes(3 * 510 * 256 * 4))
+    for name in ("tokens.txt", "lexicon-zh.txt", "lexicon-us-en.txt"):
+        (kokoro / name).write_text("a 1\n", encoding="utf-8")
+    (kokoro / "espeak-ng-data").mkdir()
+    folders = {folder.path.name: folder for folder in scan(voices_dir)}
+    without_vocoder = folders["matcha-icefall-zh-baker"]
+    assert (without_vocoder.family, without_vocoder.problem) == ("matcha", "缺少 声码器（vocos 或 hifigan 的 .onnx 文件）")
+    onnx_file(matcha / "vocos-22khz-univ.onnx", {"model_type": "vocos"})
+    folders = {folder.path.name: folder for folder in scan(voices_dir)}
+    ready = folders["matcha-icefall-zh-baker"]
+    assert (ready.problem, ready.sample_rate, ready.language) == (None, 22050, "cmn")
+    assert Path(ready.files["acoustic_model"]).name == "model-steps-3.onnx"
+    assert Path(ready.files["vocoder"]).name == "vocos-22khz-univ.onnx"
+    assert [Path(p).name for p in ready.files["rule_fsts"].split(",")] == ["date.fst", "number.fst"]
+    multi = folders["kokoro-multi-lang-v1_1"]
+    assert (multi.family, multi.problem, multi.sample_rate, multi.language) == ("kokoro", None, 24000, "cmn")
+    assert [s.label for s in multi.speakers] == ["zf_001", "zf_002", "zm_009"], "one voice per style in voices.bin"
+    assert sorted(Path(p).name for p in multi.files["lexicon"].split(",")) == ["lexicon-us-en.txt", "lexicon-zh.txt"]
+    # a folder name that is not a plain id keeps a short hash of itself, so two never collide
+    ids = {v.id for v in all_voices()}
+    assert {"neural-kokoro-multi-lang-v1-1-b230b647-2", "neural-matcha-icefall-zh-baker"} <= ids
+
+
 def test_incomplete_and_foreign_folders_are_listed_with_the_reason(voices_dir):
     broken = build_tiny_vits(voices_dir / "no-tokens")
     (broken / "tokens.txt").unlink()
@@ -82,6 +115,21 @@ def test_incomplete_and_foreign_folders_are_listed_with_the_reason(voices_dir):
     engine = build_engines(SpeechConfig(cache_dir=voices_dir.parent / "c", voices_dir=voices_dir))["sherpa"]
     usable, reason = engine.voice_availability(get_voice("neural-no-tokens"))
     assert (usable, reason) == (False, "缺少 tokens.txt")
+    assert engine.voice_availability(get_voice("neural-multi-0")) == (True, "离线可用 · 许可：仅供测试")
+
+
+def test_the_cli_lists_neural_voices_with_their_state(make_app, data_dir):
+    from scripts.cli import cli
+
+    build_tiny_vits(data_dir / "voices" / "tiny-zh")
+    broken = build_tiny_vits(data_dir / "voices" / "broken")
+    (broken / "lexicon.txt").unlink()
+    app = make_app()
+    result = app.test_cli_runner().invoke(cli, ["voices"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "neural-tiny-zh\t普通话 · tiny-zh（离线神经）\tsherpa\t普通话\t女声\t是（离线可用）" in lines
+    assert "neural-broken\t普通话 · broken（离线神经）\tsherpa\t普通话\t女声\t否（缺少 lexicon.txt 或 espeak-ng-data）" in lines
 
 
 def test_a_neural_voice_speaks_through_the_real_runtime_cached_and_mastered(voices_dir, tmp_path):

@@ -132,7 +132,7 @@ class SherpaEngine(Engine):
             return False, str(exc)
         if folder.problem:
             return False, folder.problem
-        return True, "离线可用"
+        return True, "离线可用" + (f" · 许可：{folder.licence}" if folder.licence else "")
 
     def _model(self, voice: Voice):
         usable, reason = self.voice_availability(voice)

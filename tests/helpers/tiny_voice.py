@@ -78,3 +78,22 @@ def build_tiny_vits(folder: Path, *, speakers: int = 1, sample_rate: int = 16000
     if voice_toml is not None:
         (folder / "voice.toml").write_text(voice_toml, encoding="utf-8")
     return folder
+
+
+def onnx_file(path: Path, metadata: dict[str, str]) -> Path:
+    """A valid ONNX file carrying a model family's metadata (an identity graph): enough for
+    listing a folder, which never loads the model."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "stand_in",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, path)
+    return path
