@@ -378,7 +378,7 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
         _fail(session, rendition, str(exc))
     rendition.actual_voice_id, rendition.engine = result.voice.id, result.engine
     if result.fallback_reason:
-        rendition.label = f"{result.voice.label}（在线语音不可用，代替{result.requested.label}）"
+        rendition.label = f"{result.voice.label}（代替当时不可用的{result.requested.label}）"
         rendition.fallback_reason = result.fallback_reason
     else:
         rendition.label = result.voice.label

@@ -161,3 +161,23 @@ def test_admin_forms_speak_in_the_page_not_in_pop_ups(page, live_server):
     page.wait_for_selector("text=已删除「重阳节」")
     assert page.locator("input[value='重阳节']").count() == 0
     assert dialogs == [], "no browser pop-ups"
+
+
+def test_voice_samples_play_in_the_series_settings_and_unusable_voices_say_why(page, live_server):
+    login(page, live_server)
+    page.goto(live_server + "/series/1")
+    page.select_option("#series-voice", "offline-cantonese")
+    page.click("#voice-sample")
+    page.wait_for_function("""() => { const a = document.getElementById('voice-sample-player');
+        return !a.hidden && a.src.startsWith('blob:'); }""", timeout=30000)
+    duration = page.evaluate("""() => new Promise(resolve => { const a = document.getElementById('voice-sample-player');
+        if (a.readyState >= 1) resolve(a.duration); else a.onloadedmetadata = () => resolve(a.duration); })""")
+    assert duration > 1
+    # the online service cannot be reached from here: its voices cannot be picked, and say why
+    online = page.locator('#series-voice option[value="mandarin-xiaoxiao"]')
+    assert online.is_disabled() and "现在不能用：" in online.inner_text()
+    page.evaluate("""() => { const o = document.querySelector('#series-voice option[value="mandarin-xiaoxiao"]');
+        o.disabled = false; o.selected = true; }""")
+    page.click("#voice-sample")
+    page.wait_for_function("() => document.getElementById('voice-sample-note').textContent.includes('现在用不了')")
+    assert "Error" not in page.inner_text("#voice-sample-note")

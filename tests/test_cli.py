@@ -211,7 +211,7 @@ def test_say_falls_back_when_online_service_is_unreachable(make_app, tmp_path):
     out = tmp_path / "a.mp3"
     result = app.test_cli_runner().invoke(cli, ["say", "你好", "--voice", "mandarin-xiaoxiao", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "在线语音不可用，已改用 普通话 · 离线合成" in result.output
+    assert "所选声音不可用，已改用 普通话 · 离线合成" in result.output
     app = make_app(migrate=False, EDGE_WSS_URL="ws://127.0.0.1:9/edge/v1?x=1", EDGE_ATTEMPTS=1, EDGE_TIMEOUT=2,
                    SPEECH_FALLBACK="fail")
     result = app.test_cli_runner().invoke(cli, ["say", "你好", "--voice", "mandarin-xiaoxiao", "-o", str(out)])

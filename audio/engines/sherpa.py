@@ -71,6 +71,9 @@ def load_model(folder: ModelFolder, digest: str):
             config = _config(folder, threads=1)
             if not config.validate():
                 raise EngineError(f"神经语音「{folder.label}」的模型文件不完整，无法加载")
+            # A model replaced on disk: the old one's memory goes with it.
+            for stale in [k for k in _MODELS if k[0] == key[0]]:
+                del _MODELS[stale]
             model = _MODELS[key] = sherpa_onnx.OfflineTts(config)
         return model
 

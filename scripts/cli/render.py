@@ -79,7 +79,7 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
                  for r in session.scalars(select(Rendition).join(Job, Job.rendition_id == Rendition.id)
                                           .where(Job.id.in_(pending), Rendition.status == Status.DONE))]
     if fallbacks:
-        click.secho(f"注意：这次有 {len(fallbacks)} 课因在线语音不可用而整课改用了离线声音：", fg="yellow")
+        click.secho(f"注意：这次有 {len(fallbacks)} 课因所选声音不可用而整课改用了离线声音：", fg="yellow")
         for title, label, reason in fallbacks:
             click.echo(f"  · {title} → {label}（{reason}）")
     for title, path in files:

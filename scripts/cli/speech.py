@@ -116,7 +116,7 @@ def say_command(text: str, voice_id: str, rate: str | None, output: str) -> None
         master(track_items(result.segments), Path(output), tags)
     except (ValueError, UnknownVoice, EngineError, MasteringError) as exc:
         fail(str(exc))
-    note = f"（在线语音不可用，已改用 {result.voice.label}：{result.fallback_reason}）" if result.fallback_reason else ""
+    note = f"（所选声音不可用，已改用 {result.voice.label}：{result.fallback_reason}）" if result.fallback_reason else ""
     click.echo(f"已生成 {output}：{result.voice.label}，{result.duration:.1f} 秒{note}")
 
 
