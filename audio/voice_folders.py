@@ -183,8 +183,9 @@ def _joined(paths) -> str:
     return ",".join(str(p) for p in paths)
 
 
-def _family(path: Path, models: list[Path]) -> tuple[str, dict[str, str], dict[str, str], str | None]:
-    """(family, files for the runtime, the main model's metadata, what is missing)."""
+def _family(path: Path, models: list[Path], chosen: str) -> tuple[str, dict[str, str], dict[str, str], str | None]:
+    """(family, files for the runtime, the main model's metadata, what is missing). `chosen`
+    names the model file when a folder holds several (model.onnx beside model.int8.onnx)."""
     metadata = {model: onnx_metadata(model) for model in models}
     vocoders = [m for m in models if re.search(r"vocos|hifigan|vocoder", m.name, re.I)
                 or metadata[m].get("model_type", "").lower() in ("vocos", "hifigan")]
@@ -204,7 +205,9 @@ def _family(path: Path, models: list[Path]) -> tuple[str, dict[str, str], dict[s
         files["rule_fars"] = _joined(fars)
     if not acoustic:
         return "unknown", files, {}, "文件夹里没有模型文件（.onnx）"
-    main = acoustic[0]
+    if chosen and (path / chosen) not in acoustic:
+        return "unknown", files, {}, f"{VOICE_FILE} 里写的模型文件 {chosen} 不在文件夹里"
+    main = path / chosen if chosen else next((m for m in acoustic if ".int8." not in m.name), acoustic[0])
     meta = metadata[main]
     model_type = meta.get("model_type", "").lower()
     missing = [] if "tokens" in files else ["tokens.txt"]
@@ -266,7 +269,7 @@ def read_folder(path: Path) -> ModelFolder:
     """What one folder holds; a folder that cannot speak is still described, with its problem."""
     try:
         settings = _settings(path)
-        family, files, meta, problem = _family(path, _onnx_files(path))
+        family, files, meta, problem = _family(path, _onnx_files(path), str(settings.get("model", "")))
     except (FolderError, OSError) as exc:
         return ModelFolder(path, "unknown", path.name, "", "", 0, (Speaker(0, "", "female"),), problem=str(exc))
     language_text = str(settings.get("language") or meta.get("language", ""))

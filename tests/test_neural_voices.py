@@ -107,11 +107,20 @@ def test_incomplete_and_foreign_folders_are_listed_with_the_reason(voices_dir):
     junk.mkdir()
     (junk / "model.onnx").write_bytes(b"\xff" * 64)
     bad_toml = build_tiny_vits(voices_dir / "bad-toml", voice_toml="label = ")
+    build_tiny_vits(voices_dir / "wrong-model", voice_toml='model = "model.fp16.onnx"')
+    two = build_tiny_vits(voices_dir / "two-models", voice_toml='model = "model.int8.onnx"')
+    shutil.copy(two / "model.onnx", two / "model.int8.onnx")
+    quantised = build_tiny_vits(voices_dir / "quantised-too")
+    shutil.copy(quantised / "model.onnx", quantised / "model.int8.onnx")
     problems = {folder.path.name: folder.problem for folder in scan(voices_dir)}
     assert problems["no-tokens"] == "缺少 tokens.txt"
     assert "Piper 原始格式" in problems["zh_CN-huayan-medium"]
     assert problems["junk"] == "模型文件不完整或不是 ONNX 格式"
     assert problems["bad-toml"].startswith("voice.toml 写得不对") and bad_toml.is_dir()
+    assert problems["wrong-model"] == "voice.toml 里写的模型文件 model.fp16.onnx 不在文件夹里"
+    models = {folder.path.name: Path(folder.files.get("model", "")).name for folder in scan(voices_dir)}
+    assert (models["two-models"], models["quantised-too"]) == ("model.int8.onnx", "model.onnx"), \
+        "voice.toml chooses; otherwise full precision"
     engine = build_engines(SpeechConfig(cache_dir=voices_dir.parent / "c", voices_dir=voices_dir))["sherpa"]
     usable, reason = engine.voice_availability(get_voice("neural-no-tokens"))
     assert (usable, reason) == (False, "缺少 tokens.txt")
@@ -270,3 +279,22 @@ def test_voice_samples_are_spoken_once_and_say_why_not(app, admin, edge):
 
 def test_volunteers_cannot_fetch_samples(volunteer):
     assert volunteer.get("/voices/neural-tiny-zh/sample.mp3").status_code == 403
+
+
+def test_a_pack_in_a_voice_that_cannot_speak_now_is_refused_before_anything_is_queued(make_app):
+    from core.lessons import add_lesson, create_series
+    from core.models import Job, User
+    from core.packs import PackRequestError, request_pack
+    from tests.helpers.web import add_user
+
+    app = make_app(EDGE_WSS_URL="ws://127.0.0.1:9/edge/v1?TrustedClientToken=x")
+    add_user(app, "packer", "admin")
+    with app.extensions["xiangyin.db"].session() as session:
+        series = create_series(session, "包专题", actor=None)
+        lesson = add_lesson(session, series, "第一讲", TEXT)
+        session.commit()
+        user = session.scalars(select(User).where(User.username == "packer")).one()
+        with pytest.raises(PackRequestError, match="「普通话 · 晓晓（女）」现在用不了：连不上在线语音服务"):
+            request_pack(session, app.extensions["xiangyin.settings"], [lesson], "mandarin-xiaoxiao", user=user)
+        assert session.scalar(select(func.count()).select_from(Job)) == 0
+        assert session.scalar(select(func.count()).select_from(Rendition)) == 0
