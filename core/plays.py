@@ -443,14 +443,8 @@ def open_listen(session: Session, sid: str, token: str, rendition_id: int, event
     if event != "play":
         raise Conflict("请先点播放再上报收听")
     _, position_s = check_values(State(duration=rendition.duration), 0, position, rules)
-    listen_session = session.scalar(select(ListenSession).where(ListenSession.sid == sid))
-    if listen_session is None:
-        listen_session = ListenSession(sid=sid, share_token_id=share.id, created_at=now, user_agent=user_agent[:200],
-                                       address_key=address[:32], credited=new_listener_credited(session, address, now, rules),
-                                       credited_until=now)
-        session.add(listen_session)
-        session.flush()
-    elif listen_session.credited_until is None or listen_session.credited_until < now:
+    listen_session = listen_session_for(session, sid, share, rules, now, user_agent, address)
+    if listen_session.credited_until is None or listen_session.credited_until < now:
         listen_session.credited_until = now
     session.add(Listen(
         session_id=listen_session.id, rendition_id=rendition.id, lesson_id=rendition.lesson_id,
@@ -459,6 +453,19 @@ def open_listen(session: Session, sid: str, token: str, rendition_id: int, event
     ))
     session.commit()
     return BeatResult(0.0, 0.0, False, False)
+
+
+def listen_session_for(session: Session, sid: str, share: ShareToken, rules: Rules, now: datetime, user_agent: str,
+                       address: str) -> ListenSession:
+    """The phone's listen session, made on its first play or message: whether a new phone is
+    credited is decided here, once, whatever it did first."""
+    listen_session = session.scalar(select(ListenSession).where(ListenSession.sid == sid))
+    if listen_session is None:
+        listen_session = ListenSession(sid=sid, share_token_id=share.id, created_at=now, user_agent=user_agent[:200],
+                                       address_key=address[:32], credited=new_listener_credited(session, address, now, rules))
+        session.add(listen_session)
+        session.flush()
+    return listen_session
 
 
 def new_listener_credited(session: Session, address: str, now: datetime, rules: Rules) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import LOCAL_TZ
 from core.db import utcnow
+from core.messages import counts_between as message_counts
 from core.models import (Lesson, Listen, ListenDay, ListenDayMark, ListenDayMember, ListenDayPhones, ListenDayStart,
                          ListenSession, Member, OfflineListen, Rendition, RenditionKind, Series, lesson_label)
 
@@ -98,6 +99,9 @@ class Summary:
     offline_plays: int = 0
     offline_completions: int = 0
     offline_minutes: float = 0.0
+    # 我要留言 left in the range, and how many of them nobody has handled yet
+    messages: int = 0
+    messages_waiting: int = 0
 
 
 def voice_label(kind: str, dialect: str, actual_voice_id: str | None, voice_id: str | None) -> str:
@@ -389,6 +393,9 @@ def summarise(session: Session, filters: Filters) -> Summary:
         for name, group, count, done, last in groups.members.values())
 
     _offline(session, filters, summary)
+    start, end = filters.utc_bounds()
+    in_series = select(Lesson.id).where(Lesson.series_id == filters.series_id) if filters.series_id is not None else None
+    summary.messages, summary.messages_waiting = message_counts(session, start, end, in_series)
     return summary
 
 

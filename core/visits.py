@@ -21,7 +21,7 @@ from core.clock import LOCAL_TZ
 from core.db import UTCDateTime, utcnow
 from core.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from core.models import (
-    DELIVERED, DoorCard, DoorScan, Lesson, Listen, Member, Pack, Pairing, ShareToken, User, Visit,
+    DELIVERED, DoorCard, DoorScan, Lesson, Listen, ListenerMessage, Member, Pack, Pairing, ShareToken, User, Visit,
 )
 
 MAX_MANUAL_DAYS = 92
@@ -461,7 +461,7 @@ def _month_bounds(label: str) -> tuple[datetime, datetime]:
 @dataclass(frozen=True)
 class Event:
     at: datetime
-    kind: str  # 走访 / 学习包 / 收听 / 签到卡
+    kind: str  # 走访 / 学习包 / 收听 / 留言 / 签到卡
     text: str
     manual: bool = False
 
@@ -487,6 +487,11 @@ def timeline(session: Session, member: Member) -> list[Event]:
     for counted_at, completed_at, number, title in plays:
         if counted_at is not None:
             events.append(Event(counted_at, "收听", f"扫个人卡收听 第{number}课 {title}" + ("（听完）" if completed_at else "")))
+    for message in session.scalars(select(ListenerMessage).where(ListenerMessage.member_id == member.id)):
+        said = f"“{message.text[:40]}”" if message.text else ""
+        voice = f"语音 {round(message.duration or 0)} 秒" if message.audio_path else ""
+        done = f"；已处理：{message.handled_note}" if message.handled_at else "；待处理"
+        events.append(Event(message.created_at, "留言", f"扫个人卡留言：{'，'.join(x for x in (voice, said) if x)}{done}"))
     for card in session.scalars(select(DoorCard).where(DoorCard.member_id == member.id)):
         events.append(Event(card.issued_at, "签到卡", f"制作上门签到卡（{card.id}号）" + ("，已作废" if card.revoked_at else "")))
     return sorted(events, key=lambda e: e.at, reverse=True)

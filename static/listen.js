@@ -295,3 +295,133 @@
   document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") flush(); });
   window.addEventListener("pagehide", flush);
 })();
+
+// 我要留言: say something back (a recording of up to a minute, or typed words). Every message
+// is put in the phone's outbox (IndexedDB) before it is sent and leaves it once the server
+// answered, so a message made on one bar of signal is sent later, once, when the phone is back.
+(function () {
+  "use strict";
+  var panel = document.getElementById("message");
+  if (!panel) return;
+  var url = panel.dataset.url, lesson = panel.dataset.lesson;
+  var status = document.getElementById("msg-status");
+  var box = document.getElementById("msg-recorder");
+  var button = document.getElementById("msg-record");
+  var playback = document.getElementById("msg-playback");
+  var actions = document.getElementById("msg-actions");
+  var form = document.getElementById("msg-form");
+  var LIMIT_MS = 60000;
+  var recorder = null, chunks = [], started = 0, timer = null, recorded = null;
+
+  function say(text) { status.textContent = text; status.hidden = false; }
+  function newId() {
+    var raw = window.crypto && crypto.randomUUID ? crypto.randomUUID()
+      : Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
+    return raw.replace(/[^A-Za-z0-9-]/g, "").slice(0, 40);
+  }
+  function outbox(mode, work) {
+    return new Promise(function (resolve, reject) {
+      if (!window.indexedDB) { reject(new Error("no storage")); return; }
+      var opening = indexedDB.open("xy-messages", 1);
+      opening.onupgradeneeded = function () { opening.result.createObjectStore("outbox", { keyPath: "id" }); };
+      opening.onerror = function () { reject(opening.error); };
+      opening.onsuccess = function () {
+        var t = opening.result.transaction("outbox", mode), request = work(t.objectStore("outbox"));
+        t.oncomplete = function () { resolve(request ? request.result : undefined); };
+        t.onerror = function () { reject(t.error); };
+      };
+    });
+  }
+  function deliver(item) {
+    var body = new FormData();
+    body.append("client_id", item.id);
+    body.append("lesson", item.lesson);
+    body.append("text", item.text || "");
+    if (item.audio) body.append("audio", item.audio, "留言." + item.ext);
+    return fetch(item.url, { method: "POST", body: body, credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (response.status >= 500) throw new Error("server");
+        return response.json().catch(function () { return {}; }).then(function (answer) {
+          // Kept, or refused for good with a reason: either way it leaves the outbox.
+          return outbox("readwrite", function (store) { return store.delete(item.id); })
+            .catch(function () {}).then(function () { return answer; });
+        });
+      });
+  }
+  function send(item) {
+    say("正在发送……");
+    return outbox("readwrite", function (store) { return store.put(item); }).catch(function () {})
+      .then(function () { return deliver(item); })
+      .then(function (answer) {
+        if (answer.ok) { say("留言已发送，谢谢您！我们会尽快回复。"); return true; }
+        say(answer.error || "留言没有发出去，请稍后再试"); return false;
+      }, function () {
+        say("现在没有信号，留言已经存在手机里，有信号时会自动发出。"); return true;
+      });
+  }
+  function sendWaiting() {
+    outbox("readonly", function (store) { return store.getAll(); }).then(function (items) {
+      (items || []).forEach(function (item) {
+        deliver(item).then(function (answer) {
+          if (answer.ok) say("之前没发出去的留言已经发送了，谢谢您！");
+        }).catch(function () {});
+      });
+    }).catch(function () {});
+  }
+  function reset() {
+    recorded = null; playback.hidden = true; playback.removeAttribute("src"); actions.hidden = true;
+    button.textContent = "● 按一下开始说话"; button.setAttribute("aria-pressed", "false");
+  }
+  function stop() { if (recorder && recorder.state !== "inactive") recorder.stop(); clearInterval(timer); }
+
+  form.hidden = false;
+  if (window.MediaRecorder && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+    box.hidden = false;
+  } else {
+    document.getElementById("msg-unsupported").hidden = false;
+  }
+  button.addEventListener("click", function () {
+    if (recorder && recorder.state === "recording") { stop(); return; }
+    navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+      chunks = []; reset();
+      recorder = new MediaRecorder(stream);
+      recorder.ondataavailable = function (event) { if (event.data.size) chunks.push(event.data); };
+      recorder.onstop = function () {
+        stream.getTracks().forEach(function (track) { track.stop(); });
+        var type = recorder.mimeType || "audio/webm";
+        recorded = { blob: new Blob(chunks, { type: type }),
+                     ext: type.indexOf("mp4") >= 0 ? "m4a" : (type.indexOf("ogg") >= 0 ? "ogg" : "webm") };
+        playback.src = URL.createObjectURL(recorded.blob);
+        playback.hidden = false; actions.hidden = false;
+        button.textContent = "● 重新录一段"; button.setAttribute("aria-pressed", "false");
+        say("录好了（" + Math.round((Date.now() - started) / 1000) + " 秒）。可以先听一遍，再点“发送”。");
+      };
+      recorder.start(1000);
+      started = Date.now();
+      button.textContent = "■ 说完了，停止"; button.setAttribute("aria-pressed", "true");
+      timer = setInterval(function () {
+        var spent = Date.now() - started;
+        say("正在录音 " + Math.round(spent / 1000) + " 秒……（最多 60 秒）");
+        if (spent >= LIMIT_MS) stop();
+      }, 500);
+    }).catch(function () {
+      box.hidden = true;
+      document.getElementById("msg-unsupported").hidden = false;
+      say("不能使用麦克风（没有允许录音？），可以写几个字给我们。");
+    });
+  });
+  document.getElementById("msg-send").addEventListener("click", function () {
+    if (!recorded) return;
+    send({ id: newId(), url: url, lesson: lesson, text: "", audio: recorded.blob, ext: recorded.ext })
+      .then(function (done) { if (done) reset(); });
+  });
+  document.getElementById("msg-discard").addEventListener("click", function () { reset(); say("已删掉，可以重新录。"); });
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = form.elements.text.value.trim();
+    if (!text) { say("请先写几个字"); return; }
+    send({ id: newId(), url: url, lesson: lesson, text: text }).then(function (done) { if (done) form.reset(); });
+  });
+  window.addEventListener("online", sendWaiting);
+  sendWaiting();
+})();

@@ -17,7 +17,8 @@ from core.db import MAX_ID
 from core.models import Lesson, Rendition, ShareToken, Status
 from core.offline import record_offline
 from core.shared import Generation, RedisGeneration, generation
-from core.plays import Rules, finished_lessons, issue_sid, verify_sid
+from core.messages import MAX_AUDIO_BYTES, MAX_TEXT_CHARS, Incoming, leave_message
+from core.plays import Rules, address_key, finished_lessons, issue_sid, verify_sid
 from core.sharing import find_share, lesson_allowed, listen_choices, listen_choices_by_lesson, published
 from web import beats, csrf, public, session, settings
 
@@ -275,6 +276,28 @@ def offline_listening():
     items = payload.get("items") if isinstance(payload, dict) else None
     stored = record_offline(session(), sid, items, Rules.of(settings()))
     return jsonify(stored=stored)
+
+
+@bp.route("/<any(l, s):prefix>/<token>/message", methods=["POST"])
+@public
+@csrf.exempt
+def leave(prefix: str, token: str):
+    """我要留言: a recording or typed words from the listen page, sent at once or later by a
+    phone that had no signal. The listen-session cookie (SameSite=Lax, so not on another
+    site's form) names the phone, as for offline listening."""
+    sid = _sid()
+    if sid is None:
+        return jsonify(ok=False, error="请刷新页面后再留言"), 403
+    if (request.content_length or 0) > MAX_AUDIO_BYTES + 64 * 1024:
+        return jsonify(ok=False, error=f"录音太大（上限 {MAX_AUDIO_BYTES // 1024 // 1024} MB），请录短一点"), 413
+    upload = request.files.get("audio")
+    incoming = Incoming(
+        token=token, client_id=request.form.get("client_id", "")[:64], lesson_id=request.form.get("lesson", type=int),
+        text=request.form.get("text", "")[:MAX_TEXT_CHARS + 1],
+        audio=upload.read(MAX_AUDIO_BYTES + 1) if upload else None, audio_name=upload.filename or "" if upload else "")
+    _, created = leave_message(session(), settings(), sid, incoming, user_agent=request.user_agent.string,
+                               address=address_key(request.remote_addr or "", settings().secret_key))
+    return jsonify(ok=True, created=created)
 
 
 @bp.route("/<any(l, s):prefix>/<token>/a/<int:rendition_id>/<name>")

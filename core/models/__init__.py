@@ -4,7 +4,7 @@ registers every table on Base.metadata for Alembic."""
 from core.models.accounts import ROLE_LABELS, ROLES, AuditEntry, LoginFailure, User
 from core.models.library import INTRO_MODES, Lesson, LessonVersion, LexiconEntry, Series, lesson_label
 from core.models.listening import (SHARE_KINDS, Listen, ListenDay, ListenDayMark, ListenDayMember, ListenDayPhones,
-                                   ListenDayStart, ListenSession, OfflineListen, ShareToken)
+                                   ListenDayStart, ListenerMessage, ListenSession, OfflineListen, ShareToken)
 from core.models.packs import Pack, PackItem
 from core.models.roll import DELIVERED, DoorCard, DoorScan, Member, Pairing, Visit, VisitLesson
 from core.models.work import ACTIVE, ENDED, Job, JobWait, PackTarget, Rendition, RenditionKind, Status, one_of
@@ -12,7 +12,7 @@ from core.models.work import ACTIVE, ENDED, Job, JobWait, PackTarget, Rendition,
 __all__ = [
     "ACTIVE", "DELIVERED", "ENDED", "INTRO_MODES", "lesson_label", "ROLES", "ROLE_LABELS", "SHARE_KINDS", "AuditEntry", "DoorCard",
     "DoorScan", "Job", "JobWait", "Lesson", "LessonVersion", "LexiconEntry", "Listen", "ListenDay", "ListenDayMark",
-    "ListenDayMember", "ListenDayPhones", "ListenDayStart", "ListenSession",
+    "ListenDayMember", "ListenDayPhones", "ListenDayStart", "ListenerMessage", "ListenSession",
     "LoginFailure", "Member", "OfflineListen", "Pack", "PackItem", "PackTarget", "Pairing", "Rendition",
     "RenditionKind", "Series", "ShareToken", "Status", "User", "Visit", "VisitLesson", "one_of",
 ]

@@ -217,3 +217,33 @@ class OfflineListen(Base):
     completed: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     lesson: Mapped[Lesson] = relationship()
+
+
+class ListenerMessage(Base):
+    """我要留言: what a listener said or typed on a listen page, with no login. Tied to the
+    code it was left on, the lesson heard and, on a personal card, the member — whose paired
+    volunteers then see it. A phone that sent it without signal sends it again later with
+    the same client_id, and it is kept once."""
+
+    __tablename__ = "listener_messages"
+    __table_args__ = (UniqueConstraint("session_id", "client_id", name="uq_listener_messages_session_client"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("listen_sessions.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(40))
+    share_token_id: Mapped[int | None] = mapped_column(ForeignKey("share_tokens.id", ondelete="SET NULL"), index=True)
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="SET NULL"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    # The mastered MP3 under the voice notes folder; None for a typed message.
+    audio_path: Mapped[str | None] = mapped_column(Text)
+    duration: Mapped[float | None] = mapped_column()
+    address_key: Mapped[str] = mapped_column(String(32), default="", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    handled_note: Mapped[str] = mapped_column(Text, default="")
+
+    lesson: Mapped[Lesson | None] = relationship()
+    member: Mapped[Member | None] = relationship()
+    handled_by: Mapped[User | None] = relationship()

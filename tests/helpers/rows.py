@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from core.lessons import add_lesson
-from core.models import (AuditEntry, DoorScan, Job, LexiconEntry, Listen, ListenSession, LoginFailure, Member,
+from core.models import (AuditEntry, DoorScan, Job, LexiconEntry, Listen, ListenerMessage, ListenSession, LoginFailure, Member,
                          OfflineListen, Pack, PackItem, Pairing, Rendition, Series, User, Visit)
 from core.sharing import share_for
 from core.visits import issue_card
@@ -69,6 +69,9 @@ def seed(app, rows: int) -> dict:
         session.add(DoorScan(card_id=card.id, member_id=members[0].id, user_id=volunteer.id))
         session.add(OfflineListen(session_id=listen_session.id, client_id=uuid.uuid4().hex, rendition_id=renditions[0].id,
                                   lesson_id=lessons[0].id, duration=300.0, listened=100.0, began_at=NOW))
+        session.add_all(ListenerMessage(session_id=listen_session.id, client_id=f"seed-{n:08d}", share_token_id=share.id,
+                                        lesson_id=lessons[0].id, member_id=member.id, text="请问下次学什么？",
+                                        created_at=NOW - timedelta(minutes=n)) for n, member in enumerate(members))
         session.add(LoginFailure(username="nobody", address="127.0.0.1", failures=1))
         session.add(LexiconEntry(written="乡音测试词", spoken="乡音测试词", note=""))
         series_token = share_for(session, series=series).token
