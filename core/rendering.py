@@ -273,7 +273,7 @@ def remove_rendition(session: Session, rendition: Rendition, settings: Settings,
         select(Rendition.id).where(Rendition.sha256 == rendition.sha256, Rendition.removed_at.is_(None),
                                    Rendition.id != rendition.id)
         .union_all(select(PackItem.id).where(PackItem.sha256 == rendition.sha256)).subquery()))
-    path = _store(settings).resolve(rendition.file_path) if rendition.file_path and not shared else None
+    path = audio_store(settings).resolve(rendition.file_path) if rendition.file_path and not shared else None
     session.commit()
     if path is None:
         return False
@@ -308,17 +308,17 @@ def regenerate(session: Session, lesson: Lesson, settings: Settings, user: User)
 # --------------------------------------------------------------------------- the jobs
 
 
-def _speaker(context: JobContext):
+def job_speaker(context: JobContext):
     from audio.speech import build_speaker
 
     return context.service("speaker", lambda: build_speaker(context.settings.speech))
 
 
-def _store(settings: Settings) -> AudioStore:
+def audio_store(settings: Settings) -> AudioStore:
     return AudioStore(settings.paths.audio)
 
 
-def _finish(session: Session, rendition: Rendition, store: AudioStore, mastered) -> None:
+def finish_rendition(session: Session, rendition: Rendition, store: AudioStore, mastered) -> None:
     from core.db import utcnow
 
     rendition.file_path = store.adopt(mastered.path, mastered.sha256)
@@ -328,14 +328,14 @@ def _finish(session: Session, rendition: Rendition, store: AudioStore, mastered)
     session.commit()
 
 
-def _fail(session: Session, rendition: Rendition, message: str) -> None:
+def fail_rendition(session: Session, rendition: Rendition, message: str) -> None:
     session.rollback()
     rendition.status, rendition.error = Status.FAILED, message
     session.commit()
     raise JobFailed(message)
 
 
-def _spoken(speaker, text: str | None, voice_id: str, rate: int, lexicon) -> list:
+def spoken_segments(speaker, text: str | None, voice_id: str, rate: int, lexicon) -> list:
     return speaker.render(text, voice_id, rate=rate, lexicon=lexicon).segments if text else []
 
 
@@ -353,8 +353,8 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
     series = lesson.series
     rendition.status = Status.RUNNING
     session.commit()
-    speaker = _speaker(context)
-    store = _store(context.settings)
+    speaker = job_speaker(context)
+    store = audio_store(context.settings)
     lexicon = lexicon_map(session)
     context.progress(1, "正在合成语音")
     try:
@@ -375,14 +375,14 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
             bitrate_kbps=rendition.bitrate,
         )
     except (EngineError, MasteringError) as exc:
-        _fail(session, rendition, str(exc))
+        fail_rendition(session, rendition, str(exc))
     rendition.actual_voice_id, rendition.engine = result.voice.id, result.engine
     if result.fallback_reason:
         rendition.label = f"{result.voice.label}（代替当时不可用的{result.requested.label}）"
         rendition.fallback_reason = result.fallback_reason
     else:
         rendition.label = result.voice.label
-    _finish(session, rendition, store, mastered)
+    finish_rendition(session, rendition, store, mastered)
 
 
 def run_recording(session: Session, job: Job, context: JobContext) -> None:
@@ -392,7 +392,7 @@ def run_recording(session: Session, job: Job, context: JobContext) -> None:
     rendition.status = Status.RUNNING
     session.commit()
     settings = context.settings
-    store = _store(settings)
+    store = audio_store(settings)
     if not rendition.source_path:
         raise JobFailed("找不到上传的录音文件，请重新上传")
     source = settings.paths.shared / rendition.source_path
@@ -400,7 +400,7 @@ def run_recording(session: Session, job: Job, context: JobContext) -> None:
     try:
         items: list[Clip | Gap] = [Gap(LEAD_IN_MS)]
         if rendition.with_intro and (said := intro_text(series, lesson)):
-            for segment in _spoken(_speaker(context), said, series_voice(series, settings), series.rate, lexicon_map(session)):
+            for segment in spoken_segments(job_speaker(context), said, series_voice(series, settings), series.rate, lexicon_map(session)):
                 items.append(Clip(segment.path, segment.format))
             items.append(Gap(PAUSE_MS["heading"]))
         items += [Clip(source, source.suffix.lstrip(".")), Gap(TAIL_MS)]
@@ -411,5 +411,5 @@ def run_recording(session: Session, job: Job, context: JobContext) -> None:
             bitrate_kbps=rendition.bitrate, max_seconds=settings.max_recording_minutes * 60 + 120,
         )
     except (EngineError, MasteringError) as exc:
-        _fail(session, rendition, str(exc))
-    _finish(session, rendition, store, mastered)
+        fail_rendition(session, rendition, str(exc))
+    finish_rendition(session, rendition, store, mastered)

@@ -22,6 +22,7 @@ from core.packs import run_pack_build
 from core.queue import (HEARTBEAT_SECONDS, JobCancelled, JobContext, JobFailed, Services, claim_next, finish,
                         machine_queue, requeue_orphans)
 from core.rendering import run_recording, run_render
+from core.studio import run_assembly
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ Handler = Callable[[Session, Job, JobContext], str | None]
 HANDLERS: dict[str, Handler] = {
     "render": run_render,
     "recording": run_recording,
+    "studio": run_assembly,
     "pack_build": run_pack_build,
 }
 

@@ -4,9 +4,6 @@ gets a plain reason and stores nothing."""
 from __future__ import annotations
 
 import io
-import math
-import struct
-import wave
 
 import pytest
 from sqlalchemy import func, select
@@ -18,6 +15,7 @@ from core.lessons import add_lesson, create_series
 from core.models import ListenerMessage, Member, Pairing
 from core.sharing import share_for
 from tests.helpers.audio_judges import ffprobe, loudness
+from tests.helpers.tools import tone_wav
 from tests.helpers.web import Client, add_user, page_text
 
 pytestmark = pytest.mark.slow
@@ -25,19 +23,6 @@ pytestmark = pytest.mark.slow
 
 def speech(text: str = "请问下一次学习是什么时候？我腿脚不方便，能不能送到家里来。") -> bytes:
     return EspeakEngine().synthesize(SpeechRequest(text, get_voice("offline-mandarin"))).data
-
-
-def tone_wav(seconds: float, amplitude: float = 0.3) -> bytes:
-    rate = 16000
-    frames = b"".join(struct.pack("<h", int(amplitude * 32767 * math.sin(2 * math.pi * 440 * n / rate)))
-                      for n in range(int(seconds * rate)))
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(frames)
-    return buffer.getvalue()
 
 
 @pytest.fixture

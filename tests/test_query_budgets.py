@@ -49,6 +49,8 @@ PAGES = [
     ("admin", "/messages"),
     ("volunteer", "/members/"),
     ("volunteer", "/messages"),
+    ("admin", "/studio"),
+    ("volunteer", "/studio"),
     ("volunteer", "/visits"),
     ("volunteer", "/packs/"),
     ("anonymous", "/s/{series_token}"),

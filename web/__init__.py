@@ -94,7 +94,7 @@ class BoundedInt(IntegerConverter):
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = BoundedInt
-    from web import auth, lexicon, library, listen, members, messages, packs, qr, renditions, stats, users, visits
+    from web import auth, lexicon, library, listen, members, messages, packs, qr, renditions, stats, studio, users, visits
 
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -102,7 +102,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "info"
 
-    for module in (auth, library, users, members, lexicon, renditions, packs, listen, qr, stats, visits, messages):
+    for module in (auth, library, users, members, lexicon, renditions, packs, listen, qr, stats, visits, messages, studio):
         app.register_blueprint(module.bp)
     listen.init_app(app)
 

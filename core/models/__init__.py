@@ -7,12 +7,13 @@ from core.models.listening import (SHARE_KINDS, Listen, ListenDay, ListenDayMark
                                    ListenDayStart, ListenerMessage, ListenSession, OfflineListen, ShareToken)
 from core.models.packs import Pack, PackItem
 from core.models.roll import DELIVERED, DoorCard, DoorScan, Member, Pairing, Visit, VisitLesson
-from core.models.work import ACTIVE, ENDED, Job, JobWait, PackTarget, Rendition, RenditionKind, Status, one_of
+from core.models.work import (ACTIVE, ENDED, Job, JobWait, PackTarget, Rendition, RenditionKind, Status, StudioAssignment,
+                              StudioTake, one_of)
 
 __all__ = [
     "ACTIVE", "DELIVERED", "ENDED", "INTRO_MODES", "lesson_label", "ROLES", "ROLE_LABELS", "SHARE_KINDS", "AuditEntry", "DoorCard",
     "DoorScan", "Job", "JobWait", "Lesson", "LessonVersion", "LexiconEntry", "Listen", "ListenDay", "ListenDayMark",
     "ListenDayMember", "ListenDayPhones", "ListenDayStart", "ListenerMessage", "ListenSession",
     "LoginFailure", "Member", "OfflineListen", "Pack", "PackItem", "PackTarget", "Pairing", "Rendition",
-    "RenditionKind", "Series", "ShareToken", "Status", "User", "Visit", "VisitLesson", "one_of",
+    "RenditionKind", "Series", "ShareToken", "Status", "StudioAssignment", "StudioTake", "User", "Visit", "VisitLesson", "one_of",
 ]

@@ -5,12 +5,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
+    from core.models.accounts import User
     from core.models.library import Lesson, LessonVersion
 
 
@@ -140,3 +141,43 @@ class JobWait(Base):
 
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     waits_for_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class StudioAssignment(Base):
+    """A lesson to be read aloud in a dialect, paragraph by paragraph (the recording studio):
+    by a volunteer's account, or by an elderly storyteller on a volunteer's phone, named here.
+    Progress lives in its takes, so the reading can stop and go on another day on another
+    device. `rendition_id` is the last whole lesson assembled from them."""
+
+    __tablename__ = "studio_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    lesson_version_id: Mapped[int] = mapped_column(ForeignKey("lesson_versions.id", ondelete="CASCADE"))
+    speaker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    speaker_name: Mapped[str] = mapped_column(String(64))
+    dialect: Mapped[str] = mapped_column(String(32))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    rendition_id: Mapped[int | None] = mapped_column(ForeignKey("renditions.id", ondelete="SET NULL"))
+
+    lesson: Mapped[Lesson] = relationship()
+    version: Mapped[LessonVersion] = relationship()
+    speaker: Mapped[User | None] = relationship(foreign_keys=[speaker_id])
+
+
+class StudioTake(Base):
+    """One reading of one paragraph. The newest take of a paragraph is the one assembled; the
+    same bytes sent twice (a retry after a lost answer) are one take."""
+
+    __tablename__ = "studio_takes"
+    __table_args__ = (UniqueConstraint("assignment_id", "paragraph", "sha256", name="uq_studio_takes_content"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("studio_assignments.id", ondelete="CASCADE"), index=True)
+    paragraph: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text)
+    duration: Mapped[float] = mapped_column()
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

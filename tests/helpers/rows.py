@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from core.lessons import add_lesson
 from core.models import (AuditEntry, DoorScan, Job, LexiconEntry, Listen, ListenerMessage, ListenSession, LoginFailure, Member,
-                         OfflineListen, Pack, PackItem, Pairing, Rendition, Series, User, Visit)
+                         OfflineListen, Pack, PackItem, Pairing, Rendition, Series, StudioAssignment, StudioTake, User,
+                         Visit)
 from core.sharing import share_for
 from core.visits import issue_card
 
@@ -72,6 +73,13 @@ def seed(app, rows: int) -> dict:
         session.add_all(ListenerMessage(session_id=listen_session.id, client_id=f"seed-{n:08d}", share_token_id=share.id,
                                         lesson_id=lessons[0].id, member_id=member.id, text="请问下次学什么？",
                                         created_at=NOW - timedelta(minutes=n)) for n, member in enumerate(members))
+        assignments = [StudioAssignment(lesson_id=lesson.id, lesson_version_id=lesson.versions[0].id,
+                                        speaker_id=volunteer.id, speaker_name="王秀英", dialect="重庆话",
+                                        rendition_id=rendition.id) for lesson, rendition in zip(lessons, renditions)]
+        session.add_all(assignments)
+        session.flush()
+        session.add_all(StudioTake(assignment_id=a.id, paragraph=0, sha256=f"{a.id:064d}", path=f"takes/{a.id}.webm",
+                                   duration=12.0, created_by_id=volunteer.id) for a in assignments)
         session.add(LoginFailure(username="nobody", address="127.0.0.1", failures=1))
         session.add(LexiconEntry(written="乡音测试词", spoken="乡音测试词", note=""))
         series_token = share_for(session, series=series).token

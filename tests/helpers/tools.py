@@ -22,12 +22,13 @@ def require_tool(name: str, path: str | None = None) -> str:
     pytest.skip(message)
 
 
-def tone_wav(seconds: float = 1.5, rate: int = 8000) -> bytes:
-    """A short, audible WAV: what a phone's recorder would send, small enough to build inline."""
+def tone_wav(seconds: float = 1.5, rate: int = 8000, amplitude: float = 0.25) -> bytes:
+    """A short, audible WAV: what a phone's recorder would send, small enough to build inline
+    (amplitude 0 is the silence of a muted microphone)."""
     out = io.BytesIO()
     with wave.open(out, "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
         wav.setframerate(rate)
-        wav.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(i / 8))) for i in range(int(rate * seconds))))
+        wav.writeframes(b"".join(struct.pack("<h", int(amplitude * 32767 * math.sin(i / 8))) for i in range(int(rate * seconds))))
     return out.getvalue()
