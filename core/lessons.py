@@ -169,14 +169,15 @@ def _renumber(session: Session, series: Series, ordered: list[Lesson]) -> None:
     session.expire(series, ["lessons"])
 
 
-def _check_lesson(title: str, text: str) -> tuple[str, str]:
+def _check_lesson(title: str, text: str, *, oral: bool = False) -> tuple[str, str]:
+    """A 口述 lesson (a story told, not read) may start without text: it is typed in later."""
     title = clean_title(title or "")
     text = clean_text(text or "")
     if not title:
         raise LibraryError("请填写课程标题")
     if len(title) > TITLE_LIMIT:
         raise LibraryError(f"课程标题太长（最多 {TITLE_LIMIT} 个字）")
-    if not text:
+    if not text and not oral:
         raise LibraryError("课程正文是空的")
     if len(text) > TEXT_LIMIT:
         raise LibraryError(f"课程正文太长（最多 {TEXT_LIMIT // 10000} 万字），请分成几课")
@@ -191,8 +192,9 @@ def add_lesson(
     *,
     source_filename: str | None = None,
     user: User | None = None,
+    oral: bool = False,
 ) -> Lesson:
-    title, text = _check_lesson(title, text)
+    title, text = _check_lesson(title, text, oral=oral)
     lock_series(session, series)
     number = (session.scalar(select(func.max(Lesson.number)).where(Lesson.series_id == series.id)) or 0) + 1
     digest = version_hash(title, text)

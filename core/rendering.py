@@ -103,6 +103,8 @@ def request_render(
     Returns (rendition, the job making it or None when it is already done). Commits, like
     every enqueue: a worker in another thread or process must see the job at once."""
     series = lesson.series
+    if not lesson.text.strip():
+        raise RenderError("这一课是口述录音，还没有文字，不能合成；可以先在“编辑”里补上文字")
     voice_id = voice_id or series_voice(series, settings)
     try:
         voice = get_voice(voice_id)
@@ -217,6 +219,24 @@ def add_recording(
     job = enqueue(session, "recording", {"rendition_id": rendition.id}, active_key=f"rendition:{rendition.id}",
                   group_key=_group(lesson.series_id), rendition_id=rendition.id)
     return rendition, job
+
+
+def add_oral_lesson(session: Session, series: Series, title: str, filename: str, data: bytes, settings: Settings, *,
+                    dialect: str, speaker_name: str, user: User) -> tuple[Lesson, Rendition, Job]:
+    """口述: a story told, not read, becomes the next lesson of the series — its recording
+    checked and mastered like any other, its text typed in later. Nothing is kept when the
+    recording is refused. Commits."""
+    from core.lessons import add_lesson
+
+    lesson = add_lesson(session, series, title, "", user=user, oral=True)
+    audit(session, user, "create", "lesson", lesson.id, f"口述新课「{series.title}」{lesson.label}")
+    try:
+        rendition, job = add_recording(session, lesson, filename, data, settings, dialect=dialect,
+                                       speaker_name=speaker_name, with_intro=True, user=user)
+    except RenderError:
+        session.rollback()
+        raise
+    return lesson, rendition, job
 
 
 def approve_recording(session: Session, rendition: Rendition, user: User) -> None:

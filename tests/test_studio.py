@@ -157,3 +157,45 @@ def test_in_chromium_a_paragraph_is_recorded_kept_and_the_page_moves_on(app, stu
         page.reload()
         assert "第 2 段，共 3 段" in page.inner_text("#studio h2"), "the reading goes on where it stopped"
         assert page.locator(".studio-paragraphs .badge").count() == 1
+
+
+def test_a_told_story_becomes_the_next_lesson_and_its_text_can_come_later(app, admin, studio):
+    story = speech("那年村里修路，大家都出了力。")
+    response = admin.post("/series/1/oral", {"title": "王秀英讲村里修路", "dialect": "重庆话", "speaker": "王秀英",
+                                             "recording": (io.BytesIO(story), "口述.wav")},
+                          content_type="multipart/form-data")
+    assert response.status_code == 303
+    run_jobs(app)
+    lesson_url = response.headers["Location"].split("#")[0]
+    page = page_text(admin.get(lesson_url))
+    assert "第2课" in page and "王秀英讲村里修路" in page and "这是一段口述录音，还没有文字" in page
+    [told] = [r for r in assembled(app) if r.lesson_id != studio["lesson"]]
+    assert (told.status, told.kind, told.approved_at is not None) == ("done", "recording", True)
+    assert loudness(app.extensions["xiangyin.settings"].paths.audio / told.file_path) == pytest.approx(-16, abs=1.0)
+    from core.models import Lesson
+    from core.sharing import share_for
+
+    with app.extensions["xiangyin.db"].session() as session:
+        token = share_for(session, lesson=session.get(Lesson, told.lesson_id)).token
+        session.commit()
+    listen = Client(app.test_client()).get(f"/l/{token}").get_data(as_text=True)
+    assert f"/a/{told.id}/" in listen and 'id="text"' not in listen, "the story plays; no empty text box"
+    refused = admin.post(f"{lesson_url}/render", {"voice": "offline-mandarin"})
+    assert refused.status_code == 422 and "还没有文字，不能合成" in page_text(refused)
+    admin.post(f"{lesson_url}/edit", {"title": "王秀英讲村里修路", "text": "那年村里修路，大家都出了力。"})
+    assert "这是一段口述录音" not in page_text(admin.get(lesson_url))
+
+
+def test_a_refused_story_leaves_no_lesson(app, admin, studio):
+    from core.models import Lesson
+
+    silent = admin.post("/series/1/oral", {"title": "没有声音", "dialect": "重庆话",
+                                           "recording": (io.BytesIO(tone_wav(2, amplitude=0.0)), "口述.wav")},
+                        content_type="multipart/form-data")
+    assert silent.status_code == 422 and "几乎没有声音" in page_text(silent)
+    untitled = admin.post("/series/1/oral", {"title": " ", "dialect": "重庆话",
+                                             "recording": (io.BytesIO(speech("好")), "口述.wav")},
+                          content_type="multipart/form-data")
+    assert untitled.status_code == 422 and "请填写课程标题" in page_text(untitled)
+    with app.extensions["xiangyin.db"].session() as session:
+        assert session.scalar(select(func.count()).select_from(Lesson)) == 1

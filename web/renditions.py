@@ -13,7 +13,7 @@ from audio.voices import UnknownVoice, get_voice
 from core.queue import group_progress
 from core.lessons import format_duration
 from core.models import ACTIVE, INTRO_MODES, Job, Lesson, Rendition, Series, Status
-from core.rendering import (RenderError, add_recording, approve_recording, intro_text, regenerate, remove_rendition,
+from core.rendering import (RenderError, add_oral_lesson, add_recording, approve_recording, intro_text, regenerate, remove_rendition,
                             request_render, request_series,
                             series_voice, update_audio_settings)
 from core.voices import unusable_message, voice_menu, voice_sample
@@ -108,6 +108,23 @@ def upload_recording(lesson_id: int):
     )
     _wake()
     flash(f"录音已收到，正在处理：{rendition.label}", "success")
+    return redirect(url_for("library.lesson_detail", lesson_id=lesson.id) + "#renditions", 303)
+
+
+@bp.route("/series/<int:series_id>/oral", methods=["POST"])
+@admin_required
+def oral_lesson(series_id: int):
+    """口述: a recorded story becomes the series' next lesson."""
+    series = session().get(Series, series_id) or abort(404)
+    upload = request.files.get("recording")
+    if upload is None or not upload.filename:
+        abort(400, "请选择录音文件，或先在页面上录音")
+    lesson, rendition, _ = add_oral_lesson(
+        session(), series, request.form.get("title", ""), upload.filename, upload.read(), settings(),
+        dialect=request.form.get("dialect", ""), speaker_name=request.form.get("speaker", ""),
+        user=current_user._get_current_object())
+    _wake()
+    flash(f"口述已收到，成为{lesson.label}，正在处理录音：{rendition.label}；文字可以以后在“编辑”里补上", "success")
     return redirect(url_for("library.lesson_detail", lesson_id=lesson.id) + "#renditions", 303)
 
 
