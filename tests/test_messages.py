@@ -187,3 +187,20 @@ def test_in_chromium_a_message_is_recorded_sent_and_one_queued_offline_is_sent_l
         page.fill("#msg-text", "不能录音也能留言")
         page.tap("#msg-form button")
         wait_for(lambda: len(stored(app)) == 3)
+
+
+def test_a_series_card_page_takes_messages_too(app, codes, admin):
+    from core.models import Series
+
+    with app.extensions["xiangyin.db"].session() as session:
+        token = share_for(session, series=session.scalars(select(Series)).one()).token
+        session.commit()
+    member_phone = Client(app.test_client())
+    page = member_phone.get(f"/s/{token}").get_data(as_text=True)
+    assert 'id="message"' in page and f'data-url="/s/{token}/message" data-lesson=""' in page
+    answer = member_phone.http.post(f"/s/{token}/message", data={"client_id": "msg-series-1", "lesson": "",
+                                                                 "text": "这个专题还有第二季吗？"},
+                                    headers={"Accept": "application/json"})
+    assert answer.json["ok"]
+    [message] = stored(app)
+    assert message.lesson_id is None and "第二季" in page_text(admin.get("/messages"))
