@@ -8,7 +8,8 @@ from core.models import Series, User
 from core.users import MAX_FAILED_LOGINS
 from tests.helpers.web import Client, add_user, page_text
 
-ADMIN_GETS = ["/users/", "/members/new", "/members/export.xlsx", "/audit", "/stats", "/series/1/lessons/new", "/lessons/1/edit"]
+ADMIN_GETS = ["/users/", "/members/new", "/members/export.xlsx", "/audit", "/stats", "/series/1/lessons/new", "/lessons/1/edit",
+              "/voices/offline-mandarin/sample.mp3"]
 ADMIN_POSTS = [
     "/series/new",
     "/series/1/edit",
@@ -20,6 +21,9 @@ ADMIN_POSTS = [
     "/users/new",
     "/users/1/reset",
     "/lessons/estimate",
+    "/lessons/1/studio",
+    "/series/1/oral",
+    "/renditions/1/remove",
 ]
 
 
@@ -33,7 +37,8 @@ def library(app):
         session.commit()
 
 
-@pytest.mark.parametrize("url", ["/", "/series/1", "/lessons/1", "/users/", "/password"])
+@pytest.mark.parametrize("url", ["/", "/series/1", "/lessons/1", "/users/", "/password", "/messages", "/studio",
+                                 "/studio/1", "/messages/1/audio"])
 def test_anonymous_users_are_sent_to_login(anonymous, url):
     response = anonymous.get(url)
     assert response.status_code == 302

@@ -16,13 +16,16 @@ from sqlalchemy import select
 
 from core.lessons import add_lesson, create_series
 from core.models import Member, Pairing, User
+from core.sharing import share_for
+from core.studio import assign
 from tests.helpers.web import Client, add_user
 from tests.helpers.tools import tone_wav
 
 pytestmark = pytest.mark.slow  # fuzzing: thousands of generated inputs
 
 SEED = 20261128
-PER_KIND = {"txt": 330, "md": 330, "docx": 230, "zip": 230, "csv": 330, "xlsx": 230, "audio": 160, "voice_note": 160}
+PER_KIND = {"txt": 330, "md": 330, "docx": 230, "zip": 230, "csv": 330, "xlsx": 230, "audio": 160, "voice_note": 160,
+            "message": 80, "take": 80, "oral": 40}
 
 
 # --------------------------------------------------------------------------- valid seeds
@@ -73,7 +76,8 @@ def seed_xlsx() -> bytes:
 
 
 SEEDS = {"txt": seed_txt, "md": seed_md, "docx": seed_docx, "zip": seed_zip, "csv": seed_csv, "xlsx": seed_xlsx,
-         "audio": tone_wav, "voice_note": lambda: tone_wav(0.8)}
+         "audio": tone_wav, "voice_note": lambda: tone_wav(0.8), "message": lambda: tone_wav(1.2),
+         "take": lambda: tone_wav(1.0), "oral": lambda: tone_wav(1.5)}
 
 
 def mutate(rng: random.Random, data: bytes) -> bytes:
@@ -117,21 +121,36 @@ def site(app):
         member = Member(name="王秀英", phone="13900000009")
         session.add(member)
         session.flush()
-        session.add(Pairing(member_id=member.id, user_id=session.scalar(select(User.id).where(User.username == "vol"))))
-        session.commit()
-        ids = {"series": series.id, "lesson": lesson.id, "member": member.id}
-    admin, volunteer = Client(app.test_client()), Client(app.test_client())
+        vol = session.scalars(select(User).where(User.username == "vol")).one()
+        session.add(Pairing(member_id=member.id, user_id=vol.id))
+        card = share_for(session, lesson=lesson, member=member).token
+        assignment = assign(session, lesson, session.scalars(select(User).where(User.username == "boss")).one(),
+                            speaker=vol, speaker_name="王秀英", dialect="重庆话")
+        ids = {"series": series.id, "lesson": lesson.id, "member": member.id, "card": card, "studio": assignment.id}
+    admin, volunteer, phone = Client(app.test_client()), Client(app.test_client()), Client(app.test_client())
     assert admin.login("boss").status_code == 302 and volunteer.login("vol").status_code == 302
-    return app, admin, volunteer, ids
+    assert phone.get(f"/l/{ids['card']}").status_code == 200
+    return app, admin, volunteer, ids, phone
 
 
 SUFFIXES = {"txt": ".txt", "md": ".md", "docx": ".docx", "zip": ".zip", "csv": ".csv", "xlsx": ".xlsx",
-            "audio": ".wav", "voice_note": ".wav"}
+            "audio": ".wav", "voice_note": ".wav", "message": ".webm", "take": ".webm", "oral": ".m4a"}
 
 
 def send(site, kind: str, data: bytes, name: str | None = None):
-    _, admin, volunteer, ids = site
+    _, admin, volunteer, ids, phone = site
     filename = name or "讲稿" + SUFFIXES[kind]
+    if kind == "message":
+        return phone.http.post(f"/l/{ids['card']}/message", data={
+            "client_id": str(uuid.uuid4()), "lesson": str(ids["lesson"]), "audio": (io.BytesIO(data), filename)},
+            headers={"Accept": "application/json"}, content_type="multipart/form-data")
+    if kind == "take":
+        return volunteer.post(f"/studio/{ids['studio']}/takes", {"paragraph": "0", "audio": (io.BytesIO(data), filename)},
+                              headers={"Accept": "application/json"}, content_type="multipart/form-data")
+    if kind == "oral":
+        return admin.post(f"/series/{ids['series']}/oral", {"title": "口述", "dialect": "重庆话",
+                                                           "recording": (io.BytesIO(data), filename)},
+                          content_type="multipart/form-data")
     if kind in ("txt", "md", "docx", "zip"):
         return admin.post(f"/series/{ids['series']}/upload", {"files": [(io.BytesIO(data), filename)]},
                           content_type="multipart/form-data")
@@ -267,7 +286,7 @@ def test_regression_corpus_answers_4xx(site, index):
 
 
 def test_control_characters_never_reach_a_lesson(site):
-    app, _, _, ids = site
+    app, _, _, ids, _ = site
     send(site, "txt", "控制字符\n内容\x00有\x07控制\x1b字符\u200b。".encode())
     with app.extensions["xiangyin.db"].session() as session:
         from core.models import Lesson
@@ -277,7 +296,7 @@ def test_control_characters_never_reach_a_lesson(site):
 
 
 def test_noise_after_a_utf16_mark_is_refused_not_imported(site):
-    app, _, _, _ = site
+    app, _, _, _, _ = site
     response = send(site, "txt", b"\xff\xfe" + random.Random(2).randbytes(4000))
     assert 400 <= response.status_code < 500
     with app.extensions["xiangyin.db"].session() as session:
@@ -287,7 +306,7 @@ def test_noise_after_a_utf16_mark_is_refused_not_imported(site):
 
 
 def test_random_bytes_are_not_kept_as_a_voice_note(site):
-    app, _, _, _ = site
+    app, _, _, _, _ = site
     response = send(site, "voice_note", random.Random(5).randbytes(3000), "note.m4a")
     assert response.status_code == 422 and "录音" in response.get_data(as_text=True)
     with app.extensions["xiangyin.db"].session() as session:
@@ -343,7 +362,7 @@ CRAFTED = [
 
 @pytest.mark.parametrize("index", range(len(CRAFTED)))
 def test_crafted_parameters_answer_4xx(site, index):
-    app, admin, volunteer, ids = site
+    app, admin, volunteer, ids, _ = site
     who, method, url, *form = CRAFTED[index]
     client = {"admin": admin, "volunteer": volunteer, "anonymous": Client(app.test_client())}[who]
     url = url.format(**ids)
