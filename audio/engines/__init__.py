@@ -48,6 +48,20 @@ class SpeechAudio:
     duration: float
 
 
+def pcm_wav(pcm: bytes, rate: int) -> bytes:
+    """16-bit mono PCM as a WAV file: what the offline engines hand to the cache."""
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm)
+    return buffer.getvalue()
+
+
 def parse_rate(value: str | int) -> int:
     """Accept -10, "-10", "-10%" → -10; bounded so nobody asks for unintelligible speech."""
     if isinstance(value, int):

@@ -7,12 +7,10 @@ goes through one process-wide lock.
 from __future__ import annotations
 
 import ctypes
-import io
 import threading
-import wave
 from typing import Any
 
-from audio.engines import Engine, EngineError, SpeechAudio, SpeechConfig, SpeechRequest
+from audio.engines import Engine, EngineError, SpeechAudio, SpeechConfig, SpeechRequest, pcm_wav
 
 _LOCK = threading.RLock()
 _STATE: dict[str, Any] = {}
@@ -65,16 +63,6 @@ def _load():
     return _STATE["lib"], _STATE["rate"], _STATE["version"]
 
 
-def _wav(pcm: bytes, rate: int) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm)
-    return buffer.getvalue()
-
-
 class EspeakEngine(Engine):
     name = "espeak"
     label = "离线合成（espeak-ng）"
@@ -119,4 +107,4 @@ class EspeakEngine(Engine):
             chunks.clear()
         if status != 0 or not pcm:
             raise EngineError(f"离线引擎合成失败（状态 {status}）")
-        return SpeechAudio(_wav(pcm, rate), "wav", len(pcm) / 2 / rate)
+        return SpeechAudio(pcm_wav(pcm, rate), "wav", len(pcm) / 2 / rate)

@@ -9,17 +9,16 @@ GIL while it runs.
 """
 from __future__ import annotations
 
-import io
 import os
 import threading
 import time
-import wave
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from audio.engines import Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechConfig, SpeechRequest
+from audio.engines import (Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechConfig, SpeechRequest,
+                           pcm_wav)
 from audio.voice_folders import ModelFolder, content_hash, scan
 from audio.voices import Voice
 
@@ -78,17 +77,10 @@ def load_model(folder: ModelFolder, digest: str):
         return model
 
 
-def _wav(samples, rate: int) -> bytes:
+def _pcm(samples) -> bytes:
     import numpy
 
-    pcm = (numpy.clip(numpy.asarray(samples, dtype=numpy.float32), -1.0, 1.0) * 32767).astype("<i2").tobytes()
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm)
-    return buffer.getvalue()
+    return (numpy.clip(numpy.asarray(samples, dtype=numpy.float32), -1.0, 1.0) * 32767).astype("<i2").tobytes()
 
 
 class SherpaEngine(Engine):
@@ -156,7 +148,7 @@ class SherpaEngine(Engine):
         audio = model.generate(text, sid=request.voice.speaker, speed=speed)
         if not len(audio.samples):
             raise EngineError(f"神经语音没有读出这段文字（模型的词典里没有这些字？）：{text[:20]}")
-        return SpeechAudio(_wav(audio.samples, audio.sample_rate), "wav", len(audio.samples) / audio.sample_rate)
+        return SpeechAudio(pcm_wav(_pcm(audio.samples), audio.sample_rate), "wav", len(audio.samples) / audio.sample_rate)
 
     def synthesize_many(
         self,
