@@ -5,6 +5,8 @@ runs is always one a migration produced, and `xiangyin init` is the only way to 
 """
 from __future__ import annotations
 
+import hashlib
+
 from datetime import datetime, timezone
 from pathlib import Path
 from collections import namedtuple
@@ -15,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import CursorResult, DateTime, Dialect, Engine, Result, Select, create_engine, event
+from sqlalchemy import CursorResult, DateTime, Dialect, Engine, Result, Select, create_engine, event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
@@ -148,6 +150,10 @@ class Prepared:
 
 
 def make_engine(url: str, **options: Any) -> Engine:
+    """An engine whose pooled connections are pinged before use: after a database restart
+    every pooled connection is dead, and without the ping each process would answer one
+    request per stale connection with a 500 before the pool noticed."""
+    options.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
 
@@ -214,3 +220,15 @@ def flush_unique(session: Session, message: str) -> None:
         session.flush()
     except IntegrityError as exc:
         raise Conflict(message) from exc
+
+
+def hold(session: Session, key: str) -> None:
+    """Serialise a check-then-insert on `key` until the session's transaction ends, so two
+    requests at the same moment cannot both pass a limit. PostgreSQL takes an advisory lock
+    on the key; SQLite has one writer, so taking the write lock now (an empty DELETE opens
+    the write transaction) makes every later read in the transaction see the newest rows."""
+    if session.get_bind().dialect.name == "postgresql":
+        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": number})
+    else:
+        session.execute(text("DELETE FROM upload_refusals WHERE 0 = 1"))
