@@ -104,8 +104,11 @@ def ffmpeg() -> str:
 def clip_rate(clip: Clip) -> int:
     """The clip's own sample rate, read without decoding where the format allows."""
     if clip.format == "wav":
-        with wave.open(str(clip.path)) as wav:
-            return wav.getframerate()
+        try:
+            with wave.open(str(clip.path)) as wav:
+                return wav.getframerate()
+        except (wave.Error, EOFError) as exc:
+            raise MasteringError("音频片段不是有效的 WAV 文件") from exc
     if clip.format == "mp3":
         try:
             return mp3_info(clip.path.read_bytes())[1]

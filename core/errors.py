@@ -33,3 +33,7 @@ class Invalid(DomainError):
 
 class TooMany(DomainError):
     """Too often from one listener; try again later."""
+
+
+class Unavailable(DomainError):
+    """The server cannot take this now (every slot busy); the same request later will do."""

@@ -3,25 +3,26 @@ typed lines, with no login — and the people who serve them see it: a personal 
 goes to the member's paired volunteers, every message to admins. Each is marked 已处理 with a
 note of what was done, and shows on the member's record.
 
-A recording is decoded whole before it is kept (random bytes, silence or an endless file are
-refused with a plain message and nothing is stored), then mastered like a lesson recording, so
-an old member's quiet voice is as loud as the lessons."""
+A recording is judged by its content and decoded once, bounded, with no transaction open
+(core.intake): random bytes, silence or an endless file are refused with a plain message and
+nothing is stored; then it is mastered like a lesson recording, so an old member's quiet voice
+is as loud as the lessons."""
 from __future__ import annotations
 
 import re
-import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
+from core import intake
 from core.access import NotVisible, may_see_member
-from core.db import utcnow
+from core.db import hold, utcnow
+from core.intake import decode_upload, discard, master_to
 from core.errors import Conflict, Gone, Invalid, NotFound, TooMany
-from core.models import Lesson, ListenerMessage, Pairing, User
+from core.models import Lesson, ListenerMessage, ListenSession, Pairing, ShareToken, UploadRefusal, User
 from core.plays import Rules, listen_session_for
 from core.settings import Settings
 from core.sharing import find_share, lesson_allowed
@@ -33,7 +34,6 @@ MAX_NOTE_CHARS = 500
 # One phone, and one network address (a village's shared Wi-Fi), per day.
 PER_PHONE_PER_DAY = 10
 PER_ADDRESS_PER_DAY = 60
-AUDIO_TYPES = {".webm", ".ogg", ".oga", ".m4a", ".mp4", ".mp3", ".wav", ".amr", ".aac", ".3gp"}
 _CLIENT_ID = re.compile(r"[A-Za-z0-9\-]{8,40}")
 
 
@@ -48,13 +48,17 @@ class Incoming:
     lesson_id: int | None
     text: str
     audio: bytes | None = None
-    audio_name: str = ""
 
 
 def leave_message(session: Session, settings: Settings, sid: str, message: Incoming, *, user_agent: str = "",
                   address: str = "", now: datetime | None = None) -> tuple[ListenerMessage, bool]:
     """Keep a listener's message; returns (message, created). The same client_id from the
-    same phone again returns the one already kept (a phone resending after a lost signal)."""
+    same phone again returns the one already kept (a phone resending after a lost signal),
+    also when both copies arrive at once.
+
+    Reads and checks first, then decodes the recording with no transaction open, then
+    writes in one short transaction that checks the limits again under a lock. A refused
+    recording is counted against the phone's and the address's limits."""
     now = now or utcnow()
     share = find_share(session, message.token)
     if share is None:
@@ -66,68 +70,98 @@ def leave_message(session: Session, settings: Settings, sid: str, message: Incom
     lesson = session.get(Lesson, message.lesson_id) if message.lesson_id else None
     if message.lesson_id and (lesson is None or not lesson_allowed(share, lesson)):
         raise NotFound("没有这一课")
-    listen_session = listen_session_for(session, sid, share, Rules.of(settings), now, user_agent, address)
-    kept = session.scalar(select(ListenerMessage).where(ListenerMessage.session_id == listen_session.id,
-                                                        ListenerMessage.client_id == message.client_id))
-    if kept is not None:
-        session.commit()
+    share_id, lesson_id, member_id = share.id, lesson.id if lesson else None, share.member_id
+    phone = session.scalar(select(ListenSession.id).where(ListenSession.sid == sid))
+    if phone is not None and (kept := _kept(session, phone, message.client_id)) is not None:
         return kept, False
     text = message.text.strip()
     if len(text) > MAX_TEXT_CHARS:
         raise MessageError(f"文字留言最多 {MAX_TEXT_CHARS} 个字")
     if not text and not message.audio:
         raise MessageError("请先录一段话或写几个字，再发送")
+    _within_limits(session, phone, address, now)
+    session.rollback()
+    audio: tuple[str, float] | None = None
+    if message.audio:
+        try:
+            audio = _keep_audio(settings, message.audio)
+        except MessageError:
+            _count_refusal(session, settings, sid, share_id, user_agent, address, now)
+            raise
+    try:
+        hold(session, f"message:{address or sid}")
+        listen_session = listen_session_for(session, sid, session.get(ShareToken, share_id) or share, Rules.of(settings),
+                                            now, user_agent, address)
+        kept = _kept(session, listen_session.id, message.client_id)
+        if kept is None:
+            _within_limits(session, listen_session.id, address, now)
+            kept = ListenerMessage(session_id=listen_session.id, client_id=message.client_id, share_token_id=share_id,
+                                   lesson_id=lesson_id, member_id=member_id, text=text, address_key=address[:32],
+                                   created_at=now)
+            if audio:
+                kept.audio_path, kept.duration = audio
+            session.add(kept)
+            session.commit()
+            return kept, True
+        session.commit()
+    except BaseException:
+        session.rollback()
+        _drop_audio(settings, audio)
+        raise
+    _drop_audio(settings, audio)
+    return kept, False
+
+
+def _kept(session: Session, phone: int, client_id: str) -> ListenerMessage | None:
+    return session.scalar(select(ListenerMessage).where(ListenerMessage.session_id == phone,
+                                                        ListenerMessage.client_id == client_id))
+
+
+def _within_limits(session: Session, phone: int | None, address: str, now: datetime) -> None:
+    """Messages and refused recordings of the last day, per phone and per address."""
     since = now - timedelta(days=1)
-    by_phone = session.scalar(select(func.count()).select_from(ListenerMessage).where(
-        ListenerMessage.session_id == listen_session.id, ListenerMessage.created_at >= since)) or 0
-    by_address = (session.scalar(select(func.count()).select_from(ListenerMessage).where(
-        ListenerMessage.address_key == address[:32], ListenerMessage.created_at >= since)) or 0) if address else 0
+
+    def count(model, column, value) -> int:
+        return session.scalar(select(func.count()).select_from(model).where(column == value, model.created_at >= since)) or 0
+
+    by_phone = (count(ListenerMessage, ListenerMessage.session_id, phone)
+                + count(UploadRefusal, UploadRefusal.session_id, phone)) if phone is not None else 0
+    by_address = (count(ListenerMessage, ListenerMessage.address_key, address[:32])
+                  + count(UploadRefusal, UploadRefusal.address_key, address[:32])) if address else 0
     if by_phone >= PER_PHONE_PER_DAY or by_address >= PER_ADDRESS_PER_DAY:
         raise TooMany("今天的留言已经很多了，请明天再留言，或者请志愿者转达")
-    row = ListenerMessage(session_id=listen_session.id, client_id=message.client_id, share_token_id=share.id,
-                          lesson_id=lesson.id if lesson else None, member_id=share.member_id, text=text,
-                          address_key=address[:32], created_at=now)
-    if message.audio:
-        row.audio_path, row.duration = _keep_audio(settings, message.audio, message.audio_name)
-    session.add(row)
+
+
+def _count_refusal(session: Session, settings: Settings, sid: str, share_id: int, user_agent: str, address: str,
+                   now: datetime) -> None:
+    share = session.get(ShareToken, share_id)
+    if share is None:
+        return
+    hold(session, f"message:{address or sid}")
+    listen_session = listen_session_for(session, sid, share, Rules.of(settings), now, user_agent, address)
+    session.add(UploadRefusal(kind="message", session_id=listen_session.id, address_key=address[:32], created_at=now))
     session.commit()
-    return row, True
 
 
-def _keep_audio(settings: Settings, data: bytes, name: str) -> tuple[str, float]:
-    """Check and master a recorded message; returns (its path in the voice notes folder, seconds)."""
-    from audio.master import LEAD_IN_MS, TAIL_MS, Clip, Gap, MasteringError, Tags, master
-    from core.rendering import RenderError, probe_recording
+def _drop_audio(settings: Settings, audio: tuple[str, float] | None) -> None:
+    if audio is not None:
+        (settings.paths.voice_notes / audio[0]).unlink(missing_ok=True)
 
-    suffix = Path(name).suffix.lower() or ".webm"
-    if suffix not in AUDIO_TYPES:
-        raise MessageError("录音格式不认识，请用页面上的按钮录音")
+
+def _keep_audio(settings: Settings, data: bytes) -> tuple[str, float]:
+    """Check and master a recorded message, judged by its content; returns (its path in the
+    voice notes folder, seconds)."""
     if len(data) > MAX_AUDIO_BYTES:
         raise MessageError(f"录音太大（上限 {MAX_AUDIO_BYTES // 1024 // 1024} MB），请录短一点")
-    folder = settings.paths.voice_notes / "messages"
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder) as scratch:
-        source = Path(scratch) / f"message{suffix}"
-        source.write_bytes(data)
-        try:
-            duration, loudness = probe_recording(source)
-        except RenderError:
-            raise MessageError("录音无法播放：不是录音文件，或者没有录完整，请重新录") from None
-        if duration < 1:
-            raise MessageError("录音太短，请按住说一句完整的话再发送")
-        if duration > MAX_SECONDS + 5:
-            raise MessageError(f"录音太长，最多 {MAX_SECONDS} 秒")
-        if loudness < -60:
-            raise MessageError("录音几乎没有声音，请靠近手机再说一遍")
-        relative = f"messages/{uuid.uuid4().hex}.mp3"
-        mastered = Path(scratch) / "mastered.mp3"
-        try:
-            master([Gap(LEAD_IN_MS), Clip(source, suffix.lstrip(".")), Gap(TAIL_MS)], mastered,
-                   Tags(title="留言", album="留言", artist=settings.org_name), max_seconds=MAX_SECONDS + 10)
-        except MasteringError:
-            raise MessageError("录音无法处理，请重新录一段") from None
-        mastered.replace(settings.paths.voice_notes / relative)
-    return relative, duration
+    taken = decode_upload(data, settings.paths.voice_notes / "messages", intake.MESSAGE, MessageError)
+    relative = f"messages/{uuid.uuid4().hex}.mp3"
+    try:
+        master_to(taken, settings.paths.voice_notes / relative, "留言", settings.org_name, MAX_SECONDS)
+    except Invalid as exc:
+        raise MessageError(str(exc)) from None
+    finally:
+        discard(taken)
+    return relative, taken.duration
 
 
 def _visible(user: User):

@@ -28,7 +28,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, aliased
 
 from core.clock import LOCAL_TZ
-from core.db import Prepared, UTCDateTime, utcnow
+from core.db import Prepared, UTCDateTime, hold, utcnow
 from core.errors import Conflict, DomainError, Gone, Invalid, NotFound, TooMany
 from core.settings import Settings
 from core.models import Lesson, Listen, ListenDayMark, ListenSession, Rendition, RenditionKind, ShareToken, Status
@@ -460,6 +460,11 @@ def listen_session_for(session: Session, sid: str, share: ShareToken, rules: Rul
     """The phone's listen session, made on its first play or message: whether a new phone is
     credited is decided here, once, whatever it did first."""
     listen_session = session.scalar(select(ListenSession).where(ListenSession.sid == sid))
+    if listen_session is None:
+        # One new listener at a time per address: the count and the insert are one step, and
+        # the same phone's second first request finds the session the first one made.
+        hold(session, f"new-listener:{address or sid}")
+        listen_session = session.scalar(select(ListenSession).where(ListenSession.sid == sid))
     if listen_session is None:
         listen_session = ListenSession(sid=sid, share_token_id=share.id, created_at=now, user_agent=user_agent[:200],
                                        address_key=address[:32], credited=new_listener_credited(session, address, now, rules))

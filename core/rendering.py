@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import re
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -19,10 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from audio.engines import EngineError
-from audio.master import LEAD_IN_MS, PAUSE_MS, TAIL_MS, Clip, Gap, MasteringError, Tags, ffmpeg, master, track_items
+from audio.intake import Taken
+from audio.master import LEAD_IN_MS, PAUSE_MS, TAIL_MS, Clip, Gap, MasteringError, Tags, master, track_items
 from audio.store import AudioStore
 from audio.numbers import read_integer
 from audio.voices import UnknownVoice, get_voice
+from core import intake
 from core.audit import Actor, audit
 from core.db import utcnow
 from core.queue import JobCancelled, JobContext, JobFailed, enqueue
@@ -30,9 +29,9 @@ from core.lexicon import lexicon_map
 from core.models import (ACTIVE, INTRO_MODES, Job, Lesson, LessonVersion, PackItem, Rendition, RenditionKind, Series,
                          Status, User)
 from core.errors import Conflict, Invalid
+from core.intake import decode_upload, discard
 from core.settings import Settings
 
-RECORDING_SUFFIXES = (".mp3", ".m4a", ".aac", ".wav", ".amr", ".ogg", ".oga", ".opus", ".webm", ".3gp", ".mp4", ".flac")
 
 
 class RenderError(Invalid):
@@ -138,27 +137,6 @@ def request_series(session: Session, series: Series, settings: Settings, **optio
     return [request_render(session, lesson, settings, **options) for lesson in series.lessons]
 
 
-def probe_recording(path: Path) -> tuple[float, float]:
-    """(duration in seconds, integrated loudness) by decoding the whole file once."""
-    proc = subprocess.run(
-        [ffmpeg(), "-hide_banner", "-nostats", "-i", str(path), "-vn", "-ac", "1",
-         "-af", "ebur128=framelog=quiet", "-f", "null", "-"],
-        capture_output=True, text=True, errors="replace",
-    )
-    durations = re.findall(r"time=(\d+):(\d+):([\d.]+)", proc.stderr)
-    summary = proc.stderr[proc.stderr.rfind("Summary:"):]
-    loudness = re.search(r"I:\s+(-?[\d.]+|-inf)\s+LUFS", summary)
-    if proc.returncode != 0 or not loudness:
-        raise RenderError("无法识别这个录音文件：不是声音文件，或者文件已损坏")
-    if durations:
-        h, m, s = durations[-1]
-        duration = int(h) * 3600 + int(m) * 60 + float(s)
-    else:
-        duration = 0.0
-    value = float(loudness.group(1))
-    return duration, value if math.isfinite(value) else -math.inf
-
-
 def add_recording(
     session: Session,
     lesson: Lesson,
@@ -171,34 +149,40 @@ def add_recording(
     with_intro: bool,
     user: User | None,
 ) -> tuple[Rendition, Job]:
-    """Accept a volunteer's recording (checked now, mastered in the background). Commits: the
-    mastering job must be visible to workers at once."""
-    suffix = Path(filename or "").suffix.lower()
+    """Accept a volunteer's recording (checked and decoded now, by its content, with no
+    transaction open; mastered in the background). Commits: the mastering job must be
+    visible to workers at once."""
     dialect, speaker_name = (dialect or "").strip()[:32], (speaker_name or "").strip()[:64]
     if not dialect:
         raise RenderError("请填写录音的方言，例如：重庆话")
-    if suffix not in RECORDING_SUFFIXES:
-        raise RenderError(f"「{filename}」不是支持的录音格式（支持 {'、'.join(RECORDING_SUFFIXES)}）")
-    if len(data) > settings.max_recording_bytes:
-        raise RenderError(f"「{filename}」太大，录音文件不能超过 {settings.max_recording_bytes // 1024 // 1024} MB")
-    if not data:
-        raise RenderError(f"「{filename}」是空文件")
-    folder = settings.paths.recordings
-    folder.mkdir(parents=True, exist_ok=True)
-    stored = folder / f"{uuid.uuid4().hex}{suffix}"
-    stored.write_bytes(data)
+    session.rollback()
+    taken = take_recording(settings, filename, data)
     try:
-        duration, loudness = probe_recording(stored)
-        limit = settings.max_recording_minutes * 60
-        if duration > limit:
-            raise RenderError(f"「{filename}」有 {duration / 60:.0f} 分钟，录音不能超过 {settings.max_recording_minutes} 分钟")
-        if duration < 1.0:
-            raise RenderError(f"「{filename}」太短（不到 1 秒）")
-        if loudness < -60:
-            raise RenderError(f"「{filename}」几乎没有声音（静音或音量太小），请检查录音")
+        return _recording_rendition(session, lesson, taken, settings, dialect=dialect, speaker_name=speaker_name,
+                                    with_intro=with_intro, user=user)
+    except BaseException:
+        discard(taken)
+        raise
+
+
+def take_recording(settings: Settings, filename: str, data: bytes) -> Taken:
+    """An uploaded lesson recording decoded once into the recordings folder (core.intake)."""
+    name = Path(filename or "录音").name[:80]
+    if len(data) > settings.max_recording_bytes:
+        raise RenderError(f"「{name}」太大，录音文件不能超过 {settings.max_recording_bytes // 1024 // 1024} MB")
+    if not data:
+        raise RenderError(f"「{name}」是空文件")
+    try:
+        return decode_upload(data, settings.paths.recordings, intake.recording_limits(settings.max_recording_minutes),
+                             RenderError)
     except RenderError as exc:
-        stored.unlink(missing_ok=True)
-        raise RenderError(str(exc)) from None
+        raise RenderError(f"「{name}」{exc}") from None
+
+
+def _recording_rendition(session: Session, lesson: Lesson, taken: Taken, settings: Settings, *, dialect: str,
+                         speaker_name: str, with_intro: bool, user: User | None) -> tuple[Rendition, Job]:
+    stored = taken.path.with_name(f"{uuid.uuid4().hex}.flac")
+    taken.path.replace(stored)
     version = current_version(session, lesson)
     label = " · ".join(part for part in (dialect, "真人录音", speaker_name) if part)
     rendition = Rendition(
@@ -228,13 +212,23 @@ def add_oral_lesson(session: Session, series: Series, title: str, filename: str,
     recording is refused. Commits."""
     from core.lessons import add_lesson
 
-    lesson = add_lesson(session, series, title, "", user=user, oral=True)
-    audit(session, user, "create", "lesson", lesson.id, f"口述新课「{series.title}」{lesson.label}")
+    from core.lessons import clean_title
+
+    dialect, speaker_name = (dialect or "").strip()[:32], (speaker_name or "").strip()[:64]
+    if not dialect:
+        raise RenderError("请填写录音的方言，例如：重庆话")
+    if not clean_title(title or ""):
+        raise RenderError("请填写课程标题")
+    session.rollback()
+    taken = take_recording(settings, filename, data)
     try:
-        rendition, job = add_recording(session, lesson, filename, data, settings, dialect=dialect,
-                                       speaker_name=speaker_name, with_intro=True, user=user)
-    except RenderError:
+        lesson = add_lesson(session, series, title, "", user=user, oral=True)
+        audit(session, user, "create", "lesson", lesson.id, f"口述新课「{series.title}」{lesson.label}")
+        rendition, job = _recording_rendition(session, lesson, taken, settings, dialect=dialect,
+                                              speaker_name=speaker_name, with_intro=True, user=user)
+    except BaseException:
         session.rollback()
+        discard(taken)
         raise
     return lesson, rendition, job
 

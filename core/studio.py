@@ -8,22 +8,22 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from core import intake
 from core.access import NotVisible
 from core.audit import audit
 from core.db import utcnow
 from core.errors import Invalid
+from core.intake import decode_upload
 from core.models import Job, Lesson, Rendition, RenditionKind, Status, StudioAssignment, StudioTake, User
 from core.queue import JobCancelled, JobContext, enqueue
 from core.settings import Settings
 
-MAX_TAKE_SECONDS = 5 * 60
 MAX_TAKE_BYTES = 30 * 1024 * 1024
-TAKE_SUFFIXES = {".webm", ".ogg", ".oga", ".m4a", ".mp4", ".mp3", ".wav", ".amr", ".aac", ".3gp"}
 
 
 class StudioError(Invalid):
@@ -101,54 +101,46 @@ def latest_takes(session: Session, assignment: StudioAssignment) -> dict[int, St
 
 
 def add_take(session: Session, settings: Settings, assignment: StudioAssignment, user: User, paragraph: int,
-             data: bytes, filename: str) -> tuple[StudioTake, bool]:
+             data: bytes) -> tuple[StudioTake, bool]:
     """Keep one reading of one paragraph; returns (take, created). The same bytes again (an
     upload retried after a lost answer) are the take already kept. When every paragraph has
     a take, the lesson is assembled."""
-    from core.rendering import RenderError, probe_recording
-
     texts = paragraphs(assignment.version.text)
     if not 0 <= paragraph < len(texts):
         raise StudioError("没有这一段，请刷新页面")
-    suffix = Path(filename or "").suffix.lower() or ".webm"
-    if suffix not in TAKE_SUFFIXES:
-        raise StudioError("录音格式不认识，请用页面上的按钮录音")
     if not data:
         raise StudioError("录音是空的，请重录这一段")
     if len(data) > MAX_TAKE_BYTES:
         raise StudioError(f"这一段的录音太大（上限 {MAX_TAKE_BYTES // 1024 // 1024} MB）")
     digest = hashlib.sha256(data).hexdigest()
-    kept = session.scalar(select(StudioTake).where(StudioTake.assignment_id == assignment.id,
-                                                   StudioTake.paragraph == paragraph, StudioTake.sha256 == digest))
+    kept = _take(session, assignment.id, paragraph, digest)
     if kept is not None:
         return kept, False
-    relative = f"takes/{digest[:2]}/{digest}{suffix}"
+    session.rollback()
+    relative = f"takes/{digest[:2]}/{digest}.flac"
     path = settings.paths.recordings / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part" + suffix)
-    partial.write_bytes(data)
-    try:
-        duration, loudness = probe_recording(partial)
-        if duration < 0.5:
-            raise StudioError("这一段录得太短，请重录")
-        if duration > MAX_TAKE_SECONDS:
-            raise StudioError(f"这一段录了 {duration / 60:.0f} 分钟，一段最多 {MAX_TAKE_SECONDS // 60} 分钟，请分开读")
-        if loudness < -60:
-            raise StudioError("这一段几乎没有声音，请靠近手机重录")
-    except RenderError:
-        partial.unlink(missing_ok=True)
-        raise StudioError("这一段的录音无法播放，请重录") from None
-    except StudioError:
-        partial.unlink(missing_ok=True)
-        raise
-    partial.replace(path)
+    taken = decode_upload(data, path.parent, intake.TAKE, StudioError)
+    taken.path.replace(path)
+    duration = taken.duration
     take = StudioTake(assignment_id=assignment.id, paragraph=paragraph, sha256=digest, path=relative,
                       duration=duration, created_by_id=user.id, created_at=utcnow())
     session.add(take)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        kept = _take(session, assignment.id, paragraph, digest)
+        if kept is None:
+            raise
+        return kept, False
     if len(latest_takes(session, assignment)) == len(texts):
         assemble(session, settings, assignment, user)
     return take, True
+
+
+def _take(session: Session, assignment_id: int, paragraph: int, digest: str) -> StudioTake | None:
+    return session.scalar(select(StudioTake).where(StudioTake.assignment_id == assignment_id,
+                                                   StudioTake.paragraph == paragraph, StudioTake.sha256 == digest))
 
 
 def assemble(session: Session, settings: Settings, assignment: StudioAssignment, user: User | None) -> Job:

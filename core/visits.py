@@ -15,11 +15,15 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import and_, case, func, select, type_coerce
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from audio.intake import Taken
+from core import intake
 from core.access import NotVisible, may_see_member, member_for, members_query
 from core.audit import Actor, audit
 from core.clock import LOCAL_TZ
 from core.db import UTCDateTime, utcnow
 from core.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from core.intake import decode_upload, master_to
+from core.settings import Settings
 from core.models import (
     DELIVERED, DoorCard, DoorScan, Lesson, Listen, ListenerMessage, Member, Pack, Pairing, ShareToken, User, Visit,
 )
@@ -182,23 +186,23 @@ def parse_local(value: str) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def check_voice_note(path) -> float:
-    """A voice note is decoded whole, like a recording, before it is kept: random bytes, an
-    empty or silent file would otherwise sit in the member's record as if it said something.
-    Returns its duration."""
-    from core.rendering import RenderError, probe_recording
+def take_voice_note(settings: Settings, data: bytes) -> Taken:
+    """A voice note is judged by its content and decoded once, bounded, before anything about
+    the visit is written: random bytes, an empty or silent file would otherwise sit in the
+    member's record as if it said something. The caller keeps it with `keep_voice_note` or
+    drops it with `core.intake.discard`."""
+    if len(data) > MAX_VOICE_NOTE_BYTES:
+        raise VisitError(f"语音留言太大（上限 {MAX_VOICE_NOTE_BYTES // 1024 // 1024} MB）")
+    return decode_upload(data, settings.paths.voice_notes, intake.VOICE_NOTE, VisitError)
 
+
+def keep_voice_note(settings: Settings, visit: Visit, note: Taken) -> None:
+    name = f"{visit.client_key}.mp3"
     try:
-        duration, loudness = probe_recording(path)
-    except RenderError:
-        raise VisitError("语音留言无法播放：不是录音文件，或者文件已损坏") from None
-    if duration < 0.5:
-        raise VisitError("语音留言太短（不到半秒），请重新录一段")
-    if duration > MAX_VOICE_NOTE_SECONDS:
-        raise VisitError(f"语音留言太长，最多 {MAX_VOICE_NOTE_SECONDS // 60} 分钟")
-    if loudness < -60:
-        raise VisitError("语音留言几乎没有声音，请靠近一点重新录")
-    return duration
+        master_to(note, settings.paths.voice_notes / name, "走访语音留言", settings.org_name, MAX_VOICE_NOTE_SECONDS)
+    except Invalid as exc:
+        raise VisitError(str(exc)) from None
+    visit.voice_note_path = name
 
 
 def packs_for(session: Session, member: Member) -> list[Pack]:

@@ -110,8 +110,8 @@ def test_a_public_code_message_goes_to_admins(app, codes, admin):
     (tone_wav(2, amplitude=0.0), "留言.wav", "录音几乎没有声音"),
     (tone_wav(70), "留言.wav", "录音太长，最多 60 秒"),
     (tone_wav(0.3), "留言.wav", "录音太短"),
-    (b"\x1aE\xdf\xa3" + bytes(range(256)) * 40, "留言.webm", "录音无法播放"),
-    (b"MZ" + bytes(100), "留言.exe", "录音格式不认识"),
+    (b"\x1aE\xdf\xa3" + bytes(range(256)) * 40, "留言.webm", "无法识别这个录音文件"),
+    (b"MZ" + bytes(100), "留言.exe", "无法识别这个录音文件"),
 ])
 def test_bad_recordings_get_a_plain_reason_and_store_nothing(app, codes, audio, name, reason):
     answer = leave(phone(app, codes["public"]), codes["public"], audio=audio, name=name)

@@ -177,9 +177,9 @@ def _silent_wav(seconds: float) -> bytes:
     "name, data, message",
     [
         ("坏.mp3", os.urandom(5000), "无法识别这个录音文件"),
-        ("静音.wav", _silent_wav(5), "「静音.wav」几乎没有声音"),
-        ("短.wav", _silent_wav(0.3), "「短.wav」太短"),
-        ("文档.pdf", b"%PDF", "「文档.pdf」不是支持的录音格式"),
+        ("静音.wav", _silent_wav(5), "「静音.wav」录音几乎没有声音"),
+        ("短.wav", _silent_wav(0.3), "「短.wav」录音太短"),
+        ("文档.pdf", b"%PDF", "「文档.pdf」无法识别这个录音文件"),
         ("空.mp3", b"", "「空.mp3」是空文件"),
     ],
 )
@@ -195,7 +195,7 @@ def test_bad_recordings_are_refused_clearly(app, series, name, data, message):
 def test_over_long_recording_is_refused(app, series, tmp_path):
     source = speech_file(tmp_path, "long.wav")
     with app.extensions["xiangyin.db"].session() as session:
-        with pytest.raises(RenderError, match="录音不能超过 0.05 分钟"):
+        with pytest.raises(RenderError, match="录音太长，最多 3 秒"):
             add_recording(session, session.get(Lesson, 1), "long.wav", source.read_bytes(),
                           settings_of(app).but(max_recording_minutes=0.05),  # three seconds
                           dialect="重庆话", speaker_name="", with_intro=False, user=None)

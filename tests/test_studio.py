@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from mutagen.flac import FLAC
 from sqlalchemy import func, select
 
 from audio.engines import SpeechRequest
@@ -80,7 +81,9 @@ def test_a_lesson_read_paragraph_by_paragraph_resumed_redone_and_assembled(app, 
     # reloaded on another day, the page opens where the reading stopped
     resumed = page_text(reader.get("/studio/1"))
     assert "第 3 段，共 3 段" in resumed and "我们一起学习党章" in resumed
-    assert reader.get("/studio/1/takes/1").data == takes[1]
+    kept = reader.get("/studio/1/takes/1")
+    assert kept.data[:4] == b"fLaC" and kept.mimetype == "audio/flac", "a take is kept as decoded, not as sent"
+    assert FLAC(io.BytesIO(kept.data)).info.length == pytest.approx(seconds(takes[1]), abs=0.05)
 
     assert send(reader, 2, takes[2]).json["done"] == 3
     run_jobs(app)
@@ -113,9 +116,9 @@ def test_only_the_speaker_and_admins_see_an_assignment(app, studio, admin):
 
 @pytest.mark.parametrize("paragraph, audio, name, reason", [
     (0, tone_wav(2, amplitude=0.0), "take.wav", "几乎没有声音"),
-    (0, tone_wav(0.2), "take.wav", "录得太短"),
-    (0, b"\x1aE\xdf\xa3" + bytes(range(256)) * 40, "take.webm", "无法播放"),
-    (0, b"MZ" + bytes(100), "take.exe", "格式不认识"),
+    (0, tone_wav(0.2), "take.wav", "录音太短"),
+    (0, b"\x1aE\xdf\xa3" + bytes(range(256)) * 40, "take.webm", "无法识别这个录音文件"),
+    (0, b"MZ" + bytes(100), "take.exe", "无法识别这个录音文件"),
     (7, tone_wav(2), "take.wav", "没有这一段"),
 ])
 def test_bad_takes_get_a_plain_reason_and_store_nothing(app, studio, paragraph, audio, name, reason):

@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from mutagen.mp3 import MP3
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -232,7 +233,9 @@ def test_delivered_pack_voice_note_and_lessons(app, community, freeze):
     fresh = phone.get(phone.get(f"/d/{community['token']}").headers["Location"])
     assert not re.search(r'name="delivered" value="pack" checked', fresh.get_data(as_text=True)), \
         "once delivered, the pack is no longer the default"
-    assert phone.get(f"/visits/{visit_id}/voice").data == note
+    kept = phone.get(f"/visits/{visit_id}/voice")
+    assert kept.mimetype == "audio/mpeg" and MP3(io.BytesIO(kept.data)).info.length >= 2.0, \
+        "the note is kept mastered, as an MP3 every phone plays"
     assert login(app, "vol2").get(f"/visits/{visit_id}/voice").status_code == 404
     timeline = page_text(phone.get(f"/members/{community['wang']}"))
     assert "U 盘学习包《冬季学习包（王秀英）》，一起听了第1课 学习党章" in timeline

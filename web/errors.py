@@ -9,12 +9,12 @@ from typing import Any
 
 from flask import g, jsonify, render_template, request
 
-from core.errors import Conflict, DomainError, Forbidden, Gone, Invalid, NotFound, TooMany
+from core.errors import Conflict, DomainError, Forbidden, Gone, Invalid, NotFound, TooMany, Unavailable
 
 STATUS: tuple[tuple[type[DomainError], int], ...] = (
-    (Gone, 410), (NotFound, 404), (Forbidden, 403), (Conflict, 409), (TooMany, 429), (Invalid, 422),
+    (Gone, 410), (NotFound, 404), (Forbidden, 403), (Conflict, 409), (TooMany, 429), (Unavailable, 503), (Invalid, 422),
 )
-TITLES = {410: "已停用", 404: "找不到页面", 403: "没有权限", 409: "操作冲突", 429: "太频繁了", 422: "请检查后再试"}
+TITLES = {410: "已停用", 404: "找不到页面", 403: "没有权限", 409: "操作冲突", 429: "太频繁了", 503: "请稍后再试", 422: "请检查后再试"}
 
 
 def status_for(error: DomainError) -> int:
@@ -38,8 +38,10 @@ def domain_error(error: DomainError):
 
     session().rollback()
     status = status_for(error)
+    # A phone's outbox waits this long before sending again.
+    retry = {"Retry-After": "10"} if status in (429, 503) else {}
     if wants_json():
-        return jsonify(ok=False, error=str(error)), status
+        return jsonify(ok=False, error=str(error)), status, retry
     refilled = g.pop("xiangyin_refill", None)
     if refilled is not None and isinstance(error, (Invalid, Conflict)):
         template, build, context = refilled
@@ -48,4 +50,4 @@ def domain_error(error: DomainError):
         values.setdefault("form", request.form)
         return render_template(template, error=str(error), **values), status
     template = "listen/error.html" if request.blueprint == "listen" else "error.html"
-    return render_template(template, title=TITLES[status], message=str(error)), status
+    return render_template(template, title=TITLES[status], message=str(error)), status, retry

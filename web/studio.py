@@ -67,7 +67,7 @@ def upload(assignment_id: int):
     if upload is None:
         return jsonify(ok=False, error="没有收到录音，请重录这一段"), 400
     take, created = add_take(session(), settings(), assignment, _user(), request.form.get("paragraph", -1, type=int),
-                             upload.read(MAX_TAKE_BYTES + 1), upload.filename or "")
+                             upload.read(MAX_TAKE_BYTES + 1))
     takes = latest_takes(session(), assignment)
     total = len(paragraphs(assignment.version.text))
     return jsonify(ok=True, created=created, paragraph=take.paragraph, done=len(takes), total=total,

@@ -13,9 +13,10 @@ from core.access import load_volunteers, member_for
 from core.audit import recent
 from core.clock import LOCAL_TZ
 from core.db import MAX_ID, utcnow
+from core.intake import discard
 from core.models import DELIVERED, DoorScan, Series, User, Visit
 from core.visits import (
-    MAX_VOICE_NOTE_BYTES, StandInNeeded, check_voice_note, VisitError, VisitInput, member_for_visit, packs_for,
+    MAX_VOICE_NOTE_BYTES, StandInNeeded, VisitError, keep_voice_note, take_voice_note, VisitInput, member_for_visit, packs_for,
     parse_local, parse_quarter, quarter_bounds, quarter_start, reach, record_visit, scan, visits_between,
     visits_per_volunteer, visits_xlsx,
 )
@@ -28,7 +29,6 @@ from web.auth import admin_required
 SHOWN = 200
 
 bp = Blueprint("visits", __name__)
-VOICE_NOTE_TYPES = {".m4a", ".mp3", ".amr", ".wav", ".webm", ".ogg", ".aac", ".3gp"}
 
 
 def _user() -> User:
@@ -77,10 +77,14 @@ def new(member_id: int):
         return render_template("visits/form.html", **_form_context(member, door_scan))
     refill("visits/form.html", lambda: _form_context(member, door_scan, request.form))
     data = _visit_input(door_scan)
-    visit, created = record_visit(session(), _user(), member, data)
-    if created:
-        _save_voice_note(visit)
-    session().commit()
+    note = _voice_note()
+    try:
+        visit, created = record_visit(session(), _user(), member, data)
+        if created and note is not None:
+            keep_voice_note(settings(), visit, note)
+        session().commit()
+    finally:
+        discard(note)
     message = f"已登记对 {member.name} 的走访" if created else "这条走访之前已经收到了"
     if wants_json():
         return jsonify(ok=True, visit_id=visit.id, created=created, message=message)
@@ -109,28 +113,12 @@ def _notes_dir() -> Path:
     return settings().paths.voice_notes
 
 
-def _save_voice_note(visit: Visit) -> None:
+def _voice_note():
+    """The uploaded voice note decoded, before the visit is written (core.intake)."""
     upload = request.files.get("voice_note")
     if upload is None or not upload.filename:
-        return
-    suffix = Path(upload.filename).suffix.lower()
-    if suffix not in VOICE_NOTE_TYPES:
-        raise VisitError("语音留言只支持常见的录音格式（m4a、mp3、amr、wav、webm、ogg）")
-    data = upload.read(MAX_VOICE_NOTE_BYTES + 1)
-    if len(data) > MAX_VOICE_NOTE_BYTES:
-        raise VisitError("语音留言太大（上限 20 MB）")
-    folder = _notes_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{visit.client_key}{suffix}"
-    temporary = folder / (name + ".part" + suffix)
-    temporary.write_bytes(data)
-    try:
-        check_voice_note(temporary)
-    except VisitError:
-        temporary.unlink(missing_ok=True)
-        raise
-    temporary.replace(folder / name)
-    visit.voice_note_path = name
+        return None
+    return take_voice_note(settings(), upload.read(MAX_VOICE_NOTE_BYTES + 1))
 
 
 @bp.route("/visits/<int:visit_id>/voice")

@@ -4,7 +4,7 @@ registers every table on Base.metadata for Alembic."""
 from core.models.accounts import ROLE_LABELS, ROLES, AuditEntry, LoginFailure, User
 from core.models.library import INTRO_MODES, Lesson, LessonVersion, LexiconEntry, Series, lesson_label
 from core.models.listening import (SHARE_KINDS, Listen, ListenDay, ListenDayMark, ListenDayMember, ListenDayPhones,
-                                   ListenDayStart, ListenerMessage, ListenSession, OfflineListen, ShareToken)
+                                   ListenDayStart, ListenerMessage, ListenSession, OfflineListen, ShareToken, UploadRefusal)
 from core.models.packs import Pack, PackItem
 from core.models.roll import DELIVERED, DoorCard, DoorScan, Member, Pairing, Visit, VisitLesson
 from core.models.work import (ACTIVE, ENDED, Job, JobWait, PackTarget, Rendition, RenditionKind, Status, StudioAssignment,
@@ -15,5 +15,5 @@ __all__ = [
     "DoorScan", "Job", "JobWait", "Lesson", "LessonVersion", "LexiconEntry", "Listen", "ListenDay", "ListenDayMark",
     "ListenDayMember", "ListenDayPhones", "ListenDayStart", "ListenerMessage", "ListenSession",
     "LoginFailure", "Member", "OfflineListen", "Pack", "PackItem", "PackTarget", "Pairing", "Rendition",
-    "RenditionKind", "Series", "ShareToken", "Status", "StudioAssignment", "StudioTake", "User", "Visit", "VisitLesson", "one_of",
+    "RenditionKind", "Series", "ShareToken", "Status", "StudioAssignment", "StudioTake", "UploadRefusal", "User", "Visit", "VisitLesson", "one_of",
 ]

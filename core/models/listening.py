@@ -247,3 +247,18 @@ class ListenerMessage(Base):
     lesson: Mapped[Lesson | None] = relationship()
     member: Mapped[Member | None] = relationship()
     handled_by: Mapped[User | None] = relationship()
+
+
+class UploadRefusal(Base):
+    """A recording a stranger sent that was refused (undecodable, silent, too long …). It
+    costs the server a decode, so it counts against the phone's and the address's daily
+    limits like a kept message does; otherwise refusals could be sent without end."""
+
+    __tablename__ = "upload_refusals"
+    __table_args__ = (Index("ix_upload_refusals_address_created", "address_key", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("listen_sessions.id", ondelete="CASCADE"), index=True)
+    address_key: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
