@@ -5,15 +5,18 @@ import gzip
 from collections.abc import Iterator
 from datetime import datetime
 
-from flask import Flask, current_app, g, redirect, render_template, request, stream_with_context, url_for
+from flask import Flask, Request, current_app, g, redirect, render_template, request, stream_with_context, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import DataError
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter
 
 from core import clock
 from core.clock import LOCAL_TZ
 from core.errors import DomainError
+from core.inputs import clean, clean_json
 from core.db import Database, MAX_ID
 from core.settings import Settings
 from core.lessons import format_duration
@@ -92,8 +95,39 @@ class BoundedInt(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+class CleanValues(ImmutableMultiDict):
+    """Query and form values (and their names) with control characters removed
+    (core.inputs); uploaded files pass untouched."""
+
+    def __init__(self, mapping=None) -> None:
+        if mapping is not None and not isinstance(mapping, dict):
+            mapping = [(clean(key), clean(value) if isinstance(value, str) else value) for key, value in mapping]
+        super().__init__(mapping)
+
+
+class CleanRequest(Request):
+    parameter_storage_class = CleanValues
+
+
+class CleanJSON(DefaultJSONProvider):
+    """JSON bodies read with `request.get_json`, cleaned like forms."""
+
+    def loads(self, s, **kwargs):
+        return clean_json(super().loads(s, **kwargs))
+
+
+def _clean_url_values(_endpoint: str | None, values: dict | None) -> None:
+    if values:
+        for name, value in values.items():
+            if isinstance(value, str):
+                values[name] = clean(value)
+
+
 def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = BoundedInt
+    app.request_class = CleanRequest
+    app.json = CleanJSON(app)
+    app.url_value_preprocessor(_clean_url_values)
     from web import auth, lexicon, library, listen, members, messages, packs, qr, renditions, stats, studio, users, visits
 
     csrf.init_app(app)

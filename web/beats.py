@@ -14,6 +14,7 @@ from http import HTTPStatus
 from sqlalchemy.exc import IntegrityError
 from werkzeug.http import parse_cookie
 
+from core.inputs import clean_json
 from core.db import MAX_ID
 from core.clock import within
 from core.errors import DomainError
@@ -69,7 +70,7 @@ class HeartbeatEndpoint:
         if not 0 < length <= MAX_BODY:
             return 400, {"error": "上报内容不完整"}
         try:
-            data = json.loads(environ["wsgi.input"].read(length).decode("utf-8"))
+            data = clean_json(json.loads(environ["wsgi.input"].read(length).decode("utf-8")))
             token, rendition_id, event = str(data["t"])[:64], int(data["r"]), str(data["e"])[:16]
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, OverflowError):
             return 400, {"error": "上报内容不完整"}

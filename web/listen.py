@@ -15,6 +15,7 @@ from sqlalchemy import select
 from audio.store import AudioStore
 from core.db import MAX_ID
 from core.models import Lesson, Rendition, ShareToken, Status
+from core.inputs import clean_json
 from core.offline import record_offline
 from core.shared import Generation, RedisGeneration, generation
 from core.messages import MAX_AUDIO_BYTES, MAX_TEXT_CHARS, Incoming, leave_message
@@ -270,7 +271,7 @@ def offline_listening():
     if (request.content_length or 0) > OFFLINE_MAX_BODY:
         return jsonify(error="上报内容太大"), 413
     try:
-        payload = json.loads(request.get_data(cache=False, as_text=True) or "{}")
+        payload = clean_json(json.loads(request.get_data(cache=False, as_text=True) or "{}"))
     except ValueError:
         return jsonify(error="上报内容不是有效的 JSON"), 400
     items = payload.get("items") if isinstance(payload, dict) else None
@@ -294,7 +295,7 @@ def leave(prefix: str, token: str):
     incoming = Incoming(
         token=token, client_id=request.form.get("client_id", "")[:64], lesson_id=request.form.get("lesson", type=int),
         text=request.form.get("text", "")[:MAX_TEXT_CHARS + 1],
-        audio=upload.read(MAX_AUDIO_BYTES + 1) if upload else None, audio_name=upload.filename or "" if upload else "")
+        audio=upload.read(MAX_AUDIO_BYTES + 1) if upload else None)
     _, created = leave_message(session(), settings(), sid, incoming, user_agent=request.user_agent.string,
                                address=address_key(request.remote_addr or "", settings().secret_key))
     return jsonify(ok=True, created=created)
