@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Connection, Table, func, inspect, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import Base, Database
 from core.errors import Conflict, Invalid
+from core.inputs import clean
 
 BATCH = 2000
 
@@ -25,6 +27,10 @@ class CopyRefused(Invalid):
 
 class CopyMismatch(Conflict):
     """A table that did not arrive as it left."""
+
+
+class CopyFailed(Conflict):
+    """The target refused a row (a value it cannot hold); the target was emptied again."""
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,12 @@ def _tables() -> list[Table]:
 
 
 def _rows(connection: Connection, table: Table) -> Iterator[dict]:
+    """Rows as they are copied: text without control characters (an old SQLite database may
+    hold NUL from before inputs were cleaned; PostgreSQL refuses it)."""
     order = list(table.primary_key.columns)
     result = connection.execution_options(yield_per=BATCH).execute(select(table).order_by(*order))
     for row in result.mappings():
-        yield dict(row)
+        yield {name: clean(value) if isinstance(value, str) else value for name, value in row.items()}
 
 
 def _plain(value):
@@ -101,28 +109,50 @@ def copy_database(source: Database, target_url: str,
         with target.engine.connect() as connection:
             _check_empty(connection)
         target.upgrade()
-        with source.engine.connect() as reader, target.engine.begin() as writer:
-            # Migrations seed a new database (the reading lexicon): the copy brings its own.
-            for table in reversed(_tables()):
-                writer.execute(table.delete())
-            for table in _tables():
-                batch: list[dict] = []
-                copied = 0
-                for row in _rows(reader, table):
-                    batch.append(row)
-                    if len(batch) == BATCH:
-                        writer.execute(table.insert(), batch)
-                        copied += len(batch)
-                        batch.clear()
-                if batch:
-                    writer.execute(table.insert(), batch)
-                    copied += len(batch)
-                if progress:
-                    progress(table.name, copied)
-            _reset_sequences(writer)
+        try:
+            _copy_rows(source, target, progress)
+        except SQLAlchemyError as exc:
+            _empty(target)
+            raise CopyFailed(f"复制没有完成：目标数据库拒绝了一行数据（{_reason(exc)}）。目标数据库已清空，"
+                             "可以直接重试；如果一直这样，请把这句话发给技术支持") from exc
         return verify_copy(source, target)
     finally:
         target.dispose()
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    original = getattr(exc, "orig", None) or exc
+    return (str(original).strip().splitlines() or [type(original).__name__])[0][:200]
+
+
+def _empty(target: Database) -> None:
+    """Every row out again (the schema stays), so a retry finds an empty database."""
+    with target.engine.begin() as writer:
+        for table in reversed(_tables()):
+            writer.execute(table.delete())
+
+
+def _copy_rows(source: Database, target: Database, progress: Callable[[str, int], None] | None) -> None:
+    """One transaction on the target: a refused row leaves none of the copy behind."""
+    with source.engine.connect() as reader, target.engine.begin() as writer:
+        # Migrations seed a new database (the reading lexicon): the copy brings its own.
+        for table in reversed(_tables()):
+            writer.execute(table.delete())
+        for table in _tables():
+            batch: list[dict] = []
+            copied = 0
+            for row in _rows(reader, table):
+                batch.append(row)
+                if len(batch) == BATCH:
+                    writer.execute(table.insert(), batch)
+                    copied += len(batch)
+                    batch.clear()
+            if batch:
+                writer.execute(table.insert(), batch)
+                copied += len(batch)
+            if progress:
+                progress(table.name, copied)
+        _reset_sequences(writer)
 
 
 def verify_copy(source: Database, target: Database) -> list[TableCopy]:

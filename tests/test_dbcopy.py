@@ -61,3 +61,44 @@ def test_db_copy_moves_every_row_verified_and_refuses_a_target_with_rows(make_ap
     assert "目标数据库不是空的" in again.output
     if target_name:
         postgres.drop(target_name)
+
+
+def test_odd_text_is_copied_clean_and_a_refused_row_leaves_the_target_empty(make_app, tmp_path, postgres):
+    """NUL in an old database's text (stored before inputs were cleaned) is copied without it;
+    a row the target refuses (an orphan left by an old bug) ends the copy with a Chinese
+    message, no traceback and an empty target, and the copy succeeds once the row is gone."""
+    folder = tmp_path / "community"
+    source = make_app(DATA_DIR=str(folder), DATABASE_URL=f"sqlite:///{folder / 'xiangyin.sqlite3'}")
+    add_user(source, "vol", "volunteer")
+    with source.extensions["xiangyin.db"].session() as session:
+        session.add(Member(name="王\x00秀英", notes="腿脚\x01不便"))
+        session.commit()
+    raw = source.extensions["xiangyin.db"].engine.raw_connection()
+    try:
+        raw.execute("PRAGMA foreign_keys=OFF")
+        raw.execute("INSERT INTO pairings (member_id, user_id, created_at) VALUES (99999, 99999, '2026-01-01 00:00:00')")
+        raw.commit()
+    finally:
+        raw.close()
+    target_name = postgres.create() if postgres is not None else None
+    target_url = postgres.url(target_name) if target_name else f"sqlite:///{tmp_path / 'county.sqlite3'}"
+
+    refused = source.test_cli_runner().invoke(cli, ["db", "copy", "--to", target_url])
+    assert refused.exit_code == 1 and "复制没有完成" in refused.output and "目标数据库已清空" in refused.output
+    assert "Traceback" not in refused.output
+    after = Database(target_url)
+    with after.engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            assert connection.scalar(text(f"SELECT COUNT(*) FROM {table.name}")) == 0, table.name
+    after.dispose()
+
+    with source.extensions["xiangyin.db"].engine.begin() as connection:
+        connection.execute(text("DELETE FROM pairings WHERE member_id = 99999"))
+    copied = source.test_cli_runner().invoke(cli, ["db", "copy", "--to", target_url])
+    assert copied.exit_code == 0, copied.output
+    after = Database(target_url)
+    with after.engine.connect() as connection:
+        assert connection.execute(text("SELECT name, notes FROM members")).one() == ("王秀英", "腿脚不便")
+    after.dispose()
+    if target_name:
+        postgres.drop(target_name)

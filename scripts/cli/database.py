@@ -21,7 +21,7 @@ def db_copy(target_url: str) -> None:
     音频文件不动：它们仍在 DATA_DIR 里。"""
     from sqlalchemy.exc import ArgumentError, OperationalError
 
-    from core.dbcopy import CopyMismatch, CopyRefused, copy_database
+    from core.dbcopy import CopyFailed, CopyMismatch, CopyRefused, copy_database
 
     def shown(table: str, rows: int) -> None:
         click.echo(f"  {table}：{rows} 行")
@@ -29,7 +29,7 @@ def db_copy(target_url: str) -> None:
     click.echo(f"正在复制到 {target_url.split('@')[-1]} …")
     try:
         tables = copy_database(database(), target_url, progress=shown)
-    except (CopyRefused, CopyMismatch) as exc:
+    except (CopyRefused, CopyMismatch, CopyFailed) as exc:
         fail(str(exc))
     except ArgumentError:
         fail("目标数据库的地址写法不对，应像 postgresql+psycopg://用户:密码@服务器/库名")
