@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, exists, or_, select, true
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from core.db import MAX_ID
@@ -30,6 +30,16 @@ class NotVisible(NotFound):
 
 def _paired(user: User):
     return exists().where(Pairing.member_id == Member.id, Pairing.user_id == user.id)
+
+
+def names_visible_member(user: User, column, *, nobody: bool = True):
+    """The rule as a WHERE clause, for any list built in SQL whose rows name a member in
+    `column` (a QR card, a message, a pack …). Rows that name nobody in particular are shown
+    when `nobody` (a general QR code is everyone's to print); admins see every row."""
+    if user.is_admin:
+        return true()
+    paired = exists().where(Pairing.member_id == column, Pairing.user_id == user.id)
+    return or_(column.is_(None), paired) if nobody else paired
 
 
 def members_query(user: User, include_inactive: bool = False) -> Select:
@@ -82,8 +92,7 @@ def packs_query(user: User) -> Select:
     query = select(Pack).order_by(Pack.id.desc())
     if not user.is_admin:
         mine = Pack.member_id.is_(None) & (Pack.created_by_id == user.id)
-        paired = exists().where(Pairing.member_id == Pack.member_id, Pairing.user_id == user.id)
-        query = query.where(or_(mine, paired))
+        query = query.where(or_(mine, names_visible_member(user, Pack.member_id, nobody=False)))
     return query
 
 

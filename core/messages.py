@@ -18,11 +18,11 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from core import intake
-from core.access import NotVisible, may_see_member
+from core.access import NotVisible, may_see_member, names_visible_member
 from core.db import hold, utcnow
 from core.intake import decode_upload, discard, master_to
 from core.errors import Conflict, Gone, Invalid, NotFound, TooMany
-from core.models import Lesson, ListenerMessage, ListenSession, Pairing, ShareToken, UploadRefusal, User
+from core.models import Lesson, ListenerMessage, ListenSession, ShareToken, UploadRefusal, User
 from core.plays import Rules, listen_session_for
 from core.settings import Settings
 from core.sharing import find_share, lesson_allowed
@@ -166,10 +166,7 @@ def _keep_audio(settings: Settings, data: bytes) -> tuple[str, float]:
 
 def _visible(user: User):
     """Admins see every message; a volunteer those of the members paired with them."""
-    if user.is_admin:
-        return []
-    paired = select(Pairing.member_id).where(Pairing.user_id == user.id)
-    return [ListenerMessage.member_id.in_(paired)]
+    return [names_visible_member(user, ListenerMessage.member_id, nobody=False)]
 
 
 def inbox(session: Session, user: User, *, handled: bool, limit: int = 200) -> list[ListenerMessage]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from core.access import members_for
+from core.access import members_for, names_visible_member
 from core.audit import Actor, audit
 from core.db import utcnow
 from core.models import Lesson, LessonVersion, Member, Rendition, RenditionKind, Series, ShareToken, Status, User
@@ -238,9 +238,14 @@ def sheet_cards(
     return cards
 
 
-def list_shares(session: Session, series_id: int | None = None) -> list[ShareToken]:
-    """Codes of a series (its own and its lessons'), or all codes; newest first."""
+def list_shares(session: Session, series_id: int | None = None, user: User | None = None) -> list[ShareToken]:
+    """Codes of a series (its own and its lessons'), or all codes; newest first. A signed-in
+    volunteer sees the general codes and the personal cards of members paired with them: a
+    card's token plays, and leaves messages, as that member. None: the operator at the
+    command line."""
     query = select(ShareToken).order_by(ShareToken.revoked_at.is_not(None), ShareToken.id.desc())
+    if user is not None:
+        query = query.where(names_visible_member(user, ShareToken.member_id))
     if series_id is not None:
         lesson_ids = select(Lesson.id).where(Lesson.series_id == series_id)
         query = query.where((ShareToken.series_id == series_id) | ShareToken.lesson_id.in_(lesson_ids))

@@ -23,7 +23,7 @@ from core.sharing import share_for
 from core.visits import issue_card
 from tests.helpers.web import Client, add_user
 
-WORLD_MEMBER = "王秀英"
+WORLD_MEMBER = "甄秋菊"  # a name no page uses as an example
 DATABASE_FILE = "xiangyin.sqlite3"  # the default DATABASE_URL under DATA_DIR
 
 

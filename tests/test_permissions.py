@@ -104,3 +104,69 @@ def test_a_stand_in_visit_is_recorded_as_such(app, world):
     assert other.get(f"/visits/new/{world['ids']['member_id']}").status_code == 404
     timeline = page_text(world["admin"].get(f"/members/{world['ids']['member_id']}"))
     assert "代访" in timeline
+
+
+def _text_of(response) -> str:
+    """What a person would read in the answer: a page, JSON or CSV as text, a PDF through
+    pdftotext, a spreadsheet cell by cell."""
+    data = response.get_data()
+    if data.startswith(b"%PDF"):
+        import subprocess
+
+        from tests.helpers.tools import require_tool
+
+        return subprocess.run([require_tool("pdftotext"), "-", "-"], input=data, capture_output=True,
+                              check=True).stdout.decode()
+    if data.startswith(b"PK"):
+        import io
+
+        from openpyxl import load_workbook
+
+        try:
+            book = load_workbook(io.BytesIO(data), read_only=True)
+        except Exception:  # a zip that is not a workbook (a pack): its bytes as they are
+            return data.decode("utf-8", "replace")
+        return "\n".join(str(cell) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True)
+                         for cell in row if cell is not None)
+    return data.decode("utf-8", "replace")
+
+
+def test_no_list_shows_a_member_or_a_card_of_another_volunteer(app, world):
+    """Every page without a member in its address, read as another volunteer: the member's
+    name and the token of their personal card (which plays and leaves messages as them) are
+    nowhere — in pages, JSON, CSV, spreadsheets or PDFs."""
+    from core.models import Lesson, ListenerMessage, ListenSession, Member
+    from core.sharing import share_for
+
+    with app.extensions["xiangyin.db"].session() as session:
+        member = session.scalars(select(Member)).one()
+        lesson = session.scalars(select(Lesson)).first()
+        token = share_for(session, lesson=lesson, member=member).token
+        series_card = share_for(session, series=lesson.series, member=member).token
+        phone = ListenSession(sid="p" * 32, share_token_id=None)
+        session.add(phone)
+        session.flush()
+        session.add(ListenerMessage(session_id=phone.id, client_id="msg-00000001", member_id=member.id,
+                                    lesson_id=lesson.id, text="我想再听一遍", created_at=lesson.series.created_at))
+        session.commit()
+        values = {"series_id": lesson.series_id, "lesson_id": lesson.id}
+    seen, checked = [], 0
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint.startswith(("listen.", "static")) or \
+                set(rule.arguments) & MEMBER_ARGS or set(rule.arguments) - set(values):
+            continue
+        url = rule.rule
+        for name in rule.arguments:
+            url = url.replace(f"<int:{name}>", str(values[name])).replace(f"<{name}>", str(values[name]))
+        for who in ("other", "paired"):
+            response = world[who].get(url)
+            text = _text_of(response) if response.status_code == 200 else ""
+            found = [secret for secret in (NAME, token, series_card) if secret in text]
+            if who == "other" and found:
+                seen.append((url, found))
+            if who == "paired" and rule.endpoint == "qr.series_codes":
+                assert token in text and NAME in text, "the paired volunteer still sees the card"
+        checked += 1
+    printed = world["other"].post(f"/series/{values['series_id']}/qr.pdf", {"layout": "cards"})
+    assert printed.status_code == 200 and NAME not in _text_of(printed)
+    assert checked > 20 and not seen, seen

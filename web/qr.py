@@ -19,7 +19,7 @@ bp = Blueprint("qr", __name__)
 @bp.route("/series/<int:series_id>/qr")
 def series_codes(series_id: int):
     series = session().get(Series, series_id) or abort(404)
-    shares = list_shares(session(), series.id)
+    shares = list_shares(session(), series.id, current_user._get_current_object())
     plays = dict(session().execute(
         select(Listen.share_token_id, func.count()).where(Listen.counted_at.is_not(None)).group_by(Listen.share_token_id)
     ).all())
