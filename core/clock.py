@@ -81,3 +81,9 @@ def within(clock: Clock | None) -> Iterator[None]:
         yield
     finally:
         leave()
+
+
+def local_day_start(moment: datetime) -> datetime:
+    """The start, in UTC, of the Beijing day that holds `moment`: where daily limits reset."""
+    local = moment.astimezone(LOCAL_TZ)
+    return datetime.combine(local.date(), datetime.min.time(), LOCAL_TZ).astimezone(timezone.utc)

@@ -75,6 +75,14 @@ class StagingArea:
                 os.rename(claimed, self.root / token)
             raise
         shutil.rmtree(claimed, ignore_errors=True)
+        # Remembered (until purged with the old batches) so a late second tap is told the
+        # batch was imported rather than that it never existed.
+        with contextlib.suppress(OSError):
+            (self.root / f".imported-{token}").mkdir()
+
+    def imported(self, token: str) -> bool:
+        """Whether this batch was imported here (recently: markers age out like batches)."""
+        return self._valid(token) and (self.root / f".imported-{token}").is_dir()
 
     @staticmethod
     def _read(batch: Path) -> tuple[list[tuple[str, bytes]], dict] | None:

@@ -6,8 +6,10 @@ scan, even when the form reaches the server hours later from a phone that lost i
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -20,9 +22,9 @@ from core import intake
 from core.access import NotVisible, may_see_member, member_for, members_query
 from core.audit import Actor, audit
 from core.clock import LOCAL_TZ
-from core.db import UTCDateTime, utcnow
+from core.db import UTCDateTime, hold, utcnow
 from core.errors import Conflict, Forbidden, Gone, Invalid, NotFound
-from core.intake import decode_upload, master_to
+from core.intake import decode_upload, discard, master_to
 from core.settings import Settings
 from core.models import (
     DELIVERED, DoorCard, DoorScan, Lesson, Listen, ListenerMessage, Member, Pack, Pairing, ShareToken, User, Visit,
@@ -187,21 +189,28 @@ def parse_local(value: str) -> datetime:
 
 
 def take_voice_note(settings: Settings, data: bytes) -> Taken:
-    """A voice note is judged by its content and decoded once, bounded, before anything about
-    the visit is written: random bytes, an empty or silent file would otherwise sit in the
-    member's record as if it said something. The caller keeps it with `keep_voice_note` or
-    drops it with `core.intake.discard`."""
+    """A voice note is judged by its content, decoded once, bounded, and mastered before
+    anything about the visit is written: random bytes, an empty or silent file would
+    otherwise sit in the member's record as if it said something. Returns it as an MP3 under
+    a temporary name; the caller keeps it with `keep_voice_note` or drops it with
+    `core.intake.discard`."""
     if len(data) > MAX_VOICE_NOTE_BYTES:
         raise VisitError(f"语音留言太大（上限 {MAX_VOICE_NOTE_BYTES // 1024 // 1024} MB）")
-    return decode_upload(data, settings.paths.voice_notes, intake.VOICE_NOTE, VisitError)
+    folder = settings.paths.voice_notes
+    taken = decode_upload(data, folder, intake.VOICE_NOTE, VisitError)
+    mastered = folder / f".tmp-{uuid.uuid4().hex}.mp3"
+    try:
+        master_to(taken, mastered, "走访语音留言", settings.org_name, MAX_VOICE_NOTE_SECONDS)
+    except Invalid as exc:
+        raise VisitError(str(exc)) from None
+    finally:
+        discard(taken)
+    return dataclasses.replace(taken, path=mastered)
 
 
 def keep_voice_note(settings: Settings, visit: Visit, note: Taken) -> None:
     name = f"{visit.client_key}.mp3"
-    try:
-        master_to(note, settings.paths.voice_notes / name, "走访语音留言", settings.org_name, MAX_VOICE_NOTE_SECONDS)
-    except Invalid as exc:
-        raise VisitError(str(exc)) from None
+    note.path.replace(settings.paths.voice_notes / name)
     visit.voice_note_path = name
 
 
@@ -221,6 +230,9 @@ def record_visit(session: Session, user: User, member: Member, data: VisitInput,
             raise VisitError("签到记录不对，请重新扫描党员家里的签到卡")
     if not (door_scan is not None and door_scan.stand_in) and not may_see_member(session, user, member.id):
         raise NotVisible()
+    # The same form sent twice at once (an outbox resending as the first answer is lost):
+    # the second waits here for the first, then finds its visit.
+    hold(session, f"visit:{data.client_key}")
     existing = session.scalar(select(Visit).where(Visit.client_key == data.client_key))
     if existing is not None:
         if existing.member_id != member.id:

@@ -174,7 +174,10 @@ def upload_confirm(series_id: int, token: str):
     series = _series_or_404(series_id)
     staged = _staging().load(token)
     if staged is None:
-        flash("这批上传已过期，请重新上传", "error")
+        if _staging().imported(token):
+            flash("这批讲稿已经导入过了", "info")
+        else:
+            flash("这批上传已过期，请重新上传", "error")
         return redirect(url_for("library.series_detail", series_id=series.id), 303)
     files, meta = staged
     if meta.get("series_id") != series.id:

@@ -275,7 +275,8 @@ def offline_listening():
     except ValueError:
         return jsonify(error="上报内容不是有效的 JSON"), 400
     items = payload.get("items") if isinstance(payload, dict) else None
-    stored = record_offline(session(), sid, items, Rules.of(settings()))
+    stored = record_offline(session(), sid, items, Rules.of(settings()),
+                            address=address_key(request.remote_addr or "", settings().secret_key))
     return jsonify(stored=stored)
 
 

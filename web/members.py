@@ -146,8 +146,14 @@ def import_upload():
     return redirect(url_for("members.import_preview", token=token), 303)
 
 
+class AlreadyImported(Exception):
+    """The batch was imported by an earlier confirmation (a double tap, a second tab)."""
+
+
 def _staged(token: str):
     staged = _staging().load(token)
+    if staged is None and _staging().imported(token):
+        raise AlreadyImported()
     if staged is None or staged[1].get("kind") != "members":
         abort(404, "这份名册已经导入了，或者已过期；需要时请重新上传")
     (filename, data), = staged[0]
@@ -157,7 +163,11 @@ def _staged(token: str):
 @bp.route("/import/<token>", methods=["GET", "POST"])
 @admin_required
 def import_preview(token: str):
-    filename, table = _staged(token)
+    try:
+        filename, table = _staged(token)
+    except AlreadyImported:
+        flash("这份名册已经导入过了", "info")
+        return redirect(url_for("members.index"), 303)
     if request.method == "POST":
         mapping = {f.key: (int(request.form[f.key]) if request.form.get(f.key, "").isdigit() else None) for f in FIELDS}
     else:

@@ -213,6 +213,8 @@ class OfflineListen(Base):
     listened: Mapped[float] = mapped_column(default=0.0)
     began_at: Mapped[datetime] = mapped_column(UTCDateTime())  # as the phone says
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # When the phone first reported it: the day it counts against the daily caps.
+    first_received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     counted: Mapped[bool] = mapped_column(default=False, server_default=false())
     completed: Mapped[bool] = mapped_column(default=False, server_default=false())
 

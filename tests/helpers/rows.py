@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.lessons import add_lesson
 from core.models import (AuditEntry, DoorScan, Job, LexiconEntry, Listen, ListenerMessage, ListenSession, LoginFailure, Member,
-                         OfflineListen, Pack, PackItem, Pairing, Rendition, Series, StudioAssignment, StudioTake, User,
+                         OfflineListen, Pack, PackItem, Pairing, Rendition, Series, StudioAssignment, StudioTake, UploadRefusal, User,
                          Visit)
 from core.sharing import share_for
 from core.visits import issue_card
@@ -80,6 +80,7 @@ def seed(app, rows: int) -> dict:
         session.flush()
         session.add_all(StudioTake(assignment_id=a.id, paragraph=0, sha256=f"{a.id:064d}", path=f"takes/{a.id}.webm",
                                    duration=12.0, created_by_id=volunteer.id) for a in assignments)
+        session.add(UploadRefusal(kind="message", session_id=listen_session.id, address_key="a" * 32, created_at=NOW))
         session.add(LoginFailure(username="nobody", address="127.0.0.1", failures=1))
         session.add(LexiconEntry(written="乡音测试词", spoken="乡音测试词", note=""))
         series_token = share_for(session, series=series).token
