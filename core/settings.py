@@ -115,6 +115,10 @@ class Settings:
     # The embedded server: a meeting room of phones keeps many idle keep-alive connections open.
     server_connection_limit: int = 4000
     server_idle_timeout: int = 30
+    # A request's headers must arrive within this many seconds (one packet for a real phone),
+    # and one address may hold this many connections that have not yet sent a whole header.
+    server_header_timeout: int = 10
+    server_unproven_per_address: int = 256
     # Proxies in front of the app (nginx: 1) whose X-Forwarded-For/-Proto are believed.
     proxy_count: int = 0
     # nginx serves the audio files itself: the app checks the code and answers with this

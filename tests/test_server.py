@@ -1,5 +1,6 @@
-"""The real servers against idle and slow clients: a meeting room of phones holding keep-alive
-connections, and clients that never finish their headers, must not stall the listen page."""
+"""The real servers against idle and trickling clients: a meeting room of phones holding
+keep-alive connections, and thousands of sockets that send their headers a byte at a time,
+must not stall the page another phone asks for."""
 from __future__ import annotations
 
 import contextlib
@@ -26,7 +27,9 @@ from tests.helpers.tools import require_tool
 pytestmark = pytest.mark.slow  # starts real servers
 
 ROOT = Path(__file__).resolve().parent.parent
-IDLE, SLOW = 1000, 100
+IDLE, TRICKLING = 1000, 4000
+# Longer than the embedded server's header deadline (10 s) and nginx's (client_header_timeout).
+TRICKLE_SECONDS = 16
 
 
 @dataclass
@@ -58,32 +61,53 @@ def timed_get(port: int, path: str = "/login") -> tuple[float, int, str]:
     return time.monotonic() - start, status, answer
 
 
-def hog(port: int) -> list[socket.socket]:
-    """IDLE connections that send nothing and SLOW ones stuck halfway through their headers."""
+def hog(port: int) -> tuple[list[socket.socket], list[socket.socket]]:
+    """IDLE connections that send nothing and TRICKLING ones that have begun their headers."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 8192)), hard))
-    held = []
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 16384)), hard))
+    idle, trickling = [], []
     for _ in range(IDLE):
-        held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
-    for _ in range(SLOW):
+        idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+    for _ in range(TRICKLING):
         conn = socket.create_connection(("127.0.0.1", port), timeout=5)
-        conn.sendall(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow")
-        held.append(conn)
-    return held
+        with contextlib.suppress(OSError):
+            conn.sendall(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow")
+        conn.setblocking(False)
+        trickling.append(conn)
+    return idle, trickling
+
+
+def timed_from(port: int, source: str, path: str = "/login") -> tuple[float, int, str]:
+    """A request from another phone (another loopback address than the crowd's)."""
+    start = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0)) as conn:
+        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    answer = b"".join(chunks).decode("utf-8", "replace")
+    return time.monotonic() - start, int(answer.split(" ", 2)[1]), answer
 
 
 def assert_still_answers(port: int) -> None:
+    """While IDLE sockets sit open and TRICKLING ones each send one more header byte every
+    two seconds, for longer than any header deadline, the login page answers another phone
+    within a second every time it asks."""
     for _ in range(4):  # the first request of a process compiles templates: not what is measured
         timed_get(port)
-    held = hog(port)
+    idle, trickling = hog(port)
     try:
-        time.sleep(0.5)
-        for _ in range(3):
-            seconds, status, answer = timed_get(port)
+        ends = time.monotonic() + TRICKLE_SECONDS
+        while time.monotonic() < ends:
+            for conn in trickling:
+                with contextlib.suppress(OSError):
+                    conn.send(b"x")
+            seconds, status, answer = timed_from(port, "127.0.0.2")
             assert status == 200 and "登录" in answer, answer[:300]
-            assert seconds < 1.0, f"login page took {seconds:.2f} s with {IDLE} idle and {SLOW} slow clients"
+            assert seconds < 1.0, f"login page took {seconds:.2f} s with {IDLE} idle and {TRICKLING} trickling clients"
+            time.sleep(2)
     finally:
-        for conn in held:
+        for conn in idle + trickling:
             conn.close()
 
 
@@ -95,13 +119,44 @@ def migrated(make_app, data_dir):
     return env
 
 
-def test_embedded_server_survives_idle_and_slow_clients(migrated):
+def test_embedded_server_survives_idle_and_trickling_clients(migrated):
     port = free_port()
     command = [sys.executable, "-c", "from scripts.cli import cli; cli()", "run", "--port", str(port), "--no-worker"]
     server = subprocess.Popen(command, env=migrated, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_for(port, server)
         assert_still_answers(port)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_a_header_sent_a_byte_at_a_time_is_cut_off_at_the_deadline(migrated):
+    port = free_port()
+    command = [sys.executable, "-c", "from scripts.cli import cli; cli()", "run", "--port", str(port), "--no-worker"]
+    server = subprocess.Popen(command, env={**migrated, "XIANGYIN_SERVER_HEADER_TIMEOUT": "2"},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for(port, server)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            started = time.monotonic()
+            closed = False
+            for byte in b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: trickle-trickle-trickle":
+                try:
+                    conn.sendall(bytes([byte]))
+                    conn.settimeout(0.4)
+                    if conn.recv(1) == b"":
+                        closed = True
+                        break
+                except TimeoutError:
+                    continue
+                except OSError:
+                    closed = True
+                    break
+            assert closed, "the trickling header was never cut off"
+            assert time.monotonic() - started < 8
+        seconds, status, _ = timed_get(port)
+        assert status == 200 and seconds < 1.0
     finally:
         server.terminate()
         server.wait(10)
@@ -129,10 +184,10 @@ def nginx_in_front(env: dict, tmp_path: Path, audio: Path | None = None) -> Iter
     (prefix / "nginx.conf").write_text(f"""
 {user}
 worker_processes 1;
-worker_rlimit_nofile 8192;
+worker_rlimit_nofile 32768;
 pid {prefix}/nginx.pid;
 error_log {prefix}/logs/error.log;
-events {{ worker_connections 4096; }}
+events {{ worker_connections 16384; }}
 http {{
     access_log off;
     client_body_temp_path {prefix}/body;
@@ -159,7 +214,7 @@ http {{
         app_server.wait(10)
 
 
-def test_nginx_in_front_of_gunicorn_survives_idle_and_slow_clients(migrated, tmp_path):
+def test_nginx_in_front_of_gunicorn_survives_idle_and_trickling_clients(migrated, tmp_path):
     with nginx_in_front(migrated, tmp_path) as (_, proxy_port):
         assert_still_answers(proxy_port)
 
