@@ -1,6 +1,7 @@
 """The importer on real files: every encoding, docx, Markdown, zips, and every bad input."""
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import os
@@ -127,6 +128,35 @@ def test_docx_paragraphs_headings_and_tables(tmp_path):
         "第一段：认真学习党的理论。\n\n# 一、交纳党费\n按月交纳，月收入3000元以下的交纳0.5%。\n"
         "收入，比例\n3000元以下，0.5%\n谢谢收听。"
     )
+
+
+def test_docx_text_reads_merged_cells_tabs_and_breaks_once():
+    document = docx.Document()
+    paragraph = document.add_paragraph("时间：")
+    paragraph.add_run("上午").add_tab()
+    paragraph.add_run("九点").add_break()
+    paragraph.add_run("地点：会议室")
+    table = document.add_table(rows=3, cols=3)
+    table.cell(0, 0).merge(table.cell(0, 2)).text = "学习安排"
+    table.cell(1, 0).merge(table.cell(2, 0)).text = "周一"
+    table.cell(1, 1).text, table.cell(2, 1).text = "党章", "党史"
+    buffer = io.BytesIO()
+    document.save(buffer)
+    script = parse_script("安排.docx", buffer.getvalue(), LIMITS)
+    assert script.title == "时间：上午 九点" and script.text.startswith("地点：会议室\n"), "a break starts a line"
+    assert "学习安排\n周一，党章\n党史" in script.text
+
+
+def test_a_docx_that_unpacks_to_too_much_xml_is_refused_at_once():
+    document = docx.Document()
+    paragraph = document.add_paragraph("字")._p
+    for _ in range(400_000):  # 14 MB of XML in a 70 KB file
+        document.element.body.append(copy.deepcopy(paragraph))
+    buffer = io.BytesIO()
+    document.save(buffer)
+    assert len(buffer.getvalue()) < 200_000
+    with pytest.raises(ImportRefused, match="展开后内容太多"):
+        parse_script("炸弹.docx", buffer.getvalue(), LIMITS)
 
 
 def test_markdown_headings_become_title_and_sections():
