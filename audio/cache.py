@@ -12,6 +12,7 @@ import io
 import json
 import os
 import tempfile
+import threading
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,9 +61,77 @@ def audio_duration(data: bytes, fmt: str) -> float:
     raise ValueError(f"unknown format {fmt}")
 
 
+# A reply shorter than this share of the length the voice's own pace predicts is cut short.
+SHORT_SHARE = 0.6
+# Until a voice has spoken this much, nothing is judged by its pace (too little to know it).
+PACE_MIN_UNITS = 60
+
+
+class Paces:
+    """Seconds each voice (engine, voice, rate, model version) really takes per spoken unit,
+    learned from the segments it spoke and kept beside the cache, so a reply that says only
+    part of its text is recognised: the online service sometimes ends normally after half a
+    sentence, with a whole and valid MP3. The pace is the median of the voice's recent
+    segments (weighted by their length), so the odd short reply accepted before the pace was
+    known does not drag it down."""
+
+    RECENT = 200
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._samples: dict[str, list[list[float]]] = {}
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            self._samples = {key: [[float(pace), float(units)] for pace, units in samples][-self.RECENT:]
+                             for key, samples in loaded.items()}
+        except (OSError, ValueError, TypeError, AttributeError):
+            pass
+
+    def pace(self, voice_key: str) -> float | None:
+        with self._lock:
+            samples = sorted(self._samples.get(voice_key, ()))
+        total = sum(units for _, units in samples)
+        if len(samples) < 3 or total < PACE_MIN_UNITS:
+            return None
+        running = 0.0
+        for pace, units in samples:
+            running += units
+            if running >= total / 2:
+                return pace
+        return samples[-1][0]
+
+    def expected(self, voice_key: str, text: str) -> float | None:
+        """Seconds this voice should take to say `text`; None while its pace is unknown."""
+        pace = self.pace(voice_key)
+        return None if pace is None else pace * spoken_units(text)
+
+    def learn(self, voice_key: str, text: str, seconds: float) -> None:
+        units = spoken_units(text)
+        if units < 4:
+            return  # a word or two is mostly its pause
+        with self._lock:
+            samples = self._samples.setdefault(voice_key, [])
+            samples.append([seconds / units, float(units)])
+            del samples[:-self.RECENT]
+            snapshot = json.dumps(self._samples)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.path, snapshot.encode())
+
+
+def too_short(text: str, seconds: float, expected: float | None) -> str | None:
+    """Why audio of `seconds` cannot be all of `text` (None: it can be)."""
+    if not plausible_duration(text, seconds):
+        return f"合成的声音长度不合理（{seconds:.1f} 秒）"
+    if expected is not None and seconds < SHORT_SHARE * expected:
+        return f"合成的声音只有应有长度的 {seconds / expected:.0%}（{seconds:.1f} 秒，应约 {expected:.1f} 秒）"
+    return None
+
+
 class SegmentCache:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self.paces = Paces(self.root / "paces.json")
 
     @staticmethod
     def key(text: str, engine: str, engine_voice: str, rate: int, pitch: int, engine_version: str) -> str:
@@ -72,7 +141,9 @@ class SegmentCache:
     def _path(self, key: str, fmt: str) -> Path:
         return self.root / key[:2] / f"{key}.{fmt}"
 
-    def get(self, key: str, text: str) -> CachedSegment | None:
+    def get(self, key: str, text: str, expected: float | None = None) -> CachedSegment | None:
+        """The segment, if it is whole and as long as `text` needs (re-checked against the
+        voice's pace as now known: a cut-short reply cached before is spoken again)."""
         for fmt in FORMATS:
             path = self._path(key, fmt)
             if not path.is_file():
@@ -92,7 +163,7 @@ class SegmentCache:
                 duration = audio_duration(data, fmt)
             except (ValueError, NotMp3):
                 duration = -1.0
-            if duration > 0 and plausible_duration(text, duration):
+            if duration > 0 and too_short(text, duration, expected) is None:
                 return CachedSegment(path, fmt, duration)
             # Complete as written but not speech of this text: never worth keeping.
             path.unlink(missing_ok=True)
@@ -110,10 +181,11 @@ class SegmentCache:
             return None
         return record if isinstance(record, dict) else None
 
-    def put(self, key: str, audio: SpeechAudio) -> CachedSegment:
+    def put(self, key: str, audio: SpeechAudio, expected: float | None = None) -> CachedSegment:
         path = self._path(key, audio.format)
         path.parent.mkdir(parents=True, exist_ok=True)
-        record = {"size": len(audio.data), "sha256": hashlib.sha256(audio.data).hexdigest()}
+        record = {"size": len(audio.data), "sha256": hashlib.sha256(audio.data).hexdigest(),
+                  "seconds": round(audio.duration, 3), "expected": round(expected, 3) if expected else None}
         _atomic_write(path, audio.data)
         _atomic_write(self._record_path(path), json.dumps(record).encode())
         return CachedSegment(path, audio.format, audio.duration)

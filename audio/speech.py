@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from audio.cache import SegmentCache, plausible_duration
+from audio.cache import SegmentCache, too_short
 from audio.engines import Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechConfig, SpeechRequest
 from audio.segment import Segment, segment_text
 from audio.voices import Voice, folder_voices, get_voice
@@ -142,10 +142,12 @@ class Speaker:
         keys = [
             SegmentCache.key(s.text, engine.name, voice.engine_voice, rate, pitch, version) for s in segments
         ]
+        paces = self.cache.paces
+        voice_key = f"{engine.name}|{voice.engine_voice}|{rate}|{pitch}|{version}"
         done: list[SpokenSegment | None] = [None] * len(segments)
         missing = []
         for index, (segment, key) in enumerate(zip(segments, keys)):
-            cached = self.cache.get(key, segment.text)
+            cached = self.cache.get(key, segment.text, paces.expected(voice_key, segment.text))
             if cached:
                 done[index] = SpokenSegment(segment.text, segment.pause, cached.path, cached.format, cached.duration)
             else:
@@ -154,18 +156,23 @@ class Speaker:
         if progress:
             progress(hits, len(segments))
 
+        def judge(request: SpeechRequest, audio: SpeechAudio) -> str | None:
+            return too_short(request.text, audio.duration, paces.expected(voice_key, request.text))
+
         def store(position: int, audio: SpeechAudio) -> None:
             index = missing[position]
             segment = segments[index]
-            if not plausible_duration(segment.text, audio.duration):
-                raise EngineError(f"合成的声音长度不合理（{audio.duration:.1f} 秒）：{segment.text[:20]}……")
-            cached = self.cache.put(keys[index], audio)
+            expected = paces.expected(voice_key, segment.text)
+            if problem := too_short(segment.text, audio.duration, expected):
+                raise EngineError(f"{problem}：{segment.text[:20]}……")
+            paces.learn(voice_key, segment.text, audio.duration)
+            cached = self.cache.put(keys[index], audio, expected)
             done[index] = SpokenSegment(segment.text, segment.pause, cached.path, cached.format, cached.duration)
             if progress:
                 progress(sum(1 for item in done if item is not None), len(segments))
 
         requests = [SpeechRequest(segments[i].text, voice, rate, pitch) for i in missing]
-        engine.synthesize_many(requests, store, deadline=self.clock() + self.lesson_deadline)
+        engine.synthesize_many(requests, store, deadline=self.clock() + self.lesson_deadline, judge=judge)
         return SpeechResult(
             requested=requested,
             voice=voice,

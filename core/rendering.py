@@ -115,6 +115,12 @@ def request_render(
     bitrate = settings.audio_bitrate
     key = render_key(version, voice.id, rate, intro, series.closing_text, bitrate)
     rendition = session.scalar(select(Rendition).where(Rendition.render_key == key))
+    if rendition is not None and stood_in(rendition) and _can_speak(settings, voice):
+        # Audio another voice made while this one was out answers no request for this one:
+        # it keeps its file and plays until the new audio is done (then it is old audio).
+        rendition.render_key = None
+        session.flush()
+        rendition = None
     if rendition is None:
         rendition = Rendition(
             lesson=lesson, version=version, kind=RenditionKind.TTS, render_key=key, voice_id=voice.id, rate=rate,
@@ -131,6 +137,18 @@ def request_render(
     job = enqueue(session, "render", {"rendition_id": rendition.id}, active_key=f"rendition:{rendition.id}",
                   group_key=_group(series.id), rendition_id=rendition.id)
     return rendition, job
+
+
+def stood_in(rendition: Rendition) -> bool:
+    """Finished by another voice because the one asked for could not speak then."""
+    return (rendition.kind == RenditionKind.TTS and rendition.status == Status.DONE
+            and bool(rendition.actual_voice_id) and rendition.actual_voice_id != rendition.voice_id)
+
+
+def _can_speak(settings: Settings, voice) -> bool:
+    from core.voices import unusable_message
+
+    return unusable_message(settings, voice) is None
 
 
 def request_series(session: Session, series: Series, settings: Settings, **options) -> list[tuple[Rendition, Job | None]]:

@@ -9,12 +9,16 @@ import time
 import pytest
 
 from audio.mp3 import _BITRATES, _SAMPLE_RATES, _skip_id3v2, mp3_info
+from audio.cache import SegmentCache
+from audio.engines import SpeechAudio
+from audio.segment import segment_text
 from audio.speech import build_speaker
+from audio.voices import get_voice
 from core.worker import InProcessRunner
 from core.lessons import add_lesson, create_series
 from core.models import Lesson, Rendition
 from core.rendering import request_render
-from tests.helpers.fake_edge import FakeEdgeServer
+from tests.helpers.fake_edge import FakeEdgeServer, speech_mp3
 from app import settings_of
 
 pytestmark = pytest.mark.slow  # renders audio under injected faults
@@ -151,5 +155,90 @@ def test_the_cli_names_this_runs_fallbacks_by_lesson(make_app, server, data_dir)
            "XIANGYIN_EDGE_ATTEMPTS": "1"}
     result = CliRunner().invoke(cli, ["render", "--series", str(series_id), "--voice", "mandarin-xiaoxiao"], env=env)
     assert result.exit_code == 0, result.output
-    assert "这次有 1 课" in result.output and "第2课 用电安全" in result.output, result.output
-    assert "第1课 停电通知" not in result.output.split("这次有")[1]
+    # The earlier run's stand-in answers no request for the online voice: it is tried again.
+    assert "这次有 2 课" in result.output, result.output
+    assert "第1课 停电通知" in result.output.split("这次有")[1] and "第2课 用电安全" in result.output
+
+
+WARM_UP = ("各位党员同志，大家好。\n今天我们一起学习党章的第一部分，了解党员应当履行的义务。\n"
+           "请大家认真听，有不明白的地方可以留言。\n志愿者下次上门时，再给大家讲一讲。")
+TARGET = ("党员要按时参加组织生活。党员要按时交纳党费。党员要关心群众，帮助困难群众。"
+          "党员要带头遵守法律法规。党员要积极参加社区活动。")
+
+
+def lessons(app, *texts) -> list[int]:
+    with app.extensions["xiangyin.db"].session() as session:
+        series = create_series(session, "专题", actor=None)
+        series.intro_mode = "off"
+        ids = [add_lesson(session, series, f"第{n}课", text).id for n, text in enumerate(texts, 1)]
+        session.commit()
+    return ids
+
+
+def track_seconds(app, rendition_id: int) -> tuple[float, str]:
+    with app.extensions["xiangyin.db"].session() as session:
+        rendition = session.get(Rendition, rendition_id)
+        assert rendition.status == "done", rendition.error
+        return rendition.duration, rendition.engine
+
+
+def test_a_half_length_reply_never_reaches_a_finished_track(make_app, server, data_dir, tmp_path):
+    """The service sometimes says only part of a sentence and ends normally. Once the voice's
+    pace is known, such a reply is asked for again; a segment cached short before is spoken
+    again; a voice that keeps answering short fails over to the offline voice."""
+    clean = online_app(make_app, server, DATA_DIR=str(tmp_path / "clean"))
+    [reference] = render_all(clean, lessons(clean, TARGET))
+    whole, _ = track_seconds(clean, reference)
+
+    app = online_app(make_app, server, EDGE_OUTAGE_PAUSE=0)
+    speech = settings_of(app).speech
+    # What an older version cached: the service's half-length reply for the lesson's text.
+    cache, engine = SegmentCache(speech.cache_dir), build_speaker(speech).engines["edge"]
+    voice = get_voice("mandarin-xiaoxiao")
+    for segment in segment_text(TARGET, engine.byte_limit, language=voice.language):
+        short = speech_mp3(segment.text[: len(segment.text) // 2])
+        cache.put(SegmentCache.key(segment.text, "edge", voice.engine_voice, -10, 0, engine.cache_version(voice)),
+                  SpeechAudio(short, "mp3", mp3_info(short)[0]))
+    warm, target, other = lessons(app, WARM_UP, TARGET, TARGET + "谢谢大家。")
+    render_all(app, [warm])  # the voice's pace, learned from what it says
+    connections = server.connections
+    server.inject("half")  # asked again, and answered whole
+    [again] = render_all(app, [target])
+    assert server.connections > connections, "the short cached segments were spoken again"
+    seconds, engine = track_seconds(app, again)
+    assert engine == "edge" and seconds == pytest.approx(whole, abs=0.1)
+
+    server.always = "half"
+    [fell] = render_all(app, [other])
+    with app.extensions["xiangyin.db"].session() as session:
+        rendition = session.get(Rendition, fell)
+        assert rendition.status == "done" and rendition.engine == "espeak", "stayed short: failed over"
+        assert "应有长度" in rendition.fallback_reason
+
+
+def test_after_an_outage_the_online_voice_comes_back(make_app, server):
+    """An outage trips the pause and the lesson is said by the offline voice; once the service
+    is back, asking again (the lesson page's 换回在线声音) gives the online voice, and the
+    stand-in becomes old audio that can be removed."""
+    from tests.helpers.web import Client, add_user
+
+    app = online_app(make_app, server, EDGE_OUTAGE_PAUSE=0)
+    [lesson_id] = lessons(app, TARGET)
+    server.always = "503"
+    [stand_in] = render_all(app, [lesson_id])
+    assert track_seconds(app, stand_in)[1] == "espeak"
+    add_user(app, "boss", "admin")
+    admin = Client(app.test_client())
+    assert admin.login("boss").status_code == 302
+    server.always = None
+    page = admin.get(f"/lessons/{lesson_id}").get_data(as_text=True)
+    assert "换回在线声音" in page
+    asked = admin.post(f"/lessons/{lesson_id}/render", {"voice": "mandarin-xiaoxiao", "rate": "-10"})
+    assert asked.status_code == 303
+    InProcessRunner(app.extensions["xiangyin.db"], settings_of(app)).run_until_idle()
+    with app.extensions["xiangyin.db"].session() as session:
+        renditions = session.query(Rendition).order_by(Rendition.id).all()
+        assert [(r.id == stand_in, r.engine, r.actual_voice_id) for r in renditions] == [
+            (True, "espeak", "offline-mandarin"), (False, "edge", "mandarin-xiaoxiao")]
+    page = admin.get(f"/lessons/{lesson_id}").get_data(as_text=True)
+    assert "换回在线声音" not in page and "删除旧音频" in page

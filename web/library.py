@@ -7,7 +7,7 @@ from flask_login import current_user
 from core import lessons as library
 from core.importer import Limits, human_size, inspect_batch, to_simplified
 from core.models import Lesson, LessonVersion, Series
-from core.rendering import renditions_for, superseded
+from core.rendering import renditions_for, stood_in, superseded
 from core.staging import AlreadyTaken, StagingArea
 from web import session, settings
 from web.auth import admin_required
@@ -245,8 +245,9 @@ def estimate():
 def lesson_detail(lesson_id: int):
     lesson = _lesson_or_404(lesson_id)
     renditions = renditions_for(session(), lesson)
+    gone = superseded(renditions)
     return render_template("library/lesson.html", lesson=lesson, series=lesson.series, renditions=renditions,
-                           superseded=superseded(renditions))
+                           superseded=gone, stand_ins={r.id for r in renditions if stood_in(r) and r.render_key and r.id not in gone})
 
 
 @bp.route("/lessons/<int:lesson_id>/edit", methods=["GET", "POST"])

@@ -140,9 +140,13 @@ class Engine(ABC):
         on_result: Callable[[int, SpeechAudio], None],
         *,
         deadline: float | None = None,
+        judge: Callable[[SpeechRequest, SpeechAudio], str | None] | None = None,
     ) -> None:
         """Speak several segments; on_result(index, audio) as each completes. Engines that can
-        work in parallel override this."""
+        work in parallel override this. `judge` says what is wrong with a reply (None: it is
+        fine); an engine whose replies can come back cut short (an online service) asks again
+        and gives up as unavailable, the others speak the same text the same way every time
+        and need not ask."""
         import time
 
         for index, request in enumerate(requests):

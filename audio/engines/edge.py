@@ -139,13 +139,14 @@ class EdgeEngine(Engine):
         on_result: Callable[[int, SpeechAudio], None],
         *,
         deadline: float | None = None,
+        judge: Callable[[SpeechRequest, SpeechAudio], str | None] | None = None,
     ) -> None:
         if not self.enabled:
             raise EngineUnavailable("在线语音已在配置中关闭")
         if requests:
-            asyncio.run(self._run_all(requests, on_result, deadline))
+            asyncio.run(self._run_all(requests, on_result, deadline, judge))
 
-    async def _run_all(self, requests, on_result, deadline) -> None:
+    async def _run_all(self, requests, on_result, deadline, judge) -> None:
         # The library reads its endpoint from a module global; point it at the configured one.
         edge_tts.communicate.WSS_URL = self.url
         limit = asyncio.Semaphore(self.concurrency)
@@ -154,7 +155,7 @@ class EdgeEngine(Engine):
 
         async def one(index: int, request: SpeechRequest) -> None:
             async with limit:
-                audio = await self._with_retries(request, deadline)
+                audio = await self._with_retries(request, deadline, judge)
             # Storing (an fsync) runs off the event loop so other downloads keep flowing.
             await loop.run_in_executor(None, on_result, index, audio)
 
@@ -166,7 +167,7 @@ class EdgeEngine(Engine):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _with_retries(self, request: SpeechRequest, deadline: float | None) -> SpeechAudio:
+    async def _with_retries(self, request: SpeechRequest, deadline: float | None, judge=None) -> SpeechAudio:
         last = "未知错误"
         for attempt in range(self.attempts):
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -174,7 +175,14 @@ class EdgeEngine(Engine):
                 raise EngineUnavailable(f"在线语音合成超时：整课的时限已到（最后一次错误：{last}）")
             timeout = self.timeout if remaining is None else min(self.timeout, remaining)
             try:
-                return await asyncio.wait_for(self._once(request), timeout)
+                audio = await asyncio.wait_for(self._once(request), timeout)
+                # The service sometimes ends normally after speaking only part of the text:
+                # a whole, valid MP3 that is too short for what was asked.
+                problem = judge(request, audio) if judge else None
+                if problem is None:
+                    return audio
+                log.warning("edge-tts reply refused (%s): %s", problem, request.text[:40])
+                last = problem
             except asyncio.TimeoutError:
                 last = f"等待 {timeout:.0f} 秒没有完成"
             except _Retryable as exc:

@@ -156,6 +156,7 @@ class SherpaEngine(Engine):
         on_result: Callable[[int, SpeechAudio], None],
         *,
         deadline: float | None = None,
+        judge: Callable[[SpeechRequest, SpeechAudio], str | None] | None = None,
     ) -> None:
         if not requests:
             return

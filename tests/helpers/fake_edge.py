@@ -22,7 +22,7 @@ from audio.engines import SpeechRequest
 from audio.engines.espeak import EspeakEngine
 from audio.voices import get_voice
 
-FAULTS = {"403", "503", "no_audio", "drop", "stall", "slow"}
+FAULTS = {"403", "503", "no_audio", "drop", "stall", "slow", "half"}
 _SSML_TEXT = re.compile(r"<prosody[^>]*>(.*)</prosody>", re.S)
 _VOICE = re.compile(r"<voice name='([^']+)'>")
 
@@ -140,7 +140,9 @@ class FakeEdgeServer:
                 await asyncio.sleep(3600)
             await ws.send_str(_text_frame("turn.start", "{}"))
             if fault != "no_audio":
-                audio = await asyncio.get_running_loop().run_in_executor(None, self._mp3, text, voice)
+                # "half": a whole, valid MP3 of only the first half of the text, ended normally.
+                said = text[: max(1, len(text) // 2)] if fault == "half" else text
+                audio = await asyncio.get_running_loop().run_in_executor(None, self._mp3, said, voice)
                 if fault == "drop":
                     await ws.send_bytes(_audio_frame(audio[: len(audio) // 2]))
                     await ws.close()
