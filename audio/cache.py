@@ -19,7 +19,7 @@ from pathlib import Path
 
 from audio.engines import SpeechAudio
 from audio.mp3 import NotMp3, mp3_info
-from audio.store import follow_umask
+from audio.store import follow_umask, owner_gone, temporary_prefix
 
 FORMATS = ("mp3", "wav")
 
@@ -196,7 +196,7 @@ class SegmentCache:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(), suffix=path.suffix)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -210,8 +210,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def sweep_temporary(root: Path, pattern: str, older_than: float) -> int:
-    """Delete files matching `pattern` under `root` not touched for `older_than` seconds: a
-    live writer touches its file constantly, a killed one never again."""
+    """Delete temporary files matching `pattern` under `root`: at once when their name says
+    the process that wrote them is gone, otherwise when not touched for `older_than` seconds
+    (a live writer touches its file constantly, a killed one never again)."""
     import time
 
     if not root.is_dir():
@@ -219,7 +220,7 @@ def sweep_temporary(root: Path, pattern: str, older_than: float) -> int:
     horizon, removed = time.time() - older_than, 0
     for leftover in root.rglob(pattern):
         try:
-            if leftover.is_file() and leftover.stat().st_mtime < horizon:
+            if leftover.is_file() and (owner_gone(leftover.name) or leftover.stat().st_mtime < horizon):
                 leftover.unlink()
                 removed += 1
         except OSError:

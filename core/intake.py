@@ -8,9 +8,9 @@ Callers run this before they write anything to the database (see audio.intake fo
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
+from audio.store import temporary_name
 from audio.intake import Busy, Limits, Refused, Slots, Taken, take_in
 from core.errors import Invalid, Unavailable
 
@@ -33,7 +33,7 @@ def decode_upload(data: bytes, folder: Path, limits: Limits, refused: type[Inval
     if not data:
         raise refused("录音是空的，请重新录一段")
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f".tmp-{uuid.uuid4().hex}"
+    stem = temporary_name()
     source, output = folder / f"{stem}.upload", folder / f"{stem}.flac"
     source.write_bytes(data)
     try:
@@ -61,7 +61,7 @@ def master_to(taken: Taken, destination: Path, title: str, artist: str, max_seco
     from audio.master import LEAD_IN_MS, TAIL_MS, Clip, Gap, MasteringError, Tags, master
 
     destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(f".tmp-{uuid.uuid4().hex}.mp3")
+    partial = destination.with_name(temporary_name(".mp3"))
     try:
         master([Gap(LEAD_IN_MS), Clip(taken.path, "flac"), Gap(TAIL_MS)], partial,
                Tags(title=title, album=title, artist=artist), max_seconds=max_seconds + 10)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -18,6 +17,7 @@ from sqlalchemy import and_, case, func, select, type_coerce
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from audio.intake import Taken
+from audio.store import temporary_name
 from core import intake
 from core.access import NotVisible, may_see_member, member_for, members_query
 from core.audit import Actor, audit
@@ -198,7 +198,7 @@ def take_voice_note(settings: Settings, data: bytes) -> Taken:
         raise VisitError(f"语音留言太大（上限 {MAX_VOICE_NOTE_BYTES // 1024 // 1024} MB）")
     folder = settings.paths.voice_notes
     taken = decode_upload(data, folder, intake.VOICE_NOTE, VisitError)
-    mastered = folder / f".tmp-{uuid.uuid4().hex}.mp3"
+    mastered = folder / temporary_name(".mp3")
     try:
         master_to(taken, mastered, "走访语音留言", settings.org_name, MAX_VOICE_NOTE_SECONDS)
     except Invalid as exc:

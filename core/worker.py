@@ -66,14 +66,15 @@ LEFTOVER_SECONDS = 3600
 
 
 def sweep_leftovers(settings: Settings) -> int:
-    """Temporary audio (mastering output, cache writes) untouched for an hour belongs to a
-    process that was killed: nothing will ever adopt it."""
+    """Temporary files (mastering output, cache writes, decoded uploads, pack zips) of a
+    process that was killed: nothing will ever adopt them. Those whose writer on this machine
+    is gone go at once; others when untouched for an hour."""
     from audio.cache import sweep_temporary
 
     paths = settings.paths
     return (sweep_temporary(paths.audio / "tmp", "*", LEFTOVER_SECONDS)
-            + sweep_temporary(paths.segments, ".tmp-*", LEFTOVER_SECONDS)
-            + sweep_temporary(paths.packs, "*.part", LEFTOVER_SECONDS))
+            + sum(sweep_temporary(folder, ".tmp-*", LEFTOVER_SECONDS)
+                  for folder in (paths.segments, paths.packs, paths.recordings, paths.voice_notes)))
 
 
 class Runner(ABC):

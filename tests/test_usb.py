@@ -88,7 +88,8 @@ def test_120_tracks_keep_lesson_order_on_a_real_fat32_image(base_mp3, tmp_path):
     image = tmp_path / "pack.img"
     target = FatImageTarget.create(image, 64 * 1024 * 1024)
     body = write_pack(plan_of(ordered), target)
-    target.close()
+    assert not image.exists(), "an image is named only when finished"
+    target.publish()
     require_tool("fsck.fat")
     assert subprocess.run(["fsck.fat", "-n", str(image)], capture_output=True).returncode == 0
     names = [n for n in fatsort_order(image, "乡音学习包") if n.endswith(".mp3")]
@@ -148,7 +149,8 @@ def test_target_too_small_fails_cleanly_without_manifest(base_mp3, tmp_path):
     assert target.listdir("") == []
     with pytest.raises(PackError, match="找不到 manifest.json"):
         verify_pack(target)
-    target.close()
+    target.discard()
+    assert list(tmp_path.glob("*.img")) == [] and list(tmp_path.glob(".tmp-*")) == []
 
 
 def test_disk_full_mid_write_is_reported_and_leaves_no_manifest(base_mp3, tmp_path, monkeypatch):
@@ -225,7 +227,7 @@ def test_unsafe_titles_become_valid_unique_names(base_mp3, tmp_path):
     image = tmp_path / "names.img"
     target = FatImageTarget.create(image, 40 * 1024 * 1024)
     write_pack(plan_of(tracks), target)
-    target.close()
+    target.publish()
     assert subprocess.run([require_tool("fsck.fat"), "-n", str(image)], capture_output=True).returncode == 0
 
 

@@ -1,12 +1,30 @@
 """A FAT32 disk image, to clone one pack onto many drives with any USB imaging tool."""
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 from audio.pack.plan import CHUNK, PackError
 from audio.pack.targets import Target
+from audio.store import temporary_name
+
+# Where cheap players and mtools expect them: the geometry mkfs.fat writes for a drive of
+# this kind (pyfatfs writes 0 heads and 0 sectors per track, which mtools refuses).
+SECTORS_PER_TRACK, HEADS = 63, 255
+LEFTOVER_SECONDS = 3600
+
+
+def _set_geometry(image: Path) -> None:
+    with open(image, "r+b") as fh:
+        boot = fh.read(64)
+        bytes_per_sector = struct.unpack_from("<H", boot, 11)[0]
+        backup = struct.unpack_from("<H", boot, 50)[0]
+        for sector in {0, backup}:
+            fh.seek(sector * bytes_per_sector + 24)
+            fh.write(struct.pack("<HH", SECTORS_PER_TRACK, HEADS))
+
 
 class FatImageTarget(Target):
     """A FAT32 disk image written with pyfatfs: directory order is write order, guaranteed."""
@@ -17,18 +35,55 @@ class FatImageTarget(Target):
         self.image = Path(image)
         self.fs = PyFatFS(str(image), utc=True)
 
+    final: Path | None = None
+
     @staticmethod
     def create(image: Path, size: int, label: str = "XIANGYIN") -> FatImageTarget:
+        """A new image, made under a temporary name beside `image`; `publish` gives it that
+        name once it is complete and verified, `discard` removes it. A killed run leaves only
+        the temporary file, which the next run beside it sweeps away."""
         from pyfatfs.PyFat import PyFat
+
+        from audio.cache import sweep_temporary
 
         if size < 34 * 1024 * 1024:
             raise PackError("FAT32 镜像至少需要 34 MB")
-        with open(image, "wb") as fh:
+        image = Path(image)
+        sweep_temporary(image.parent, f".tmp-*-{image.name}", LEFTOVER_SECONDS)
+        partial = image.with_name(temporary_name(f"-{image.name}"))
+        with open(partial, "wb") as fh:
             fh.truncate(size)
         fat = PyFat()
-        fat.mkfs(str(image), fat_type=PyFat.FAT_TYPE_FAT32, size=size, label=label[:11])
+        fat.mkfs(str(partial), fat_type=PyFat.FAT_TYPE_FAT32, size=size, label=label[:11])
         fat.close()
-        return FatImageTarget(image)
+        _set_geometry(partial)
+        target = FatImageTarget(partial)
+        target.final = image
+        return target
+
+    def publish(self) -> Path:
+        """Close, verify the pack on the closed image, and give it its name."""
+        from audio.pack.writer import verify_pack
+
+        assert self.final is not None, "only an image made by create() is published"
+        self.close()
+        check = FatImageTarget(self.image)
+        try:
+            _, problems = verify_pack(check)
+        finally:
+            check.fs.close()
+        if problems:
+            self.discard()
+            raise PackError("镜像写好后校验不一致：" + "；".join(problems[:3]))
+        os.replace(self.image, self.final)
+        return self.final
+
+    def discard(self) -> None:
+        try:
+            self.fs.close()
+        except Exception:  # already closed, or the write failed half-way: the file goes anyway
+            pass
+        self.image.unlink(missing_ok=True)
 
     def _free_clusters(self) -> int:
         with open(self.image, "rb") as fh:
@@ -60,6 +115,9 @@ class FatImageTarget(Target):
 
     def remove_tree(self, path: str) -> None:
         self.fs.removetree("/" + path)
+
+    def remove_file(self, path: str) -> None:
+        self.fs.remove("/" + path)
 
     def listdir(self, path: str) -> list[str]:
         return self.fs.listdir("/" + path)

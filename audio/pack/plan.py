@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MANIFEST = "manifest.json"
+# Tracks being written: an 8.3 name with an extension no player plays (see Target.staging_name).
+STAGING_PREFIX, STAGING_SUFFIX = "~XY", ".TMP"
+# What the pack will hold, written first (a dot name players skip), so a pack that was never
+# finished can still say which tracks it lacks.
+PLANNED = ".xiangyin-plan.json"
 CATALOG_TXT = "目录.txt"
 CATALOG_PDF = "目录.pdf"
 PLAYLIST = "播放列表.m3u8"

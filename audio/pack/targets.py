@@ -8,9 +8,9 @@ import shutil
 from abc import ABC, abstractmethod
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Iterator, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from audio.pack.plan import CHUNK, PackError
+from audio.pack.plan import CHUNK, STAGING_PREFIX, STAGING_SUFFIX, PackError
 
 # --------------------------------------------------------------------------- writers
 
@@ -20,6 +20,17 @@ class Target(ABC):
 
     # Whether a file may be read back on another thread while the next one is written.
     concurrent_reads = False
+
+    def staging_name(self, path: str, number: int) -> str:
+        """Where a track is written before it is complete and verified. A drive can be pulled
+        out or the writer killed mid-track: the track is written under an 8.3 name no player
+        plays (~XY00003.TMP, one directory slot, so the renamed tracks, whose long names need
+        more, always land after it and keep their written order) and renamed when checked.
+        A disk image is complete or discarded as a whole, so its tracks need no second name."""
+        return path
+
+    def rename(self, old: str, new: str) -> None:
+        raise NotImplementedError
 
     @abstractmethod
     def free_bytes(self) -> int: ...
@@ -46,6 +57,9 @@ class Target(ABC):
     def remove_tree(self, path: str) -> None: ...
 
     @abstractmethod
+    def remove_file(self, path: str) -> None: ...
+
+    @abstractmethod
     def listdir(self, path: str) -> list[str]: ...
 
 
@@ -64,6 +78,14 @@ class DirectoryTarget(Target):
 
     def free_bytes(self) -> int:
         return shutil.disk_usage(self.root).free
+
+    def staging_name(self, path: str, number: int) -> str:
+        return str(PurePosixPath(path).parent / f"{STAGING_PREFIX}{number:05d}{STAGING_SUFFIX}")
+
+    def rename(self, old: str, new: str) -> None:
+        self._wait(old)
+        os.rename(self.root / old, self.root / new)
+        _fsync_dir((self.root / new).parent)
 
     def makedir(self, path: str) -> None:
         (self.root / path).mkdir(parents=False, exist_ok=False)
@@ -112,6 +134,10 @@ class DirectoryTarget(Target):
     def remove_tree(self, path: str) -> None:
         shutil.rmtree(self.root / path)
         _fsync_dir(self.root)
+
+    def remove_file(self, path: str) -> None:
+        self._wait(path)
+        (self.root / path).unlink()
 
     def listdir(self, path: str) -> list[str]:
         return sorted(os.listdir(self.root / path)) if path else sorted(os.listdir(self.root))

@@ -111,14 +111,14 @@ def pack_image(size, output, series_ids, lesson_list, voice, member_id, greeting
         target = FatImageTarget.create(Path(output), size_bytes)
     except PackError as exc:
         fail(str(exc))
-    finished = False
     try:
         _build(options, target, PackTarget.IMAGE, str(output), False)
-        finished = True
+        target.publish()
+    except PackError as exc:
+        fail(str(exc))
     finally:
-        target.close()
-        if not finished:  # a half-made image must not be mistaken for one to clone
-            Path(output).unlink(missing_ok=True)
+        if target.image.exists():  # still under its temporary name: never mistaken for one to clone
+            target.discard()
 
 
 @pack_group.command("verify")
