@@ -134,6 +134,27 @@ def test_files_a_killed_render_left_behind_are_swept_at_start(app, data_dir):
     assert fresh.exists(), "a file being written right now is left alone"
 
 
+def test_a_dead_writers_temporary_files_go_at_start_whatever_their_age(app, data_dir):
+    import subprocess
+    import sys
+
+    from audio.store import HOST
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    folders = [data_dir / "recordings", data_dir / "voice_notes" / "messages", data_dir / "packs",
+               data_dir / "cache" / "segments" / "ab"]
+    dead = [folder / f".tmp-{HOST}-{gone.pid}-1234.flac" for folder in folders]
+    alive = data_dir / "recordings" / f".tmp-{HOST}-{os.getpid()}-5678.flac"
+    elsewhere = data_dir / "recordings" / ".tmp-othermachine-1-9abc.flac"
+    for path in [*dead, alive, elsewhere]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+    InProcessRunner(app.extensions["xiangyin.db"], settings_of(app)).run_until_idle()
+    assert not any(path.exists() for path in dead), "fresh, but their writer is gone"
+    assert alive.exists() and elsewhere.exists(), "a live writer's, and another machine's (judged by age)"
+
+
 def test_the_cli_names_this_runs_fallbacks_by_lesson(make_app, server, data_dir):
     from click.testing import CliRunner
 
