@@ -115,6 +115,29 @@ def test_lessons_import_refuses_bad_input_and_imports_nothing(run, tmp_path):
     assert missing.exit_code == 1 and "找不到文件或文件夹" in missing.output
 
 
+def test_a_damaged_file_is_one_line_on_the_terminal_and_its_traceback_in_the_log(run, tmp_path, monkeypatch):
+    import core.importer.batch
+
+    def broken(*args, **kwargs):
+        raise KeyError("word/document.xml")  # what a damaged file makes a decoder raise
+
+    run("init")
+    monkeypatch.setattr(core.importer.batch, "parse_script", broken)
+    files = []
+    for name in ("甲.docx", "乙.docx"):
+        (tmp_path / name).write_bytes(b"PK\x03\x04 not really")
+        files.append(str(tmp_path / name))
+    result = run("lessons", "import", *files, "--series", "测试")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and "KeyError" not in result.output, result.output
+    assert "✗ 「甲.docx」无法读取" in result.output and "✗ 「乙.docx」无法读取" in result.output
+    log = settings_of(run.app).paths.root / "logs" / "xiangyin.log"
+    assert str(log) in result.output, "the terminal says where the details are"
+    assert log.read_text("utf-8").count("Traceback") >= 2
+    debug = run("--debug", "lessons", "import", *files, "--series", "测试")
+    assert "Traceback" in debug.output and "KeyError" in debug.output
+
+
 def test_lessons_import_unsure_encoding_needs_the_flag(run, tmp_path):
     run("init")
     path = tmp_path / "旧稿.txt"

@@ -9,17 +9,20 @@ from __future__ import annotations
 import click
 from flask.cli import ScriptInfo
 
-from app import create_app
+from app import create_app, settings_of
 from scripts.cli import database, lessons, packs, qr, render, roll, setup, speech, users
+from scripts.cli.common import log_to
 
 
 @click.group(help="乡音：送学上门的学习音频服务。")
 @click.option("--as", "as_user", default=None, metavar="用户名", help="以这个账号的名义记入操作记录（默认记为命令行和系统用户名）")
+@click.option("--debug", is_flag=True, help="出错时在终端显示完整的技术细节（平时只记入日志文件）")
 @click.pass_context
-def cli(ctx: click.Context, as_user: str | None) -> None:
+def cli(ctx: click.Context, as_user: str | None, debug: bool) -> None:
     if ctx.obj is None:
         ctx.obj = ScriptInfo(create_app=create_app)
     ctx.meta["xiangyin.as"] = as_user
+    log_to(settings_of(ctx.obj.load_app()).paths.root / "logs" / "xiangyin.log", debug=debug)
 
 
 COMMANDS = [

@@ -3,7 +3,9 @@ the audit log), and a way to stop with a Chinese message and a non-zero exit sta
 from __future__ import annotations
 
 import getpass
+import logging
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -46,3 +48,68 @@ def actor(session: Session) -> User | str:
     except (KeyError, OSError):  # no name for this uid (a container)
         who = "未知用户"
     return f"命令行（{who}）"
+
+
+class _Brief(logging.Formatter):
+    """The terminal's view of the log: warnings as their message; for failures whose details
+    (a traceback) matter only to whoever debugs, one line, once, saying where they are kept
+    (`filter` drops the repeats). The command itself says in Chinese what it refused."""
+
+    def __init__(self, where: Path) -> None:
+        super().__init__("%(message)s")
+        self.where = where
+        self.told = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.exc_info:
+            return True
+        told, self.told = self.told, True
+        return not told
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info:
+            return f"（技术细节已记入 {self.where}；加 --debug 可在终端显示）"
+        return super().format(record)
+
+
+class _Terminal(logging.StreamHandler):
+    """Writes to whatever sys.stderr is now (a test runner swaps it per command)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def log_to(path: Path, *, debug: bool = False) -> None:
+    """Log everything to `path` (tracebacks included) and warnings to the terminal as one
+    line each, or with their tracebacks under --debug. Earlier handlers of this function are
+    replaced, so a process that runs several commands (tests) does not log twice."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "xiangyin", False)]:
+        root.removeHandler(handler)
+        handler.close()
+    terminal = _Terminal()
+    terminal.setLevel(logging.DEBUG if debug else logging.WARNING)
+    if debug:
+        terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    else:
+        brief = _Brief(path)
+        terminal.setFormatter(brief)
+        terminal.addFilter(brief.filter)
+    handlers: list[logging.Handler] = [terminal]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file = logging.FileHandler(path, encoding="utf-8")
+        file.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+        file.setLevel(logging.INFO)
+        handlers.append(file)
+    except OSError:  # a read-only data folder: the terminal still says what happened
+        pass
+    for handler in handlers:
+        handler.xiangyin = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
