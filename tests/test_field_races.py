@@ -172,3 +172,27 @@ def test_a_late_second_confirmation_of_an_import_says_it_was_imported(app):
         shown = browser.open("/members/")[2]
     assert first[0] == 303 and second[0] == 303
     assert "这份名册已经导入过了" in shown
+
+
+def test_a_database_restart_costs_no_request_an_error(app, tracks, postgres):
+    """Every pooled connection dies when the database restarts; the next request of each
+    pool (pages, the heartbeat's own pool) must still be answered, not fail once per
+    connection."""
+    if postgres is None:
+        pytest.skip("SQLite has no server connections to lose")
+    from sqlalchemy import text
+
+    renditions, general, _ = tracks
+    with serve(app) as base:
+        browser = phone(base, general.token)
+        beat = {"t": general.token, "r": renditions[0].id, "e": "play", "d": 0, "p": 0}
+        assert post_json(browser, "/listen/beat", beat) == 200
+        database = app.extensions["xiangyin.db"]
+        name = database.engine.url.database
+        with postgres.admin.connect() as connection:
+            ended = connection.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                            "WHERE datname = :name"), {"name": name}).scalar()
+        assert ended >= 1
+        answers = [browser.open(f"/l/{general.token}")[0] for _ in range(4)]
+        answers += [post_json(browser, "/listen/beat", {**beat, "e": "beat", "d": 1}) for _ in range(2)]
+    assert all(status < 500 for status in answers), answers
