@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.audit import Actor, audit
 from core.db import flush_unique
+from core.inputs import clean as clean_input
 from core.models import Member, Pairing, User
 from core.xlsx import restore
 from core.errors import Invalid
@@ -208,6 +209,7 @@ def _limited(text: str, label: str, limit: int) -> str:
 
 def clean(values: dict[str, str], today: date | None = None) -> dict:
     """Typed member fields from form or spreadsheet text; MemberError names the first problem."""
+    values = {key: clean_input(value) if isinstance(value, str) else value for key, value in values.items()}
     name = re.sub(r"\s+", "", values.get("name", ""))
     if not name:
         raise MemberError("缺少姓名")

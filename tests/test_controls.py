@@ -134,3 +134,25 @@ def test_a_typed_message_keeps_its_words_without_the_controls(site):
 
     with app.extensions["xiangyin.db"].session() as session:
         assert session.scalars(select(ListenerMessage.text)).one() == CLEANED
+
+
+def test_spreadsheets_and_the_command_line_drop_control_characters(site, tmp_path):
+    app, admin, _, _ = site
+    import io
+
+    roll = "姓名,电话,备注\n李\x00国华,13800000002,腿脚\x1b[31m不便\n".encode("utf-8")
+    uploaded = admin.post("/members/import", {"file": (io.BytesIO(roll), "名册.csv")}, content_type="multipart/form-data")
+    assert uploaded.status_code == 303, uploaded.get_data(as_text=True)[:300]
+    confirmed = admin.post(uploaded.headers["Location"], {"name": "0", "phone": "1", "notes": "2", "confirm": "1"})
+    assert confirmed.status_code == 303
+    from scripts.cli import cli
+
+    result = app.test_cli_runner().invoke(cli, ["users", "create", "vol\x072", "--role", "volunteer",
+                                                "--name", "张\x1b三"])
+    assert result.exit_code == 0, result.output
+    with app.extensions["xiangyin.db"].session() as session:
+        member = session.scalars(select(Member).where(Member.phone == "13800000002")).one()
+        assert (member.name, member.notes) == ("李国华", "腿脚[31m不便")
+        user = session.scalars(select(User).where(User.username == "vol2")).one()
+        assert user.display_name == "张三"
+    assert _stored_strings_with_controls(app) == []

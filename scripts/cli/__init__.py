@@ -10,11 +10,19 @@ import click
 from flask.cli import ScriptInfo
 
 from app import create_app, settings_of
+from core.inputs import clean
 from scripts.cli import database, lessons, packs, qr, render, roll, setup, speech, users
 from scripts.cli.common import log_to
 
 
-@click.group(help="乡音：送学上门的学习音频服务。")
+class CleanArguments(click.Group):
+    """Arguments with control characters removed before any command sees them (core.inputs)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, [clean(arg) for arg in args])
+
+
+@click.group(cls=CleanArguments, help="乡音：送学上门的学习音频服务。")
 @click.option("--as", "as_user", default=None, metavar="用户名", help="以这个账号的名义记入操作记录（默认记为命令行和系统用户名）")
 @click.option("--debug", is_flag=True, help="出错时在终端显示完整的技术细节（平时只记入日志文件）")
 @click.pass_context
