@@ -16,6 +16,7 @@ from core.models import ListenerMessage, ListenSession, Member, OfflineListen, P
 from core.offline import PER_ADDRESS_PER_DAY, PER_PHONE_RENDITION_PER_DAY
 from core.plays import Rules
 from tests.helpers.browser import serve
+from tests.helpers.tools import yesterday
 from tests.helpers.web import add_user
 from tests.test_races import Browser, at_once
 
@@ -149,7 +150,7 @@ def test_one_visit_sent_six_times_at_once_is_recorded_once(app):
     with serve(app) as base:
         browser = Browser(base)
         browser.login("vol")
-        form = {"csrf_token": browser.token(), "client_key": key, "visited_at": "2026-12-01T09:00",
+        form = {"csrf_token": browser.token(), "client_key": key, "visited_at": yesterday(),
                 "delivered": "nothing", "feedback": "身体还好"}
         results = at_once([lambda: browser.open(f"/visits/new/{member_id}", form) for _ in range(6)])
     assert [status for status, _, _ in results] == [303] * 6, [(s, b[:200]) for s, _, b in results]

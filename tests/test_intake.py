@@ -22,10 +22,10 @@ import audio.intake
 import core.intake
 from audio.intake import Busy, Limits, Refused, Slots, take_in
 from core.messages import PER_PHONE_PER_DAY
-from core.models import ListenerMessage, UploadRefusal
+from core.models import ListenerMessage, Member, UploadRefusal
 from tests.helpers.audio_judges import ffprobe
 from tests.helpers.browser import serve
-from tests.helpers.tools import tone_wav
+from tests.helpers.tools import tone_wav, yesterday
 from tests.test_messages import leave, phone
 
 pytestmark = pytest.mark.slow
@@ -164,7 +164,21 @@ def test_no_upload_is_decoded_inside_a_transaction(app, admin, tmp_path, monkeyp
                       content_type="multipart/form-data").status_code == 303
     assert admin.post("/series/1/oral", {"title": "口述", "dialect": "重庆话", "recording": (io.BytesIO(sound), "o.mp3")},
                       content_type="multipart/form-data").status_code == 303
-    assert writable == [True, True, True]
+    studio = admin.post("/lessons/1/studio", {"dialect": "重庆话", "speaker": "1", "speaker_name": "王秀英"})
+    assert studio.status_code == 303
+    take = admin.post("/studio/1/takes", {"paragraph": "0", "audio": (io.BytesIO(sound), "t.m4a")},
+                      headers={"Accept": "application/json"}, content_type="multipart/form-data")
+    assert take.status_code == 200, take.get_data(as_text=True)
+    with app.extensions["xiangyin.db"].session() as session:
+        member = Member(name="王秀英")
+        session.add(member)
+        session.commit()
+        member_id = member.id
+    visit = admin.post(f"/visits/new/{member_id}", {
+        "client_key": "k" * 20, "visited_at": yesterday(), "delivered": "nothing",
+        "voice_note": (io.BytesIO(sound), "n.m4a")}, content_type="multipart/form-data")
+    assert visit.status_code == 303, visit.get_data(as_text=True)[:300]
+    assert writable == [True] * 5
 
 
 def test_a_dozen_bombs_do_not_stall_the_phones_already_playing(app, tracks, tmp_path):

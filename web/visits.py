@@ -118,6 +118,7 @@ def _voice_note():
     upload = request.files.get("voice_note")
     if upload is None or not upload.filename:
         return None
+    session().rollback()  # only reads so far: no transaction is held while the note decodes
     return take_voice_note(settings(), upload.read(MAX_VOICE_NOTE_BYTES + 1))
 
 

@@ -32,3 +32,13 @@ def tone_wav(seconds: float = 1.5, rate: int = 8000, amplitude: float = 0.25) ->
         wav.setframerate(rate)
         wav.writeframes(b"".join(struct.pack("<h", int(amplitude * 32767 * math.sin(i / 8))) for i in range(int(rate * seconds))))
     return out.getvalue()
+
+
+def yesterday() -> str:
+    """A manual visit's time as the form sends it (Beijing, datetime-local): within the
+    window a visit may be entered late, whatever day the tests run."""
+    from datetime import datetime, timedelta
+
+    from core.clock import LOCAL_TZ
+
+    return (datetime.now(LOCAL_TZ) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
