@@ -95,7 +95,9 @@ def test_intro_is_really_there(app, series):
     reference = np.frombuffer(intro.data[44:], dtype=np.int16).astype(np.float32) / 32768
     reference = np.interp(np.arange(0, len(reference), 22050 / 44100), np.arange(len(reference)), reference)
     opening = judge.decode(with_intro)[: int(44100 * (0.5 + intro.duration + 0.5))]
-    assert judge.best_correlation(judge.envelope(reference), judge.envelope(opening)) > 0.9
+    # espeak-ng's output for the same words varies a little with what it said before in the
+    # process (0.90-0.96 here, depending on which tests ran first); other speech stays < 0.7.
+    assert judge.best_correlation(judge.envelope(reference), judge.envelope(opening)) > 0.85
     lesson_start = judge.decode(without)[: int(44100 * (0.5 + intro.duration + 0.5))]
     assert judge.best_correlation(judge.envelope(reference), judge.envelope(lesson_start)) < 0.7
 
