@@ -34,7 +34,13 @@ def serve(app):
     finally:
         # Closed from inside its own loop: a socket closed from here while the loop waits on
         # it makes the loop thread fail ("Bad file descriptor").
-        server.trigger.pull_trigger(lambda: [channel.close() for channel in list(server._map.values())])
+        try:
+            server.trigger.pull_trigger(lambda: [channel.close() for channel in list(server._map.values())])
+        except OSError:
+            # The loop already closed its trigger (seen now and then at the end of a test whose
+            # requests were all answered): it has stopped or is stopping; close what is left here.
+            for channel in list(server._map.values()):
+                channel.close()
         thread.join(timeout=5)
         server.task_dispatcher.shutdown()  # its worker threads outlive the loop otherwise
 
