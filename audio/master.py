@@ -7,6 +7,12 @@ integrated loudness and true peak), once to apply the gain (and a limiter only w
 would push peaks too high) and encode MP3: mono, 44.1 kHz, constant bit rate. Only one clip is
 in memory at a time, so a four-hour lesson costs no more memory than a short one.
 
+The same encoding pass can also write the light file for one bar of signal: MP3 at 32 kbit/s,
+mono, 22.05 kHz. MP3 rather than AAC: the ffmpeg we ship has no HE-AAC encoder, and AAC-LC in
+MP4 must send its sample table (the moov box, ~150 KB for a 30-minute lesson, 25 s at 50 kbit/s)
+before the first sound, where MP3 plays from its first frame and seeks by byte offset in every
+phone browser (iOS Safari, Android Chrome, WeChat's browser).
+
 Tags are ID3v2.3 with UTF-16 text (cheap players read nothing newer; UTF-8 exists only in
 v2.4) and no ID3v1 (it cannot hold Chinese).
 """
@@ -50,6 +56,10 @@ LEAD_IN_MS = 500
 TAIL_MS = 1200
 SILENT_LUFS = -60.0
 BITRATES = (48, 56, 64, 80, 96, 112, 128)
+LIGHT_KBPS = 32
+LIGHT_RATE = 22050
+# The light file's own correction stays small, so the limiter's ceiling still holds after it.
+LIGHT_MAX_TRIM_DB = 2.0
 CHUNK_FRAMES = 65536
 SEGMENT_MAX_BYTES = 16 * 1024 * 1024  # a few minutes of speech: fine to hold in memory
 
@@ -85,6 +95,15 @@ class Loudness:
 
 
 @dataclass(frozen=True)
+class Light:
+    """The weak-signal copy of a mastered track (same audio, same loudness, fewer bytes)."""
+    path: Path
+    duration: float
+    loudness: float
+    size: int
+
+
+@dataclass(frozen=True)
 class Mastered:
     path: Path
     duration: float
@@ -92,6 +111,7 @@ class Mastered:
     peak: float
     sha256: str
     size: int
+    light: Light | None = None
 
 
 def ffmpeg() -> str:
@@ -261,12 +281,21 @@ def _gain_chain(items, rate: int, raw: Loudness, target: float) -> list[str]:
     return chain
 
 
-def _encode(items, rate: int, chain: list[str], path: Path, bitrate_kbps: int) -> int:
-    _, frames = _run_with_pcm(
-        items, rate, ",".join([*chain, f"aresample={SAMPLE_RATE}"]),
-        ["-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k",
-         "-id3v2_version", "0", "-write_id3v1", "0", "-f", "mp3", "-y", str(path)],
-    )
+def _mp3_output(path: Path, rate: int, bitrate_kbps: int) -> list[str]:
+    return ["-ac", "1", "-ar", str(rate), "-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k",
+            "-id3v2_version", "0", "-write_id3v1", "0", "-f", "mp3", "-y", str(path)]
+
+
+def _encode(items, rate: int, chain: list[str], path: Path, bitrate_kbps: int,
+            light: tuple[Path, float] | None = None) -> int:
+    """One pass over the PCM: the main MP3 and, when asked, the light one (trimmed by its own
+    gain, since LAME's lower low-pass at 32 kbit/s takes a little more loudness)."""
+    output = _mp3_output(path, SAMPLE_RATE, bitrate_kbps)
+    if light is not None:
+        light_path, trim = light
+        output += ["-af", ",".join([*chain, f"volume={trim:.2f}dB", f"aresample={LIGHT_RATE}"]),
+                   *_mp3_output(light_path, LIGHT_RATE, LIGHT_KBPS)]
+    _, frames = _run_with_pcm(items, rate, ",".join([*chain, f"aresample={SAMPLE_RATE}"]), output)
     return frames
 
 
@@ -277,12 +306,14 @@ def master(
     *,
     bitrate_kbps: int = 64,
     max_seconds: float | None = None,
+    light: bool = False,
 ) -> Mastered:
-    """Join, normalise to −16 LUFS with true peak ≤ −1.5 dBTP, encode CBR MP3, tag.
+    """Join, normalise to −16 LUFS with true peak ≤ −1.5 dBTP, encode CBR MP3, tag; with
+    `light`, the weak-signal MP3 too, from the same pass (never a second synthesis or decode).
 
     The loudness recorded is measured on the encoded MP3 itself; when encoding moved it more
     than half a unit from the target (LAME's filtering takes about 0.4 LU from speech), the
-    track is encoded once more with the gain corrected."""
+    track is encoded once more with the gain corrected — the light file by its own trim."""
     if bitrate_kbps not in BITRATES:
         raise MasteringError(f"码率只能是 {'、'.join(map(str, BITRATES))} kbit/s 之一")
     rate = working_rate(items)
@@ -290,31 +321,54 @@ def master(
     if raw.integrated < SILENT_LUFS:
         raise MasteringError("这段音频几乎没有声音（太安静或是静音），请检查录音")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=".tmp-", suffix=".mp3")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _temporary(out_path.parent)
+    light_tmp = _temporary(out_path.parent) if light else None
     try:
-        target = TARGET_LUFS + ENCODER_LOSS_LU
+        target, trim = TARGET_LUFS + ENCODER_LOSS_LU, 0.0
+        light_result: Loudness | None = None
         for _ in range(2):
-            frames = _encode(items, rate, _gain_chain(items, rate, raw, target), tmp, bitrate_kbps)
+            frames = _encode(items, rate, _gain_chain(items, rate, raw, target), tmp, bitrate_kbps,
+                             (light_tmp, trim) if light_tmp else None)
             duration = frames / rate
             if max_seconds is not None and duration > max_seconds:
                 raise MasteringError(f"音频太长（{duration / 60:.0f} 分钟），上限是 {max_seconds / 60:.0f} 分钟")
             result = measure_file(tmp)
-            if abs(result.integrated - TARGET_LUFS) <= 0.5:
+            light_result = measure_file(light_tmp) if light_tmp else None
+            light_off = light_result.integrated - result.integrated if light_result else 0.0
+            if abs(result.integrated - TARGET_LUFS) <= 0.5 and abs(light_off) <= 0.3:
                 break
             target += TARGET_LUFS - result.integrated
+            trim = max(-LIGHT_MAX_TRIM_DB, min(LIGHT_MAX_TRIM_DB, trim - light_off))
+        done_light = None
+        if light_tmp is not None and light_result is not None:
+            write_tags(light_tmp, tags)
+            light_duration = mp3_info(light_tmp.read_bytes())[0]
+            light_path = _publish(light_tmp, out_path.with_suffix(".light.mp3"))
+            done_light = Light(light_path, light_duration, light_result.integrated, light_path.stat().st_size)
         write_tags(tmp, tags)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        follow_umask(tmp)
-        os.replace(tmp, out_path)
+        _publish(tmp, out_path)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        if light_tmp is not None:
+            light_tmp.unlink(missing_ok=True)
         raise
     with open(out_path, "rb") as fh:
         digest = hashlib.file_digest(fh, "sha256").hexdigest()
-    return Mastered(out_path, duration, result.integrated, result.peak, digest, out_path.stat().st_size)
+    return Mastered(out_path, duration, result.integrated, result.peak, digest, out_path.stat().st_size, done_light)
+
+
+def _temporary(folder: Path) -> Path:
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".mp3")
+    os.close(fd)
+    return Path(name)
+
+
+def _publish(tmp: Path, path: Path) -> Path:
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    follow_umask(tmp)
+    os.replace(tmp, path)
+    return path
 
 
 def write_tags(path: Path, tags: Tags) -> None:

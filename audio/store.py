@@ -77,6 +77,18 @@ class AudioStore:
             os.replace(path, target)
         return relative
 
+    def adopt_light(self, path: Path, main_relative: str) -> str:
+        """The light copy lives beside its main file and is named after it: the same main
+        bytes always have the same light bytes, so it is shared (and removed) with them."""
+        relative = main_relative.rsplit(".", 1)[0] + ".light.mp3"
+        target = self.root / relative
+        if target.exists():
+            path.unlink()
+        else:
+            follow_umask(path)
+            os.replace(path, target)
+        return relative
+
     def resolve(self, relative: str) -> Path:
         path = (self.root / relative).resolve()
         if self.root.resolve() not in path.parents:

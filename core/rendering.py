@@ -305,13 +305,13 @@ def remove_rendition(session: Session, rendition: Rendition, settings: Settings,
         select(Rendition.id).where(Rendition.sha256 == rendition.sha256, Rendition.removed_at.is_(None),
                                    Rendition.id != rendition.id)
         .union_all(select(PackItem.id).where(PackItem.sha256 == rendition.sha256)).subquery()))
-    path = audio_store(settings).resolve(rendition.file_path) if rendition.file_path and not shared else None
+    store = audio_store(settings)
+    paths = [store.resolve(name) for name in (rendition.file_path, rendition.light_path) if name and not shared]
     session.commit()
-    if path is None:
-        return False
-    # After the commit: a failed commit leaves the file with the row that still names it.
-    path.unlink(missing_ok=True)
-    return True
+    # After the commit: a failed commit leaves the files with the row that still names them.
+    for path in paths:
+        path.unlink(missing_ok=True)
+    return bool(paths)
 
 
 def regenerate(session: Session, lesson: Lesson, settings: Settings, user: User) -> tuple[int, list[str]]:
@@ -355,6 +355,9 @@ def finish_rendition(session: Session, rendition: Rendition, store: AudioStore, 
 
     rendition.file_path = store.adopt(mastered.path, mastered.sha256)
     rendition.sha256, rendition.size = mastered.sha256, mastered.size
+    if mastered.light is not None:
+        rendition.light_path = store.adopt_light(mastered.light.path, rendition.file_path)
+        rendition.light_size = mastered.light.size
     rendition.duration, rendition.loudness = mastered.duration, mastered.loudness
     rendition.status, rendition.error, rendition.finished_at = Status.DONE, "", utcnow()
     session.commit()
@@ -404,7 +407,7 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
             track_items(result.segments, intro=intro, closing=closing),
             store.scratch(),
             Tags(lesson.label, series.title, context.settings.org_name, lesson.number, len(series.lessons)),
-            bitrate_kbps=rendition.bitrate,
+            bitrate_kbps=rendition.bitrate, light=True,
         )
     except (EngineError, MasteringError) as exc:
         fail_rendition(session, rendition, str(exc))
@@ -440,7 +443,7 @@ def run_recording(session: Session, job: Job, context: JobContext) -> None:
         mastered = master(
             items, store.scratch(),
             Tags(lesson.label, series.title, settings.org_name, lesson.number, len(series.lessons)),
-            bitrate_kbps=rendition.bitrate, max_seconds=settings.max_recording_minutes * 60 + 120,
+            bitrate_kbps=rendition.bitrate, max_seconds=settings.max_recording_minutes * 60 + 120, light=True,
         )
     except (EngineError, MasteringError) as exc:
         fail_rendition(session, rendition, str(exc))

@@ -196,7 +196,7 @@ def run_assembly(session: Session, job: Job, context: JobContext) -> None:
         context.progress(40, "正在调整响度并编码")
         mastered = master(items, audio_store(settings).scratch(),
                           Tags(lesson.label, series.title, settings.org_name, lesson.number, len(series.lessons)),
-                          bitrate_kbps=rendition.bitrate)
+                          bitrate_kbps=rendition.bitrate, light=True)
     except (KeyError, MasteringError) as exc:
         fail_rendition(session, rendition, "有的段落还没有录音" if isinstance(exc, KeyError) else str(exc))
     finish_rendition(session, rendition, audio_store(settings), mastered)

@@ -147,9 +147,18 @@ def _lesson_page(share: ShareToken, lesson: Lesson):
         next_url=_lesson_url(next_share, following) if next_share else None, following=following,
         next_audio=_first_audio(next_share, following, member) if next_share else None,
         list_url=_list_url(share),
-        prefix=_prefix(share),
+        track=lambda rendition, light=False: _track_url(share, rendition, light),
         beat_every=settings().heartbeat_seconds,
     )
+
+
+def _track_url(share: ShareToken, rendition: Rendition, light: bool = False) -> str | None:
+    """The main file's URL, or the light copy's (None for audio made before light copies)."""
+    path = rendition.light_path if light else rendition.file_path
+    if not path:
+        return None
+    return url_for("listen.audio", prefix=_prefix(share), token=share.token, rendition_id=rendition.id,
+                   name=path.split("/")[-1])
 
 
 def _list_url(share: ShareToken) -> str | None:
@@ -172,9 +181,7 @@ def _first_audio(share: ShareToken, lesson: Lesson, member) -> str | None:
     choices = listen_choices(session(), lesson, member.preferred_voice if member else "")
     if not choices:
         return None
-    rendition = choices[0].rendition
-    return url_for("listen.audio", prefix=_prefix(share), token=share.token, rendition_id=rendition.id,
-                   name=rendition.file_path.split("/")[-1])
+    return _track_url(share, choices[0].rendition)
 
 
 def _next_share(share: ShareToken, lesson: Lesson) -> ShareToken | None:
@@ -305,15 +312,18 @@ def leave(prefix: str, token: str):
 @bp.route("/<any(l, s):prefix>/<token>/a/<int:rendition_id>/<name>")
 @public
 def audio(prefix: str, token: str, rendition_id: int, name: str):
-    """The track behind a code. The URL carries the content hash, so it can be cached for a
-    year; byte ranges are answered (iOS asks for bytes=0-1 first). Never counts as a play."""
+    """The track behind a code, main or light. The URL carries the content hash, so it can be
+    cached for a year; byte ranges are answered (iOS asks for bytes=0-1 first). Never counts
+    as a play: the listen page reports seconds of the rendition, whichever file it plays."""
     share = _share("lesson" if prefix == "l" else "series", token)
     rendition = session().get(Rendition, rendition_id)
-    if (rendition is None or rendition.status != Status.DONE or not rendition.file_path or not published(rendition)
-            or Path(rendition.file_path).name != name or not lesson_allowed(share, rendition.lesson)):
+    files = [stored for stored in (rendition.file_path, rendition.light_path) if stored] if rendition else []
+    stored_as = next((stored for stored in files if Path(stored).name == name), None)
+    if (rendition is None or rendition.status != Status.DONE or stored_as is None or not published(rendition)
+            or not lesson_allowed(share, rendition.lesson)):
         abort(404)
     store = AudioStore(settings().paths.audio)
-    path = store.resolve(rendition.file_path)
+    path = store.resolve(stored_as)
     if not path.is_file():
         abort(404)
     if accel := settings().audio_accel_redirect:
@@ -324,6 +334,6 @@ def audio(prefix: str, token: str, rendition_id: int, name: str):
         response.cache_control.max_age = AUDIO_MAX_AGE
     else:
         response = send_file(path, mimetype="audio/mpeg", conditional=True, max_age=AUDIO_MAX_AGE,
-                             etag=rendition.sha256)
+                             etag=rendition.sha256 if stored_as == rendition.file_path else f"{rendition.sha256}-light")
     response.cache_control.immutable = True
     return response

@@ -82,6 +82,10 @@ class Rendition(Base):
     size: Mapped[int | None] = mapped_column(Integer)
     duration: Mapped[float | None] = mapped_column()
     loudness: Mapped[float | None] = mapped_column()
+    # The weak-signal copy (MP3 32 kbit/s, same loudness), beside the main file in the store;
+    # NULL for audio made before it existed until `xiangyin audio lighten` makes it.
+    light_path: Mapped[str | None] = mapped_column(Text)
+    light_size: Mapped[int | None] = mapped_column(Integer)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
