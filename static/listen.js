@@ -47,7 +47,84 @@
   window.addEventListener("online", sendQueued);
   sendQueued();
 
+  /* --- the service worker, from the first visit of any listen page ------------------------ */
   var player = document.getElementById("player");
+  var workerHere = "serviceWorker" in navigator && window.isSecureContext;
+  function aboutThisPage() {
+    // What the worker needs to keep this page's lesson: its page, its list, its tracks.
+    if (!player) return { page: location.pathname };
+    var tracks = [];
+    Array.prototype.forEach.call(document.querySelectorAll("#audio, .voice"), function (node) {
+      tracks.push(node.dataset.main || node.dataset.src || "", node.dataset.light || "");
+    });
+    return { page: location.pathname, list: player.dataset.list || null, lesson: Number(player.dataset.lesson),
+             title: document.title, audio: tracks.filter(Boolean) };
+  }
+  function tellWorker(extra) {
+    if (!workerHere) return;
+    var message = aboutThisPage();
+    Object.keys(extra || {}).forEach(function (name) { message[name] = extra[name]; });
+    navigator.serviceWorker.ready.then(function (registration) {
+      if (registration.active) registration.active.postMessage(message);
+    }).catch(function () { /* offline replay is a bonus */ });
+  }
+  if (workerHere) {
+    var register = function () {
+      navigator.serviceWorker.register("/sw.js").catch(function () { /* no signal: the kept worker stays */ });
+      tellWorker();
+    };
+    if (document.readyState === "complete") register(); else window.addEventListener("load", register);
+  }
+  function keptLessons() {
+    // The worker's index of kept tracks, read straight from the phone's cache.
+    if (!window.caches) return Promise.resolve([]);
+    return caches.open("xy-audio-v1").then(function (cache) { return cache.match("/__xy/index"); })
+      .then(function (r) { return r ? r.json() : {}; })
+      .then(function (index) {
+        return Object.keys(index).map(function (path) { return index[path]; })
+          .filter(function (entry) { return entry.lesson && entry.page; })
+          .sort(function (a, b) { return b.last - a.last; });
+      }).catch(function () { return []; });
+  }
+  if (body.dataset.offline) {
+    // A kept list opened without signal: kept lessons play from the phone, the others say so.
+    var links = document.querySelectorAll("a[data-lesson]");
+    if (links.length) keptLessons().then(function (kept) {
+      var byLesson = {};
+      kept.forEach(function (entry) { byLesson[entry.lesson] = byLesson[entry.lesson] || entry; });
+      Array.prototype.forEach.call(links, function (link) {
+        var entry = byLesson[link.dataset.lesson];
+        if (entry) { link.href = entry.page; return; }
+        link.classList.add("needs-network");
+        var mark = document.createElement("span");
+        mark.className = "need";
+        mark.textContent = "需要网络";
+        link.appendChild(mark);
+      });
+    });
+  }
+  var keptList = document.getElementById("kept-list");
+  if (keptList) {
+    var wanted = body.dataset.wanted || "";
+    if (body.dataset.offline) {
+      var why = document.getElementById("kept-why");
+      why.textContent = /^\/s\/[^/]+\/?$/.test(wanted) ? "现在没有网络，这个专题还没有在这部手机上打开过。"
+        : "现在没有网络，这一课还没有在这部手机上听过。";
+      why.hidden = false;
+    }
+    keptLessons().then(function (kept) {
+      document.getElementById("kept-none").hidden = kept.length > 0;
+      kept.forEach(function (entry) {
+        var item = document.createElement("li"), link = document.createElement("a");
+        var title = document.createElement("span"), tag = document.createElement("span");
+        link.className = "lesson-tap"; link.href = entry.page;
+        title.className = "title"; title.textContent = entry.title;
+        tag.className = "play-tag"; tag.textContent = "播放";
+        link.appendChild(title); link.appendChild(tag); item.appendChild(link); keptList.appendChild(item);
+      });
+    });
+  }
+
   if (!player) return;
   var audio = document.getElementById("audio");
   var play = document.getElementById("play"), label = play.querySelector(".label");
@@ -115,18 +192,76 @@
       .catch(function () { keepOffline(claimed); });
   }
 
-  function keepForOffline() {
-    // The worker is only wanted once a lesson plays, so a page on a slow signal loads
-    // without it; it then keeps this page and its audio (and on Wi-Fi the next lesson's).
-    if (!("serviceWorker" in navigator) || !window.isSecureContext) return;
-    var wifi = navigator.connection && navigator.connection.type === "wifi";
-    var message = { keep: audio.currentSrc || audio.src, page: location.pathname,
-                    next: wifi ? player.dataset.nextAudio || "" : "" };
-    navigator.serviceWorker.register("/sw.js")
-      .then(function () { return navigator.serviceWorker.ready; })
-      .then(function (registration) { if (registration.active) registration.active.postMessage(message); })
-      .catch(function () { /* offline replay is a bonus */ });
+  /* --- one bar of signal: the light file, chosen by the phone or the listener ------------ */
+  var mainUrl = audio.dataset.main || audio.getAttribute("src"), lightUrl = audio.dataset.light || "";
+  var mainKbps = Number(audio.dataset.kbps) || 64, LIGHT_KBPS = 32;
+  var quality = store("xy-quality");  // "light" | "clear" | null: the phone decides
+  var usingLight = false, dry = 0, samples = [], wanted = false;
+  var lastProgressAt = Date.now(), lastByteAt = 0;  // the player moved on / a byte arrived
+  var qualityBox = document.getElementById("quality");
+  function slowLink() {
+    // What the phone says of its link, else how fast this page's own bytes came.
+    var link = navigator.connection;
+    if (link && (link.saveData || link.effectiveType === "slow-2g" || link.effectiveType === "2g")) return true;
+    if (link && link.downlink > 0 && link.downlink * 1000 < mainKbps * 1.5) return true;
+    var page = window.performance && performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
+    if (!page || !page.transferSize || page.responseEnd - page.responseStart < 300) return false;
+    return page.transferSize * 8 / (page.responseEnd - page.responseStart) < mainKbps * 1.5;
   }
+  function showQuality() {
+    if (!qualityBox) return;
+    qualityBox.hidden = !lightUrl;
+    Array.prototype.forEach.call(qualityBox.querySelectorAll("button"), function (button) {
+      button.setAttribute("aria-pressed", String(button.dataset.quality === (usingLight ? "light" : "clear")));
+    });
+  }
+  function useFile(light) {
+    // The other file of the same rendition, at the same position; the listen goes on.
+    if (light && !lightUrl) return;
+    usingLight = light; dry = 0; samples = [];
+    showQuality();
+    var url = light ? lightUrl : mainUrl;
+    if (audio.getAttribute("src") === url) return;
+    var at = resumeAt !== null ? resumeAt : audio.currentTime, going = wanted;
+    if (!audio.paused) audio.pause();
+    audio.src = url; lastTime = null;
+    resumeAt = at > 0 ? at : null;
+    if (going) { loading = false; startPlay(); }
+  }
+  function aheadSeconds() {
+    var t = audio.currentTime, b = audio.buffered;
+    for (var i = 0; i < b.length; i++) if (b.start(i) <= t + 0.5 && b.end(i) >= t) return b.end(i) - t;
+    return 0;
+  }
+  function loadRate() {
+    // Seconds of audio that arrived per second over the last three, or null while unknown.
+    if (samples.length < 4) return null;
+    var now = samples[samples.length - 1], then = samples[samples.length - 4];
+    return (now[1] - then[1]) / ((now[0] - then[0]) / 1000);
+  }
+  function everySecond() {
+    if (!wanted) return;
+    var now = Date.now(), end = 0, b = audio.buffered;
+    for (var i = 0; i < b.length; i++) end = Math.max(end, b.end(i));
+    if (end > 0) samples.push([now, end]);  // the rate counts from the first byte
+    if (samples.length > 10) samples.shift();
+    var whole = end >= (audio.duration || duration) - 0.5, rate = loadRate();
+    if (!usingLight && lightUrl && quality === null && !whole && rate !== null && rate < 1.15) useFile(true);
+    else if (usingLight && quality === "clear" && rate !== null && rate > 1.3 * mainKbps / LIGHT_KBPS) useFile(false);
+    if (now - lastProgressAt >= 5000 && (loading || !audio.paused)) {
+      say(failed || navigator.onLine === false ? "网络不好，正在重试…" : "网络很慢，正在加载，请稍等…");
+    }
+    if (loading && now - Math.max(lastProgressAt, lastByteAt) >= 20000) fail();
+  }
+  setInterval(everySecond, 1000);
+  if (qualityBox) qualityBox.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-quality]");
+    if (!button) return;
+    quality = button.dataset.quality;
+    store("xy-quality", quality);
+    useFile(quality === "light");
+  });
+  showQuality();
 
   function tick() {
     var t = audio.currentTime;
@@ -158,13 +293,12 @@
     play.setAttribute("aria-busy", name === "loading" ? "true" : "false");
   }
 
-  var watchdog = null;
   function startPlay() {
-    loading = true; failed = false;
+    // A load that neither plays nor gets a byte for 20 s is treated as failed (everySecond):
+    // never a silent state.
+    loading = true; failed = false; wanted = true;
+    lastProgressAt = Date.now();
     setState("loading");
-    // A load that neither plays nor fails within 20 s is treated as failed: never a silent state.
-    clearTimeout(watchdog);
-    watchdog = setTimeout(function () { if (loading) fail(); }, 20000);
     if (done) done.hidden = true;
     var p = audio.play();
     if (p && p.catch) p.catch(function (error) {
@@ -194,7 +328,10 @@
         revoked = true;
         audio.pause();
         setState("paused");
+        wanted = false;
         say("这个二维码已经停用了，请向志愿者要一张新的。");
+        var toList = document.getElementById("to-list");
+        if (toList && player.dataset.list) { toList.href = player.dataset.list; toList.hidden = false; }
       })
       .catch(function () { /* no signal after all */ });
   }
@@ -205,25 +342,34 @@
     startPlay();
   }
 
-  audio.addEventListener("timeupdate", function () { tick(); showTime(); });
+  audio.addEventListener("timeupdate", function () {
+    // Real progress is the only thing that clears the weak-network message.
+    if (!audio.paused && lastTime !== null && audio.currentTime > lastTime) { lastProgressAt = Date.now(); say(""); }
+    tick(); showTime();
+  });
+  audio.addEventListener("progress", function () { lastByteAt = Date.now(); });
   audio.addEventListener("seeking", function () { lastTime = null; });
-  audio.addEventListener("waiting", function () { if (!audio.paused) { setState("loading"); } });
-  audio.addEventListener("error", fail);
-  audio.addEventListener("stalled", function () { if (loading) say("网络很慢，正在加载，请稍等…"); });
+  audio.addEventListener("waiting", function () {
+    if (audio.paused || audio.seeking) return;
+    setState("loading");
+    // The buffer ran dry: twice is a link too slow for this file.
+    dry += 1;
+    if (dry >= 2 && !usingLight && lightUrl && quality !== "light") useFile(true);
+  });
+  audio.addEventListener("error", function () { if (audio.getAttribute("src")) fail(); });
   audio.addEventListener("loadedmetadata", function () {
     if (isFinite(audio.duration) && audio.duration > 0) seek.max = audio.duration;
     if (resumeAt !== null) { audio.currentTime = resumeAt; resumeAt = null; }
   });
   audio.addEventListener("playing", function () {
-    loading = false; retries = 0; clearTimeout(retryTimer); clearTimeout(watchdog);
-    say("");
+    loading = false; retries = 0; clearTimeout(retryTimer);
     setState("playing");
     lastTime = audio.currentTime;
     if (listenBegan === null) listenBegan = Date.now();
     send("play");
     clearInterval(timer);
     timer = setInterval(function () { tick(); send("beat"); remember(); }, every);
-    keepForOffline();
+    tellWorker();
   });
   audio.addEventListener("pause", function () {
     clearInterval(timer); tick(); lastTime = null;
@@ -232,7 +378,11 @@
   });
   audio.addEventListener("ended", function () {
     clearInterval(timer); tick(); setState("paused"); send("end");
-    keepForOffline();  // again: a worker that was still starting at the first play keeps it now
+    wanted = false;
+    // Kept now, after the lesson: only what the player skipped is fetched (and on Wi-Fi the
+    // next lesson's track).
+    var wifi = navigator.connection && navigator.connection.type === "wifi";
+    tellWorker({ ended: audio.currentSrc || audio.src, next: wifi ? player.dataset.nextAudio || "" : "" });
     store(key(), null);
     if (done) { done.hidden = false; done.focus(); }
   });
@@ -241,9 +391,10 @@
     if (loading) return;  // the second tap an elderly listener always makes must not pause
     if (revoked) return;
     if (failed) { retries = 0; reload(); return; }
-    if (!audio.paused) { audio.pause(); return; }
+    if (!audio.paused) { wanted = false; audio.pause(); return; }
     if (!started) {
       started = true;
+      if (lightUrl && (quality === "light" || (quality === null && slowLink()))) useFile(true);
       var saved = Number(store(key()) || 0);
       if (saved > 5 && saved < duration - 10) {
         audio.currentTime = saved;
@@ -283,7 +434,10 @@
         if (other === link) other.setAttribute("aria-current", "true"); else other.removeAttribute("aria-current");
       });
       rendition = Number(link.dataset.rendition); duration = Number(link.dataset.duration);
-      audio.src = link.dataset.src; audio.dataset.rendition = rendition;
+      mainUrl = link.dataset.src; lightUrl = link.dataset.light || "";
+      if (!lightUrl) usingLight = false;
+      showQuality();
+      audio.src = usingLight ? lightUrl : mainUrl; audio.dataset.rendition = rendition;
       seek.max = duration; totalLabel.textContent = clock(duration);
       played = 0; lastTime = null; offline = null;
       history.replaceState(null, "", "?v=" + rendition);

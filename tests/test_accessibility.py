@@ -50,6 +50,7 @@ def site(make_app):
             "series": f"/s/{share_for(session, series=session.get(Series, ids['series'])).token}",
             "revoked": f"/l/{revoked.token}",
             "not found": "/l/nosuchcode",
+            "kept on this phone": "/listen/kept",
             "login": "/login",
             "door-card login": f"/d/{issue_card(session, member, None).token}",
         }
@@ -71,7 +72,7 @@ def test_every_public_page_has_no_axe_violations(site):
     need(AXE)
     with serve(app) as base, phone_page(bypass_csp=True) as page:
         found = {}
-        for name in ("lesson", "series", "revoked", "not found", "login", "door-card login"):
+        for name in ("lesson", "series", "revoked", "not found", "kept on this phone", "login", "door-card login"):
             page.goto(base + urls[name])
             found[name] = axe_violations(page)
         page.fill("input[name=username]", "vol1")
@@ -83,7 +84,7 @@ def test_every_public_page_has_no_axe_violations(site):
     assert found == {name: [] for name in found}
 
 
-@pytest.mark.parametrize("name", ["lesson", "series"])
+@pytest.mark.parametrize("name", ["lesson", "series", "revoked", "kept on this phone"])
 def test_lighthouse_accessibility_is_100(site, name, tmp_path):
     app, urls = site
     lighthouse = need(LIGHTHOUSE)

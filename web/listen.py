@@ -122,7 +122,12 @@ def _share(kind: str, token: str) -> ShareToken:
     if share is None or share.kind != kind:
         abort(404, "这个二维码无法识别。请让志愿者或社区工作人员帮您重新打印一张。")
     if share.revoked_at is not None:
-        abort(410)
+        # A stopped lesson code is not a dead end when its series still has a live card.
+        from web import ERROR_MESSAGES
+
+        title, message = ERROR_MESSAGES[410]
+        list_url = _list_url(share) if share.kind == "lesson" else None
+        abort(make_response(render_template("listen/error.html", title=title, message=message, list_url=list_url), 410))
     return share
 
 
@@ -262,6 +267,17 @@ def service_worker():
     """The listen pages' service worker, served from the root so it may control /l/ and /s/."""
     response = send_from_directory(current_app.static_folder, "sw.js", mimetype="text/javascript", max_age=0)
     response.headers["Service-Worker-Allowed"] = "/"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.route("/listen/kept")
+@public
+def kept_lessons():
+    """这部手机上保存的课: the lessons this phone keeps for listening without signal. The
+    service worker shows it when a listen page is opened offline and was never kept; the list
+    itself is read from the phone's own cache by the page's script."""
+    response = make_response(render_template("listen/kept.html"))
     response.headers["Cache-Control"] = "no-cache"
     return response
 
