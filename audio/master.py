@@ -357,6 +357,35 @@ def master(
     return Mastered(out_path, duration, result.integrated, result.peak, digest, out_path.stat().st_size, done_light)
 
 
+def light_copy(main: Path, out_path: Path) -> Light:
+    """The light file of a track mastered before light files existed, from its main MP3 (the
+    only copy left), trimmed to the main file's measured loudness."""
+    loudness = measure_file(main)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary(out_path.parent)
+    try:
+        trim = 0.0
+        for _ in range(2):
+            proc = subprocess.run([ffmpeg(), "-v", "error", "-nostdin", "-i", str(main), "-af", f"volume={trim:.2f}dB", *_mp3_output(tmp, LIGHT_RATE, LIGHT_KBPS)],
+                                  capture_output=True, text=True, errors="replace")
+            if proc.returncode != 0:
+                raise MasteringError("无法生成省流量版本")
+            result = measure_file(tmp)
+            off = result.integrated - loudness.integrated
+            if abs(off) <= 0.3:
+                break
+            trim = max(-LIGHT_MAX_TRIM_DB, min(LIGHT_MAX_TRIM_DB, trim - off))
+        duration = mp3_info(tmp.read_bytes())[0]
+        from mutagen.id3 import ID3
+
+        ID3(str(main)).save(str(tmp), v2_version=3, v1=0)
+        _publish(tmp, out_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return Light(out_path, duration, result.integrated, out_path.stat().st_size)
+
+
 def _temporary(folder: Path) -> Path:
     fd, name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".mp3")
     os.close(fd)

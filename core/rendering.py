@@ -363,6 +363,34 @@ def finish_rendition(session: Session, rendition: Rendition, store: AudioStore, 
     session.commit()
 
 
+def lighten(session: Session, settings: Settings) -> tuple[int, list[str]]:
+    """Give every finished track made before light files existed its light copy (from the main
+    MP3). One commit per track, so an interrupted run keeps what it made. Returns (made,
+    failures as Chinese lines)."""
+    from audio.master import light_copy
+
+    store = audio_store(settings)
+    made, failed = 0, []
+    waiting = session.execute(select(Rendition.id, Rendition.file_path).where(
+        Rendition.status == Status.DONE, Rendition.file_path.is_not(None), Rendition.light_path.is_(None))).all()
+    session.rollback()  # no transaction open while ffmpeg works
+    for rendition_id, main in waiting:
+        try:
+            light = light_copy(store.resolve(main), store.scratch())
+        except (MasteringError, OSError) as exc:
+            failed.append(f"音频 {rendition_id}：{exc}")
+            continue
+        rendition = session.get(Rendition, rendition_id)
+        if rendition is None or rendition.file_path != main:
+            light.path.unlink(missing_ok=True)  # removed meanwhile
+            continue
+        rendition.light_path = store.adopt_light(light.path, main)
+        rendition.light_size = light.size
+        session.commit()
+        made += 1
+    return made, failed
+
+
 def fail_rendition(session: Session, rendition: Rendition, message: str) -> None:
     session.rollback()
     rendition.status, rendition.error = Status.FAILED, message

@@ -75,3 +75,24 @@ def test_the_light_file_is_served_with_ranges(lesson):
     # Another name under the same rendition is not served.
     assert client.get(light_url.replace(".light.mp3", ".other.mp3")).status_code == 404
 
+
+
+def test_tracks_made_before_light_files_get_theirs_from_the_main_file(lesson):
+    from mutagen.id3 import ID3
+
+    from core.rendering import lighten
+
+    app, _, rendition_id = lesson
+    main, light, _ = files(app, rendition_id)
+    light.unlink()
+    with app.extensions["xiangyin.db"].session() as session:
+        rendition = session.get(Rendition, rendition_id)
+        rendition.light_path = rendition.light_size = None
+        session.commit()
+        assert lighten(session, settings_of(app)) == (1, [])
+        assert lighten(session, settings_of(app)) == (0, []), "nothing is made twice"
+    main, light, rendition = files(app, rendition_id)
+    assert light.is_file() and rendition.light_size == light.stat().st_size
+    assert abs(float(judge.ffprobe(light)["format"]["duration"]) - float(judge.ffprobe(main)["format"]["duration"])) <= 0.1
+    assert abs(judge.loudness(light) - judge.loudness(main)) <= 0.5
+    assert str(ID3(str(light))["TIT2"]) == str(ID3(str(main))["TIT2"])

@@ -38,7 +38,7 @@ COMMANDS = [
     users.users_group,
     lessons.lessons_group,
     speech.text_command, speech.voices_command, speech.say_command,
-    render.render_command,
+    render.render_command, render.lighten_command,
     packs.pack_group,
     qr.qr_group,
     roll.members_group, roll.visits_group,

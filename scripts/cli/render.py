@@ -15,6 +15,21 @@ from core.models import ENDED, Status
 from scripts.cli.common import database, fail, settings
 
 
+@click.command("lighten")
+@with_appcontext
+def lighten_command() -> None:
+    """为以前生成的音频补上省流量版本（32 kbit/s，信号弱时播放）；已有的不重做。"""
+    from core.rendering import lighten
+
+    with database().session() as session:
+        made, failed = lighten(session, settings())
+    click.echo(f"补上了 {made} 个省流量版本")
+    for line in failed:
+        click.secho(line, fg="red")
+    if failed:
+        sys.exit(1)
+
+
 @click.command("render")
 @click.option("--series", "series_id", type=int, help="专题编号")
 @click.option("--lesson", "lesson_id", type=int, help="课程编号")
