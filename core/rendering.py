@@ -375,6 +375,7 @@ def lighten(session: Session, settings: Settings) -> tuple[int, list[str]]:
         Rendition.status == Status.DONE, Rendition.file_path.is_not(None), Rendition.light_path.is_(None))).all()
     session.rollback()  # no transaction open while ffmpeg works
     for rendition_id, main in waiting:
+        assert main is not None  # selected so
         try:
             light = light_copy(store.resolve(main), store.scratch())
         except (MasteringError, OSError) as exc:
