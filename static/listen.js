@@ -196,7 +196,7 @@
   var mainUrl = audio.dataset.main || audio.getAttribute("src"), lightUrl = audio.dataset.light || "";
   var mainKbps = Number(audio.dataset.kbps) || 64, LIGHT_KBPS = 32;
   var quality = store("xy-quality");  // "light" | "clear" | null: the phone decides
-  var usingLight = false, dry = 0, samples = [], wanted = false;
+  var usingLight = false, dry = 0, samples = [], wanted = false, troubled = false;
   var lastProgressAt = Date.now(), lastByteAt = 0;  // the player moved on / a byte arrived
   var qualityBox = document.getElementById("quality");
   function slowLink() {
@@ -228,11 +228,6 @@
     resumeAt = at > 0 ? at : null;
     if (going) { loading = false; startPlay(); }
   }
-  function aheadSeconds() {
-    var t = audio.currentTime, b = audio.buffered;
-    for (var i = 0; i < b.length; i++) if (b.start(i) <= t + 0.5 && b.end(i) >= t) return b.end(i) - t;
-    return 0;
-  }
   function loadRate() {
     // Seconds of audio that arrived per second over the last three, or null while unknown.
     if (samples.length < 4) return null;
@@ -249,7 +244,7 @@
     if (!usingLight && lightUrl && quality === null && !whole && rate !== null && rate < 1.15) useFile(true);
     else if (usingLight && quality === "clear" && rate !== null && rate > 1.3 * mainKbps / LIGHT_KBPS) useFile(false);
     if (now - lastProgressAt >= 5000 && (loading || !audio.paused)) {
-      say(failed || navigator.onLine === false ? "网络不好，正在重试…" : "网络很慢，正在加载，请稍等…");
+      say(troubled || navigator.onLine === false ? "网络不好，正在重试…" : "网络很慢，正在加载，请稍等…");
     }
     if (loading && now - Math.max(lastProgressAt, lastByteAt) >= 20000) fail();
   }
@@ -309,7 +304,7 @@
   }
   function fail() {
     if (failed) return;
-    loading = false; failed = true;
+    loading = false; failed = true; troubled = true;
     clearInterval(timer);
     if (resumeAt === null && audio.currentTime > 0) resumeAt = audio.currentTime;
     setState("error");
@@ -344,7 +339,9 @@
 
   audio.addEventListener("timeupdate", function () {
     // Real progress is the only thing that clears the weak-network message.
-    if (!audio.paused && lastTime !== null && audio.currentTime > lastTime) { lastProgressAt = Date.now(); say(""); }
+    if (!audio.paused && lastTime !== null && audio.currentTime > lastTime) {
+      lastProgressAt = Date.now(); troubled = false; say("");
+    }
     tick(); showTime();
   });
   audio.addEventListener("progress", function () { lastByteAt = Date.now(); });

@@ -256,7 +256,9 @@ def test_demo_renders_its_library_so_the_printed_link_plays(run):
     audio = client.get(re.search(r'<audio id="audio"[^>]*src="([^"]+)"', lesson.get_data(as_text=True)).group(1))
     assert audio.status_code == 200 and audio.mimetype == "audio/mpeg" and len(audio.data) > 10_000
     files = list((settings_of(run.app).data_dir / "audio").glob("*/*.mp3"))
-    assert len(files) == 8 and all(stat.S_IMODE(f.stat().st_mode) == 0o644 for f in files), "files follow the umask"
+    light = [f for f in files if f.name.endswith(".light.mp3")]
+    assert len(files) == 16 and len(light) == 8, "each lesson's track and its light copy"
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o644 for f in files), "files follow the umask"
     assert "演示收听：2 次" in result.output
     admin = Client(client)
     with run.app.extensions["xiangyin.db"].session() as session:
