@@ -247,9 +247,12 @@ def test_worker_killed_mid_render_resumes_from_the_segment_cache(app, data_dir, 
             job = session.get(Job, job_id)
             assert job.status == "done", (job.message, output)
             assert job.attempts == 2
+        # A request the killed worker had on the wire may reach the server after the kill was
+        # counted: it shows up once more here. What matters is which segments are asked again.
         after_restart = server.texts[requests_before_kill:]
-        assert len(after_restart) == 12 - finished_before_kill, "finished segments were synthesised again"
-        assert set(after_restart).isdisjoint(server.texts[:finished_before_kill])
+        finished = set(server.texts[:finished_before_kill])
+        assert set(after_restart).isdisjoint(finished), "finished segments were synthesised again"
+        assert len(set(after_restart)) == 12 - finished_before_kill, "every unfinished segment, once more"
         path = rendition_file(app, rendition_id)
         assert abs(judge.loudness(path) + 16) <= 1.0
     finally:
