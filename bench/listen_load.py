@@ -109,7 +109,8 @@ def prepare(data_dir: Path, sessions_file: Path, config: dict) -> tuple[str, int
     """A lesson with real offline audio, one printed code, SESSIONS phones that pressed play."""
     from app import create_app, settings_of
     from core.lessons import add_lesson, create_series
-    from core.plays import Rules, issue_sid, record_beat, verify_sid
+    from core.listening import Rules
+    from core.plays import issue_sid, record_beat, verify_sid
     from core.rendering import request_render
     from core.sharing import share_for
     from core.worker import InProcessRunner

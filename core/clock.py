@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -83,7 +83,21 @@ def within(clock: Clock | None) -> Iterator[None]:
         leave()
 
 
+def local(moment: datetime) -> datetime:
+    """`moment` on Beijing's wall clock (for showing and for calendar arithmetic)."""
+    return moment.astimezone(LOCAL_TZ)
+
+
+def local_day(moment: datetime) -> date:
+    """The Beijing calendar day that holds `moment`."""
+    return moment.astimezone(LOCAL_TZ).date()
+
+
+def day_start(day: date) -> datetime:
+    """The first instant, in UTC, of a Beijing calendar day."""
+    return datetime.combine(day, time.min, LOCAL_TZ).astimezone(timezone.utc)
+
+
 def local_day_start(moment: datetime) -> datetime:
     """The start, in UTC, of the Beijing day that holds `moment`: where daily limits reset."""
-    local = moment.astimezone(LOCAL_TZ)
-    return datetime.combine(local.date(), datetime.min.time(), LOCAL_TZ).astimezone(timezone.utc)
+    return day_start(local_day(moment))

@@ -23,9 +23,10 @@ from core.db import hold, utcnow
 from core.intake import decode_upload, discard, master_to
 from core.errors import Conflict, Gone, Invalid, NotFound, TooMany
 from core.models import Lesson, ListenerMessage, ListenSession, ShareToken, UploadRefusal, User
-from core.plays import Rules, listen_session_for
+from core.listening import Rules, lesson_allowed
+from core.plays import listen_session_for
 from core.settings import Settings
-from core.sharing import find_share, lesson_allowed
+from core.sharing import find_share
 
 MAX_SECONDS = 60
 MAX_AUDIO_BYTES = 5 * 1024 * 1024

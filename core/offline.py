@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from core.clock import local_day_start
 from core.db import MAX_ID, hold, utcnow
 from core.errors import Forbidden
-from core.models import ListenSession, OfflineListen, Rendition, RenditionKind, ShareToken, Status
-from core.plays import BeatRejected, Rules, finite_number, share_allows
+from core.models import ListenSession, OfflineListen, Rendition, ShareToken
+from core.listening import Rules, playable
+from core.plays import BeatRejected, finite_number
 
 
 MAX_OFFLINE_ITEMS = 50
@@ -80,7 +81,7 @@ def record_offline(session: Session, sid: str, items: object, rules: Rules, now:
         row.listened = max(row.listened, listened)
         row.received_at = now
         row.counted = listen_session.credited and row.listened >= rules.play_threshold(row.duration)
-        row.completed = row.counted and row.listened >= rules.complete_ratio * row.duration
+        row.completed = row.counted and rules.completed(row.listened, row.duration)
         stored += 1
     session.commit()
     return stored
@@ -109,9 +110,6 @@ def _offline_item(session: Session, item: object, rules: Rules, now: datetime):
         return None
     share = session.scalar(select(ShareToken).where(ShareToken.token == token))
     rendition = session.get(Rendition, rendition_id)
-    if (share is None or share.revoked_at is not None or rendition is None or rendition.status != Status.DONE
-            or not rendition.duration or (rendition.kind == RenditionKind.RECORDING and rendition.approved_at is None)
-            or not share_allows(share.kind, share.lesson_id, share.series_id, rendition.lesson_id,
-                            rendition.lesson.series_id)):
+    if share is None or rendition is None or not playable(share, rendition) or rendition.duration is None:
         return None
     return client_id, share, rendition, began, min(seconds, rendition.duration, span + rules.slack)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 import uuid
 from pathlib import Path
 from typing import Any
-from core.clock import LOCAL_TZ
+from core.clock import local
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -143,7 +143,7 @@ def plan_pack(
             intro = spoken_track(settings, voice, text, "专题介绍", series.title)
         folders.append(Folder(series.title if several else None, tuple(by_series[sid]), intro))
     title = title or (order[0].title if not several else "学习包")
-    now = utcnow().astimezone(LOCAL_TZ)
+    now = local(utcnow())
     hello = None
     if greeting and member:
         hello = spoken_track(settings, voice, greeting_text(member, settings.org_name, title, len(lessons)),

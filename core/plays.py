@@ -27,48 +27,17 @@ from sqlalchemy import Date, Dialect, Select, bindparam, func, select, update
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, aliased
 
-from core.clock import LOCAL_TZ
+from core.clock import local_day
 from core.db import Prepared, UTCDateTime, hold, utcnow
 from core.errors import Conflict, DomainError, Gone, Invalid, NotFound, TooMany
-from core.settings import Settings
-from core.models import Lesson, Listen, ListenDayMark, ListenSession, Rendition, RenditionKind, ShareToken, Status
+from core.listening import Rules, playable, rolled_up, share_allows
+from core.models import Lesson, Listen, ListenDayMark, ListenSession, Rendition, ShareToken
 
 EVENTS = ("play", "beat", "pause", "end")
 
 
 class BeatRejected(Invalid):
     """A heartbeat that cannot be true; refusals of other kinds use the other DomainErrors."""
-
-
-@dataclass(frozen=True)
-class Rules:
-    threshold: float = 30.0
-    slack: float = 2.0
-    # A phone back from a signal drop reports what it played meanwhile in one beat; more
-    # than this is credited up to it (the wall clock still caps it), never refused.
-    max_claim: float = 120.0
-    # Completed at this share heard, or with less than `complete_remaining` seconds left once
-    # at least half was heard: without the half, a 15-second lesson would be "completed" by
-    # five seconds and a skip to the end.
-    complete_ratio: float = 0.9
-    complete_remaining: float = 10.0
-    # Heartbeats per listen: a burst (play, pause, seek) then a steady refill.
-    beat_burst: float = 8.0
-    beat_rate: float = 0.5
-    # New credited listeners per address per window; the rest listen uncounted.
-    new_listeners: int = 30
-    new_listener_window: float = 300.0
-
-    @classmethod
-    def of(cls, settings: Settings) -> Rules:
-        return cls(
-            threshold=settings.play_threshold_seconds,
-            beat_burst=settings.heartbeat_session_burst, beat_rate=settings.heartbeat_session_rate,
-            new_listeners=settings.new_listeners_per_address, new_listener_window=settings.new_listeners_window_seconds,
-        )
-
-    def play_threshold(self, duration: float) -> float:
-        return min(self.threshold, 0.5 * duration)
 
 
 @dataclass(frozen=True)
@@ -119,12 +88,8 @@ def advance(state: State, claimed: float, now: float, rules: Rules, room: float 
     accepted = max(0.0, min(claimed, since_last, since_start, remaining, room))
     listened = state.listened + accepted
     counted = state.counted or listened >= rules.play_threshold(state.duration)
-    completed = state.completed or (
-        counted
-        and (listened >= rules.complete_ratio * state.duration
-             or (state.duration - listened < rules.complete_remaining and 2 * listened >= state.duration))
-    )
-    quartile = 4 if completed else max(state.quartile, min(3, int(4 * listened / state.duration)) if state.duration else 0)
+    completed = state.completed or (counted and rules.completed(listened, state.duration))
+    quartile = max(state.quartile, rules.quartile(listened, state.duration, completed))
     return replace(state, listened=listened, last_beat=now, counted=counted, completed=completed,
                    quartile=quartile), accepted
 
@@ -263,17 +228,11 @@ def _hot_path(dialect: Dialect) -> _HotPath:
                     Prepared(_mark_day(dialect), dialect))
 
 
-def rolled_up(day: date, now: datetime) -> bool:
-    """Days before yesterday (Beijing) are summed into rollups; today and yesterday, when
-    nearly every heartbeat lands, are always counted from the plays themselves."""
-    return day < now.astimezone(LOCAL_TZ).date() - timedelta(days=1)
-
-
 def changed_days(counted_at: datetime | None, started_at: datetime | None, now: datetime) -> set[date]:
     """The rolled-up days whose rollups a change to a listen counted at `counted_at` (its
     plays, members, phones) or started at `started_at` (its funnel) makes stale."""
     moments = (moment for moment in (counted_at, started_at) if moment is not None)
-    return {day for day in (moment.astimezone(LOCAL_TZ).date() for moment in moments) if rolled_up(day, now)}
+    return {day for day in (local_day(moment) for moment in moments) if rolled_up(day, now)}
 
 
 def forget_listens_of(session: Session, lessons: Select) -> None:
@@ -288,10 +247,6 @@ def forget_listens_of(session: Session, lessons: Select) -> None:
     mark = _mark_day(session.get_bind().dialect)
     for day in sorted(days):
         session.execute(mark, {"m_day": day})
-
-
-def share_allows(kind: str, share_lesson_id: int | None, share_series_id: int | None, lesson_id: int, series_id: int) -> bool:
-    return lesson_id == share_lesson_id if kind == "lesson" else series_id == share_series_id
 
 
 def record_beat(
@@ -384,7 +339,7 @@ def beat_open_listen(
             # Listening of an uncredited listener is kept (and shown apart), never a play.
             new = replace(new, counted=False, completed=False)
         if new.counted and not state.counted:
-            params["b_counted"], params["b_counted_day"] = now, now.astimezone(LOCAL_TZ).date()
+            params["b_counted"], params["b_counted_day"] = now, local_day(now)
         if new.completed and not state.completed:
             params["b_completed"] = now
         if accepted > 0 and overlapping:
@@ -434,12 +389,8 @@ def open_listen(session: Session, sid: str, token: str, rendition_id: int, event
     if share.revoked_at is not None:
         raise Gone("此二维码已停用")
     rendition = session.get(Rendition, rendition_id)
-    if (rendition is None or rendition.status != Status.DONE
-            or (rendition.kind == RenditionKind.RECORDING and rendition.approved_at is None)
-            or not share_allows(share.kind, share.lesson_id, share.series_id, rendition.lesson_id, rendition.lesson.series_id)):
+    if rendition is None or not playable(share, rendition) or rendition.duration is None:
         raise NotFound("没有这个音频")
-    if not rendition.duration:
-        raise Conflict("这个音频还没有时长信息")
     if event != "play":
         raise Conflict("请先点播放再上报收听")
     _, position_s = check_values(State(duration=rendition.duration), 0, position, rules)

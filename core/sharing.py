@@ -10,12 +10,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.access import members_for, names_visible_member
 from core.audit import Actor, audit
 from core.db import utcnow
+from core.listening import PUBLISHED
 from core.models import Lesson, LessonVersion, Member, Rendition, RenditionKind, Series, ShareToken, Status, User
 from core.errors import Invalid, NotFound
 
@@ -94,17 +95,6 @@ def revoke(session: Session, share: ShareToken, user: Actor = None) -> None:
 
 
 # What a public code may play: synthesised audio, and recordings an admin approved.
-PUBLISHED = or_(Rendition.kind != RenditionKind.RECORDING, Rendition.approved_at.is_not(None))
-
-
-def published(rendition: Rendition) -> bool:
-    return rendition.kind != RenditionKind.RECORDING or rendition.approved_at is not None
-
-
-def lesson_allowed(share: ShareToken, lesson: Lesson) -> bool:
-    if share.kind == "lesson":
-        return lesson.id == share.lesson_id
-    return lesson.series_id == share.series_id
 
 
 def series_of(share: ShareToken) -> Series:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Select, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.clock import LOCAL_TZ
+from core.clock import day_start, local, local_day
+from core.listening import last_rolled_up_day
 from core.db import utcnow
 from core.messages import counts_between as message_counts
 from core.models import (Lesson, Listen, ListenDay, ListenDayMark, ListenDayMember, ListenDayPhones, ListenDayStart,
@@ -31,13 +32,11 @@ class Filters:
 
     @classmethod
     def last_days(cls, days: int, today: date | None = None, series_id: int | None = None) -> Filters:
-        today = today or utcnow().astimezone(LOCAL_TZ).date()
+        today = today or local_day(utcnow())
         return cls(today - timedelta(days=days - 1), today, series_id)
 
     def utc_bounds(self) -> tuple[datetime, datetime]:
-        start = datetime.combine(self.start, time.min, LOCAL_TZ).astimezone(timezone.utc)
-        end = datetime.combine(self.end + timedelta(days=1), time.min, LOCAL_TZ).astimezone(timezone.utc)
-        return start, end
+        return day_start(self.start), day_start(self.end + timedelta(days=1))
 
     def days(self) -> list[date]:
         return [self.start + timedelta(days=n) for n in range((self.end - self.start).days + 1)]
@@ -163,7 +162,7 @@ def play_rows(session: Session, filters: Filters) -> Iterator[PlayRow]:
         if key not in voices:
             voices[key] = voice_label(*key)
         yield PlayRow(
-            counted_at=counted_at.astimezone(LOCAL_TZ), series=series, lesson=lesson_label(number, title),
+            counted_at=local(counted_at), series=series, lesson=lesson_label(number, title),
             voice=voices[key], member=member or "", group=group or "", listened=listened, duration=duration,
             completed=completed_at is not None, session_id=session_id,
         )
@@ -342,8 +341,7 @@ def summarise(session: Session, filters: Filters) -> Summary:
     yesterday from the plays. The page costs the same handful of queries for ten plays or a
     million, and its time grows with the days shown, not with the plays."""
     summary = Summary(filters)
-    today = utcnow().astimezone(LOCAL_TZ).date()
-    last_closed = min(filters.end, today - timedelta(days=2))
+    last_closed = min(filters.end, last_rolled_up_day(utcnow()))
     groups = _Groups()
     if filters.start <= last_closed and refresh_rollups(session, filters.start, last_closed):
         recent = Filters(last_closed + timedelta(days=1), filters.end, filters.series_id)
@@ -389,7 +387,7 @@ def summarise(session: Session, filters: Filters) -> Summary:
     summary.by_voice = _ranked(by_voice.values())
     summary.by_member = _ranked(
         Tally(f"{name}（{group}）" if group else name, count, done,
-              extra=last.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"))
+              extra=local(last).strftime("%Y-%m-%d %H:%M"))
         for name, group, count, done, last in groups.members.values())
 
     _offline(session, filters, summary)

@@ -11,7 +11,7 @@ import re
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import and_, case, func, select, type_coerce
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -21,7 +21,8 @@ from audio.store import temporary_name
 from core import intake
 from core.access import NotVisible, may_see_member, member_for, members_query
 from core.audit import Actor, audit
-from core.clock import LOCAL_TZ
+from core.clock import LOCAL_TZ, day_start, local_day
+from core.clock import local as clock_local
 from core.db import UTCDateTime, hold, utcnow
 from core.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from core.intake import decode_upload, discard, master_to
@@ -280,7 +281,7 @@ def record_visit(session: Session, user: User, member: Member, data: VisitInput,
     how = "扫码签到" if door_scan else "手动补录"
     how += "，代访" if door_scan is not None and door_scan.stand_in else ""
     audit(session, user, "create", "visit", visit.id,
-          f"{user.display_name} 登记走访 {member.name}（{how}，{visited_at.astimezone(LOCAL_TZ):%m-%d %H:%M}）")
+          f"{user.display_name} 登记走访 {member.name}（{how}，{clock_local(visited_at):%m-%d %H:%M}）")
     return visit, True
 
 
@@ -303,13 +304,13 @@ def overdue_members(session: Session, members: list[Member], interval_days: int,
     living away (NO_HOME_VISITS) are left out."""
     now = now or utcnow()
     last = {k: v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v for k, v in last_visits(session).items()}
-    today = now.astimezone(LOCAL_TZ).date()
+    today = local_day(now)
     result = []
     for member in members:
         if member.category in NO_HOME_VISITS:
             continue
         since = last.get(member.id) or member.created_at
-        due = since.astimezone(LOCAL_TZ).date() + timedelta(days=interval_days)
+        due = local_day(since) + timedelta(days=interval_days)
         if today > due:
             result.append(Overdue(member, last.get(member.id), (today - due).days))
     return sorted(result, key=lambda o: (-o.days_overdue, o.member.name))
@@ -329,12 +330,12 @@ def first_visits_due(session: Session, members: list[Member], interval_days: int
     is not a roll where everyone was visited. Soonest due first."""
     now = now or utcnow()
     visited = set(last_visits(session))
-    today = now.astimezone(LOCAL_TZ).date()
+    today = local_day(now)
     result = []
     for member in members:
         if member.category in NO_HOME_VISITS or member.id in visited:
             continue
-        due = member.created_at.astimezone(LOCAL_TZ).date() + timedelta(days=interval_days)
+        due = local_day(member.created_at) + timedelta(days=interval_days)
         if today <= due:
             result.append(FirstVisit(member, due, (due - today).days))
     return sorted(result, key=lambda f: (f.days_left, f.member.name))
@@ -360,8 +361,8 @@ def reach(session: Session, user: User, interval_days: int, *, limit: int, now: 
     to it), as queries: a member's day of reckoning is their last visit, or the day they
     joined the roll, plus the interval, in Beijing days."""
     now = now or utcnow()
-    today = now.astimezone(LOCAL_TZ).date()
-    cutoff = datetime.combine(today - timedelta(days=interval_days), time.min, LOCAL_TZ)
+    today = local_day(now)
+    cutoff = day_start(today - timedelta(days=interval_days))
     last = select(Visit.member_id, func.max(Visit.visited_at).label("at")).group_by(Visit.member_id).subquery()
     since = type_coerce(func.coalesce(last.c.at, Member.created_at), UTCDateTime())
     visiting = (members_query(user).order_by(None).outerjoin(last, last.c.member_id == Member.id)
@@ -371,12 +372,12 @@ def reach(session: Session, user: User, interval_days: int, *, limit: int, now: 
         return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
     late = visiting.where(since < cutoff)
-    overdue = [Overdue(member, at, (today - (at or member.created_at).astimezone(LOCAL_TZ).date()).days - interval_days)
+    overdue = [Overdue(member, at, (today - local_day(at or member.created_at)).days - interval_days)
                for member, at in session.execute(late.add_columns(last.c.at).order_by(since, Member.name).limit(limit))]
     new = visiting.where(last.c.at.is_(None), Member.created_at >= cutoff)
     first_due = []
     for member in session.scalars(new.order_by(Member.created_at, Member.name).limit(limit)):
-        due = member.created_at.astimezone(LOCAL_TZ).date() + timedelta(days=interval_days)
+        due = local_day(member.created_at) + timedelta(days=interval_days)
         first_due.append(FirstVisit(member, due, (due - today).days))
     start = quarter_start(now)
     missed = members_query(user).order_by(None).where(
@@ -391,14 +392,13 @@ def quarter_bounds(year: int, quarter: int) -> tuple[datetime, datetime]:
     """Start and end of a calendar quarter in Beijing time, as UTC."""
     first = date(year, 3 * (quarter - 1) + 1, 1)
     after = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
-    start, end = (datetime.combine(d, datetime.min.time(), LOCAL_TZ).astimezone(timezone.utc) for d in (first, after))
-    return start, end
+    return day_start(first), day_start(after)
 
 
 def parse_quarter(text: str | None, now: datetime | None = None) -> tuple[int, int]:
     """'2026Q4' → (2026, 4); empty → the current quarter in Beijing time."""
     if not text:
-        local = (now or utcnow()).astimezone(LOCAL_TZ)
+        local = clock_local(now or utcnow())
         return local.year, (local.month - 1) // 3 + 1
     match = re.fullmatch(r"(\d{4})Q([1-4])", text.strip().upper()[:16])
     if not match or not 2000 <= int(match.group(1)) <= 2099:
@@ -424,7 +424,7 @@ class VolunteerCounts:
 def visits_per_volunteer(session: Session, now: datetime | None = None, weeks: int = 8, months: int = 3) -> tuple[list[str], list[str], list[VolunteerCounts]]:
     """Visit counts per volunteer for the last weeks (ISO weeks) and months, Beijing time."""
     now = now or utcnow()
-    local = now.astimezone(LOCAL_TZ)
+    local = clock_local(now)
     week_labels = [_week(local - timedelta(weeks=n)) for n in reversed(range(weeks))]
     month_labels: list[str] = []
     year, month = local.year, local.month
@@ -463,15 +463,13 @@ def _week(moment: datetime) -> str:
 
 def _week_bounds(local: datetime) -> tuple[datetime, datetime]:
     """The Monday-to-Monday Beijing week holding `local`, as UTC."""
-    monday = datetime.combine(local.date() - timedelta(days=local.weekday()), datetime.min.time(), LOCAL_TZ)
-    return monday.astimezone(timezone.utc), (monday + timedelta(days=7)).astimezone(timezone.utc)
+    monday = local.date() - timedelta(days=local.weekday())
+    return day_start(monday), day_start(monday + timedelta(days=7))
 
 
 def _month_bounds(label: str) -> tuple[datetime, datetime]:
     year, month = int(label[:4]), int(label[5:])
-    first = datetime(year, month, 1, tzinfo=LOCAL_TZ)
-    following = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=LOCAL_TZ)
-    return first.astimezone(timezone.utc), following.astimezone(timezone.utc)
+    return day_start(date(year, month, 1)), day_start(date(year + month // 12, month % 12 + 1, 1))
 
 
 @dataclass(frozen=True)
@@ -541,10 +539,10 @@ def visits_xlsx(visits: Iterable[Visit], title: str) -> bytes:
 
     header = ["走访时间", "党员", "网格", "志愿者", "方式", "送去", "一起听的课", "时长（分钟）", "反馈", "急难愁盼", "需跟进", "登记时间"]
     rows = ([
-        v.visited_at.astimezone(LOCAL_TZ).replace(tzinfo=None), v.member.name, v.member.group_name,
+        clock_local(v.visited_at).replace(tzinfo=None), v.member.name, v.member.group_name,
         v.volunteer.display_name if v.volunteer else "", "手动补录" if v.manual else "扫码签到",
         DELIVERED[v.delivered] + (f"《{v.pack.title}》" if v.pack else ""),
         "、".join(l.label for l in v.lessons), v.duration_minutes or "", v.feedback, v.needs,
-        "是" if v.follow_up else "", v.created_at.astimezone(LOCAL_TZ).replace(tzinfo=None),
+        "是" if v.follow_up else "", clock_local(v.created_at).replace(tzinfo=None),
     ] for v in visits)
     return simple_workbook(title, header, rows, [18, 10, 14, 10, 10, 24, 30, 10, 30, 30, 8, 18])

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 
 from core.models import Listen, ListenSession
 from core.errors import DomainError, Gone
-from core.plays import Rules, address_key, record_beat
+from core.listening import Rules
+from core.plays import address_key, record_beat
 from web.errors import status_for
 from core.sharing import revoke
 from tests.helpers.browser import serve

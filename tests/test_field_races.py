@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from core.models import ListenerMessage, ListenSession, Member, OfflineListen, Pairing, Visit
 from core.offline import PER_ADDRESS_PER_DAY, PER_PHONE_RENDITION_PER_DAY
-from core.plays import Rules
+from core.listening import Rules
 from tests.helpers.browser import serve
 from tests.helpers.tools import yesterday
 from tests.helpers.web import add_user

@@ -12,7 +12,8 @@ from sqlalchemy import bindparam, select, update
 from core.db import Prepared, UTCDateTime
 from core.errors import Conflict
 from core.models import Listen, ListenSession
-from core.plays import Rules, _hot_path, _write, beat_open_listen, record_beat
+from core.listening import Rules
+from core.plays import _hot_path, _write, beat_open_listen, record_beat
 
 pytestmark = pytest.mark.fast
 T0 = datetime(2026, 11, 20, 15, 59, 30, tzinfo=timezone.utc)

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from core.lessons import add_lesson, create_series
 from core.models import Member, Rendition
-from core.plays import Rules, record_beat
+from core.listening import Rules
+from core.plays import record_beat
 from core.sharing import share_for
 from tests.helpers.web import page_text
 

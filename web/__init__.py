@@ -14,7 +14,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter
 
 from core import clock
-from core.clock import LOCAL_TZ
+from core.clock import local
 from core.errors import DomainError
 from core.inputs import clean, clean_json
 from core.db import Database, MAX_ID
@@ -189,7 +189,7 @@ def _load_user(user_id: str):
 
 
 def _localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return value.astimezone(LOCAL_TZ).strftime(fmt) if value else ""
+    return local(value).strftime(fmt) if value else ""
 
 
 def _clock(seconds: float | None) -> str:

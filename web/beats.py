@@ -18,7 +18,8 @@ from core.inputs import clean_json
 from core.db import MAX_ID
 from core.clock import within
 from core.errors import DomainError
-from core.plays import Rules, address_key, beat_open_listen, open_listen, verify_sid
+from core.listening import Rules
+from core.plays import address_key, beat_open_listen, open_listen, verify_sid
 from web.errors import status_for
 
 PATH = "/listen/beat"

@@ -14,13 +14,14 @@ from sqlalchemy import select
 
 from audio.store import AudioStore
 from core.db import MAX_ID
-from core.models import Lesson, Rendition, ShareToken, Status
+from core.models import Lesson, Rendition, ShareToken
 from core.inputs import clean_json
 from core.offline import record_offline
 from core.shared import Generation, RedisGeneration, generation
 from core.messages import MAX_AUDIO_BYTES, MAX_TEXT_CHARS, Incoming, leave_message
-from core.plays import Rules, address_key, finished_lessons, issue_sid, verify_sid
-from core.sharing import find_share, lesson_allowed, listen_choices, listen_choices_by_lesson, published
+from core.listening import Rules, lesson_allowed, playable
+from core.plays import address_key, finished_lessons, issue_sid, verify_sid
+from core.sharing import find_share, listen_choices, listen_choices_by_lesson
 from web import beats, csrf, public, session, settings
 
 bp = Blueprint("listen", __name__)
@@ -333,10 +334,11 @@ def audio(prefix: str, token: str, rendition_id: int, name: str):
     as a play: the listen page reports seconds of the rendition, whichever file it plays."""
     share = _share("lesson" if prefix == "l" else "series", token)
     rendition = session().get(Rendition, rendition_id)
-    files = [stored for stored in (rendition.file_path, rendition.light_path) if stored] if rendition else []
-    stored_as = next((stored for stored in files if Path(stored).name == name), None)
-    if (rendition is None or rendition.status != Status.DONE or stored_as is None or not published(rendition)
-            or not lesson_allowed(share, rendition.lesson)):
+    if rendition is None or not playable(share, rendition):
+        abort(404)
+    stored_as = next((stored for stored in (rendition.file_path, rendition.light_path)
+                      if stored and Path(stored).name == name), None)
+    if stored_as is None:
         abort(404)
     store = AudioStore(settings().paths.audio)
     path = store.resolve(stored_as)

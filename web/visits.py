@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.access import load_volunteers, member_for
 from core.audit import recent
-from core.clock import LOCAL_TZ
+from core.clock import local
 from core.db import MAX_ID, utcnow
 from core.intake import discard
 from core.models import DELIVERED, DoorScan, Series, User, Visit
@@ -60,7 +60,7 @@ def _form_context(member, door_scan, values=None):
     return dict(member=member, scan=door_scan, packs=packs, series=series,
                 delivered=DELIVERED, values=values, chosen_lessons=chosen_lessons,
                 client_key=values.get("client_key") or str(uuid.uuid4()),
-                now_local=values.get("visited_at") or utcnow().astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"))
+                now_local=values.get("visited_at") or local(utcnow()).strftime("%Y-%m-%dT%H:%M"))
 
 
 @bp.route("/visits/new/<int:member_id>", methods=["GET", "POST"])
@@ -141,7 +141,7 @@ def overview():
     reached = reach(session(), _user(), interval, limit=SHOWN)
     load_volunteers(session(), [o.member for o in reached.overdue] + [f.member for f in reached.first_due])
     return render_template(
-        "visits/overview.html", reach=reached, interval=interval, quarter=quarter_start().astimezone(LOCAL_TZ),
+        "visits/overview.html", reach=reached, interval=interval, quarter=local(quarter_start()),
         weeks=weeks, months=months, per_volunteer=per_volunteer, recent=recent_visits,
     )
 

@@ -8,7 +8,7 @@ from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, Large
                         false, true)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from core.clock import LOCAL_TZ
+from core.clock import local_day
 from core.db import Base, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -183,13 +183,13 @@ class Listen(Base):
 
     @validates("started_at")
     def _day_of_start(self, _key: str, moment: datetime) -> datetime:
-        self.started_day = moment.astimezone(LOCAL_TZ).date()
+        self.started_day = local_day(moment)
         return moment
 
     @validates("counted_at")
     def _day_of_count(self, _key: str, moment: datetime | None) -> datetime | None:
         """Rows written through the ORM get their day here; the heartbeat's UPDATE sets both."""
-        self.counted_day = moment.astimezone(LOCAL_TZ).date() if moment else None
+        self.counted_day = local_day(moment) if moment else None
         return moment
 
 
