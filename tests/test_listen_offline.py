@@ -70,7 +70,8 @@ def test_offline_listening_is_capped_kept_apart_and_shown_on_the_dashboard(liste
     admin = Client(app.test_client())
     admin.login("organiser")
     page = page_text(admin.get("/stats?days=7"))
-    assert "离线收听 2 次收听，其中 1 次听完" in page
+    # b2's 12 s of a 14.6 s track leave under 10 s with over half heard: complete, as online.
+    assert "离线收听 2 次收听，其中 2 次听完" in page
     assert re.search(r"(\d+) 收听次数", page).group(1) == "0", "offline listening never counts as plays"
 
 
