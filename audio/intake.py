@@ -26,6 +26,8 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
+from audio.master import SILENT_LUFS
+
 RATE = 44100
 PROBE_SECONDS = 5
 PROBE_BYTES = 5_000_000
@@ -52,7 +54,7 @@ class Limits:
     min_seconds: float = 0.5
     max_rate: int = 96000
     max_channels: int = 2
-    silent_lufs: float = -60.0
+    silent_lufs: float = SILENT_LUFS
     wait_seconds: float = 0.0  # how long to wait for a free slot (0: answer "busy" at once)
 
 
@@ -179,17 +181,24 @@ def take_in(source: Path, output: Path, limits: Limits, slots: Slots | None = No
             raise Refused("录音无法播放：不是录音文件，或者没有录完整，请重新录")
     duration = _decoded_seconds(output)
     loudness = float(summary.group(1)) if summary.group(1) != "-inf" else float("-inf")
-    problem = None
-    if duration > limits.max_seconds + 0.5:
-        problem = _too_long(limits.max_seconds, None)
-    elif duration < limits.min_seconds:
-        problem = "录音太短，请说一句完整的话再发送" if limits.min_seconds >= 1 else "录音太短（不到半秒），请重新录一段"
-    elif loudness < limits.silent_lufs:
-        problem = "录音几乎没有声音（静音或音量太小），请靠近一点重新录"
+    problem = check_recording(duration, loudness, limits)
     if problem:
         output.unlink(missing_ok=True)
         raise Refused(problem)
     return Taken(output, duration, loudness, header)
+
+
+def check_recording(duration: float, loudness: float, limits: Limits) -> str | None:
+    """What is wrong with a decoded recording (too long, too short, silent), in words for the
+    person who recorded it; None when it may be kept. Every upload path asks this once, at
+    the door (take_in)."""
+    if duration > limits.max_seconds + 0.5:
+        return _too_long(limits.max_seconds, None)
+    if duration < limits.min_seconds:
+        return "录音太短，请说一句完整的话再发送" if limits.min_seconds >= 1 else "录音太短（不到半秒），请重新录一段"
+    if loudness < limits.silent_lufs:
+        return "录音几乎没有声音（静音或音量太小），请靠近一点重新录"
+    return None
 
 
 def _too_long(limit: float, actual: float | None) -> str:
