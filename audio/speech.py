@@ -15,7 +15,7 @@ from pathlib import Path
 from audio.cache import SegmentCache, too_short
 from audio.engines import Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechConfig, SpeechRequest
 from audio.segment import Segment, segment_text
-from audio.voices import Voice, folder_voices, get_voice
+from audio.voices import Voice, all_voices, get_voice
 
 FALLBACK_POLICIES = ("offline", "fail")
 
@@ -185,25 +185,30 @@ class Speaker:
 
 
 def backup_voice(engines: Mapping[str, Engine], requested: Voice) -> Voice:
-    """Who says a lesson the requested voice cannot: a neural model of the same language
-    that can speak now (the same gender first), else the espeak-ng voice."""
-    if requested.engine != "sherpa" and "sherpa" in engines:
-        neural = [voice for voice in folder_voices()
-                  if voice.language == requested.language and engines["sherpa"].voice_availability(voice)[0]]
-        neural.sort(key=lambda voice: voice.gender != requested.gender)
-        if neural:
-            return neural[0]
+    """Who says a lesson the requested voice cannot: a voice of another engine that stands in
+    (a neural model) in the same language that can speak now, the same gender first; else
+    the voice's own fallback (espeak-ng)."""
+    for name, engine in engines.items():
+        if name == requested.engine or not type(engine).stands_in:
+            continue
+        able = [voice for voice in all_voices() if voice.engine == name
+                and voice.language == requested.language and engine.voice_availability(voice)[0]]
+        able.sort(key=lambda voice: voice.gender != requested.gender)
+        if able:
+            return able[0]
     return get_voice(requested.fallback or "")
 
 
-def build_speaker(config: SpeechConfig) -> Speaker:
-    """A Speaker with every engine, its segment cache where the configuration says."""
+def build_speaker(config: SpeechConfig, engines: Mapping[str, Engine] | None = None,
+                  fallback: str | None = None) -> Speaker:
+    """A Speaker with every engine (these, or new ones), its segment cache where the
+    configuration says. The service gets its Speaker from core.voices.speaker_for."""
     from audio.engines import build_engines
 
     return Speaker(
-        engines=build_engines(config),
+        engines=dict(engines) if engines is not None else build_engines(config),
         cache=SegmentCache(config.cache_dir),
-        fallback=config.fallback,
+        fallback=fallback or config.fallback,
         lesson_deadline=config.lesson_deadline,
         outage_pause=config.outage_pause,
     )

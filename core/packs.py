@@ -20,7 +20,7 @@ from core.audit import Actor, audit
 from core.db import utcnow
 from core.models import Job, Lesson, Member, Pack, PackItem, PackTarget, Rendition, RenditionKind, Series, Status, User
 from core.rendering import current_version, request_render
-from core.voices import unusable_message
+from core.voices import VoiceUnusable, require_usable, speaker_for
 from core.errors import Forbidden, Invalid
 from core.settings import Settings
 
@@ -94,9 +94,10 @@ def request_missing(session: Session, lessons: list[Lesson], voice: str, setting
     """Queue renders for lessons without audio in this voice; returns the job ids."""
     if voice == RECORDING:
         raise PackRequestError("有些课还没有真人录音，请先上传录音或改用合成声音")
-    message = unusable_message(settings, get_voice(voice))
-    if message:
-        raise PackRequestError(message)
+    try:
+        require_usable(settings, get_voice(voice))
+    except VoiceUnusable as exc:
+        raise PackRequestError(str(exc)) from None
     jobs = []
     for lesson in missing_audio(session, lessons, voice):
         _, job = request_render(session, lesson, settings, voice_id=voice)
@@ -181,10 +182,9 @@ def greeting_text(member: Member, organisation: str, title: str, count: int) -> 
 def spoken_track(settings: Settings, voice: str, text: str, title: str, album: str) -> Track:
     """A short spoken track (greeting, series introduction), mastered like every lesson."""
     from audio.master import Tags, master, track_items
-    from audio.speech import build_speaker
 
     speaker_voice = settings.default_voice if voice == RECORDING else voice
-    result = build_speaker(settings.speech).render(text, speaker_voice, rate=settings.default_rate)
+    result = speaker_for(settings).render(text, speaker_voice, rate=settings.default_rate)
     store = AudioStore(settings.paths.audio)
     mastered = master(track_items(result.segments), store.scratch(), Tags(title, album, settings.org_name, 0),
                       bitrate_kbps=settings.audio_bitrate)

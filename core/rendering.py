@@ -29,6 +29,7 @@ from core.lexicon import lexicon_map
 from core.models import (ACTIVE, INTRO_MODES, Job, Lesson, LessonVersion, PackItem, Rendition, RenditionKind, Series,
                          Status, User)
 from core.errors import Conflict, Invalid
+from core.voices import VoiceUnusable, require_usable
 from core.intake import decode_upload, discard
 from core.settings import Settings
 
@@ -97,10 +98,14 @@ def request_render(
     voice_id: str | None = None,
     rate: int | None = None,
     user: User | None = None,
+    on_unusable: str = "refuse",
 ) -> tuple[Rendition, Job | None]:
     """The rendition for the lesson's current text with these settings, queued if needed.
-    Returns (rendition, the job making it or None when it is already done). Commits, like
-    every enqueue: a worker in another thread or process must see the job at once."""
+    Returns (rendition, the job making it or None when it is already done). A voice that
+    cannot speak now (core.voices.require_usable) is refused with VoiceUnusable, or with
+    `on_unusable="queue"` (the command line, unattended) queued anyway: the job renders it
+    if it can speak by then, else its stand-in as SPEECH_FALLBACK says. Commits, like every
+    enqueue: a worker in another thread or process must see the job at once."""
     series = lesson.series
     if not lesson.text.strip():
         raise RenderError("这一课是口述录音，还没有文字，不能合成；可以先在“编辑”里补上文字")
@@ -109,13 +114,20 @@ def request_render(
         voice = get_voice(voice_id)
     except UnknownVoice as exc:
         raise RenderError(str(exc)) from None
+    try:
+        require_usable(settings, voice)
+        can_speak = True
+    except VoiceUnusable:
+        if on_unusable != "queue":
+            raise
+        can_speak = False
     rate = series.rate if rate is None else rate
     version = current_version(session, lesson)
     intro = intro_text(series, lesson)
     bitrate = settings.audio_bitrate
     key = render_key(version, voice.id, rate, intro, series.closing_text, bitrate)
     rendition = session.scalar(select(Rendition).where(Rendition.render_key == key))
-    if rendition is not None and stood_in(rendition) and _can_speak(settings, voice):
+    if rendition is not None and stood_in(rendition) and can_speak:
         # Audio another voice made while this one was out answers no request for this one:
         # it keeps its file and plays until the new audio is done (then it is old audio).
         rendition.render_key = None
@@ -143,12 +155,6 @@ def stood_in(rendition: Rendition) -> bool:
     """Finished by another voice because the one asked for could not speak then."""
     return (rendition.kind == RenditionKind.TTS and rendition.status == Status.DONE
             and bool(rendition.actual_voice_id) and rendition.actual_voice_id != rendition.voice_id)
-
-
-def _can_speak(settings: Settings, voice) -> bool:
-    from core.voices import unusable_message
-
-    return unusable_message(settings, voice) is None
 
 
 def request_series(session: Session, series: Series, settings: Settings, **options) -> list[tuple[Rendition, Job | None]]:
@@ -316,9 +322,8 @@ def remove_rendition(session: Session, rendition: Rendition, settings: Settings,
 
 def regenerate(session: Session, lesson: Lesson, settings: Settings, user: User) -> tuple[int, list[str]]:
     """After a text edit: ask again for every synthetic voice and rate the lesson had audio
-    in, now for the new text. Returns (renders queued, voices that cannot speak now)."""
-    from core.voices import unusable_message
-
+    in, now for the new text. Returns (renders queued, why the voices that cannot speak now
+    were skipped)."""
     queued, refused, asked = 0, [], set()
     for rendition in renditions_for(session, lesson):
         wanted = (rendition.voice_id, rendition.rate)
@@ -326,13 +331,11 @@ def regenerate(session: Session, lesson: Lesson, settings: Settings, user: User)
             continue
         asked.add(wanted)
         try:
-            message = unusable_message(settings, get_voice(rendition.voice_id or ""))
-        except UnknownVoice as exc:
-            message = str(exc)
-        if message:
-            refused.append(message)
+            _, job = request_render(session, lesson, settings, voice_id=rendition.voice_id or "", rate=rendition.rate,
+                                    user=user)
+        except (RenderError, VoiceUnusable) as exc:
+            refused.append(str(exc))
             continue
-        _, job = request_render(session, lesson, settings, voice_id=rendition.voice_id, rate=rendition.rate, user=user)
         queued += job is not None
     return queued, refused
 
@@ -341,9 +344,9 @@ def regenerate(session: Session, lesson: Lesson, settings: Settings, user: User)
 
 
 def job_speaker(context: JobContext):
-    from audio.speech import build_speaker
+    from core.voices import speaker_for
 
-    return context.service("speaker", lambda: build_speaker(context.settings.speech))
+    return context.service("speaker", lambda: speaker_for(context.settings))
 
 
 def audio_store(settings: Settings) -> AudioStore:

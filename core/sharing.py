@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from audio.engines import engine_classes
 from core.access import members_for, names_visible_member
 from core.audit import Actor, audit
 from core.db import utcnow
@@ -173,7 +174,7 @@ def _names(renditions: list[Rendition]) -> list[str]:
             voice = get_voice(r.actual_voice_id or r.voice_id or "")
         except UnknownVoice:
             return f"{base(r)}{r.id}"
-        return f"{base(r)}·{voice.gender_label}" if voice.engine == "edge" else f"{base(r)}·离线"
+        return f"{base(r)}·{voice.gender_label}" if engine_classes()[voice.engine].online else f"{base(r)}·离线"
 
     names = [base(r) for r in renditions]
     clashes = {name for name in names if names.count(name) > 1}

@@ -9,17 +9,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from audio.cache import SegmentCache
-from audio.engines import Engine, EngineError, SpeechConfig, build_engines
+from audio.engines import Engine, EngineError, SpeechConfig, build_engines, engine_classes
 from audio.master import Tags, master, track_items
-from audio.speech import Speaker, backup_voice
+from audio.speech import Speaker, backup_voice, build_speaker
 from audio.voices import Voice, all_voices, get_voice
 from core.errors import Conflict
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-GROUPS = (("edge", "在线声音（需要联网）"), ("sherpa", "离线神经声音（本机模型）"), ("espeak", "离线合成声音（机器音，始终可用）"))
 
 
 @dataclass(frozen=True)
@@ -43,8 +41,28 @@ def voice_status(settings: Settings, voice: Voice) -> tuple[bool, str]:
 def voice_menu(settings: Settings) -> list[tuple[str, list[VoiceChoice]]]:
     """Every voice, grouped by what it needs, each with whether it can speak now."""
     choices = [VoiceChoice(voice, *voice_status(settings, voice)) for voice in all_voices()]
-    return [(label, [c for c in choices if c.voice.engine == engine]) for engine, label in GROUPS
-            if any(c.voice.engine == engine for c in choices)]
+    return [(cls.menu_group, [c for c in choices if c.voice.engine == name]) for name, cls in engine_classes().items()
+            if any(c.voice.engine == name for c in choices)]
+
+
+class VoiceUnusable(Conflict):
+    """A voice that cannot speak now; str() says why and what to pick instead."""
+
+
+def require_usable(settings: Settings, voice: Voice) -> None:
+    """The one decision whether a render in this voice may start now, as VoiceUnusable.
+    request_render asks it for every caller: web forms, packs and regenerate refuse on it;
+    the command line warns and lets the stand-in voice speak."""
+    message = unusable_message(settings, voice)
+    if message:
+        raise VoiceUnusable(message)
+
+
+def speaker_for(settings: Settings, fallback: str | None = None) -> Speaker:
+    """The one way to a Speaker: this process's engines for the configuration (their online
+    check and loaded models shared), the segment cache, the configured fallback unless
+    `fallback` says otherwise ("fail" for a sample that must be the voice asked for)."""
+    return build_speaker(settings.speech, engines_for(settings.speech), fallback)
 
 
 def unusable_message(settings: Settings, voice: Voice) -> str | None:
@@ -67,8 +85,7 @@ def voice_sample(settings: Settings, voice_id: str) -> Path:
     message = unusable_message(settings, voice)
     if message:
         raise Conflict(message)
-    speaker = Speaker(engines=engines_for(settings.speech), cache=SegmentCache(settings.paths.segments),
-                      fallback="fail")
+    speaker = speaker_for(settings, fallback="fail")
     try:
         result = speaker.render(SAMPLE_TEXT, voice.id, rate=settings.default_rate)
     except EngineError as exc:

@@ -298,3 +298,26 @@ def test_a_pack_in_a_voice_that_cannot_speak_now_is_refused_before_anything_is_q
             request_pack(session, app.extensions["xiangyin.settings"], [lesson], "mandarin-xiaoxiao", user=user)
         assert session.scalar(select(func.count()).select_from(Job)) == 0
         assert session.scalar(select(func.count()).select_from(Rendition)) == 0
+
+
+def test_every_path_asks_the_same_question_of_a_voice_that_cannot_speak_now(make_app):
+    """request_render refuses it for the web and packs, regenerate skips it with the same
+    words, and the command line's "queue anyway" queues it for its stand-in."""
+    from core.lessons import add_lesson, create_series
+    from core.models import Job
+    from core.rendering import regenerate, request_render
+    from core.voices import VoiceUnusable
+
+    app = make_app(EDGE_WSS_URL="ws://127.0.0.1:9/edge/v1?TrustedClientToken=x")
+    settings = app.extensions["xiangyin.settings"]
+    with app.extensions["xiangyin.db"].session() as session:
+        lesson = add_lesson(session, create_series(session, "包专题", actor=None), "第一讲", TEXT)
+        session.commit()
+        with pytest.raises(VoiceUnusable, match="「普通话 · 晓晓（女）」现在用不了") as refused:
+            request_render(session, lesson, settings, voice_id="mandarin-xiaoxiao")
+        assert session.scalar(select(func.count()).select_from(Job)) == 0
+        rendition, job = request_render(session, lesson, settings, voice_id="mandarin-xiaoxiao", on_unusable="queue")
+        assert job is not None and rendition.voice_id == "mandarin-xiaoxiao"
+        rendition.status = "done"
+        session.commit()
+        assert regenerate(session, lesson, settings, None) == (0, [str(refused.value)])

@@ -214,7 +214,9 @@ def test_worker_killed_mid_render_resumes_from_the_segment_cache(app, data_dir, 
             lesson = add_lesson(session, session.get(Series, series), "长课", lesson_text)
             session.get(Series, series).intro_mode, session.get(Series, series).closing_text = "off", ""
             session.commit()
-            rendition, job = request_render(session, lesson, settings_of(app), voice_id="mandarin-xiaoxiao")
+            # The worker reaches the fake service; this process is not pointed at it.
+            rendition, job = request_render(session, lesson, settings_of(app), voice_id="mandarin-xiaoxiao",
+                                            on_unusable="queue")
             rendition_id, job_id = rendition.id, job.id
         env = {**os.environ, "XIANGYIN_DATA_DIR": str(data_dir), "XIANGYIN_EDGE_WSS_URL": server.url,
                "XIANGYIN_EDGE_CONCURRENCY": "1", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}

@@ -9,14 +9,14 @@ from sqlalchemy import select
 
 from audio.engines import parse_rate
 from audio.store import AudioStore
-from audio.voices import UnknownVoice, get_voice
+from audio.voices import UnknownVoice
 from core.queue import group_progress
 from core.lessons import format_duration
 from core.models import ACTIVE, INTRO_MODES, Job, Lesson, Rendition, Series, Status
-from core.rendering import (RenderError, add_oral_lesson, add_recording, approve_recording, intro_text, regenerate, remove_rendition,
+from core.rendering import (add_oral_lesson, add_recording, approve_recording, intro_text, regenerate, remove_rendition,
                             request_render, request_series,
-                            series_voice, update_audio_settings)
-from core.voices import unusable_message, voice_menu, voice_sample
+                            update_audio_settings)
+from core.voices import VoiceUnusable, voice_menu, voice_sample
 from core.access import job_for
 from core.errors import Conflict
 from web import session, settings
@@ -62,33 +62,25 @@ def render_lesson(lesson_id: int):
     lesson = session().get(Lesson, lesson_id) or abort(404)
     options = _options()
     back = url_for("library.lesson_detail", lesson_id=lesson.id) + "#renditions"
-    if not _voice_can_speak(options["voice_id"] or series_voice(lesson.series, settings())):
+    try:
+        rendition, job = request_render(session(), lesson, settings(), user=current_user._get_current_object(), **options)
+    except VoiceUnusable as exc:
+        flash(str(exc), "error")
         return redirect(back, 303)
-    rendition, job = request_render(session(), lesson, settings(), user=current_user._get_current_object(), **options)
     _wake()
     flash("这个音频已经生成过了" if job is None else f"已开始生成：{rendition.label}", "info" if job is None else "success")
     return redirect(back, 303)
-
-
-def _voice_can_speak(voice_id: str) -> bool:
-    """False, with the reason flashed, when the chosen voice cannot speak now."""
-    try:
-        voice = get_voice(voice_id)
-    except UnknownVoice as exc:
-        raise RenderError(str(exc)) from None
-    message = unusable_message(settings(), voice)
-    if message:
-        flash(message, "error")
-    return message is None
 
 
 @bp.route("/series/<int:series_id>/render", methods=["POST"])
 def render_series(series_id: int):
     series = session().get(Series, series_id) or abort(404)
     options = _options()
-    if not _voice_can_speak(options["voice_id"] or series_voice(series, settings())):
+    try:
+        results = request_series(session(), series, settings(), user=current_user._get_current_object(), **options)
+    except VoiceUnusable as exc:
+        flash(str(exc), "error")
         return redirect(url_for("library.series_detail", series_id=series.id) + "#render", 303)
-    results = request_series(session(), series, settings(), user=current_user._get_current_object(), **options)
     _wake()
     queued = sum(1 for _, job in results if job is not None)
     flash(f"已开始生成 {queued} 课的音频" if queued else "这个专题的音频都已生成，无需重复", "success" if queued else "info")

@@ -104,6 +104,13 @@ class SpeechConfig:
 class Engine(ABC):
     name: ClassVar[str]
     label: ClassVar[str]
+    # What the rest of the service knows of an engine, read from here and nowhere else: the
+    # voice menu's group and its place, whether it needs the internet, and whether its voices
+    # may say a lesson another engine's voice cannot (before the espeak-ng last resort).
+    menu_group: ClassVar[str]
+    menu_rank: ClassVar[int]
+    online: ClassVar[bool] = False
+    stands_in: ClassVar[bool] = False
     byte_limit: ClassVar[int]
     sample_rate: ClassVar[int]
     audio_format: ClassVar[str]
@@ -156,13 +163,13 @@ class Engine(ABC):
 
 
 def engine_classes() -> dict[str, type[Engine]]:
-    """Every engine by name; a new engine is one more entry here."""
+    """Every engine by name, in menu order; a new engine is one class and one entry here."""
     from audio.engines.edge import EdgeEngine
     from audio.engines.espeak import EspeakEngine
     from audio.engines.sherpa import SherpaEngine
 
     engines: list[type[Engine]] = [EdgeEngine, EspeakEngine, SherpaEngine]
-    return {cls.name: cls for cls in engines}
+    return {cls.name: cls for cls in sorted(engines, key=lambda cls: cls.menu_rank)}
 
 
 def build_engines(config: SpeechConfig) -> dict[str, Engine]:

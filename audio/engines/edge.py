@@ -86,6 +86,9 @@ class _Retryable(Exception):
 class EdgeEngine(Engine):
     name = "edge"
     label = "在线合成（edge-tts）"
+    menu_group = "在线声音（需要联网）"
+    menu_rank = 0
+    online = True
     byte_limit = 1500
     sample_rate = 24000
     audio_format = "mp3"

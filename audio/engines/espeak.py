@@ -66,6 +66,8 @@ def _load():
 class EspeakEngine(Engine):
     name = "espeak"
     label = "离线合成（espeak-ng）"
+    menu_group = "离线合成声音（机器音，始终可用）"
+    menu_rank = 2
     byte_limit = 3000
     sample_rate = 22050
     audio_format = "wav"

@@ -86,6 +86,9 @@ def _pcm(samples) -> bytes:
 class SherpaEngine(Engine):
     name = "sherpa"
     label = "离线神经合成（sherpa-onnx）"
+    menu_group = "离线神经声音（本机模型）"
+    menu_rank = 1
+    stands_in = True
     # One VITS/Matcha call per sentence or two: longer inputs cost attention time and quality.
     byte_limit = 600
     sample_rate = 0  # each model has its own; carried in the WAV it returns

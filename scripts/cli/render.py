@@ -73,7 +73,8 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
         ready = 0
         for lesson in lessons:
             try:
-                rendition, job = request_render(session, lesson, config, voice_id=voice_id, rate=rate_value)
+                rendition, job = request_render(session, lesson, config, voice_id=voice_id, rate=rate_value,
+                                                on_unusable="queue")
             except RenderError as exc:
                 fail(str(exc))
             if job is None:

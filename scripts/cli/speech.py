@@ -106,12 +106,12 @@ def say_command(text: str, voice_id: str, rate: str | None, output: str) -> None
     """把一段文字合成为 MP3，快速试听声音和读音。"""
     from audio.engines import EngineError, parse_rate
     from audio.master import MasteringError, Tags, master, track_items
-    from audio.speech import build_speaker
+    from core.voices import speaker_for
     from audio.voices import UnknownVoice
 
     try:
         rate_value = parse_rate(rate if rate is not None else settings().default_rate)
-        result = build_speaker(settings().speech).render(text, voice_id, rate=rate_value, lexicon=_lexicon())
+        result = speaker_for(settings()).render(text, voice_id, rate=rate_value, lexicon=_lexicon())
         tags = Tags(title=text[:30], album="试听", artist=settings().org_name)
         master(track_items(result.segments), Path(output), tags)
     except (ValueError, UnknownVoice, EngineError, MasteringError) as exc:
