@@ -238,18 +238,31 @@ class ImportPlan:
         return [f"「{script.filename}」{finding.message}"
                 for script, found in zip(self.scripts, self.findings) for finding in found]
 
+    @property
+    def ready(self) -> bool:
+        """The import-or-review decision, the same for the web and the command line: a batch
+        goes in at once only when nothing is held back and no lesson runs over an hour (the
+        web then shows the review page; the command line skips and warns)."""
+        return not self.held_back and not any(f.kind == "long" for found in self.findings for f in found)
+
+    def found(self) -> dict[int, list[Finding]]:
+        """What was found about each script of the batch, held back ones included, by id()."""
+        return {id(script): found for script, found in [*zip(self.scripts, self.findings), *self.held_back]}
+
 
 def plan_import(
     session: Session,
     series: Series,
     scripts: Iterable[Script],
-    chars_per_minute: int,
+    configured_pace: int,
     *,
     force: bool = False,
     split: Collection[str] = (),
 ) -> ImportPlan:
     """Order a batch by the lesson numbers its files state, split the long lessons named in
-    `split` at their headings, and hold back what is already in the series unless forced."""
+    `split` at their headings, and hold back what is already in the series unless forced.
+    Lengths are estimated at the library's measured pace (listening_pace), as everywhere."""
+    chars_per_minute = listening_pace(session, configured_pace)
     ordered: list[Script] = []
     for script in in_stated_order(list(scripts)):
         long = listening_seconds(script.text, chars_per_minute) > LONG_LESSON_MINUTES * 60

@@ -158,3 +158,31 @@ def test_cli_skips_duplicates_unless_forced_orders_by_stated_number_and_splits_o
     assert result.exit_code == 0, result.output
     assert _lessons(run.app, "党费") == [(1, "党费专题")]
     assert _lessons(run.app, "党费二") == [(1, "党费专题（第一部分）"), (2, "党费专题（第二部分）"), (3, "党费专题（第三部分）")]
+
+
+def test_web_and_cli_estimate_a_lesson_at_the_library_s_measured_pace(make_app, tmp_path):
+    """Configured at 1,000 syllables a minute nothing here is long; the library's own audio
+    says 30 a minute, and then both doors call the same script long."""
+    from core.models import Rendition
+
+    app = make_app(CHARS_PER_MINUTE=1000)
+    add_user(app, "admin1", "admin")
+    admin = Client(app.test_client())
+    admin.login("admin1")
+    series_id = int(admin.post("/series/new", {"title": "党章学习"}).headers["Location"].rsplit("/", 1)[1])
+    with app.extensions["xiangyin.db"].session() as session:
+        series = session.get(Series, series_id)
+        from core.lessons import add_lesson, spoken_units
+
+        for n in range(3):
+            lesson = add_lesson(session, series, f"已有{n}", f"{BODY}{n}")
+            session.add(Rendition(lesson=lesson, version=lesson.versions[0], kind="tts", status="done",
+                                  voice_id="offline-mandarin", file_path="aa/a.mp3", sha256="a" * 64,
+                                  duration=spoken_units(lesson.text) * 2.0))  # 30 a minute
+        session.commit()
+    script = f"# 党费专题\n\n{LONG}\n{LONG}\n{LONG}"  # about 75 minutes at 30 a minute
+    text = page_text(_upload(admin, series_id, ("long.md", script)))
+    assert re.search(r"大约要听 \d+ 分钟，超过 60 分钟", text), "the web's review page"
+    (tmp_path / "long.md").write_text(script, encoding="utf-8")
+    result = app.test_cli_runner().invoke(cli, ["lessons", "import", str(tmp_path / "long.md"), "--series", "党章学习"])
+    assert re.search(r"大约要听 \d+ 分钟，超过 60 分钟", result.output), result.output

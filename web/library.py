@@ -132,22 +132,20 @@ def upload(series_id: int):
     simplify = bool(request.form.get("simplify"))
     title = request.form.get("title", "").strip() if len(files) == 1 else None
     uploads = inspect_batch(files, _limits(), simplify=simplify, title=title)
-    if all(u.status == "ok" for u in uploads):
-        plan = library.plan_import(session(), series, [u.script for u in uploads], _cpm())
-        if not plan.held_back and not any(f.kind == "long" for found in plan.findings for f in found):
-            return _import(series, plan)
+    plan = library.plan_import(session(), series, [u.script for u in uploads if u.status == "ok"],
+                               settings().chars_per_minute)
+    if all(u.status == "ok" for u in uploads) and plan.ready:
+        return _import(series, plan)
     if all(u.status == "refused" for u in uploads):
-        return _review(series, uploads, None)  # nothing to come back to: nothing kept on disk
+        return _review(series, uploads, None, plan)  # nothing to come back to: nothing kept on disk
     token = _staging().save(files, {"series_id": series.id, "simplify": simplify, "title": title})
-    return _review(series, uploads, token)
+    return _review(series, uploads, token, plan)
 
 
-def _review(series: Series, uploads, token: str, error: str | None = None):
+def _review(series: Series, uploads, token: str | None, plan: library.ImportPlan, error: str | None = None):
     """What was found about each readable file (same text as a lesson, too long, a stated
     number that differs from its place) is shown beside it; duplicates start unticked."""
-    scripts = [u.script for u in uploads if u.status == "ok"]
-    plan = library.plan_import(session(), series, scripts, _cpm(), force=True)
-    by_script = {id(script): found for script, found in zip(plan.scripts, plan.findings)}
+    by_script = plan.found()
     findings = [by_script.get(id(u.script), []) for u in uploads]
     status = 422 if error or any(u.status == "refused" for u in uploads) else 200
     return render_template("library/review.html", series=series, uploads=uploads, findings=findings, token=token,
@@ -183,7 +181,8 @@ def upload_confirm(series_id: int, token: str):
     if meta.get("series_id") != series.id:
         abort(404)
     first_pass = inspect_batch(files, _limits(), simplify=meta["simplify"], title=meta["title"])
-    encodings, chosen = {}, set()
+    encodings: dict[str, str] = {}
+    chosen = set()
     for index, item in enumerate(first_pass):
         choice = request.form.get(f"enc-{index}", "")
         if item.status == "unsure" and choice and choice != "skip":
@@ -191,12 +190,17 @@ def upload_confirm(series_id: int, token: str):
             chosen.add(index)
         if item.status == "ok" and request.form.get(f"include-{index}"):
             chosen.add(index)
-    uploads = inspect_batch(files, _limits(), encodings=encodings, simplify=meta["simplify"], title=meta["title"])
+    # Read again only when an encoding was chosen: the files are the same.
+    uploads = inspect_batch(files, _limits(), encodings=encodings, simplify=meta["simplify"],
+                            title=meta["title"]) if encodings else first_pass
     selected = [uploads[i] for i in sorted(chosen)]
     split = {uploads[i].filename for i in chosen if request.form.get(f"split-{i}")}
     failed = [u for u in selected if u.status != "ok"]
     if failed:
-        return _review(series, uploads, token, error="；".join(u.error or f"「{u.filename}」仍需选择编码" for u in failed))
+        plan = library.plan_import(session(), series, [u.script for u in uploads if u.status == "ok"],
+                                   settings().chars_per_minute, force=True)
+        return _review(series, uploads, token, plan,
+                       error="；".join(u.error or f"「{u.filename}」仍需选择编码" for u in failed))
     if not selected:
         _staging().discard(token)
         flash("没有导入任何文件", "info")
@@ -204,7 +208,8 @@ def upload_confirm(series_id: int, token: str):
     try:
         with _staging().claim(token):
             scripts = [u.script for u in selected]
-            return _import(series, library.plan_import(session(), series, scripts, _cpm(), force=True, split=split))
+            return _import(series, library.plan_import(session(), series, scripts, settings().chars_per_minute,
+                                                       force=True, split=split))
     except AlreadyTaken:
         flash("这批讲稿已经导入过了", "info")
         return redirect(url_for("library.series_detail", series_id=series.id), 303)
