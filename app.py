@@ -10,8 +10,8 @@ from flask import Flask
 from audio.voices import use_voices_dir
 from core.clock import Clock
 from core.db import Database
-from core.worker import Runner, build_runner
 from core.settings import FIELDS, Settings, load_settings
+from core.worker import Runner, build_runner
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:

@@ -20,12 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from normalise import best_of  # noqa: E402  (this folder is on the path when a bench runs)
+
 from audio.segment import segment_text  # noqa: E402
+from core.import_checks import check_batch  # noqa: E402
 from core.importer import Limits, inspect_batch  # noqa: E402
 from core.importer.formats import MAX_DOCX_XML_BYTES  # noqa: E402
-from core.import_checks import check_batch  # noqa: E402
 from core.lessons import listening_seconds, spoken_units  # noqa: E402
-from normalise import best_of  # noqa: E402  (this folder is on the path when a bench runs)
 
 CHARS_PER_MINUTE = 250
 
@@ -112,10 +113,10 @@ def main() -> int:
     print(f"{'script':<18}{'bytes':>10}{'import s':>10}{'raw s':>8}{'ratio':>8}{'preview s':>11}")
     for name, data in cases:
         assert len(data) <= MB2, (name, len(data))
-        mine = best_of(2, lambda: ours(name, data))
-        floor = best_of(2, lambda: raw(name, data))
+        mine = best_of(2, lambda name=name, data=data: ours(name, data))
+        floor = best_of(2, lambda name=name, data=data: raw(name, data))
         text = ours(name, data)
-        preview = best_of(1, lambda: segment_text(text))
+        preview = best_of(1, lambda text=text: segment_text(text))
         worst = max(worst, mine)
         print(f"{name:<18}{len(data):>10}{mine:>10.2f}{floor:>8.2f}{mine / floor:>7.0f}×{preview:>11.1f}")
     print(f"slowest: {worst:.2f} s (goal < {GOAL_SECONDS:.0f} s): {'met' if worst < GOAL_SECONDS else 'NOT met'}")

@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from audio.cache import SegmentCache  # noqa: E402
 from audio.engines import SpeechConfig, build_engines  # noqa: E402
 from audio.speech import Speaker  # noqa: E402
-from audio.cache import SegmentCache  # noqa: E402
 from audio.voices import all_voices  # noqa: E402
 
 # Sentences of the kind the notices carry: dates, times, places, numbers, party terms.

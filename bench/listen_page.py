@@ -21,11 +21,11 @@ sys.path.insert(0, str(ROOT))
 from waitress import create_server  # noqa: E402
 
 from app import create_app, settings_of  # noqa: E402
-from core.worker import InProcessRunner  # noqa: E402
 from core.lessons import add_lesson, create_series  # noqa: E402
 from core.models import Rendition  # noqa: E402
 from core.rendering import request_render  # noqa: E402
 from core.sharing import share_for  # noqa: E402
+from core.worker import InProcessRunner  # noqa: E402
 
 LIGHTHOUSE = ROOT / ".tools" / "node_modules" / ".bin" / "lighthouse"
 TEXT = "党章是党的根本大法，是全党必须遵循的总规矩。我们一起学习党章，做合格党员。\n" * 20

@@ -82,8 +82,9 @@ def render_all(app) -> float:
 
 def floor(app) -> float:
     """What the raw tools need for the same lessons: synthesis, one analysis, one encode."""
-    from core.models import Lesson
     from sqlalchemy import select
+
+    from core.models import Lesson
 
     voice = get_voice("offline-mandarin")
     engine = EspeakEngine()

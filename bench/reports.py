@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,12 +30,11 @@ from sqlalchemy import insert, select  # noqa: E402
 from app import create_app  # noqa: E402
 from core.clock import LOCAL_TZ, FrozenClock  # noqa: E402
 from core.lessons import add_lesson, create_series  # noqa: E402
-from core.models import (Listen, ListenSession, Member, Pairing, Rendition, ShareToken, User,  # noqa: E402
-                         Visit)
+from core.models import Listen, ListenSession, Member, Pairing, Rendition, ShareToken, User, Visit  # noqa: E402
 from core.users import create_user  # noqa: E402
 
 QUARTER = (date(2026, 10, 1), date(2026, 12, 31))
-START = datetime(2026, 10, 1, tzinfo=LOCAL_TZ).astimezone(timezone.utc)
+START = datetime(2026, 10, 1, tzinfo=LOCAL_TZ).astimezone(UTC)
 PASSWORD = "bench-password-2026"
 VOLUNTEERS = 100
 CHUNK = 20_000

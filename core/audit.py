@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 
 from core.models import AuditEntry, User
 
-
 # Who did it: a signed-in user, or a name for work done outside the web — "命令行（root）" for
 # a command, "xiangyin init" for the first admin. None is the system itself.
 Actor = User | str | None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FrozenClock:
@@ -34,7 +34,7 @@ class FrozenClock:
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("FrozenClock needs an aware datetime")
-        self.current = start.astimezone(timezone.utc)
+        self.current = start.astimezone(UTC)
 
     def now(self) -> datetime:
         return self.current
@@ -43,7 +43,7 @@ class FrozenClock:
         self.current += timedelta(**delta)
 
     def set(self, moment: datetime) -> None:
-        self.current = moment.astimezone(timezone.utc)
+        self.current = moment.astimezone(UTC)
 
 
 _process: Clock = SystemClock()
@@ -95,7 +95,7 @@ def local_day(moment: datetime) -> date:
 
 def day_start(day: date) -> datetime:
     """The first instant, in UTC, of a Beijing calendar day."""
-    return datetime.combine(day, time.min, LOCAL_TZ).astimezone(timezone.utc)
+    return datetime.combine(day, time.min, LOCAL_TZ).astimezone(UTC)
 
 
 def local_day_start(moment: datetime) -> datetime:

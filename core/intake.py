@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from audio.store import temporary_name
 from audio.intake import Busy, Limits, Refused, Slots, Taken, take_in
+from audio.store import temporary_name
 from core.errors import Invalid, Unavailable
 
 MESSAGE = Limits(max_seconds=60, min_seconds=1)

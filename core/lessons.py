@@ -4,17 +4,17 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Collection, Iterable
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from core.audit import Actor, audit
 from core.db import utcnow
 from core.errors import Invalid
 from core.import_checks import LONG_LESSON_MINUTES, Finding, check_batch, in_stated_order, split_at_headings
 from core.importer import Script, clean_text, clean_title, to_simplified
-from core.audit import Actor, audit
 from core.models import Lesson, LessonVersion, Rendition, RenditionKind, Series, Status, User
 from core.plays import forget_listens_of
 
@@ -31,7 +31,7 @@ class LibraryError(Invalid):
 
 def version_hash(title: str, text: str) -> str:
     """The title is part of the version because every track speaks its title aloud."""
-    return hashlib.sha256(f"{title}\n\n{text}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{title}\n\n{text}".encode()).hexdigest()
 
 
 def char_count(text: str) -> int:

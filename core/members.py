@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from core.audit import Actor, audit
 from core.db import flush_unique
+from core.errors import Invalid
 from core.inputs import clean as clean_input
 from core.models import Member, Pairing, User
 from core.xlsx import restore
-from core.errors import Invalid
 
 CATEGORIES = ("年老体弱", "流动", "在家", "其他")
 MAX_ROWS = 5000

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session, joinedload
 from core import intake
 from core.access import NotVisible, may_see_member, names_visible_member
 from core.db import hold, utcnow
-from core.intake import decode_upload, discard, master_to
 from core.errors import Conflict, Gone, Invalid, NotFound, TooMany
-from core.models import Lesson, ListenerMessage, ListenSession, ShareToken, UploadRefusal, User
+from core.intake import decode_upload, discard, master_to
 from core.listening import Rules, lesson_allowed
+from core.models import Lesson, ListenerMessage, ListenSession, ShareToken, UploadRefusal, User
 from core.plays import listen_session_for
 from core.settings import Settings
 from core.sharing import find_share

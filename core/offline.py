@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,10 +14,9 @@ from sqlalchemy.orm import Session
 from core.clock import local_day_start
 from core.db import MAX_ID, hold, utcnow
 from core.errors import Forbidden
-from core.models import ListenSession, OfflineListen, Rendition, ShareToken
 from core.listening import Rules, playable
+from core.models import ListenSession, OfflineListen, Rendition, ShareToken
 from core.plays import BeatRejected, finite_number
-
 
 MAX_OFFLINE_ITEMS = 50
 MAX_OFFLINE_PER_SESSION = 500
@@ -27,7 +26,7 @@ MAX_OFFLINE_PER_SESSION = 500
 PER_PHONE_RENDITION_PER_DAY = 3
 PER_ADDRESS_PER_DAY = 300
 _CLIENT_ID = re.compile(r"[A-Za-z0-9]{1,40}")
-_EARLIEST = datetime(2020, 1, 1, tzinfo=timezone.utc)
+_EARLIEST = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def record_offline(session: Session, sid: str, items: object, rules: Rules, now: datetime | None = None,
@@ -103,7 +102,7 @@ def _offline_item(session: Session, item: object, rules: Rules, now: datetime):
     if seconds < 0 or span < 0:
         return None
     try:
-        began = datetime.fromtimestamp(began_ms / 1000, timezone.utc)
+        began = datetime.fromtimestamp(began_ms / 1000, UTC)
     except (OverflowError, OSError, ValueError):
         return None
     if not _EARLIEST <= began <= now + timedelta(days=1):

@@ -2,27 +2,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-from core.clock import local
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from audio.store import AudioStore
 from audio.pack import Folder, Plan, Track
+from audio.store import AudioStore
 from audio.voices import UnknownVoice, get_voice
-from core.queue import JobCancelled, JobContext, JobFailed, chain_progress, enqueue, machine_queue
 from core.access import NotVisible, may_see_member
 from core.audit import Actor, audit
+from core.clock import local
 from core.db import utcnow
-from core.models import Job, Lesson, Member, Pack, PackItem, PackTarget, Rendition, RenditionKind, Series, Status, User
-from core.rendering import current_version, request_render
-from core.voices import VoiceUnusable, require_usable, speaker_for
 from core.errors import Forbidden, Invalid
+from core.models import Job, Lesson, Member, Pack, PackItem, PackTarget, Rendition, RenditionKind, Series, Status, User
+from core.queue import JobCancelled, JobContext, JobFailed, chain_progress, enqueue, machine_queue
+from core.rendering import current_version, request_render
 from core.settings import Settings
+from core.voices import VoiceUnusable, require_usable, speaker_for
 
 RECORDING = "recording"
 
@@ -124,7 +124,7 @@ def plan_pack(
     label = check_voice(voice)
     missing = missing_audio(session, lessons, voice)
     if missing:
-        names = "、".join(l.label for l in missing[:5])
+        names = "、".join(lesson.label for lesson in missing[:5])
         raise PackRequestError(f"{len(missing)} 课还没有“{label}”的音频：{names}")
     store = AudioStore(settings.paths.audio)
     by_series: dict[int, list[Track]] = {}

@@ -20,7 +20,7 @@ import hmac
 import math
 import secrets
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import Date, Dialect, Select, bindparam, func, select, update
@@ -202,7 +202,7 @@ _SAVE_CLOCK = (
            == bindparam("c_old", type_=UTCDateTime()))
     .values(credited_until=bindparam("c_new", type_=UTCDateTime()))
 )
-_NEVER = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_NEVER = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _mark_day(dialect: Dialect):
@@ -343,7 +343,7 @@ def beat_open_listen(
         if new.completed and not state.completed:
             params["b_completed"] = now
         if accepted > 0 and overlapping:
-            clock["c_new"] = datetime.fromtimestamp(floor + accepted, timezone.utc)
+            clock["c_new"] = datetime.fromtimestamp(floor + accepted, UTC)
     params.update(b_listened=new.listened, b_position=position_s, b_quartile=new.quartile)
     writes = [(hot.save_clock, clock)] if clock["c_new"] is not None else []
     _write(connection, [*writes, (hot.save_beat, params)], begin=autocommit and bool(writes))

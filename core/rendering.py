@@ -18,21 +18,31 @@ from sqlalchemy.orm import Session
 from audio.engines import EngineError
 from audio.intake import Taken
 from audio.master import LEAD_IN_MS, PAUSE_MS, TAIL_MS, Clip, Gap, MasteringError, Tags, master, track_items
-from audio.store import AudioStore
 from audio.numbers import read_integer
+from audio.store import AudioStore
 from audio.voices import UnknownVoice, get_voice
 from core import intake
 from core.audit import Actor, audit
 from core.db import utcnow
-from core.queue import JobCancelled, JobContext, JobFailed, enqueue
-from core.lexicon import lexicon_map
-from core.models import (ACTIVE, INTRO_MODES, Job, Lesson, LessonVersion, PackItem, Rendition, RenditionKind, Series,
-                         Status, User)
 from core.errors import Conflict, Invalid
-from core.voices import VoiceUnusable, require_usable
 from core.intake import decode_upload, discard
+from core.lexicon import lexicon_map
+from core.models import (
+    ACTIVE,
+    INTRO_MODES,
+    Job,
+    Lesson,
+    LessonVersion,
+    PackItem,
+    Rendition,
+    RenditionKind,
+    Series,
+    Status,
+    User,
+)
+from core.queue import JobCancelled, JobContext, JobFailed, enqueue
 from core.settings import Settings
-
+from core.voices import VoiceUnusable, require_usable
 
 
 class RenderError(Invalid):
@@ -234,9 +244,7 @@ def add_oral_lesson(session: Session, series: Series, title: str, filename: str,
     """口述: a story told, not read, becomes the next lesson of the series — its recording
     checked and mastered like any other, its text typed in later. Nothing is kept when the
     recording is refused. Commits."""
-    from core.lessons import add_lesson
-
-    from core.lessons import clean_title
+    from core.lessons import add_lesson, clean_title
 
     dialect, speaker_name = (dialect or "").strip()[:32], (speaker_name or "").strip()[:64]
     if not dialect:

@@ -17,9 +17,9 @@ from audio.engines import engine_classes
 from core.access import members_for, names_visible_member
 from core.audit import Actor, audit
 from core.db import utcnow
+from core.errors import Invalid, NotFound
 from core.listening import PUBLISHED
 from core.models import Lesson, LessonVersion, Member, Rendition, RenditionKind, Series, ShareToken, Status, User
-from core.errors import Invalid, NotFound
 
 TOKEN_BYTES = 9
 PATH_PREFIX = {"lesson": "l", "series": "s"}
@@ -96,6 +96,13 @@ def revoke(session: Session, share: ShareToken, user: Actor = None) -> None:
 
 
 # What a public code may play: synthesised audio, and recordings an admin approved.
+
+
+def lesson_of(share: ShareToken) -> Lesson:
+    """The lesson of a lesson code."""
+    if share.lesson is None:
+        raise NotFound("二维码无法识别")
+    return share.lesson
 
 
 def series_of(share: ShareToken) -> Series:

@@ -11,6 +11,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
 from core.errors import Conflict
 
 MAX_AGE_SECONDS = 24 * 3600

@@ -15,11 +15,25 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.clock import day_start, local, local_day
-from core.listening import last_rolled_up_day
 from core.db import utcnow
+from core.listening import last_rolled_up_day
 from core.messages import counts_between as message_counts
-from core.models import (Lesson, Listen, ListenDay, ListenDayMark, ListenDayMember, ListenDayPhones, ListenDayStart,
-                         ListenSession, Member, OfflineListen, Rendition, RenditionKind, Series, lesson_label)
+from core.models import (
+    Lesson,
+    Listen,
+    ListenDay,
+    ListenDayMark,
+    ListenDayMember,
+    ListenDayPhones,
+    ListenDayStart,
+    ListenSession,
+    Member,
+    OfflineListen,
+    Rendition,
+    RenditionKind,
+    Series,
+    lesson_label,
+)
 
 QUARTILE_LABELS = ("开始播放", "听到1/4", "听到一半", "听到3/4", "听完")
 

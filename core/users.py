@@ -13,8 +13,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.audit import Actor, audit
 from core.db import flush_unique, rows_changed, utcnow
-from core.models import ROLES, LoginFailure, User
 from core.errors import Invalid
+from core.models import ROLES, LoginFailure, User
 
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15

@@ -11,7 +11,7 @@ import re
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, case, func, select, type_coerce
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -26,10 +26,21 @@ from core.clock import local as clock_local
 from core.db import UTCDateTime, hold, utcnow
 from core.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from core.intake import decode_upload, discard, master_to
-from core.settings import Settings
 from core.models import (
-    DELIVERED, DoorCard, DoorScan, Lesson, Listen, ListenerMessage, Member, Pack, Pairing, ShareToken, User, Visit,
+    DELIVERED,
+    DoorCard,
+    DoorScan,
+    Lesson,
+    Listen,
+    ListenerMessage,
+    Member,
+    Pack,
+    Pairing,
+    ShareToken,
+    User,
+    Visit,
 )
+from core.settings import Settings
 
 MAX_MANUAL_DAYS = 92
 MAX_VOICE_NOTE_BYTES = 20 * 1024 * 1024
@@ -186,7 +197,7 @@ def parse_local(value: str) -> datetime:
         raise VisitError("走访时间不对，请检查年份")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=LOCAL_TZ)
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def take_voice_note(settings: Settings, data: bytes) -> Taken:
@@ -303,7 +314,7 @@ def overdue_members(session: Session, members: list[Member], interval_days: int,
     interval ago, most overdue first. Days are counted on Beijing calendar days. Members
     living away (NO_HOME_VISITS) are left out."""
     now = now or utcnow()
-    last = {k: v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v for k, v in last_visits(session).items()}
+    last = {k: v.replace(tzinfo=UTC) if v.tzinfo is None else v for k, v in last_visits(session).items()}
     today = local_day(now)
     result = []
     for member in members:
@@ -486,7 +497,7 @@ def timeline(session: Session, member: Member) -> list[Event]:
     for visit in session.scalars(select(Visit).options(*VISIT_DETAILS).where(Visit.member_id == member.id)):
         who = visit.volunteer.display_name if visit.volunteer else "（已删除的账号）"
         what = DELIVERED[visit.delivered] + (f"《{visit.pack.title}》" if visit.pack else "")
-        lessons = "，一起听了" + "、".join(l.label for l in visit.lessons) if visit.lessons else ""
+        lessons = "，一起听了" + "、".join(lesson.label for lesson in visit.lessons) if visit.lessons else ""
         how = "手动补录" if visit.manual else ("扫码签到，代访" if visit.scan and visit.scan.stand_in else "扫码签到")
         events.append(Event(visit.visited_at, "走访", f"{who} 上门（{how}）：{what}{lessons}", visit.manual))
     for pack in packs_for(session, member):
@@ -542,7 +553,7 @@ def visits_xlsx(visits: Iterable[Visit], title: str) -> bytes:
         clock_local(v.visited_at).replace(tzinfo=None), v.member.name, v.member.group_name,
         v.volunteer.display_name if v.volunteer else "", "手动补录" if v.manual else "扫码签到",
         DELIVERED[v.delivered] + (f"《{v.pack.title}》" if v.pack else ""),
-        "、".join(l.label for l in v.lessons), v.duration_minutes or "", v.feedback, v.needs,
+        "、".join(lesson.label for lesson in v.lessons), v.duration_minutes or "", v.feedback, v.needs,
         "是" if v.follow_up else "", clock_local(v.created_at).replace(tzinfo=None),
     ] for v in visits)
     return simple_workbook(title, header, rows, [18, 10, 14, 10, 10, 24, 30, 10, 30, 30, 8, 18])

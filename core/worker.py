@@ -4,9 +4,9 @@ any machine with JOB_RUNNER=celery (core/celery_jobs.py).
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
-import logging
 import threading
 import uuid
 from abc import ABC, abstractmethod
@@ -19,11 +19,20 @@ from core.clock import Clock, within
 from core.db import Database, utcnow
 from core.models import ACTIVE, Job
 from core.packs import run_pack_build
-from core.queue import (HEARTBEAT_SECONDS, JobCancelled, JobContext, JobFailed, Services, claim_next, finish,
-                        machine_queue, requeue_orphans)
+from core.queue import (
+    HEARTBEAT_SECONDS,
+    JobCancelled,
+    JobContext,
+    JobFailed,
+    Services,
+    claim_next,
+    finish,
+    machine_queue,
+    requeue_orphans,
+)
 from core.rendering import run_recording, run_render
-from core.studio import run_assembly
 from core.settings import Settings
+from core.studio import run_assembly
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +87,10 @@ def sweep_leftovers(settings: Settings) -> int:
 
 
 class Runner(ABC):
-    """Executes queued jobs somewhere. Callers only enqueue in the table and call wake()."""
+    """Executes queued jobs somewhere. Callers only enqueue in the table and call wake().
+    `worker` names this runner in the jobs it claims."""
+
+    worker: str
 
     @abstractmethod
     def start(self) -> None: ...
@@ -86,7 +98,12 @@ class Runner(ABC):
     @abstractmethod
     def stop(self) -> None: ...
 
-    def wake(self) -> None:
+    @abstractmethod
+    def run_until_idle(self, job_ids: set[int] | None = None) -> None:
+        """Run these jobs (or every queued one) in this process's thread until none is left:
+        the command line's renders and the tests."""
+
+    def wake(self) -> None:  # noqa: B027 - a runner that polls has nothing to do
         """A job was queued: look now rather than at the next poll."""
 
 

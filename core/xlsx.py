@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
-
 from collections.abc import Iterable, Iterator
 
 from core.stats import PLAY_COLUMNS, PlayRow, Summary
-
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

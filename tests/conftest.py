@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -56,8 +56,9 @@ def cheap_password_hashes():
     """Production hashes with scrypt at N=32768 (0.1 s a hash, on purpose); tests hash with
     N=1024 so hundreds of logins stay quick. The unknown-user dummy hash is made the same
     way, so the timing test still compares like with like."""
-    import core.users
     from werkzeug.security import generate_password_hash
+
+    import core.users
 
     def cheap(password: str) -> str:
         return generate_password_hash(password, method="scrypt:1024:8:1")
@@ -229,7 +230,7 @@ def world(app, data_dir):
         (data_dir / "voice_notes").mkdir()
         (data_dir / "voice_notes" / "note.webm").write_bytes(b"\x1a\x45\xdf\xa3")
         visit = Visit(client_key=str(uuid.uuid4()), member_id=member.id, volunteer_id=paired_user.id,
-                      visited_at=datetime.now(timezone.utc), voice_note_path="note.webm")
+                      visited_at=datetime.now(UTC), voice_note_path="note.webm")
         job = Job(kind="pack_build", payload=json.dumps({"user_id": paired_user.id}), status="done",
                   message=f"学习包已写好（{WORLD_MEMBER}）")
         session.add_all([visit, job])

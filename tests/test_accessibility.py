@@ -14,9 +14,9 @@ from core.models import Lesson, Member, Pairing, Series
 from core.sharing import revoke, share_for
 from core.visits import issue_card
 from tests.helpers.browser import phone_page, serve
-from tests.helpers.web import PASSWORD, add_user
 from tests.helpers.listening import rendered_series
 from tests.helpers.tools import require_tool
+from tests.helpers.web import PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
 

@@ -8,11 +8,11 @@ import re
 import pytest
 from sqlalchemy import select
 
+from app import settings_of
 from core.lessons import char_count, listening_pace, listening_seconds, spoken_units
 from core.models import Lesson, LessonVersion, Rendition, Series
-from tests.helpers.web import page_text
 from tests.helpers.jobs import run_jobs
-from app import settings_of
+from tests.helpers.web import page_text
 
 
 @pytest.mark.parametrize("text, count", [

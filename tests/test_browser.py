@@ -5,10 +5,10 @@ import re
 
 import pytest
 
+from app import settings_of
 from core.lessons import char_count, format_duration, listening_seconds
 from tests.helpers.browser import PHONE, no_sideways_scroll, phone_page, serve_with_jobs, wait_until
 from tests.helpers.web import PASSWORD, add_user
-from app import settings_of
 
 pytestmark = pytest.mark.browser
 

@@ -19,12 +19,12 @@ import pytest
 import redis
 from sqlalchemy import select
 
+from app import settings_of
 from core.celery_jobs import DEFAULT_QUEUE, broker_queue
 from core.lessons import add_lesson, create_series
 from core.models import Job, Series
 from core.queue import claim, enqueue, machine_queue
 from core.rendering import request_render
-from app import settings_of
 from tests.helpers import audio_judges as judge
 from tests.helpers.fake_edge import FakeEdgeServer
 from tests.helpers.jobs import rendition_file

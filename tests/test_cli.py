@@ -10,11 +10,11 @@ import docx
 import pytest
 from sqlalchemy import select
 
+from app import settings_of
 from core.models import Lesson, Member, Series, User
 from scripts.cli import cli
-from tests.helpers.web import Client, page_text
 from tests.helpers.archives import make_zip
-from app import settings_of
+from tests.helpers.web import Client, page_text
 
 pytestmark = pytest.mark.slow  # runs whole commands, rendering included
 
@@ -161,7 +161,7 @@ def test_demo_loads_realistic_scripts_once(run):
         for lesson in lessons:
             assert 300 <= len(lesson.text) <= 3000, lesson.title
             assert not lesson.title.startswith("第")
-        joined = "\n".join(l.text for l in lessons)
+        joined = "\n".join(lesson.text for lesson in lessons)
         for needle in ("%", "年", "“", "# ", ":"):
             assert needle in joined
         assert session.scalar(select(User).where(User.username == "zhangxm")).role == "volunteer"

@@ -140,7 +140,7 @@ def test_spreadsheets_and_the_command_line_drop_control_characters(site, tmp_pat
     app, admin, _, _ = site
     import io
 
-    roll = "姓名,电话,备注\n李\x00国华,13800000002,腿脚\x1b[31m不便\n".encode("utf-8")
+    roll = "姓名,电话,备注\n李\x00国华,13800000002,腿脚\x1b[31m不便\n".encode()
     uploaded = admin.post("/members/import", {"file": (io.BytesIO(roll), "名册.csv")}, content_type="multipart/form-data")
     assert uploaded.status_code == 303, uploaded.get_data(as_text=True)[:300]
     confirmed = admin.post(uploaded.headers["Location"], {"name": "0", "phone": "1", "notes": "2", "confirm": "1"})

@@ -11,25 +11,25 @@ import sys
 import threading
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from core.models import Listen, ListenSession
 from core.errors import DomainError, Gone
 from core.listening import Rules
+from core.models import Listen, ListenSession
 from core.plays import address_key, record_beat
-from web.errors import status_for
 from core.sharing import revoke
 from tests.helpers.browser import serve
 from tests.helpers.ports import free_port, wait_for
+from web.errors import status_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
 RULES = Rules()
-T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
 def listen(db, sid, share, rendition, start, seconds=60.0, address="", step=10.0):

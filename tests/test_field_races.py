@@ -7,14 +7,14 @@ import json
 import urllib.parse
 import urllib.request
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
+from core.listening import Rules
 from core.models import ListenerMessage, ListenSession, Member, OfflineListen, Pairing, Visit
 from core.offline import PER_ADDRESS_PER_DAY, PER_PHONE_RENDITION_PER_DAY
-from core.listening import Rules
 from tests.helpers.browser import serve
 from tests.helpers.tools import yesterday
 from tests.helpers.web import add_user
@@ -54,7 +54,7 @@ def test_a_burst_of_new_phones_from_one_address_credits_exactly_the_limit(app, t
 
 
 def offline_items(token: str, rendition_id: int, prefix: str, count: int) -> list[dict]:
-    now = int(datetime.now(timezone.utc).timestamp() * 1000)
+    now = int(datetime.now(UTC).timestamp() * 1000)
     return [{"id": f"{prefix}{n}", "t": token, "r": rendition_id, "b": now - 70_000, "l": now, "s": 60}
             for n in range(count)]
 

@@ -5,7 +5,7 @@ yesterday."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,7 +16,7 @@ from core.models import Member, User, Visit
 from core.visits import first_visits_due, overdue_members, reach
 from tests.helpers.web import Client, add_user, page_text
 
-NOW = datetime(2026, 11, 25, 4, 0, tzinfo=timezone.utc)  # 12:00 in Beijing
+NOW = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)  # 12:00 in Beijing
 MOMENT = st.tuples(st.integers(0, 20), st.integers(0, 23))  # days ago, hour of that Beijing day
 
 
@@ -52,7 +52,7 @@ def test_first_visit_due_then_overdue_with_a_frozen_clock(app):
 
 
 def test_the_pages_say_first_visit_and_list_a_volunteer_without_visits(app):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     roll(app, now)
     add_user(app, "admin1", "admin")
     admin = Client(app.test_client())
@@ -76,10 +76,10 @@ def test_the_overview_queries_keep_the_list_rules(app, members_spec, hour, inter
     Python, on any roll: joined and last visited on any day at any hour (the hours just after
     a Beijing midnight, before the UTC one, included)."""
     today = datetime(2026, 11, 25, tzinfo=LOCAL_TZ)
-    now = (today + timedelta(hours=hour, minutes=30)).astimezone(timezone.utc)
+    now = (today + timedelta(hours=hour, minutes=30)).astimezone(UTC)
 
     def moment(days_ago: int, at_hour: int) -> datetime:
-        return (today - timedelta(days=days_ago) + timedelta(hours=at_hour)).astimezone(timezone.utc)
+        return (today - timedelta(days=days_ago) + timedelta(hours=at_hour)).astimezone(UTC)
 
     admin = _admin(app)
     with app.extensions["xiangyin.db"].session() as session:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import stat
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -128,7 +128,7 @@ def test_environment_reaches_the_app(tmp_path, monkeypatch):
 
 
 def test_an_app_and_its_jobs_run_on_the_clock_they_are_given(make_app, monkeypatch):
-    moment = datetime(2031, 5, 6, 7, 8, tzinfo=timezone.utc)
+    moment = datetime(2031, 5, 6, 7, 8, tzinfo=UTC)
     app = make_app(clock=FrozenClock(moment))
     add_user(app, "boss", "admin")
     admin = Client(app.test_client())
@@ -143,4 +143,4 @@ def test_an_app_and_its_jobs_run_on_the_clock_they_are_given(make_app, monkeypat
         assert session.scalar(select(AuditEntry.at).where(AuditEntry.entity == "series")) == moment
         job = session.get(Job, job_id)
         assert (job.started_at, job.finished_at, job.message) == (moment, moment, moment.isoformat())
-    assert now() > datetime(2026, 1, 1, tzinfo=timezone.utc) and now() != moment, "the process clock is untouched"
+    assert now() > datetime(2026, 1, 1, tzinfo=UTC) and now() != moment, "the process clock is untouched"

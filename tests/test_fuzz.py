@@ -22,8 +22,8 @@ from core.lessons import add_lesson, create_series
 from core.models import Member, Pairing, User
 from core.sharing import share_for
 from core.studio import assign
-from tests.helpers.web import Client, add_user
 from tests.helpers.tools import tone_wav
+from tests.helpers.web import Client, add_user
 
 pytestmark = pytest.mark.slow  # fuzzing: thousands of generated inputs
 

@@ -12,9 +12,9 @@ import docx
 import pytest
 
 from core.importer import (
+    ImportRefused,
     Limits,
     Script,
-    ImportRefused,
     clean_text,
     clean_title,
     inspect_batch,
@@ -199,7 +199,7 @@ def test_clean_text_collapses_blank_lines_and_invisible_characters():
     "name, data, reason",
     [
         ("空.txt", b"", "「空.txt」是空文件，没有任何文字"),
-        ("空白.txt", " \r\n\t\n ".encode() + "\u3000".encode(), "「空白.txt」里没有文字（只有空白）"),
+        ("空白.txt", b" \r\n\t\n " + "\u3000".encode(), "「空白.txt」里没有文字（只有空白）"),
         ("图片.txt", bytes(range(256)) * 8, "「图片.txt」不是文本文件（可能是图片、压缩包或其他二进制文件）"),
         ("讲稿.pdf", b"%PDF-1.4", "「讲稿.pdf」的类型（.pdf）不支持，只能上传 .txt、.md、.markdown、.docx、.zip"),
         ("讲稿.doc", b"\xd0\xcf\x11\xe0", "「讲稿.doc」是旧版 Word（.doc）格式，请在 Word 中“另存为” .docx 后再上传"),

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from core.lessons import version_hash
 from core.models import Lesson, LessonVersion, Series
-from tests.helpers.web import page_text, reconfigure
 from tests.helpers.archives import make_zip
+from tests.helpers.web import page_text, reconfigure
 
 GBK_SCRIPT = "第1课 冬季防跌倒\r\n　　冬天到了，地面湿滑，老年人特别容易摔跤。\r\n请记住“三个半分钟”。".encode("gbk")
 
@@ -25,7 +25,7 @@ def series_id(admin, app) -> int:
 
 def lessons(app) -> list[tuple[int, str, str]]:
     with app.extensions["xiangyin.db"].session() as session:
-        return [(l.number, l.title, l.text) for l in session.scalars(select(Lesson).order_by(Lesson.series_id, Lesson.number))]
+        return [(lesson.number, lesson.title, lesson.text) for lesson in session.scalars(select(Lesson).order_by(Lesson.series_id, Lesson.number))]
 
 
 def upload(admin, series_id, *files, **form):

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from app import settings_of
 from audio.store import AudioStore
 from core.lessons import add_lesson, create_series

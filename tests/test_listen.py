@@ -3,22 +3,22 @@ iOS asks for them, and heartbeats counted by the server's clock."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
 from core.models import Lesson, Listen, ListenSession, Member, Rendition
 from core.sharing import revoke, share_for
+from tests.helpers.listen import audio_urls, beat
+from tests.helpers.listening import rendered_series
 from tests.helpers.web import page_text
 from web.inline import csp_hash
-from tests.helpers.listening import rendered_series
-from tests.helpers.listen import audio_urls, beat
 
 pytestmark = pytest.mark.slow  # renders the audio the listen page plays
 
 
-START = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 def test_lesson_page_for_elderly_eyes(listening):
@@ -164,12 +164,12 @@ def test_bad_heartbeats_get_4xx(listening):
     assert capped.status_code == 200 and capped.get_json()["accepted"] <= 2.5, "credited up to the wall clock"
     for crafted in ('"d": Infinity', '"d": 1e999', '"d": ' + "9" * 400, '"r": ' + "9" * 400, '"r": 99999999999999999999',
                     '"p": -Infinity', '"d": "12abc"', '"d": [1]', '"e": null'):
-        body = '{"t": "%s", "r": %d, "e": "beat", "d": 1, "p": 0, %s}' % (token, rendition, crafted)
+        body = f'{{"t": "{token}", "r": {rendition}, "e": "beat", "d": 1, "p": 0, {crafted}}}'
         answer = client.post("/listen/beat", data=body, content_type="text/plain")
         assert 400 <= answer.status_code < 500, (crafted, answer.status_code)
     assert beat(client, token, rendition, "beat", 1, 99_999).status_code == 422
     assert beat(client, token, rendition, "rewind", 1).status_code == 422
-    nan = client.post("/listen/beat", data='{"t": "%s", "r": %d, "e": "beat", "d": NaN}' % (token, rendition),
+    nan = client.post("/listen/beat", data=f'{{"t": "{token}", "r": {rendition}, "e": "beat", "d": NaN}}',
                       content_type="text/plain")
     assert nan.status_code == 422
     assert client.post("/listen/beat", data="not json", content_type="text/plain").status_code == 400

@@ -4,15 +4,14 @@ dashboard shows the play. The threshold is lowered to 3 s here to keep the test 
 test_plays.py keeps the 30-second default under test."""
 from __future__ import annotations
 
-
 import pytest
 from sqlalchemy import select
 
 from core.models import Lesson, Listen, Member
 from core.sharing import share_for
 from tests.helpers.browser import PHONE, no_sideways_scroll, phone_page, serve, wait_for, wait_until
-from tests.helpers.web import PASSWORD, add_user
 from tests.helpers.listening import rendered_series
+from tests.helpers.web import PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
 

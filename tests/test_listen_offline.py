@@ -2,20 +2,19 @@
 and the weight of the listen page."""
 from __future__ import annotations
 
-import pytest
-
 import gzip
 import json
 import re
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from core.lessons import add_lesson
 from core.models import Lesson, Listen, Member, OfflineListen, Rendition, Series, ShareToken
 from core.sharing import revoke, share_for
-from tests.helpers.web import Client, add_user, page_text
 from tests.helpers.listen import audio_urls, beat
+from tests.helpers.web import Client, add_user, page_text
 
 pytestmark = pytest.mark.slow  # renders the audio the listen page plays
 

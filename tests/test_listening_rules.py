@@ -4,7 +4,7 @@ same quartile; and a code plays the same audio on every path."""
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +19,7 @@ from core.plays import record_beat
 from core.sharing import revoke, share_for
 
 RULES = Rules()
-T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 phones = itertools.count()
 
 

@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from core.models import Rendition
-
 from audio.engines import EdgeConfig, SpeechConfig, build_engines
 from audio.speech import Speaker, build_speaker
 from audio.voice_folders import onnx_metadata, scan
 from audio.voices import all_voices, get_voice, use_voices_dir
+from core.models import Rendition
 from tests.helpers.audio_judges import decode, ffprobe, loudness
 from tests.helpers.fake_edge import FakeEdgeServer
 from tests.helpers.tiny_voice import SAMPLES_PER_TOKEN, build_tiny_vits, onnx_file

@@ -89,7 +89,7 @@ def test_a_killed_pack_image_is_never_named_as_finished(cli_env, tmp_path):
     for seed in SEEDS:
         image = tmp_path / f"pack{seed}.img"
         process = xiangyin(cli_env, "pack", "image", "--size", "40M", "-o", str(image), *pack)
-        killed_when(process, lambda: any(tmp_path.glob(f".tmp-*-pack{seed}.img")),
+        killed_when(process, lambda seed=seed: any(tmp_path.glob(f".tmp-*-pack{seed}.img")),
                     random.Random(seed).uniform(0, 1.5))
         if image.exists():
             verify = subprocess.run([sys.executable, "-c", "from scripts.cli import cli; cli()", "pack", "verify",

@@ -2,20 +2,19 @@
 through the web as a zip; each one recorded with its lessons, versions and recipient."""
 from __future__ import annotations
 
-import pytest
-
 import io
 import json
 import re
 import zipfile
 
+import pytest
 from sqlalchemy import select
 
+from app import settings_of
 from core.models import Member, Pack
 from scripts.cli import cli
-from tests.helpers.web import page_text, reconfigure
 from tests.helpers.jobs import run_jobs
-from app import settings_of
+from tests.helpers.web import page_text, reconfigure
 
 pytestmark = pytest.mark.slow  # renders audio and writes packs
 

@@ -3,7 +3,7 @@ rules and on the records in a real SQLite file."""
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +14,16 @@ from core.errors import Conflict
 from core.lessons import add_lesson, create_series
 from core.models import Listen, ListenSession, Rendition
 from core.plays import (
-    BeatRejected, Rules, State, advance, beat_allowed, check_values, issue_sid, record_beat, session_room, verify_sid,
+    BeatRejected,
+    Rules,
+    State,
+    advance,
+    beat_allowed,
+    check_values,
+    issue_sid,
+    record_beat,
+    session_room,
+    verify_sid,
 )
 from core.settings import DEFAULTS
 from core.sharing import share_for
@@ -150,7 +159,7 @@ sids = (f"sid{n}" for n in itertools.count())
 def test_records_follow_the_rules_and_count_once(db, track, sequence):
     rendition, share = track
     sid = next(sids)
-    start = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
     now, opened = start, False
     for event, gap, claimed in sequence:
         now += timedelta(seconds=gap)

@@ -4,19 +4,19 @@ session clock and the listen must still change together or not at all without a 
 around the heartbeat."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import bindparam, select, update
 
 from core.db import Prepared, UTCDateTime
 from core.errors import Conflict
-from core.models import Listen, ListenSession
 from core.listening import Rules
+from core.models import Listen, ListenSession
 from core.plays import _hot_path, _write, beat_open_listen, record_beat
 
 pytestmark = pytest.mark.fast
-T0 = datetime(2026, 11, 20, 15, 59, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 15, 59, 30, tzinfo=UTC)
 
 
 def opened(db, tracks):
@@ -67,7 +67,7 @@ def test_on_an_autocommit_connection_the_clock_and_the_listen_change_together_or
     hot = _hot_path(engine.dialect)
     session_id, beats = listen.session_id, listen.beats
     old = db.get(ListenSession, session_id).credited_until
-    never = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    never = datetime(2000, 1, 1, tzinfo=UTC)
     clock = {"c_id": session_id, "c_never": never, "c_old": old or never, "c_new": T0 + timedelta(seconds=20)}
     stale_beat = {"b_id": listen.id, "b_beats": beats + 7, "b_now": T0, "b_counted": None,
                   "b_counted_day": None, "b_completed": None, "b_listened": 99.0, "b_position": 1.0,

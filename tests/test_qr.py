@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import re
-import zlib
 import string
 import subprocess
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +18,9 @@ from audio.qr import GRIDS, MARGIN, QUIET_MODULES, Card, qr_matrix, sheet_pdf
 from core.models import Lesson, Member, Series, ShareToken
 from core.sharing import new_token, revoke, share_for, share_url
 from scripts.cli import cli
-from tests.helpers.web import page_text
-from tests.helpers.tools import require_tool
 from tests.helpers.pdf import DPI, decode, rasterise
+from tests.helpers.tools import require_tool
+from tests.helpers.web import page_text
 
 pytestmark = pytest.mark.slow  # rasterises PDFs and scans them with zbarimg
 

@@ -8,18 +8,18 @@ import time
 
 import pytest
 
-from audio.mp3 import _BITRATES, _SAMPLE_RATES, _skip_id3v2, mp3_info
+from app import settings_of
 from audio.cache import SegmentCache
 from audio.engines import SpeechAudio
+from audio.mp3 import _BITRATES, _SAMPLE_RATES, _skip_id3v2, mp3_info
 from audio.segment import segment_text
 from audio.speech import build_speaker
 from audio.voices import get_voice
-from core.worker import InProcessRunner
 from core.lessons import add_lesson, create_series
 from core.models import Lesson, Rendition
 from core.rendering import request_render
+from core.worker import InProcessRunner
 from tests.helpers.fake_edge import FakeEdgeServer, speech_mp3
-from app import settings_of
 
 pytestmark = pytest.mark.slow  # renders audio under injected faults
 

@@ -16,19 +16,19 @@ from mutagen.id3 import ID3
 from mutagen.mp3 import MP3, BitrateMode
 from sqlalchemy import select
 
+from app import settings_of
 from audio.engines import SpeechRequest
 from audio.engines.espeak import EspeakEngine
 from audio.voices import get_voice
-from core.queue import enqueue
 from core.lessons import add_lesson, create_series
 from core.models import Job, Lesson, Rendition, Series
+from core.queue import enqueue
 from core.rendering import RenderError, add_recording, request_render
 from core.sharing import share_for
 from tests.helpers import audio_judges as judge
 from tests.helpers.fake_edge import FakeEdgeServer
 from tests.helpers.jobs import render, rendition_file, run_jobs, speech_file
 from tests.helpers.listen import audio_urls
-from app import settings_of
 
 pytestmark = pytest.mark.slow  # renders audio with the offline engine
 

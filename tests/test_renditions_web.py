@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from core.models import Job, Rendition
-from tests.helpers.web import page_text
 from tests.helpers.jobs import run_jobs, speech_file
+from tests.helpers.web import page_text
 
 pytestmark = pytest.mark.slow  # renders and records audio
 

@@ -7,7 +7,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.cookiejar import CookieJar
 
 from sqlalchemy import select
@@ -50,7 +50,7 @@ def test_deactivation_and_reset_end_sessions_and_remember_tokens(app, admin):
     remember = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("remember_token=")]
     assert remember, response.headers
     expires = re.search(r"Expires=([^;]+)", remember[0]).group(1)
-    lifetime = datetime.strptime(expires, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=timezone.utc) - datetime.now(timezone.utc)
+    lifetime = datetime.strptime(expires, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=UTC) - datetime.now(UTC)
     assert 0 < lifetime.days <= 30
     # Without the session cookie, the remember token alone logs in ...
     volunteer.http.delete_cookie("session")

@@ -3,8 +3,8 @@ process's cached listen page at once; without it, each process's cache is its ow
 out within its lifetime (the documented single-machine behaviour)."""
 from __future__ import annotations
 
-from core.models import Lesson, Rendition, ShareToken
 from core.lessons import add_lesson, create_series
+from core.models import Lesson, Rendition, ShareToken
 from core.sharing import share_for
 from tests.helpers.redis_server import redis_server
 from tests.helpers.web import Client, add_user

@@ -14,8 +14,8 @@ from audio.engines import EngineError, EngineUnavailable, SpeechRequest, parse_r
 from audio.engines.edge import EdgeEngine
 from audio.engines.espeak import EspeakEngine
 from audio.mp3 import mp3_info
-from audio.speech import Speaker
 from audio.segment import segment_text
+from audio.speech import Speaker
 from audio.text import normalise
 from audio.voices import VOICES, get_voice
 from tests.helpers.fake_edge import FakeEdgeServer

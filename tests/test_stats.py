@@ -5,21 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from core.lessons import add_lesson, create_series
-from core.models import Member, Rendition
 from core.listening import Rules
+from core.models import Member, Rendition
 from core.plays import record_beat
 from core.sharing import share_for
 from tests.helpers.web import page_text
 
 RULES = Rules()
-T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)  # 10:00 in Beijing
+T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
 
 
 def listen(db, sid, share, rendition, seconds, start):
@@ -66,7 +66,7 @@ def plays(app, db):
     listen(db, "phone-d", personal, mandarin, 300, T0 + timedelta(days=1))
     listen(db, "phone-d", series_code, recording, 150, T0 + timedelta(days=1, minutes=10))  # one after the other
     # 01:30 on 26 November in Beijing is still 25 November in UTC.
-    listen(db, "phone-e", other_code, scam_audio, 60, datetime(2026, 11, 25, 17, 30, tzinfo=timezone.utc))
+    listen(db, "phone-e", other_code, scam_audio, 60, datetime(2026, 11, 25, 17, 30, tzinfo=UTC))
     return {"series": series.id, "other": other.id}
 
 
@@ -157,17 +157,17 @@ def test_closed_days_from_rollups_equal_the_plays(db, plays, freeze, series):
     listen(db, "phone-u", code, mandarin, 100, T0 + timedelta(days=2))
     listen(db, "phone-f", code, mandarin, 10, T0 + timedelta(days=3))
     filters = Filters(date(2026, 11, 20), date(2026, 11, 26), plays[series] if series else None)
-    freeze(datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc))  # every day of the range is today or later
+    freeze(datetime(2026, 11, 20, 1, 0, tzinfo=UTC))  # every day of the range is today or later
     from_plays = _numbers(summarise(db, filters))
     if series != "other":
         assert from_plays["uncredited"] == 1 and from_plays["funnel"][0].plays == (8 if series is None else 7)
     assert db.scalar(select(func.count()).select_from(ListenDay)) == 0
-    freeze(datetime(2026, 12, 10, 1, 0, tzinfo=timezone.utc))  # every day closed
+    freeze(datetime(2026, 12, 10, 1, 0, tzinfo=UTC))  # every day closed
     assert _numbers(summarise(db, filters)) == from_plays
     assert db.scalar(select(func.count()).select_from(ListenDay)) == 5, "(day, lesson, rendition) of the plays"
     assert db.scalar(select(func.count()).select_from(ListenDayMember)) == 1
     assert _numbers(summarise(db, filters)) == from_plays, "read again from the rollups"
-    freeze(datetime(2026, 11, 22, 1, 0, tzinfo=timezone.utc))  # the 20th closed, the 21st yesterday, the rest ahead
+    freeze(datetime(2026, 11, 22, 1, 0, tzinfo=UTC))  # the 20th closed, the 21st yesterday, the rest ahead
     assert _numbers(summarise(db, filters)) == from_plays
 
 
@@ -176,14 +176,14 @@ def test_a_lesson_resumed_days_later_moves_its_day_on_the_dashboard(db, plays, f
     from core.stats import Filters, summarise
 
     filters = Filters(date(2026, 11, 20), date(2026, 11, 26))
-    freeze(datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc))
+    freeze(datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
     before = summarise(db, filters)
     assert (before.by_day[0].plays, before.by_day[0].completions) == (2, 1)
     cantonese = db.scalars(select(Rendition).where(Rendition.voice_id == "offline-cantonese")).one()
     # phone-b's play of it was counted on the 20th with 40 of 300 seconds heard
     code = db.scalars(select(ShareToken).where(ShareToken.lesson_id == cantonese.lesson_id,
                                                ShareToken.member_id.is_(None))).one()
-    listen(db, "phone-b", code, cantonese, 300, datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc))
+    listen(db, "phone-b", code, cantonese, 300, datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
     assert db.get(ListenDayMark, date(2026, 11, 20)).changes > db.get(ListenDayMark, date(2026, 11, 20)).built
     after = summarise(db, filters)
     assert (after.by_day[0].plays, after.by_day[0].completions) == (2, 2), "counted on the 20th, completed now"
@@ -196,17 +196,17 @@ def test_a_listen_resumed_days_later_moves_the_funnel_of_the_day_it_started(db, 
     from core.stats import Filters, summarise
 
     filters = Filters(date(2026, 11, 20), date(2026, 11, 26))
-    freeze(datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc))
+    freeze(datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
     before = summarise(db, filters)
     code, mandarin = _code_and_audio(db, "offline-mandarin")
     # phone-c heard 20 s on the 20th (not a play); it finishes the lesson on 1 December
-    listen(db, "phone-c", code, mandarin, 300, datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc))
+    listen(db, "phone-c", code, mandarin, 300, datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
     mark = db.get(ListenDayMark, date(2026, 11, 20))
     assert mark.changes > mark.built
     after = summarise(db, filters)
     assert after.plays == before.plays, "counted on 1 December, outside the range"
     assert [t.plays for t in after.funnel] == [6, 4, 4, 3, 3] != [t.plays for t in before.funnel]
-    freeze(datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc))
+    freeze(datetime(2026, 11, 20, 1, 0, tzinfo=UTC))
     assert _numbers(summarise(db, filters)) == _numbers(after)
 
 
@@ -216,11 +216,11 @@ def test_deleting_a_lesson_takes_its_listens_out_of_the_rolled_up_days(db, plays
     from core.stats import Filters, summarise
 
     filters = Filters(date(2026, 11, 20), date(2026, 11, 26))
-    freeze(datetime(2026, 12, 10, 1, 0, tzinfo=timezone.utc))
+    freeze(datetime(2026, 12, 10, 1, 0, tzinfo=UTC))
     before = summarise(db, filters)
     delete_lesson(db, db.scalars(select(Lesson).where(Lesson.title == "识别诈骗电话")).one())
     db.commit()
     after = summarise(db, filters)
     assert (after.plays, after.sessions, after.funnel[0].plays) == (before.plays - 1, before.sessions - 1, 5)
-    freeze(datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc))
+    freeze(datetime(2026, 11, 20, 1, 0, tzinfo=UTC))
     assert _numbers(summarise(db, filters)) == _numbers(after)

@@ -15,7 +15,7 @@ from mutagen.id3 import ID3, TIT2
 
 from audio.engines import SpeechRequest
 from audio.engines.espeak import EspeakEngine
-from audio.master import Gap, Clip, Tags, master
+from audio.master import Clip, Gap, Tags, master
 from audio.pack import (
     CATALOG_PDF,
     CATALOG_TXT,

@@ -5,20 +5,20 @@ from __future__ import annotations
 import io
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from mutagen.mp3 import MP3
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from app import settings_of
 from core.models import AuditEntry, DoorCard, Member, Pack, Pairing, User, Visit
 from core.visits import overdue_members, quarter_start
-from tests.helpers.web import PASSWORD, Client, add_user, page_text
 from tests.helpers.tools import tone_wav
-from app import settings_of
+from tests.helpers.web import PASSWORD, Client, add_user, page_text
 
-T0 = datetime(2026, 11, 25, 1, 30, tzinfo=timezone.utc)  # 09:30 in Beijing
+T0 = datetime(2026, 11, 25, 1, 30, tzinfo=UTC)  # 09:30 in Beijing
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_manual_entry_is_marked_and_times_are_beijing(app, community, freeze):
     assert saved.status_code == 303
     with app.extensions["xiangyin.db"].session() as session:
         visit = session.scalar(select(Visit))
-        assert visit.manual and visit.visited_at == datetime(2026, 11, 24, 12, 15, tzinfo=timezone.utc)
+        assert visit.manual and visit.visited_at == datetime(2026, 11, 24, 12, 15, tzinfo=UTC)
     overview = page_text(phone.get("/visits"))
     assert "11-24 20:15 Vol1 → 王秀英 手动补录" in overview
 
@@ -146,25 +146,25 @@ def test_volunteer_cannot_reach_another_volunteers_member(app, community):
 
 def test_overdue_on_beijing_days_with_a_frozen_clock(app, db):
     interval = 7
-    wang = Member(name="王秀英", created_at=datetime(2026, 11, 1, tzinfo=timezone.utc))
-    li = Member(name="李国华", created_at=datetime(2026, 11, 1, tzinfo=timezone.utc))
-    zhao = Member(name="赵建国", created_at=datetime(2026, 11, 20, tzinfo=timezone.utc))
-    zhou = Member(name="周志强", category="流动", created_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    wang = Member(name="王秀英", created_at=datetime(2026, 11, 1, tzinfo=UTC))
+    li = Member(name="李国华", created_at=datetime(2026, 11, 1, tzinfo=UTC))
+    zhao = Member(name="赵建国", created_at=datetime(2026, 11, 20, tzinfo=UTC))
+    zhou = Member(name="周志强", category="流动", created_at=datetime(2026, 1, 1, tzinfo=UTC))
     db.add_all([wang, li, zhao, zhou])
     db.flush()
     # 16:30 UTC on 17 November is 00:30 on 18 November in Beijing.
-    db.add(Visit(client_key="k" * 10, member_id=wang.id, visited_at=datetime(2026, 11, 17, 16, 30, tzinfo=timezone.utc),
+    db.add(Visit(client_key="k" * 10, member_id=wang.id, visited_at=datetime(2026, 11, 17, 16, 30, tzinfo=UTC),
                  delivered="nothing"))
     db.commit()
-    now = datetime(2026, 11, 25, 16, 30, tzinfo=timezone.utc)  # 26 November 00:30 in Beijing
+    now = datetime(2026, 11, 25, 16, 30, tzinfo=UTC)  # 26 November 00:30 in Beijing
     # 李国华 never visited: entered 1 November (Beijing), due 8 November, 18 days late on the 26th.
     # 王秀英 visited on the 18th (Beijing), due the 25th; 赵建国 entered on the 20th, due the 27th.
     # 周志强 works far away: reached by his personal card, never overdue for a home visit.
     overdue = overdue_members(db, [wang, li, zhao, zhou], interval, now=now)
     assert [(o.member.name, o.days_overdue) for o in overdue] == [("李国华", 18), ("王秀英", 1)]
-    assert overdue_members(db, [wang], interval, now=datetime(2026, 11, 25, 15, 59, tzinfo=timezone.utc)) == [], \
+    assert overdue_members(db, [wang], interval, now=datetime(2026, 11, 25, 15, 59, tzinfo=UTC)) == [], \
         "23:59 on the 25th in Beijing: 王秀英 is due today, not yet overdue"
-    assert quarter_start(now) == datetime(2026, 9, 30, 16, 0, tzinfo=timezone.utc), "1 October 00:00 Beijing"
+    assert quarter_start(now) == datetime(2026, 9, 30, 16, 0, tzinfo=UTC), "1 October 00:00 Beijing"
 
 
 def test_overview_lists_overdue_unreached_and_counts(app, community, freeze):
@@ -224,7 +224,7 @@ def test_delivered_pack_voice_note_and_lessons(app, community, freeze):
     assert saved.status_code == 303
     with app.extensions["xiangyin.db"].session() as session:
         visit = session.scalar(select(Visit))
-        assert [l.title for l in visit.lessons] == ["学习党章"]
+        assert [lesson.title for lesson in visit.lessons] == ["学习党章"]
         assert session.get(Pack, ids["pack"]).delivered_at == T0, "the pack is marked as handed over"
         visit_id = visit.id
     used = phone.get(f"/visits/new/{community['wang']}?scan={fields['scan']}")

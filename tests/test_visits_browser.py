@@ -8,12 +8,12 @@ import time
 import pytest
 from sqlalchemy import select
 
+from app import settings_of
 from core.models import DoorCard, DoorScan, Member, Pairing, User, Visit
 from core.visits import issue_card
 from tests.helpers.audio_judges import decode
 from tests.helpers.browser import PHONE, no_sideways_scroll, phone_page, serve, wait_until
 from tests.helpers.web import PASSWORD, add_user
-from app import settings_of
 
 pytestmark = pytest.mark.browser
 

@@ -11,11 +11,11 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
+from app import settings_of
 from core.models import Member, Pack, Pairing, User, Visit
 from core.visits import issue_card
 from tests.helpers.browser import no_sideways_scroll, phone_page, serve_with_jobs
 from tests.helpers.web import PASSWORD, add_user
-from app import settings_of
 
 pytestmark = pytest.mark.browser
 

@@ -15,12 +15,12 @@ from werkzeug.routing import IntegerConverter
 
 from core import clock
 from core.clock import local
+from core.db import MAX_ID, Database
 from core.errors import DomainError
 from core.inputs import clean, clean_json
-from core.db import Database, MAX_ID
-from core.settings import Settings
 from core.lessons import format_duration
 from core.models import User
+from core.settings import Settings
 from web.errors import domain_error
 from web.inline import LISTEN_CSS, LISTEN_JS, csp_hash, listen_asset
 
@@ -128,7 +128,21 @@ def init_app(app: Flask) -> None:
     app.request_class = CleanRequest
     app.json = CleanJSON(app)
     app.url_value_preprocessor(_clean_url_values)
-    from web import auth, lexicon, library, listen, members, messages, packs, qr, renditions, stats, studio, users, visits
+    from web import (
+        auth,
+        lexicon,
+        library,
+        listen,
+        members,
+        messages,
+        packs,
+        qr,
+        renditions,
+        stats,
+        studio,
+        users,
+        visits,
+    )
 
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -14,10 +14,10 @@ from http import HTTPStatus
 from sqlalchemy.exc import IntegrityError
 from werkzeug.http import parse_cookie
 
-from core.inputs import clean_json
-from core.db import MAX_ID
 from core.clock import within
+from core.db import MAX_ID
 from core.errors import DomainError
+from core.inputs import clean_json
 from core.listening import Rules
 from core.plays import address_key, beat_open_listen, open_listen, verify_sid
 from web.errors import status_for

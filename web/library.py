@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from flask_login import current_user
 
 from core import lessons as library
-from core.importer import Limits, human_size, inspect_batch, to_simplified
+from core.importer import Limits, Upload, human_size, inspect_batch, to_simplified
 from core.models import Lesson, LessonVersion, Series
 from core.rendering import renditions_for, stood_in, superseded
 from core.staging import AlreadyTaken, StagingArea
@@ -132,8 +132,7 @@ def upload(series_id: int):
     simplify = bool(request.form.get("simplify"))
     title = request.form.get("title", "").strip() if len(files) == 1 else None
     uploads = inspect_batch(files, _limits(), simplify=simplify, title=title)
-    plan = library.plan_import(session(), series, [u.script for u in uploads if u.status == "ok"],
-                               settings().chars_per_minute)
+    plan = library.plan_import(session(), series, Upload.readable(uploads), settings().chars_per_minute)
     if all(u.status == "ok" for u in uploads) and plan.ready:
         return _import(series, plan)
     if all(u.status == "refused" for u in uploads):
@@ -197,8 +196,8 @@ def upload_confirm(series_id: int, token: str):
     split = {uploads[i].filename for i in chosen if request.form.get(f"split-{i}")}
     failed = [u for u in selected if u.status != "ok"]
     if failed:
-        plan = library.plan_import(session(), series, [u.script for u in uploads if u.status == "ok"],
-                                   settings().chars_per_minute, force=True)
+        plan = library.plan_import(session(), series, Upload.readable(uploads), settings().chars_per_minute,
+                                   force=True)
         return _review(series, uploads, token, plan,
                        error="；".join(u.error or f"「{u.filename}」仍需选择编码" for u in failed))
     if not selected:
@@ -207,9 +206,8 @@ def upload_confirm(series_id: int, token: str):
         return redirect(url_for("library.series_detail", series_id=series.id), 303)
     try:
         with _staging().claim(token):
-            scripts = [u.script for u in selected]
-            return _import(series, library.plan_import(session(), series, scripts, settings().chars_per_minute,
-                                                       force=True, split=split))
+            return _import(series, library.plan_import(session(), series, Upload.readable(selected),
+                                                       settings().chars_per_minute, force=True, split=split))
     except AlreadyTaken:
         flash("这批讲稿已经导入过了", "info")
         return redirect(url_for("library.series_detail", series_id=series.id), 303)

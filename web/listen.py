@@ -8,20 +8,30 @@ from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import quote
 
-from flask import (Blueprint, abort, current_app, jsonify, make_response, render_template, request, send_file,
-                   send_from_directory, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    send_file,
+    send_from_directory,
+    url_for,
+)
 from sqlalchemy import select
 
 from audio.store import AudioStore
 from core.db import MAX_ID
-from core.models import Lesson, Rendition, ShareToken
 from core.inputs import clean_json
-from core.offline import record_offline
-from core.shared import Generation, RedisGeneration, generation
-from core.messages import MAX_AUDIO_BYTES, MAX_TEXT_CHARS, Incoming, leave_message
 from core.listening import Rules, lesson_allowed, playable
+from core.messages import MAX_AUDIO_BYTES, MAX_TEXT_CHARS, Incoming, leave_message
+from core.models import Lesson, Rendition, ShareToken
+from core.offline import record_offline
 from core.plays import address_key, finished_lessons, issue_sid, verify_sid
-from core.sharing import find_share, listen_choices, listen_choices_by_lesson
+from core.shared import Generation, RedisGeneration, generation
+from core.sharing import find_share, lesson_of, listen_choices, listen_choices_by_lesson, series_of
 from web import beats, csrf, public, session, settings
 
 bp = Blueprint("listen", __name__)
@@ -146,12 +156,14 @@ def _lesson_page(share: ShareToken, lesson: Lesson):
     series = lesson.series
     following = next((other for other in series.lessons if other.number > lesson.number), None)
     next_share = _next_share(share, following) if following else None
+    next_url = next_audio = None
+    if following is not None and next_share is not None:
+        next_url, next_audio = _lesson_url(next_share, following), _first_audio(next_share, following, member)
     return _page(
         "listen/lesson.html",
         share=share, lesson=lesson, series=series, member=member, choices=choices, selected=selected,
         title=version.title if version else lesson.title, text=version.text if version else lesson.text,
-        next_url=_lesson_url(next_share, following) if next_share else None, following=following,
-        next_audio=_first_audio(next_share, following, member) if next_share else None,
+        next_url=next_url, following=following, next_audio=next_audio,
         list_url=_list_url(share),
         track=lambda rendition, light=False: _track_url(share, rendition, light),
         beat_every=settings().heartbeat_seconds,
@@ -175,7 +187,7 @@ def _list_url(share: ShareToken) -> str | None:
         return url_for("listen.series_page", token=share.token)
     owners = [share.member_id, None] if share.member_id is not None else [None]
     cards = session().scalars(
-        select(ShareToken).where(ShareToken.kind == "series", ShareToken.series_id == share.lesson.series_id,
+        select(ShareToken).where(ShareToken.kind == "series", ShareToken.series_id == series_of(share).id,
                                  ShareToken.revoked_at.is_(None)).order_by(ShareToken.id.desc())
     ).all()
     ranked = sorted((card for card in cards if card.member_id in owners), key=lambda card: owners.index(card.member_id))
@@ -223,7 +235,7 @@ def lesson_page(token: str):
     if html is not None:
         return _page("", html=html)
     share = _share("lesson", token)
-    response = _lesson_page(share, share.lesson)
+    response = _lesson_page(share, lesson_of(share))
     cache.put(key, response.get_data(as_text=True), made_in)
     return response
 
@@ -232,7 +244,7 @@ def lesson_page(token: str):
 @public
 def series_page(token: str):
     share = _share("series", token)
-    series = share.series
+    series = series_of(share)
     member = share.member
     finished = finished_lessons(session(), _sid())
     choices = listen_choices_by_lesson(session(), series.lessons, member.preferred_voice if member else "")

@@ -5,15 +5,32 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
+from core.access import member_for, visible_members
 from core.members import (
-    CATEGORIES, FIELDS, MemberError, export_csv, export_xlsx, guess_mapping, import_members, plan_import, read_table,
-    save_member, set_volunteers,
+    CATEGORIES,
+    FIELDS,
+    MemberError,
+    export_csv,
+    export_xlsx,
+    guess_mapping,
+    import_members,
+    plan_import,
+    read_table,
+    save_member,
+    set_volunteers,
 )
 from core.models import Member, Series, User
 from core.staging import AlreadyTaken, StagingArea
-from core.access import member_for, visible_members
 from core.visits import (
-    active_card, door_cards_for, door_url, first_visits_due, issue_card, last_visits, overdue_members, packs_for, personal_codes,
+    active_card,
+    door_cards_for,
+    door_url,
+    first_visits_due,
+    issue_card,
+    last_visits,
+    overdue_members,
+    packs_for,
+    personal_codes,
     timeline,
 )
 from web import download, session, settings

@@ -10,15 +10,23 @@ from sqlalchemy import select
 from audio.engines import parse_rate
 from audio.store import AudioStore
 from audio.voices import UnknownVoice
-from core.queue import group_progress
-from core.lessons import format_duration
-from core.models import ACTIVE, INTRO_MODES, Job, Lesson, Rendition, Series, Status
-from core.rendering import (add_oral_lesson, add_recording, approve_recording, intro_text, regenerate, remove_rendition,
-                            request_render, request_series,
-                            update_audio_settings)
-from core.voices import VoiceUnusable, voice_menu, voice_sample
 from core.access import job_for
 from core.errors import Conflict
+from core.lessons import format_duration
+from core.models import ACTIVE, INTRO_MODES, Job, Lesson, Rendition, Series, Status
+from core.queue import group_progress
+from core.rendering import (
+    add_oral_lesson,
+    add_recording,
+    approve_recording,
+    intro_text,
+    regenerate,
+    remove_rendition,
+    request_render,
+    request_series,
+    update_audio_settings,
+)
+from core.voices import VoiceUnusable, voice_menu, voice_sample
 from web import session, settings
 from web.auth import admin_required
 from web.listen import forget_pages
@@ -49,7 +57,7 @@ def _catalog():
 
 
 def audio_url(rendition: Rendition) -> str | None:
-    if rendition.status != Status.DONE or not rendition.sha256:
+    if rendition.status != Status.DONE or not rendition.sha256 or not rendition.file_path:
         return None
     return url_for("renditions.audio", name=Path(rendition.file_path).name)
 

@@ -6,8 +6,18 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 
 from core.models import Lesson, User
-from core.studio import (MAX_TAKE_BYTES, StudioError, add_take, assign, assignment_for, assignments_of, latest_takes, paragraphs,
-                         progress_of, speakers)
+from core.studio import (
+    MAX_TAKE_BYTES,
+    StudioError,
+    add_take,
+    assign,
+    assignment_for,
+    assignments_of,
+    latest_takes,
+    paragraphs,
+    progress_of,
+    speakers,
+)
 from web import session, settings
 from web.auth import admin_required
 

@@ -16,13 +16,28 @@ from core.db import MAX_ID, utcnow
 from core.intake import discard
 from core.models import DELIVERED, DoorScan, Series, User, Visit
 from core.visits import (
-    MAX_VOICE_NOTE_BYTES, StandInNeeded, VisitError, keep_voice_note, take_voice_note, VisitInput, member_for_visit, packs_for,
-    parse_local, parse_quarter, quarter_bounds, quarter_start, reach, record_visit, scan, visits_between,
-    visits_per_volunteer, visits_xlsx,
+    MAX_VOICE_NOTE_BYTES,
+    StandInNeeded,
+    VisitError,
+    VisitInput,
+    keep_voice_note,
+    member_for_visit,
+    packs_for,
+    parse_local,
+    parse_quarter,
+    quarter_bounds,
+    quarter_start,
+    reach,
+    record_visit,
+    scan,
+    take_voice_note,
+    visits_between,
+    visits_per_volunteer,
+    visits_xlsx,
 )
 from web import download, session, settings
-from web.errors import refill, status_for, wants_json
 from web.auth import admin_required
+from web.errors import refill, status_for, wants_json
 
 # Rows a list on the overview shows; a county's roll has thousands overdue at once, and the
 # most overdue come first (the full list is the member roll, filtered).

@@ -186,7 +186,7 @@ class EdgeEngine(Engine):
                     return audio
                 log.warning("edge-tts reply refused (%s): %s", problem, request.text[:40])
                 last = problem
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 last = f"等待 {timeout:.0f} 秒没有完成"
             except _Retryable as exc:
                 last = str(exc)

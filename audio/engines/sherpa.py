@@ -17,8 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from audio.engines import (Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechConfig, SpeechRequest,
-                           pcm_wav)
+from audio.engines import Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechConfig, SpeechRequest, pcm_wav
 from audio.voice_folders import ModelFolder, content_hash, scan
 from audio.voices import Voice
 

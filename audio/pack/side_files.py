@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import PurePosixPath
 
-from audio.pack.plan import CATALOG_PDF, CATALOG_TXT, PLAYLIST, Plan, SIDE_FILES, Track, _format_duration
+from audio.pack.plan import CATALOG_PDF, CATALOG_TXT, PLAYLIST, SIDE_FILES, Plan, Track, _format_duration
 
 # --------------------------------------------------------------------------- side files
 

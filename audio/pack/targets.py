@@ -6,8 +6,8 @@ import errno
 import os
 import shutil
 from abc import ABC, abstractmethod
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from audio.pack.plan import CHUNK, STAGING_PREFIX, STAGING_SUFFIX, PackError
@@ -44,7 +44,7 @@ class Target(ABC):
     def copy(self, path: str, source: Path) -> None:
         self.write(path, _file_chunks(source))
 
-    def finish_folder(self, path: str) -> None:
+    def finish_folder(self, path: str) -> None:  # noqa: B027 - most targets have nothing to do
         """Everything in `path` is written: make its directory entries durable."""
 
     @abstractmethod

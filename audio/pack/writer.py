@@ -7,11 +7,11 @@ import io
 import json
 import os
 import zipfile
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
-from audio.pack.plan import MANIFEST, MARGIN_BYTES, PLANNED, PackError, Plan, SIDE_FILES, SYSTEM_ENTRIES
+from audio.pack.plan import MANIFEST, MARGIN_BYTES, PLANNED, SIDE_FILES, SYSTEM_ENTRIES, PackError, Plan
 from audio.pack.side_files import manifest, side_entry, side_files, track_entry
 from audio.pack.targets import Target, translate_os_error
 from audio.store import temporary_name

@@ -13,12 +13,12 @@ from importlib import resources
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.db import utcnow
 from core.importer import Limits, Script, parse_script
 from core.lessons import create_series, import_scripts
-from core.db import utcnow
 from core.models import Listen, ListenSession, Member, Pairing, Rendition, Series, Status, User, Visit
-from core.sharing import share_for
 from core.settings import Settings
+from core.sharing import share_for
 from core.users import create_user, get_user
 
 SERIES = [

@@ -16,7 +16,14 @@ from core.importer.archive import expand_zip, natural_key
 from core.importer.batch import inspect_batch
 from core.importer.cleanup import clean_text, clean_title, split_title
 from core.importer.common import (
-    SCRIPT_SUFFIXES, ZIP_SUFFIX, EncodingCandidate, ImportRefused, Limits, Script, Upload, human_size,
+    SCRIPT_SUFFIXES,
+    ZIP_SUFFIX,
+    EncodingCandidate,
+    ImportRefused,
+    Limits,
+    Script,
+    Upload,
+    human_size,
 )
 from core.importer.encoding import decode_text, to_simplified
 from core.importer.formats import docx_to_text, markdown_to_text, parse_script

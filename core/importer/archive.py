@@ -8,8 +8,7 @@ import zipfile
 import zlib
 from pathlib import PurePosixPath
 
-from core.importer.common import ImportRefused, JUNK_NAMES, Limits, ZIP_SUFFIX, human_size
-
+from core.importer.common import JUNK_NAMES, ZIP_SUFFIX, ImportRefused, Limits, human_size
 
 # --------------------------------------------------------------------------- batches and zips
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 from core.importer.archive import expand_zip
-from core.importer.common import ImportRefused, Limits, Upload, ZIP_SUFFIX
+from core.importer.common import ZIP_SUFFIX, ImportRefused, Limits, Upload
 from core.importer.formats import parse_script
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,6 @@ import unicodedata
 
 from core.importer.common import TITLE_MAX_CHARS
 
-
 # --------------------------------------------------------------------------- text clean-up
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from core.errors import Invalid
 from core.settings import Settings
 
-
 SCRIPT_SUFFIXES = (".txt", ".md", ".markdown", ".docx")
 ZIP_SUFFIX = ".zip"
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
@@ -77,6 +76,11 @@ class Upload:
     script: Script | None = None
     candidates: list[EncodingCandidate] = field(default_factory=list)
     error: str | None = None
+
+    @staticmethod
+    def readable(uploads: list[Upload]) -> list[Script]:
+        """The scripts of the files that could be read, in upload order."""
+        return [upload.script for upload in uploads if upload.script is not None]
 
     @property
     def status(self) -> str:

@@ -5,8 +5,17 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
-from core.importer.common import CHOOSABLE_ENCODINGS, ENCODING_LABELS, EncodingCandidate, ImportRefused, PREVIEW_CHARS, PREVIEW_LINES, SURE_MARGIN, SURE_MIN_HANZI, SURE_SCORE
-
+from core.importer.common import (
+    CHOOSABLE_ENCODINGS,
+    ENCODING_LABELS,
+    PREVIEW_CHARS,
+    PREVIEW_LINES,
+    SURE_MARGIN,
+    SURE_MIN_HANZI,
+    SURE_SCORE,
+    EncodingCandidate,
+    ImportRefused,
+)
 
 # --------------------------------------------------------------------------- encodings
 

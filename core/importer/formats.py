@@ -8,9 +8,17 @@ from pathlib import PurePosixPath
 
 from core.import_checks import stated_number
 from core.importer.cleanup import clean_text, clean_title, split_title
-from core.importer.common import ENCODING_LABELS, EncodingCandidate, ImportRefused, Limits, SCRIPT_SUFFIXES, Script, ZIP_SUFFIX, human_size
+from core.importer.common import (
+    ENCODING_LABELS,
+    SCRIPT_SUFFIXES,
+    ZIP_SUFFIX,
+    EncodingCandidate,
+    ImportRefused,
+    Limits,
+    Script,
+    human_size,
+)
 from core.importer.encoding import decode_text, to_simplified
-
 
 # --------------------------------------------------------------------------- formats
 

@@ -3,12 +3,35 @@ its subject (and a new migration); everything is importable from `core.models`, 
 registers every table on Base.metadata for Alembic."""
 from core.models.accounts import ROLE_LABELS, ROLES, AuditEntry, LoginFailure, User
 from core.models.library import INTRO_MODES, Lesson, LessonVersion, LexiconEntry, Series, lesson_label
-from core.models.listening import (SHARE_KINDS, Listen, ListenDay, ListenDayMark, ListenDayMember, ListenDayPhones,
-                                   ListenDayStart, ListenerMessage, ListenSession, OfflineListen, ShareToken, UploadRefusal)
+from core.models.listening import (
+                                   SHARE_KINDS,
+                                   Listen,
+                                   ListenDay,
+                                   ListenDayMark,
+                                   ListenDayMember,
+                                   ListenDayPhones,
+                                   ListenDayStart,
+                                   ListenerMessage,
+                                   ListenSession,
+                                   OfflineListen,
+                                   ShareToken,
+                                   UploadRefusal,
+)
 from core.models.packs import Pack, PackItem
 from core.models.roll import DELIVERED, DoorCard, DoorScan, Member, Pairing, Visit, VisitLesson
-from core.models.work import (ACTIVE, ENDED, Job, JobWait, PackTarget, Rendition, RenditionKind, Status, StudioAssignment,
-                              StudioTake, one_of)
+from core.models.work import (
+                                   ACTIVE,
+                                   ENDED,
+                                   Job,
+                                   JobWait,
+                                   PackTarget,
+                                   Rendition,
+                                   RenditionKind,
+                                   Status,
+                                   StudioAssignment,
+                                   StudioTake,
+                                   one_of,
+)
 
 __all__ = [
     "ACTIVE", "DELIVERED", "ENDED", "INTRO_MODES", "lesson_label", "ROLES", "ROLE_LABELS", "SHARE_KINDS", "AuditEntry", "DoorCard",

@@ -8,7 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime, utcnow
 
-
 ROLES = ("admin", "volunteer")
 ROLE_LABELS = {"admin": "管理员", "volunteer": "志愿者"}
 

@@ -6,7 +6,6 @@ Create Date: 2026-11-28 23:30:00
 """
 from alembic import op
 
-
 revision = '0010'
 down_revision = '0009'
 branch_labels = None

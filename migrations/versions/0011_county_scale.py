@@ -8,7 +8,6 @@ Create Date: 2026-11-29 01:40:00
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0011'
 down_revision = '0010'
 branch_labels = None

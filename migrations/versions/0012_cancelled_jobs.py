@@ -6,7 +6,6 @@ Create Date: 2026-11-29 02:30:00
 """
 from alembic import op
 
-
 revision = '0012'
 down_revision = '0011'
 branch_labels = None

@@ -7,7 +7,6 @@ Create Date: 2026-11-29 05:00:00
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0013'
 down_revision = '0012'
 branch_labels = None

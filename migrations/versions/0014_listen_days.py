@@ -8,7 +8,6 @@ Create Date: 2026-11-29 05:30:00
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0014'
 down_revision = '0013'
 branch_labels = None

@@ -7,7 +7,6 @@ Create Date: 2026-11-29 07:40:00
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0017'
 down_revision = '0016'
 branch_labels = None

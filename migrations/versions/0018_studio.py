@@ -7,7 +7,6 @@ Create Date: 2026-11-29 07:50:00
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0018'
 down_revision = '0017'
 branch_labels = None

@@ -7,7 +7,6 @@ Create Date: 2026-12-04 11:00:00
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0019'
 down_revision = '0018'
 branch_labels = None

@@ -7,7 +7,6 @@ Create Date: 2026-12-04 11:30:00
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0020'
 down_revision = '0019'
 branch_labels = None

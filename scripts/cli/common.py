@@ -75,7 +75,7 @@ class _Brief(logging.Formatter):
 class _Terminal(logging.StreamHandler):
     """Writes to whatever sys.stderr is now (a test runner swaps it per command)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self):
         return sys.stderr
 

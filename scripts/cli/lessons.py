@@ -48,7 +48,7 @@ def lessons_import(paths, series_title: str, encoding: str | None, title: str | 
                    force: bool, split: bool) -> None:
     """导入讲稿文件（.txt/.docx/.md 或 .zip，也可以是文件夹）。有任何问题时一个也不导入；
     专题里已有的正文会跳过，文件写明的“第十课”决定导入顺序。"""
-    from core.importer import Limits, inspect_batch
+    from core.importer import Limits, Upload, inspect_batch
     from core.lessons import get_or_create_series, import_scripts, plan_import
 
     files = _collect(paths)
@@ -73,7 +73,7 @@ def lessons_import(paths, series_title: str, encoding: str | None, title: str | 
                     first = cand.preview.split("\n", 1)[0]
                     click.echo(f"      --encoding {cand.encoding:<10} {cand.label}：{first}", err=True)
         sys.exit(1)
-    scripts = [u.script for u in uploads]
+    scripts = Upload.readable(uploads)
     with database().session() as session:
         who = actor(session)
         series = get_or_create_series(session, series_title, actor=who)

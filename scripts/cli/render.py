@@ -41,9 +41,9 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
     """生成课程音频，显示进度；有失败时列出原因并以非零状态退出。"""
     from audio.engines import parse_rate
     from audio.store import AudioStore
+    from audio.voices import all_voices, get_voice
     from core.lessons import list_series
     from core.models import Job, Lesson, Rendition, Series
-    from audio.voices import all_voices, get_voice
     from core.rendering import RenderError, request_render
     from core.voices import unusable_message
 
@@ -61,7 +61,8 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
         click.secho(f"注意：{message}", fg="yellow")
     with database().session() as session:
         if lesson_id:
-            lessons = [session.get(Lesson, lesson_id)] if session.get(Lesson, lesson_id) else []
+            found = session.get(Lesson, lesson_id)
+            lessons = [found] if found else []
         elif series_id:
             series = session.get(Series, series_id)
             lessons = list(series.lessons) if series else []
@@ -93,7 +94,8 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
         store = AudioStore(config.paths.audio)
         files = [(track_title_of(r.lesson), store.resolve(r.file_path))
                  for r in session.scalars(select(Rendition).join(Job, Job.rendition_id == Rendition.id)
-                                          .where(Job.id.in_(pending), Rendition.status == Status.DONE))]
+                                          .where(Job.id.in_(pending), Rendition.status == Status.DONE))
+                 if r.file_path]
     if fallbacks:
         click.secho(f"注意：这次有 {len(fallbacks)} 课因所选声音不可用而整课改用了离线声音：", fg="yellow")
         for title, label, reason in fallbacks:
@@ -115,7 +117,7 @@ def run_jobs(pending: dict[int, str], label: str) -> list[str]:
 
     if not pending:
         return []
-    runner = job_runner(current_app._get_current_object())
+    runner = job_runner(current_app)
     worker = threading.Thread(target=runner.run_until_idle, args=(set(pending),), daemon=True)
     worker.start()
     with click.progressbar(length=100 * len(pending), label=label) as bar:
@@ -146,7 +148,7 @@ def worker_command() -> None:
 
     if not database().is_current():
         fail("数据库尚未初始化或需要升级，请先运行：xiangyin init")
-    runner = job_runner(current_app._get_current_object())
+    runner = job_runner(current_app)
     if settings().job_runner == "celery":
         from core.celery_jobs import CeleryRunner
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 import socket
 
 import click
-from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask.cli import ScriptInfo, with_appcontext
 from sqlalchemy import select
 
 from scripts.cli.common import database, fail, settings
@@ -110,7 +109,7 @@ def run_command(host: str | None, port: int | None, threads: int, no_worker: boo
     from app import job_runner
     from web.server import serve
 
-    app: Flask = current_app._get_current_object()
+    app = click.get_current_context().ensure_object(ScriptInfo).load_app()  # the app itself, not a proxy
     if not database().is_current():
         fail("数据库尚未初始化或需要升级，请先运行：xiangyin init")
     host = host or settings().host

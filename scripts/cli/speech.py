@@ -106,8 +106,8 @@ def say_command(text: str, voice_id: str, rate: str | None, output: str) -> None
     """把一段文字合成为 MP3，快速试听声音和读音。"""
     from audio.engines import EngineError, parse_rate
     from audio.master import MasteringError, Tags, master, track_items
-    from core.voices import speaker_for
     from audio.voices import UnknownVoice
+    from core.voices import speaker_for
 
     try:
         rate_value = parse_rate(rate if rate is not None else settings().default_rate)

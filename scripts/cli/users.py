@@ -1,7 +1,6 @@
 """Accounts from the terminal."""
 from __future__ import annotations
 
-
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select

@@ -4,14 +4,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from app import settings_of
 from audio.engines import SpeechRequest
 from audio.engines.espeak import EspeakEngine
 from audio.store import AudioStore
 from audio.voices import get_voice
-from core.worker import InProcessRunner
 from core.models import Lesson, Rendition
 from core.rendering import request_render
-from app import settings_of
+from core.worker import InProcessRunner
 
 
 def run_jobs(app) -> None:

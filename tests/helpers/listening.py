@@ -1,11 +1,11 @@
 """A small series rendered with the offline voice, for the QR, listen and statistics tests."""
 from __future__ import annotations
 
+from app import settings_of
 from core.lessons import add_lesson, create_series
 from core.models import Member
 from core.rendering import request_render
 from tests.helpers.jobs import run_jobs
-from app import settings_of
 
 LESSONS = [
     ("学习党章", "党章是党的根本大法。我们一起学习党章，做合格党员。"),

@@ -4,18 +4,37 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from core.lessons import add_lesson
-from core.models import (AuditEntry, DoorScan, Job, LexiconEntry, Listen, ListenerMessage, ListenSession, LoginFailure, Member,
-                         OfflineListen, Pack, PackItem, Pairing, Rendition, Series, StudioAssignment, StudioTake, UploadRefusal, User,
-                         Visit)
+from core.models import (
+    AuditEntry,
+    DoorScan,
+    Job,
+    LexiconEntry,
+    Listen,
+    ListenerMessage,
+    ListenSession,
+    LoginFailure,
+    Member,
+    OfflineListen,
+    Pack,
+    PackItem,
+    Pairing,
+    Rendition,
+    Series,
+    StudioAssignment,
+    StudioTake,
+    UploadRefusal,
+    User,
+    Visit,
+)
 from core.sharing import share_for
 from core.visits import issue_card
 
-NOW = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
 def seed(app, rows: int) -> dict:
