@@ -231,3 +231,20 @@ def hold(session: Session, key: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": number})
     else:
         session.execute(text("DELETE FROM upload_refusals WHERE 0 = 1"))
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run `action` once the caller's commit has landed (never if it rolls back): a file
+    deleted only when the row that named it is gone, so a failed commit loses nothing."""
+    session.info.setdefault("xiangyin_after_commit", []).append(action)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for action in session.info.pop("xiangyin_after_commit", []):
+        action()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_commit(session: Session) -> None:
+    session.info.pop("xiangyin_after_commit", None)

@@ -204,7 +204,7 @@ def handle(session: Session, user: User, message: ListenerMessage, note: str, no
     if message.handled_at is not None:
         raise Conflict("这条留言已经处理过了")
     message.handled_at, message.handled_by_id, message.handled_note = now or utcnow(), user.id, note
-    session.commit()
+    session.flush()
 
 
 def counts_between(session: Session, start: datetime, end: datetime, lessons: Select | None = None) -> tuple[int, int]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -23,7 +25,7 @@ from audio.store import AudioStore
 from audio.voices import UnknownVoice, get_voice
 from core import intake
 from core.audit import Actor, audit
-from core.db import utcnow
+from core.db import after_commit, utcnow
 from core.errors import Conflict, Invalid
 from core.intake import decode_upload, discard
 from core.lexicon import lexicon_map
@@ -150,12 +152,11 @@ def request_render(
             status=Status.QUEUED, created_by_id=user.id if user else None,
         )
         session.add(rendition)
-        session.commit()
+        session.flush()
     elif rendition.status == Status.DONE:
         return rendition, None
     elif rendition.status == Status.FAILED or rendition.removed_at is not None:
         rendition.status, rendition.error, rendition.removed_at, rendition.removed_by_id = Status.QUEUED, "", None, None
-        session.commit()
     job = enqueue(session, "render", {"rendition_id": rendition.id}, active_key=f"rendition:{rendition.id}",
                   group_key=_group(series.id), rendition_id=rendition.id)
     return rendition, job
@@ -233,7 +234,6 @@ def _recording_rendition(session: Session, lesson: Lesson, taken: Taken, setting
     session.flush()
     audit(session, user, "upload", "recording", rendition.id,
           f"上传第{lesson.number}课《{lesson.title}》的真人录音：{label}" + ("" if reviewed else "（待管理员审核）"))
-    session.commit()
     job = enqueue(session, "recording", {"rendition_id": rendition.id}, active_key=f"rendition:{rendition.id}",
                   group_key=_group(lesson.series_id), rendition_id=rendition.id)
     return rendition, job
@@ -321,10 +321,9 @@ def remove_rendition(session: Session, rendition: Rendition, settings: Settings,
         .union_all(select(PackItem.id).where(PackItem.sha256 == rendition.sha256)).subquery()))
     store = audio_store(settings)
     paths = [store.resolve(name) for name in (rendition.file_path, rendition.light_path) if name and not shared]
-    session.commit()
-    # After the commit: a failed commit leaves the files with the row that still names them.
+    # After the caller's commit: a failed commit leaves the files with the row that names them.
     for path in paths:
-        path.unlink(missing_ok=True)
+        after_commit(session, partial(path.unlink, missing_ok=True))
     return bool(paths)
 
 
@@ -374,14 +373,13 @@ def finish_rendition(session: Session, rendition: Rendition, store: AudioStore, 
     session.commit()
 
 
-def lighten(session: Session, settings: Settings) -> tuple[int, list[str]]:
+def lighten(session: Session, settings: Settings) -> Iterator[str | None]:
     """Give every finished track made before light files existed its light copy (from the main
-    MP3). One commit per track, so an interrupted run keeps what it made. Returns (made,
-    failures as Chinese lines)."""
+    MP3). Yields after each track — None when it was made, else why not in Chinese — so the
+    caller commits track by track and an interrupted run keeps what it made."""
     from audio.master import light_copy
 
     store = audio_store(settings)
-    made, failed = 0, []
     waiting = session.execute(select(Rendition.id, Rendition.file_path).where(
         Rendition.status == Status.DONE, Rendition.file_path.is_not(None), Rendition.light_path.is_(None))).all()
     session.rollback()  # no transaction open while ffmpeg works
@@ -390,7 +388,7 @@ def lighten(session: Session, settings: Settings) -> tuple[int, list[str]]:
         try:
             light = light_copy(store.resolve(main), store.scratch())
         except (MasteringError, OSError) as exc:
-            failed.append(f"音频 {rendition_id}：{exc}")
+            yield f"音频 {rendition_id}：{exc}"
             continue
         rendition = session.get(Rendition, rendition_id)
         if rendition is None or rendition.file_path != main:
@@ -398,9 +396,8 @@ def lighten(session: Session, settings: Settings) -> tuple[int, list[str]]:
             continue
         rendition.light_path = store.adopt_light(light.path, main)
         rendition.light_size = light.size
-        session.commit()
-        made += 1
-    return made, failed
+        session.flush()
+        yield None
 
 
 def fail_rendition(session: Session, rendition: Rendition, message: str) -> None:

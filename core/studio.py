@@ -72,7 +72,6 @@ def assign(session: Session, lesson: Lesson, actor: User, *, speaker: User | Non
     session.flush()
     audit(session, actor, "create", "studio", assignment.id,
           f"安排 {speaker.display_name} 录第{lesson.number}课《{lesson.title}》的{dialect}版（朗读人 {assignment.speaker_name}）")
-    session.commit()
     return assignment
 
 
@@ -124,11 +123,10 @@ def add_take(session: Session, settings: Settings, assignment: StudioAssignment,
     duration = taken.duration
     take = StudioTake(assignment_id=assignment.id, paragraph=paragraph, sha256=digest, path=relative,
                       duration=duration, created_by_id=user.id, created_at=utcnow())
-    session.add(take)
     try:
-        session.commit()
+        with session.begin_nested():  # the same take sent twice at once: one row, the other answered with it
+            session.add(take)
     except IntegrityError:
-        session.rollback()
         kept = _take(session, assignment.id, paragraph, digest)
         if kept is None:
             raise
@@ -158,7 +156,6 @@ def assemble(session: Session, settings: Settings, assignment: StudioAssignment,
     assignment.rendition_id = rendition.id
     audit(session, user, "upload", "recording", rendition.id,
           f"逐段录完第{lesson.number}课《{lesson.title}》：{label}" + ("" if rendition.approved_at else "（待管理员审核）"))
-    session.commit()
     return enqueue(session, "studio", {"rendition_id": rendition.id, "assignment_id": assignment.id},
                    active_key=f"rendition:{rendition.id}", group_key=f"series:{lesson.series_id}", rendition_id=rendition.id)
 

@@ -6,33 +6,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from core.models import Lesson, Member, Pairing, Series
 from core.sharing import revoke, share_for
 from core.visits import issue_card
+from tests.helpers.accessibility import AXE, LIGHTHOUSE, axe_violations, need
 from tests.helpers.browser import phone_page, serve
 from tests.helpers.listening import rendered_series
 from tests.helpers.tools import require_tool
 from tests.helpers.web import PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
-
-TOOLS = Path(__file__).resolve().parent.parent / ".tools" / "node_modules"
-AXE = TOOLS / "axe-core" / "axe.min.js"
-LIGHTHOUSE = TOOLS / ".bin" / "lighthouse"
-
-
-def need(path: Path) -> Path:
-    if path.exists():
-        return path
-    message = f"{path.relative_to(TOOLS.parent.parent)} is missing (scripts/test.sh installs it with npm)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
 
 @pytest.fixture
 def site(make_app):
@@ -57,14 +43,6 @@ def site(make_app):
         session.commit()
         urls["visit form"] = f"/visits/new/{member.id}"
     return app, urls
-
-
-def axe_violations(page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    return page.evaluate(
-        "axe.run(document, {resultTypes: ['violations']})"
-        ".then(r => r.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')))"
-    )
 
 
 def test_every_public_page_has_no_axe_violations(site):

@@ -16,9 +16,9 @@ from core.listening import Rules
 from core.models import ListenerMessage, ListenSession, Member, OfflineListen, Pairing, Visit
 from core.offline import PER_ADDRESS_PER_DAY, PER_PHONE_RENDITION_PER_DAY
 from tests.helpers.browser import serve
+from tests.helpers.races import Browser, at_once
 from tests.helpers.tools import yesterday
 from tests.helpers.web import add_user
-from tests.test_races import Browser, at_once
 
 pytestmark = pytest.mark.slow
 

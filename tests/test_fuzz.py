@@ -130,6 +130,7 @@ def site(app):
         card = share_for(session, lesson=lesson, member=member).token
         assignment = assign(session, lesson, session.scalars(select(User).where(User.username == "boss")).one(),
                             speaker=vol, speaker_name="王秀英", dialect="重庆话")
+        session.commit()
         ids = {"series": series.id, "lesson": lesson.id, "member": member.id, "card": card, "studio": assignment.id}
     admin, volunteer, phone = Client(app.test_client()), Client(app.test_client()), Client(app.test_client())
     assert admin.login("boss").status_code == 302 and volunteer.login("vol").status_code == 302

@@ -25,8 +25,8 @@ from core.messages import PER_PHONE_PER_DAY
 from core.models import ListenerMessage, Member, UploadRefusal
 from tests.helpers.audio_judges import ffprobe
 from tests.helpers.browser import serve
+from tests.helpers.messages import leave, phone
 from tests.helpers.tools import tone_wav, yesterday
-from tests.test_messages import leave, phone
 
 pytestmark = pytest.mark.slow
 

@@ -3,8 +3,6 @@ mastered like recordings, are kept once however often a phone resends them, and 
 gets a plain reason and stores nothing."""
 from __future__ import annotations
 
-import io
-
 import pytest
 from sqlalchemy import func, select
 
@@ -15,6 +13,7 @@ from core.lessons import add_lesson, create_series
 from core.models import ListenerMessage, Member, Pairing
 from core.sharing import share_for
 from tests.helpers.audio_judges import ffprobe, loudness
+from tests.helpers.messages import leave, phone
 from tests.helpers.tools import tone_wav
 from tests.helpers.web import Client, add_user, page_text
 
@@ -41,21 +40,6 @@ def codes(app):
         session.commit()
         return {"personal": personal, "public": public, "lesson": lesson.id, "member": member.id,
                 "near": near.id, "far": far.id}
-
-
-def phone(app, token: str) -> Client:
-    """A phone that opened the listen page (and so holds its listen-session cookie)."""
-    client = Client(app.test_client())
-    assert client.get(f"/l/{token}").status_code == 200
-    return client
-
-
-def leave(client, token, client_id="msg-00000001", **fields):
-    data = {"client_id": client_id, **fields}
-    if "audio" in data:
-        data["audio"] = (io.BytesIO(data["audio"]), data.pop("name", "留言.wav"))
-    return client.http.post(f"/l/{token}/message", data=data, headers={"Accept": "application/json"},
-                            content_type="multipart/form-data")
 
 
 def stored(app) -> list[ListenerMessage]:

@@ -14,11 +14,11 @@ from app import settings_of
 from audio.store import AudioStore
 from core.models import Lesson, Rendition, Series
 from core.sharing import revoke, share_for
+from tests.helpers.accessibility import AXE, axe_violations, need
 from tests.helpers.browser import phone_page, serve, wait_until
 from tests.helpers.listening import rendered_series
 from tests.helpers.one_bar import first_play, lesson_app
 from tests.helpers.signal import SignalGate
-from tests.test_accessibility import AXE, axe_violations, need
 
 pytestmark = pytest.mark.browser
 

@@ -45,5 +45,6 @@ def mark_handled(message_id: int):
         session().rollback()
         flash(str(exc), "error")
     else:
+        session().commit()
         flash("已标记为已处理", "success")
     return redirect(url_for("messages.index"), 303)

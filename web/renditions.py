@@ -150,6 +150,7 @@ def remove(rendition_id: int):
         session().rollback()
         flash(str(exc), "error")
         return redirect(back, 303)
+    session().commit()
     forget_pages()
     flash(f"已删除旧音频：{rendition.label}" + ("" if deleted else "（文件仍被学习包或其他音频使用，已保留）"), "success")
     return redirect(back, 303)

@@ -50,6 +50,7 @@ def new(lesson_id: int):
         session().rollback()
         flash(str(exc), "error")
         return redirect(url_for("library.lesson_detail", lesson_id=lesson.id) + "#studio", 303)
+    session().commit()
     if assignment.speaker_id == _user().id:
         return redirect(url_for("studio.record", assignment_id=assignment.id), 303)
     flash(f"已安排 {speaker.display_name} 录{assignment.dialect}版，TA 登录后在“录音”里就能看到", "success")
@@ -78,6 +79,7 @@ def upload(assignment_id: int):
         return jsonify(ok=False, error="没有收到录音，请重录这一段"), 400
     take, created = add_take(session(), settings(), assignment, _user(), request.form.get("paragraph", -1, type=int),
                              upload.read(MAX_TAKE_BYTES + 1))
+    session().commit()
     takes = latest_takes(session(), assignment)
     total = len(paragraphs(assignment.version.text))
     return jsonify(ok=True, created=created, paragraph=take.paragraph, done=len(takes), total=total,

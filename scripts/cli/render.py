@@ -21,8 +21,14 @@ def lighten_command() -> None:
     """为以前生成的音频补上省流量版本（32 kbit/s，信号弱时播放）；已有的不重做。"""
     from core.rendering import lighten
 
+    made, failed = 0, []
     with database().session() as session:
-        made, failed = lighten(session, settings())
+        for problem in lighten(session, settings()):
+            session.commit()
+            if problem is None:
+                made += 1
+            else:
+                failed.append(problem)
     click.echo(f"补上了 {made} 个省流量版本")
     for line in failed:
         click.secho(line, fg="red")
