@@ -21,7 +21,7 @@ from core.db import flush_unique
 from core.errors import Invalid
 from core.inputs import clean as clean_input
 from core.models import Member, Pairing, User
-from core.xlsx import restore
+from core.reports.xlsx import restore
 
 CATEGORIES = ("年老体弱", "流动", "在家", "其他")
 MAX_ROWS = 5000
@@ -350,13 +350,13 @@ def export_rows(members: list[Member]) -> tuple[list[str], list[list]]:
 
 
 def export_csv(members: list[Member]) -> str:
-    from core.xlsx import csv_document
+    from core.reports.xlsx import csv_document
 
     return csv_document(*export_rows(members))
 
 
 def export_xlsx(members: list[Member]) -> bytes:
-    from core.xlsx import simple_workbook
+    from core.reports.xlsx import simple_workbook
 
     header, rows = export_rows(members)
     return simple_workbook("党员名册", header, rows, [10, 16, 28, 14, 10, 10, 10, 24, 6, 16])

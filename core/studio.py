@@ -165,15 +165,8 @@ def run_assembly(session: Session, job: Job, context: JobContext) -> None:
     the pause its kind gives, mastered to the loudness target."""
     from audio.master import LEAD_IN_MS, PAUSE_MS, TAIL_MS, Clip, Gap, MasteringError, Tags, master
     from core.lexicon import lexicon_map
-    from core.rendering import (
-        audio_store,
-        fail_rendition,
-        finish_rendition,
-        intro_text,
-        job_speaker,
-        series_voice,
-        spoken_segments,
-    )
+    from core.render_jobs import fail_rendition, finish_rendition, job_speaker, spoken_segments
+    from core.rendering import audio_store, intro_text, series_voice
 
     payload = json.loads(job.payload)
     rendition = session.get(Rendition, payload["rendition_id"])

@@ -30,7 +30,7 @@ from core.queue import (
     machine_queue,
     requeue_orphans,
 )
-from core.rendering import run_recording, run_render
+from core.render_jobs import run_recording, run_render
 from core.settings import Settings
 from core.studio import run_assembly
 

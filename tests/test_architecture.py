@@ -26,12 +26,13 @@ FORBIDDEN = {
 COMMITS = {
     ("core/queue.py", "enqueue"), ("core/queue.py", "claim"), ("core/queue.py", "_mark"), ("core/queue.py", "finish"),
     ("core/queue.py", "set_progress"), ("core/queue.py", "requeue_orphans"), ("core/worker.py", "_heartbeat"),
-    ("core/rendering.py", "run_render"), ("core/rendering.py", "run_recording"), ("core/studio.py", "run_assembly"),
-    ("core/rendering.py", "finish_rendition"), ("core/rendering.py", "fail_rendition"),
+    ("core/render_jobs.py", "run_render"), ("core/render_jobs.py", "run_recording"),
+    ("core/studio.py", "run_assembly"), ("core/render_jobs.py", "finish_rendition"),
+    ("core/render_jobs.py", "fail_rendition"),
     ("core/plays.py", "record_beat"), ("core/plays.py", "open_listen"), ("core/offline.py", "record_offline"),
     ("core/messages.py", "leave_message"), ("core/messages.py", "_count_refusal"),
     ("core/users.py", "_reserve_attempt"), ("core/users.py", "authenticate"),
-    ("core/stats.py", "refresh_rollups"),
+    ("core/reports/listening.py", "refresh_rollups"),
 }
 
 

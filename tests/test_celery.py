@@ -117,7 +117,9 @@ def test_a_worker_killed_mid_render_leaves_the_job_to_the_other(celery_app, work
             lesson = add_lesson(session, series, "长课",
                                 "\n".join(f"第{n}段：请大家按时参加组织生活。" for n in range(1, segments + 1)))
             session.commit()
-            rendition, job = request_render(session, lesson, settings_of(celery_app), voice_id="mandarin-xiaoxiao")
+            # The workers reach the fake service; this process is not pointed at it.
+            rendition, job = request_render(session, lesson, settings_of(celery_app), voice_id="mandarin-xiaoxiao",
+                                            on_unusable="queue")
             rendition_id, job_id = rendition.id, job.id
         online = {"EDGE_WSS_URL": server.url, "EDGE_CONCURRENCY": "1"}
         started = [workers(**online), workers(**online)]

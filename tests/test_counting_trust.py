@@ -144,7 +144,7 @@ def test_racing_heartbeats_against_a_real_server_never_add_up_past_the_clock(app
 
 
 def test_uncredited_listening_is_shown_apart_on_the_dashboard(db, tracks):
-    from core.stats import Filters, summarise
+    from core.reports.listening import Filters, summarise
 
     renditions, general, _ = tracks
     address = address_key("203.0.113.8", "secret")

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 
 from core.clock import LOCAL_TZ
 from core.models import Member, User, Visit
-from core.visits import first_visits_due, overdue_members, reach
+from core.reports.visits import first_visits_due, overdue_members, reach
 from tests.helpers.web import Client, add_user, page_text
 
 NOW = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)  # 12:00 in Beijing

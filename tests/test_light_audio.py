@@ -81,7 +81,7 @@ def test_the_light_file_is_served_with_ranges(lesson):
 def test_tracks_made_before_light_files_get_theirs_from_the_main_file(lesson):
     from mutagen.id3 import ID3
 
-    from core.rendering import lighten
+    from core.render_jobs import lighten
 
     app, _, rendition_id = lesson
     main, light, _ = files(app, rendition_id)

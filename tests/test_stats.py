@@ -148,7 +148,7 @@ def _code_and_audio(db, voice):
 @pytest.mark.parametrize("series", [None, "series", "other"])
 def test_closed_days_from_rollups_equal_the_plays(db, plays, freeze, series):
     from core.models import ListenDay, ListenDayMember, ListenSession
-    from core.stats import Filters, summarise
+    from core.reports.listening import Filters, summarise
 
     # An uncredited phone (kept apart) and a listen that stopped early, on days of their own.
     db.add(ListenSession(sid="phone-u", credited=False))
@@ -173,7 +173,7 @@ def test_closed_days_from_rollups_equal_the_plays(db, plays, freeze, series):
 
 def test_a_lesson_resumed_days_later_moves_its_day_on_the_dashboard(db, plays, freeze):
     from core.models import ListenDayMark, Rendition, ShareToken
-    from core.stats import Filters, summarise
+    from core.reports.listening import Filters, summarise
 
     filters = Filters(date(2026, 11, 20), date(2026, 11, 26))
     freeze(datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
@@ -193,7 +193,7 @@ def test_a_lesson_resumed_days_later_moves_its_day_on_the_dashboard(db, plays, f
 
 def test_a_listen_resumed_days_later_moves_the_funnel_of_the_day_it_started(db, plays, freeze):
     from core.models import ListenDayMark
-    from core.stats import Filters, summarise
+    from core.reports.listening import Filters, summarise
 
     filters = Filters(date(2026, 11, 20), date(2026, 11, 26))
     freeze(datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
@@ -213,7 +213,7 @@ def test_a_listen_resumed_days_later_moves_the_funnel_of_the_day_it_started(db, 
 def test_deleting_a_lesson_takes_its_listens_out_of_the_rolled_up_days(db, plays, freeze):
     from core.lessons import delete_lesson
     from core.models import Lesson
-    from core.stats import Filters, summarise
+    from core.reports.listening import Filters, summarise
 
     filters = Filters(date(2026, 11, 20), date(2026, 11, 26))
     freeze(datetime(2026, 12, 10, 1, 0, tzinfo=UTC))

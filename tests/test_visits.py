@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app import settings_of
 from core.models import AuditEntry, DoorCard, Member, Pack, Pairing, User, Visit
-from core.visits import overdue_members, quarter_start
+from core.reports.visits import overdue_members, quarter_start
 from tests.helpers.tools import tone_wav
 from tests.helpers.web import PASSWORD, Client, add_user, page_text
 

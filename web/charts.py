@@ -5,7 +5,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from core.stats import Tally
+from core.reports.listening import Tally
 
 PLAYS = "#b3121b"
 COMPLETIONS = "#2e7d32"

@@ -44,7 +44,7 @@ bp.add_app_template_filter(human_size, "human_size")
 def index():
     """The home page. Whoever has members waiting for a visit sees that first."""
     from core.access import visible_members
-    from core.visits import overdue_members
+    from core.reports.visits import overdue_members
 
     members = visible_members(session(), current_user._get_current_object())
     overdue = overdue_members(session(), members, settings().visit_interval_days)

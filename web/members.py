@@ -20,19 +20,9 @@ from core.members import (
     set_volunteers,
 )
 from core.models import Member, Series, User
+from core.reports.visits import first_visits_due, last_visits, overdue_members, personal_codes, timeline
 from core.staging import AlreadyTaken, StagingArea
-from core.visits import (
-    active_card,
-    door_cards_for,
-    door_url,
-    first_visits_due,
-    issue_card,
-    last_visits,
-    overdue_members,
-    packs_for,
-    personal_codes,
-    timeline,
-)
+from core.visits import active_card, door_cards_for, door_url, issue_card, packs_for
 from web import download, session, settings
 from web.auth import admin_required
 from web.errors import refill

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from core.db import MAX_ID
 from core.models import Series
-from core.stats import PLAY_COLUMNS, Filters, play_rows, summarise
-from core.xlsx import csv_lines, stats_workbook
+from core.reports.listening import PLAY_COLUMNS, Filters, play_rows, summarise
+from core.reports.xlsx import csv_lines, stats_workbook
 from web import download, session, settings
 from web.auth import admin_required
 from web.charts import daily_bars, horizontal_bars

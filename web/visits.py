@@ -15,6 +15,15 @@ from core.clock import local
 from core.db import MAX_ID, utcnow
 from core.intake import discard
 from core.models import DELIVERED, DoorScan, Series, User, Visit
+from core.reports.visits import (
+    parse_quarter,
+    quarter_bounds,
+    quarter_start,
+    reach,
+    visits_between,
+    visits_per_volunteer,
+    visits_xlsx,
+)
 from core.visits import (
     MAX_VOICE_NOTE_BYTES,
     StandInNeeded,
@@ -24,16 +33,9 @@ from core.visits import (
     member_for_visit,
     packs_for,
     parse_local,
-    parse_quarter,
-    quarter_bounds,
-    quarter_start,
-    reach,
     record_visit,
     scan,
     take_voice_note,
-    visits_between,
-    visits_per_volunteer,
-    visits_xlsx,
 )
 from web import download, session, settings
 from web.auth import admin_required

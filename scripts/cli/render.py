@@ -19,7 +19,7 @@ from scripts.cli.common import database, fail, settings
 @with_appcontext
 def lighten_command() -> None:
     """为以前生成的音频补上省流量版本（32 kbit/s，信号弱时播放）；已有的不重做。"""
-    from core.rendering import lighten
+    from core.render_jobs import lighten
 
     made, failed = 0, []
     with database().session() as session:

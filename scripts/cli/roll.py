@@ -97,7 +97,8 @@ def visits_group() -> None:
 def visits_export(quarter: str | None, output: str) -> None:
     """导出一个季度的走访记录（Excel），用于季度考核。"""
     from core.models import Visit
-    from core.visits import VisitError, parse_quarter, quarter_bounds, visits_xlsx
+    from core.reports.visits import parse_quarter, quarter_bounds, visits_xlsx
+    from core.visits import VisitError
 
     try:
         year, number = parse_quarter(quarter)

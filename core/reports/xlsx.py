@@ -12,7 +12,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
-from core.stats import PLAY_COLUMNS, PlayRow, Summary
+from core.reports.listening import PLAY_COLUMNS, PlayRow, Summary
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
