@@ -1,7 +1,7 @@
 """The listening rules, each written once: which audio a code plays, when a listen counts and
 when it is complete, and which days are rolled up. Online heartbeats (core/plays.py), offline
 reports (core/offline.py), messages, the listen page and its audio route (web/listen.py) and
-the dashboards (core/stats.py) all ask here, so they cannot disagree."""
+the dashboards (core/reports/listening.py) all ask here, so they cannot disagree."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,7 +55,6 @@ class Rules:
         if completed:
             return 4
         return min(3, int(4 * listened / duration)) if duration else 0
-
 
 
 def published(rendition: Rendition) -> bool:

@@ -10,7 +10,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audio.engines import EngineError
-from audio.master import LEAD_IN_MS, PAUSE_MS, TAIL_MS, Clip, Gap, MasteringError, Tags, master, track_items
+from audio.master import (
+    LEAD_IN_MS,
+    PAUSE_MS,
+    TAIL_MS,
+    Clip,
+    Gap,
+    MasteringError,
+    Tags,
+    light_copy,
+    master,
+    track_items,
+)
 from audio.store import AudioStore
 from core.db import utcnow
 from core.lexicon import lexicon_map
@@ -18,16 +29,14 @@ from core.models import Job, Rendition, Status
 from core.queue import JobCancelled, JobContext, JobFailed
 from core.rendering import audio_store, intro_text, series_voice
 from core.settings import Settings
+from core.voices import speaker_for
 
 
 def job_speaker(context: JobContext):
-    from core.voices import speaker_for
-
     return context.service("speaker", lambda: speaker_for(context.settings))
 
 
 def finish_rendition(session: Session, rendition: Rendition, store: AudioStore, mastered) -> None:
-
     rendition.file_path = store.adopt(mastered.path, mastered.sha256)
     rendition.sha256, rendition.size = mastered.sha256, mastered.size
     if mastered.light is not None:
@@ -42,8 +51,6 @@ def lighten(session: Session, settings: Settings) -> Iterator[str | None]:
     """Give every finished track made before light files existed its light copy (from the main
     MP3). Yields after each track — None when it was made, else why not in Chinese — so the
     caller commits track by track and an interrupted run keeps what it made."""
-    from audio.master import light_copy
-
     store = audio_store(settings)
     waiting = session.execute(select(Rendition.id, Rendition.file_path).where(
         Rendition.status == Status.DONE, Rendition.file_path.is_not(None), Rendition.light_path.is_(None))).all()
