@@ -256,6 +256,7 @@
     store("xy-quality", quality);
     useFile(quality === "light");
   });
+  if (lightUrl && quality === "light") { usingLight = true; audio.src = lightUrl; }  // nothing loads before 播放
   showQuality();
 
   function tick() {

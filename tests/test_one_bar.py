@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app import settings_of
 from audio.store import AudioStore
-from core.models import Lesson, Rendition, Series
+from core.models import Lesson, Listen, Rendition, Series
 from core.sharing import revoke, share_for
 from tests.helpers.accessibility import AXE, axe_violations, need
 from tests.helpers.browser import phone_page, serve, wait_until
@@ -199,3 +199,29 @@ def test_a_stopped_lesson_code_leads_to_its_series_while_the_series_card_works(s
         session.commit()
     html = client.get(f"/l/{second}").get_data(as_text=True)
     assert "已经停用" in html and "看看这个专题" not in html, "no link to a list that is stopped too"
+
+
+def test_switching_to_the_light_file_mid_lesson_keeps_the_place_and_the_one_listen(make_app):
+    app, token = lesson_app(lambda: make_app(PLAY_THRESHOLD_SECONDS=3, HEARTBEAT_SECONDS=1, LISTEN_PAGE_CACHE_SECONDS=0))
+    db = app.extensions["xiangyin.db"]
+    with serve(app) as base, phone_page(service_workers="block") as page:
+        page.goto(f"{base}/l/{token}")
+        assert page.get_attribute("#quality [data-quality=clear]", "aria-pressed") == "true"
+        page.tap("#play")
+        wait_until(page, "document.getElementById('audio').currentTime > 4", timeout=30)
+        page.tap("#quality [data-quality=light]")
+        at = page.evaluate("document.getElementById('audio').currentTime")
+        wait_until(page, "document.getElementById('audio').currentSrc.endsWith('.light.mp3')")
+        wait_until(page, f"!document.getElementById('audio').paused && document.getElementById('audio').currentTime > {at + 2}",
+                   timeout=30)
+        assert page.evaluate("document.getElementById('audio').currentTime") < at + 10, "the same place, not the start"
+        assert page.get_attribute("#quality [data-quality=light]", "aria-pressed") == "true"
+        assert page.evaluate("localStorage.getItem('xy-quality')") == "light", "remembered on this phone"
+        page.wait_for_timeout(2500)  # two more heartbeats on the light file
+        with db.session() as session:
+            listens = session.scalars(select(Listen)).all()
+        assert len(listens) == 1 and listens[0].listened > at, "one listen, whichever file"
+        page.reload()
+        assert page.get_attribute("#quality [data-quality=light]", "aria-pressed") == "true"
+        page.tap("#play")
+        wait_until(page, "document.getElementById('audio').currentSrc.endsWith('.light.mp3')", timeout=30)
