@@ -186,8 +186,11 @@ function touch(path) {
   return serially(function () {
     return caches.open(AUDIO).then(function (cache) {
       return readIndex(cache).then(function (index) {
-        if (!index[path]) return null;
-        index[path].last = Date.now();
+        var entry = index[path], said = meta[path] || {};
+        if (!entry) return null;
+        entry.last = Date.now();
+        // Kept while this worker did not know the page yet (it had been restarted): now it does.
+        ["lesson", "title", "page", "list"].forEach(function (name) { if (!entry[name] && said[name]) entry[name] = said[name]; });
         return writeIndex(cache, index);
       });
     });
