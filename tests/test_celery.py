@@ -129,7 +129,8 @@ def test_a_worker_killed_mid_render_leaves_the_job_to_the_other(celery_app, work
         os.killpg(holder.pid, signal.SIGKILL)
         holder.wait(10)
         cache = Path(data_dir) / "cache" / "segments"
-        finished = {path: path.stat().st_mtime_ns for path in cache.rglob("*.mp3")}
+        # A segment the kill cut mid-write is a temporary file, not a finished one.
+        finished = {path: path.stat().st_mtime_ns for path in cache.rglob("*.mp3") if not path.name.startswith(".tmp-")}
         requests_before_kill = len(server.texts)
         assert 3 <= len(finished) < segments
 
@@ -137,9 +138,11 @@ def test_a_worker_killed_mid_render_leaves_the_job_to_the_other(celery_app, work
         job = jobs(celery_app, [job_id])[0]
         assert job.status == "done", job.message
         assert job.attempts == 2 and pid_of(job) != holder.pid
+        # A request the killed worker had on the wire may reach the server after the kill was
+        # counted: it shows up once more here. What matters is which segments are asked again.
         after = server.texts[requests_before_kill:]
-        assert len(after) == segments - len(finished), "finished segments were synthesised again"
-        assert set(after).isdisjoint(server.texts[:len(finished)])
+        assert set(after).isdisjoint(server.texts[:len(finished)]), "finished segments were synthesised again"
+        assert len(set(after)) == segments - len(finished), "every unfinished segment, once more"
         assert all(path.stat().st_mtime_ns == mtime for path, mtime in finished.items())
         assert abs(judge.loudness(rendition_file(celery_app, rendition_id)) + 16) <= 1.0
     finally:
