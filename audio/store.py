@@ -67,21 +67,17 @@ class AudioStore:
 
     def adopt(self, path: Path, sha256: str) -> str:
         """Move a finished file to its content address; returns the path relative to root."""
-        relative = f"{sha256[:2]}/{sha256}{path.suffix}"
-        target = self.root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            path.unlink()
-        else:
-            follow_umask(path)
-            os.replace(path, target)
-        return relative
+        return self._place(path, f"{sha256[:2]}/{sha256}{path.suffix}")
 
     def adopt_light(self, path: Path, main_relative: str) -> str:
         """The light copy lives beside its main file and is named after it: the same main
         bytes always have the same light bytes, so it is shared (and removed) with them."""
-        relative = main_relative.rsplit(".", 1)[0] + ".light.mp3"
+        return self._place(path, main_relative.rsplit(".", 1)[0] + ".light.mp3")
+
+    def _place(self, path: Path, relative: str) -> str:
+        """Same name, same bytes: a file already there is kept and the new one dropped."""
         target = self.root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             path.unlink()
         else:

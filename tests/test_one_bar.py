@@ -5,8 +5,6 @@ card opens offline the next day with the kept lesson playable, the offline page 
 page, the button's words never wrap or overlap, and a stopped code leads to its series."""
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 from sqlalchemy import select
 
@@ -17,8 +15,7 @@ from core.sharing import revoke, share_for
 from tests.helpers.accessibility import AXE, axe_violations, need
 from tests.helpers.browser import phone_page, serve, wait_until
 from tests.helpers.listening import rendered_series
-from tests.helpers.one_bar import first_play, lesson_app
-from tests.helpers.signal import SignalGate
+from tests.helpers.one_bar import first_play, lesson_app, through_gate
 
 pytestmark = pytest.mark.browser
 
@@ -69,16 +66,6 @@ def series_app(make_app):
         second = share_for(session, lesson=session.get(Lesson, ids["lessons"][1])).token
         session.commit()
     return app, ids, card, second
-
-
-@contextlib.contextmanager
-def through_gate(app):
-    with serve(app) as url:
-        gate = SignalGate(int(url.rsplit(":", 1)[1]))
-        try:
-            yield gate
-        finally:
-            gate.close()
 
 
 def test_a_series_card_opens_offline_the_next_day_with_the_kept_lesson_playable(series_app):

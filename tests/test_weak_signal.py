@@ -4,8 +4,6 @@ played offline arrive later as 离线收听 and never as plays, and a revoked co
 from the phone's cache once it is online again."""
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 from sqlalchemy import func, select
 
@@ -13,7 +11,7 @@ from core.models import Lesson, Listen, OfflineListen, ShareToken
 from core.sharing import revoke, share_for
 from tests.helpers.browser import phone_page, serve, wait_for, wait_until
 from tests.helpers.listening import rendered_series
-from tests.helpers.signal import SignalGate
+from tests.helpers.one_bar import through_gate
 
 pytestmark = pytest.mark.browser
 
@@ -26,16 +24,6 @@ def lesson(make_app):
         token = share_for(session, lesson=session.get(Lesson, ids["lessons"][0])).token
         session.commit()
     return app, token
-
-
-@contextlib.contextmanager
-def through_gate(app):
-    with serve(app) as url:
-        gate = SignalGate(int(url.rsplit(":", 1)[1]))
-        try:
-            yield gate
-        finally:
-            gate.close()
 
 
 def label(page) -> str:

@@ -73,15 +73,22 @@ def lesson_app(make) -> tuple[object, str]:
 
 
 @contextlib.contextmanager
-def one_bar(app, kbps: float, latency: float):
-    """The app behind a real server, reached through one shared slow link: yields its URL."""
+def through_gate(app):
+    """The app behind a real server, reached through a relay the test can cut or slow."""
     with serve(app) as url:
         gate = SignalGate(int(url.rsplit(":", 1)[1]))
-        gate.shape(kbps, latency)
         try:
             yield gate
         finally:
             gate.close()
+
+
+@contextlib.contextmanager
+def one_bar(app, kbps: float, latency: float):
+    """The app reached through one shared slow link."""
+    with through_gate(app) as gate:
+        gate.shape(kbps, latency)
+        yield gate
 
 
 def first_play(app, token: str, kbps: float, latency: float, window: float) -> FirstPlay:
