@@ -115,6 +115,17 @@ def counts(following: str) -> bool:
     return _longest(following, _MEASURE) >= _longest(following, _ORDINAL)
 
 
+def after(text: str, end: int) -> str:
+    """What follows a match, spaces skipped: decides 两 or 二."""
+    return text[end:end + 6].lstrip()
+
+
+def measured(text: str, end: int) -> bool:
+    """Whether a measure word follows: then a figure is a quantity, not a code or a year."""
+    following = after(text, end)
+    return counts(following) and _MEASURE.match(following) is not None
+
+
 def read_number(text: str, following: str = "", *, ordinal: bool = False) -> str:
     """A decimal numeral as written ("3.5", "-2", "007", "12,500") read aloud; `following`
     is the text right after it, which decides between 两 and 二."""

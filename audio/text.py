@@ -5,9 +5,9 @@ written out the way a person reads them aloud before any engine sees the text (e
 guess differently, and read "+" or "2" in English). The rules, in the order they run:
 
 - the admins' lexicon first, so any reading below can be overridden by an entry;
-- dates and years (二零二五年, 九八年), clock times (下午两点), phone numbers and hotlines
-  (digit by digit, 1 as 幺 in Mandarin), codes digit by digit (postcodes, ID, account, plate,
-  room and house numbers, 3-2-501 → 三杠二杠五零一);
+- dates and years (二零二五年, 九八年) and clock times (下午两点): audio/dates.py;
+- phone numbers and hotlines (digit by digit, 1 as 幺 in Mandarin), codes digit by digit
+  (postcodes, ID, account, plate, room and house numbers, 3-2-501 → 三杠二杠五零一);
 - temperatures, percentages, fractions, ratios (140/90 → 一百四十、九十) and "per" (元/人 →
   元每人), units, ranges (→ 到, never 负), arithmetic (+ → 加, = → 等于, × → 乘);
 - every other number: 两 for a quantity, 二 when it names (see audio/numbers.py);
@@ -22,7 +22,8 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 
-from audio.numbers import MEASURE_WORDS, counts, read_digits, read_integer, read_number, read_year
+from audio.dates import replace_dates, replace_times
+from audio.numbers import after, measured, read_digits, read_integer, read_number
 
 # Units read after a number; longer spellings first so "km/h" wins over "km".
 UNITS = [
@@ -80,8 +81,6 @@ _MARKDOWN = re.compile(r"\*\*|__|~~|`")
 _WHITESPACE = re.compile(r"\s+")
 _NUM = r"(?<![\d.])\d+(?:\.\d+)?"  # never starts inside a run of digits: linear on long runs
 _DASH = r"[-—–~～至到]"
-_YEAR = r"(1[0-9]\d\d|20\d\d|21\d\d)"
-_MEASURE_AT = re.compile("|".join(re.escape(w) for w in MEASURE_WORDS))
 
 
 def _is_emoji(ch: str) -> bool:
@@ -103,126 +102,6 @@ def _clean(text: str) -> str:
     text = _IMAGE_FILE.sub(" ", text)
     text = "".join(ch for ch in text if not _is_emoji(ch))
     return _MARKDOWN.sub("", text)
-
-
-def _after(text: str, end: int) -> str:
-    """What follows a match, spaces skipped: decides 两 or 二."""
-    return text[end:end + 6].lstrip()
-
-
-def _measured(text: str, end: int) -> bool:
-    """Whether a measure word follows: then a figure is a quantity, not a code or a year."""
-    following = _after(text, end)
-    return counts(following) and _MEASURE_AT.match(following) is not None
-
-
-# --------------------------------------------------------------------------- dates and times
-
-
-def _date(y: str | None, m: str | None, d: str | None, day_word: str = "日") -> str:
-    out = ""
-    if y:
-        out += read_year(y) + "年"
-    if m:
-        out += read_integer(int(m)) + "月"
-    if d:
-        out += read_integer(int(d)) + day_word
-    return out
-
-
-def _valid_date(m: str, d: str | None = None) -> bool:
-    return 1 <= int(m) <= 12 and (d is None or 1 <= int(d) <= 31)
-
-
-# A two-digit year is said digit by digit (九八年); a two-digit duration is a number (三十年).
-# A year: after an apostrophe, with a leading zero, before a month, or where a time begins
-# (start of a clause, after 在/于/从…) or before what happens in a year (入党、出生…);
-# never after what measures time (了、近、满…) and, below 30, only with a month or a zero.
-_SHORT_YEAR = re.compile(r"(?<![\d.])(['’‘]?)(\d{2})年(?![代级龄纪度])")
-_YEAR_EVENTS = ("的", "入党", "入伍", "参加", "出生", "生人", "毕业", "退休", "起", "春", "夏", "秋", "冬", "初", "底",
-                "末", "那", "时", "抗", "发生", "开始", "以后", "以前", "至", "到")
-_YEAR_STARTS = ("在", "于", "从", "自", "到", "至", "是", "截至", "那", "早在", "直到")
-_DURATION_BEFORE = ("了", "近", "约", "满", "足", "共", "已", "整", "多", "每", "这", "过去", "前后", "长达", "连续",
-                    "成立", "工作", "入党", "建党", "建国", "任职", "服役")
-_DURATION_AFTER = ("来", "间", "里", "内", "后", "前", "多", "左右", "以上", "以下", "之", "期间", "的时间", "如一日")
-
-
-def _short_year(match: re.Match, text: str) -> str:
-    digits, after = match.group(2), text[match.end():match.end() + 4]
-    before = text[max(0, match.start() - 2):match.start()].rstrip()
-    if match.group(1) or digits.startswith("0") or re.match(r"\s*\d{1,2}\s*月", after):
-        return read_digits(digits) + "年"
-    starts_time = not before or not ("\u4e00" <= before[-1] <= "\u9fff") or before.endswith(_YEAR_STARTS)
-    if int(digits) < 30 or before.endswith(_DURATION_BEFORE) or after.startswith(_DURATION_AFTER) \
-            or not (starts_time or after.startswith(_YEAR_EVENTS)):
-        return match.group(0)
-    return read_digits(digits) + "年"
-
-
-def _replace_dates(text: str) -> str:
-    def full(match):
-        y, m, d, word = match.group(1), match.group(2), match.group(3), match.group(4) or "日"
-        return _date(y, m, d, word) if _valid_date(m, d) else match.group(0)
-
-    text = re.sub(r"(?<!\d)" + _YEAR + r"\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*(日|号)", full, text)
-
-    def iso(match):
-        y, m, d = match.group(1), match.group(3), match.group(4)
-        return _date(y, m, d) + (match.group(5) or "") if _valid_date(m, d) else match.group(0)
-
-    text = re.sub(r"(?<![\d.])" + _YEAR + r"([-/.])(\d{1,2})\2(\d{1,2})(?![\d.])(日|号)?", iso, text)
-    text = re.sub(
-        r"(?<!\d)" + _YEAR + r"\s*(年\s*)?[-—–~～至到]\s*" + _YEAR + r"\s*年",
-        lambda m: read_year(m.group(1)) + ("年" if m.group(2) else "") + "到" + read_year(m.group(3)) + "年",
-        text,
-    )
-
-    def year_range(match):
-        first, second = int(match.group(1)), int(match.group(2))
-        if not 1900 <= first < second <= first + 10 or _measured(text, match.end()):
-            return match.group(0)
-        return read_year(match.group(1)) + "到" + read_year(match.group(2))
-
-    text = re.sub(r"(?<![\d.])" + _YEAR + r"\s*[-—–~～]\s*" + _YEAR + r"(?![\d.])", year_range, text)
-    text = re.sub(
-        r"(?<!\d)" + _YEAR + r"\s*年\s*(\d{1,2})\s*月",
-        lambda m: _date(m.group(1), m.group(2), None) if _valid_date(m.group(2)) else m.group(0),
-        text,
-    )
-    text = re.sub(r"(?<!\d)" + _YEAR + r"\s*年(?!代|级|龄|纪)", lambda m: read_year(m.group(1)) + "年", text)
-    text = _SHORT_YEAR.sub(lambda m: _short_year(m, text), text)
-    text = re.sub(
-        r"(?<![\d.])(\d{1,2})\s*月\s*(\d{1,2})\s*(日|号)",
-        lambda m: _date(None, m.group(1), m.group(2), m.group(3)) if _valid_date(m.group(1), m.group(2)) else m.group(0),
-        text,
-    )
-    text = re.sub(r"(?<!\d)(\d{4})年代", lambda m: read_digits(m.group(1)) + "年代", text)
-    return re.sub(r"(?<!\d)(\d{2})年代", lambda m: read_integer(int(m.group(1))) + "年代", text)
-
-
-_CLOCK = r"(\d{1,2})[:：](\d{2})(?::(\d{2}))?"
-
-
-def _clock(h: str, m: str, s: str | None) -> str | None:
-    if int(h) > 24 or int(m) > 59 or (s and int(s) > 59):
-        return None
-    out = read_number(str(int(h)), "点") + "点"
-    if int(m) or s:
-        out += ("零" if m.startswith("0") and int(m) else "") + read_integer(int(m)) + "分"
-    if s:
-        out += read_integer(int(s)) + "秒"
-    return out
-
-
-def _replace_times(text: str) -> str:
-    def clock_range(match):
-        first, second = _clock(*match.group(1, 2, 3)), _clock(*match.group(4, 5, 6))
-        return f"{first}到{second}" if first and second else match.group(0)
-
-    text = re.sub(r"(?<![\d:])" + _CLOCK + r"\s*[-—–~～至到]\s*" + _CLOCK + r"(?![\d:])", clock_range, text)
-    return re.sub(
-        r"(?<![\d:])" + _CLOCK + r"(?![\d:])", lambda m: _clock(*m.group(1, 2, 3)) or m.group(0), text
-    )
 
 
 # --------------------------------------------------------------------------- phones and codes
@@ -299,7 +178,7 @@ def _replace_codes(text: str) -> str:
 
     def long_run(match):
         round_figure = match.group(0).endswith("000") and not match.group(0).startswith("0")
-        return match.group(0) if round_figure or _measured(text, match.end()) else read_digits(match.group(0))
+        return match.group(0) if round_figure or measured(text, match.end()) else read_digits(match.group(0))
 
     return re.sub(r"(?<![\d.,])\d{7,}(?![\d.,])", long_run, text)
 
@@ -358,7 +237,7 @@ def _ordinal_before(text: str, start: int) -> bool:
 def _replace_ranges(text: str) -> str:
     def number_range(match):
         first, second = match.group(1), match.group(2)
-        following = _after(text, match.end())
+        following = after(text, match.end())
         ordinal = _ordinal_before(text, match.start())
         if float(first) > float(second) and "." not in first + second and len(first) <= 2 and len(second) <= 2:
             return read_integer(int(first)) + "杠" + read_integer(int(second))
@@ -386,7 +265,7 @@ def _replace_numbers(text: str) -> str:
     text = re.sub(r"(?<![A-Za-z0-9.])-(" + _NUM + r")", lambda m: "负" + read_number(m.group(1), ordinal=True), text)
 
     def number(match):
-        return read_number(match.group(0), _after(text, match.end()), ordinal=_ordinal_before(text, match.start()))
+        return read_number(match.group(0), after(text, match.end()), ordinal=_ordinal_before(text, match.start()))
 
     text = re.sub(_NUM, number, text)
     return re.sub(r"\d", lambda m: read_digits(m.group(0)), text)
@@ -468,8 +347,8 @@ def normalise(text: str, lexicon: Mapping[str, str] | None = None, *, language: 
     text = re.sub(r"零下\s*-", "零下", text)
     text = re.sub(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])", lambda m: m.group(0).replace(",", ""), text)
     text = _replace_named_codes(text)
-    text = _replace_dates(text)
-    text = _replace_times(text)
+    text = replace_dates(text)
+    text = replace_times(text)
     text = _replace_phones(text, language)
     text = _replace_codes(text)
     text = _replace_temperatures(text)

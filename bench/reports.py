@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from app import create_app  # noqa: E402
+from app import create_app, job_runner  # noqa: E402
 from core.clock import LOCAL_TZ, FrozenClock  # noqa: E402
 from core.lessons import add_lesson, create_series  # noqa: E402
 from core.models import Listen, ListenSession, Member, Pairing, Rendition, ShareToken, User, Visit  # noqa: E402
@@ -221,7 +221,10 @@ def run(kind: str, options) -> None:
         url = app.extensions["xiangyin.settings"].database_url
         begun = time.perf_counter()
         assert client.get(PAGES["dashboard"]).status_code == 200
-        print(f"  first dashboard view, which builds the quarter's rollups: {time.perf_counter() - begun:.1f} s")
+        print(f"  first dashboard view, counted from the plays: {time.perf_counter() - begun:.1f} s")
+        begun = time.perf_counter()
+        job_runner(app).run_until_idle()
+        print(f"  the rollups job it queued, building the quarter: {time.perf_counter() - begun:.1f} s")
         for name, page in PAGES.items():
             mine, floor = page_seconds(client, page), floor_seconds(url, FLOORS[name])
             verdict = "ok" if mine <= 0.5 and mine <= 1.5 * floor else "over the goal"

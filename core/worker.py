@@ -31,6 +31,7 @@ from core.queue import (
     requeue_orphans,
 )
 from core.render_jobs import run_recording, run_render
+from core.reports.rollups import run_rollups
 from core.settings import Settings
 from core.studio import run_assembly
 
@@ -44,6 +45,7 @@ HANDLERS: dict[str, Handler] = {
     "recording": run_recording,
     "studio": run_assembly,
     "pack_build": run_pack_build,
+    "rollups": run_rollups,
 }
 
 

@@ -21,8 +21,7 @@ FORBIDDEN = {
 
 # Where core/ commits, as docs/architecture.md lists them: the queue and the job handlers it
 # runs, the listen page's own posts (heartbeats, offline listening, messages), the login
-# lock-out counter, and the dashboard's rollup refresh. Everything else flushes; the caller
-# commits.
+# lock-out counter. Everything else flushes; the caller commits.
 COMMITS = {
     ("core/queue.py", "enqueue"), ("core/queue.py", "claim"), ("core/queue.py", "_mark"), ("core/queue.py", "finish"),
     ("core/queue.py", "set_progress"), ("core/queue.py", "requeue_orphans"), ("core/worker.py", "_heartbeat"),
@@ -32,7 +31,7 @@ COMMITS = {
     ("core/plays.py", "record_beat"), ("core/plays.py", "open_listen"), ("core/offline.py", "record_offline"),
     ("core/messages.py", "leave_message"), ("core/messages.py", "_count_refusal"),
     ("core/users.py", "_reserve_attempt"), ("core/users.py", "authenticate"),
-    ("core/reports/listening.py", "refresh_rollups"),
+    ("core/reports/rollups.py", "run_rollups"),
 }
 
 

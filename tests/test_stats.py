@@ -16,6 +16,7 @@ from core.listening import Rules
 from core.models import Member, Rendition
 from core.plays import record_beat
 from core.sharing import share_for
+from tests.helpers.jobs import run_jobs
 from tests.helpers.web import page_text
 
 RULES = Rules()
@@ -145,8 +146,17 @@ def _code_and_audio(db, voice):
     return code, audio
 
 
+def build_rollups(app, db) -> None:
+    """What the dashboard asks for when it counted closed days from the plays."""
+    from core.reports.rollups import request_rollups
+
+    request_rollups(db)
+    run_jobs(app)
+    db.expire_all()
+
+
 @pytest.mark.parametrize("series", [None, "series", "other"])
-def test_closed_days_from_rollups_equal_the_plays(db, plays, freeze, series):
+def test_closed_days_from_rollups_equal_the_plays(app, db, plays, freeze, series):
     from core.models import ListenDay, ListenDayMember, ListenSession
     from core.reports.listening import Filters, summarise
 
@@ -163,21 +173,27 @@ def test_closed_days_from_rollups_equal_the_plays(db, plays, freeze, series):
         assert from_plays["uncredited"] == 1 and from_plays["funnel"][0].plays == (8 if series is None else 7)
     assert db.scalar(select(func.count()).select_from(ListenDay)) == 0
     freeze(datetime(2026, 12, 10, 1, 0, tzinfo=UTC))  # every day closed
-    assert _numbers(summarise(db, filters)) == from_plays
+    unbuilt = summarise(db, filters)
+    assert _numbers(unbuilt) == from_plays and unbuilt.behind
+    assert db.scalar(select(func.count()).select_from(ListenDay)) == 0, "the dashboard only reads"
+    build_rollups(app, db)
     assert db.scalar(select(func.count()).select_from(ListenDay)) == 5, "(day, lesson, rendition) of the plays"
     assert db.scalar(select(func.count()).select_from(ListenDayMember)) == 1
-    assert _numbers(summarise(db, filters)) == from_plays, "read again from the rollups"
+    built = summarise(db, filters)
+    assert _numbers(built) == from_plays and not built.behind, "read again from the rollups"
     freeze(datetime(2026, 11, 22, 1, 0, tzinfo=UTC))  # the 20th closed, the 21st yesterday, the rest ahead
     assert _numbers(summarise(db, filters)) == from_plays
 
 
-def test_a_lesson_resumed_days_later_moves_its_day_on_the_dashboard(db, plays, freeze):
+def test_a_lesson_resumed_days_later_moves_its_day_on_the_dashboard(app, db, plays, freeze):
     from core.models import ListenDayMark, Rendition, ShareToken
     from core.reports.listening import Filters, summarise
 
     filters = Filters(date(2026, 11, 20), date(2026, 11, 26))
     freeze(datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
+    build_rollups(app, db)
     before = summarise(db, filters)
+    assert not before.behind
     assert (before.by_day[0].plays, before.by_day[0].completions) == (2, 1)
     cantonese = db.scalars(select(Rendition).where(Rendition.voice_id == "offline-cantonese")).one()
     # phone-b's play of it was counted on the 20th with 40 of 300 seconds heard
@@ -186,17 +202,21 @@ def test_a_lesson_resumed_days_later_moves_its_day_on_the_dashboard(db, plays, f
     listen(db, "phone-b", code, cantonese, 300, datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
     assert db.get(ListenDayMark, date(2026, 11, 20)).changes > db.get(ListenDayMark, date(2026, 11, 20)).built
     after = summarise(db, filters)
+    assert after.behind, "the 20th is read from its plays until the job catches up"
     assert (after.by_day[0].plays, after.by_day[0].completions) == (2, 2), "counted on the 20th, completed now"
     assert after.completions == before.completions + 1 and after.minutes > before.minutes
+    build_rollups(app, db)
     assert db.get(ListenDayMark, date(2026, 11, 20)).changes == db.get(ListenDayMark, date(2026, 11, 20)).built
+    assert _numbers(summarise(db, filters)) == _numbers(after)
 
 
-def test_a_listen_resumed_days_later_moves_the_funnel_of_the_day_it_started(db, plays, freeze):
+def test_a_listen_resumed_days_later_moves_the_funnel_of_the_day_it_started(app, db, plays, freeze):
     from core.models import ListenDayMark
     from core.reports.listening import Filters, summarise
 
     filters = Filters(date(2026, 11, 20), date(2026, 11, 26))
     freeze(datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
+    build_rollups(app, db)
     before = summarise(db, filters)
     code, mandarin = _code_and_audio(db, "offline-mandarin")
     # phone-c heard 20 s on the 20th (not a play); it finishes the lesson on 1 December
@@ -206,21 +226,44 @@ def test_a_listen_resumed_days_later_moves_the_funnel_of_the_day_it_started(db, 
     after = summarise(db, filters)
     assert after.plays == before.plays, "counted on 1 December, outside the range"
     assert [t.plays for t in after.funnel] == [6, 4, 4, 3, 3] != [t.plays for t in before.funnel]
+    build_rollups(app, db)
+    assert _numbers(summarise(db, filters)) == _numbers(after)
     freeze(datetime(2026, 11, 20, 1, 0, tzinfo=UTC))
     assert _numbers(summarise(db, filters)) == _numbers(after)
 
 
-def test_deleting_a_lesson_takes_its_listens_out_of_the_rolled_up_days(db, plays, freeze):
+def test_deleting_a_lesson_takes_its_listens_out_of_the_rolled_up_days(app, db, plays, freeze):
     from core.lessons import delete_lesson
     from core.models import Lesson
     from core.reports.listening import Filters, summarise
 
     filters = Filters(date(2026, 11, 20), date(2026, 11, 26))
     freeze(datetime(2026, 12, 10, 1, 0, tzinfo=UTC))
+    build_rollups(app, db)
     before = summarise(db, filters)
     delete_lesson(db, db.scalars(select(Lesson).where(Lesson.title == "识别诈骗电话")).one())
     db.commit()
     after = summarise(db, filters)
+    assert after.behind
     assert (after.plays, after.sessions, after.funnel[0].plays) == (before.plays - 1, before.sessions - 1, 5)
+    build_rollups(app, db)
+    assert _numbers(summarise(db, filters)) == _numbers(after)
     freeze(datetime(2026, 11, 20, 1, 0, tzinfo=UTC))
     assert _numbers(summarise(db, filters)) == _numbers(after)
+
+
+def test_the_dashboard_asks_for_the_rollups_it_lacks_and_commits_nothing_else(app, admin, db, plays, freeze):
+    from core.models import Job, ListenDay
+
+    freeze(datetime(2026, 12, 10, 1, 0, tzinfo=UTC))
+    first = page_text(admin.get("/stats?start=2026-11-20&end=2026-11-26"))
+    assert "5 收听次数" in first
+    assert page_text(admin.get("/stats?start=2026-11-20&end=2026-11-26")) == first
+    jobs = db.scalars(select(Job).where(Job.kind == "rollups")).all()
+    assert [job.status for job in jobs] == ["queued"], "asked once, however often the page is opened"
+    assert db.scalar(select(func.count()).select_from(ListenDay)) == 0
+    run_jobs(app)
+    db.expire_all()
+    assert db.get(Job, jobs[0].id).status == "done" and db.scalar(select(func.count()).select_from(ListenDay)) == 5
+    assert page_text(admin.get("/stats?start=2026-11-20&end=2026-11-26")) == first
+    assert db.scalar(select(func.count()).select_from(Job).where(Job.kind == "rollups")) == 1, "nothing left to ask"

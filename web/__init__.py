@@ -60,6 +60,14 @@ def session():
     return g.db_session
 
 
+def wake_runner() -> None:
+    """After a view queued a job: the runner this app started (if any) claims it now rather
+    than at its next poll."""
+    runner = current_app.extensions.get("xiangyin.runner")
+    if runner is not None:
+        runner.wake()
+
+
 DOWNLOAD_TYPES = {
     ".pdf": "application/pdf",
     ".csv": "text/csv",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from audio.pack import visible_drives
@@ -19,7 +19,7 @@ from core.packs import (
     pack_zip_path,
     request_pack,
 )
-from web import session, settings
+from web import session, settings, wake_runner
 from web.errors import refill
 
 bp = Blueprint("packs", __name__, url_prefix="/packs")
@@ -70,9 +70,7 @@ def new():
     job = request_pack(db_session, config, lessons, voice, user=user, member=member, drive=drive,
                        replace=bool(request.form.get("replace")), greeting=bool(request.form.get("greeting")),
                        series_intros=bool(request.form.get("series_intros")))
-    runner = current_app.extensions.get("xiangyin.runner")
-    if runner is not None:
-        runner.wake()
+    wake_runner()
     return redirect(url_for("packs.making", job_id=job.id), 303)
 
 

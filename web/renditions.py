@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, send_file, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -27,18 +27,12 @@ from core.rendering import (
     update_audio_settings,
 )
 from core.voices import VoiceUnusable, voice_menu, voice_sample
-from web import session, settings
+from web import session, settings, wake_runner
 from web.auth import admin_required
 from web.listen import forget_pages
 
 bp = Blueprint("renditions", __name__)
 AUDIO_MAX_AGE = 365 * 24 * 3600
-
-
-def _wake() -> None:
-    runner = current_app.extensions.get("xiangyin.runner")
-    if runner is not None:
-        runner.wake()
 
 
 def _options() -> dict:
@@ -75,7 +69,7 @@ def render_lesson(lesson_id: int):
     except VoiceUnusable as exc:
         flash(str(exc), "error")
         return redirect(back, 303)
-    _wake()
+    wake_runner()
     flash("这个音频已经生成过了" if job is None else f"已开始生成：{rendition.label}", "info" if job is None else "success")
     return redirect(back, 303)
 
@@ -89,7 +83,7 @@ def render_series(series_id: int):
     except VoiceUnusable as exc:
         flash(str(exc), "error")
         return redirect(url_for("library.series_detail", series_id=series.id) + "#render", 303)
-    _wake()
+    wake_runner()
     queued = sum(1 for _, job in results if job is not None)
     flash(f"已开始生成 {queued} 课的音频" if queued else "这个专题的音频都已生成，无需重复", "success" if queued else "info")
     return redirect(url_for("library.series_detail", series_id=series.id) + "#render", 303)
@@ -106,7 +100,7 @@ def upload_recording(lesson_id: int):
         dialect=request.form.get("dialect", ""), speaker_name=request.form.get("speaker", ""),
         with_intro=bool(request.form.get("intro")), user=current_user._get_current_object(),
     )
-    _wake()
+    wake_runner()
     flash(f"录音已收到，正在处理：{rendition.label}", "success")
     return redirect(url_for("library.lesson_detail", lesson_id=lesson.id) + "#renditions", 303)
 
@@ -123,7 +117,7 @@ def oral_lesson(series_id: int):
         session(), series, request.form.get("title", ""), upload.filename, upload.read(), settings(),
         dialect=request.form.get("dialect", ""), speaker_name=request.form.get("speaker", ""),
         user=current_user._get_current_object())
-    _wake()
+    wake_runner()
     flash(f"口述已收到，成为{lesson.label}，正在处理录音：{rendition.label}；文字可以以后在“编辑”里补上", "success")
     return redirect(url_for("library.lesson_detail", lesson_id=lesson.id) + "#renditions", 303)
 
@@ -161,7 +155,7 @@ def regenerate_lesson(lesson_id: int):
     """重新生成音频 after a text edit: every voice the lesson had, for the new text."""
     lesson = session().get(Lesson, lesson_id) or abort(404)
     queued, refused = regenerate(session(), lesson, settings(), current_user._get_current_object())
-    _wake()
+    wake_runner()
     for message in refused:
         flash(message, "error")
     flash(f"已开始按新文字重新生成 {queued} 个音频" if queued else "没有需要重新生成的音频", "success" if queued else "info")

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from core.db import MAX_ID
 from core.models import Series
 from core.reports.listening import PLAY_COLUMNS, Filters, play_rows, summarise
+from core.reports.rollups import request_rollups
 from core.reports.xlsx import csv_lines, stats_workbook
-from web import download, session, settings
+from web import download, session, settings, wake_runner
 from web.auth import admin_required
 from web.charts import daily_bars, horizontal_bars
 
@@ -46,6 +47,9 @@ def _filters() -> Filters:
 def dashboard():
     filters = _filters()
     summary = summarise(session(), filters)
+    if summary.behind:
+        request_rollups(session())
+        wake_runner()
     return render_template(
         "stats/index.html", summary=summary, filters=filters,
         series_list=session().scalars(select(Series).order_by(Series.position, Series.id)).all(),

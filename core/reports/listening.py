@@ -5,13 +5,12 @@ not to the previous UTC day.
 """
 from __future__ import annotations
 
-import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Select, case, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.clock import day_start, local, local_day
@@ -22,7 +21,6 @@ from core.models import (
     Lesson,
     Listen,
     ListenDay,
-    ListenDayMark,
     ListenDayMember,
     ListenDayPhones,
     ListenDayStart,
@@ -34,6 +32,7 @@ from core.models import (
     Series,
     lesson_label,
 )
+from core.reports.rollups import COMPLETIONS, HEARD_SHARE, PLAY_COUNT, distinct_phones, stale_days
 
 QUARTILE_LABELS = ("开始播放", "听到1/4", "听到一半", "听到3/4", "听完")
 
@@ -115,6 +114,7 @@ class Summary:
     # 我要留言 left in the range, and how many of them nobody has handled yet
     messages: int = 0
     messages_waiting: int = 0
+    behind: bool = False  # some closed days were counted from the plays: their rollups are due
 
 
 def voice_label(kind: str, dialect: str, actual_voice_id: str | None, voice_id: str | None) -> str:
@@ -129,25 +129,24 @@ def voice_label(kind: str, dialect: str, actual_voice_id: str | None, voice_id: 
         return voice_id or "未知声音"
 
 
-# What every report counts: validated plays, by the Beijing day they were counted on.
-_COMPLETED = func.sum(case((Listen.completed_at.is_not(None), 1), else_=0))
-_PLAYS = func.count(Listen.id)
-
-
 def _in_series(filters: Filters):
     return Listen.lesson_id.in_(select(Lesson.id).where(Lesson.series_id == filters.series_id))
 
 
-def _counted(filters: Filters) -> list:
-    where = [Listen.counted_day >= filters.start, Listen.counted_day <= filters.end]
+Days = Callable[[Any], ColumnElement[bool]]  # which days of a date column to read
+
+
+def _counted(filters: Filters, days: Days | None = None) -> list:
+    """Counted plays on the filter's days (or on `days`), in its series."""
+    where = [days(Listen.counted_day) if days else Listen.counted_day.between(filters.start, filters.end)]
     if filters.series_id is not None:
         where.append(_in_series(filters))
     return where
 
 
-def _started(filters: Filters) -> list:
-    """Listens started in the range (the funnel counts every listen, counted or not)."""
-    where = [Listen.started_day >= filters.start, Listen.started_day <= filters.end]
+def _started(filters: Filters, days: Days | None = None) -> list:
+    """Listens started on the filter's days (the funnel counts every listen, counted or not)."""
+    where = [days(Listen.started_day) if days else Listen.started_day.between(filters.start, filters.end)]
     if filters.series_id is not None:
         where.append(_in_series(filters))
     return where
@@ -197,11 +196,6 @@ def _offline(session: Session, filters: Filters, summary: Summary) -> None:
     summary.offline_plays, summary.offline_completions, summary.offline_minutes = plays, completions, seconds / 60
 
 
-# The listened share of one play, 0..1.
-_SHARE = case((Listen.duration > 0, case((Listen.listened >= Listen.duration, 1.0),
-                                          else_=Listen.listened / Listen.duration)), else_=0.0)
-
-
 @dataclass
 class _Groups:
     """Counted plays grouped three ways, from the plays themselves or from the rollups."""
@@ -225,66 +219,66 @@ class _Groups:
             totals[index] += value or 0
 
 
-def _from_plays(session: Session, filters: Filters, start: date, end: date) -> tuple:
-    if start > end:
-        return [], [], []
-    where = _counted(Filters(start, end, filters.series_id))
+@dataclass(frozen=True)
+class _Split:
+    """Which days of a range are read from their rollups (closed, built and current) and which
+    from the plays (today, yesterday, and closed days the rollups job has not caught up with)."""
+
+    start: date
+    last_closed: date
+    end: date
+    stale: frozenset[date]
+
+    @property
+    def any_rolled(self) -> bool:
+        return self.start <= self.last_closed and len(self.stale) <= (self.last_closed - self.start).days
+
+    def rolled(self, column) -> ColumnElement[bool]:
+        within = column.between(self.start, self.last_closed)
+        return and_(within, column.not_in(self.stale)) if self.stale else within
+
+    def live(self, column) -> ColumnElement[bool]:
+        recent = column.between(max(self.start, self.last_closed + timedelta(days=1)), self.end)
+        return or_(recent, column.in_(self.stale)) if self.stale else recent
+
+
+def _from_plays(session: Session, filters: Filters, days: Days) -> tuple[list, list]:
+    where = _counted(filters, days)
     return (
-        session.execute(select(Listen.counted_day, _PLAYS, _COMPLETED, func.sum(_SHARE), func.sum(Listen.listened))
-                        .where(*where).group_by(Listen.counted_day)).all(),
-        session.execute(select(Listen.lesson_id, Listen.rendition_id, _PLAYS, _COMPLETED)
-                        .where(*where).group_by(Listen.lesson_id, Listen.rendition_id)).all(),
-        _members_from_plays(session, filters, start, end),
+        list(session.execute(select(Listen.counted_day, PLAY_COUNT, COMPLETIONS, func.sum(HEARD_SHARE),
+                                    func.sum(Listen.listened)).where(*where).group_by(Listen.counted_day))),
+        list(session.execute(select(Listen.lesson_id, Listen.rendition_id, PLAY_COUNT, COMPLETIONS)
+                             .where(*where).group_by(Listen.lesson_id, Listen.rendition_id))),
     )
 
 
-def _members_from_plays(session: Session, filters: Filters, start: date, end: date) -> list:
-    return list(session.execute(select(Member.id, Member.name, Member.group_name, _PLAYS, _COMPLETED,
-                                  func.max(Listen.counted_at))
-                           .join(Member, Member.id == Listen.member_id)
-                           .where(*_counted(Filters(start, end, filters.series_id)))
-                           .group_by(Member.id, Member.name, Member.group_name)))
+def _members_from_plays(session: Session, filters: Filters, days: Days | None = None) -> list:
+    return list(session.execute(select(Member.id, Member.name, Member.group_name, PLAY_COUNT, COMPLETIONS,
+                                       func.max(Listen.counted_at))
+                                .join(Member, Member.id == Listen.member_id)
+                                .where(*_counted(filters, days))
+                                .group_by(Member.id, Member.name, Member.group_name)))
 
 
-def _from_rollups(session: Session, filters: Filters, start: date, end: date) -> tuple:
-    where = [ListenDay.day >= start, ListenDay.day <= end]
+def _from_rollups(session: Session, filters: Filters, split: _Split) -> tuple[list, list]:
+    where = [split.rolled(ListenDay.day)]
     if filters.series_id is not None:
         where.append(ListenDay.lesson_id.in_(select(Lesson.id).where(Lesson.series_id == filters.series_id)))
     plays, done = func.sum(ListenDay.plays), func.sum(ListenDay.completions)
     return (
-        session.execute(select(ListenDay.day, plays, done, func.sum(ListenDay.shares), func.sum(ListenDay.seconds))
-                        .where(*where).group_by(ListenDay.day)).all(),
-        session.execute(select(ListenDay.lesson_id, ListenDay.rendition_id, plays, done)
-                        .where(*where).group_by(ListenDay.lesson_id, ListenDay.rendition_id)).all(),
-        # Per member only without a series filter: members are rolled up across lessons.
-        session.execute(select(Member.id, Member.name, Member.group_name, func.sum(ListenDayMember.plays),
-                               func.sum(ListenDayMember.completions), func.max(ListenDayMember.last_counted_at))
-                        .join(Member, Member.id == ListenDayMember.member_id)
-                        .where(ListenDayMember.day >= start, ListenDayMember.day <= end)
-                        .group_by(Member.id, Member.name, Member.group_name)).all() if filters.series_id is None else [],
+        list(session.execute(select(ListenDay.day, plays, done, func.sum(ListenDay.shares),
+                                    func.sum(ListenDay.seconds)).where(*where).group_by(ListenDay.day))),
+        list(session.execute(select(ListenDay.lesson_id, ListenDay.rendition_id, plays, done)
+                             .where(*where).group_by(ListenDay.lesson_id, ListenDay.rendition_id))),
     )
 
 
-def _bitmap(ids: Iterable[int]) -> bytearray:
-    """Bit n set for listen session id n."""
-    bits = bytearray()
-    for n in ids:
-        if n >> 3 >= len(bits):
-            bits.extend(bytes((n >> 3) + 1 - len(bits)))
-        bits[n >> 3] |= 1 << (n & 7)
-    return bits
-
-
-def _pack(ids: Iterable[int]) -> bytes:
-    return zlib.compress(bytes(_bitmap(ids)), 1)
-
-
-def _distinct_phones(blobs: Iterable[bytes], ids: Iterable[int]) -> int:
-    """How many phones the days' bitmaps and the ids name together, each once."""
-    union = int.from_bytes(_bitmap(ids), "little")
-    for blob in blobs:
-        union |= int.from_bytes(zlib.decompress(blob), "little")
-    return union.bit_count()
+def _members_from_rollups(session: Session, split: _Split) -> list:
+    return list(session.execute(
+        select(Member.id, Member.name, Member.group_name, func.sum(ListenDayMember.plays),
+               func.sum(ListenDayMember.completions), func.max(ListenDayMember.last_counted_at))
+        .join(Member, Member.id == ListenDayMember.member_id).where(split.rolled(ListenDayMember.day))
+        .group_by(Member.id, Member.name, Member.group_name)))
 
 
 def _uncredited_ids(where: list) -> Select:
@@ -292,81 +286,27 @@ def _uncredited_ids(where: list) -> Select:
             .where(*where, ListenSession.credited.is_(False)))
 
 
-def refresh_rollups(session: Session, start: date, end: date) -> bool:
-    """Rebuild the rollups of the days in [start, end] that were never built or whose plays
-    changed since (a lesson resumed days later). The marks are read before the plays: a
-    heartbeat moves a mark only after saving its play, so a play saved after this read leaves
-    its day marked for the next rebuild. False when another request was rebuilding the same
-    days at the same moment (this one then counts from the plays)."""
-    marks = {day: (changes, built) for day, changes, built in session.execute(
-        select(ListenDayMark.day, ListenDayMark.changes, ListenDayMark.built)
-        .where(ListenDayMark.day >= start, ListenDayMark.day <= end))}
-    state = {day: marks.get(day, (0, None)) for day in Filters(start, end).days()}
-    stale = {day: changes for day, (changes, built) in state.items() if changes != built}
-    if not stale:
-        return True
-    counted = [Listen.counted_day.in_(stale)]
-    started = [Listen.started_day.in_(stale)]
-    # Read before writing: on SQLite the rebuild's writes hold the one write lock, and a
-    # first build reads a quarter of plays.
-    connection = session.connection()
-    phones: dict[date | None, tuple[list[int], list[int]]] = {day: ([], []) for day in stale}
-    for day, session_id in connection.execute(select(Listen.counted_day, Listen.session_id).distinct()
-                                              .where(*counted).execution_options(yield_per=20_000)):
-        phones[day][0].append(session_id)
-    for day, session_id in connection.execute(select(Listen.started_day, Listen.session_id).distinct()
-                                              .join(ListenSession, ListenSession.id == Listen.session_id)
-                                              .where(*started, ListenSession.credited.is_(False))):
-        phones[day][1].append(session_id)
-    try:
-        for table in (ListenDay, ListenDayMember, ListenDayStart, ListenDayPhones):
-            session.execute(delete(table).where(table.day.in_(stale)))
-        # Summed inside the database: a first build covers every day of the range at once.
-        session.execute(insert(ListenDay).from_select(
-            ["day", "lesson_id", "rendition_id", "plays", "completions", "shares", "seconds"],
-            select(Listen.counted_day, Listen.lesson_id, Listen.rendition_id, _PLAYS, _COMPLETED,
-                   func.coalesce(func.sum(_SHARE), 0.0), func.coalesce(func.sum(Listen.listened), 0.0))
-            .where(*counted).group_by(Listen.counted_day, Listen.lesson_id, Listen.rendition_id)))
-        session.execute(insert(ListenDayMember).from_select(
-            ["day", "member_id", "plays", "completions", "last_counted_at"],
-            select(Listen.counted_day, Listen.member_id, _PLAYS, _COMPLETED, func.max(Listen.counted_at))
-            .where(*counted, Listen.member_id.is_not(None)).group_by(Listen.counted_day, Listen.member_id)))
-        session.execute(insert(ListenDayStart).from_select(
-            ["day", "lesson_id", "quartile", "listens"],
-            select(Listen.started_day, Listen.lesson_id, Listen.quartile, _PLAYS)
-            .where(*started).group_by(Listen.started_day, Listen.lesson_id, Listen.quartile)))
-        session.execute(insert(ListenDayPhones), [
-            {"day": day, "counted": _pack(phones[day][0]), "uncredited": _pack(phones[day][1])} for day in stale])
-        for day, changes in stale.items():
-            if day in marks:
-                session.execute(update(ListenDayMark).where(ListenDayMark.day == day).values(built=changes))
-            else:
-                session.add(ListenDayMark(day=day, changes=0, built=0))
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        return False
-    return True
-
-
 def summarise(session: Session, filters: Filters) -> Summary:
-    """The dashboard's numbers, grouped in the database. Days before yesterday come from
-    their rollups (a few rows per day, rebuilt when one of their plays changed), today and
-    yesterday from the plays. The page costs the same handful of queries for ten plays or a
+    """The dashboard's numbers, grouped in the database. Closed days come from their rollups
+    (a few rows per day, core/reports/rollups.py); today, yesterday and any closed day whose
+    rollup is missing or behind its plays come from the plays, so the numbers are right
+    before the rollups job has run. Only reads: `Summary.behind` says the job should run.
+    Once the days are built the page costs the same handful of queries for ten plays or a
     million, and its time grows with the days shown, not with the plays."""
     summary = Summary(filters)
     last_closed = min(filters.end, last_rolled_up_day(utcnow()))
+    split = _Split(filters.start, last_closed, filters.end, frozenset(stale_days(session, filters.start, last_closed)))
+    summary.behind = bool(split.stale)
     groups = _Groups()
-    if filters.start <= last_closed and refresh_rollups(session, filters.start, last_closed):
-        recent = Filters(last_closed + timedelta(days=1), filters.end, filters.series_id)
-        groups.add(*_from_rollups(session, filters, filters.start, last_closed))
-        groups.add(*_from_plays(session, filters, recent.start, recent.end))
-        if filters.series_id is not None:
-            groups.add([], [], _members_from_plays(session, filters, filters.start, last_closed))
-        _phones_and_funnel_from_rollups(session, filters, last_closed, recent, summary)
+    groups.add(*_from_plays(session, filters, split.live), [])
+    if filters.series_id is not None:  # members are rolled up across lessons: a series reads its plays
+        groups.add([], [], _members_from_plays(session, filters))
     else:
-        groups.add(*_from_plays(session, filters, filters.start, filters.end))
-        _phones_and_funnel_from_plays(session, filters, summary)
+        groups.add([], [], _members_from_plays(session, filters, split.live))
+    if split.any_rolled:
+        groups.add(*_from_rollups(session, filters, split),
+                   _members_from_rollups(session, split) if filters.series_id is None else [])
+    _phones_and_funnel(session, filters, split, summary)
 
     per_day = {day: Tally(day.strftime("%m-%d")) for day in filters.days()}
     shares = seconds = 0.0
@@ -417,43 +357,30 @@ def _funnel(reached: dict[int, int]) -> list[Tally]:
             for index, label in enumerate(QUARTILE_LABELS)]
 
 
-def _phones_and_funnel_from_plays(session: Session, filters: Filters, summary: Summary) -> None:
-    started = _started(filters)
-    summary.sessions = _phones_from_plays(session, filters)
-    summary.uncredited = _uncredited_from_plays(session, filters)
-    summary.funnel = _funnel(dict(session.execute(
-        select(Listen.quartile, _PLAYS).where(*started).group_by(Listen.quartile)).all()))
-
-
-def _phones_from_plays(session: Session, filters: Filters) -> int:
-    return session.scalar(select(func.count(func.distinct(Listen.session_id))).where(*_counted(filters))) or 0
-
-
-def _uncredited_from_plays(session: Session, filters: Filters) -> int:
-    return session.scalar(select(func.count()).select_from(_uncredited_ids(_started(filters)).subquery())) or 0
-
-
-def _phones_and_funnel_from_rollups(session: Session, filters: Filters, last_closed: date, recent: Filters,
-                                    summary: Summary) -> None:
-    """Closed days from their bitmaps and funnel rows, the recent days from the plays. With a
-    series filter the phones are counted from the plays: a day's bitmaps are for every series."""
-    if filters.series_id is None:
-        closed = [ListenDayPhones.day >= filters.start, ListenDayPhones.day <= last_closed]
-        summary.sessions = _distinct_phones(
-            session.scalars(select(ListenDayPhones.counted).where(*closed)),
-            session.scalars(select(Listen.session_id).distinct().where(*_counted(recent))))
-        summary.uncredited = _distinct_phones(session.scalars(select(ListenDayPhones.uncredited).where(*closed)),
-                                              session.scalars(_uncredited_ids(_started(recent))))
+def _phones_and_funnel(session: Session, filters: Filters, split: _Split, summary: Summary) -> None:
+    """Phones once over the range: the rolled days' bitmaps joined with the ids of the plays
+    read live. With a series filter the phones are counted from the plays: a day's bitmaps
+    are for every series."""
+    live_counted, live_started = _counted(filters, split.live), _started(filters, split.live)
+    if filters.series_id is None and split.any_rolled:
+        summary.sessions = distinct_phones(
+            session.scalars(select(ListenDayPhones.counted).where(split.rolled(ListenDayPhones.day))),
+            session.scalars(select(Listen.session_id).distinct().where(*live_counted)))
+        summary.uncredited = distinct_phones(
+            session.scalars(select(ListenDayPhones.uncredited).where(split.rolled(ListenDayPhones.day))),
+            session.scalars(_uncredited_ids(live_started)))
     else:
-        summary.sessions = _phones_from_plays(session, filters)
-        summary.uncredited = _uncredited_from_plays(session, filters)
-    where = [ListenDayStart.day >= filters.start, ListenDayStart.day <= last_closed]
-    if filters.series_id is not None:
-        where.append(ListenDayStart.lesson_id.in_(select(Lesson.id).where(Lesson.series_id == filters.series_id)))
+        summary.sessions = session.scalar(select(func.count(func.distinct(Listen.session_id)))
+                                          .where(*_counted(filters))) or 0
+        summary.uncredited = session.scalar(select(func.count()).select_from(
+            _uncredited_ids(_started(filters)).subquery())) or 0
     reached: dict[int, int] = dict(session.execute(
-        select(ListenDayStart.quartile, func.sum(ListenDayStart.listens)).where(*where)
-        .group_by(ListenDayStart.quartile)).all())
-    for quartile, count in session.execute(select(Listen.quartile, _PLAYS).where(*_started(recent))
-                                           .group_by(Listen.quartile)):
-        reached[quartile] = reached.get(quartile, 0) + count
+        select(Listen.quartile, PLAY_COUNT).where(*live_started).group_by(Listen.quartile)).all())
+    if split.any_rolled:
+        where = [split.rolled(ListenDayStart.day)]
+        if filters.series_id is not None:
+            where.append(ListenDayStart.lesson_id.in_(select(Lesson.id).where(Lesson.series_id == filters.series_id)))
+        for quartile, count in session.execute(select(ListenDayStart.quartile, func.sum(ListenDayStart.listens))
+                                               .where(*where).group_by(ListenDayStart.quartile)):
+            reached[quartile] = reached.get(quartile, 0) + count
     summary.funnel = _funnel(reached)
