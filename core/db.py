@@ -5,6 +5,7 @@ runs is always one a migration produced, and `xiangyin init` is the only way to 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import namedtuple
 from collections.abc import Callable
@@ -170,6 +171,15 @@ def make_engine(url: str, **options: Any) -> Engine:
     return engine
 
 
+@functools.cache
+def _head_revision() -> str | None:
+    """The newest migration this code carries: read once per process (scanning the folder
+    takes longer than the check it answers, and the folder changes only with the code)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
 class Database:
     """One engine and session factory per app or CLI process."""
 
@@ -191,7 +201,7 @@ class Database:
         return cfg
 
     def head_revision(self) -> str | None:
-        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+        return _head_revision()
 
     def current_revision(self) -> str | None:
         with self.engine.connect() as conn:

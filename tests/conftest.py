@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 from sqlalchemy import select
 
 from app import create_app, settings_of
@@ -129,6 +131,24 @@ def migrated_database(tmp_path_factory, postgres) -> Path | str:
     return folder / DATABASE_FILE
 
 
+class _CompiledTemplates(BytecodeCache):
+    """Templates compiled once per test run, not once per test's app (keyed by name and
+    source checksum, so an edited template is compiled again)."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = _CompiledTemplates()
+
+
 @pytest.fixture
 def make_app(data_dir: Path, monkeypatch, migrated_database, postgres):
     """Build an app on the test's data directory and database; environment variables cannot
@@ -154,13 +174,15 @@ def make_app(data_dir: Path, monkeypatch, migrated_database, postgres):
             monkeypatch.setenv("XIANGYIN_DATABASE_URL", config["DATABASE_URL"])
             monkeypatch.setenv("XIANGYIN_SECRET_KEY", config["SECRET_KEY"])
             copied = migrate
-        elif "DATABASE_URL" not in config:
-            target = Path(config.get("DATA_DIR", data_dir)) / DATABASE_FILE
+        elif "DATABASE_URL" not in config or (postgres is None and config["DATABASE_URL"].startswith("sqlite:///")):
+            named = config.get("DATABASE_URL", "").removeprefix("sqlite:///")
+            target = Path(named) if named else Path(config.get("DATA_DIR", data_dir)) / DATABASE_FILE
             target.parent.mkdir(parents=True, exist_ok=True)
             copied = migrate and not target.exists()
             if copied:
                 shutil.copyfile(migrated_database, target)
         app = create_app({"DATA_DIR": str(data_dir), "TESTING": True, **config}, clock=clock)
+        app.jinja_env.bytecode_cache = COMPILED_TEMPLATES
         if migrate and not copied:
             app.extensions["xiangyin.db"].upgrade()
         apps.append(app)
