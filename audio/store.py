@@ -1,8 +1,7 @@
-"""Content-addressed store for finished tracks: DATA_DIR/audio/ab/<sha256>.mp3.
+"""Temporary files: named so a sweep knows whose they are, moded like any new file.
 
-A finished file is never rewritten (its name is its content), so a USB pack or a printed QR
-code that points at it stays valid, and identical audio is kept once.
-"""
+Work in progress (a track being mastered, an upload being decoded) is written under a
+temporary name and moved to its final place in whole (core/storage.py)."""
 from __future__ import annotations
 
 import os
@@ -53,40 +52,3 @@ def follow_umask(path: Path) -> None:
     """Give a file written through mkstemp (always 0600) the mode any new file would get, so a
     web server or a backup running as another user can read the audio when the umask allows."""
     os.chmod(path, 0o666 & ~_UMASK)
-
-
-class AudioStore:
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-
-    def scratch(self, suffix: str = ".mp3") -> Path:
-        """A fresh path on the store's filesystem, so adopting it is an atomic rename."""
-        folder = self.root / "tmp"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / temporary_name(suffix)
-
-    def adopt(self, path: Path, sha256: str) -> str:
-        """Move a finished file to its content address; returns the path relative to root."""
-        return self._place(path, f"{sha256[:2]}/{sha256}{path.suffix}")
-
-    def adopt_light(self, path: Path, main_relative: str) -> str:
-        """The light copy lives beside its main file and is named after it: the same main
-        bytes always have the same light bytes, so it is shared (and removed) with them."""
-        return self._place(path, main_relative.rsplit(".", 1)[0] + ".light.mp3")
-
-    def _place(self, path: Path, relative: str) -> str:
-        """Same name, same bytes: a file already there is kept and the new one dropped."""
-        target = self.root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            path.unlink()
-        else:
-            follow_umask(path)
-            os.replace(path, target)
-        return relative
-
-    def resolve(self, relative: str) -> Path:
-        path = (self.root / relative).resolve()
-        if self.root.resolve() not in path.parents:
-            raise ValueError("path outside the audio store")
-        return path

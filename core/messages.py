@@ -27,6 +27,7 @@ from core.models import Lesson, ListenerMessage, ListenSession, ShareToken, Uplo
 from core.plays import listen_session_for
 from core.settings import Settings
 from core.sharing import find_share
+from core.storage import note_key, open_store
 
 MAX_SECONDS = 60
 MAX_AUDIO_BYTES = 5 * 1024 * 1024
@@ -146,7 +147,7 @@ def _count_refusal(session: Session, settings: Settings, sid: str, share_id: int
 
 def _drop_audio(settings: Settings, audio: tuple[str, float] | None) -> None:
     if audio is not None:
-        (settings.paths.voice_notes / audio[0]).unlink(missing_ok=True)
+        open_store(settings).delete(note_key(audio[0]))
 
 
 def _keep_audio(settings: Settings, data: bytes) -> tuple[str, float]:
@@ -154,14 +155,17 @@ def _keep_audio(settings: Settings, data: bytes) -> tuple[str, float]:
     voice notes folder, seconds)."""
     if len(data) > MAX_AUDIO_BYTES:
         raise MessageError(f"录音太大（上限 {MAX_AUDIO_BYTES // 1024 // 1024} MB），请录短一点")
-    taken = decode_upload(data, settings.paths.voice_notes / "messages", intake.MESSAGE, MessageError)
-    relative = f"messages/{uuid.uuid4().hex}.mp3"
+    store = open_store(settings)
+    taken = decode_upload(data, store.scratch_root, intake.MESSAGE, MessageError)
+    relative, mastered = f"messages/{uuid.uuid4().hex}.mp3", store.scratch(".mp3")
     try:
-        master_to(taken, settings.paths.voice_notes / relative, "留言", settings.org_name, MAX_SECONDS)
+        master_to(taken, mastered, "留言", settings.org_name, MAX_SECONDS)
+        store.put(mastered, note_key(relative))
     except Invalid as exc:
         raise MessageError(str(exc)) from None
     finally:
         discard(taken)
+        mastered.unlink(missing_ok=True)
     return relative, taken.duration
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audio.pack import Folder, Plan, Track
-from audio.store import AudioStore
 from audio.voices import UnknownVoice, get_voice
 from core.access import NotVisible, may_see_member
 from core.audit import Actor, audit
@@ -22,6 +22,7 @@ from core.models import Job, Lesson, Member, Pack, PackItem, PackTarget, Renditi
 from core.queue import JobCancelled, JobContext, JobFailed, chain_progress, enqueue, machine_queue
 from core.rendering import current_version, request_render
 from core.settings import Settings
+from core.storage import PACKS, Store, open_store, track_key
 from core.voices import VoiceUnusable, require_usable, speaker_for
 
 RECORDING = "recording"
@@ -111,6 +112,7 @@ def plan_pack(
     lessons: list[Lesson],
     voice: str,
     settings: Settings,
+    files: ExitStack,
     *,
     member: Member | None = None,
     user: User | None = None,
@@ -118,7 +120,8 @@ def plan_pack(
     greeting: bool = False,
     series_intros: bool = False,
 ) -> Plan:
-    """The pack as it will be written; every lesson must already have audio in `voice`."""
+    """The pack as it will be written; every lesson must already have audio in `voice`. Its
+    tracks are local copies `files` holds until the pack is written."""
     if member is not None and user is not None and not may_see_member(session, user, member.id):
         raise NotVisible()
     label = check_voice(voice)
@@ -126,14 +129,14 @@ def plan_pack(
     if missing:
         names = "、".join(lesson.label for lesson in missing[:5])
         raise PackRequestError(f"{len(missing)} 课还没有“{label}”的音频：{names}")
-    store = AudioStore(settings.paths.audio)
+    store = open_store(settings)
     by_series: dict[int, list[Track]] = {}
     order: list[Series] = []
     for lesson in lessons:
         if lesson.series_id not in by_series:
             by_series[lesson.series_id] = []
             order.append(lesson.series)
-        by_series[lesson.series_id].append(_track(store, lesson, rendition_for(session, lesson, voice)))
+        by_series[lesson.series_id].append(_track(store, files, lesson, rendition_for(session, lesson, voice)))
     several = len(order) > 1
     folders = []
     for series in order:
@@ -141,13 +144,13 @@ def plan_pack(
         intro = None
         if series_intros:
             text = series_intro_text(series, len(by_series[sid]))
-            intro = spoken_track(settings, voice, text, "专题介绍", series.title)
+            intro = spoken_track(settings, files, voice, text, "专题介绍", series.title)
         folders.append(Folder(series.title if several else None, tuple(by_series[sid]), intro))
     title = title or (order[0].title if not several else "学习包")
     now = local(utcnow())
     hello = None
     if greeting and member:
-        hello = spoken_track(settings, voice, greeting_text(member, settings.org_name, title, len(lessons)),
+        hello = spoken_track(settings, files, voice, greeting_text(member, settings.org_name, title, len(lessons)),
                              "问候", title)
     return Plan(
         uuid=str(uuid.uuid4()),
@@ -166,11 +169,11 @@ def plan_pack(
     )
 
 
-def _track(store: AudioStore, lesson: Lesson, rendition: Rendition | None) -> Track:
+def _track(store: Store, files: ExitStack, lesson: Lesson, rendition: Rendition | None) -> Track:
     if (rendition is None or rendition.file_path is None or rendition.sha256 is None or rendition.duration is None
             or rendition.size is None):
         raise PackRequestError(f"第{lesson.number}课 {lesson.title} 还没有音频")
-    return Track(store.resolve(rendition.file_path), lesson.label, rendition.duration,
+    return Track(files.enter_context(store.local_copy(track_key(rendition.file_path))), lesson.label, rendition.duration,
                  rendition.sha256, rendition.size, lesson.id, rendition.version.version_hash, rendition.label)
 
 
@@ -179,16 +182,17 @@ def greeting_text(member: Member, organisation: str, title: str, count: int) -> 
             f"每一课开头都会先报课号。祝您身体健康！")
 
 
-def spoken_track(settings: Settings, voice: str, text: str, title: str, album: str) -> Track:
-    """A short spoken track (greeting, series introduction), mastered like every lesson."""
+def spoken_track(settings: Settings, files: ExitStack, voice: str, text: str, title: str, album: str) -> Track:
+    """A short spoken track (greeting, series introduction), mastered like every lesson and
+    kept in the store; `files` holds its local copy while the pack is written."""
     from audio.master import Tags, master, track_items
 
     speaker_voice = settings.default_voice if voice == RECORDING else voice
     result = speaker_for(settings).render(text, speaker_voice, rate=settings.default_rate)
-    store = AudioStore(settings.paths.audio)
-    mastered = master(track_items(result.segments), store.scratch(), Tags(title, album, settings.org_name, 0),
+    store = open_store(settings)
+    mastered = master(track_items(result.segments), store.scratch(".mp3"), Tags(title, album, settings.org_name, 0),
                       bitrate_kbps=settings.audio_bitrate)
-    path = store.resolve(store.adopt(mastered.path, mastered.sha256))
+    path = files.enter_context(store.local_copy(track_key(store.adopt_track(mastered.path, mastered.sha256))))
     return Track(path, title, mastered.duration, mastered.sha256, mastered.size, voice=result.voice.label)
 
 
@@ -232,8 +236,8 @@ def list_packs(session: Session) -> list[Pack]:
     return list(session.scalars(select(Pack).order_by(Pack.id.desc())))
 
 
-def pack_zip_path(settings: Settings, pack_uuid: str) -> Path:
-    return settings.paths.packs / f"{pack_uuid}.zip"
+def pack_zip_key(pack_uuid: str) -> str:
+    return f"{PACKS}/{pack_uuid}.zip"
 
 
 def request_pack(
@@ -300,14 +304,19 @@ def build_pack(session: Session, settings: Settings, lessons: list[Lesson], voic
     from audio.pack import write_pack, write_zip_file
 
     # An account is held to its pairings; a command line (an Actor named by a string) is not.
-    plan = plan_pack(session, lessons, voice, settings, member=member, user=user if isinstance(user, User) else None,
-                     greeting=greeting, series_intros=series_intros)
-    if target == PackTarget.ZIP:
-        path = pack_zip_path(settings, plan.uuid)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        manifest = write_zip_file(plan, path, progress)
-    else:
-        manifest = write_pack(plan, destination, replace=replace, progress=progress)
+    store = open_store(settings)
+    with ExitStack() as files:
+        plan = plan_pack(session, lessons, voice, settings, files, member=member,
+                         user=user if isinstance(user, User) else None, greeting=greeting, series_intros=series_intros)
+        if target == PackTarget.ZIP:
+            path = store.scratch(".zip")
+            try:
+                manifest = write_zip_file(plan, path, progress)
+                store.put(path, pack_zip_key(plan.uuid), replace=True)
+            finally:
+                path.unlink(missing_ok=True)
+        else:
+            manifest = write_pack(plan, destination, replace=replace, progress=progress)
     return record_pack(session, plan, manifest, voice=voice, target=target, target_path=where, member=member, user=user)
 
 

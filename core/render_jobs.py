@@ -22,13 +22,13 @@ from audio.master import (
     master,
     track_items,
 )
-from audio.store import AudioStore
 from core.db import utcnow
 from core.lexicon import lexicon_map
 from core.models import Job, Rendition, Status
 from core.queue import JobCancelled, JobContext, JobFailed
-from core.rendering import audio_store, intro_text, series_voice
+from core.rendering import intro_text, series_voice
 from core.settings import Settings
+from core.storage import Store, StoreUnavailable, open_store, track_key
 from core.voices import speaker_for
 
 
@@ -36,8 +36,8 @@ def job_speaker(context: JobContext):
     return context.service("speaker", lambda: speaker_for(context.settings))
 
 
-def finish_rendition(session: Session, rendition: Rendition, store: AudioStore, mastered) -> None:
-    rendition.file_path = store.adopt(mastered.path, mastered.sha256)
+def finish_rendition(session: Session, rendition: Rendition, store: Store, mastered) -> None:
+    rendition.file_path = store.adopt_track(mastered.path, mastered.sha256)
     rendition.sha256, rendition.size = mastered.sha256, mastered.size
     if mastered.light is not None:
         rendition.light_path = store.adopt_light(mastered.light.path, rendition.file_path)
@@ -51,15 +51,16 @@ def lighten(session: Session, settings: Settings) -> Iterator[str | None]:
     """Give every finished track made before light files existed its light copy (from the main
     MP3). Yields after each track — None when it was made, else why not in Chinese — so the
     caller commits track by track and an interrupted run keeps what it made."""
-    store = audio_store(settings)
+    store = open_store(settings)
     waiting = session.execute(select(Rendition.id, Rendition.file_path).where(
         Rendition.status == Status.DONE, Rendition.file_path.is_not(None), Rendition.light_path.is_(None))).all()
     session.rollback()  # no transaction open while ffmpeg works
     for rendition_id, main in waiting:
         assert main is not None  # selected so
         try:
-            light = light_copy(store.resolve(main), store.scratch())
-        except (MasteringError, OSError) as exc:
+            with store.local_copy(track_key(main)) as source:
+                light = light_copy(source, store.scratch(".mp3"))
+        except (MasteringError, OSError, StoreUnavailable) as exc:
             yield f"音频 {rendition_id}：{exc}"
             continue
         rendition = session.get(Rendition, rendition_id)
@@ -98,7 +99,7 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
     rendition.status = Status.RUNNING
     session.commit()
     speaker = job_speaker(context)
-    store = audio_store(context.settings)
+    store = open_store(context.settings)
     lexicon = lexicon_map(session)
     context.progress(1, "正在合成语音")
     try:
@@ -114,7 +115,7 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
         context.progress(82, "正在调整响度并编码")
         mastered = master(
             track_items(result.segments, intro=intro, closing=closing),
-            store.scratch(),
+            store.scratch(".mp3"),
             Tags(lesson.label, series.title, context.settings.org_name, lesson.number, len(series.lessons)),
             bitrate_kbps=rendition.bitrate, light=True,
         )
@@ -136,10 +137,9 @@ def run_recording(session: Session, job: Job, context: JobContext) -> None:
     rendition.status = Status.RUNNING
     session.commit()
     settings = context.settings
-    store = audio_store(settings)
+    store = open_store(settings)
     if not rendition.source_path:
         raise JobFailed("找不到上传的录音文件，请重新上传")
-    source = settings.paths.shared / rendition.source_path
     context.progress(5, "正在处理录音")
     try:
         items: list[Clip | Gap] = [Gap(LEAD_IN_MS)]
@@ -147,13 +147,16 @@ def run_recording(session: Session, job: Job, context: JobContext) -> None:
             for segment in spoken_segments(job_speaker(context), said, series_voice(series, settings), series.rate, lexicon_map(session)):
                 items.append(Clip(segment.path, segment.format))
             items.append(Gap(PAUSE_MS["heading"]))
-        items += [Clip(source, source.suffix.lstrip(".")), Gap(TAIL_MS)]
-        context.progress(30, "正在调整响度并编码")
-        mastered = master(
-            items, store.scratch(),
-            Tags(lesson.label, series.title, settings.org_name, lesson.number, len(series.lessons)),
-            bitrate_kbps=rendition.bitrate, max_seconds=settings.max_recording_minutes * 60 + 120, light=True,
-        )
+        with store.local_copy(rendition.source_path) as source:
+            items += [Clip(source, source.suffix.lstrip(".")), Gap(TAIL_MS)]
+            context.progress(30, "正在调整响度并编码")
+            mastered = master(
+                items, store.scratch(".mp3"),
+                Tags(lesson.label, series.title, settings.org_name, lesson.number, len(series.lessons)),
+                bitrate_kbps=rendition.bitrate, max_seconds=settings.max_recording_minutes * 60 + 120, light=True,
+            )
+    except FileNotFoundError:
+        fail_rendition(session, rendition, "找不到上传的录音文件，请重新上传")
     except (EngineError, MasteringError) as exc:
         fail_rendition(session, rendition, str(exc))
     finish_rendition(session, rendition, store, mastered)

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from audio.intake import Taken
 from audio.numbers import read_integer
-from audio.store import AudioStore
 from audio.voices import UnknownVoice, get_voice
 from core import intake
 from core.audit import Actor, audit
@@ -40,6 +39,7 @@ from core.models import (
 )
 from core.queue import enqueue
 from core.settings import Settings
+from core.storage import RECORDINGS, open_store, track_key
 from core.voices import VoiceUnusable, require_usable
 
 
@@ -204,22 +204,22 @@ def take_recording(settings: Settings, filename: str, data: bytes) -> Taken:
     if not data:
         raise RenderError(f"「{name}」是空文件")
     try:
-        return decode_upload(data, settings.paths.recordings, intake.recording_limits(settings.max_recording_minutes),
-                             RenderError)
+        return decode_upload(data, open_store(settings).scratch_root,
+                             intake.recording_limits(settings.max_recording_minutes), RenderError)
     except RenderError as exc:
         raise RenderError(f"「{name}」{exc}") from None
 
 
 def _recording_rendition(session: Session, lesson: Lesson, taken: Taken, settings: Settings, *, dialect: str,
                          speaker_name: str, with_intro: bool, user: User | None) -> tuple[Rendition, Job]:
-    stored = taken.path.with_name(f"{uuid.uuid4().hex}.flac")
-    taken.path.replace(stored)
+    source = f"{RECORDINGS}/{uuid.uuid4().hex}.flac"
+    open_store(settings).put(taken.path, source)
     version = current_version(session, lesson)
     label = " · ".join(part for part in (dialect, "真人录音", speaker_name) if part)
     rendition = Rendition(
         lesson=lesson, version=version, kind=RenditionKind.RECORDING, engine="recording", label=label, dialect=dialect,
         speaker_name=speaker_name, with_intro=with_intro, bitrate=settings.audio_bitrate, status=Status.QUEUED,
-        source_path=str(stored.relative_to(settings.paths.shared)), created_by_id=user.id if user else None,
+        source_path=source, created_by_id=user.id if user else None,
     )
     # A volunteer's recording reaches the public listen page only after an admin listened to
     # it; an admin's own upload (or an installation that turned review off) is published.
@@ -315,12 +315,12 @@ def remove_rendition(session: Session, rendition: Rendition, settings: Settings,
         select(Rendition.id).where(Rendition.sha256 == rendition.sha256, Rendition.removed_at.is_(None),
                                    Rendition.id != rendition.id)
         .union_all(select(PackItem.id).where(PackItem.sha256 == rendition.sha256)).subquery()))
-    store = audio_store(settings)
-    paths = [store.resolve(name) for name in (rendition.file_path, rendition.light_path) if name and not shared]
+    store = open_store(settings)
+    keys = [track_key(name) for name in (rendition.file_path, rendition.light_path) if name and not shared]
     # After the caller's commit: a failed commit leaves the files with the row that names them.
-    for path in paths:
-        after_commit(session, partial(path.unlink, missing_ok=True))
-    return bool(paths)
+    for key in keys:
+        after_commit(session, partial(store.delete, key))
+    return bool(keys)
 
 
 def regenerate(session: Session, lesson: Lesson, settings: Settings, user: User) -> tuple[int, list[str]]:
@@ -341,7 +341,3 @@ def regenerate(session: Session, lesson: Lesson, settings: Settings, user: User)
             continue
         queued += job is not None
     return queued, refused
-
-
-def audio_store(settings: Settings) -> AudioStore:
-    return AudioStore(settings.paths.audio)

@@ -125,6 +125,19 @@ class Settings:
     # internal location plus the file's path in the audio folder (X-Accel-Redirect), and no
     # worker is held while a phone on a weak signal downloads. "" serves them from the app.
     audio_accel_redirect: str = ""
+    # Where kept files live (core/storage.py): local (the shared folder) or s3 (a bucket of an
+    # S3-compatible object store; every web and worker machine then needs no shared mount).
+    storage: str = "local"
+    s3_endpoint: str = ""  # the URL the servers reach it at, e.g. http://10.0.0.5:8333
+    s3_public_endpoint: str = ""  # the URL phones reach it at (presigned links), if another
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    # How a phone gets audio from the s3 store: app (this service streams it, with ranges) or
+    # presigned (a 10-minute link to the bucket, which must then allow this site's origin).
+    audio_delivery: str = "app"
     # Empty: one process's state is its own. redis://host:6379/0 when several web processes or
     # machines serve one installation: a revoked code leaves every listen-page cache at once.
     redis_url: str = ""
@@ -239,6 +252,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     for key in FIELDS:
         if ENV_PREFIX + key in environ:
             values[key] = _coerce(key, environ[ENV_PREFIX + key])
+        elif key in SECRET_FILES and ENV_PREFIX + key + "_FILE" in environ:
+            values[key] = _secret_from(environ[ENV_PREFIX + key + "_FILE"], key)
     for key, value in overrides.items():
         values[key] = _coerce(key, value)
 
@@ -260,11 +275,29 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     accel = values["AUDIO_ACCEL_REDIRECT"]
     if accel and not (accel.startswith("/") and accel.endswith("/")):
         raise SettingsError("配置项 AUDIO_ACCEL_REDIRECT 应是 nginx 内部路径，以 / 开头并以 / 结尾，例如 /_xiangyin_audio/")
+    if values["STORAGE"] not in ("local", "s3"):
+        raise SettingsError("配置项 STORAGE 只能是 local（本机或共享文件夹）或 s3（对象存储）")
+    if values["STORAGE"] == "s3" and not (values["S3_ENDPOINT"] and values["S3_BUCKET"]):
+        raise SettingsError("STORAGE=s3 需要同时设置 S3_ENDPOINT（例如 http://10.0.0.5:8333）和 S3_BUCKET")
+    if values["AUDIO_DELIVERY"] not in ("app", "presigned"):
+        raise SettingsError("配置项 AUDIO_DELIVERY 只能是 app（由本服务发送音频）或 presigned（手机直接从对象存储取）")
     if values["JOB_RUNNER"] not in ("inprocess", "celery"):
         raise SettingsError("配置项 JOB_RUNNER 只能是 inprocess（本进程内）或 celery（另起 xiangyin worker）")
     if values["JOB_RUNNER"] == "celery" and not values["REDIS_URL"]:
         raise SettingsError("JOB_RUNNER=celery 需要同时设置 REDIS_URL（例如 redis://127.0.0.1:6379/0）")
     return Settings(**{key.lower(): value for key, value in values.items()})
+
+
+# Settings that may be given as a file's content instead (XIANGYIN_SECRET_KEY_FILE=/run/…):
+# a file readable only by the service user keeps them out of the environment and the toml.
+SECRET_FILES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "S3_ACCESS_KEY", "S3_SECRET_KEY")
+
+
+def _secret_from(path: str, key: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"无法读取 {ENV_PREFIX}{key}_FILE 指向的文件 {path}：{exc}") from exc
 
 
 def _stored_secret(data_path: Path) -> str:

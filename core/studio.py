@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -22,6 +23,7 @@ from core.intake import decode_upload
 from core.models import Job, Lesson, Rendition, RenditionKind, Status, StudioAssignment, StudioTake, User
 from core.queue import JobCancelled, JobContext, enqueue
 from core.settings import Settings
+from core.storage import RECORDINGS, open_store
 
 MAX_TAKE_BYTES = 30 * 1024 * 1024
 
@@ -117,9 +119,9 @@ def add_take(session: Session, settings: Settings, assignment: StudioAssignment,
         return kept, False
     session.rollback()
     relative = f"takes/{digest[:2]}/{digest}.flac"
-    path = settings.paths.recordings / relative
-    taken = decode_upload(data, path.parent, intake.TAKE, StudioError)
-    taken.path.replace(path)
+    store = open_store(settings)
+    taken = decode_upload(data, store.scratch_root, intake.TAKE, StudioError)
+    store.put(taken.path, take_key(relative))
     duration = taken.duration
     take = StudioTake(assignment_id=assignment.id, paragraph=paragraph, sha256=digest, path=relative,
                       duration=duration, created_by_id=user.id, created_at=utcnow())
@@ -166,7 +168,7 @@ def run_assembly(session: Session, job: Job, context: JobContext) -> None:
     from audio.master import LEAD_IN_MS, PAUSE_MS, TAIL_MS, Clip, Gap, MasteringError, Tags, master
     from core.lexicon import lexicon_map
     from core.render_jobs import fail_rendition, finish_rendition, job_speaker, spoken_segments
-    from core.rendering import audio_store, intro_text, series_voice
+    from core.rendering import intro_text, series_voice
 
     payload = json.loads(job.payload)
     rendition = session.get(Rendition, payload["rendition_id"])
@@ -179,25 +181,27 @@ def run_assembly(session: Session, job: Job, context: JobContext) -> None:
     texts = paragraphs(assignment.version.text)
     takes = latest_takes(session, assignment)
     context.progress(10, "正在拼接各段录音")
+    store = open_store(settings)
     try:
         items: list = [Gap(LEAD_IN_MS)]
         if rendition.with_intro and (said := intro_text(series, lesson)):
             for segment in spoken_segments(job_speaker(context), said, series_voice(series, settings), series.rate, lexicon_map(session)):
                 items.append(Clip(segment.path, segment.format))
             items.append(Gap(PAUSE_MS["heading"]))
-        for paragraph in texts:
-            take = settings.paths.recordings / takes[paragraph.index].path
-            items.append(Clip(take, take.suffix.lstrip(".")))
-            if paragraph.index + 1 < len(texts):
-                items.append(Gap(PAUSE_MS[paragraph.kind]))
-        items.append(Gap(TAIL_MS))
-        context.progress(40, "正在调整响度并编码")
-        mastered = master(items, audio_store(settings).scratch(),
-                          Tags(lesson.label, series.title, settings.org_name, lesson.number, len(series.lessons)),
-                          bitrate_kbps=rendition.bitrate, light=True)
-    except (KeyError, MasteringError) as exc:
-        fail_rendition(session, rendition, "有的段落还没有录音" if isinstance(exc, KeyError) else str(exc))
-    finish_rendition(session, rendition, audio_store(settings), mastered)
+        with ExitStack() as files:
+            for paragraph in texts:
+                take = files.enter_context(store.local_copy(take_key(takes[paragraph.index].path)))
+                items.append(Clip(take, take.suffix.lstrip(".")))
+                if paragraph.index + 1 < len(texts):
+                    items.append(Gap(PAUSE_MS[paragraph.kind]))
+            items.append(Gap(TAIL_MS))
+            context.progress(40, "正在调整响度并编码")
+            mastered = master(items, store.scratch(".mp3"),
+                              Tags(lesson.label, series.title, settings.org_name, lesson.number, len(series.lessons)),
+                              bitrate_kbps=rendition.bitrate, light=True)
+    except (KeyError, FileNotFoundError, MasteringError) as exc:
+        fail_rendition(session, rendition, str(exc) if isinstance(exc, MasteringError) else "有的段落还没有录音")
+    finish_rendition(session, rendition, store, mastered)
 
 
 def progress_of(session: Session, assignments: list[StudioAssignment]) -> dict[int, tuple[int, int]]:
@@ -212,3 +216,7 @@ def speakers(session: Session) -> list[User]:
     """Who can be asked to record: every active account."""
     return list(session.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name)))
 
+
+def take_key(relative: str) -> str:
+    """Where a take is kept: with the recordings, by its content."""
+    return f"{RECORDINGS}/{relative}"

@@ -16,7 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audio.intake import Taken
-from audio.store import temporary_name
 from core import intake
 from core.access import NotVisible, may_see_member, member_for
 from core.audit import Actor, audit
@@ -36,6 +35,7 @@ from core.models import (
     Visit,
 )
 from core.settings import Settings
+from core.storage import note_key, open_store
 
 MAX_MANUAL_DAYS = 92
 MAX_VOICE_NOTE_BYTES = 20 * 1024 * 1024
@@ -203,9 +203,9 @@ def take_voice_note(settings: Settings, data: bytes) -> Taken:
     `core.intake.discard`."""
     if len(data) > MAX_VOICE_NOTE_BYTES:
         raise VisitError(f"语音留言太大（上限 {MAX_VOICE_NOTE_BYTES // 1024 // 1024} MB）")
-    folder = settings.paths.voice_notes
-    taken = decode_upload(data, folder, intake.VOICE_NOTE, VisitError)
-    mastered = folder / temporary_name(".mp3")
+    store = open_store(settings)
+    taken = decode_upload(data, store.scratch_root, intake.VOICE_NOTE, VisitError)
+    mastered = store.scratch(".mp3")
     try:
         master_to(taken, mastered, "走访语音留言", settings.org_name, MAX_VOICE_NOTE_SECONDS)
     except Invalid as exc:
@@ -217,7 +217,7 @@ def take_voice_note(settings: Settings, data: bytes) -> Taken:
 
 def keep_voice_note(settings: Settings, visit: Visit, note: Taken) -> None:
     name = f"{visit.client_key}.mp3"
-    note.path.replace(settings.paths.voice_notes / name)
+    open_store(settings).put(note.path, note_key(name), replace=True)
     visit.voice_note_path = name
 
 

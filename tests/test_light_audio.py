@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from app import settings_of
-from audio.store import AudioStore
 from core.lessons import add_lesson, create_series
 from core.models import Rendition
 from core.sharing import share_for
+from core.storage import open_store, track_key
 from tests.helpers import audio_judges as judge
 from tests.helpers.jobs import render
 from tests.helpers.listen import audio_urls
@@ -24,9 +24,9 @@ def files(app, rendition_id: int) -> tuple[Path, Path, Rendition]:
     with app.extensions["xiangyin.db"].session() as session:
         rendition = session.get(Rendition, rendition_id)
         session.expunge(rendition)
-    store = AudioStore(settings_of(app).paths.audio)
+    store = open_store(settings_of(app))
     assert rendition.light_path, "every new track has a light copy"
-    return store.resolve(rendition.file_path), store.resolve(rendition.light_path), rendition
+    return store.local_path(track_key(rendition.file_path)), store.local_path(track_key(rendition.light_path)), rendition
 
 
 @pytest.fixture

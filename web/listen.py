@@ -6,7 +6,6 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
-from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -16,13 +15,11 @@ from flask import (
     make_response,
     render_template,
     request,
-    send_file,
     send_from_directory,
     url_for,
 )
 from sqlalchemy import select
 
-from audio.store import AudioStore
 from core.db import MAX_ID
 from core.inputs import clean_json
 from core.listening import Rules, lesson_allowed, playable
@@ -32,7 +29,9 @@ from core.offline import record_offline
 from core.plays import address_key, finished_lessons, issue_sid, verify_sid
 from core.shared import Generation, RedisGeneration, generation
 from core.sharing import find_share, lesson_of, listen_choices, listen_choices_by_lesson, series_of
+from core.storage import track_key
 from web import beats, csrf, public, session, settings
+from web.stored import send_stored
 
 bp = Blueprint("listen", __name__)
 COOKIE = beats.COOKIE
@@ -352,18 +351,7 @@ def audio(prefix: str, token: str, rendition_id: int, name: str):
                       if stored and Path(stored).name == name), None)
     if stored_as is None:
         abort(404)
-    store = AudioStore(settings().paths.audio)
-    path = store.resolve(stored_as)
-    if not path.is_file():
-        abort(404)
-    if accel := settings().audio_accel_redirect:
-        # nginx sends the file (ranges included) from its internal location over the audio folder.
-        response = current_app.response_class(mimetype="audio/mpeg")
-        response.headers["X-Accel-Redirect"] = accel + quote(path.relative_to(store.root.resolve()).as_posix())
-        response.cache_control.public = True
-        response.cache_control.max_age = AUDIO_MAX_AGE
-    else:
-        response = send_file(path, mimetype="audio/mpeg", conditional=True, max_age=AUDIO_MAX_AGE,
-                             etag=rendition.sha256 if stored_as == rendition.file_path else f"{rendition.sha256}-light")
+    response = send_stored(track_key(stored_as), mimetype="audio/mpeg", max_age=AUDIO_MAX_AGE, public=True,
+                           etag=rendition.sha256 if stored_as == rendition.file_path else f"{rendition.sha256}-light")
     response.cache_control.immutable = True
     return response

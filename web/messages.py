@@ -2,12 +2,14 @@
 and for admins; play, and mark 已处理 with what was done."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from core.errors import Conflict
 from core.messages import MessageError, handle, inbox, message_for, waiting
-from web import session, settings
+from core.storage import note_key
+from web import session
+from web.stored import send_stored
 
 bp = Blueprint("messages", __name__)
 
@@ -33,7 +35,7 @@ def audio(message_id: int):
     message = message_for(session(), _user(), message_id)
     if not message.audio_path:
         abort(404)
-    return send_file(settings().paths.voice_notes / message.audio_path, mimetype="audio/mpeg", conditional=True)
+    return send_stored(note_key(message.audio_path), mimetype="audio/mpeg")
 
 
 @bp.route("/messages/<int:message_id>/handle", methods=["POST"])

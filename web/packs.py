@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from audio.pack import visible_drives
@@ -16,11 +16,13 @@ from core.packs import (
     lessons_for,
     mark_delivered,
     pack_job_status,
-    pack_zip_path,
+    pack_zip_key,
     request_pack,
 )
+from core.storage import open_store
 from web import session, settings, wake_runner
 from web.errors import refill
+from web.stored import send_stored
 
 bp = Blueprint("packs", __name__, url_prefix="/packs")
 
@@ -99,7 +101,7 @@ def making_status(job_id: int):
 def detail(pack_uuid: str):
     pack = pack_for(session(), current_user._get_current_object(), pack_uuid)
     return render_template("packs/detail.html", pack=pack,
-                           zip_ready=pack_zip_path(settings(), pack.uuid).is_file(),
+                           zip_ready=open_store(settings()).size(pack_zip_key(pack.uuid)) is not None,
                            fresh=bool(request.args.get("fresh")))
 
 
@@ -115,8 +117,7 @@ def delivered(pack_uuid: str):
 @bp.route("/<pack_uuid>.zip")
 def download(pack_uuid: str):
     pack = pack_for(session(), current_user._get_current_object(), pack_uuid)
-    path = pack_zip_path(settings(), pack.uuid)
-    if not path.is_file():
+    if open_store(settings()).size(pack_zip_key(pack.uuid)) is None:
         abort(404, "这个学习包是直接写到 U 盘或镜像的，没有保存下载文件")
     name = f"{pack.title}{'（' + pack.member.name + '）' if pack.member else ''}.zip"
-    return send_file(path, mimetype="application/zip", as_attachment=True, download_name=name)
+    return send_stored(pack_zip_key(pack.uuid), mimetype="application/zip", download_name=name)

@@ -8,7 +8,6 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from audio.engines import parse_rate
-from audio.store import AudioStore
 from audio.voices import UnknownVoice
 from core.access import job_for
 from core.errors import Conflict
@@ -26,10 +25,12 @@ from core.rendering import (
     request_series,
     update_audio_settings,
 )
+from core.storage import track_key, track_name
 from core.voices import VoiceUnusable, voice_menu, voice_sample
 from web import session, settings, wake_runner
 from web.auth import admin_required
 from web.listen import forget_pages
+from web.stored import send_stored
 
 bp = Blueprint("renditions", __name__)
 AUDIO_MAX_AGE = 365 * 24 * 3600
@@ -233,8 +234,7 @@ def audio(name: str):
     changes whenever the content does)."""
     if not name.endswith(".mp3") or len(name) != 68 or not all(c in "0123456789abcdef" for c in name[:64]):
         abort(404)
-    store = AudioStore(settings().paths.audio)
-    path = store.resolve(f"{name[:2]}/{name}")
-    if not path.is_file():
-        abort(404)
-    return send_file(path, mimetype="audio/mpeg", conditional=True, max_age=AUDIO_MAX_AGE, etag=name[:64])
+    response = send_stored(track_key(track_name(name[:64], ".mp3")), mimetype="audio/mpeg", max_age=AUDIO_MAX_AGE,
+                           etag=name[:64])
+    response.cache_control.immutable = True
+    return response

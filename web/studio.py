@@ -2,7 +2,7 @@
 one paragraph at a time in large print, records it, plays it back and sends it at once."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from core.models import Lesson, User
@@ -17,9 +17,11 @@ from core.studio import (
     paragraphs,
     progress_of,
     speakers,
+    take_key,
 )
 from web import session, settings
 from web.auth import admin_required
+from web.stored import send_stored
 
 bp = Blueprint("studio", __name__)
 
@@ -90,4 +92,4 @@ def upload(assignment_id: int):
 def take_audio(assignment_id: int, paragraph: int):
     assignment = assignment_for(session(), _user(), assignment_id)
     take = latest_takes(session(), assignment).get(paragraph) or abort(404)
-    return send_file(settings().paths.recordings / take.path, conditional=True)
+    return send_stored(take_key(take.path), mimetype="audio/flac")

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -24,6 +23,7 @@ from core.reports.visits import (
     visits_per_volunteer,
     visits_xlsx,
 )
+from core.storage import note_key
 from core.visits import (
     MAX_VOICE_NOTE_BYTES,
     StandInNeeded,
@@ -40,6 +40,7 @@ from core.visits import (
 from web import download, session, settings
 from web.auth import admin_required
 from web.errors import refill, status_for, wants_json
+from web.stored import send_stored
 
 # Rows a list on the overview shows; a county's roll has thousands overdue at once, and the
 # most overdue come first (the full list is the member roll, filtered).
@@ -126,10 +127,6 @@ def _visit_input(door_scan) -> VisitInput:
     )
 
 
-def _notes_dir() -> Path:
-    return settings().paths.voice_notes
-
-
 def _voice_note():
     """The uploaded voice note decoded, before the visit is written (core.intake)."""
     upload = request.files.get("voice_note")
@@ -145,7 +142,7 @@ def voice_note(visit_id: int):
     member_for(session(), _user(), visit.member_id)
     if not visit.voice_note_path:
         abort(404)
-    return send_file(_notes_dir() / visit.voice_note_path, conditional=True)
+    return send_stored(note_key(visit.voice_note_path), mimetype="audio/mpeg")
 
 
 @bp.route("/visits")

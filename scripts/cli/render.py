@@ -46,11 +46,11 @@ def lighten_command() -> None:
 def render_command(series_id: int | None, lesson_id: int | None, everything: bool, voice_id: str | None, rate: str | None) -> None:
     """生成课程音频，显示进度；有失败时列出原因并以非零状态退出。"""
     from audio.engines import parse_rate
-    from audio.store import AudioStore
     from audio.voices import all_voices, get_voice
     from core.lessons import list_series
     from core.models import Job, Lesson, Rendition, Series
     from core.rendering import RenderError, request_render
+    from core.storage import open_store, track_key
     from core.voices import unusable_message
 
     if sum(bool(x) for x in (series_id, lesson_id, everything)) != 1:
@@ -97,8 +97,8 @@ def render_command(series_id: int | None, lesson_id: int | None, everything: boo
                                .where(Job.id.in_(pending), Rendition.status == Status.DONE,
                                       Rendition.fallback_reason != "")).all()
         fallbacks = [(track_title_of(r.lesson), r.label, r.fallback_reason) for r in made]
-        store = AudioStore(config.paths.audio)
-        files = [(track_title_of(r.lesson), store.resolve(r.file_path))
+        store = open_store(config)
+        files = [(track_title_of(r.lesson), store.describe(track_key(r.file_path)))
                  for r in session.scalars(select(Rendition).join(Job, Job.rendition_id == Rendition.id)
                                           .where(Job.id.in_(pending), Rendition.status == Status.DONE))
                  if r.file_path]

@@ -7,10 +7,10 @@ from pathlib import Path
 from app import settings_of
 from audio.engines import SpeechRequest
 from audio.engines.espeak import EspeakEngine
-from audio.store import AudioStore
 from audio.voices import get_voice
 from core.models import Lesson, Rendition
 from core.rendering import request_render
+from core.storage import open_store, track_key
 from core.worker import InProcessRunner
 
 
@@ -22,7 +22,7 @@ def rendition_file(app, rendition_id: int) -> Path:
     with app.extensions["xiangyin.db"].session() as session:
         rendition = session.get(Rendition, rendition_id)
         assert rendition.status == "done", rendition.error
-        return AudioStore(settings_of(app).paths.audio).resolve(rendition.file_path)
+        return open_store(settings_of(app)).local_path(track_key(rendition.file_path))
 
 
 def render(app, lesson_id: int = 1, **options) -> int:
