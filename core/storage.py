@@ -381,8 +381,11 @@ def _endpoint(url: str) -> tuple[str, bool]:
 
 
 @functools.lru_cache(maxsize=32)
-def open_store(settings: Settings) -> Store:
-    """The store the settings choose (STORAGE=local or s3), one per settings."""
-    if settings.storage == "s3":
+def open_store(settings: Settings, kind: str | None = None) -> Store:
+    """The store the settings choose (STORAGE=local or s3), one per settings; `kind` names
+    the other one, for copying between them."""
+    if (kind or settings.storage) == "s3":
+        if not (settings.s3_endpoint and settings.s3_bucket):
+            raise StoreUnavailable("对象存储还没有设置：请先设置 S3_ENDPOINT 和 S3_BUCKET（以及 S3_ACCESS_KEY、S3_SECRET_KEY）")
         return ObjectStore(settings)
     return LocalStore(settings.paths.shared)

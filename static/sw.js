@@ -137,7 +137,10 @@ function passOn(path, response) {
   var range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.headers.get("Content-Range") || "");
   var start = range ? Number(range[1]) : 0;
   var size = range ? Number(range[3]) : Number(response.headers.get("Content-Length"));
-  if (!response.body || !size || (response.status !== 200 && response.status !== 206)) return response;
+  // A part whose place is not said (a bucket that does not expose Content-Range) is played,
+  // not kept: it would be taken for the start of the file.
+  if (!response.body || !size || (response.status !== 200 && response.status !== 206) ||
+      (response.status === 206 && !range)) return response;
   var reader = response.body.getReader(), chunks = [], settled = false;
   function settle() {
     if (settled) return;

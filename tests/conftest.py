@@ -149,6 +149,16 @@ class _CompiledTemplates(BytecodeCache):
 COMPILED_TEMPLATES = _CompiledTemplates()
 
 
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory):
+    """One S3-compatible server for the run; a test takes a bucket of its own."""
+    from tests.helpers.objectstore import SeaweedS3
+
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweed"))
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def make_app(data_dir: Path, monkeypatch, migrated_database, postgres):
     """Build an app on the test's data directory and database; environment variables cannot

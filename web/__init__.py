@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterator
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from flask import Flask, Request, current_app, g, redirect, render_template, request, stream_with_context, url_for
 from flask.json.provider import DefaultJSONProvider
@@ -172,6 +173,7 @@ def init_app(app: Flask) -> None:
 
     app.before_request(_enter_app_clock)
     app.teardown_request(_leave_app_clock)
+    app.extensions["xiangyin.security_headers"] = security_headers(app.extensions["xiangyin.settings"])
     app.after_request(_security_headers)
     app.after_request(_compress)
     app.before_request(_require_migrated_database)
@@ -227,21 +229,23 @@ def _minutes(seconds: float | None) -> str:
     return f"约 {minutes} 分钟" if minutes >= 1 else "不到 1 分钟"
 
 
-# No inline script anywhere (templates keep behaviour in static/*.js), so the policy can
-# forbid it, except the listen pages' own CSS and script, allowed by hash (web/inline.py);
-# media and images may be blob: for recordings made on the page.
-CONTENT_SECURITY_POLICY = (
-    f"default-src 'self'; script-src 'self' {csp_hash(LISTEN_JS)}; style-src 'self' {csp_hash(LISTEN_CSS)}; "
-    "img-src 'self' data: blob:; "
-    "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
+def security_headers(config: Settings) -> dict[str, str]:
+    """No inline script anywhere (templates keep behaviour in static/*.js), so the policy can
+    forbid it, except the listen pages' own CSS and script, allowed by hash (web/inline.py);
+    media and images may be blob: for recordings made on the page, and audio may come from
+    the object store when phones fetch it there by presigned link."""
+    store = ""
+    if config.storage == "s3" and config.audio_delivery == "presigned":
+        parts = urlsplit(config.s3_public_endpoint or config.s3_endpoint)
+        store = f" {parts.scheme}://{parts.netloc}"
+    policy = (
+        f"default-src 'self'; script-src 'self' {csp_hash(LISTEN_JS)}; style-src 'self' {csp_hash(LISTEN_CSS)}; "
+        "img-src 'self' data: blob:; "
+        f"media-src 'self' blob:{store}; connect-src 'self'{store}; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+    return {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+            "Referrer-Policy": "same-origin"}
 
 
 COMPRESSIBLE = ("text/html", "text/css", "text/javascript", "application/javascript", "application/json")
@@ -266,7 +270,7 @@ def _compress(response):
 
 
 def _security_headers(response):
-    for name, value in SECURITY_HEADERS.items():
+    for name, value in current_app.extensions["xiangyin.security_headers"].items():
         response.headers.setdefault(name, value)
     return response
 
