@@ -138,6 +138,8 @@ class Settings:
     # How a phone gets audio from the s3 store: app (this service streams it, with ranges) or
     # presigned (a 10-minute link to the bucket, which must then allow this site's origin).
     audio_delivery: str = "app"
+    # /metrics answers a scraper sending "Authorization: Bearer <this>"; empty: no /metrics.
+    metrics_token: str = ""
     # Empty: one process's state is its own. redis://host:6379/0 when several web processes or
     # machines serve one installation: a revoked code leaves every listen-page cache at once.
     redis_url: str = ""
@@ -290,7 +292,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
 
 # Settings that may be given as a file's content instead (XIANGYIN_SECRET_KEY_FILE=/run/…):
 # a file readable only by the service user keeps them out of the environment and the toml.
-SECRET_FILES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "S3_ACCESS_KEY", "S3_SECRET_KEY")
+SECRET_FILES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "S3_ACCESS_KEY", "S3_SECRET_KEY", "METRICS_TOKEN")
 
 
 def _secret_from(path: str, key: str) -> str:

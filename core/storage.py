@@ -267,16 +267,23 @@ class ObjectStore(Store):
     name = "s3"
 
     def __init__(self, settings: Settings) -> None:
+        import urllib3
         from minio import Minio
 
         super().__init__(settings.paths.audio / SCRATCH)
         self.bucket = settings.s3_bucket
         self.prefix = settings.s3_prefix.strip("/") + "/" if settings.s3_prefix.strip("/") else ""
         self.presign = settings.audio_delivery == "presigned"
+        # A store that is down is said so within seconds (a listener waits, /readyz answers),
+        # not after the client's default minute of retries.
+        pool = urllib3.PoolManager(timeout=urllib3.Timeout(connect=3, read=60), maxsize=16,
+                                   retries=urllib3.Retry(total=2, backoff_factor=0.2,
+                                                         status_forcelist=[500, 502, 503, 504]))
+
         def client(url: str) -> Minio:
             host, secure = _endpoint(url)
             return Minio(host, access_key=settings.s3_access_key, secret_key=settings.s3_secret_key,
-                         secure=secure, region=settings.s3_region)
+                         secure=secure, region=settings.s3_region, http_client=pool)
 
         self.client = client(settings.s3_endpoint)
         # Presigned URLs carry the host phones reach; signing needs no request (region is set).

@@ -139,6 +139,7 @@ def init_app(app: Flask) -> None:
     app.url_value_preprocessor(_clean_url_values)
     from web import (
         auth,
+        health,
         lexicon,
         library,
         listen,
@@ -159,7 +160,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "info"
 
-    for module in (auth, library, users, members, lexicon, renditions, packs, listen, qr, stats, visits, messages, studio):
+    for module in (health, auth, library, users, members, lexicon, renditions, packs, listen, qr, stats, visits, messages, studio):
         app.register_blueprint(module.bp)
     listen.init_app(app)
 
@@ -278,7 +279,7 @@ def _security_headers(response):
 def _require_migrated_database():
     from flask import current_app
 
-    if current_app.extensions.get("xiangyin.db_ready"):
+    if current_app.extensions.get("xiangyin.db_ready") or request.blueprint == "health":
         return None
     if db().is_current():
         current_app.extensions["xiangyin.db_ready"] = True

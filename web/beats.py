@@ -17,6 +17,7 @@ from werkzeug.http import parse_cookie
 from core.clock import within
 from core.db import MAX_ID
 from core.errors import DomainError
+from core.health import HEARTBEATS
 from core.inputs import clean_json
 from core.listening import Rules
 from core.plays import address_key, beat_open_listen, open_listen, verify_sid
@@ -47,6 +48,7 @@ class HeartbeatEndpoint:
         except Exception:  # the listener's page keeps playing; the operator gets the traceback
             self.logger.exception("heartbeat failed")
             status, payload = 500, {"error": "服务器出了点问题，这次收听记录没有保存"}
+        HEARTBEATS.labels("ok" if status < 400 else "refused" if status < 500 else "error").inc()
         body = json.dumps(payload, ensure_ascii=False).encode()
         start_response(f"{status} {HTTPStatus(status).phrase}", [
             ("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(body))),

@@ -60,9 +60,18 @@ class Cluster:
              "--locale=C.UTF-8", "--no-sync"])
         options = (f"-k {self.folder} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
                    f"-c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB")
-        run([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.folder / "log"), "-w", "start"])
+        self._start = [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.folder / "log"), "-w",
+                       "start"]
+        run(self._start)
         self._stop = [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
         self.base_url = f"postgresql+psycopg://xiangyin@/postgres?host={self.folder}"
+
+    def pause(self) -> None:
+        """The server stops (cutting every connection); its data stays for resume()."""
+        subprocess.run(_as_owner(self.owner, [*self._stop[:-3], "-m", "fast", "stop"]), check=True, capture_output=True)
+
+    def resume(self) -> None:
+        subprocess.run(_as_owner(self.owner, self._start), check=True, capture_output=True)
 
     def stop(self) -> None:
         subprocess.run(_as_owner(self.owner, self._stop), capture_output=True)
