@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from audio.voices import use_voices_dir
+from core import logs
 from core.clock import Clock
 from core.db import Database
 from core.settings import FIELDS, Settings, load_settings
@@ -45,6 +46,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     from web import init_app
 
     init_app(app)
+    if not app.testing:
+        logs.server(settings.log_path, settings.log_format)
     if settings.job_runner == "celery":
         # Every web process tells the broker of the jobs it queues; the workers run them.
         app.extensions["xiangyin.runner"] = job_runner(app)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, Counter
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from sqlalchemy import func, select, text
 
@@ -89,7 +89,7 @@ class _Records:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         depth = GaugeMetricFamily("xiangyin_jobs_waiting", "Jobs queued or running, by kind and status",
                                   labels=["kind", "status"])
         ended = CounterMetricFamily("xiangyin_jobs_ended", "Jobs that ended, by kind and status",
@@ -109,7 +109,8 @@ class _Records:
             for kind, started, finished in session.execute(
                     select(Job.kind, Job.started_at, Job.finished_at)
                     .where(Job.finished_at >= utcnow() - timedelta(hours=1), Job.started_at.is_not(None))):
-                durations.setdefault(kind, []).append((finished - started).total_seconds())
+                if started is not None and finished is not None:
+                    durations.setdefault(kind, []).append((finished - started).total_seconds())
             for kind, values in durations.items():
                 took.add_metric([kind], sum(values) / len(values))
             fallbacks.add_metric([], session.scalar(select(func.count()).where(Rendition.fallback_reason != "")) or 0)

@@ -7,12 +7,15 @@ every later step reads instead of the upload.
 Callers run this before they write anything to the database (see audio.intake for why)."""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from audio.intake import Busy, Limits, Refused, Slots, Taken, take_in
 from audio.store import temporary_name
 from core.errors import Invalid, Unavailable
+
+log = logging.getLogger(__name__)
 
 MESSAGE = Limits(max_seconds=60, min_seconds=1)
 VOICE_NOTE = Limits(max_seconds=10 * 60)
@@ -39,6 +42,7 @@ def decode_upload(data: bytes, folder: Path, limits: Limits, refused: type[Inval
     try:
         return take_in(source, output, limits, slots)
     except Refused as exc:
+        log.info("recording refused (%s bytes): %s", len(data), exc)
         raise refused(str(exc)) from None
     except Busy as exc:
         raise Unavailable(str(exc)) from None

@@ -10,6 +10,7 @@ core/packs.py) imports it, and core/worker.py runs the work.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
@@ -25,6 +26,8 @@ from core.clock import Clock
 from core.db import Database, rows_changed, utcnow
 from core.models import ACTIVE, ENDED, Job, JobWait, Status
 from core.settings import Settings
+
+log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER = timedelta(seconds=60)
@@ -192,9 +195,14 @@ def requeue_orphans(session: Session, current_worker: str) -> int:
         alive = _process_alive(job.worker)
         stale = job.heartbeat_at is None or now - job.heartbeat_at > STALE_AFTER
         if alive is False or (alive is None and stale):
+            gone = "ended" if alive is False else "silent since " + (
+                job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else "it started")
             if job.attempts >= MAX_ATTEMPTS:
+                log.error("job %s (%s) given up after %s interrupted attempts: worker %s %s",
+                          job.id, job.kind, job.attempts, job.worker, gone)
                 finish(session, job, error=f"连续 {job.attempts} 次中断，已停止重试")
                 continue
+            log.warning("job %s (%s) requeued by %s: worker %s %s", job.id, job.kind, current_worker, job.worker, gone)
             job.status, job.worker, job.message = Status.QUEUED, None, "上次中断，已重新排队（将从缓存继续）"
             job.dispatched_at = None
             count += 1

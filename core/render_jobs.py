@@ -4,6 +4,7 @@ the light copies of older tracks. Each owns its session and commits its progress
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 
 from sqlalchemy import select
@@ -30,6 +31,8 @@ from core.rendering import intro_text, series_voice
 from core.settings import Settings
 from core.storage import Store, StoreUnavailable, open_store, track_key
 from core.voices import speaker_for
+
+log = logging.getLogger(__name__)
 
 
 def job_speaker(context: JobContext):
@@ -123,6 +126,8 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
         fail_rendition(session, rendition, str(exc))
     rendition.actual_voice_id, rendition.engine = result.voice.id, result.engine
     if result.fallback_reason:
+        log.warning("rendition %s spoken by %s instead of %s: %s", rendition.id, result.voice.id,
+                    result.requested.id, result.fallback_reason)
         rendition.label = f"{result.voice.label}（代替当时不可用的{result.requested.label}）"
         rendition.fallback_reason = result.fallback_reason
     else:

@@ -140,6 +140,9 @@ class Settings:
     audio_delivery: str = "app"
     # /metrics answers a scraper sending "Authorization: Bearer <this>"; empty: no /metrics.
     metrics_token: str = ""
+    # Where every process logs (empty: DATA_DIR/logs/xiangyin.log), as plain lines or json.
+    log_file: str = ""
+    log_format: str = "plain"
     # Empty: one process's state is its own. redis://host:6379/0 when several web processes or
     # machines serve one installation: a revoked code leaves every listen-page cache at once.
     redis_url: str = ""
@@ -165,6 +168,10 @@ class Settings:
     usb_drives_here: bool = False
     # Where removable drives appear on this computer.
     usb_drive_globs: str = DEFAULT_DRIVE_GLOBS
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.log_file) if self.log_file else self.data_dir / "logs" / "xiangyin.log"
 
     @property
     def paths(self) -> DataPaths:
@@ -281,6 +288,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         raise SettingsError("配置项 STORAGE 只能是 local（本机或共享文件夹）或 s3（对象存储）")
     if values["STORAGE"] == "s3" and not (values["S3_ENDPOINT"] and values["S3_BUCKET"]):
         raise SettingsError("STORAGE=s3 需要同时设置 S3_ENDPOINT（例如 http://10.0.0.5:8333）和 S3_BUCKET")
+    if values["LOG_FORMAT"] not in ("plain", "json"):
+        raise SettingsError("配置项 LOG_FORMAT 只能是 plain（普通文字）或 json（每行一条 JSON）")
     if values["AUDIO_DELIVERY"] not in ("app", "presigned"):
         raise SettingsError("配置项 AUDIO_DELIVERY 只能是 app（由本服务发送音频）或 presigned（手机直接从对象存储取）")
     if values["JOB_RUNNER"] not in ("inprocess", "celery"):

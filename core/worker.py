@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import Clock, within
 from core.db import Database, utcnow
+from core.logs import job_context
 from core.models import ACTIVE, Job
 from core.packs import run_pack_build
 from core.queue import (
@@ -56,21 +57,27 @@ def run_job(database: Database, settings: Settings, job_id: int, services: Servi
         job = session.get(Job, job_id)
         if job is None:  # deleted while it was being claimed
             return
-        try:
-            message = HANDLERS[job.kind](session, job, JobContext(database, settings, job_id, services, clock))
-        except JobCancelled as exc:
-            session.rollback()
-            finish(session, job, message=str(exc), cancelled=True)
-        except JobFailed as exc:
-            session.rollback()
-            finish(session, job, error=str(exc))
-        except Exception:  # a bug or an unexpected failure must not kill the worker
-            session.rollback()
-            # The details are for whoever reads the server's log; the page says what happened.
-            log.exception("job %s (%s) failed", job_id, job.kind)
-            finish(session, job, error="内部错误，没有完成；详情已记入服务器日志，请告诉管理员")
-        else:
-            finish(session, job, message=message)
+        with job_context(job_id, job.kind):
+            _run(session, job, JobContext(database, settings, job_id, services, clock))
+
+
+def _run(session: Session, job: Job, context: JobContext) -> None:
+    try:
+        message = HANDLERS[job.kind](session, job, context)
+    except JobCancelled as exc:
+        session.rollback()
+        finish(session, job, message=str(exc), cancelled=True)
+    except JobFailed as exc:
+        session.rollback()
+        log.info("job %s (%s) failed: %s", job.id, job.kind, exc)
+        finish(session, job, error=str(exc))
+    except Exception:  # a bug or an unexpected failure must not kill the worker
+        session.rollback()
+        # The details are for whoever reads the server's log; the page says what happened.
+        log.exception("job %s (%s) failed", job.id, job.kind)
+        finish(session, job, error="内部错误，没有完成；详情已记入服务器日志，请告诉管理员")
+    else:
+        finish(session, job, message=message)
 
 
 LEFTOVER_SECONDS = 3600

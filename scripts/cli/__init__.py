@@ -30,7 +30,8 @@ def cli(ctx: click.Context, as_user: str | None, debug: bool) -> None:
     if ctx.obj is None:
         ctx.obj = ScriptInfo(create_app=create_app)
     ctx.meta["xiangyin.as"] = as_user
-    log_to(settings_of(ctx.obj.load_app()).paths.root / "logs" / "xiangyin.log", debug=debug)
+    config = settings_of(ctx.obj.load_app())
+    log_to(config.log_path, config.log_format, debug=debug)
 
 
 COMMANDS = [

@@ -12,6 +12,7 @@ import click
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from core import logs
 from core.db import Database
 from core.models import User
 from core.settings import Settings
@@ -84,14 +85,9 @@ class _Terminal(logging.StreamHandler):
         pass
 
 
-def log_to(path: Path, *, debug: bool = False) -> None:
-    """Log everything to `path` (tracebacks included) and warnings to the terminal as one
-    line each, or with their tracebacks under --debug. Earlier handlers of this function are
-    replaced, so a process that runs several commands (tests) does not log twice."""
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "xiangyin", False)]:
-        root.removeHandler(handler)
-        handler.close()
+def log_to(path: Path, kind: str = "plain", *, debug: bool = False) -> None:
+    """Log everything to `path` (tracebacks included, core/logs.py) and warnings to the
+    terminal as one line each, or with their tracebacks under --debug."""
     terminal = _Terminal()
     terminal.setLevel(logging.DEBUG if debug else logging.WARNING)
     if debug:
@@ -100,16 +96,4 @@ def log_to(path: Path, *, debug: bool = False) -> None:
         brief = _Brief(path)
         terminal.setFormatter(brief)
         terminal.addFilter(brief.filter)
-    handlers: list[logging.Handler] = [terminal]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        file = logging.FileHandler(path, encoding="utf-8")
-        file.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
-        file.setLevel(logging.INFO)
-        handlers.append(file)
-    except OSError:  # a read-only data folder: the terminal still says what happened
-        pass
-    for handler in handlers:
-        handler.xiangyin = True  # type: ignore[attr-defined]
-        root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    logs.configure(path, kind, extra=[terminal], level=logging.DEBUG if debug else logging.INFO)
