@@ -18,6 +18,8 @@ USB_DRIVES_HERE consumes it.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 from collections.abc import Iterable
 from datetime import timedelta
@@ -138,6 +140,10 @@ class CeleryRunner(InProcessRunner):
             self._stop.set()
 
     def _task(self, job_id: int) -> None:
+        if not self.schema_allows():
+            if self.outdated:  # a warm shutdown: the unclaimed job is sent again by a current worker's sweep
+                os.kill(os.getpid(), signal.SIGTERM)
+            return
         with within(self.clock), self.database.session() as session:
             taken = claim(session, job_id, self.worker, self.queues) is not None
         if taken:  # otherwise another worker has it, it ended, or it still waits: the row says which

@@ -172,12 +172,22 @@ def make_engine(url: str, **options: Any) -> Engine:
 
 
 @functools.cache
-def _head_revision() -> str | None:
-    """The newest migration this code carries: read once per process (scanning the folder
-    takes longer than the check it answers, and the folder changes only with the code)."""
+def _scripts() -> ScriptDirectory:
+    """The migrations this code carries: read once per process (scanning the folder takes
+    longer than the checks it answers, and the folder changes only with the code)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(config)
+
+
+@functools.cache
+def _head_revision() -> str | None:
+    return _scripts().get_current_head()
+
+
+@functools.cache
+def _known_revisions() -> frozenset[str]:
+    return frozenset(script.revision for script in _scripts().walk_revisions())
 
 
 class Database:
@@ -209,6 +219,14 @@ class Database:
 
     def is_current(self) -> bool:
         return self.current_revision() == self.head_revision()
+
+    def schema(self) -> str:
+        """"current"; "behind" (migrations of this release not yet applied, or none at all);
+        "ahead" (a newer release migrated the database: this process runs old code)."""
+        revision = self.current_revision()
+        if revision == _head_revision():
+            return "current"
+        return "behind" if revision is None or revision in _known_revisions() else "ahead"
 
     def upgrade(self, revision: str = "head") -> None:
         cfg = self._alembic_config()

@@ -100,6 +100,7 @@ class Runner(ABC):
     `worker` names this runner in the jobs it claims."""
 
     worker: str
+    outdated = False  # the database moved to a newer release's schema: stop for a restart
 
     @abstractmethod
     def start(self) -> None: ...
@@ -129,6 +130,8 @@ class InProcessRunner(Runner):
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self.outdated = False
+        self._schema_said = "current"
         self._pool: list[threading.Thread] = []
         self._running: set[int] = set()
         self._lock = threading.Lock()
@@ -175,7 +178,27 @@ class InProcessRunner(Runner):
         with self.database.session() as session:
             return bool(session.scalar(select(Job.id).where(Job.id.in_(job_ids), Job.status.in_(ACTIVE))))
 
+    def schema_allows(self) -> bool:
+        """Claim work only on the schema this code was written for. A newer release's
+        migration means this process is old code: it stops (`outdated`) so its service manager
+        starts the new one; an older schema (the migration still to run) is waited out."""
+        state = self.database.schema()
+        if state != self._schema_said:
+            self._schema_said = state
+            if state == "ahead":
+                log.warning("the database was migrated by a newer release: worker %s stops for a restart", self.worker)
+            elif state == "behind":
+                log.warning("the database is not migrated to this release yet (xiangyin init): worker %s waits",
+                            self.worker)
+        if state == "ahead":
+            self.outdated = True
+            self._stop.set()
+            self._wake.set()
+        return state == "current"
+
     def _work_once(self) -> bool:
+        if not self.schema_allows():
+            return False
         with within(self.clock), self.database.session() as session:
             job = claim_next(session, self.worker, self.queues)
             job_id = job.id if job else None

@@ -146,6 +146,9 @@ def track_title_of(lesson) -> str:
     return f"「{lesson.series.title}」{lesson.label}"
 
 
+OUTDATED = "数据库已由新版本升级，这个 worker 是旧版本的程序，已停止；请更新程序后重启（systemd 会自动重启）"
+
+
 @click.command("worker")
 @with_appcontext
 def worker_command() -> None:
@@ -161,16 +164,20 @@ def worker_command() -> None:
         assert isinstance(runner, CeleryRunner)
         click.echo(f"后台任务（Celery）已启动（{runner.worker}），按 Ctrl+C 停止。")
         runner.serve()
+        if runner.outdated:
+            fail(OUTDATED)
         return
     runner.start()
     click.echo(f"后台任务已启动（{runner.worker}），按 Ctrl+C 停止。")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        while not stop.wait(1):
+        while not stop.wait(1) and not runner.outdated:
             pass
     except KeyboardInterrupt:
         pass
     runner.stop()
+    if runner.outdated:
+        fail(OUTDATED)
 
 
