@@ -11,7 +11,7 @@ from flask.cli import ScriptInfo
 
 from app import create_app, settings_of
 from core.inputs import clean
-from scripts.cli import database, lessons, packs, qr, render, roll, setup, speech, storage, users
+from scripts.cli import backup, database, lessons, packs, qr, render, roll, setup, speech, storage, users
 from scripts.cli.common import log_to
 
 
@@ -45,6 +45,7 @@ COMMANDS = [
     roll.members_group, roll.visits_group,
     database.db_group,
     storage.storage_group,
+    backup.backup_command, backup.restore_command,
 ]
 for command in COMMANDS:
     cli.add_command(command)
