@@ -77,7 +77,8 @@ class CeleryRunner(InProcessRunner):
                  clock: Clock | None = None) -> None:
         super().__init__(database, settings, threads=threads, poll=poll, clock=clock)
         self.celery = make_celery(settings)
-        self.celery.task(name=TASK, ignore_result=True)(self._task)
+        # Registered on this app only (not shared): every runner of a process has its own.
+        self.celery.task(name=TASK, ignore_result=True, shared=False)(self._task)
 
     def start(self) -> None:
         self.wake()

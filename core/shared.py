@@ -61,6 +61,9 @@ class RedisGeneration:
             log.exception("Redis unreachable: other processes may show a revoked code until their cache expires")
 
 
+LISTEN_PAGES = "listen-pages"  # the listen pages every web process keeps for a few seconds
+
+
 def generation(settings: Settings, name: str) -> Generation:
     if settings.redis_url:
         return RedisGeneration(settings.redis_url, f"xiangyin:{name}")

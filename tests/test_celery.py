@@ -184,3 +184,16 @@ def test_celery_without_a_broker_is_refused_at_start_in_chinese(make_app):
         make_app(JOB_RUNNER="celery")
     with pytest.raises(SettingsError, match="JOB_RUNNER 只能是"):
         make_app(JOB_RUNNER="rq")
+
+
+def test_two_runners_in_one_process_register_the_task_once_each(make_app, recwarn):
+    from app import job_runner
+    from core.celery_jobs import CeleryRunner
+
+    app = make_app(JOB_RUNNER="celery", REDIS_URL="redis://127.0.0.1:1/0")
+    web, worker = app.extensions["xiangyin.runner"], job_runner(app)
+    assert isinstance(web, CeleryRunner) and isinstance(worker, CeleryRunner)
+    for runner in (web, worker):
+        runner.celery.finalize()
+        assert [name for name in runner.celery.tasks if name.startswith("xiangyin")] == ["xiangyin.run_job"]
+    assert not [w for w in recwarn if "already registered" in str(w.message)], "no DuplicateTaskNameWarning"

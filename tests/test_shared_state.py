@@ -54,3 +54,16 @@ def test_without_redis_each_process_keeps_its_own_cache_for_its_lifetime(make_ap
         assert session.get(ShareToken, share_id).revoked_at is not None
     phones.extensions["xiangyin.listen_pages"].clear()  # what a revocation in this process does
     assert phone.get(f"/l/{token}").status_code == 410
+
+
+def test_a_code_revoked_on_the_command_line_stops_every_web_process_at_once(make_app, tmp_path):
+    from scripts.cli import cli
+
+    with redis_server(tmp_path) as url:
+        phones, office = two_processes(make_app, REDIS_URL=url)
+        _, token = published_code(phones)
+        phone = phones.test_client()
+        assert phone.get(f"/l/{token}").status_code == 200
+        revoked = office.test_cli_runner().invoke(cli, ["qr", "revoke", token])
+        assert revoked.exit_code == 0, revoked.output
+        assert phone.get(f"/l/{token}").status_code == 410

@@ -27,7 +27,7 @@ from core.messages import MAX_AUDIO_BYTES, MAX_TEXT_CHARS, Incoming, leave_messa
 from core.models import Lesson, Rendition, ShareToken
 from core.offline import record_offline
 from core.plays import address_key, finished_lessons, issue_sid, verify_sid
-from core.shared import Generation, RedisGeneration, generation
+from core.shared import LISTEN_PAGES, Generation, RedisGeneration, generation
 from core.sharing import find_share, lesson_of, listen_choices, listen_choices_by_lesson, series_of
 from core.storage import track_key
 from web import beats, csrf, public, session, settings
@@ -97,7 +97,7 @@ def init_app(app) -> None:
 
     config = app.extensions["xiangyin.settings"]
     app.extensions["xiangyin.listen_pages"] = PageCache(config.listen_page_cache_seconds,
-                                                        generation(config, "listen-pages"))
+                                                        generation(config, LISTEN_PAGES))
     app.wsgi_app = HeartbeatEndpoint(app, app.wsgi_app)
     if config.proxy_count:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -68,6 +68,7 @@ def qr_list(series_id: int | None) -> None:
 @with_appcontext
 def qr_revoke(token: str) -> None:
     """停用一个二维码（可以给出完整链接或最后一段）。已打印的这个码扫了会显示“此二维码已停用”。"""
+    from core.shared import LISTEN_PAGES, generation
     from core.sharing import find_share, revoke
 
     with database().session() as session:
@@ -76,6 +77,8 @@ def qr_revoke(token: str) -> None:
             fail("没有这个二维码")
         revoke(session, share, actor(session))
         session.commit()
+    # The web processes' copies of its page go at once (through Redis when several share it).
+    generation(settings(), LISTEN_PAGES).bump()
     click.echo("已停用")
 
 
