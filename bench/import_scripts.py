@@ -11,6 +11,7 @@ Run: .venv/bin/python bench/import_scripts.py
 """
 from __future__ import annotations
 
+import argparse
 import io
 import sys
 import zipfile
@@ -102,6 +103,7 @@ def ours(name: str, data: bytes) -> str:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     cases = [
         ("markers.md", pathological("\n")),
         ("one-line.txt", pathological(" ")),

@@ -187,7 +187,7 @@ def wrk(url: str, script: Path, duration: int, args: list[str] | None = None) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")

@@ -7,6 +7,7 @@ Goal: the lesson page within 1.2× the floor. Needs Debian's chromium and Lighth
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -50,6 +51,7 @@ def measure(url: str) -> tuple[float, float]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     if not LIGHTHOUSE.exists():
         sys.exit("Lighthouse is missing: run scripts/test.sh once (it installs .tools/)")
     with tempfile.TemporaryDirectory() as data:

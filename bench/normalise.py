@@ -8,6 +8,7 @@ Run: .venv/bin/python bench/normalise.py
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import logging
 import sys
@@ -44,6 +45,10 @@ def best_of(runs: int, work) -> float:
 
 
 def main() -> None:
+    global CHARS
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chars", type=int, default=CHARS, help="length of the lesson normalised (characters)")
+    CHARS = parser.parse_args().chars
     text = lesson()
     lexicon = {"六安": "陆安", "蚌埠": "棒步", "重阳节": "崇阳节", "朝阳社区": "潮阳社区", "长者": "掌者", "番禺": "潘禺"}
     ours = best_of(3, lambda: segment_text(text, 1500, lexicon=lexicon))

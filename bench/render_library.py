@@ -14,6 +14,7 @@ Run: .venv/bin/python bench/render_library.py
 """
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import tempfile
@@ -134,6 +135,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(res
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         app = make_app(tmp)
         CALLS["n"] = 0

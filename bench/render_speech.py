@@ -10,6 +10,7 @@ request, so the numbers measure our pipeline, not the internet. Run: .venv/bin/p
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import subprocess
 import sys
@@ -59,6 +60,10 @@ async def plain_edge_tts(paragraphs: list[str]) -> None:
 
 
 def main() -> None:
+    global LATENCY
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--latency", type=float, default=LATENCY, help="seconds the fake service takes per request")
+    LATENCY = parser.parse_args().latency
     root = Path(__file__).resolve().parent.parent
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.helpers.fake_edge", "--latency", str(LATENCY)],

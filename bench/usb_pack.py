@@ -10,6 +10,7 @@ Run: .venv/bin/python bench/usb_pack.py
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import shutil
 import subprocess
@@ -54,6 +55,10 @@ def sources(folder: Path) -> list[Track]:
 
 
 def main() -> None:
+    global TARGET_BYTES
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--megabytes", type=int, default=TARGET_BYTES // 1024**2, help="size of the pack written")
+    TARGET_BYTES = parser.parse_args().megabytes * 1024**2
     with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
         root = Path(tmp)
         tracks = sources(root)

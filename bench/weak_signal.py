@@ -28,7 +28,7 @@ LINKS = ((50, 1.0), (100, 0.6))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--window", type=float, default=90.0)
     window = parser.parse_args().window
     with tempfile.TemporaryDirectory() as data:

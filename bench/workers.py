@@ -12,6 +12,7 @@ Run: .venv/bin/python bench/workers.py
 """
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import subprocess
@@ -103,6 +104,7 @@ def celery(root: Path, workers: int, broker: str) -> tuple[float, float]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         with redis_server(root) as broker:

@@ -6,13 +6,11 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
-import re
 import resource
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
@@ -21,8 +19,8 @@ import pytest
 
 from app import settings_of
 from core.models import Lesson
+from tests.helpers.nginx import nginx_in_front
 from tests.helpers.ports import free_port, wait_for
-from tests.helpers.tools import require_tool
 
 pytestmark = pytest.mark.slow  # starts real servers
 
@@ -162,60 +160,8 @@ def test_a_header_sent_a_byte_at_a_time_is_cut_off_at_the_deadline(migrated):
         server.wait(10)
 
 
-@contextlib.contextmanager
-def nginx_in_front(env: dict, tmp_path: Path, audio: Path | None = None) -> Iterator[tuple[int, int]]:
-    """The shipped nginx configuration, as documented, in front of `gunicorn -w 2`; yields
-    (gunicorn's port, nginx's port)."""
-    nginx = require_tool("nginx", "/usr/sbin/nginx")
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    if not gunicorn.exists():
-        pytest.fail("gunicorn is part of the test extras")
-    app_port, proxy_port = free_port(), free_port()
-    site = (ROOT / "deploy" / "nginx-xiangyin.conf").read_text()
-    site = site.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};")
-    site = re.sub(r"listen 80;", f"listen 127.0.0.1:{proxy_port};", site)
-    if audio is not None:
-        site = site.replace("alias /var/lib/xiangyin/audio/;", f"alias {audio}/;")
-    prefix = tmp_path / "nginx"
-    (prefix / "logs").mkdir(parents=True)
-    # Started as root, nginx's workers would run as nobody, who cannot enter the test's
-    # private temporary folders; a real installation gives www-data read access instead.
-    user = "user root;" if os.geteuid() == 0 else ""
-    (prefix / "nginx.conf").write_text(f"""
-{user}
-worker_processes 1;
-worker_rlimit_nofile 32768;
-pid {prefix}/nginx.pid;
-error_log {prefix}/logs/error.log;
-events {{ worker_connections 16384; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    {site}
-}}
-""")
-    app_server = subprocess.Popen(
-        [str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{app_port}", "app:create_app()"],
-        cwd=ROOT, env={**env, "XIANGYIN_PROXY_COUNT": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    proxy = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        wait_for(app_port, app_server)
-        wait_for(proxy_port, proxy)
-        yield app_port, proxy_port
-    finally:
-        proxy.terminate()
-        app_server.terminate()
-        proxy.wait(10)
-        app_server.wait(10)
-
-
 def test_nginx_in_front_of_gunicorn_survives_idle_and_trickling_clients(migrated, tmp_path):
-    with nginx_in_front(migrated, tmp_path) as (_, proxy_port):
+    with nginx_in_front(migrated, tmp_path) as (_, proxy_port, _):
         assert_still_answers(proxy_port)
 
 
@@ -239,13 +185,14 @@ def test_nginx_sends_the_audio_the_app_allowed_by_x_accel_redirect(make_app, dat
     url = f"/l/{token}/a/{rendition_id}/{path.name}"
     env = {**os.environ, "XIANGYIN_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT),
            "XIANGYIN_AUDIO_ACCEL_REDIRECT": "/_xiangyin_audio/"}
-    with nginx_in_front(env, tmp_path, audio=audio) as (app_port, proxy_port):
+    with nginx_in_front(env, tmp_path, audio=audio) as (app_port, proxy_port, _):
         direct = http_get(app_port, url)
         assert direct.status == 200 and direct.body == b""
         assert direct.headers["X-Accel-Redirect"] == "/_xiangyin_audio/" + path.relative_to(audio).as_posix()
         whole = http_get(proxy_port, url)
         assert whole.status == 200 and whole.body == path.read_bytes()
         assert whole.headers["Content-Type"] == "audio/mpeg" and "immutable" in whole.headers["Cache-Control"]
+        assert len(whole.headers.get_all("Cache-Control")) == 1, "once: the app's, passed on by nginx"
         first = http_get(proxy_port, url, {"Range": "bytes=0-1"})
         assert first.status == 206 and first.body == path.read_bytes()[:2]
         assert http_get(proxy_port, "/_xiangyin_audio/" + path.relative_to(audio).as_posix()).status == 404
