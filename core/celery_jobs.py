@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 import threading
+import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -97,7 +98,9 @@ class CeleryRunner(InProcessRunner):
 
     def _send(self, jobs: Iterable[tuple[int, str]]) -> None:
         for job_id, queue in jobs:
-            self.celery.send_task(TASK, args=[job_id], queue=broker_queue(queue))
+            # The task id names the job, so Celery's own log lines say which job they are about.
+            self.celery.send_task(TASK, args=[job_id], queue=broker_queue(queue),
+                                  task_id=f"job-{job_id}-{uuid.uuid4().hex[:12]}")
 
     def _resend_lost(self) -> None:
         """Jobs told of that wait in no broker queue (lost with a broker restart) are sent

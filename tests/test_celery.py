@@ -7,6 +7,7 @@ again); a USB-drive job waits in its machine's queue, which only that machine's 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -105,6 +106,9 @@ def test_two_celery_workers_share_the_renders(celery_app, workers):
     assert ran_by == {first.pid, second.pid}, "both worker processes took jobs"
     for rendition_id, _ in queued:
         assert float(judge.ffprobe(rendition_file(celery_app, rendition_id))["format"]["duration"]) > 2.0
+    log = (settings_of(celery_app).log_path).read_text(encoding="utf-8")
+    for job_id in ids:
+        assert re.search(rf"Task xiangyin\.run_job\[job-{job_id}-[0-9a-f]+\] received", log), "Celery's own lines name the job"
 
 
 def test_a_worker_killed_mid_render_leaves_the_job_to_the_other(celery_app, workers, data_dir):
