@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import time
 from collections import namedtuple
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -221,12 +222,27 @@ class Database:
         return self.current_revision() == self.head_revision()
 
     def schema(self) -> str:
-        """"current"; "behind" (migrations of this release not yet applied, or none at all);
-        "ahead" (a newer release migrated the database: this process runs old code)."""
+        """"current"; "behind" (migrations of this release not yet applied); "empty" (never
+        initialised); "ahead" (a newer release migrated the database: this is old code)."""
         revision = self.current_revision()
         if revision == _head_revision():
             return "current"
-        return "behind" if revision is None or revision in _known_revisions() else "ahead"
+        if revision is None:
+            return "empty"
+        return "behind" if revision in _known_revisions() else "ahead"
+
+    def wait_until_current(self, seconds: float) -> bool:
+        """Whether the schema is this release's, waiting up to `seconds` while this release's
+        migration is still running: migrations only add while a release is being rolled out,
+        and adding takes moments, so a listener's request waits them out instead of failing."""
+        deadline = time.monotonic() + seconds
+        while True:
+            state = self.schema()
+            if state == "current":
+                return True
+            if state != "behind" or time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
 
     def upgrade(self, revision: str = "head") -> None:
         cfg = self._alembic_config()

@@ -140,6 +140,8 @@ class Settings:
     audio_delivery: str = "app"
     # /metrics answers a scraper sending "Authorization: Bearer <this>"; empty: no /metrics.
     metrics_token: str = ""
+    # A request arriving while this release's migration runs waits this long for it, then 503.
+    migration_wait_seconds: float = 15.0
     # Where every process logs (empty: DATA_DIR/logs/xiangyin.log), as plain lines or json.
     log_file: str = ""
     log_format: str = "plain"

@@ -187,7 +187,7 @@ class InProcessRunner(Runner):
             self._schema_said = state
             if state == "ahead":
                 log.warning("the database was migrated by a newer release: worker %s stops for a restart", self.worker)
-            elif state == "behind":
+            elif state in ("behind", "empty"):
                 log.warning("the database is not migrated to this release yet (xiangyin init): worker %s waits",
                             self.worker)
         if state == "ahead":

@@ -38,6 +38,7 @@ def test_readyz_says_when_the_database_needs_its_migrations(make_app):
     assert app.test_client().get("/healthz").status_code == 200, "alive all the same"
 
 
+@pytest.mark.slow  # starts SeaweedFS and Redis
 def test_readyz_follows_the_store_and_the_broker_down_and_back(make_app, tmp_path, seaweed, fresh):
     bucket = seaweed.new_bucket()
     store_gate = SignalGate(int(seaweed.endpoint.rsplit(":", 1)[1]))
@@ -63,6 +64,7 @@ def test_readyz_follows_the_store_and_the_broker_down_and_back(make_app, tmp_pat
             redis_gate.close()
 
 
+@pytest.mark.slow  # starts a PostgreSQL cluster of its own
 def test_readyz_follows_postgresql_down_and_back(make_app, fresh):
     from tests.helpers.postgres import Cluster, Server
 

@@ -46,3 +46,54 @@ def test_a_worker_waits_for_the_migration_and_stops_for_a_newer_release(app, db,
     db.expire_all()
     assert db.get(Job, later.id).status == Status.QUEUED, "left for a worker of the new release"
     _revision(app, head)
+
+
+def test_listen_pages_and_beats_wait_out_the_migration_instead_of_refusing(app):
+    """The database one migration behind this code, `xiangyin init` starting while phones
+    open the page and report: they are answered once the migration is done, never 503."""
+    import threading
+    import time
+
+    from alembic import command
+
+    from core.lessons import add_lesson, create_series
+    from core.models import Lesson, Rendition
+    from core.sharing import share_for
+    from tests.helpers.listen import beat as report
+
+    database = app.extensions["xiangyin.db"]
+    with database.session() as session:
+        lesson = add_lesson(session, create_series(session, "专题", actor=None), "学习党章", "认真学习党章。")
+        rendition = Rendition(lesson=lesson, version=lesson.versions[0], kind="tts", voice_id="offline-mandarin",
+                              status="done", duration=600.0, file_path="aa/a.mp3", sha256="a" * 64)
+        session.add(rendition)
+        token = share_for(session, lesson=session.get(Lesson, lesson.id)).token
+        session.commit()
+        rendition_id = rendition.id
+    phone = app.test_client()
+    assert phone.get(f"/l/{token}").status_code == 200  # the phone's listen cookie
+    app.extensions.pop("xiangyin.db_ready")
+    app.wsgi_app.ready = False  # a process started during the roll-out: it checks the schema again
+    config = database._alembic_config()
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+    assert database.schema() == "behind"
+
+    answers: dict[str, int] = {}
+
+    def page() -> None:
+        answers["page"] = phone.get(f"/l/{token}").status_code
+
+    def beat() -> None:
+        answers["beat"] = report(phone, token, rendition_id, "play").status_code
+
+    asking = [threading.Thread(target=target) for target in (page, beat)]
+    for thread in asking:
+        thread.start()
+    time.sleep(1.0)
+    assert answers == {}, "they wait while the migration has not run"
+    database.upgrade()  # xiangyin init
+    for thread in asking:
+        thread.join(20)
+    assert answers == {"page": 200, "beat": 200}

@@ -281,14 +281,14 @@ def _require_migrated_database():
 
     if current_app.extensions.get("xiangyin.db_ready") or request.blueprint == "health":
         return None
-    if db().is_current():
+    if db().wait_until_current(settings().migration_wait_seconds):
         current_app.extensions["xiangyin.db_ready"] = True
         return None
     return render_template(
         "error.html",
         title="数据库尚未初始化或需要升级",
         message="请在服务器上运行 “xiangyin init” 创建或升级数据库，然后刷新本页。",
-    ), 503
+    ), 503, {"Retry-After": "10"}
 
 
 def _require_login():

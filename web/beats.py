@@ -38,6 +38,7 @@ class HeartbeatEndpoint:
         self.rules = Rules.of(settings)
         self.clock = app.extensions["xiangyin.clock"]
         self.ready = False
+        self.migration_wait = settings.migration_wait_seconds
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") != PATH:
@@ -60,7 +61,7 @@ class HeartbeatEndpoint:
         if environ.get("REQUEST_METHOD") != "POST":
             return 405, {"error": "请用 POST 上报"}
         if not self.ready:
-            self.ready = self.database.is_current()
+            self.ready = self.database.wait_until_current(self.migration_wait)
             if not self.ready:
                 return 503, {"error": "服务暂时不可用"}
         sid = verify_sid(parse_cookie(environ).get(COOKIE), self.secret)
