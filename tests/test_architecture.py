@@ -79,3 +79,22 @@ def test_test_modules_share_code_only_through_helpers():
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests.test_"):
                 wrong[path.name] = node.module
     assert wrong == {}
+
+
+# Migrations before this one were written when one machine was stopped for an upgrade.
+EXPAND_THEN_CONTRACT_FROM = "0022"
+REMOVING = ("drop_column", "drop_table", "rename_table", "new_column_name")
+
+
+def test_migrations_add_before_they_take_away():
+    """During a roll-out the previous release keeps serving while `xiangyin init` runs, so a
+    migration only adds; one that removes or renames says, in a "Contract:" line, which
+    earlier release stopped using what it removes."""
+    for path in sorted((ROOT / "migrations" / "versions").glob("0*.py")):
+        if path.name[:4] < EXPAND_THEN_CONTRACT_FROM:
+            continue
+        tree = ast.parse(path.read_text())
+        upgrade = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "upgrade")
+        removes = [word for word in REMOVING if word in ast.unparse(upgrade)]
+        said = "\nContract:" in (ast.get_docstring(tree) or "")
+        assert not removes or said, f"{path.name} removes ({', '.join(removes)}) without a Contract: line"
