@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from app import settings_of
+from core.demo import load_demo
 from core.lessons import add_lesson, create_series
 from core.models import Job, Rendition, ShareToken
 from core.sharing import share_for
@@ -175,9 +176,12 @@ def test_phones_fetch_audio_from_the_bucket_by_presigned_link(make_app, tmp_path
     assert redirects, "the player asked the service, which sent it to the bucket"
 
 
-def test_storage_copy_moves_an_install_verified_and_resumes(make_app, tmp_path, seaweed):
+def test_storage_copy_moves_a_demo_install_verified_and_resumes(make_app, tmp_path, seaweed):
     bucket = seaweed.new_bucket()
     app, lesson_id = _lesson_app(make_app, tmp_path, **seaweed.settings(bucket, STORAGE="local"))
+    with app.extensions["xiangyin.db"].session() as session:
+        load_demo(session, settings_of(app))
+        session.commit()
     rendition_id = render(app, lesson_id)
     store = open_store(settings_of(app))
     note = store.scratch(".mp3")
