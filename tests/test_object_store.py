@@ -257,3 +257,17 @@ def test_a_stopped_store_is_a_clear_refusal(make_app, seaweed):
     app = make_app(**seaweed.settings(seaweed.new_bucket(), S3_ENDPOINT="http://127.0.0.1:9"))
     with pytest.raises(StoreUnavailable, match="文件存储"):
         open_store(settings_of(app)).check()
+
+
+def test_an_area_folder_may_be_a_link_to_another_disk(make_app, tmp_path):
+    app = make_app()
+    shared = settings_of(app).paths.shared
+    elsewhere = tmp_path / "nfs-voice-notes"
+    elsewhere.mkdir()
+    (shared / "voice_notes").symlink_to(elsewhere)
+    store = open_store(settings_of(app))
+    note = store.scratch(".mp3")
+    note.write_bytes(b"a voice note")
+    store.put(note, "voice_notes/visit.mp3")
+    assert (elsewhere / "visit.mp3").read_bytes() == b"a voice note"
+    assert [stored.key for stored in store.iterate()] == ["voice_notes/visit.mp3"]

@@ -19,7 +19,7 @@ def storage_group() -> None:
 def copy_command(kind: str) -> None:
     """把现有的全部文件复制到另一个存储，逐个校验 SHA-256 和大小；中断后重跑会跳过已复制的。
     全部成功后再把 STORAGE 改成目标存储并重启。"""
-    from core.storage import StoreUnavailable, open_store
+    from core.storage import AUDIO, StoreUnavailable, open_store
     from core.storage_copy import copy_store
 
     config = settings()
@@ -30,7 +30,7 @@ def copy_command(kind: str) -> None:
         target.check()
     except StoreUnavailable as exc:
         fail(str(exc))
-    click.echo(f"从 {source.describe('audio/')} 复制到 {target.describe('audio/')} …")
+    click.echo(f"从 {source.describe(AUDIO)} 复制到 {target.describe(AUDIO)} …")
     report = copy_store(source, target, lambda key, what: click.echo(f"  {what}  {key}"))
     click.echo(f"已复制 {report.copied} 个文件（{report.bytes / 1024 / 1024:.1f} MB），"
                f"{report.present} 个目标里已有且校验一致。")
