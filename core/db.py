@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import time
 from collections import namedtuple
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from core import clock
 from core.errors import Conflict, Invalid
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+log = logging.getLogger(__name__)
 # The largest id a row can have: primary keys are INTEGER, 32 bits on PostgreSQL. A larger
 # number in a URL or a form is simply not found, instead of overflowing the database driver.
 MAX_ID = 2**31 - 1
@@ -285,8 +287,13 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    """What was committed stays committed: an action that fails (a store out of reach) is
+    logged and leaves an unnamed file behind, harmless, and the others still run."""
     for action in session.info.pop("xiangyin_after_commit", []):
-        action()
+        try:
+            action()
+        except Exception:
+            log.exception("after the commit, %r failed; its file is left behind", action)
 
 
 @event.listens_for(Session, "after_rollback")

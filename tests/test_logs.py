@@ -103,3 +103,21 @@ def test_secrets_come_from_files(tmp_path):
     assert given.secret_key == "s" * 64, "the variable itself wins over its file"
     with pytest.raises(SettingsError, match="XIANGYIN_SECRET_KEY_FILE"):
         load_settings({"DATA_DIR": str(tmp_path / "data")}, environ={"XIANGYIN_SECRET_KEY_FILE": str(tmp_path / "none")})
+
+
+def test_a_file_removal_that_fails_after_the_commit_is_logged_and_the_commit_stands(db, caplog):
+    from core.db import after_commit
+    from core.models import Series
+
+    done = []
+
+    def unreachable() -> None:
+        raise OSError("the store is out of reach")
+
+    db.add(Series(title="冬季学习包"))
+    after_commit(db, unreachable)
+    after_commit(db, lambda: done.append("the next one"))
+    with caplog.at_level(logging.ERROR, logger="core.db"):
+        db.commit()
+    assert done == ["the next one"] and "its file is left behind" in caplog.text
+    assert db.query(Series).filter_by(title="冬季学习包").count() == 1
