@@ -1,0 +1,111 @@
+"""学习台账: four members over one quarter — reached by a USB pack on a scanned visit, by their
+personal card, by claim only, and not at all — and the ledger says exactly that, line by line."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from core.access import NotVisible
+from core.lessons import add_lesson, create_series
+from core.listening import Rules
+from core.models import DoorCard, DoorScan, Member, Pack, PackItem, Pairing, Rendition, User, Visit, VisitLesson
+from core.plays import record_beat
+from core.reports.ledger import CLAIMED, NOT_REACHED, VERIFIED, Period, build_ledger
+from core.sharing import share_for
+from tests.helpers.web import add_user
+
+NOV = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
+
+
+def _pack(session, member, lessons, delivered_at=None):
+    pack = Pack(uuid=str(uuid.uuid4()), title="冬季学习包", voice_id="offline-mandarin", member_id=member.id,
+                target="zip", lesson_count=len(lessons), total_duration=600.0, total_size=1, manifest="{}",
+                delivered_at=delivered_at)
+    session.add(pack)
+    session.flush()
+    for position, lesson in enumerate(lessons, start=1):
+        session.add(PackItem(pack_id=pack.id, position=position, path=f"{position:03d}.mp3", title=lesson.label,
+                             lesson_id=lesson.id, sha256="a" * 64, size=1, duration=300.0))
+    return pack
+
+
+def _visit(session, member, volunteer, at, *, scanned, pack=None, lessons=()):
+    scan = None
+    if scanned:
+        card = DoorCard(member_id=member.id, token=uuid.uuid4().hex, issued_at=at - timedelta(days=30))
+        session.add(card)
+        session.flush()
+        scan = DoorScan(card_id=card.id, member_id=member.id, user_id=volunteer.id, scanned_at=at)
+        session.add(scan)
+        session.flush()
+    visit = Visit(client_key=uuid.uuid4().hex, member_id=member.id, volunteer_id=volunteer.id,
+                  scan_id=scan.id if scan else None, visited_at=at, delivered="pack" if pack else "nothing",
+                  pack_id=pack.id if pack else None)
+    session.add(visit)
+    session.flush()
+    session.add_all(VisitLesson(visit_id=visit.id, lesson_id=lesson.id) for lesson in lessons)
+
+
+@pytest.fixture
+def quarter(app, db):
+    volunteer = add_user(app, "li", "volunteer")
+    series = create_series(db, "冬季学习包", actor=None)
+    first, second = add_lesson(db, series, "学习党章", "内容。"), add_lesson(db, series, "按时交纳党费", "内容。")
+    add_lesson(db, create_series(db, "无人收听的专题", actor=None), "没有人学", "内容。")
+    members = {name: Member(name=name, group_name="幸福里") for name in ("王秀英", "张建国", "刘桂兰", "陈大爷")}
+    db.add_all(members.values())
+    db.flush()
+    volunteer = db.merge(volunteer)
+    volunteer.display_name = "李敏"
+    db.add_all(Pairing(member_id=m.id, user_id=volunteer.id) for m in members.values() if m.name != "陈大爷")
+    usb = _pack(db, members["王秀英"], [first, second])
+    _visit(db, members["王秀英"], volunteer, NOV, scanned=True, pack=usb)
+    _visit(db, members["王秀英"], volunteer, datetime(2026, 9, 29, 2, 0, tzinfo=UTC), scanned=True,
+           lessons=[first])  # the quarter before
+    _visit(db, members["刘桂兰"], volunteer, NOV + timedelta(days=2), scanned=False, lessons=[first])
+    _pack(db, members["刘桂兰"], [second], delivered_at=NOV + timedelta(days=3))
+    rendition = Rendition(lesson=first, version=first.versions[0], kind="tts", voice_id="offline-mandarin",
+                          status="done", duration=300.0, file_path="aa/a.mp3", sha256="a" * 64)
+    db.add(rendition)
+    db.flush()
+    card = share_for(db, lesson=first, member=members["张建国"])
+    db.commit()
+    start = NOV + timedelta(days=7)
+    record_beat(db, "phone-z", card.token, rendition.id, "play", 0, 0, Rules(), now=start)
+    for n in range(1, 31):
+        record_beat(db, "phone-z", card.token, rendition.id, "beat", 10, 10 * n, Rules(), now=start + timedelta(seconds=10 * n))
+    return {"members": {name: m.id for name, m in members.items()}, "volunteer": volunteer.id,
+            "series": series.id}
+
+
+def _marks(ledger) -> list[tuple[str, str, list[str]]]:
+    return [(line.lesson, line.mark, [f"{item.way}·{item.mark}" for item in line.evidence]) for line in ledger.lines]
+
+
+def test_each_member_s_quarter_line_by_line(app, db, quarter):
+    admin = db.get(User, add_user(app, "boss", "admin").id)
+    q4 = Period(2026, 4)
+    ledgers = {name: build_ledger(db, admin, member_id, q4) for name, member_id in quarter["members"].items()}
+    assert _marks(ledgers["王秀英"]) == [
+        ("第1课 学习党章", VERIFIED, ["上门送 U 盘学习包·已核实"]),
+        ("第2课 按时交纳党费", VERIFIED, ["上门送 U 盘学习包·已核实"])], "the September visit is the quarter before"
+    assert "扫门卡 2026-11-03 10:00，志愿者 李敏" == ledgers["王秀英"].lines[0].evidence[0].detail
+    assert _marks(ledgers["张建国"]) == [
+        ("第1课 学习党章", VERIFIED, ["个人卡收听·已核实"]), ("第2课 按时交纳党费", NOT_REACHED, [])]
+    assert ledgers["张建国"].lines[0].evidence[0].detail == "听完"
+    assert _marks(ledgers["刘桂兰"]) == [
+        ("第1课 学习党章", CLAIMED, ["上门一起学习·自报"]), ("第2课 按时交纳党费", CLAIMED, ["学习包已送到·自报"])]
+    assert _marks(ledgers["陈大爷"]) == [
+        ("第1课 学习党章", NOT_REACHED, []), ("第2课 按时交纳党费", NOT_REACHED, [])]
+    assert [ledgers["刘桂兰"].count(mark) for mark in (VERIFIED, CLAIMED, NOT_REACHED)] == [0, 2, 0]
+    assert build_ledger(db, admin, quarter["members"]["王秀英"], Period(2026, 3)).lines[0].mark == VERIFIED
+
+
+def test_a_volunteer_sees_only_the_ledgers_of_paired_members(db, quarter):
+    volunteer = db.get(User, quarter["volunteer"])
+    assert build_ledger(db, volunteer, quarter["members"]["王秀英"], Period(2026, 4)).lines
+    with pytest.raises(NotVisible):
+        build_ledger(db, volunteer, quarter["members"]["陈大爷"], Period(2026, 4))
+
