@@ -109,3 +109,62 @@ def test_a_volunteer_sees_only_the_ledgers_of_paired_members(db, quarter):
     with pytest.raises(NotVisible):
         build_ledger(db, volunteer, quarter["members"]["陈大爷"], Period(2026, 4))
 
+
+
+def _pdf_text(data: bytes, tmp_path) -> str:
+    import subprocess
+
+    from tests.helpers.tools import require_tool
+
+    path = tmp_path / "ledger.pdf"
+    path.write_bytes(data)
+    return subprocess.run([require_tool("pdftotext", "/usr/bin/pdftotext"), "-layout", str(path), "-"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def test_the_page_the_pdf_and_the_spreadsheet_say_the_same(app, quarter, tmp_path):
+    import io
+    import re
+
+    from openpyxl import load_workbook
+
+    from tests.helpers.web import Client, page_text
+
+    add_user(app, "boss", "admin")
+    admin = Client(app.test_client())
+    admin.login("boss")
+    member = quarter["members"]["刘桂兰"]
+    page = admin.get(f"/members/{member}/ledger?quarter=2026Q4")
+    assert page.status_code == 200
+    text = page_text(page)
+    assert "2026年第4季度，共 2 课： 已核实 0 课 ， 自报 2 课 ， 未覆盖 0 课" in text
+    assert "上门一起学习 · 2026-11-05 10:00 · 补录，未扫门卡，志愿者 李敏" in text
+
+    sheet = load_workbook(io.BytesIO(admin.get(f"/members/{member}/ledger.xlsx?quarter=2026Q4").data))["学习台账"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("专题", "课程", "情况", "怎么学的", "时间", "凭据")
+    assert rows[1:] == [("冬季学习包", "第1课 学习党章", "自报", "上门一起学习", "2026-11-05 10:00", "补录，未扫门卡，志愿者 李敏"),
+                        ("冬季学习包", "第2课 按时交纳党费", "自报", "学习包已送到", "2026-11-06 10:00", "登记送到，未扫门卡")]
+
+    answer = admin.get(f"/members/{member}/ledger.pdf?quarter=2026Q4")
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    printed = re.sub(r"\s+", " ", _pdf_text(answer.data, tmp_path))
+    for words in ("学习台账", "党员：刘桂兰（幸福里）", "2026年第4季度", "第1课 学习党章", "自报", "上门一起学习",
+                  "党员或志愿者签字", "第 1 页 / 共 1 页"):
+        assert words in printed, words
+    wrong = admin.get(f"/members/{member}/ledger?quarter=2026Q9")
+    assert wrong.status_code == 422 and "季度的写法如 2026Q4" in page_text(wrong)
+
+
+def test_ledger_pages_follow_the_pairing_rule(app, quarter):
+    from tests.helpers.web import Client
+
+    add_user(app, "other", "volunteer")
+    other, paired, anonymous = Client(app.test_client()), Client(app.test_client()), app.test_client()
+    other.login("other")
+    paired.login("li")
+    member = quarter["members"]["王秀英"]
+    for suffix in ("", ".pdf", ".xlsx"):
+        assert other.get(f"/members/{member}/ledger{suffix}").status_code == 404
+        assert "/login" in anonymous.get(f"/members/{member}/ledger{suffix}").headers["Location"]
+        assert paired.get(f"/members/{member}/ledger{suffix}").status_code == 200

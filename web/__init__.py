@@ -140,6 +140,7 @@ def init_app(app: Flask) -> None:
     from web import (
         auth,
         health,
+        ledger,
         lexicon,
         library,
         listen,
@@ -160,7 +161,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "info"
 
-    for module in (health, auth, library, users, members, lexicon, renditions, packs, listen, qr, stats, visits, messages, studio):
+    for module in (health, auth, library, users, members, ledger, lexicon, renditions, packs, listen, qr, stats, visits, messages, studio):
         app.register_blueprint(module.bp)
     listen.init_app(app)
 
