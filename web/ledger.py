@@ -22,10 +22,17 @@ def page(member_id: int):
     return render_template("members/ledger.html", ledger=ledger, marks=MARKS)
 
 
-@bp.route("/members/<int:member_id>/ledger.<any(pdf, xlsx):fmt>")
-def document(member_id: int, fmt: str):
+def _name(ledger, ext: str) -> str:
+    return f"学习台账-{ledger.member.name}-{ledger.period.code}.{ext}"
+
+
+@bp.route("/members/<int:member_id>/ledger.pdf")
+def pdf(member_id: int):
     ledger = _ledger(member_id)
-    name = f"学习台账-{ledger.member.name}-{ledger.period.code}.{fmt}"
-    if fmt == "pdf":
-        return download(ledger_pdf([ledger], settings().org_name), name)
-    return download(ledger_workbook(ledger), name)
+    return download(ledger_pdf([ledger], settings().org_name), _name(ledger, "pdf"))
+
+
+@bp.route("/members/<int:member_id>/ledger.xlsx")
+def xlsx(member_id: int):
+    ledger = _ledger(member_id)
+    return download(ledger_workbook(ledger), _name(ledger, "xlsx"))
