@@ -10,7 +10,7 @@ import pytest
 from core.access import NotVisible
 from core.lessons import add_lesson, create_series
 from core.listening import Rules
-from core.models import DoorCard, DoorScan, Member, Pack, PackItem, Pairing, Rendition, User, Visit, VisitLesson
+from core.models import DoorCard, DoorScan, Lesson, Member, Pack, PackItem, Pairing, Rendition, User, Visit, VisitLesson
 from core.plays import record_beat
 from core.reports.ledger import CLAIMED, NOT_REACHED, VERIFIED, Period, build_ledger
 from core.sharing import share_for
@@ -168,3 +168,61 @@ def test_ledger_pages_follow_the_pairing_rule(app, quarter):
         assert other.get(f"/members/{member}/ledger{suffix}").status_code == 404
         assert "/login" in anonymous.get(f"/members/{member}/ledger{suffix}").headers["Location"]
         assert paired.get(f"/members/{member}/ledger{suffix}").status_code == 200
+
+
+def test_the_organiser_s_overview_counts_each_member_once_with_the_reason(app, db, quarter):
+    import io
+
+    from openpyxl import load_workbook
+
+    from core.reports.ledger import ledger_overview
+    from tests.helpers.web import Client, page_text
+
+    admin = db.get(User, add_user(app, "boss", "admin").id)
+    overview = ledger_overview(db, admin, Period(2026, 4), quarter["series"])
+    assert {row.name: (row.mark, row.verified, row.claimed, row.lessons) for row in overview.rows} == {
+        "王秀英": (VERIFIED, 2, 0, 2), "张建国": (VERIFIED, 1, 0, 2), "刘桂兰": (CLAIMED, 0, 2, 2),
+        "陈大爷": (NOT_REACHED, 0, 0, 2)}
+    assert overview.reasons == {quarter["members"]["陈大爷"]: "本季度没有走访，也没有收听"}
+    _pack(db, db.get(Member, quarter["members"]["陈大爷"]), [db.get(Lesson, 1)])
+    db.commit()
+    again = ledger_overview(db, admin, Period(2026, 4), quarter["series"])
+    assert again.reasons == {quarter["members"]["陈大爷"]: "学习包做好了还没送到"}
+
+    client = Client(app.test_client())
+    client.login("boss")
+    text = page_text(client.get(f"/ledger?quarter=2026Q4&series={quarter['series']}&sort=name"))
+    assert "已核实 2 人 ， 自报 1 人 ， 未覆盖 1 人" in text and "学习包做好了还没送到" in text
+    sheet = load_workbook(io.BytesIO(client.get(f"/ledger.xlsx?quarter=2026Q4&series={quarter['series']}").data))
+    rows = list(sheet["学习台账汇总"].iter_rows(values_only=True))
+    assert rows[1] == ("王秀英", "幸福里", "已核实", 2, 0, 2, None) and rows[-1][:3] == ("陈大爷", "幸福里", "未覆盖")
+
+    paired = Client(app.test_client())
+    paired.login("li")
+    seen = page_text(paired.get(f"/ledger?quarter=2026Q4&series={quarter['series']}"))
+    assert "王秀英" in seen and "陈大爷" not in seen, "a volunteer's overview holds their paired members only"
+
+
+def test_the_overview_costs_the_same_statements_for_4_or_200_more_members(app, db, quarter):
+    from sqlalchemy import event
+
+    from core.reports.ledger import ledger_overview
+
+    admin = db.get(User, add_user(app, "boss", "admin").id)
+
+    def statements() -> int:
+        db.expire_all()
+        seen = []
+        engine = db.get_bind()
+        listener = lambda *_: seen.append(1)  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            ledger_overview(db, admin, Period(2026, 4), quarter["series"])
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    few = statements()
+    db.add_all(Member(name=f"党员{n}", group_name="新村") for n in range(200))
+    db.commit()
+    assert statements() == few <= 4

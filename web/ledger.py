@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 from flask_login import current_user
+from sqlalchemy import select
 
-from core.reports.ledger import MARKS, Period, build_ledger
-from core.reports.ledger_pdf import ledger_pdf, ledger_workbook
+from core.models import Series
+from core.reports.ledger import MARKS, Overview, Period, build_ledger, ledger_overview, period_series
+from core.reports.ledger_pdf import ledger_pdf, ledger_workbook, overview_workbook
 from web import download, session, settings
 
 bp = Blueprint("ledger", __name__)
@@ -36,3 +38,39 @@ def pdf(member_id: int):
 def xlsx(member_id: int):
     ledger = _ledger(member_id)
     return download(ledger_workbook(ledger), _name(ledger, "xlsx"))
+
+
+SORTS = {
+    "mark": lambda row: (MARKS.index(row.mark), -row.verified, -row.claimed, row.group, row.name),
+    "group": lambda row: (row.group, row.name),
+    "name": lambda row: (row.name, row.group),
+}
+
+
+def _overview() -> tuple[Overview | None, Period, list[Series], int | None]:
+    period = Period.parse(request.args.get("quarter"))
+    everything = list(session().scalars(select(Series).order_by(Series.position, Series.id)))
+    series_id = request.args.get("series", type=int)
+    if series_id is None:
+        active = period_series(session(), period)
+        series_id = active[0] if active else (everything[0].id if everything else None)
+    if series_id is None:
+        return None, period, everything, None
+    overview = ledger_overview(session(), current_user._get_current_object(), period, series_id)
+    overview.rows.sort(key=SORTS.get(request.args.get("sort", "mark"), SORTS["mark"]))
+    return overview, period, everything, series_id
+
+
+@bp.route("/ledger")
+def overview():
+    overview, period, everything, series_id = _overview()
+    return render_template("members/ledger_overview.html", overview=overview, period=period, series_list=everything,
+                           series_id=series_id, marks=MARKS, sort=request.args.get("sort", "mark"))
+
+
+@bp.route("/ledger.xlsx")
+def overview_xlsx():
+    overview, period, _, _ = _overview()
+    if overview is None:
+        return download(overview_workbook(None), f"学习台账汇总-{period.code}.xlsx")
+    return download(overview_workbook(overview), f"学习台账汇总-{overview.series}-{period.code}.xlsx")

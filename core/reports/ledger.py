@@ -17,11 +17,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select, union
+from sqlalchemy import case, func, literal, select, union, union_all
 from sqlalchemy.orm import Session
 
-from core.access import member_for
+from core.access import member_for, members_query
 from core.clock import local
+from core.errors import NotFound
 from core.models import DoorScan, Lesson, Listen, Member, Pack, PackItem, Series, User, Visit, VisitLesson, lesson_label
 from core.reports.visits import parse_quarter, quarter_bounds
 
@@ -156,3 +157,84 @@ def build_ledger(session: Session, user: User, member_id: int, period: Period,
     for line in lines:
         line.evidence.sort(key=lambda item: item.at)
     return Ledger(member, period, lines)
+
+
+@dataclass(frozen=True)
+class OverviewRow:
+    member_id: int
+    name: str
+    group: str
+    verified: int  # lessons of the series with verified evidence
+    claimed: int  # lessons with a claim only
+    lessons: int
+
+    @property
+    def mark(self) -> str:
+        return VERIFIED if self.verified else CLAIMED if self.claimed else NOT_REACHED
+
+
+@dataclass
+class Overview:
+    period: Period
+    series: str
+    rows: list[OverviewRow]
+    reasons: dict[int, str]  # member id → why a member not reached was not
+
+    def count(self, mark: str) -> int:
+        return sum(row.mark == mark for row in self.rows)
+
+
+def _evidence(series_id: int, start: datetime, end: datetime):
+    """(member, lesson, verified 1/0) for every piece of evidence in the period, as SQL."""
+    of_series = select(Lesson.id).where(Lesson.series_id == series_id)
+    scanned = case((Visit.scan_id.is_not(None), 1), else_=0)
+    in_period = (Visit.visited_at >= start, Visit.visited_at < end)
+    packs_on_visits = (select(Visit.member_id, PackItem.lesson_id, scanned.label("verified"))
+                       .join(PackItem, PackItem.pack_id == Visit.pack_id)
+                       .where(*in_period, PackItem.lesson_id.in_(of_series)))
+    studied = (select(Visit.member_id, VisitLesson.lesson_id, scanned)
+               .join(VisitLesson, VisitLesson.visit_id == Visit.id)
+               .where(*in_period, VisitLesson.lesson_id.in_(of_series)))
+    handed = (select(Pack.member_id, PackItem.lesson_id, literal(0))
+              .join(PackItem, PackItem.pack_id == Pack.id)
+              .where(Pack.delivered_at >= start, Pack.delivered_at < end, Pack.member_id.is_not(None),
+                     PackItem.lesson_id.in_(of_series)))
+    played = (select(Listen.member_id, Listen.lesson_id, literal(1))
+              .where(Listen.counted_at >= start, Listen.counted_at < end, Listen.member_id.is_not(None),
+                     Listen.lesson_id.in_(of_series)))
+    return union_all(packs_on_visits, studied, handed, played).subquery()
+
+
+def ledger_overview(session: Session, user: User, period: Period, series_id: int) -> Overview:
+    """Every member the user may see, for one series and period: how many of its lessons
+    reached them verified and by claim only, and for those not reached, the reason the
+    records give. A few statements whatever the number of members."""
+    series = session.get(Series, series_id)
+    if series is None:
+        raise NotFound("没有这个专题")
+    start, end = period.bounds()
+    evidence = _evidence(series_id, start, end)
+    per_lesson = (select(evidence.c.member_id, evidence.c.lesson_id, func.max(evidence.c.verified).label("best"))
+                  .group_by(evidence.c.member_id, evidence.c.lesson_id).subquery())
+    per_member = (select(per_lesson.c.member_id,
+                         func.sum(case((per_lesson.c.best == 1, 1), else_=0)).label("verified"),
+                         func.sum(case((per_lesson.c.best == 0, 1), else_=0)).label("claimed"))
+                  .group_by(per_lesson.c.member_id).subquery())
+    lessons = session.scalar(select(func.count()).where(Lesson.series_id == series_id)) or 0
+    waiting = (select(Pack.id).join(PackItem, PackItem.pack_id == Pack.id)
+               .where(Pack.member_id == Member.id, Pack.delivered_at.is_(None),
+                      PackItem.lesson_id.in_(select(Lesson.id).where(Lesson.series_id == series_id))).exists())
+    visited = select(Visit.id).where(Visit.member_id == Member.id, Visit.visited_at >= start,
+                                     Visit.visited_at < end).exists()
+    members = members_query(user).with_only_columns(
+        Member.id, Member.name, Member.group_name, func.coalesce(per_member.c.verified, 0),
+        func.coalesce(per_member.c.claimed, 0), waiting, visited).outerjoin(
+        per_member, per_member.c.member_id == Member.id)
+    rows, reasons = [], {}
+    for member_id, name, group, verified, claimed, pack_waiting, was_visited in session.execute(members):
+        row = OverviewRow(member_id, name, group or "", int(verified), int(claimed), lessons)
+        rows.append(row)
+        if row.mark == NOT_REACHED:
+            reasons[member_id] = ("学习包做好了还没送到" if pack_waiting else
+                                  "走访时没有送这个专题" if was_visited else "本季度没有走访，也没有收听")
+    return Overview(period, series.title, rows, reasons)

@@ -4,7 +4,7 @@ Also the same lines as a spreadsheet."""
 from __future__ import annotations
 
 from audio.pdf import FONT, cjk_pdf, fit_lines
-from core.reports.ledger import MARKS, Ledger
+from core.reports.ledger import MARKS, Ledger, Overview
 from core.reports.xlsx import simple_workbook
 
 COLUMNS = ["专题", "课程", "情况", "怎么学的", "时间", "凭据"]
@@ -23,6 +23,16 @@ def ledger_rows(ledger: Ledger) -> list[list[str]]:
 
 def ledger_workbook(ledger: Ledger) -> bytes:
     return simple_workbook("学习台账", COLUMNS, ledger_rows(ledger), [20, 28, 8, 22, 18, 40])
+
+
+OVERVIEW_COLUMNS = ["党员", "网格", "情况", "已核实（课）", "自报（课）", "专题共（课）", "没覆盖的原因"]
+
+
+def overview_workbook(overview: Overview | None) -> bytes:
+    rows = [] if overview is None else [
+        [row.name, row.group, row.mark, row.verified, row.claimed, row.lessons, overview.reasons.get(row.member_id, "")]
+        for row in overview.rows]
+    return simple_workbook("学习台账汇总", OVERVIEW_COLUMNS, rows, [14, 16, 8, 12, 10, 12, 24])
 
 
 def ledger_pdf(ledgers: list[Ledger], organisation: str) -> bytes:
