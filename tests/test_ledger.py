@@ -226,3 +226,36 @@ def test_the_overview_costs_the_same_statements_for_4_or_200_more_members(app, d
     db.add_all(Member(name=f"党员{n}", group_name="新村") for n in range(200))
     db.commit()
     assert statements() == few <= 4
+
+
+def test_a_whole_group_prints_one_member_per_page_and_the_command_line_writes_the_same(app, db, quarter, tmp_path,
+                                                                                        freeze):
+    import io
+    import re
+
+    from openpyxl import load_workbook
+
+    from scripts.cli import cli
+    from tests.helpers.web import Client
+
+    add_user(app, "boss", "admin")
+    admin = Client(app.test_client())
+    admin.login("boss")
+    printed = _pdf_text(admin.get("/ledger.pdf?quarter=2026Q4&group=幸福里").data, tmp_path)
+    pages = printed.split("\f")
+    names = [re.search(r"党员：(\S+)（", page).group(1) for page in pages if "党员：" in page]
+    assert names == ["刘桂兰", "张建国", "王秀英", "陈大爷"], "one page each, in roll order"
+
+    freeze(datetime(2027, 1, 15, 2, 0, tzinfo=UTC))  # the last full quarter is 2026Q4
+    out = tmp_path / "幸福里.xlsx"
+    written = app.test_cli_runner().invoke(cli, ["ledger", "--group", "幸福里", "-o", str(out)])
+    assert written.exit_code == 0, written.output
+    assert "2026年第4季度" in written.output and "4 位党员" in written.output
+    workbook = load_workbook(io.BytesIO(out.read_bytes()))
+    assert workbook.sheetnames == ["刘桂兰", "张建国", "王秀英", "陈大爷"]
+    assert [row[2] for row in workbook["陈大爷"].iter_rows(min_row=2, values_only=True)] == ["未覆盖", "未覆盖"]
+    one = tmp_path / "one.pdf"
+    alone = app.test_cli_runner().invoke(cli, ["ledger", "--member", str(quarter["members"]["王秀英"]), "-o", str(one)])
+    assert alone.exit_code == 0 and "已核实" in _pdf_text(one.read_bytes(), tmp_path)
+    refused = app.test_cli_runner().invoke(cli, ["ledger", "--member", "999999", "-o", str(one)])
+    assert refused.exit_code == 1 and "没有这位党员" in refused.output

@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from core.models import Series
-from core.reports.ledger import MARKS, Overview, Period, build_ledger, ledger_overview, period_series
+from core.reports.ledger import MARKS, Overview, Period, build_ledger, build_ledgers, ledger_overview, period_series
 from core.reports.ledger_pdf import ledger_pdf, ledger_workbook, overview_workbook
 from web import download, session, settings
 
@@ -64,8 +64,18 @@ def _overview() -> tuple[Overview | None, Period, list[Series], int | None]:
 @bp.route("/ledger")
 def overview():
     overview, period, everything, series_id = _overview()
+    groups = sorted({row.group for row in overview.rows if row.group}) if overview else []
     return render_template("members/ledger_overview.html", overview=overview, period=period, series_list=everything,
-                           series_id=series_id, marks=MARKS, sort=request.args.get("sort", "mark"))
+                           series_id=series_id, marks=MARKS, sort=request.args.get("sort", "mark"), groups=groups)
+
+
+@bp.route("/ledger.pdf")
+def batch_pdf():
+    """Every member of a 网格 (or all the user may see), one page each, to print and sign."""
+    period = Period.parse(request.args.get("quarter"))
+    group = request.args.get("group") or None
+    ledgers = build_ledgers(session(), current_user._get_current_object(), period, group)
+    return download(ledger_pdf(ledgers, settings().org_name), f"学习台账-{group or '全部'}-{period.code}.pdf")
 
 
 @bp.route("/ledger.xlsx")

@@ -40,6 +40,12 @@ class Period:
         """'2026Q4', or the current quarter (core.reports.visits.parse_quarter's rules)."""
         return cls(*parse_quarter(text, now))
 
+    @classmethod
+    def last_full(cls, now: datetime) -> Period:
+        """The quarter before the current one: what a review looks back at."""
+        year, quarter = parse_quarter(None, now)
+        return cls(year - 1, 4) if quarter == 1 else cls(year, quarter - 1)
+
     @property
     def label(self) -> str:
         return f"{self.year}年第{self.quarter}季度"
@@ -114,12 +120,30 @@ def _by_visit(scan_at: datetime | None, volunteer: str | None) -> tuple[str, str
     return CLAIMED, f"补录，未扫门卡{who}"
 
 
-def build_ledger(session: Session, user: User, member_id: int, period: Period,
+def build_ledger(session: Session, user: User | None, member_id: int, period: Period,
                  series_ids: list[int] | None = None) -> Ledger:
-    """One member's ledger; the member must be one the user may see (core.access)."""
-    member = member_for(session, user, member_id)
-    start, end = period.bounds()
+    """One member's ledger; an account must be allowed to see the member (core.access), the
+    command line (user None) sees everyone."""
+    member = member_for(session, user, member_id) if user is not None else session.get(Member, member_id)
+    if member is None:
+        raise NotFound("没有这位党员")
     lines = _lessons(session, series_ids if series_ids is not None else period_series(session, period))
+    return _fill(session, member, period, lines)
+
+
+def build_ledgers(session: Session, user: User | None, period: Period, group: str | None = None) -> list[Ledger]:
+    """The ledgers of every member the user may see (in one 网格, when named), in roll order:
+    the batch an organiser prints, one member per page."""
+    query = members_query(user) if user is not None else select(Member).where(Member.active.is_(True)).order_by(
+        Member.group_name, Member.name)
+    if group is not None:
+        query = query.where(Member.group_name == group)
+    series_ids = period_series(session, period)
+    return [_fill(session, member, period, _lessons(session, series_ids)) for member in session.scalars(query)]
+
+
+def _fill(session: Session, member: Member, period: Period, lines: list[LedgerLine]) -> Ledger:
+    start, end = period.bounds()
     by_lesson = {line.lesson_id: line for line in lines}
 
     def add(lesson_id: int | None, evidence: Evidence) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from audio.pdf import FONT, cjk_pdf, fit_lines
 from core.reports.ledger import MARKS, Ledger, Overview
-from core.reports.xlsx import simple_workbook
+from core.reports.xlsx import simple_workbook, workbook_of
 
 COLUMNS = ["专题", "课程", "情况", "怎么学的", "时间", "凭据"]
 TITLE_PT, BODY_PT, SMALL_PT = 20, 13, 10
@@ -23,6 +23,12 @@ def ledger_rows(ledger: Ledger) -> list[list[str]]:
 
 def ledger_workbook(ledger: Ledger) -> bytes:
     return simple_workbook("学习台账", COLUMNS, ledger_rows(ledger), [20, 28, 8, 22, 18, 40])
+
+
+def ledgers_workbook(ledgers: list[Ledger]) -> bytes:
+    """Several members: one sheet each, named after the member (numbered when names repeat)."""
+    return workbook_of((ledger.member.name, COLUMNS, ledger_rows(ledger), [20, 28, 8, 22, 18, 40])
+                       for ledger in ledgers)
 
 
 OVERVIEW_COLUMNS = ["党员", "网格", "情况", "已核实（课）", "自报（课）", "专题共（课）", "没覆盖的原因"]

@@ -85,6 +85,20 @@ def _sheet(workbook, title: str, header: list[str], rows: Iterable[list], widths
     return sheet
 
 
+def workbook_of(sheets: Iterable[tuple[str, list[str], Iterable[list], list[int]]]) -> bytes:
+    """Several sheets, titled as given (cut to Excel's 31 characters, without the characters
+    it refuses in a title, each title once)."""
+    workbook, used = _workbook(), set()
+    for title, header, rows, widths in sheets:
+        clean = "".join("_" if ch in "[]:*?/\\" else ch for ch in title)[:28] or "表"
+        unique, n = clean, 2
+        while unique in used:
+            unique, n = f"{clean[:26]}{n}", n + 1
+        used.add(unique)
+        _sheet(workbook, unique, header, rows, widths)
+    return _saved(workbook)
+
+
 def simple_workbook(title: str, header: list[str], rows: Iterable[list], widths: list[int]) -> bytes:
     workbook = _workbook()
     _sheet(workbook, title, header, rows, widths)

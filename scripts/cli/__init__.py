@@ -11,7 +11,7 @@ from flask.cli import ScriptInfo
 
 from app import create_app, settings_of
 from core.inputs import clean
-from scripts.cli import backup, database, lessons, packs, qr, render, roll, setup, speech, storage, users
+from scripts.cli import backup, database, ledger, lessons, packs, qr, render, roll, setup, speech, storage, users
 from scripts.cli.common import log_to
 
 
@@ -42,7 +42,7 @@ COMMANDS = [
     render.render_command, render.lighten_command,
     packs.pack_group,
     qr.qr_group,
-    roll.members_group, roll.visits_group,
+    roll.members_group, roll.visits_group, ledger.ledger_command,
     database.db_group,
     storage.storage_group,
     backup.backup_command, backup.restore_command,
