@@ -154,6 +154,15 @@ SELECT member_id, max(visited_at) FROM visits GROUP BY member_id;
 SELECT volunteer_id, count(*) FROM visits WHERE visited_at >= '{START:%Y-%m-%d %H:%M:%S}' GROUP BY volunteer_id;
 SELECT m.id, m.name FROM members m JOIN pairings p ON p.member_id = m.id WHERE m.active;
 """,
+    # The ledger overview's own work: per member and lesson of the series, the quarter's
+    # evidence (plays on personal cards, visits), and the roll.
+    "ledger overview": f"""
+SELECT l.member_id, l.lesson_id, max(1) FROM listens l
+  WHERE l.counted_at >= '{START:%Y-%m-%d %H:%M:%S}' AND l.member_id IS NOT NULL
+    AND l.lesson_id IN (SELECT id FROM lessons WHERE series_id = 1) GROUP BY l.member_id, l.lesson_id;
+SELECT DISTINCT member_id FROM visits WHERE visited_at >= '{START:%Y-%m-%d %H:%M:%S}';
+SELECT m.id, m.name, m.group_name FROM members m WHERE m.active ORDER BY m.group_name, m.name;
+""",
     "visits export": f"""
 SELECT v.visited_at, m.name, m.group_name, u.display_name, v.feedback FROM visits v
   JOIN members m ON m.id = v.member_id LEFT JOIN users u ON u.id = v.volunteer_id
@@ -165,6 +174,7 @@ PAGES = {
     "dashboard": f"/stats?start={QUARTER[0]}&end={QUARTER[1]}",
     "visit overview": "/visits",
     "visits export": "/visits/export.xlsx?quarter=2026Q4",
+    "ledger overview": "/ledger?quarter=2026Q4&series=1",
 }
 
 

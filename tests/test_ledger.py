@@ -227,6 +227,18 @@ def test_the_overview_costs_the_same_statements_for_4_or_200_more_members(app, d
     db.commit()
     assert statements() == few <= 4
 
+    import re
+
+    from tests.helpers.web import Client
+
+    client = Client(app.test_client())
+    client.login("boss")
+    pages = [client.get(f"/ledger?quarter=2026Q4&series={quarter['series']}&page={n}").get_data(as_text=True)
+             for n in (1, 2)]
+    assert "未覆盖 201 人" in pages[0] and "第 1 / 2 页" in pages[0] and "第 2 / 2 页" in pages[1]
+    names = [re.findall(r'/ledger\?quarter=2026Q4">([^<]+)</a>', html) for html in pages]
+    assert [len(shown) for shown in names] == [200, 4] and len(set(names[0] + names[1])) == 204
+
 
 def test_a_whole_group_prints_one_member_per_page_and_the_command_line_writes_the_same(app, db, quarter, tmp_path,
                                                                                         freeze):

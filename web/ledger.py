@@ -40,6 +40,7 @@ def xlsx(member_id: int):
     return download(ledger_workbook(ledger), _name(ledger, "xlsx"))
 
 
+PAGE_ROWS = 200  # a county's twenty thousand members are counted whole and shown a page at a time
 SORTS = {
     "mark": lambda row: (MARKS.index(row.mark), -row.verified, -row.claimed, row.group, row.name),
     "group": lambda row: (row.group, row.name),
@@ -65,8 +66,12 @@ def _overview() -> tuple[Overview | None, Period, list[Series], int | None]:
 def overview():
     overview, period, everything, series_id = _overview()
     groups = sorted({row.group for row in overview.rows if row.group}) if overview else []
+    pages = max(1, -(-len(overview.rows) // PAGE_ROWS)) if overview else 1
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    shown = overview.rows[(page - 1) * PAGE_ROWS:page * PAGE_ROWS] if overview else []
     return render_template("members/ledger_overview.html", overview=overview, period=period, series_list=everything,
-                           series_id=series_id, marks=MARKS, sort=request.args.get("sort", "mark"), groups=groups)
+                           series_id=series_id, marks=MARKS, sort=request.args.get("sort", "mark"), groups=groups,
+                           shown=shown, page=page, pages=pages)
 
 
 @bp.route("/ledger.pdf")
