@@ -358,8 +358,9 @@ class ObjectStore(Store):
     def iterate(self) -> Iterator[Stored]:
         for area in AREAS:
             for item in self.client.list_objects(self.bucket, prefix=f"{self.prefix}{area}/", recursive=True):
-                if item.object_name and not item.is_dir:
-                    yield Stored(item.object_name[len(self.prefix):], item.size or 0)
+                key = (item.object_name or "")[len(self.prefix):]
+                if key and not item.is_dir and not key.startswith(f"{AUDIO}/{SCRATCH}/"):
+                    yield Stored(key, item.size or 0)
 
     def listener_url(self, key: str, *, content_type: str, cache_seconds: int,
                      disposition: str | None = None) -> str | None:
