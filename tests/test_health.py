@@ -87,10 +87,10 @@ def test_readyz_follows_postgresql_down_and_back(make_app, fresh):
         cluster.stop()
 
 
-def test_readyz_asked_a_thousand_times_checks_once(app, anonymous, monkeypatch):
+def test_readyz_asked_many_times_checks_once(app, anonymous, monkeypatch):
     asked = []
     monkeypatch.setattr(health, "_database", lambda database: asked.append(1) or "ok")
-    for _ in range(1000):
+    for _ in range(200):
         assert anonymous.get("/readyz").status_code == 200
     assert len(asked) == 1
 

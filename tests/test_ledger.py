@@ -122,6 +122,7 @@ def _pdf_text(data: bytes, tmp_path) -> str:
                           capture_output=True, text=True, check=True).stdout
 
 
+@pytest.mark.slow  # pdftotext judges the PDF
 def test_the_page_the_pdf_and_the_spreadsheet_say_the_same(app, quarter, tmp_path):
     import io
     import re
@@ -240,6 +241,7 @@ def test_the_overview_costs_the_same_statements_for_4_or_200_more_members(app, d
     assert [len(shown) for shown in names] == [200, 4] and len(set(names[0] + names[1])) == 204
 
 
+@pytest.mark.slow  # pdftotext judges the PDF
 def test_a_whole_group_prints_one_member_per_page_and_the_command_line_writes_the_same(app, db, quarter, tmp_path,
                                                                                         freeze):
     import io

@@ -52,7 +52,6 @@ def test_listen_pages_and_beats_wait_out_the_migration_instead_of_refusing(app):
     """The database one migration behind this code, `xiangyin init` starting while phones
     open the page and report: they are answered once the migration is done, never 503."""
     import threading
-    import time
 
     from alembic import command
 
@@ -88,10 +87,18 @@ def test_listen_pages_and_beats_wait_out_the_migration_instead_of_refusing(app):
     def beat() -> None:
         answers["beat"] = report(phone, token, rendition_id, "play").status_code
 
+    looked, schema = threading.Semaphore(0), database.schema
+
+    def watched() -> str:
+        looked.release()
+        return schema()
+
+    database.schema = watched  # type: ignore[method-assign]
     asking = [threading.Thread(target=target) for target in (page, beat)]
     for thread in asking:
         thread.start()
-    time.sleep(1.0)
+    for _ in range(4):  # each request has looked at the schema twice: both are waiting
+        assert looked.acquire(timeout=10)
     assert answers == {}, "they wait while the migration has not run"
     database.upgrade()  # xiangyin init
     for thread in asking:
