@@ -245,15 +245,18 @@ def ledger_overview(session: Session, user: User, period: Period, series_id: int
                          func.sum(case((per_lesson.c.best == 0, 1), else_=0)).label("claimed"))
                   .group_by(per_lesson.c.member_id).subquery())
     lessons = session.scalar(select(func.count()).where(Lesson.series_id == series_id)) or 0
-    waiting = (select(Pack.id).join(PackItem, PackItem.pack_id == Pack.id)
-               .where(Pack.member_id == Member.id, Pack.delivered_at.is_(None),
-                      PackItem.lesson_id.in_(select(Lesson.id).where(Lesson.series_id == series_id))).exists())
-    visited = select(Visit.id).where(Visit.member_id == Member.id, Visit.visited_at >= start,
-                                     Visit.visited_at < end).exists()
+    # Joined as sets, not asked per member: the page costs the same for ten members or 20,000.
+    waiting = (select(Pack.member_id).join(PackItem, PackItem.pack_id == Pack.id)
+               .where(Pack.delivered_at.is_(None),
+                      PackItem.lesson_id.in_(select(Lesson.id).where(Lesson.series_id == series_id)))
+               .distinct().subquery())
+    visited = (select(Visit.member_id).where(Visit.visited_at >= start, Visit.visited_at < end)
+               .distinct().subquery())
     members = members_query(user).with_only_columns(
         Member.id, Member.name, Member.group_name, func.coalesce(per_member.c.verified, 0),
-        func.coalesce(per_member.c.claimed, 0), waiting, visited).outerjoin(
-        per_member, per_member.c.member_id == Member.id)
+        func.coalesce(per_member.c.claimed, 0), waiting.c.member_id.is_not(None), visited.c.member_id.is_not(None),
+    ).outerjoin(per_member, per_member.c.member_id == Member.id).outerjoin(
+        waiting, waiting.c.member_id == Member.id).outerjoin(visited, visited.c.member_id == Member.id)
     rows, reasons = [], {}
     for member_id, name, group, verified, claimed, pack_waiting, was_visited in session.execute(members):
         row = OverviewRow(member_id, name, group or "", int(verified), int(claimed), lessons)
