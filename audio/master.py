@@ -421,10 +421,12 @@ def track_items(
     *,
     intro: Sequence = (),
     closing: Sequence = (),
+    question: Sequence = (),
     pause_ms: dict[str, int] | None = None,
 ) -> list[Clip | Gap]:
     """Lay out a lesson: lead-in, intro, heading-length pause, segments with pauses by kind,
-    a paragraph pause and the closing line, tail. Segments need path, format and pause."""
+    the question after the lesson (its answers paused like sentences), a paragraph pause and
+    the closing line, tail. Segments need path, format and pause."""
     pauses = {**PAUSE_MS, **(pause_ms or {})}
     items: list[Clip | Gap] = [Gap(LEAD_IN_MS)]
     for segment in intro:
@@ -435,6 +437,9 @@ def track_items(
         items.append(Clip(segment.path, segment.format))
         if index < len(segments) - 1:
             items.append(Gap(pauses[segment.pause]))
+    for index, segment in enumerate(question):
+        items.append(Gap(pauses["heading"] if index == 0 else pauses[question[index - 1].pause]))
+        items.append(Clip(segment.path, segment.format))
     if closing:
         items.append(Gap(pauses["paragraph"]))
         items.extend(Clip(segment.path, segment.format) for segment in closing)

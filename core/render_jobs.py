@@ -107,17 +107,18 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
     context.progress(1, "正在合成语音")
     try:
         # Intro, lesson and closing in one voice: if any part falls back, the whole track does.
-        spoken_intro, result, spoken_closing = speaker.render_track(
+        spoken_intro, result, spoken_question, spoken_closing = speaker.render_track(
             [intro_text(series, lesson) if rendition.with_intro else None, version.text,
-             series.closing_text.strip() or None],
+             json.loads(job.payload).get("question"), series.closing_text.strip() or None],
             rendition.voice_id, main=1, rate=rendition.rate, lexicon=lexicon,
             progress=lambda done, total: context.progress(5 + 75 * done // max(total, 1), f"正在合成语音（{done}/{total} 段）"),
         )
         intro = spoken_intro.segments if spoken_intro else []
+        question = spoken_question.segments if spoken_question else []
         closing = spoken_closing.segments if spoken_closing else []
         context.progress(82, "正在调整响度并编码")
         mastered = master(
-            track_items(result.segments, intro=intro, closing=closing),
+            track_items(result.segments, intro=intro, question=question, closing=closing),
             store.scratch(".mp3"),
             Tags(lesson.label, series.title, context.settings.org_name, lesson.number, len(series.lessons)),
             bitrate_kbps=rendition.bitrate, light=True,

@@ -37,6 +37,7 @@ from core.models import (
     Status,
     User,
 )
+from core.questions import question_of
 from core.queue import enqueue
 from core.settings import Settings
 from core.storage import RECORDINGS, open_store, track_key
@@ -76,9 +77,14 @@ def update_audio_settings(session: Session, series: Series, *, intro_mode: str, 
           intro_mode=intro_mode, rate=rate, voice=voice_id, closing_text=series.closing_text)
 
 
-def render_key(version: LessonVersion, voice_id: str, rate: int, intro: str | None, closing: str, bitrate: int) -> str:
-    material = json.dumps([version.version_hash, voice_id, rate, intro, closing, bitrate], ensure_ascii=False)
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+def render_key(version: LessonVersion, voice_id: str, rate: int, intro: str | None, closing: str, bitrate: int,
+               question: str | None = None) -> str:
+    """What makes two requests the same audio. A lesson without a question keeps the key it
+    always had, so adding questions to some lessons asks for no other lesson's audio again."""
+    parts: list = [version.version_hash, voice_id, rate, intro, closing, bitrate]
+    if question:
+        parts.append(question)
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def current_version(session: Session, lesson: Lesson) -> LessonVersion:
@@ -133,7 +139,9 @@ def request_render(
     version = current_version(session, lesson)
     intro = intro_text(series, lesson)
     bitrate = settings.audio_bitrate
-    key = render_key(version, voice.id, rate, intro, series.closing_text, bitrate)
+    asked = question_of(session, lesson)
+    spoken_question = asked.spoken if asked else None
+    key = render_key(version, voice.id, rate, intro, series.closing_text, bitrate, spoken_question)
     rendition = session.scalar(select(Rendition).where(Rendition.render_key == key))
     if rendition is not None and stood_in(rendition) and can_speak:
         # Audio another voice made while this one was out answers no request for this one:
@@ -153,7 +161,10 @@ def request_render(
         return rendition, None
     elif rendition.status == Status.FAILED or rendition.removed_at is not None:
         rendition.status, rendition.error, rendition.removed_at, rendition.removed_by_id = Status.QUEUED, "", None, None
-    job = enqueue(session, "render", {"rendition_id": rendition.id}, active_key=f"rendition:{rendition.id}",
+    payload: dict = {"rendition_id": rendition.id}
+    if spoken_question:
+        payload["question"] = spoken_question
+    job = enqueue(session, "render", payload, active_key=f"rendition:{rendition.id}",
                   group_key=_group(series.id), rendition_id=rendition.id)
     return rendition, job
 

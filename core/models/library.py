@@ -101,3 +101,17 @@ class LexiconEntry(Base):
     note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class LessonQuestion(Base):
+    """听后一问: one short question with two or three short answers, spoken at the end of the
+    lesson's audio and asked on the listen page and at the next visit."""
+
+    __tablename__ = "lesson_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), unique=True)
+    text: Mapped[str] = mapped_column(String(80))
+    answers: Mapped[str] = mapped_column(Text)  # JSON list of 2–3 answers
+    right: Mapped[int] = mapped_column(Integer)  # index into answers
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,78 @@
+"""听后一问: one short question with two or three short answers, kept with the lesson and spoken
+at the end of its audio; a lesson without one keeps the audio it had."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app import settings_of
+from core.lessons import add_lesson, create_series
+from core.models import Job, Lesson, Rendition
+from core.questions import QuestionError, question_of, remove_question, set_question
+from core.rendering import request_render
+from tests.helpers import audio_judges as judge
+from tests.helpers.jobs import rendition_file, run_jobs
+
+TEXT = "各位党员同志：今天学习按时交纳党费。党费要按月交纳，特殊情况可以预交或补交。"
+
+
+@pytest.fixture
+def lesson(db):
+    lesson = add_lesson(db, create_series(db, "冬季学习包", actor=None), "按时交纳党费", TEXT)
+    db.commit()
+    return lesson
+
+
+@pytest.mark.parametrize("text, answers, right, why", [
+    ("", ["按月", "按年"], 0, "请写上问题"),
+    ("党费" * 30, ["按月", "按年"], 0, "问题最多 40 个字"),
+    ("党费多久交一次？", ["按月"], 0, "请写两到三个答案"),
+    ("党费多久交一次？", ["按月", "按年", "按季", "随时"], 0, "请写两到三个答案"),
+    ("党费多久交一次？", ["按月", "按" * 20], 0, "每个答案最多 16 个字"),
+    ("党费多久交一次？", ["按月", " 按月 "], 0, "答案不能重复"),
+    ("党费多久交一次？", ["按月", "按年"], 2, "请选出正确的答案"),
+])
+def test_a_question_that_cannot_be_kept_says_why(db, lesson, text, answers, right, why):
+    with pytest.raises(QuestionError, match=why):
+        set_question(db, lesson, text, answers, right, actor=None)
+
+
+def test_a_question_is_kept_changed_and_removed(db, lesson):
+    asked = set_question(db, lesson, "  党费 多久交一次？ ", ["按月交纳", "一年一次", ""], 0, actor=None)
+    assert (asked.text, asked.answers, asked.right) == ("党费 多久交一次？", ("按月交纳", "一年一次"), 0)
+    assert asked.spoken == "听后一问：党费 多久交一次？ A、按月交纳。B、一年一次。请在手机上选一个答案，或者告诉来看望您的志愿者。"
+    set_question(db, lesson, "党费多久交一次？", ["一年一次", "按月交纳", "不用交"], 1, actor=None)
+    assert question_of(db, lesson).answers == ("一年一次", "按月交纳", "不用交")
+    remove_question(db, lesson, actor=None)
+    assert question_of(db, lesson) is None
+
+
+@pytest.mark.slow
+def test_the_question_is_spoken_at_the_end_and_other_lessons_keep_their_audio(app, db, lesson):
+    settings = settings_of(app)
+    plain, _ = request_render(db, lesson, settings, voice_id="offline-mandarin")
+    run_jobs(app)
+    db.expire_all()
+    before = float(judge.ffprobe(rendition_file(app, plain.id))["format"]["duration"])
+    again, job = request_render(db, db.get(Lesson, lesson.id), settings, voice_id="offline-mandarin")
+    assert again.id == plain.id and job is None, "no question: the same audio as before"
+
+    asked = set_question(db, lesson, "党费多久交一次？", ["按月交纳", "一年一次"], 0, actor=None)
+    db.commit()
+    with_question, job = request_render(db, db.get(Lesson, lesson.id), settings, voice_id="offline-mandarin")
+    assert with_question.id != plain.id and job is not None
+    assert json.loads(db.get(Job, job.id).payload)["question"] == asked.spoken
+    run_jobs(app)
+    db.expire_all()
+    after = float(judge.ffprobe(rendition_file(app, with_question.id))["format"]["duration"])
+    speaker_seconds = _spoken_seconds(settings, asked.spoken)
+    assert after - before == pytest.approx(speaker_seconds + 1.4, abs=1.5), "the question and its answers, after a pause"
+    assert db.get(Rendition, with_question.id).status == "done"
+
+
+def _spoken_seconds(settings, text: str) -> float:
+    from core.voices import speaker_for
+
+    result = speaker_for(settings).render(text, "offline-mandarin", rate=-10)
+    return sum(float(judge.ffprobe(segment.path)["format"]["duration"]) for segment in result.segments)
