@@ -76,3 +76,22 @@ def _spoken_seconds(settings, text: str) -> float:
 
     result = speaker_for(settings).render(text, "offline-mandarin", rate=-10)
     return sum(float(judge.ffprobe(segment.path)["format"]["duration"]) for segment in result.segments)
+
+
+def test_an_admin_sets_the_question_on_the_lesson_page_and_a_volunteer_sees_no_right_answer(app, admin, volunteer, lesson):
+    from tests.helpers.web import page_text
+
+    refused = admin.post(f"/lessons/{lesson.id}/question", {"question": "党费多久交一次？", "answer_0": "按月交纳",
+                                                            "answer_1": "", "answer_2": "", "right": "0"})
+    assert refused.status_code == 422 and "请写两到三个答案" in page_text(refused)
+    assert 'value="党费多久交一次？"' in refused.get_data(as_text=True), "what was typed is kept"
+    saved = admin.post(f"/lessons/{lesson.id}/question", {"question": "党费多久交一次？", "answer_0": "按月交纳",
+                                                          "answer_1": "一年一次", "answer_2": "", "right": "0"})
+    assert saved.status_code == 303
+    shown = page_text(admin.get(saved.headers["Location"]))
+    assert "已保存听后一问" in shown and "按月交纳 正确" in shown
+    seen = page_text(volunteer.get(f"/lessons/{lesson.id}"))
+    assert "党费多久交一次？" in seen and "正确" not in seen
+    assert volunteer.post(f"/lessons/{lesson.id}/question", {"remove": "1"}).status_code == 403
+    assert "已去掉听后一问" in page_text(admin.get(admin.post(f"/lessons/{lesson.id}/question", {"remove": "1"})
+                                                   .headers["Location"]))

@@ -7,9 +7,10 @@ from flask_login import current_user
 from core import lessons as library
 from core.importer import Limits, Upload, human_size, inspect_batch, to_simplified
 from core.models import Lesson, LessonVersion, Series
-from core.rendering import renditions_for, stood_in, superseded
+from core.questions import question_of, remove_question, set_question
+from core.rendering import regenerate, renditions_for, stood_in, superseded
 from core.staging import AlreadyTaken, StagingArea
-from web import session, settings
+from web import session, settings, wake_runner
 from web.auth import admin_required
 from web.errors import refill
 
@@ -244,13 +245,40 @@ def estimate():
     return jsonify(chars=library.char_count(text), seconds=seconds, length=library.format_duration(seconds))
 
 
-@bp.route("/lessons/<int:lesson_id>")
-def lesson_detail(lesson_id: int):
-    lesson = _lesson_or_404(lesson_id)
+def _lesson_page(lesson) -> dict:
     renditions = renditions_for(session(), lesson)
     gone = superseded(renditions)
-    return render_template("library/lesson.html", lesson=lesson, series=lesson.series, renditions=renditions,
-                           superseded=gone, stand_ins={r.id for r in renditions if stood_in(r) and r.render_key and r.id not in gone})
+    return {"lesson": lesson, "series": lesson.series, "renditions": renditions, "superseded": gone,
+            "stand_ins": {r.id for r in renditions if stood_in(r) and r.render_key and r.id not in gone},
+            "question": question_of(session(), lesson)}
+
+
+@bp.route("/lessons/<int:lesson_id>")
+def lesson_detail(lesson_id: int):
+    return render_template("library/lesson.html", **_lesson_page(_lesson_or_404(lesson_id)))
+
+
+@bp.route("/lessons/<int:lesson_id>/question", methods=["POST"])
+@admin_required
+def lesson_question(lesson_id: int):
+    """听后一问 set, changed or removed; the lesson's synthetic audio is asked for again, since
+    it speaks the question."""
+    lesson = _lesson_or_404(lesson_id)
+    user = current_user._get_current_object()
+    refill("library/lesson.html", lambda: _lesson_page(lesson))
+    if request.form.get("remove"):
+        remove_question(session(), lesson, user)
+    else:
+        set_question(session(), lesson, request.form.get("question", "")[:200],
+                     [request.form.get(f"answer_{n}", "")[:100] for n in range(3)],
+                     request.form.get("right", -1, type=int), user)
+    session().commit()
+    queued, refused = regenerate(session(), lesson, settings(), user)
+    wake_runner()
+    flash(("已去掉听后一问" if request.form.get("remove") else "已保存听后一问")
+          + (f"，正在重新生成 {queued} 个声音的音频" if queued else "") + ("；" + "；".join(refused) if refused else ""),
+          "success")
+    return redirect(url_for("library.lesson_detail", lesson_id=lesson.id) + "#question", 303)
 
 
 @bp.route("/lessons/<int:lesson_id>/edit", methods=["GET", "POST"])
