@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.audit import Actor, audit
-from core.errors import Invalid
-from core.models import Lesson, LessonQuestion
+from core.db import MAX_ID, hold, utcnow
+from core.errors import Invalid, NotFound
+from core.listening import Rules, lesson_allowed
+from core.models import Lesson, LessonQuestion, QuestionAnswer, ShareToken
+from core.plays import listen_session_for
 
 MAX_QUESTION, MAX_ANSWER = 40, 16
 LETTERS = "ABC"
@@ -81,3 +85,40 @@ def remove_question(session: Session, lesson: Lesson, actor: Actor) -> None:
         session.delete(row)
         session.flush()
         audit(session, actor, "update", "lesson", lesson.id, f"去掉第{lesson.number}课《{lesson.title}》的听后一问")
+
+
+@dataclass(frozen=True)
+class Answered:
+    correct: bool
+    right: int  # the right answer's index, told only once the phone has answered
+    first: bool  # False: the phone had answered before (the first answer is the one kept)
+
+
+def answer_from_phone(session: Session, sid: str, share: ShareToken, lesson_id: object, choice: object, rules: Rules,
+                      *, sent_later: bool = False, user_agent: str = "", address: str = "",
+                      now: datetime | None = None) -> Answered:
+    """A phone's answer to a lesson's question: once per phone and lesson (a second answer,
+    or the same sent again after a lost connection, changes nothing and hears the first
+    one's result). The code must reach the lesson; a personal card names the member. Checked
+    and written under a lock on the phone; commits, like every listen-page post."""
+    now = now or utcnow()
+    lesson = session.get(Lesson, lesson_id) if isinstance(lesson_id, int) and 0 < lesson_id <= MAX_ID else None
+    if lesson is None or not lesson_allowed(share, lesson):
+        raise NotFound("找不到这一课")
+    asked = question_of(session, lesson)
+    if asked is None:
+        raise NotFound("这一课没有听后一问")
+    if not isinstance(choice, int) or isinstance(choice, bool) or not 0 <= choice < len(asked.answers):
+        raise QuestionError("请选一个答案")
+    hold(session, f"answer:{sid}")
+    listen_session = listen_session_for(session, sid, share, rules, now, user_agent, address)
+    kept = session.scalar(select(QuestionAnswer).where(QuestionAnswer.session_id == listen_session.id,
+                                                       QuestionAnswer.lesson_id == lesson.id))
+    first = kept is None
+    if kept is None:
+        kept = QuestionAnswer(lesson_id=lesson.id, session_id=listen_session.id, member_id=share.member_id,
+                              question=asked.text, choice=choice, correct=choice == asked.right,
+                              sent_later=sent_later, created_at=now)
+        session.add(kept)
+    session.commit()
+    return Answered(bool(kept.correct), asked.right, first)

@@ -47,6 +47,74 @@
   window.addEventListener("online", sendQueued);
   sendQueued();
 
+  /* --- 听后一问: one answer per phone and lesson; without signal it is kept and sent later -- */
+  var question = document.getElementById("question");
+  var UNSENT = "xy-answers", ANSWERED = "xy-answered";
+  function parsed(name, empty) { try { return JSON.parse(store(name) || empty); } catch (e) { return JSON.parse(empty); } }
+  function showResult(result) {
+    if (!question) return;
+    var buttons = question.querySelectorAll(".answer");
+    Array.prototype.forEach.call(buttons, function (button, index) {
+      button.disabled = true;
+      button.setAttribute("aria-pressed", index === result.choice ? "true" : "false");
+    });
+    var text = document.getElementById("question-result");
+    if (result.waiting) { text.textContent = "已记下您的答案，有网络时会自动发送。"; return; }
+    var right = buttons[result.right];
+    text.textContent = result.correct ? "答对了 ✓" : "正确答案是 " + (right ? right.textContent : "");
+  }
+  function keepAnswer(lesson, result) {
+    var all = parsed(ANSWERED, "{}");
+    all[lesson] = result;
+    store(ANSWERED, JSON.stringify(all));
+    if (question && question.dataset.lesson === String(lesson)) showResult(result);
+  }
+  function postAnswer(item) {
+    return fetch(item.url, { method: "POST", credentials: "same-origin", headers: { "Content-Type": "text/plain" },
+                             body: JSON.stringify({ lesson: item.lesson, choice: item.choice, later: item.later }) })
+      .then(function (r) {
+        if (r.ok) return r.json();
+        if (r.status >= 400 && r.status < 500) return null;  // refused for good: not sent again
+        throw new Error("retry");
+      });
+  }
+  function sendAnswers() {
+    var waiting = parsed(UNSENT, "[]");
+    if (!waiting.length || navigator.onLine === false) return;
+    waiting.forEach(function (item) {
+      postAnswer(item).then(function (result) {
+        store(UNSENT, JSON.stringify(parsed(UNSENT, "[]").filter(function (other) { return other.lesson !== item.lesson; })));
+        if (result) { keepAnswer(item.lesson, { choice: item.choice, correct: result.correct, right: result.right }); return; }
+        var all = parsed(ANSWERED, "{}");  // refused (a code stopped meanwhile): not kept as answered
+        delete all[item.lesson];
+        store(ANSWERED, JSON.stringify(all));
+      }).catch(function () { /* still offline */ });
+    });
+  }
+  if (question) {
+    var mine = parsed(ANSWERED, "{}")[question.dataset.lesson];
+    if (mine) { question.hidden = false; showResult(mine); }
+    Array.prototype.forEach.call(question.querySelectorAll(".answer"), function (button) {
+      button.addEventListener("click", function () {
+        if (parsed(ANSWERED, "{}")[question.dataset.lesson]) return;
+        var item = { url: question.dataset.url, lesson: Number(question.dataset.lesson),
+                     choice: Number(button.dataset.choice), later: false };
+        postAnswer(item).then(function (result) {
+          if (result) keepAnswer(item.lesson, { choice: item.choice, correct: result.correct, right: result.right });
+          else document.getElementById("question-result").textContent = "没有记下，请刷新页面后再选。";
+        }).catch(function () {
+          item.later = true;
+          var waiting = parsed(UNSENT, "[]").filter(function (other) { return other.lesson !== item.lesson; });
+          waiting.push(item);
+          store(UNSENT, JSON.stringify(waiting));
+          keepAnswer(item.lesson, { choice: item.choice, waiting: true });
+        });
+      });
+    });
+  }
+  window.addEventListener("online", sendAnswers);
+  sendAnswers();
+
   /* --- the service worker, from the first visit of any listen page ------------------------ */
   var player = document.getElementById("player");
   var workerHere = "serviceWorker" in navigator && window.isSecureContext;
@@ -383,6 +451,7 @@
     tellWorker({ ended: audio.currentSrc || audio.src, next: wifi ? player.dataset.nextAudio || "" : "" });
     store(key(), null);
     if (done) { done.hidden = false; done.focus(); }
+    if (question) question.hidden = false;
   });
 
   play.addEventListener("click", function () {

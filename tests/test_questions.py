@@ -95,3 +95,83 @@ def test_an_admin_sets_the_question_on_the_lesson_page_and_a_volunteer_sees_no_r
     assert volunteer.post(f"/lessons/{lesson.id}/question", {"remove": "1"}).status_code == 403
     assert "已去掉听后一问" in page_text(admin.get(admin.post(f"/lessons/{lesson.id}/question", {"remove": "1"})
                                                    .headers["Location"]))
+
+
+@pytest.fixture
+def asked(make_app):
+    """A lesson with its question, rendered, behind a lesson code and a member's personal card."""
+    from core.models import Member
+    from core.sharing import share_for
+    from tests.helpers.listening import rendered_series
+
+    app = make_app(HEARTBEAT_SESSION_BURST=100)
+    ids = rendered_series(app)
+    with app.extensions["xiangyin.db"].session() as session:
+        lesson = session.get(Lesson, ids["lessons"][0])
+        set_question(session, lesson, "党费多久交一次？", ["一年一次", "按月交纳"], 1, actor=None)
+        session.commit()
+        request_render(session, lesson, settings_of(app), voice_id="offline-mandarin")
+        ids["lesson_token"] = share_for(session, lesson=lesson).token
+        ids["personal_token"] = share_for(session, lesson=lesson, member=session.get(Member, ids["member"])).token
+        ids["other_lesson"] = ids["lessons"][1]
+        session.commit()
+    run_jobs(app)
+    return app, ids
+
+
+def _answers(app) -> list[tuple]:
+    from sqlalchemy import select
+
+    from core.models import QuestionAnswer
+
+    with app.extensions["xiangyin.db"].session() as session:
+        return [(a.lesson_id, a.member_id, a.choice, a.correct, a.sent_later)
+                for a in session.scalars(select(QuestionAnswer).order_by(QuestionAnswer.id))]
+
+
+@pytest.mark.slow
+def test_a_phone_answers_once_and_hears_the_right_answer_only_after(asked):
+    app, ids = asked
+    phone = app.test_client()
+    page = phone.get(f"/l/{ids['personal_token']}").get_data(as_text=True)
+    section = page.split('id="question"')[1].split("</section>")[0]
+    assert "党费多久交一次？" in section and "按月交纳" in section
+    assert "正确" not in section and "right" not in section, "the page never says which answer is right"
+    url = f"/l/{ids['personal_token']}/answer"
+    first = phone.post(url, data=json.dumps({"lesson": ids["lessons"][0], "choice": 0}), content_type="text/plain")
+    assert first.status_code == 200 and first.get_json() == {"ok": True, "correct": False, "right": 1, "first": True}
+    again = phone.post(url, data=json.dumps({"lesson": ids["lessons"][0], "choice": 1}), content_type="text/plain")
+    assert again.get_json() == {"ok": True, "correct": False, "right": 1, "first": False}, "the first answer is kept"
+    assert _answers(app) == [(ids["lessons"][0], ids["member"], 0, False, False)]
+    assert phone.post(url, data=json.dumps({"lesson": ids["other_lesson"], "choice": 0})).status_code == 404
+    assert phone.post(url, data=json.dumps({"lesson": ids["lessons"][0], "choice": 5})).status_code == 422
+    assert phone.post(url, data="[1]").status_code == 400
+    assert app.test_client().post(url, data=json.dumps({"lesson": ids["lessons"][0], "choice": 1})).status_code == 403
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_answers_from_the_listen_page_online_and_offline_then_online_count_once(asked):
+    from tests.helpers.browser import phone_page, wait_until
+    from tests.helpers.one_bar import through_gate
+
+    app, ids = asked
+    end = "var a = document.getElementById('audio'); a.currentTime = Math.max(0, a.duration - 0.3);"
+    with through_gate(app) as gate, phone_page() as page:
+        page.goto(f"{gate.url}/l/{ids['personal_token']}")
+        assert page.is_hidden("#question"), "asked after the lesson, not before"
+        page.tap("#play")
+        wait_until(page, "document.getElementById('audio').currentTime > 0.2", timeout=30)
+        page.evaluate(end)
+        wait_until(page, "!document.getElementById('question').hidden", timeout=30)
+        gate.down()
+        page.click(".answer[data-choice='1']")
+        wait_until(page, "document.getElementById('question-result').textContent.indexOf('已记下') >= 0")
+        assert _answers(app) == []
+        gate.restore()
+        page.reload()
+        wait_until(page, "document.getElementById('question-result').textContent.indexOf('答对了') >= 0", timeout=30)
+        page.click(".answer[data-choice='0']", force=True)
+        page.reload()
+        wait_until(page, "document.getElementById('question-result').textContent.indexOf('答对了') >= 0", timeout=30)
+    assert _answers(app) == [(ids["lessons"][0], ids["member"], 1, True, True)], "sent later, counted once"

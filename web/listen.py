@@ -27,12 +27,14 @@ from core.messages import MAX_AUDIO_BYTES, MAX_TEXT_CHARS, Incoming, leave_messa
 from core.models import Lesson, Rendition, ShareToken
 from core.offline import record_offline
 from core.plays import address_key, finished_lessons, issue_sid, verify_sid
+from core.questions import answer_from_phone, question_of
 from core.shared import LISTEN_PAGES, Generation, RedisGeneration, generation
 from core.sharing import find_share, lesson_of, listen_choices, listen_choices_by_lesson, series_of
 from core.storage import track_key
 from web import beats, csrf, public, session, settings
 from web.stored import send_stored
 
+ANSWER_MAX_BODY = 1024  # {lesson, choice, later}: a few dozen bytes
 bp = Blueprint("listen", __name__)
 COOKIE = beats.COOKIE
 COOKIE_MAX_AGE = 2 * 365 * 24 * 3600
@@ -165,7 +167,8 @@ def _lesson_page(share: ShareToken, lesson: Lesson):
         next_url=next_url, following=following, next_audio=next_audio,
         list_url=_list_url(share),
         track=lambda rendition, light=False: _track_url(share, rendition, light),
-        beat_every=settings().heartbeat_seconds,
+        beat_every=settings().heartbeat_seconds, question=question_of(session(), lesson),
+        answer_url=url_for("listen.answer", prefix=_prefix(share), token=share.token),
     )
 
 
@@ -313,6 +316,31 @@ def offline_listening():
     stored = record_offline(session(), sid, items, Rules.of(settings()),
                             address=address_key(request.remote_addr or "", settings().secret_key))
     return jsonify(stored=stored)
+
+
+@bp.route("/<any(l, s):prefix>/<token>/answer", methods=["POST"])
+@public
+@csrf.exempt
+def answer(prefix: str, token: str):
+    """听后一问 from the listen page, at once or sent later by a phone that had no signal; the
+    listen-session cookie names the phone (one answer per phone and lesson)."""
+    sid = _sid()
+    if sid is None:
+        return jsonify(ok=False, error="请刷新页面后再回答"), 403
+    if (request.content_length or 0) > ANSWER_MAX_BODY:
+        return jsonify(ok=False, error="上报内容太大"), 413
+    try:
+        payload = clean_json(json.loads(request.get_data(cache=False, as_text=True) or "{}"))
+    except ValueError:
+        return jsonify(ok=False, error="上报内容不是有效的 JSON"), 400
+    if not isinstance(payload, dict):
+        return jsonify(ok=False, error="上报内容不完整"), 400
+    share = _share("lesson" if prefix == "l" else "series", token)
+    answered = answer_from_phone(session(), sid, share, payload.get("lesson"), payload.get("choice"),
+                                 Rules.of(settings()), sent_later=payload.get("later") is True,
+                                 user_agent=request.user_agent.string[:300],
+                                 address=address_key(request.remote_addr or "", settings().secret_key))
+    return jsonify(ok=True, correct=answered.correct, right=answered.right, first=answered.first)
 
 
 @bp.route("/<any(l, s):prefix>/<token>/message", methods=["POST"])

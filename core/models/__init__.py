@@ -2,7 +2,16 @@
 its subject (and a new migration); everything is importable from `core.models`, which also
 registers every table on Base.metadata for Alembic."""
 from core.models.accounts import ROLE_LABELS, ROLES, AuditEntry, LoginFailure, User
-from core.models.library import INTRO_MODES, Lesson, LessonQuestion, LessonVersion, LexiconEntry, Series, lesson_label
+from core.models.library import (
+    INTRO_MODES,
+    Lesson,
+    LessonQuestion,
+    LessonVersion,
+    LexiconEntry,
+    QuestionAnswer,
+    Series,
+    lesson_label,
+)
 from core.models.listening import (
                                    SHARE_KINDS,
                                    Listen,
@@ -35,7 +44,7 @@ from core.models.work import (
 
 __all__ = [
     "ACTIVE", "DELIVERED", "ENDED", "INTRO_MODES", "lesson_label", "ROLES", "ROLE_LABELS", "SHARE_KINDS", "AuditEntry", "DoorCard",
-    "DoorScan", "Job", "JobWait", "Lesson", "LessonQuestion", "LessonVersion", "LexiconEntry", "Listen", "ListenDay", "ListenDayMark",
+    "DoorScan", "Job", "JobWait", "Lesson", "LessonQuestion", "LessonVersion", "QuestionAnswer", "LexiconEntry", "Listen", "ListenDay", "ListenDayMark",
     "ListenDayMember", "ListenDayPhones", "ListenDayStart", "ListenerMessage", "ListenSession",
     "LoginFailure", "Member", "OfflineListen", "Pack", "PackItem", "PackTarget", "Pairing", "Rendition",
     "RenditionKind", "Series", "ShareToken", "Status", "StudioAssignment", "StudioTake", "UploadRefusal", "User", "Visit", "VisitLesson", "one_of",

@@ -115,3 +115,25 @@ class LessonQuestion(Base):
     answers: Mapped[str] = mapped_column(Text)  # JSON list of 2–3 answers
     right: Mapped[int] = mapped_column(Integer)  # index into answers
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class QuestionAnswer(Base):
+    """One answer to a lesson's 听后一问: from a phone (once per phone and lesson; sent later
+    when it had no signal) or recorded by a volunteer on a visit (`choice` None: 没听/不记得)."""
+
+    __tablename__ = "question_answers"
+    __table_args__ = (
+        UniqueConstraint("session_id", "lesson_id", name="uq_question_answers_phone"),
+        UniqueConstraint("visit_id", "lesson_id", name="uq_question_answers_visit"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("listen_sessions.id", ondelete="CASCADE"))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    question: Mapped[str] = mapped_column(String(80))  # as it was asked
+    choice: Mapped[int | None] = mapped_column(Integer)
+    correct: Mapped[bool | None] = mapped_column()
+    sent_later: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
