@@ -10,8 +10,22 @@ import pytest
 from core.access import NotVisible
 from core.lessons import add_lesson, create_series
 from core.listening import Rules
-from core.models import DoorCard, DoorScan, Lesson, Member, Pack, PackItem, Pairing, Rendition, User, Visit, VisitLesson
+from core.models import (
+    DoorCard,
+    DoorScan,
+    Lesson,
+    Member,
+    Pack,
+    PackItem,
+    Pairing,
+    QuestionAnswer,
+    Rendition,
+    User,
+    Visit,
+    VisitLesson,
+)
 from core.plays import record_beat
+from core.questions import set_question
 from core.reports.ledger import CLAIMED, NOT_REACHED, VERIFIED, Period, build_ledger
 from core.sharing import share_for
 from tests.helpers.web import add_user
@@ -71,6 +85,11 @@ def quarter(app, db):
     db.add(rendition)
     db.flush()
     card = share_for(db, lesson=first, member=members["张建国"])
+    set_question(db, first, "党章是什么？", ["根本大法", "一本小说"], 0, actor=None)
+    db.add_all([QuestionAnswer(lesson_id=first.id, member_id=members["张建国"].id, question="党章是什么？", choice=0,
+                               correct=True, created_at=NOV + timedelta(days=8)),
+                QuestionAnswer(lesson_id=first.id, member_id=members["王秀英"].id, question="党章是什么？", choice=1,
+                               correct=False, created_at=NOV + timedelta(days=1))])
     db.commit()
     start = NOV + timedelta(days=7)
     record_beat(db, "phone-z", card.token, rendition.id, "play", 0, 0, Rules(), now=start)
@@ -100,6 +119,8 @@ def test_each_member_s_quarter_line_by_line(app, db, quarter):
     assert _marks(ledgers["陈大爷"]) == [
         ("第1课 学习党章", NOT_REACHED, []), ("第2课 按时交纳党费", NOT_REACHED, [])]
     assert [ledgers["刘桂兰"].count(mark) for mark in (VERIFIED, CLAIMED, NOT_REACHED)] == [0, 2, 0]
+    assert {name: [line.answer for line in ledger.lines] for name, ledger in ledgers.items()} == {
+        "王秀英": ["答错", ""], "张建国": ["听懂了", ""], "刘桂兰": ["没答", ""], "陈大爷": ["没答", ""]}
     assert build_ledger(db, admin, quarter["members"]["王秀英"], Period(2026, 3)).lines[0].mark == VERIFIED
 
 
@@ -143,9 +164,11 @@ def test_the_page_the_pdf_and_the_spreadsheet_say_the_same(app, quarter, tmp_pat
 
     sheet = load_workbook(io.BytesIO(admin.get(f"/members/{member}/ledger.xlsx?quarter=2026Q4").data))["学习台账"]
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0] == ("专题", "课程", "情况", "怎么学的", "时间", "凭据")
-    assert rows[1:] == [("冬季学习包", "第1课 学习党章", "自报", "上门一起学习", "2026-11-05 10:00", "补录，未扫门卡，志愿者 李敏"),
-                        ("冬季学习包", "第2课 按时交纳党费", "自报", "学习包已送到", "2026-11-06 10:00", "登记送到，未扫门卡")]
+    assert rows[0] == ("专题", "课程", "情况", "怎么学的", "时间", "凭据", "听后一问")
+    assert rows[1:] == [("冬季学习包", "第1课 学习党章", "自报", "上门一起学习", "2026-11-05 10:00", "补录，未扫门卡，志愿者 李敏",
+                         "没答"),
+                        ("冬季学习包", "第2课 按时交纳党费", "自报", "学习包已送到", "2026-11-06 10:00", "登记送到，未扫门卡",
+                         None)]
 
     answer = admin.get(f"/members/{member}/ledger.pdf?quarter=2026Q4")
     assert answer.status_code == 200 and answer.mimetype == "application/pdf"

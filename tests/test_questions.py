@@ -175,3 +175,22 @@ def test_answers_from_the_listen_page_online_and_offline_then_online_count_once(
         page.reload()
         wait_until(page, "document.getElementById('question-result').textContent.indexOf('答对了') >= 0", timeout=30)
     assert _answers(app) == [(ids["lessons"][0], ids["member"], 1, True, True)], "sent later, counted once"
+
+
+def test_the_dashboard_shows_how_many_answered_right(app, admin, db, lesson):
+    import io
+
+    from openpyxl import load_workbook
+
+    from core.db import utcnow
+    from core.models import QuestionAnswer
+    from tests.helpers.web import page_text
+
+    set_question(db, lesson, "党费多久交一次？", ["按月交纳", "一年一次"], 0, actor=None)
+    db.add_all(QuestionAnswer(lesson_id=lesson.id, question="党费多久交一次？", choice=choice, correct=choice == 0,
+                              created_at=utcnow()) for choice in (0, 0, 1, None))
+    db.commit()
+    text = page_text(admin.get("/stats?days=7"))
+    assert "听后一问 课程 回答 答对 答对的比例 第1课 按时交纳党费 冬季学习包 4 2 50%" in text
+    sheet = load_workbook(io.BytesIO(admin.get("/stats/plays.xlsx?days=7").data))["听后一问"]
+    assert list(sheet.iter_rows(min_row=2, values_only=True)) == [("冬季学习包", "第1课 按时交纳党费", 4, 2)]

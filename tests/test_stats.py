@@ -107,7 +107,7 @@ def test_exports_match_the_dashboard(admin, plays):
     assert rows[0][:3] == ["时间", "专题", "课程"] and len(rows) == 6
     assert ["2026-11-26 01:30", "防诈骗", "第1课 识别诈骗电话", "普通话 · 离线合成", "", "", "60", "300", "否"] in rows
     workbook = load_workbook(io.BytesIO(admin.get(f"/stats/plays.xlsx?{query}").data))
-    assert workbook.sheetnames == ["概况", "每次收听", "按课程", "按专题", "按声音", "按日期", "个人卡"]
+    assert workbook.sheetnames == ["概况", "每次收听", "按课程", "按专题", "按声音", "按日期", "个人卡", "听后一问"]
     overview = {row[0]: row[1] for row in workbook["概况"].iter_rows(values_only=True)}
     assert overview["收听次数"] == 5 and overview["听完次数"] == 2 and overview["收听的手机（去重）"] == 4
     assert workbook["每次收听"].max_row == 6

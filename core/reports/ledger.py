@@ -23,7 +23,21 @@ from sqlalchemy.orm import Session
 from core.access import member_for, members_query
 from core.clock import local
 from core.errors import NotFound
-from core.models import DoorScan, Lesson, Listen, Member, Pack, PackItem, Series, User, Visit, VisitLesson, lesson_label
+from core.models import (
+    DoorScan,
+    Lesson,
+    LessonQuestion,
+    Listen,
+    Member,
+    Pack,
+    PackItem,
+    QuestionAnswer,
+    Series,
+    User,
+    Visit,
+    VisitLesson,
+    lesson_label,
+)
 from core.reports.visits import parse_quarter, quarter_bounds
 
 VERIFIED, CLAIMED, NOT_REACHED = "已核实", "自报", "未覆盖"
@@ -70,12 +84,16 @@ class Evidence:
     detail: str
 
 
+UNDERSTOOD, WRONG, UNANSWERED = "听懂了", "答错", "没答"
+
+
 @dataclass
 class LedgerLine:
     series: str
     lesson: str
     lesson_id: int
     evidence: list[Evidence] = field(default_factory=list)
+    answer: str = ""  # 听后一问: UNDERSTOOD, WRONG or UNANSWERED; "" when the lesson asks none
 
     @property
     def mark(self) -> str:
@@ -178,8 +196,18 @@ def _fill(session: Session, member: Member, period: Period, lines: list[LedgerLi
     for lesson_id, counted_at, completed_at, listened in session.execute(plays):
         heard = "听完" if completed_at is not None else f"听了 {max(1, round((listened or 0) / 60))} 分钟"
         add(lesson_id, Evidence("个人卡收听", VERIFIED, local(counted_at or start), heard))
+    asked = set(session.scalars(select(LessonQuestion.lesson_id).where(LessonQuestion.lesson_id.in_(by_lesson))))
+    answers: dict[int, set[bool | None]] = {}
+    for lesson_id, correct in session.execute(
+            select(QuestionAnswer.lesson_id, QuestionAnswer.correct).where(
+                QuestionAnswer.member_id == member.id, QuestionAnswer.lesson_id.in_(asked),
+                QuestionAnswer.created_at >= start, QuestionAnswer.created_at < end)):
+        answers.setdefault(lesson_id, set()).add(correct)
     for line in lines:
         line.evidence.sort(key=lambda item: item.at)
+        if line.lesson_id in asked:
+            given = answers.get(line.lesson_id, set())
+            line.answer = UNDERSTOOD if True in given else WRONG if given else UNANSWERED
     return Ledger(member, period, lines)
 
 

@@ -7,7 +7,7 @@ from audio.pdf import FONT, cjk_pdf, fit_lines
 from core.reports.ledger import MARKS, Ledger, Overview
 from core.reports.xlsx import simple_workbook, workbook_of
 
-COLUMNS = ["专题", "课程", "情况", "怎么学的", "时间", "凭据"]
+COLUMNS = ["专题", "课程", "情况", "怎么学的", "时间", "凭据", "听后一问"]
 TITLE_PT, BODY_PT, SMALL_PT = 20, 13, 10
 MARGIN = 15.0
 WIDTHS = (46.0, 26.0, 108.0)  # lesson, mark, evidence (mm)
@@ -18,16 +18,16 @@ def ledger_rows(ledger: Ledger) -> list[list[str]]:
     return [[line.series, line.lesson, line.mark,
              "；".join(item.way for item in line.evidence),
              "；".join(f"{item.at:%Y-%m-%d %H:%M}" for item in line.evidence),
-             "；".join(item.detail for item in line.evidence)] for line in ledger.lines]
+             "；".join(item.detail for item in line.evidence), line.answer] for line in ledger.lines]
 
 
 def ledger_workbook(ledger: Ledger) -> bytes:
-    return simple_workbook("学习台账", COLUMNS, ledger_rows(ledger), [20, 28, 8, 22, 18, 40])
+    return simple_workbook("学习台账", COLUMNS, ledger_rows(ledger), [20, 28, 8, 22, 18, 40, 10])
 
 
 def ledgers_workbook(ledgers: list[Ledger]) -> bytes:
     """Several members: one sheet each, named after the member (numbered when names repeat)."""
-    return workbook_of((ledger.member.name, COLUMNS, ledger_rows(ledger), [20, 28, 8, 22, 18, 40])
+    return workbook_of((ledger.member.name, COLUMNS, ledger_rows(ledger), [20, 28, 8, 22, 18, 40, 10])
                        for ledger in ledgers)
 
 
@@ -77,6 +77,8 @@ def _member_page(pdf, ledger: Ledger, organisation: str) -> None:
             pdf.set_font(FONT, size=BODY_PT)
             pdf.cell(0, 9, f"专题：{series}", new_x="LMARGIN", new_y="NEXT")
         how = "\n".join(f"{item.way} {item.at:%m-%d %H:%M}（{item.detail}）" for item in line.evidence) or "没有记录"
+        if line.answer:
+            how += f"\n听后一问：{line.answer}"
         _row(pdf, [line.lesson, line.mark, how])
     pdf.ln(10)
     pdf.set_font(FONT, size=BODY_PT)

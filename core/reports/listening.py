@@ -27,6 +27,7 @@ from core.models import (
     ListenSession,
     Member,
     OfflineListen,
+    QuestionAnswer,
     Rendition,
     RenditionKind,
     Series,
@@ -115,6 +116,8 @@ class Summary:
     messages: int = 0
     messages_waiting: int = 0
     behind: bool = False  # some closed days were counted from the plays: their rollups are due
+    # 听后一问 per lesson: answers in the range (plays) and how many were right (completions)
+    questions: list[Tally] = field(default_factory=list)
 
 
 def voice_label(kind: str, dialect: str, actual_voice_id: str | None, voice_id: str | None) -> str:
@@ -345,10 +348,26 @@ def summarise(session: Session, filters: Filters) -> Summary:
         for name, group, count, done, last in groups.members.values())
 
     _offline(session, filters, summary)
+    _questions(session, filters, summary)
     start, end = filters.utc_bounds()
     in_series = select(Lesson.id).where(Lesson.series_id == filters.series_id) if filters.series_id is not None else None
     summary.messages, summary.messages_waiting = message_counts(session, start, end, in_series)
     return summary
+
+
+def _questions(session: Session, filters: Filters, summary: Summary) -> None:
+    """Answers to each lesson's 听后一问 given in the range, from phones and visits alike."""
+    start, end = filters.utc_bounds()
+    query = (select(Lesson.number, Lesson.title, Series.title, func.count(QuestionAnswer.id),
+                    func.sum(case((QuestionAnswer.correct.is_(True), 1), else_=0)))
+             .join(Lesson, Lesson.id == QuestionAnswer.lesson_id).join(Series, Series.id == Lesson.series_id)
+             .where(QuestionAnswer.created_at >= start, QuestionAnswer.created_at < end)
+             .group_by(Series.position, Series.id, Series.title, Lesson.number, Lesson.title)
+             .order_by(Series.position, Series.id, Lesson.number))
+    if filters.series_id is not None:
+        query = query.where(Lesson.series_id == filters.series_id)
+    summary.questions = [Tally(lesson_label(number, title), answers, int(right or 0), note=series)
+                         for number, title, series, answers, right in session.execute(query)]
 
 
 def _funnel(reached: dict[int, int]) -> list[Tally]:

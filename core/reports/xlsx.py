@@ -124,4 +124,6 @@ def stats_workbook(summary: Summary, plays: Iterable[PlayRow]) -> bytes:
            [[day.isoformat(), t.plays, t.completions] for day, t in zip(f.days(), summary.by_day)], [14, 12, 12])
     _sheet(workbook, "个人卡", ["党员", "收听次数", "听完次数", "最近收听"],
            [[t.label, t.plays, t.completions, t.extra] for t in summary.by_member], [24, 12, 12, 18])
+    _sheet(workbook, "听后一问", ["专题", "课程", "回答次数", "答对次数"],
+           [[t.note, t.label, t.plays, t.completions] for t in summary.questions], [28, 32, 12, 12])
     return _saved(workbook)
