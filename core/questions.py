@@ -18,7 +18,7 @@ from core.audit import Actor, audit
 from core.db import MAX_ID, hold, utcnow
 from core.errors import Invalid, NotFound
 from core.listening import Rules, lesson_allowed
-from core.models import Lesson, LessonQuestion, QuestionAnswer, ShareToken
+from core.models import Lesson, LessonQuestion, Member, Pack, PackItem, QuestionAnswer, ShareToken
 from core.plays import listen_session_for
 
 MAX_QUESTION, MAX_ANSWER = 40, 16
@@ -122,3 +122,32 @@ def answer_from_phone(session: Session, sid: str, share: ShareToken, lesson_id: 
         session.add(kept)
     session.commit()
     return Answered(bool(kept.correct), asked.right, first)
+
+
+def questions_for_visit(session: Session, member: Member, limit: int = 10) -> list[tuple[Lesson, Question]]:
+    """What the volunteer asks at the door: the questions of lessons in packs handed to this
+    member, not yet answered by them (from a phone or at an earlier visit)."""
+    delivered = (select(PackItem.lesson_id).join(Pack, Pack.id == PackItem.pack_id)
+                 .where(Pack.member_id == member.id, Pack.delivered_at.is_not(None)))
+    answered = select(QuestionAnswer.lesson_id).where(QuestionAnswer.member_id == member.id)
+    rows = session.execute(select(Lesson, LessonQuestion).join(LessonQuestion, LessonQuestion.lesson_id == Lesson.id)
+                           .where(Lesson.id.in_(delivered), Lesson.id.not_in(answered))
+                           .order_by(Lesson.series_id, Lesson.number).limit(limit))
+    return [(lesson, Question(row.text, tuple(json.loads(row.answers)), row.right)) for lesson, row in rows]
+
+
+def record_visit_answers(session: Session, visit_id: int, member: Member, answers: dict[int, int | None],
+                         now: datetime) -> None:
+    """The member's answers the volunteer recorded (None: 没听/不记得); a lesson without a
+    question, or a choice it does not have, is refused with the reason. Flushes."""
+    for lesson_id, choice in answers.items():
+        lesson = session.get(Lesson, lesson_id) if 0 < lesson_id <= MAX_ID else None
+        asked = question_of(session, lesson) if lesson is not None else None
+        if lesson is None or asked is None:
+            raise QuestionError("所选的课程没有听后一问")
+        if choice is not None and not 0 <= choice < len(asked.answers):
+            raise QuestionError(f"第{lesson.number}课的听后一问：请选一个答案")
+        session.add(QuestionAnswer(lesson_id=lesson_id, visit_id=visit_id, member_id=member.id, question=asked.text,
+                                   choice=choice, correct=None if choice is None else choice == asked.right,
+                                   created_at=now))
+    session.flush()

@@ -34,6 +34,7 @@ from core.models import (
     User,
     Visit,
 )
+from core.questions import record_visit_answers
 from core.settings import Settings
 from core.storage import note_key, open_store
 
@@ -180,6 +181,7 @@ class VisitInput:
     feedback: str = ""
     needs: str = ""
     follow_up: bool = False
+    answers: dict[int, int | None] = field(default_factory=dict)  # 听后一问: lesson → choice, None 没听/不记得
 
 
 def parse_local(value: str) -> datetime:
@@ -284,6 +286,7 @@ def record_visit(session: Session, user: User, member: Member, data: VisitInput,
     if pack is not None and pack.delivered_at is None:
         pack.delivered_at, pack.delivered_by_id = visited_at, user.id
     session.flush()
+    record_visit_answers(session, visit.id, member, data.answers, visited_at)
     how = "扫码签到" if door_scan else "手动补录"
     how += "，代访" if door_scan is not None and door_scan.stand_in else ""
     audit(session, user, "create", "visit", visit.id,

@@ -194,3 +194,47 @@ def test_the_dashboard_shows_how_many_answered_right(app, admin, db, lesson):
     assert "听后一问 课程 回答 答对 答对的比例 第1课 按时交纳党费 冬季学习包 4 2 50%" in text
     sheet = load_workbook(io.BytesIO(admin.get("/stats/plays.xlsx?days=7").data))["听后一问"]
     assert list(sheet.iter_rows(min_row=2, values_only=True)) == [("冬季学习包", "第1课 按时交纳党费", 4, 2)]
+
+
+def test_the_visit_form_asks_the_questions_of_packs_handed_over_and_records_the_answers(app, db, lesson, freeze):
+    import re
+    import uuid
+    from datetime import UTC, datetime
+
+    from core.models import Member, Pack, PackItem, Pairing, QuestionAnswer, User
+    from core.reports.ledger import Period, build_ledger
+    from tests.helpers.web import Client, add_user, page_text
+
+    freeze(datetime(2026, 11, 20, 2, 0, tzinfo=UTC))
+    volunteer = add_user(app, "li", "volunteer")
+    member = Member(name="王秀英", group_name="幸福里")
+    db.add(member)
+    db.flush()
+    db.add(Pairing(member_id=member.id, user_id=volunteer.id))
+    pack = Pack(uuid=str(uuid.uuid4()), title="冬季学习包", voice_id="offline-mandarin", member_id=member.id,
+                target="zip", lesson_count=1, total_duration=60.0, total_size=1, manifest="{}",
+                delivered_at=datetime(2026, 11, 10, 2, 0, tzinfo=UTC))
+    db.add(pack)
+    db.flush()
+    db.add(PackItem(pack_id=pack.id, position=1, path="001.mp3", title=lesson.label, lesson_id=lesson.id,
+                    sha256="a" * 64, size=1, duration=60.0))
+    set_question(db, lesson, "党费多久交一次？", ["按月交纳", "一年一次"], 0, actor=None)
+    db.commit()
+    phone = Client(app.test_client())
+    phone.login("li")
+    form = phone.get(f"/visits/new/{member.id}")
+    html = form.get_data(as_text=True)
+    assert "听后一问（问问党员，记下回答）" in page_text(form) and "党费多久交一次？" in html
+    key = re.search(r'name="client_key" value="([^"]+)"', html).group(1)
+    sent = phone.post(f"/visits/new/{member.id}", {"client_key": key, "visited_at": "2026-11-20T09:00",
+                                                    "delivered": "nothing", f"q_{lesson.id}": "0"})
+    assert sent.status_code == 303, page_text(sent)
+    again = phone.post(f"/visits/new/{member.id}", {"client_key": key, "visited_at": "2026-11-20T09:00",
+                                                     "delivered": "nothing", f"q_{lesson.id}": "0"})
+    assert again.status_code == 303
+    rows = db.query(QuestionAnswer).all()
+    assert [(r.lesson_id, r.member_id, r.choice, r.correct, r.session_id is None, r.visit_id is not None)
+            for r in rows] == [(lesson.id, member.id, 0, True, True, True)], "a form sent twice answers once"
+    assert "党费多久交一次？" not in phone.get(f"/visits/new/{member.id}").get_data(as_text=True), "asked once"
+    boss = db.get(User, add_user(app, "boss", "admin").id)
+    assert build_ledger(db, boss, member.id, Period(2026, 4)).lines[0].answer == "听懂了"

@@ -14,6 +14,7 @@ from core.clock import local
 from core.db import MAX_ID, utcnow
 from core.intake import discard
 from core.models import DELIVERED, DoorScan, Series, User, Visit
+from core.questions import questions_for_visit
 from core.reports.visits import (
     parse_quarter,
     quarter_bounds,
@@ -76,6 +77,7 @@ def _form_context(member, door_scan, values=None):
         pending = next((pack for pack in packs if pack.delivered_at is None), None)
         values = {"delivered": "pack", "pack": str(pending.id)} if pending else {}
     return dict(member=member, scan=door_scan, packs=packs, series=series,
+                questions=questions_for_visit(session(), member),
                 delivered=DELIVERED, values=values, chosen_lessons=chosen_lessons,
                 client_key=values.get("client_key") or str(uuid.uuid4()),
                 now_local=values.get("visited_at") or local(utcnow()).strftime("%Y-%m-%dT%H:%M"))
@@ -118,7 +120,12 @@ def _visit_input(door_scan) -> VisitInput:
         lesson_ids = [int(i) for i in form.getlist("lessons")]
     except ValueError:
         raise VisitError("时长或课程填写有误") from None
+    answers: dict[int, int | None] = {}
+    for name in form:
+        if name.startswith("q_") and name[2:].isdigit() and len(name) < 14 and form[name] != "skip":
+            answers[int(name[2:])] = int(form[name]) if form[name].isdigit() and len(form[name]) < 3 else None
     return VisitInput(
+        answers=answers,
         client_key=form.get("client_key", ""), scan_id=door_scan.id if door_scan else None,
         visited_at=parse_local(form["visited_at"]) if door_scan is None and form.get("visited_at") else None,
         delivered=form.get("delivered", "nothing"), pack_id=pack_id, lesson_ids=lesson_ids,

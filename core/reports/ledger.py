@@ -112,15 +112,18 @@ class Ledger:
 
 
 def period_series(session: Session, period: Period) -> list[int]:
-    """The series a lesson of which reached anyone in the period: delivered in a pack, studied
-    on a visit, or played."""
+    """The series a lesson of which reached anyone in the period: delivered in a pack (on a
+    visit or marked as handed over), studied on a visit, or played."""
     start, end = period.bounds()
     by_pack = (select(PackItem.lesson_id).join(Visit, Visit.pack_id == PackItem.pack_id)
                .where(Visit.visited_at >= start, Visit.visited_at < end))
     on_visit = (select(VisitLesson.lesson_id).join(Visit, Visit.id == VisitLesson.visit_id)
                 .where(Visit.visited_at >= start, Visit.visited_at < end))
+    handed = (select(PackItem.lesson_id).join(Pack, Pack.id == PackItem.pack_id)
+              .where(Pack.delivered_at >= start, Pack.delivered_at < end))
     played = select(Listen.lesson_id).where(Listen.counted_at >= start, Listen.counted_at < end)
-    reached = select(Lesson.series_id).where(Lesson.id.in_(union(by_pack, on_visit, played).subquery().select()))
+    reached = select(Lesson.series_id).where(
+        Lesson.id.in_(union(by_pack, on_visit, handed, played).subquery().select()))
     return list(session.scalars(select(Series.id).where(Series.id.in_(reached)).order_by(Series.position, Series.id)))
 
 
@@ -207,7 +210,8 @@ def _fill(session: Session, member: Member, period: Period, lines: list[LedgerLi
         line.evidence.sort(key=lambda item: item.at)
         if line.lesson_id in asked:
             given = answers.get(line.lesson_id, set())
-            line.answer = UNDERSTOOD if True in given else WRONG if given else UNANSWERED
+            # 没听/不记得 at a visit (correct None) is no answer
+            line.answer = UNDERSTOOD if True in given else WRONG if False in given else UNANSWERED
     return Ledger(member, period, lines)
 
 
