@@ -19,6 +19,7 @@ from core.clock import local
 from core.db import utcnow
 from core.errors import Forbidden, Invalid
 from core.models import Job, Lesson, Member, Pack, PackItem, PackTarget, Rendition, RenditionKind, Series, Status, User
+from core.questions import question_of
 from core.queue import JobCancelled, JobContext, JobFailed, chain_progress, enqueue, machine_queue
 from core.rendering import current_version, request_render
 from core.settings import Settings
@@ -136,7 +137,7 @@ def plan_pack(
         if lesson.series_id not in by_series:
             by_series[lesson.series_id] = []
             order.append(lesson.series)
-        by_series[lesson.series_id].append(_track(store, files, lesson, rendition_for(session, lesson, voice)))
+        by_series[lesson.series_id].append(_track(session, store, files, lesson, rendition_for(session, lesson, voice)))
     several = len(order) > 1
     folders = []
     for series in order:
@@ -169,12 +170,13 @@ def plan_pack(
     )
 
 
-def _track(store: Store, files: ExitStack, lesson: Lesson, rendition: Rendition | None) -> Track:
+def _track(session: Session, store: Store, files: ExitStack, lesson: Lesson, rendition: Rendition | None) -> Track:
     if (rendition is None or rendition.file_path is None or rendition.sha256 is None or rendition.duration is None
             or rendition.size is None):
         raise PackRequestError(f"第{lesson.number}课 {lesson.title} 还没有音频")
+    asked = question_of(session, lesson)
     return Track(files.enter_context(store.local_copy(track_key(rendition.file_path))), lesson.label, rendition.duration,
-                 rendition.sha256, rendition.size, lesson.id, rendition.version.version_hash, rendition.label)
+                 rendition.sha256, rendition.size, lesson.id, rendition.version.version_hash, rendition.label, asked.printed if asked else "")
 
 
 def greeting_text(member: Member, organisation: str, title: str, count: int) -> str:

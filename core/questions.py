@@ -36,6 +36,11 @@ class Question:
     right: int
 
     @property
+    def printed(self) -> str:
+        """The question and its lettered answers on one line, for a pack's catalogue."""
+        return f"{self.text} " + " ".join(f"{LETTERS[n]}、{answer}" for n, answer in enumerate(self.answers))
+
+    @property
     def spoken(self) -> str:
         """What the audio says after the lesson: the question, then each answer with its letter."""
         choices = "".join(f"{LETTERS[n]}、{answer}。" for n, answer in enumerate(self.answers))

@@ -238,3 +238,27 @@ def test_the_visit_form_asks_the_questions_of_packs_handed_over_and_records_the_
     assert "党费多久交一次？" not in phone.get(f"/visits/new/{member.id}").get_data(as_text=True), "asked once"
     boss = db.get(User, add_user(app, "boss", "admin").id)
     assert build_ledger(db, boss, member.id, Period(2026, 4)).lines[0].answer == "听懂了"
+
+
+@pytest.mark.slow
+def test_the_pack_catalogue_prints_the_question(app, db, lesson):
+    import io
+    import zipfile
+
+    from core.packs import build_pack
+
+    set_question(db, lesson, "党费多久交一次？", ["按月交纳", "一年一次"], 0, actor=None)
+    db.commit()
+    request_render(db, db.get(Lesson, lesson.id), settings_of(app), voice_id="offline-mandarin")
+    run_jobs(app)
+    db.expire_all()
+    pack = build_pack(db, settings_of(app), [db.get(Lesson, lesson.id)], "offline-mandarin", member=None, user="测试")
+    db.commit()
+    from core.packs import pack_zip_key
+    from core.storage import open_store
+
+    with open_store(settings_of(app)).local_copy(pack_zip_key(pack.uuid)) as path:
+        with zipfile.ZipFile(path) as archive:
+            catalog = next(name for name in archive.namelist() if name.endswith(".txt"))
+            text = io.TextIOWrapper(archive.open(catalog), encoding="utf-8-sig").read()
+    assert "听后一问：党费多久交一次？ A、按月交纳 B、一年一次" in text

@@ -39,6 +39,7 @@ class Track:
     lesson_id: int | None = None
     version_hash: str | None = None
     voice: str = ""
+    question: str = ""  # 听后一问 as printed in the catalogue: "问题 A、… B、…"
 
 
 @dataclass(frozen=True)

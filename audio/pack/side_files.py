@@ -19,6 +19,8 @@ def catalog_text(plan: Plan) -> bytes:
     lines.append("")
     for path, track in plan.files():
         lines.append(f"{PurePosixPath(path).name[:3]}  {track.title}  {_format_duration(track.duration)}")
+        if track.question:
+            lines.append(f"     听后一问：{track.question}")
     lines += ["", f"包编号：{plan.uuid}"]
     return ("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8")
 
@@ -54,6 +56,9 @@ def catalog_pdf(plan: Plan) -> bytes:
         pdf.set_font("noto", size=20)
         pdf.multi_cell(0, 11, f"{PurePosixPath(path).name[:3]}  {track.title}  （{_format_duration(track.duration)}）",
                        new_x="LMARGIN", new_y="NEXT")
+        if track.question:
+            pdf.set_font("noto", size=16)
+            pdf.multi_cell(0, 9, f"听后一问：{track.question}", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("noto", size=10)
     pdf.ln(4)
     pdf.multi_cell(0, 6, f"包编号 {plan.uuid}", new_x="LMARGIN", new_y="NEXT")
