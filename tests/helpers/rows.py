@@ -13,6 +13,7 @@ from core.models import (
     AuditEntry,
     DoorScan,
     Job,
+    LessonQuestion,
     LexiconEntry,
     Listen,
     ListenerMessage,
@@ -23,6 +24,7 @@ from core.models import (
     Pack,
     PackItem,
     Pairing,
+    QuestionAnswer,
     Rendition,
     Series,
     StudioAssignment,
@@ -102,6 +104,9 @@ def seed(app, rows: int) -> dict:
         session.add(UploadRefusal(kind="message", session_id=listen_session.id, address_key="a" * 32, created_at=NOW))
         session.add(LoginFailure(username="nobody", address="127.0.0.1", failures=1))
         session.add(LexiconEntry(written="乡音测试词", spoken="乡音测试词", note=""))
+        session.add(LessonQuestion(lesson_id=lessons[0].id, text="党费多久交一次？", answers='["按月交纳", "一年一次"]', right=0))
+        session.add(QuestionAnswer(lesson_id=lessons[0].id, session_id=listen_session.id, member_id=members[0].id,
+                                   question="党费多久交一次？", choice=0, correct=True, created_at=NOW))
         series_token = share_for(session, series=series).token
         session.commit()
         return {"series": series.id, "lesson": lessons[-1].id, "member": members[-1].id,
