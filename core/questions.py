@@ -22,6 +22,7 @@ from core.models import Lesson, LessonQuestion, Member, Pack, PackItem, Question
 from core.plays import listen_session_for
 
 MAX_QUESTION, MAX_ANSWER = 40, 16
+MAX_VISIT_ANSWERS = 50  # the visit form asks at most ten
 LETTERS = "ABC"
 
 
@@ -145,6 +146,8 @@ def record_visit_answers(session: Session, visit_id: int, member: Member, answer
                          now: datetime) -> None:
     """The member's answers the volunteer recorded (None: 没听/不记得); a lesson without a
     question, or a choice it does not have, is refused with the reason. Flushes."""
+    if len(answers) > MAX_VISIT_ANSWERS:
+        raise QuestionError(f"一次走访最多记 {MAX_VISIT_ANSWERS} 个回答")
     for lesson_id, choice in answers.items():
         lesson = session.get(Lesson, lesson_id) if 0 < lesson_id <= MAX_ID else None
         asked = question_of(session, lesson) if lesson is not None else None
