@@ -27,7 +27,7 @@ import tempfile
 import warnings
 import wave
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, cast
 
@@ -80,6 +80,15 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """A named point in a track: no sound, only its time is reported (Mastered.marks)."""
+    name: str
+
+
+Item = Clip | Gap | Mark
+
+
+@dataclass(frozen=True)
 class Tags:
     title: str
     album: str
@@ -112,6 +121,7 @@ class Mastered:
     sha256: str
     size: int
     light: Light | None = None
+    marks: dict[str, float] = field(default_factory=dict)  # Mark name → seconds from the start
 
 
 def ffmpeg() -> str:
@@ -172,19 +182,28 @@ def decode_pcm(clip: Clip, rate: int) -> Iterator[bytes]:
         raise MasteringError(f"无法解码音频（{error.strip().splitlines()[-1] if error.strip() else '未知格式'}）")
 
 
-def pcm_stream(items: Sequence[Clip | Gap], rate: int) -> Iterator[bytes]:
+def pcm_stream(items: Sequence[Item], rate: int, marks: dict[str, float] | None = None) -> Iterator[bytes]:
+    """The items as one PCM stream; each Mark's time is written into `marks` as it passes."""
+    frames = 0
     for item in items:
+        if isinstance(item, Mark):
+            if marks is not None:
+                marks[item.name] = frames / rate
+            continue
         if isinstance(item, Gap):
             remaining = rate * item.ms // 1000
+            frames += remaining
             while remaining > 0:
-                frames = min(remaining, CHUNK_FRAMES)
-                yield b"\x00\x00" * frames
-                remaining -= frames
+                chunk = min(remaining, CHUNK_FRAMES)
+                yield b"\x00\x00" * chunk
+                remaining -= chunk
         else:
-            yield from decode_pcm(item, rate)
+            for pcm in decode_pcm(item, rate):
+                frames += len(pcm) // 2
+                yield pcm
 
 
-def working_rate(items: Sequence[Clip | Gap]) -> int:
+def working_rate(items: Sequence[Item]) -> int:
     """Work at the highest rate any clip has, so no clip is degraded before the final
     resample, and matching WAV segments (all of a TTS render) need no ffmpeg at all."""
     rates = [clip_rate(item) for item in items if isinstance(item, Clip)]
@@ -196,7 +215,8 @@ def working_rate(items: Sequence[Clip | Gap]) -> int:
 # --------------------------------------------------------------------------- ffmpeg passes
 
 
-def _run_with_pcm(items, rate: int, filters: str, output: list[str]) -> tuple[str, int]:
+def _run_with_pcm(items, rate: int, filters: str, output: list[str],
+                  marks: dict[str, float] | None = None) -> tuple[str, int]:
     """Feed the PCM stream to ffmpeg; returns (stderr, frames fed)."""
     command = [ffmpeg(), "-hide_banner", "-nostats", "-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0",
                "-af", filters, *output]
@@ -205,7 +225,7 @@ def _run_with_pcm(items, rate: int, filters: str, output: list[str]) -> tuple[st
         stdin = cast(IO[bytes], proc.stdin)  # always a pipe: stdin=PIPE above
         fed = 0
         try:
-            for chunk in pcm_stream(items, rate):
+            for chunk in pcm_stream(items, rate, marks):
                 stdin.write(chunk)
                 fed += len(chunk) // 2
         except BrokenPipeError:
@@ -230,7 +250,7 @@ def _ebur128_summary(stderr: str) -> Loudness:
     return Loudness(value if math.isfinite(value) else -math.inf, float(peak.group(1)) if peak else -math.inf)
 
 
-def measure(items: Sequence[Clip | Gap], rate: int | None = None, chain: Sequence[str] = (), *, true_peak: bool = False) -> Loudness:
+def measure(items: Sequence[Item], rate: int | None = None, chain: Sequence[str] = (), *, true_peak: bool = False) -> Loudness:
     """EBU R128 integrated loudness and peak of the track as joined (after `chain`).
 
     Sample peak by default: true peak upsamples 4x and costs three times as much; the limiter
@@ -287,7 +307,7 @@ def _mp3_output(path: Path, rate: int, bitrate_kbps: int) -> list[str]:
 
 
 def _encode(items, rate: int, chain: list[str], path: Path, bitrate_kbps: int,
-            light: tuple[Path, float] | None = None) -> int:
+            light: tuple[Path, float] | None = None, marks: dict[str, float] | None = None) -> int:
     """One pass over the PCM: the main MP3 and, when asked, the light one (trimmed by its own
     gain, since LAME's lower low-pass at 32 kbit/s takes a little more loudness)."""
     output = _mp3_output(path, SAMPLE_RATE, bitrate_kbps)
@@ -295,12 +315,12 @@ def _encode(items, rate: int, chain: list[str], path: Path, bitrate_kbps: int,
         light_path, trim = light
         output += ["-af", ",".join([*chain, f"volume={trim:.2f}dB", f"aresample={LIGHT_RATE}"]),
                    *_mp3_output(light_path, LIGHT_RATE, LIGHT_KBPS)]
-    _, frames = _run_with_pcm(items, rate, ",".join([*chain, f"aresample={SAMPLE_RATE}"]), output)
+    _, frames = _run_with_pcm(items, rate, ",".join([*chain, f"aresample={SAMPLE_RATE}"]), output, marks)
     return frames
 
 
 def master(
-    items: Sequence[Clip | Gap],
+    items: Sequence[Item],
     out_path: Path,
     tags: Tags,
     *,
@@ -326,9 +346,10 @@ def master(
     try:
         target, trim = TARGET_LUFS + ENCODER_LOSS_LU, 0.0
         light_result: Loudness | None = None
+        marks: dict[str, float] = {}
         for _ in range(2):
             frames = _encode(items, rate, _gain_chain(items, rate, raw, target), tmp, bitrate_kbps,
-                             (light_tmp, trim) if light_tmp else None)
+                             (light_tmp, trim) if light_tmp else None, marks)
             duration = frames / rate
             if max_seconds is not None and duration > max_seconds:
                 raise MasteringError(f"音频太长（{duration / 60:.0f} 分钟），上限是 {max_seconds / 60:.0f} 分钟")
@@ -354,7 +375,8 @@ def master(
         raise
     with open(out_path, "rb") as fh:
         digest = hashlib.file_digest(fh, "sha256").hexdigest()
-    return Mastered(out_path, duration, result.integrated, result.peak, digest, out_path.stat().st_size, done_light)
+    return Mastered(out_path, duration, result.integrated, result.peak, digest, out_path.stat().st_size, done_light,
+                    marks)
 
 
 def light_copy(main: Path, out_path: Path) -> Light:
@@ -421,14 +443,15 @@ def track_items(
     *,
     intro: Sequence = (),
     closing: Sequence = (),
-    question: Sequence = (),
+    question: Sequence[Sequence] = (),
     pause_ms: dict[str, int] | None = None,
-) -> list[Clip | Gap]:
+) -> list[Item]:
     """Lay out a lesson: lead-in, intro, heading-length pause, segments with pauses by kind,
-    the question after the lesson (its answers paused like sentences), a paragraph pause and
-    the closing line, tail. Segments need path, format and pause."""
+    the question after the lesson, a paragraph pause and the closing line, tail. Segments need
+    path, format and pause. `question` is the question's parts (the question, each answer, the
+    closing request), each spoken apart and framed by Marks q<n> and q<n>-end."""
     pauses = {**PAUSE_MS, **(pause_ms or {})}
-    items: list[Clip | Gap] = [Gap(LEAD_IN_MS)]
+    items: list[Item] = [Gap(LEAD_IN_MS)]
     for segment in intro:
         items.append(Clip(segment.path, segment.format))
     if intro:
@@ -437,11 +460,30 @@ def track_items(
         items.append(Clip(segment.path, segment.format))
         if index < len(segments) - 1:
             items.append(Gap(pauses[segment.pause]))
-    for index, segment in enumerate(question):
-        items.append(Gap(pauses["heading"] if index == 0 else pauses[question[index - 1].pause]))
-        items.append(Clip(segment.path, segment.format))
+    items += question_items(question, pauses)
     if closing:
         items.append(Gap(pauses["paragraph"]))
         items.extend(Clip(segment.path, segment.format) for segment in closing)
     items.append(Gap(TAIL_MS))
     return items
+
+
+def question_items(parts: Sequence[Sequence], pauses: dict[str, int] | None = None) -> list[Item]:
+    """听后一问 after a lesson (synthetic or recorded): a heading pause, then each part with a
+    sentence pause between, every part between its Marks."""
+    pauses = {**PAUSE_MS, **(pauses or {})}
+    items: list[Item] = []
+    for number, part in enumerate(parts):
+        items.append(Gap(pauses["heading"] if number == 0 else pauses["sentence"]))
+        items.append(Mark(f"q{number}"))
+        for index, segment in enumerate(part):
+            if index:
+                items.append(Gap(pauses[part[index - 1].pause]))
+            items.append(Clip(segment.path, segment.format))
+        items.append(Mark(f"q{number}-end"))
+    return items
+
+
+def mark_spans(marks: dict[str, float], parts: int) -> list[list[float]]:
+    """[[start, end], ...] of each question part, rounded to milliseconds."""
+    return [[round(marks[f"q{n}"], 3), round(marks[f"q{n}-end"], 3)] for n in range(parts)]

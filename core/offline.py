@@ -16,7 +16,7 @@ from core.db import MAX_ID, hold, utcnow
 from core.errors import Forbidden
 from core.listening import Rules, playable
 from core.models import ListenSession, OfflineListen, Rendition, ShareToken
-from core.plays import BeatRejected, finite_number
+from core.plays import BeatRejected, finite_number, listener_of
 
 MAX_OFFLINE_ITEMS = 50
 MAX_OFFLINE_PER_SESSION = 500
@@ -71,7 +71,8 @@ def record_offline(session: Session, sid: str, items: object, rules: Rules, now:
             kept, by_address = kept + 1, by_address + 1
             today[rendition.id] += 1
             row = OfflineListen(session_id=listen_session.id, client_id=client_id, rendition_id=rendition.id,
-                                lesson_id=rendition.lesson_id, share_token_id=share.id, member_id=share.member_id,
+                                lesson_id=rendition.lesson_id, share_token_id=share.id,
+                                member_id=listener_of(listen_session, share),
                                 duration=rendition.duration, listened=0.0, began_at=began, received_at=now,
                                 first_received_at=now)
             session.add(row)

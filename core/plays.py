@@ -399,7 +399,7 @@ def open_listen(session: Session, sid: str, token: str, rendition_id: int, event
         listen_session.credited_until = now
     session.add(Listen(
         session_id=listen_session.id, rendition_id=rendition.id, lesson_id=rendition.lesson_id,
-        share_token_id=share.id, member_id=share.member_id, duration=rendition.duration,
+        share_token_id=share.id, member_id=listener_of(listen_session, share), duration=rendition.duration,
         position=position_s, started_at=now, last_beat_at=now, beats=1,
     ))
     session.commit()
@@ -421,7 +421,18 @@ def listen_session_for(session: Session, sid: str, share: ShareToken, rules: Rul
                                        address_key=address[:32], credited=new_listener_credited(session, address, now, rules))
         session.add(listen_session)
         session.flush()
+    if share.member_id is not None and not listen_session.shared_phone and listen_session.member_id != share.member_id:
+        if listen_session.member_id is None:
+            listen_session.member_id = share.member_id
+        else:
+            listen_session.member_id, listen_session.shared_phone = None, True
     return listen_session
+
+
+def listener_of(listen_session: ListenSession, share: ShareToken) -> int | None:
+    """Who is listening: the member a personal card names, or on a general code the member
+    whose personal card this phone played (no one on a phone several members' cards used)."""
+    return share.member_id if share.member_id is not None else listen_session.member_id
 
 
 def new_listener_credited(session: Session, address: str, now: datetime, rules: Rules) -> bool:

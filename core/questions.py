@@ -18,8 +18,8 @@ from core.audit import Actor, audit
 from core.db import MAX_ID, hold, utcnow
 from core.errors import Invalid, NotFound
 from core.listening import Rules, lesson_allowed
-from core.models import Lesson, LessonQuestion, Member, Pack, PackItem, QuestionAnswer, ShareToken
-from core.plays import listen_session_for
+from core.models import Lesson, LessonQuestion, Member, Pack, PackItem, QuestionAnswer, Rendition, ShareToken
+from core.plays import listen_session_for, listener_of
 
 MAX_QUESTION, MAX_ANSWER = 40, 16
 MAX_VISIT_ANSWERS = 50  # the visit form asks at most ten
@@ -42,10 +42,25 @@ class Question:
         return f"{self.text} " + " ".join(f"{LETTERS[n]}、{answer}" for n, answer in enumerate(self.answers))
 
     @property
+    def parts(self) -> tuple[str, ...]:
+        """What the audio says after the lesson, spoken part by part so the listen page can
+        play the question or one answer alone: the question, each answer with its letter,
+        then how to answer."""
+        return (f"听后一问：{self.text}", *(f"{LETTERS[n]}、{answer}。" for n, answer in enumerate(self.answers)),
+                "请在手机上选一个答案，或者告诉来看望您的志愿者。")
+
+    @property
     def spoken(self) -> str:
-        """What the audio says after the lesson: the question, then each answer with its letter."""
-        choices = "".join(f"{LETTERS[n]}、{answer}。" for n, answer in enumerate(self.answers))
-        return f"听后一问：{self.text} {choices}请在手机上选一个答案，或者告诉来看望您的志愿者。"
+        """The parts as one text: what a rendition records as the question it speaks."""
+        return " ".join(self.parts)
+
+
+def spoken_spans(rendition: Rendition, question: Question) -> list[list[float]] | None:
+    """Where this audio says the question and each answer, when it says the question as it is
+    now (audio made before a change says the old one, and offers nothing to replay)."""
+    if rendition.question != question.spoken or not rendition.question_spans:
+        return None
+    return json.loads(rendition.question_spans)[:1 + len(question.answers)]
 
 
 def question_of(session: Session, lesson: Lesson) -> Question | None:
@@ -122,7 +137,8 @@ def answer_from_phone(session: Session, sid: str, share: ShareToken, lesson_id: 
                                                        QuestionAnswer.lesson_id == lesson.id))
     first = kept is None
     if kept is None:
-        kept = QuestionAnswer(lesson_id=lesson.id, session_id=listen_session.id, member_id=share.member_id,
+        kept = QuestionAnswer(lesson_id=lesson.id, session_id=listen_session.id,
+                              member_id=listener_of(listen_session, share),
                               question=asked.text, choice=choice, correct=choice == asked.right,
                               sent_later=sent_later, created_at=now)
         session.add(kept)

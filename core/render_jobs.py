@@ -17,15 +17,19 @@ from audio.master import (
     TAIL_MS,
     Clip,
     Gap,
+    Item,
     MasteringError,
     Tags,
     light_copy,
+    mark_spans,
     master,
+    question_items,
     track_items,
 )
 from core.db import utcnow
 from core.lexicon import lexicon_map
 from core.models import Job, Rendition, Status
+from core.questions import question_of
 from core.queue import JobCancelled, JobContext, JobFailed
 from core.rendering import intro_text, series_voice
 from core.settings import Settings
@@ -83,6 +87,10 @@ def fail_rendition(session: Session, rendition: Rendition, message: str) -> None
     raise JobFailed(message)
 
 
+def _segments(result) -> list:
+    return result.segments if result is not None else []
+
+
 def spoken_segments(speaker, text: str | None, voice_id: str, rate: int, lexicon) -> list:
     return speaker.render(text, voice_id, rate=rate, lexicon=lexicon).segments if text else []
 
@@ -105,17 +113,18 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
     store = open_store(context.settings)
     lexicon = lexicon_map(session)
     context.progress(1, "正在合成语音")
+    asked: list[str] = json.loads(job.payload).get("question") or []
     try:
-        # Intro, lesson and closing in one voice: if any part falls back, the whole track does.
-        spoken_intro, result, spoken_question, spoken_closing = speaker.render_track(
-            [intro_text(series, lesson) if rendition.with_intro else None, version.text,
-             json.loads(job.payload).get("question"), series.closing_text.strip() or None],
+        # Intro, lesson, question and closing in one voice: if any part falls back, the whole track does.
+        spoken = speaker.render_track(
+            [intro_text(series, lesson) if rendition.with_intro else None, version.text, *asked,
+             series.closing_text.strip() or None],
             rendition.voice_id, main=1, rate=rendition.rate, lexicon=lexicon,
             progress=lambda done, total: context.progress(5 + 75 * done // max(total, 1), f"正在合成语音（{done}/{total} 段）"),
         )
-        intro = spoken_intro.segments if spoken_intro else []
-        question = spoken_question.segments if spoken_question else []
-        closing = spoken_closing.segments if spoken_closing else []
+        result = spoken[1]
+        intro, question, closing = (_segments(spoken[0]), [_segments(part) for part in spoken[2:-1]],
+                                    _segments(spoken[-1]))
         context.progress(82, "正在调整响度并编码")
         mastered = master(
             track_items(result.segments, intro=intro, question=question, closing=closing),
@@ -125,6 +134,9 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
         )
     except (EngineError, MasteringError) as exc:
         fail_rendition(session, rendition, str(exc))
+    if asked:
+        rendition.question = " ".join(asked)
+        rendition.question_spans = json.dumps(mark_spans(mastered.marks, len(asked)))
     rendition.actual_voice_id, rendition.engine = result.voice.id, result.engine
     if result.fallback_reason:
         log.warning("rendition %s spoken by %s instead of %s: %s", rendition.id, result.voice.id,
@@ -147,14 +159,18 @@ def run_recording(session: Session, job: Job, context: JobContext) -> None:
     if not rendition.source_path:
         raise JobFailed("找不到上传的录音文件，请重新上传")
     context.progress(5, "正在处理录音")
+    # The question as asked now; the recording's own voice cannot say it, the series voice does.
+    asked = question_of(session, lesson)
     try:
-        items: list[Clip | Gap] = [Gap(LEAD_IN_MS)]
+        items: list[Item] = [Gap(LEAD_IN_MS)]
+        speaker, voice, lexicon = job_speaker(context), series_voice(series, settings), lexicon_map(session)
         if rendition.with_intro and (said := intro_text(series, lesson)):
-            for segment in spoken_segments(job_speaker(context), said, series_voice(series, settings), series.rate, lexicon_map(session)):
+            for segment in spoken_segments(speaker, said, voice, series.rate, lexicon):
                 items.append(Clip(segment.path, segment.format))
             items.append(Gap(PAUSE_MS["heading"]))
+        question = [spoken_segments(speaker, part, voice, series.rate, lexicon) for part in asked.parts] if asked else []
         with store.local_copy(rendition.source_path) as source:
-            items += [Clip(source, source.suffix.lstrip(".")), Gap(TAIL_MS)]
+            items += [Clip(source, source.suffix.lstrip(".")), *question_items(question), Gap(TAIL_MS)]
             context.progress(30, "正在调整响度并编码")
             mastered = master(
                 items, store.scratch(".mp3"),
@@ -165,4 +181,7 @@ def run_recording(session: Session, job: Job, context: JobContext) -> None:
         fail_rendition(session, rendition, "找不到上传的录音文件，请重新上传")
     except (EngineError, MasteringError) as exc:
         fail_rendition(session, rendition, str(exc))
+    if asked:
+        rendition.question = asked.spoken
+        rendition.question_spans = json.dumps(mark_spans(mastered.marks, len(asked.parts)))
     finish_rendition(session, rendition, store, mastered)

@@ -162,8 +162,8 @@ def request_render(
     elif rendition.status == Status.FAILED or rendition.removed_at is not None:
         rendition.status, rendition.error, rendition.removed_at, rendition.removed_by_id = Status.QUEUED, "", None, None
     payload: dict = {"rendition_id": rendition.id}
-    if spoken_question:
-        payload["question"] = spoken_question
+    if asked:
+        payload["question"] = list(asked.parts)
     job = enqueue(session, "render", payload, active_key=f"rendition:{rendition.id}",
                   group_key=_group(series.id), rendition_id=rendition.id)
     return rendition, job
@@ -335,15 +335,25 @@ def remove_rendition(session: Session, rendition: Rendition, settings: Settings,
 
 
 def regenerate(session: Session, lesson: Lesson, settings: Settings, user: User) -> tuple[int, list[str]]:
-    """After a text edit: ask again for every synthetic voice and rate the lesson had audio
-    in, now for the new text. Returns (renders queued, why the voices that cannot speak now
-    were skipped)."""
+    """After a text edit or a changed 听后一问: ask again for every synthetic voice and rate the
+    lesson had audio in, now for the new text, and master each recording again whose track
+    says another question than the lesson's now. Returns (jobs queued, why the voices that
+    cannot speak now were skipped)."""
     queued, refused, asked = 0, [], set()
+    asked_now = question_of(session, lesson)
+    spoken = asked_now.spoken if asked_now else None
     for rendition in renditions_for(session, lesson):
-        wanted = (rendition.voice_id, rendition.rate)
-        if rendition.kind != RenditionKind.TTS or rendition.status != Status.DONE or wanted in asked:
+        wanted = _voice_of(rendition) + ((rendition.rate,) if rendition.kind == RenditionKind.TTS else ())
+        if rendition.kind == RenditionKind.RECORDING and rendition.status in ACTIVE:
+            asked.add(wanted)  # mastered again already: it reads the question when it runs
+        if rendition.status != Status.DONE or wanted in asked:
             continue
         asked.add(wanted)
+        if rendition.kind == RenditionKind.RECORDING:
+            if rendition.source_path and rendition.question != spoken:
+                _remaster(session, rendition, user)
+                queued += 1
+            continue
         try:
             _, job = request_render(session, lesson, settings, voice_id=rendition.voice_id or "", rate=rendition.rate,
                                     user=user)
@@ -352,3 +362,20 @@ def regenerate(session: Session, lesson: Lesson, settings: Settings, user: User)
             continue
         queued += job is not None
     return queued, refused
+
+
+def _remaster(session: Session, recording: Rendition, user: User) -> None:
+    """The same recording as new audio (a rendition is never rewritten): same source, speaker
+    and review, mastered again with the lesson's question as it is now. The old one plays
+    until the new one is done."""
+    again = Rendition(
+        lesson=recording.lesson, version=recording.version, kind=RenditionKind.RECORDING, engine="recording",
+        label=recording.label, dialect=recording.dialect, speaker_name=recording.speaker_name,
+        with_intro=recording.with_intro, bitrate=recording.bitrate, status=Status.QUEUED,
+        source_path=recording.source_path, created_by_id=user.id,
+        approved_at=recording.approved_at, approved_by_id=recording.approved_by_id,
+    )
+    session.add(again)
+    session.flush()
+    enqueue(session, "recording", {"rendition_id": again.id}, active_key=f"rendition:{again.id}",
+            group_key=_group(recording.lesson.series_id), rendition_id=again.id)

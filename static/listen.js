@@ -115,6 +115,45 @@
   window.addEventListener("online", sendAnswers);
   sendAnswers();
 
+  /* Each part of the question played aloud from the lesson's own track (kept offline with
+     it): the server says where the question and each answer are. */
+  var spans = question && question.dataset.spans ? JSON.parse(question.dataset.spans) : null;
+  if (spans) {
+    var lessonAudio = document.getElementById("audio"), partAudio = null, partSrc = "", stopAt = 0, saying = null;
+    var hushPart = function () {
+      if (partAudio) partAudio.pause();
+      if (saying) saying.setAttribute("aria-pressed", "false");
+      saying = null;
+    };
+    var sayPart = function (button) {
+      var span = spans[Number(button.dataset.part)];
+      if (!span) return;
+      if (saying === button) { hushPart(); return; }
+      hushPart();
+      if (lessonAudio && !lessonAudio.paused) lessonAudio.pause();
+      if (!partAudio) {
+        partAudio = new Audio();
+        partAudio.preload = "auto";
+        partAudio.addEventListener("timeupdate", function () { if (partAudio.currentTime >= stopAt) hushPart(); });
+        partAudio.addEventListener("ended", hushPart);
+      }
+      var src = lessonAudio ? (lessonAudio.currentSrc || lessonAudio.dataset.main || "") : "";
+      if (src !== partSrc) { partSrc = src; partAudio.src = src; }
+      stopAt = span[1] + 0.25;
+      saying = button;
+      button.setAttribute("aria-pressed", "true");
+      var start = function () {
+        partAudio.currentTime = Math.max(0, span[0] - 0.1);
+        partAudio.play().catch(hushPart);
+      };
+      if (partAudio.readyState >= 1) start(); else partAudio.addEventListener("loadedmetadata", start, { once: true });
+    };
+    Array.prototype.forEach.call(question.querySelectorAll(".say"), function (button) {
+      button.setAttribute("aria-pressed", "false");
+      button.addEventListener("click", function () { sayPart(button); });
+    });
+  }
+
   /* --- the service worker, from the first visit of any listen page ------------------------ */
   var player = document.getElementById("player");
   var workerHere = "serviceWorker" in navigator && window.isSecureContext;

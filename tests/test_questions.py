@@ -41,7 +41,8 @@ def test_a_question_that_cannot_be_kept_says_why(db, lesson, text, answers, righ
 def test_a_question_is_kept_changed_and_removed(db, lesson):
     asked = set_question(db, lesson, "  党费 多久交一次？ ", ["按月交纳", "一年一次", ""], 0, actor=None)
     assert (asked.text, asked.answers, asked.right) == ("党费 多久交一次？", ("按月交纳", "一年一次"), 0)
-    assert asked.spoken == "听后一问：党费 多久交一次？ A、按月交纳。B、一年一次。请在手机上选一个答案，或者告诉来看望您的志愿者。"
+    assert asked.parts == ("听后一问：党费 多久交一次？", "A、按月交纳。", "B、一年一次。", "请在手机上选一个答案，或者告诉来看望您的志愿者。")
+    assert asked.spoken == " ".join(asked.parts)
     set_question(db, lesson, "党费多久交一次？", ["一年一次", "按月交纳", "不用交"], 1, actor=None)
     assert question_of(db, lesson).answers == ("一年一次", "按月交纳", "不用交")
     remove_question(db, lesson, actor=None)
@@ -62,13 +63,72 @@ def test_the_question_is_spoken_at_the_end_and_other_lessons_keep_their_audio(ap
     db.commit()
     with_question, job = request_render(db, db.get(Lesson, lesson.id), settings, voice_id="offline-mandarin")
     assert with_question.id != plain.id and job is not None
-    assert json.loads(db.get(Job, job.id).payload)["question"] == asked.spoken
+    assert json.loads(db.get(Job, job.id).payload)["question"] == list(asked.parts)
     run_jobs(app)
     db.expire_all()
-    after = float(judge.ffprobe(rendition_file(app, with_question.id))["format"]["duration"])
-    speaker_seconds = _spoken_seconds(settings, asked.spoken)
-    assert after - before == pytest.approx(speaker_seconds + 1.4, abs=1.5), "the question and its answers, after a pause"
-    assert db.get(Rendition, with_question.id).status == "done"
+    track = rendition_file(app, with_question.id)
+    after = float(judge.ffprobe(track)["format"]["duration"])
+    part_seconds = [_spoken_seconds(settings, part) for part in asked.parts]
+    pauses = 1.4 + 0.65 * (len(asked.parts) - 1)
+    assert after - before == pytest.approx(sum(part_seconds) + pauses, abs=1.5), "the question and its answers, after a pause"
+    rendition = db.get(Rendition, with_question.id)
+    assert rendition.status == "done" and rendition.question == asked.spoken
+    closing = lesson.series.closing_text.strip()
+    lesson_ends = before - 1.2 - ((1.0 + _spoken_seconds(settings, closing)) if closing else 0)
+    _assert_parts_where_the_spans_say(track, json.loads(rendition.question_spans), part_seconds, lesson_ends)
+
+
+def _assert_parts_where_the_spans_say(track, spans, part_seconds, lesson_seconds) -> None:
+    """Without a transcript: each span lasts as long as its part spoken alone, holds speech,
+    and is framed by silence (the pauses between parts), in order, after the lesson."""
+    from pydub import AudioSegment
+
+    audio = AudioSegment.from_file(track)
+    assert len(spans) == len(part_seconds)
+    for (start, end), seconds in zip(spans, part_seconds, strict=True):
+        assert end - start == pytest.approx(seconds, abs=0.15)
+        assert audio[int(start * 1000):int(end * 1000)].dBFS > -35, "speech inside the span"
+        assert audio[int(start * 1000) - 400:int(start * 1000) - 100].dBFS < -50, "a pause before it"
+    assert all(spans[n][1] < spans[n + 1][0] for n in range(len(spans) - 1))
+    assert spans[0][0] == pytest.approx(lesson_seconds + 1.4, abs=0.3), "after the whole lesson and a pause"
+
+
+def test_a_recording_is_mastered_again_to_say_a_new_question_and_plays_until_then(app, db, lesson, tmp_path):
+    from core.models import User
+    from core.rendering import add_recording, regenerate, renditions_for
+    from tests.helpers.jobs import speech_file
+
+    settings = settings_of(app)
+    admin = User(username="boss", display_name="管理员", role="admin", password_hash="x")
+    db.add(admin)
+    db.commit()
+    recording, _ = add_recording(db, lesson, "voice.wav", speech_file(tmp_path, "voice.wav").read_bytes(), settings,
+                                 dialect="重庆话", speaker_name="王秀英", with_intro=False, user=admin)
+    run_jobs(app)
+    db.expire_all()
+    plain = db.get(Rendition, recording.id)
+    before = float(judge.ffprobe(rendition_file(app, plain.id))["format"]["duration"])
+    assert plain.question is None and plain.question_spans is None
+
+    asked = set_question(db, lesson, "党费多久交一次？", ["按月交纳", "一年一次"], 0, actor=admin)
+    db.commit()
+    assert regenerate(db, lesson, settings, admin) == (1, [])
+    db.commit()
+    assert regenerate(db, lesson, settings, admin) == (0, []), "asked once, while it is being mastered"
+    db.commit()
+    again = renditions_for(db, lesson)[0]
+    assert again.id != plain.id and again.source_path == plain.source_path and again.approved_at is not None
+    assert db.get(Rendition, plain.id).status == "done", "the old recording plays until the new one is done"
+    run_jobs(app)
+    db.expire_all()
+    again = db.get(Rendition, again.id)
+    track = rendition_file(app, again.id)
+    after = float(judge.ffprobe(track)["format"]["duration"])
+    part_seconds = [_spoken_seconds(settings, part) for part in asked.parts]
+    assert again.status == "done" and again.question == asked.spoken and again.label == plain.label
+    assert after - before == pytest.approx(sum(part_seconds) + 1.4 + 0.65 * (len(part_seconds) - 1), abs=1.5)
+    _assert_parts_where_the_spans_say(track, json.loads(again.question_spans), part_seconds, before - 1.2)
+    assert regenerate(db, lesson, settings, admin) == (0, []), "it says the question as it is: nothing to redo"
 
 
 def _spoken_seconds(settings, text: str) -> float:
@@ -174,7 +234,35 @@ def test_answers_from_the_listen_page_online_and_offline_then_online_count_once(
         page.click(".answer[data-choice='0']", force=True)
         page.reload()
         wait_until(page, "document.getElementById('question-result').textContent.indexOf('答对了') >= 0", timeout=30)
+        _an_answer_is_played_aloud(page, part=2)
     assert _answers(app) == [(ids["lessons"][0], ids["member"], 1, True, True)], "sent later, counted once"
+
+
+def _an_answer_is_played_aloud(page, part: int) -> None:
+    """The 🔊 beside an answer plays that answer from the lesson's own track, and stops
+    after it, before the next part begins; the lesson's player is left where it was."""
+    from tests.helpers.browser import wait_until
+
+    page.evaluate("""window.__said = [];
+        ['play', 'pause'].forEach(function (name) {
+          var original = HTMLMediaElement.prototype[name];
+          HTMLMediaElement.prototype[name] = function () {
+            if (this.id !== 'audio') window.__said.push([name, this.currentTime, this.currentSrc || this.src]);
+            return original.apply(this, arguments);
+          };
+        });""")
+    spans = json.loads(page.get_attribute("#question", "data-spans"))
+    button = f".say[data-part='{part}']"
+    page.click(button)
+    wait_until(page, f"document.querySelector(\"{button}\").getAttribute('aria-pressed') === 'true'")
+    wait_until(page, f"document.querySelector(\"{button}\").getAttribute('aria-pressed') === 'false'", timeout=20)
+    said = page.evaluate("window.__said")
+    (played, start, src), (paused, stop, _) = said[0], said[-1]
+    lesson_src = page.evaluate("document.getElementById('audio').currentSrc")
+    assert (played, paused) == ("play", "pause") and src == lesson_src, "the track the phone already has"
+    assert start == pytest.approx(spans[part][0] - 0.1, abs=0.05)
+    assert spans[part][1] <= stop < spans[part][1] + 0.65, "the whole answer, and not what follows it"
+    assert page.evaluate("document.getElementById('audio').paused")
 
 
 def test_the_dashboard_shows_how_many_answered_right(app, admin, db, lesson):

@@ -27,7 +27,7 @@ from core.messages import MAX_AUDIO_BYTES, MAX_TEXT_CHARS, Incoming, leave_messa
 from core.models import Lesson, Rendition, ShareToken
 from core.offline import record_offline
 from core.plays import address_key, finished_lessons, issue_sid, verify_sid
-from core.questions import answer_from_phone, question_of
+from core.questions import answer_from_phone, question_of, spoken_spans
 from core.shared import LISTEN_PAGES, Generation, RedisGeneration, generation
 from core.sharing import find_share, lesson_of, listen_choices, listen_choices_by_lesson, series_of
 from core.storage import track_key
@@ -160,6 +160,7 @@ def _lesson_page(share: ShareToken, lesson: Lesson):
     next_url = next_audio = None
     if following is not None and next_share is not None:
         next_url, next_audio = _lesson_url(next_share, following), _first_audio(next_share, following, member)
+    question = question_of(session(), lesson)
     return _page(
         "listen/lesson.html",
         share=share, lesson=lesson, series=series, member=member, choices=choices, selected=selected,
@@ -167,7 +168,8 @@ def _lesson_page(share: ShareToken, lesson: Lesson):
         next_url=next_url, following=following, next_audio=next_audio,
         list_url=_list_url(share),
         track=lambda rendition, light=False: _track_url(share, rendition, light),
-        beat_every=settings().heartbeat_seconds, question=question_of(session(), lesson),
+        beat_every=settings().heartbeat_seconds, question=question,
+        spans=spoken_spans(selected.rendition, question) if selected and question else None,
         answer_url=url_for("listen.answer", prefix=_prefix(share), token=share.token),
     )
 

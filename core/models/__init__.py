@@ -27,7 +27,18 @@ from core.models.listening import (
                                    UploadRefusal,
 )
 from core.models.packs import Pack, PackItem
-from core.models.roll import DELIVERED, DoorCard, DoorScan, Member, Pairing, Visit, VisitLesson
+from core.models.roll import (
+    DELIVERED,
+    DoorCard,
+    DoorScan,
+    GroupSession,
+    GroupSessionLesson,
+    GroupSessionMember,
+    Member,
+    Pairing,
+    Visit,
+    VisitLesson,
+)
 from core.models.work import (
                                    ACTIVE,
                                    ENDED,
@@ -44,7 +55,7 @@ from core.models.work import (
 
 __all__ = [
     "ACTIVE", "DELIVERED", "ENDED", "INTRO_MODES", "lesson_label", "ROLES", "ROLE_LABELS", "SHARE_KINDS", "AuditEntry", "DoorCard",
-    "DoorScan", "Job", "JobWait", "Lesson", "LessonQuestion", "LessonVersion", "QuestionAnswer", "LexiconEntry", "Listen", "ListenDay", "ListenDayMark",
+    "DoorScan", "GroupSession", "GroupSessionLesson", "GroupSessionMember", "Job", "JobWait", "Lesson", "LessonQuestion", "LessonVersion", "QuestionAnswer", "LexiconEntry", "Listen", "ListenDay", "ListenDayMark",
     "ListenDayMember", "ListenDayPhones", "ListenDayStart", "ListenerMessage", "ListenSession",
     "LoginFailure", "Member", "OfflineListen", "Pack", "PackItem", "PackTarget", "Pairing", "Rendition",
     "RenditionKind", "Series", "ShareToken", "Status", "StudioAssignment", "StudioTake", "UploadRefusal", "User", "Visit", "VisitLesson", "one_of",

@@ -137,3 +137,6 @@ class QuestionAnswer(Base):
     correct: Mapped[bool | None] = mapped_column()
     sent_later: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A visit's answer in the member's own words (voice_notes area); `correct` stays None until
+    # an organiser has listened and judged it.
+    voice_path: Mapped[str | None] = mapped_column(Text)

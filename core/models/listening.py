@@ -82,6 +82,12 @@ class ListenSession(Base):
     address_key: Mapped[str] = mapped_column(String(32), default="", server_default="", index=True)
     credited: Mapped[bool] = mapped_column(default=True, server_default=true())
     credited_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The member whose personal card this phone played: a general code played on it later is
+    # that member listening (the ledger's 通用码收听). A phone that played two members' cards
+    # is a shared phone and names nobody.
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL", name="fk_listen_sessions_member_id_members"))
+    shared_phone: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ListenDay(Base):

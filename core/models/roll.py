@@ -129,3 +129,39 @@ class VisitLesson(Base):
 
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), primary_key=True)
     lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True)
+
+
+class GroupSession(Base):
+    """集中学习: lessons played to members gathered in one place (a meeting room, a courtyard),
+    with who came ticked off by the organiser. A ticked list is a claim (自报): the ledger
+    says so."""
+
+    __tablename__ = "group_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    place: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    recorded_by: Mapped[User | None] = relationship()
+    lessons: Mapped[list[Lesson]] = relationship(secondary="group_session_lessons", order_by="Lesson.id")
+    members: Mapped[list[Member]] = relationship(secondary="group_session_members", order_by="Member.name")
+
+
+class GroupSessionLesson(Base):
+    __tablename__ = "group_session_lessons"
+
+    group_session_id: Mapped[int] = mapped_column(ForeignKey("group_sessions.id", ondelete="CASCADE"),
+                                                  primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True)
+
+
+class GroupSessionMember(Base):
+    __tablename__ = "group_session_members"
+
+    group_session_id: Mapped[int] = mapped_column(ForeignKey("group_sessions.id", ondelete="CASCADE"),
+                                                  primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True,
+                                           index=True)

@@ -86,6 +86,11 @@ class Rendition(Base):
     # NULL for audio made before it existed until `xiangyin audio lighten` makes it.
     light_path: Mapped[str | None] = mapped_column(Text)
     light_size: Mapped[int | None] = mapped_column(Integer)
+    # 听后一问 as this audio speaks it (core.questions.Question.spoken), and where in the track
+    # the question and each answer are ([[start, end], ...] in seconds), so the listen page can
+    # play one answer aloud from the very file the phone keeps offline.
+    question: Mapped[str | None] = mapped_column(Text)
+    question_spans: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

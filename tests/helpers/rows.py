@@ -12,6 +12,7 @@ from core.lessons import add_lesson
 from core.models import (
     AuditEntry,
     DoorScan,
+    GroupSession,
     Job,
     LessonQuestion,
     LexiconEntry,
@@ -107,6 +108,8 @@ def seed(app, rows: int) -> dict:
         session.add(LessonQuestion(lesson_id=lessons[0].id, text="党费多久交一次？", answers='["按月交纳", "一年一次"]', right=0))
         session.add(QuestionAnswer(lesson_id=lessons[0].id, session_id=listen_session.id, member_id=members[0].id,
                                    question="党费多久交一次？", choice=0, correct=True, created_at=NOW))
+        session.add(GroupSession(held_at=NOW, place="社区党群服务中心", note="集中收听", recorded_by_id=volunteer.id,
+                                 lessons=lessons[:2], members=members[:2], created_at=NOW))
         series_token = share_for(session, series=series).token
         session.commit()
         return {"series": series.id, "lesson": lessons[-1].id, "member": members[-1].id,
