@@ -296,3 +296,78 @@ def test_a_whole_group_prints_one_member_per_page_and_the_command_line_writes_th
     assert alone.exit_code == 0 and "已核实" in _pdf_text(one.read_bytes(), tmp_path)
     refused = app.test_cli_runner().invoke(cli, ["ledger", "--member", "999999", "-o", str(one)])
     assert refused.exit_code == 1 and "没有这位党员" in refused.output
+
+
+def _counted_play(db, phone: str, token: str, rendition_id: int, start: datetime) -> None:
+    record_beat(db, phone, token, rendition_id, "play", 0, 0, Rules(), now=start)
+    for n in range(1, 31):
+        record_beat(db, phone, token, rendition_id, "beat", 10, 10 * n, Rules(), now=start + timedelta(seconds=10 * n))
+
+
+def test_a_general_code_on_the_member_s_own_phone_is_theirs_and_a_shared_phone_names_nobody(app, db, quarter):
+    from sqlalchemy import select
+
+    admin = db.get(User, add_user(app, "boss", "admin").id)
+    first = db.get(Lesson, db.scalar(select(Lesson.id).where(Lesson.series_id == quarter["series"], Lesson.number == 1)))
+    rendition_id = db.scalar(select(Rendition.id).where(Rendition.lesson_id == first.id))
+    general = share_for(db, lesson=first).token
+    second = db.scalar(select(Lesson).where(Lesson.series_id == quarter["series"], Lesson.number == 2))
+    other, slower = (Rendition(lesson=second, version=second.versions[0], kind="tts", voice_id="offline-mandarin",
+                               rate=rate, status="done", duration=300.0, file_path=f"bb/{rate}.mp3", sha256="b" * 64)
+                     for rate in (0, -20))
+    db.add_all([other, slower])
+    chen, liu = (db.get(Member, quarter["members"][name]) for name in ("陈大爷", "刘桂兰"))
+    own, liu_card = (share_for(db, lesson=second, member=member).token for member in (chen, liu))
+    db.commit()
+    at = NOV + timedelta(days=20)
+    # The personal card opened on another lesson (not heard: no evidence of its own) ...
+    record_beat(db, "chen-phone", own, other.id, "play", 0, 0, Rules(), now=at)
+    # ... and the lesson code on a poster heard to the end on the same phone.
+    _counted_play(db, "chen-phone", general, rendition_id, at + timedelta(hours=1))
+    for card, rendition in ((liu_card, other), (own, slower)):
+        record_beat(db, "family-phone", card, rendition.id, "play", 0, 0, Rules(), now=at)
+    _counted_play(db, "family-phone", general, rendition_id, at + timedelta(hours=2))
+    q4 = Period(2026, 4)
+    line = build_ledger(db, admin, chen.id, q4).lines[0]
+    assert [(item.way, item.mark) for item in line.evidence] == [("通用码收听", VERIFIED)], "one play: his phone's"
+    assert line.evidence[0].detail == "听完，用的是本人扫过个人卡的手机"
+    assert [item.way for item in build_ledger(db, admin, liu.id, q4).lines[0].evidence] == ["上门一起学习"]
+
+
+def test_a_group_session_reaches_those_who_came_as_a_claim(app, db, quarter):
+    from core.group_sessions import GroupSessionError, record_group_session
+    from core.reports.ledger import ledger_overview
+    from tests.helpers.web import Client, page_text
+
+    volunteer = db.get(User, quarter["volunteer"])
+    second = db.scalar(__import__("sqlalchemy").select(Lesson).where(Lesson.series_id == quarter["series"],
+                                                                    Lesson.number == 2))
+    members = quarter["members"]
+    with pytest.raises(NotVisible):
+        record_group_session(db, volunteer, held_at=NOV, place="党群服务中心", note="", lesson_ids=[second.id],
+                             member_ids=[members["张建国"], members["陈大爷"]])
+    db.rollback()
+    with pytest.raises(GroupSessionError, match="请写上学习的地点"):
+        record_group_session(db, volunteer, held_at=NOV, place=" ", note="", lesson_ids=[second.id],
+                             member_ids=[members["张建国"]])
+    db.rollback()
+    client = Client(app.test_client())
+    client.login("li")
+    refused = client.post("/groups", {"held_at": "2026-11-10T09:00", "place": "党群服务中心", "members": [members["张建国"]]})
+    assert refused.status_code == 422 and "请选出这次一起听了哪些课" in page_text(refused)
+    assert 'value="党群服务中心"' in refused.get_data(as_text=True), "what was typed is kept"
+    saved = client.post("/groups", {"held_at": "2026-11-10T09:00", "place": "党群服务中心", "lessons": [second.id],
+                                    "members": [members["张建国"], members["王秀英"]]})
+    assert saved.status_code == 303
+    shown = page_text(client.get(saved.headers["Location"]))
+    assert "已登记集中学习：党群服务中心，2 位党员参加" in shown and "陈大爷" not in shown
+    admin = db.get(User, add_user(app, "boss", "admin").id)
+    line = build_ledger(db, admin, members["张建国"], Period(2026, 4)).lines[1]
+    assert [(item.way, item.mark, item.detail) for item in line.evidence] == [
+        ("集中学习", CLAIMED, "党群服务中心，签到名单登记，登记人 李敏")]
+    overview = ledger_overview(db, admin, Period(2026, 4), quarter["series"])
+    assert {row.name: (row.verified, row.claimed) for row in overview.rows}["张建国"] == (1, 1)
+    add_user(app, "other", "volunteer")
+    other = Client(app.test_client())
+    other.login("other")
+    assert "党群服务中心" not in page_text(other.get("/groups")), "another volunteer's sessions are not listed"

@@ -4,9 +4,11 @@ An inspector reads the ledger at 考核 to see that every member learned. Every 
 lesson reached the member and how sure that is:
 - 已核实 (verified): a USB pack or a lesson studied together on a visit whose door card was
   scanned at the member's door (the server recorded the scan before anything was typed), or
-  plays counted by the listening rules on the member's own personal card;
+  plays counted by the listening rules on the member's own personal card, or on a general
+  code on a phone that played the member's personal card and no one else's (core.plays);
 - 自报 (claimed): the same without a scan (a visit typed in afterwards, a pack marked as
-  handed over), which an inspector may ask about;
+  handed over), and a group session (集中学习) with its attendance ticked off by the
+  organiser, which an inspector may ask about;
 - 未覆盖 (not reached): no evidence at all.
 The lessons are those of the quarter's series: every series a lesson of which reached anyone
 in the quarter, or the series asked for.
@@ -25,6 +27,9 @@ from core.clock import local
 from core.errors import NotFound
 from core.models import (
     DoorScan,
+    GroupSession,
+    GroupSessionLesson,
+    GroupSessionMember,
     Lesson,
     LessonQuestion,
     Listen,
@@ -33,6 +38,7 @@ from core.models import (
     PackItem,
     QuestionAnswer,
     Series,
+    ShareToken,
     User,
     Visit,
     VisitLesson,
@@ -78,7 +84,7 @@ class Period:
 
 @dataclass(frozen=True)
 class Evidence:
-    way: str  # 上门送 U 盘学习包 / 上门一起学习 / 学习包已送到 / 个人卡收听
+    way: str  # 上门送 U 盘学习包 / 上门一起学习 / 学习包已送到 / 个人卡收听 / 通用码收听 / 集中学习
     mark: str  # VERIFIED or CLAIMED
     at: datetime  # Beijing time
     detail: str
@@ -113,7 +119,7 @@ class Ledger:
 
 def period_series(session: Session, period: Period) -> list[int]:
     """The series a lesson of which reached anyone in the period: delivered in a pack (on a
-    visit or marked as handed over), studied on a visit, or played."""
+    visit or marked as handed over), studied on a visit or at a group session, or played."""
     start, end = period.bounds()
     by_pack = (select(PackItem.lesson_id).join(Visit, Visit.pack_id == PackItem.pack_id)
                .where(Visit.visited_at >= start, Visit.visited_at < end))
@@ -122,8 +128,11 @@ def period_series(session: Session, period: Period) -> list[int]:
     handed = (select(PackItem.lesson_id).join(Pack, Pack.id == PackItem.pack_id)
               .where(Pack.delivered_at >= start, Pack.delivered_at < end))
     played = select(Listen.lesson_id).where(Listen.counted_at >= start, Listen.counted_at < end)
+    together = (select(GroupSessionLesson.lesson_id)
+                .join(GroupSession, GroupSession.id == GroupSessionLesson.group_session_id)
+                .where(GroupSession.held_at >= start, GroupSession.held_at < end))
     reached = select(Lesson.series_id).where(
-        Lesson.id.in_(union(by_pack, on_visit, handed, played).subquery().select()))
+        Lesson.id.in_(union(by_pack, on_visit, handed, played, together).subquery().select()))
     return list(session.scalars(select(Series.id).where(Series.id.in_(reached)).order_by(Series.position, Series.id)))
 
 
@@ -193,12 +202,26 @@ def _fill(session: Session, member: Member, period: Period, lines: list[LedgerLi
         who = f"，{volunteer}" if volunteer else ""
         for (lesson_id,) in session.execute(select(PackItem.lesson_id).where(PackItem.pack_id == pack_id)):
             add(lesson_id, Evidence("学习包已送到", CLAIMED, local(delivered_at or start), f"登记送到，未扫门卡{who}"))
-    plays = (select(Listen.lesson_id, Listen.counted_at, Listen.completed_at, Listen.listened)
+    plays = (select(Listen.lesson_id, Listen.counted_at, Listen.completed_at, Listen.listened, ShareToken.member_id)
+             .outerjoin(ShareToken, ShareToken.id == Listen.share_token_id)
              .where(Listen.member_id == member.id, Listen.counted_at >= start, Listen.counted_at < end)
              .order_by(Listen.counted_at))
-    for lesson_id, counted_at, completed_at, listened in session.execute(plays):
+    for lesson_id, counted_at, completed_at, listened, card_member in session.execute(plays):
         heard = "听完" if completed_at is not None else f"听了 {max(1, round((listened or 0) / 60))} 分钟"
-        add(lesson_id, Evidence("个人卡收听", VERIFIED, local(counted_at or start), heard))
+        if card_member == member.id:
+            add(lesson_id, Evidence("个人卡收听", VERIFIED, local(counted_at or start), heard))
+        else:
+            add(lesson_id, Evidence("通用码收听", VERIFIED, local(counted_at or start),
+                                    f"{heard}，用的是本人扫过个人卡的手机"))
+    groups = (select(GroupSessionLesson.lesson_id, GroupSession.held_at, GroupSession.place, User.display_name)
+              .join(GroupSession, GroupSession.id == GroupSessionLesson.group_session_id)
+              .join(GroupSessionMember, GroupSessionMember.group_session_id == GroupSession.id)
+              .outerjoin(User, User.id == GroupSession.recorded_by_id)
+              .where(GroupSessionMember.member_id == member.id, GroupSession.held_at >= start,
+                     GroupSession.held_at < end))
+    for lesson_id, held_at, place, recorder in session.execute(groups):
+        who = f"，登记人 {recorder}" if recorder else ""
+        add(lesson_id, Evidence("集中学习", CLAIMED, local(held_at), f"{place}，签到名单登记{who}"))
     asked = set(session.scalars(select(LessonQuestion.lesson_id).where(LessonQuestion.lesson_id.in_(by_lesson))))
     answers: dict[int, set[bool | None]] = {}
     for lesson_id, correct in session.execute(
@@ -258,7 +281,12 @@ def _evidence(series_id: int, start: datetime, end: datetime):
     played = (select(Listen.member_id, Listen.lesson_id, literal(1))
               .where(Listen.counted_at >= start, Listen.counted_at < end, Listen.member_id.is_not(None),
                      Listen.lesson_id.in_(of_series)))
-    return union_all(packs_on_visits, studied, handed, played).subquery()
+    together = (select(GroupSessionMember.member_id, GroupSessionLesson.lesson_id, literal(0))
+                .join(GroupSession, GroupSession.id == GroupSessionMember.group_session_id)
+                .join(GroupSessionLesson, GroupSessionLesson.group_session_id == GroupSession.id)
+                .where(GroupSession.held_at >= start, GroupSession.held_at < end,
+                       GroupSessionLesson.lesson_id.in_(of_series)))
+    return union_all(packs_on_visits, studied, handed, played, together).subquery()
 
 
 def ledger_overview(session: Session, user: User, period: Period, series_id: int) -> Overview:
