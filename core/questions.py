@@ -14,12 +14,27 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from audio.intake import Taken
+from core.access import member_for
 from core.audit import Actor, audit
 from core.db import MAX_ID, hold, utcnow
-from core.errors import Invalid, NotFound
+from core.errors import Forbidden, Invalid, NotFound
 from core.listening import Rules, lesson_allowed
-from core.models import Lesson, LessonQuestion, Member, Pack, PackItem, QuestionAnswer, Rendition, ShareToken
+from core.models import (
+    Lesson,
+    LessonQuestion,
+    Member,
+    Pack,
+    PackItem,
+    QuestionAnswer,
+    Rendition,
+    ShareToken,
+    User,
+    Visit,
+)
 from core.plays import listen_session_for, listener_of
+from core.settings import Settings
+from core.storage import note_key, open_store
 
 MAX_QUESTION, MAX_ANSWER = 40, 16
 MAX_VISIT_ANSWERS = 50  # the visit form asks at most ten
@@ -175,3 +190,41 @@ def record_visit_answers(session: Session, visit_id: int, member: Member, answer
                                    choice=choice, correct=None if choice is None else choice == asked.right,
                                    created_at=now))
     session.flush()
+
+
+def keep_voice_answers(session: Session, settings: Settings, visit: Visit, voices: dict[int, Taken]) -> None:
+    """The member's answers in their own words, for the questions the volunteer marked 录下回答
+    (recorded with choice None by record_visit_answers): each kept in the store beside the
+    visit's voice note, to be heard and judged by an organiser. Flushes."""
+    store = open_store(settings)
+    for lesson_id, taken in voices.items():
+        row = session.scalar(select(QuestionAnswer).where(QuestionAnswer.visit_id == visit.id,
+                                                          QuestionAnswer.lesson_id == lesson_id))
+        if row is None:
+            raise QuestionError("所选的课程没有听后一问")
+        name = f"{visit.client_key}-q{lesson_id}.mp3"
+        store.put(taken.path, note_key(name), replace=True)
+        row.voice_path = name
+    session.flush()
+
+
+def voice_answer_for(session: Session, user: User, answer_id: int) -> QuestionAnswer:
+    """A spoken answer, for someone who may see its member (core.access)."""
+    answer = session.get(QuestionAnswer, answer_id) if 0 < answer_id <= MAX_ID else None
+    if answer is None or not answer.voice_path or answer.member_id is None:
+        raise NotFound("没有这段回答录音")
+    member_for(session, user, answer.member_id)
+    return answer
+
+
+def judge_voice_answer(session: Session, user: User, answer_id: int, correct: bool) -> QuestionAnswer:
+    """An organiser listened to a spoken answer and says whether it shows the lesson was
+    understood; the ledger then counts it like a chosen answer. Admins only. Flushes."""
+    if not user.is_admin:
+        raise Forbidden("只有管理员可以判断回答")
+    answer = voice_answer_for(session, user, answer_id)
+    answer.correct = correct
+    session.flush()
+    audit(session, user, "update", "question_answer", answer.id,
+          f"判断语音回答（{answer.question}）：{'听懂了' if correct else '答错'}")
+    return answer

@@ -182,6 +182,7 @@ class VisitInput:
     needs: str = ""
     follow_up: bool = False
     answers: dict[int, int | None] = field(default_factory=dict)  # 听后一问: lesson → choice, None 没听/不记得
+    voice_answers: list[int] = field(default_factory=list)  # of those, answered in a recording (choice None)
 
 
 def parse_local(value: str) -> datetime:
@@ -197,19 +198,22 @@ def parse_local(value: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def take_voice_note(settings: Settings, data: bytes) -> Taken:
-    """A voice note is judged by its content, decoded once, bounded, and mastered before
-    anything about the visit is written: random bytes, an empty or silent file would
-    otherwise sit in the member's record as if it said something. Returns it as an MP3 under
-    a temporary name; the caller keeps it with `keep_voice_note` or drops it with
+def take_voice_note(settings: Settings, data: bytes, *, answer: bool = False) -> Taken:
+    """A voice note (or, with `answer`, a member's spoken answer to 听后一问) is judged by its
+    content, decoded once, bounded, and mastered before anything about the visit is written:
+    random bytes, an empty or silent file would otherwise sit in the member's record as if it
+    said something. Returns it as an MP3 under a temporary name; the caller keeps it with
+    `keep_voice_note` / core.questions.keep_voice_answers or drops it with
     `core.intake.discard`."""
+    what = "回答录音" if answer else "语音留言"
     if len(data) > MAX_VOICE_NOTE_BYTES:
-        raise VisitError(f"语音留言太大（上限 {MAX_VOICE_NOTE_BYTES // 1024 // 1024} MB）")
+        raise VisitError(f"{what}太大（上限 {MAX_VOICE_NOTE_BYTES // 1024 // 1024} MB）")
     store = open_store(settings)
-    taken = decode_upload(data, store.scratch_root, intake.VOICE_NOTE, VisitError)
+    limits = intake.VOICE_ANSWER if answer else intake.VOICE_NOTE
+    taken = decode_upload(data, store.scratch_root, limits, VisitError)
     mastered = store.scratch(".mp3")
     try:
-        master_to(taken, mastered, "走访语音留言", settings.org_name, MAX_VOICE_NOTE_SECONDS)
+        master_to(taken, mastered, "听后一问回答" if answer else "走访语音留言", settings.org_name, limits.max_seconds)
     except Invalid as exc:
         raise VisitError(str(exc)) from None
     finally:

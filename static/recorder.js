@@ -1,6 +1,6 @@
 // Record audio in the browser (MediaRecorder) and hand it to the surrounding form as an
 // ordinary file, so recorded and uploaded audio take the same path on the server. Used for
-// dialect readings of a lesson and for a member's voice note on the visit form: each
+// dialect readings of a lesson, a member's voice note and spoken answers on the visit form: each
 // `.recorder` block fills the file input named by its data-input attribute.
 (function () {
   "use strict";
@@ -14,6 +14,12 @@
     var done = box.dataset.done || "录好了（{s} 秒）";
     var recorder = null, chunks = [], started = 0, timer = null;
     box.hidden = false;
+    // A recorded or picked answer also picks the choice it belongs to (data-choose: a selector).
+    function choose() {
+      var radio = box.dataset.choose ? form.querySelector(box.dataset.choose) : null;
+      if (radio && input.files && input.files.length) { radio.checked = true; }
+    }
+    input.addEventListener("change", choose);
 
     start.addEventListener("click", function () {
       navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
@@ -28,6 +34,7 @@
           var list = new DataTransfer();
           list.items.add(file);
           input.files = list.files;
+          choose();
           status.textContent = done.replace("{s}", Math.round((Date.now() - started) / 1000));
         };
         recorder.start(1000);

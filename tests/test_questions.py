@@ -328,6 +328,63 @@ def test_the_visit_form_asks_the_questions_of_packs_handed_over_and_records_the_
     assert build_ledger(db, boss, member.id, Period(2026, 4)).lines[0].answer == "听懂了"
 
 
+def test_a_spoken_answer_at_the_visit_is_kept_heard_and_judged_by_the_organiser(app, db, lesson, freeze, tmp_path):
+    import io
+    import re
+    import uuid
+    from datetime import UTC, datetime
+
+    from core.models import Member, Pack, PackItem, Pairing, QuestionAnswer
+    from tests.helpers.jobs import speech_file
+    from tests.helpers.web import Client, add_user, page_text
+
+    freeze(datetime(2026, 11, 20, 2, 0, tzinfo=UTC))
+    volunteer = add_user(app, "li", "volunteer")
+    add_user(app, "other", "volunteer")
+    add_user(app, "boss", "admin")
+    member = Member(name="王秀英", group_name="幸福里")
+    db.add(member)
+    db.flush()
+    db.add(Pairing(member_id=member.id, user_id=volunteer.id))
+    pack = Pack(uuid=str(uuid.uuid4()), title="冬季学习包", voice_id="offline-mandarin", member_id=member.id,
+                target="zip", lesson_count=1, total_duration=60.0, total_size=1, manifest="{}",
+                delivered_at=datetime(2026, 11, 10, 2, 0, tzinfo=UTC))
+    db.add(pack)
+    db.flush()
+    db.add(PackItem(pack_id=pack.id, position=1, path="001.mp3", title=lesson.label, lesson_id=lesson.id,
+                    sha256="a" * 64, size=1, duration=60.0))
+    set_question(db, lesson, "党费多久交一次？", ["按月交纳", "一年一次"], 0, actor=None)
+    db.commit()
+    phone, other, boss = (Client(app.test_client()) for _ in range(3))
+    for client, name in ((phone, "li"), (other, "other"), (boss, "boss")):
+        client.login(name)
+    html = phone.get(f"/visits/new/{member.id}").get_data(as_text=True)
+    assert "录下党员自己说的回答" in html and f'name="qv_{lesson.id}"' in html
+    key = re.search(r'name="client_key" value="([^"]+)"', html).group(1)
+    fields = {"client_key": key, "visited_at": "2026-11-20T09:00", "delivered": "nothing", "feedback": "听得清楚",
+              f"q_{lesson.id}": "voice"}
+    refused = phone.post(f"/visits/new/{member.id}", dict(fields))
+    assert refused.status_code == 422 and "没有录音" in page_text(refused)
+    assert "听得清楚" in refused.get_data(as_text=True) and db.query(QuestionAnswer).count() == 0
+    spoken = speech_file(tmp_path, "answer.m4a", codec=["-c:a", "aac", "-b:a", "48k"]).read_bytes()
+    sent = phone.post(f"/visits/new/{member.id}", {**fields, f"qv_{lesson.id}": (io.BytesIO(spoken), "回答.m4a")},
+                      content_type="multipart/form-data")
+    assert sent.status_code == 303, page_text(sent)
+    row = db.query(QuestionAnswer).one()
+    assert (row.choice, row.correct, row.voice_path) == (None, None, f"{key}-q{lesson.id}.mp3")
+    ledger = f"/members/{member.id}/ledger?quarter=2026Q4"
+    assert "听后一问：录了回答，待判断" in page_text(phone.get(ledger))
+    heard = phone.get(f"/answers/{row.id}/voice")
+    assert heard.status_code == 200 and heard.mimetype == "audio/mpeg"
+    (tmp_path / "heard.mp3").write_bytes(heard.get_data())
+    assert float(judge.ffprobe(tmp_path / "heard.mp3")["format"]["duration"]) > 1.0
+    assert other.get(f"/answers/{row.id}/voice").status_code == 404, "another volunteer's member"
+    assert phone.post(f"/answers/{row.id}/judge", {"verdict": "right"}).status_code == 403, "the organiser judges"
+    judged = boss.post(f"/answers/{row.id}/judge", {"verdict": "right", "quarter": "2026Q4"})
+    assert judged.status_code == 303
+    assert "听后一问：听懂了" in page_text(boss.get(judged.headers["Location"]))
+
+
 @pytest.mark.slow
 def test_the_pack_catalogue_prints_the_question(app, db, lesson):
     import io

@@ -1,14 +1,17 @@
 """学习台账 pages: a member's quarter as a page, a PDF to print and sign, a spreadsheet."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from core.models import Series
+from core.questions import QuestionError, judge_voice_answer, voice_answer_for
 from core.reports.ledger import MARKS, Overview, Period, build_ledger, build_ledgers, ledger_overview, period_series
 from core.reports.ledger_pdf import ledger_pdf, ledger_workbook, overview_workbook
+from core.storage import note_key
 from web import download, session, settings
+from web.stored import send_stored
 
 bp = Blueprint("ledger", __name__)
 
@@ -26,6 +29,24 @@ def page(member_id: int):
 
 def _name(ledger, ext: str) -> str:
     return f"学习台账-{ledger.member.name}-{ledger.period.code}.{ext}"
+
+
+@bp.route("/answers/<int:answer_id>/voice")
+def voice_answer(answer_id: int):
+    answer = voice_answer_for(session(), current_user._get_current_object(), answer_id)
+    return send_stored(note_key(answer.voice_path or ""), mimetype="audio/mpeg")
+
+
+@bp.route("/answers/<int:answer_id>/judge", methods=["POST"])
+def judge(answer_id: int):
+    """An organiser heard a spoken answer and says whether it shows the lesson was understood."""
+    verdict = request.form.get("verdict")
+    if verdict not in ("right", "wrong"):
+        raise QuestionError("请选“听懂了”或“答错”")
+    answer = judge_voice_answer(session(), current_user._get_current_object(), answer_id, verdict == "right")
+    session().commit()
+    flash("已记下判断", "success")
+    return redirect(url_for("ledger.page", member_id=answer.member_id, quarter=request.form.get("quarter", "")[:8]), 303)
 
 
 @bp.route("/members/<int:member_id>/ledger.pdf")

@@ -8,13 +8,14 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 from sqlalchemy import select
 
+from audio.intake import Taken
 from core.access import load_volunteers, member_for
 from core.audit import recent
 from core.clock import local
 from core.db import MAX_ID, utcnow
 from core.intake import discard
 from core.models import DELIVERED, DoorScan, Series, User, Visit
-from core.questions import questions_for_visit
+from core.questions import MAX_VISIT_ANSWERS, keep_voice_answers, questions_for_visit
 from core.reports.visits import (
     parse_quarter,
     quarter_bounds,
@@ -97,14 +98,20 @@ def new(member_id: int):
         return render_template("visits/form.html", **_form_context(member, door_scan))
     refill("visits/form.html", lambda: _form_context(member, door_scan, request.form))
     data = _visit_input(door_scan)
-    note = _voice_note()
+    voices: dict[int, Taken] = {}
+    note = None
     try:
+        note = _voice_note()
+        voices = _voice_answers(data.voice_answers)
         visit, created = record_visit(session(), _user(), member, data)
-        if created and note is not None:
-            keep_voice_note(settings(), visit, note)
+        if created:
+            if note is not None:
+                keep_voice_note(settings(), visit, note)
+            keep_voice_answers(session(), settings(), visit, voices)
         session().commit()
     finally:
-        discard(note)
+        for taken in (note, *voices.values()):
+            discard(taken)
     message = f"已登记对 {member.name} 的走访" if created else "这条走访之前已经收到了"
     if wants_json():
         return jsonify(ok=True, visit_id=visit.id, created=created, message=message)
@@ -121,11 +128,14 @@ def _visit_input(door_scan) -> VisitInput:
     except ValueError:
         raise VisitError("时长或课程填写有误") from None
     answers: dict[int, int | None] = {}
+    voiced: list[int] = []
     for name in form:
         if name.startswith("q_") and name[2:].isdigit() and len(name) < 14 and form[name] != "skip":
             answers[int(name[2:])] = int(form[name]) if form[name].isdigit() and len(form[name]) < 3 else None
+            if form[name] == "voice":
+                voiced.append(int(name[2:]))
     return VisitInput(
-        answers=answers,
+        answers=answers, voice_answers=voiced,
         client_key=form.get("client_key", ""), scan_id=door_scan.id if door_scan else None,
         visited_at=parse_local(form["visited_at"]) if door_scan is None and form.get("visited_at") else None,
         delivered=form.get("delivered", "nothing"), pack_id=pack_id, lesson_ids=lesson_ids,
@@ -141,6 +151,24 @@ def _voice_note():
         return None
     session().rollback()  # only reads so far: no transaction is held while the note decodes
     return take_voice_note(settings(), upload.read(MAX_VOICE_NOTE_BYTES + 1))
+
+
+def _voice_answers(lessons: list[int]) -> dict[int, Taken]:
+    """The member's spoken answers, one per question marked 录下回答, each decoded and checked
+    before the visit is written; a question marked so without a recording is refused."""
+    voices: dict[int, Taken] = {}
+    try:
+        for lesson_id in lessons[:MAX_VISIT_ANSWERS]:
+            upload = request.files.get(f"qv_{lesson_id}")
+            if upload is None or not upload.filename:
+                raise VisitError("听后一问选了“录下回答”，但没有录音：请录一段，或选别的一项")
+            session().rollback()  # no transaction is held while a recording decodes
+            voices[lesson_id] = take_voice_note(settings(), upload.read(MAX_VOICE_NOTE_BYTES + 1), answer=True)
+    except BaseException:
+        for taken in voices.values():
+            discard(taken)
+        raise
+    return voices
 
 
 @bp.route("/visits/<int:visit_id>/voice")

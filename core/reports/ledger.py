@@ -91,6 +91,7 @@ class Evidence:
 
 
 UNDERSTOOD, WRONG, UNANSWERED = "听懂了", "答错", "没答"
+VOICE_WAITING = "录了回答，待判断"  # a spoken answer from a visit nobody has listened to yet
 
 
 @dataclass
@@ -99,7 +100,8 @@ class LedgerLine:
     lesson: str
     lesson_id: int
     evidence: list[Evidence] = field(default_factory=list)
-    answer: str = ""  # 听后一问: UNDERSTOOD, WRONG or UNANSWERED; "" when the lesson asks none
+    answer: str = ""  # 听后一问: UNDERSTOOD, WRONG, VOICE_WAITING or UNANSWERED; "" when the lesson asks none
+    voices: list[tuple[int, bool | None]] = field(default_factory=list)  # spoken answers: (id, judged)
 
     @property
     def mark(self) -> str:
@@ -224,17 +226,21 @@ def _fill(session: Session, member: Member, period: Period, lines: list[LedgerLi
         add(lesson_id, Evidence("集中学习", CLAIMED, local(held_at), f"{place}，签到名单登记{who}"))
     asked = set(session.scalars(select(LessonQuestion.lesson_id).where(LessonQuestion.lesson_id.in_(by_lesson))))
     answers: dict[int, set[bool | None]] = {}
-    for lesson_id, correct in session.execute(
-            select(QuestionAnswer.lesson_id, QuestionAnswer.correct).where(
-                QuestionAnswer.member_id == member.id, QuestionAnswer.lesson_id.in_(asked),
-                QuestionAnswer.created_at >= start, QuestionAnswer.created_at < end)):
+    for answer_id, lesson_id, correct, voice_path in session.execute(
+            select(QuestionAnswer.id, QuestionAnswer.lesson_id, QuestionAnswer.correct, QuestionAnswer.voice_path)
+            .where(QuestionAnswer.member_id == member.id, QuestionAnswer.lesson_id.in_(asked),
+                   QuestionAnswer.created_at >= start, QuestionAnswer.created_at < end)
+            .order_by(QuestionAnswer.id)):
         answers.setdefault(lesson_id, set()).add(correct)
+        if voice_path:
+            by_lesson[lesson_id].voices.append((answer_id, correct))
     for line in lines:
         line.evidence.sort(key=lambda item: item.at)
         if line.lesson_id in asked:
             given = answers.get(line.lesson_id, set())
-            # 没听/不记得 at a visit (correct None) is no answer
-            line.answer = UNDERSTOOD if True in given else WRONG if False in given else UNANSWERED
+            # 没听/不记得 at a visit (correct None, no recording) is no answer
+            line.answer = (UNDERSTOOD if True in given else WRONG if False in given
+                           else VOICE_WAITING if any(correct is None for _, correct in line.voices) else UNANSWERED)
     return Ledger(member, period, lines)
 
 
