@@ -30,7 +30,19 @@ from sqlalchemy import insert, select  # noqa: E402
 from app import create_app, job_runner  # noqa: E402
 from core.clock import LOCAL_TZ, FrozenClock  # noqa: E402
 from core.lessons import add_lesson, create_series  # noqa: E402
-from core.models import Listen, ListenSession, Member, Pairing, Rendition, ShareToken, User, Visit  # noqa: E402
+from core.models import (  # noqa: E402
+    GroupSession,
+    GroupSessionLesson,
+    GroupSessionMember,
+    Listen,
+    ListenSession,
+    Member,
+    Pairing,
+    Rendition,
+    ShareToken,
+    User,
+    Visit,
+)
 from core.users import create_user  # noqa: E402
 
 QUARTER = (date(2026, 10, 1), date(2026, 12, 31))
@@ -124,6 +136,17 @@ def generate(app, plays: int, members: int, visits: int) -> None:
                              "feedback": "身体不错，听了两课", "needs": "", "follow_up": False, "created_at": START}
                             for n in range(visits)):
             connection.execute(insert(Visit), batch)
+        # 集中学习: a session a week in each 网格, a dozen members and two lessons each.
+        groups = [{"held_at": START + timedelta(days=7 * (n // 60), hours=n % 60 % 10), "place": f"网格{n % 60}活动室",
+                   "note": "", "recorded_by_id": volunteer_ids[n % VOLUNTEERS], "created_at": START}
+                  for n in range(60 * 13)]
+        connection.execute(insert(GroupSession), groups)
+        group_ids = list(connection.scalars(select(GroupSession.id).order_by(GroupSession.id)))
+        connection.execute(insert(GroupSessionLesson), [{"group_session_id": g, "lesson_id": lessons[(n + k) % len(lessons)]}
+                                                        for n, g in enumerate(group_ids) for k in range(2)])
+        for batch in chunks({"group_session_id": g, "member_id": member_ids[(n * 12 + k) % len(member_ids)]}
+                            for n, g in enumerate(group_ids) for k in range(12)):
+            connection.execute(insert(GroupSessionMember), batch)
     if database.engine.dialect.name == "postgresql":
         with database.engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE")
@@ -155,12 +178,15 @@ SELECT volunteer_id, count(*) FROM visits WHERE visited_at >= '{START:%Y-%m-%d %
 SELECT m.id, m.name FROM members m JOIN pairings p ON p.member_id = m.id WHERE m.active;
 """,
     # The ledger overview's own work: per member and lesson of the series, the quarter's
-    # evidence (plays on personal cards, visits), and the roll.
+    # evidence (plays on personal cards, visits, group sessions), and the roll.
     "ledger overview": f"""
 SELECT l.member_id, l.lesson_id, max(1) FROM listens l
   WHERE l.counted_at >= '{START:%Y-%m-%d %H:%M:%S}' AND l.member_id IS NOT NULL
     AND l.lesson_id IN (SELECT id FROM lessons WHERE series_id = 1) GROUP BY l.member_id, l.lesson_id;
 SELECT DISTINCT member_id FROM visits WHERE visited_at >= '{START:%Y-%m-%d %H:%M:%S}';
+SELECT gm.member_id, gl.lesson_id FROM group_session_members gm
+  JOIN group_sessions g ON g.id = gm.group_session_id JOIN group_session_lessons gl ON gl.group_session_id = g.id
+  WHERE g.held_at >= '{START:%Y-%m-%d %H:%M:%S}' AND gl.lesson_id IN (SELECT id FROM lessons WHERE series_id = 1);
 SELECT m.id, m.name, m.group_name FROM members m WHERE m.active ORDER BY m.group_name, m.name;
 """,
     "visits export": f"""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from core.access import members_for
 from core.audit import audit
@@ -66,7 +66,9 @@ def record_group_session(session: Session, user: User, *, held_at: datetime, pla
 def group_sessions_for(session: Session, user: User, limit: int = 50) -> list[GroupSession]:
     """The latest sessions: an admin sees all, a volunteer those they recorded (which name
     only their own members; a session an admin recorded shows in each member's ledger)."""
-    query = select(GroupSession).order_by(GroupSession.held_at.desc(), GroupSession.id.desc()).limit(limit)
+    query = (select(GroupSession).order_by(GroupSession.held_at.desc(), GroupSession.id.desc()).limit(limit)
+             .options(selectinload(GroupSession.lessons), selectinload(GroupSession.members),
+                      joinedload(GroupSession.recorded_by)))
     if not user.is_admin:
         query = query.where(GroupSession.recorded_by_id == user.id)
     return list(session.scalars(query))

@@ -217,14 +217,20 @@ def voice_answer_for(session: Session, user: User, answer_id: int) -> QuestionAn
     return answer
 
 
-def judge_voice_answer(session: Session, user: User, answer_id: int, correct: bool) -> QuestionAnswer:
+VERDICTS = {"right": True, "wrong": False}
+
+
+def judge_voice_answer(session: Session, user: User, answer_id: int, verdict: str) -> QuestionAnswer:
     """An organiser listened to a spoken answer and says whether it shows the lesson was
-    understood; the ledger then counts it like a chosen answer. Admins only. Flushes."""
+    understood ("right" or "wrong"); the ledger then counts it like a chosen answer. Admins
+    only. Flushes."""
     if not user.is_admin:
         raise Forbidden("只有管理员可以判断回答")
     answer = voice_answer_for(session, user, answer_id)
-    answer.correct = correct
+    if verdict not in VERDICTS:
+        raise QuestionError("请选“听懂了”或“答错”")
+    answer.correct = VERDICTS[verdict]
     session.flush()
     audit(session, user, "update", "question_answer", answer.id,
-          f"判断语音回答（{answer.question}）：{'听懂了' if correct else '答错'}")
+          f"判断语音回答（{answer.question}）：{'听懂了' if answer.correct else '答错'}")
     return answer

@@ -20,7 +20,7 @@ from app import create_app, settings_of
 from core.clock import FrozenClock, use
 from core.db import Database
 from core.lessons import add_lesson, create_series
-from core.models import DoorCard, Job, Member, Pack, Pairing, Rendition, Series, Visit
+from core.models import DoorCard, Job, Member, Pack, Pairing, QuestionAnswer, Rendition, Series, Visit
 from core.sharing import share_for
 from core.visits import issue_card
 from tests.helpers.web import Client, add_user
@@ -268,9 +268,13 @@ def world(app, data_dir):
         session.add_all([visit, job])
         session.flush()
         issue_card(session, member, None)
+        (data_dir / "voice_notes" / "answer.mp3").write_bytes(b"ID3")
+        answer = QuestionAnswer(lesson_id=series.lessons[0].id, visit_id=visit.id, member_id=member.id,
+                                question="党章是什么？", voice_path="answer.mp3", created_at=datetime.now(UTC))
+        session.add(answer)
         session.commit()
         ids = {"member_id": member.id, "pack_uuid": pack.uuid, "visit_id": visit.id, "job_id": job.id,
-               "series_id": session.scalar(select(Series.id))}
+               "series_id": session.scalar(select(Series.id)), "answer_id": answer.id}
 
     def login(username: str) -> Client:
         client = Client(app.test_client())

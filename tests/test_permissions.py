@@ -13,7 +13,7 @@ from tests.conftest import WORLD_MEMBER as NAME
 from tests.helpers.web import Client, page_text
 
 # URL arguments that name something belonging to a member.
-MEMBER_ARGS = {"member_id", "pack_uuid", "visit_id", "job_id", "token"}
+MEMBER_ARGS = {"member_id", "pack_uuid", "visit_id", "job_id", "token", "answer_id"}
 
 
 def member_routes(app):

@@ -83,7 +83,7 @@ def test_dashboard_numbers_and_charts(admin, plays):
     assert "<svg" in html and "11-20 收听 2" in html and "11-21 收听 2" in html and "11-26 收听 1" in html
     assert "11-25 收听 0" in html, "the 01:30 Beijing play is on the 26th"
     assert "普通话 · 离线合成" in html and "粤语 · 离线合成" in html and "四川话真人录音" in html
-    assert "王秀英（幸福里1号楼） 1 1" in text, "personal card plays per member"
+    assert "王秀英（幸福里1号楼） 2 1" in text, "her personal card, then the series code on the same phone"
     # quarters reached: 300/300 twice, 150/300, then 40, 20 and 60 of 300
     funnel = re.search(r"听到哪里.*?<tbody><tr>(.*?)</tr>", html, re.S).group(1)
     assert re.findall(r"<td>(\d+)</td>", funnel) == ["6", "3", "3", "2", "2"]
@@ -111,7 +111,7 @@ def test_exports_match_the_dashboard(admin, plays):
     overview = {row[0]: row[1] for row in workbook["概况"].iter_rows(values_only=True)}
     assert overview["收听次数"] == 5 and overview["听完次数"] == 2 and overview["收听的手机（去重）"] == 4
     assert workbook["每次收听"].max_row == 6
-    assert list(workbook["个人卡"].iter_rows(values_only=True))[1][:3] == ("王秀英（幸福里1号楼）", 1, 1)
+    assert list(workbook["个人卡"].iter_rows(values_only=True))[1][:3] == ("王秀英（幸福里1号楼）", 2, 1)
     days = {row[0]: row[1] for row in workbook["按日期"].iter_rows(min_row=2, values_only=True)}
     assert days["2026-11-26"] == 1 and days["2026-11-25"] == 0
 

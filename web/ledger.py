@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from core.models import Series
-from core.questions import QuestionError, judge_voice_answer, voice_answer_for
+from core.questions import judge_voice_answer, voice_answer_for
 from core.reports.ledger import MARKS, Overview, Period, build_ledger, build_ledgers, ledger_overview, period_series
 from core.reports.ledger_pdf import ledger_pdf, ledger_workbook, overview_workbook
 from core.storage import note_key
@@ -40,10 +40,8 @@ def voice_answer(answer_id: int):
 @bp.route("/answers/<int:answer_id>/judge", methods=["POST"])
 def judge(answer_id: int):
     """An organiser heard a spoken answer and says whether it shows the lesson was understood."""
-    verdict = request.form.get("verdict")
-    if verdict not in ("right", "wrong"):
-        raise QuestionError("请选“听懂了”或“答错”")
-    answer = judge_voice_answer(session(), current_user._get_current_object(), answer_id, verdict == "right")
+    answer = judge_voice_answer(session(), current_user._get_current_object(), answer_id,
+                                request.form.get("verdict", ""))
     session().commit()
     flash("已记下判断", "success")
     return redirect(url_for("ledger.page", member_id=answer.member_id, quarter=request.form.get("quarter", "")[:8]), 303)

@@ -81,7 +81,7 @@ class PlayRow:
                 round(self.listened), round(self.duration), "是" if self.completed else "否"]
 
 
-PLAY_COLUMNS = ["时间", "专题", "课程", "声音", "党员（个人卡）", "网格", "收听秒数", "音频秒数", "听完"]
+PLAY_COLUMNS = ["时间", "专题", "课程", "声音", "党员（本人）", "网格", "收听秒数", "音频秒数", "听完"]
 
 
 @dataclass

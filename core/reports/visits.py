@@ -238,13 +238,14 @@ def timeline(session: Session, member: Member) -> list[Event]:
         if pack.delivered_at:
             events.append(Event(pack.delivered_at, "学习包", f"《{pack.title}》已送到"))
     plays = session.execute(
-        select(Listen.counted_at, Listen.completed_at, Lesson.number, Lesson.title)
-        .join(Lesson, Listen.lesson_id == Lesson.id)
+        select(Listen.counted_at, Listen.completed_at, Lesson.number, Lesson.title, ShareToken.member_id)
+        .join(Lesson, Listen.lesson_id == Lesson.id).outerjoin(ShareToken, ShareToken.id == Listen.share_token_id)
         .where(Listen.member_id == member.id, Listen.counted_at.is_not(None))
     ).all()
-    for counted_at, completed_at, number, title in plays:
+    for counted_at, completed_at, number, title, card_member in plays:
         if counted_at is not None:
-            events.append(Event(counted_at, "收听", f"扫个人卡收听 第{number}课 {title}" + ("（听完）" if completed_at else "")))
+            how = "扫个人卡收听" if card_member == member.id else "用本人手机扫通用码收听"
+            events.append(Event(counted_at, "收听", f"{how} 第{number}课 {title}" + ("（听完）" if completed_at else "")))
     for message in session.scalars(select(ListenerMessage).where(ListenerMessage.member_id == member.id)):
         said = f"“{message.text[:40]}”" if message.text else ""
         voice = f"语音 {round(message.duration or 0)} 秒" if message.audio_path else ""
