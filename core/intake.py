@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 MESSAGE = Limits(max_seconds=60, min_seconds=1)
 VOICE_NOTE = Limits(max_seconds=10 * 60)
 VOICE_ANSWER = Limits(max_seconds=2 * 60, min_seconds=1)
+REPLY = Limits(max_seconds=3 * 60, min_seconds=1)
 TAKE = Limits(max_seconds=5 * 60, wait_seconds=5)
 
 

@@ -23,7 +23,7 @@ from core.db import hold, utcnow
 from core.errors import Conflict, Gone, Invalid, NotFound, TooMany
 from core.intake import decode_upload, discard, master_to
 from core.listening import Rules, lesson_allowed
-from core.models import Lesson, ListenerMessage, ListenSession, ShareToken, UploadRefusal, User
+from core.models import Lesson, ListenerMessage, ListenSession, MessageReply, ShareToken, UploadRefusal, User
 from core.plays import listen_session_for
 from core.settings import Settings
 from core.sharing import find_share
@@ -33,6 +33,7 @@ MAX_SECONDS = 60
 MAX_AUDIO_BYTES = 5 * 1024 * 1024
 MAX_TEXT_CHARS = 500
 MAX_NOTE_CHARS = 500
+MAX_CALLER_CHARS = 20
 # One phone, and one network address (a village's shared Wi-Fi), per day.
 PER_PHONE_PER_DAY = 10
 PER_ADDRESS_PER_DAY = 60
@@ -50,6 +51,8 @@ class Incoming:
     lesson_id: int | None
     text: str
     audio: bytes | None = None
+    caller_name: str = ""  # on a general code, optional: so someone can call back
+    caller_phone: str = ""
 
 
 def leave_message(session: Session, settings: Settings, sid: str, message: Incoming, *, user_agent: str = "",
@@ -77,6 +80,11 @@ def leave_message(session: Session, settings: Settings, sid: str, message: Incom
     if phone is not None and (kept := _kept(session, phone, message.client_id)) is not None:
         return kept, False
     text = message.text.strip()
+    name, number = " ".join(message.caller_name.split()), re.sub(r"[\s\-]", "", message.caller_phone)
+    if len(name) > MAX_CALLER_CHARS:
+        raise MessageError(f"称呼最多 {MAX_CALLER_CHARS} 个字")
+    if number and not re.fullmatch(r"\+?\d{5,15}", number):
+        raise MessageError("电话号码不对，请只写数字，或者不填")
     if len(text) > MAX_TEXT_CHARS:
         raise MessageError(f"文字留言最多 {MAX_TEXT_CHARS} 个字")
     if not text and not message.audio:
@@ -99,7 +107,8 @@ def leave_message(session: Session, settings: Settings, sid: str, message: Incom
             _within_limits(session, listen_session.id, address, now)
             kept = ListenerMessage(session_id=listen_session.id, client_id=message.client_id, share_token_id=share_id,
                                    lesson_id=lesson_id, member_id=member_id, text=text, address_key=address[:32],
-                                   created_at=now)
+                                   created_at=now, caller_name="" if member_id else name,
+                                   caller_phone="" if member_id else number)
             if audio:
                 kept.audio_path, kept.duration = audio
             session.add(kept)
@@ -176,7 +185,8 @@ def _visible(user: User):
 
 def inbox(session: Session, user: User, *, handled: bool, limit: int = 200) -> list[ListenerMessage]:
     query = (select(ListenerMessage).options(joinedload(ListenerMessage.lesson), joinedload(ListenerMessage.member),
-                                             joinedload(ListenerMessage.handled_by))
+                                             joinedload(ListenerMessage.handled_by),
+                                             joinedload(ListenerMessage.reply).joinedload(MessageReply.replied_by))
              .where(*_visible(user), ListenerMessage.handled_at.is_not(None) if handled
                     else ListenerMessage.handled_at.is_(None))
              .order_by(ListenerMessage.created_at.desc()).limit(limit))

@@ -18,12 +18,26 @@ from core.audit import Actor, audit
 from core.clock import local
 from core.db import utcnow
 from core.errors import Forbidden, Invalid
-from core.models import Job, Lesson, Member, Pack, PackItem, PackTarget, Rendition, RenditionKind, Series, Status, User
+from core.models import (
+    Job,
+    Lesson,
+    Member,
+    MessageReply,
+    Pack,
+    PackItem,
+    PackTarget,
+    Rendition,
+    RenditionKind,
+    Series,
+    Status,
+    User,
+)
 from core.questions import question_of
 from core.queue import JobCancelled, JobContext, JobFailed, chain_progress, enqueue, machine_queue
 from core.rendering import current_version, request_render
+from core.replies import carried_by, replies_for_pack
 from core.settings import Settings
-from core.storage import PACKS, Store, open_store, track_key
+from core.storage import PACKS, Store, note_key, open_store, track_key
 from core.voices import VoiceUnusable, require_usable, speaker_for
 
 RECORDING = "recording"
@@ -153,6 +167,7 @@ def plan_pack(
     if greeting and member:
         hello = spoken_track(settings, files, voice, greeting_text(member, settings.org_name, title, len(lessons)),
                              "问候", title)
+    answers = replies_for_pack(session, member) if member is not None else []
     return Plan(
         uuid=str(uuid.uuid4()),
         top=title if not member else f"{title}（{member.name}）",
@@ -165,8 +180,10 @@ def plan_pack(
             "created_at": now.isoformat(timespec="seconds"),
             "voice": label,
             "organisation": settings.org_name,
+            "replies": [reply.id for reply in answers],
         },
         greeting=hello,
+        echo=echo_track(settings, files, answers, title) if answers else None,
     )
 
 
@@ -198,6 +215,24 @@ def spoken_track(settings: Settings, files: ExitStack, voice: str, text: str, ti
     return Track(path, title, mastered.duration, mastered.sha256, mastered.size, voice=result.voice.label)
 
 
+def echo_track(settings: Settings, files: ExitStack, replies: list[MessageReply], album: str) -> Track:
+    """回音: the replies to the member's messages, one after another, as the pack's first track
+    (a member on a plug-in player has no other way to hear them)."""
+    from audio.master import LEAD_IN_MS, PAUSE_MS, TAIL_MS, Clip, Gap, Item, Tags, master
+
+    store = open_store(settings)
+    items: list[Item] = [Gap(LEAD_IN_MS)]
+    for index, reply in enumerate(replies):
+        if index:
+            items.append(Gap(PAUSE_MS["heading"]))
+        items.append(Clip(files.enter_context(store.local_copy(note_key(reply.audio_path or ""))), "mp3"))
+    items.append(Gap(TAIL_MS))
+    mastered = master(items, store.scratch(".mp3"), Tags("回音", album, settings.org_name, 0),
+                      bitrate_kbps=settings.audio_bitrate)
+    path = files.enter_context(store.local_copy(track_key(store.adopt_track(mastered.path, mastered.sha256))))
+    return Track(path, "回音", mastered.duration, mastered.sha256, mastered.size, voice="回复")
+
+
 def series_intro_text(series: Series, count: int) -> str:
     about = f"{series.description.strip()}" if series.description.strip() else ""
     return f"下面是学习专题：{series.title}，共{count}课。{about}"
@@ -222,6 +257,7 @@ def record_pack(session: Session, plan: Plan, manifest: dict, *, voice: str, tar
         ))
     session.add(pack)
     session.flush()
+    carried_by(session, plan.info.get("replies", []), pack.id)
     audit(session, user, "create", "pack", pack.id, f"制作学习包《{pack.title}》，{pack.lesson_count} 课，{target}")
     return pack
 

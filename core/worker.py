@@ -32,6 +32,7 @@ from core.queue import (
     requeue_orphans,
 )
 from core.render_jobs import run_recording, run_render
+from core.replies import run_reply
 from core.reports.rollups import run_rollups
 from core.settings import Settings
 from core.studio import run_assembly
@@ -47,6 +48,7 @@ HANDLERS: dict[str, Handler] = {
     "studio": run_assembly,
     "pack_build": run_pack_build,
     "rollups": run_rollups,
+    "reply": run_reply,
 }
 
 

@@ -597,6 +597,8 @@
     body.append("client_id", item.id);
     body.append("lesson", item.lesson);
     body.append("text", item.text || "");
+    body.append("name", item.name || "");
+    body.append("phone", item.phone || "");
     if (item.audio) body.append("audio", item.audio, "留言." + item.ext);
     return fetch(item.url, { method: "POST", body: body, credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
@@ -613,7 +615,7 @@
     return outbox("readwrite", function (store) { return store.put(item); }).catch(function () {})
       .then(function () { return deliver(item); })
       .then(function (answer) {
-        if (answer.ok) { say("留言已发送，谢谢您！我们会尽快回复。"); return true; }
+        if (answer.ok) { say("留言已发送，谢谢您！回复会出现在这个页面上。"); return true; }
         say(answer.error || "留言没有发出去，请稍后再试"); return false;
       }, function () {
         say("现在没有信号，留言已经存在手机里，有信号时会自动发出。"); return true;
@@ -627,6 +629,13 @@
         }).catch(function () {});
       });
     }).catch(function () {});
+  }
+  function who(item) {
+    // The optional 称呼 and 电话 a general code's message may carry.
+    var name = document.getElementById("msg-name"), phone = document.getElementById("msg-phone");
+    item.name = name ? name.value.trim() : "";
+    item.phone = phone ? phone.value.trim() : "";
+    return item;
   }
   function reset() {
     recorded = null; playback.hidden = true; playback.removeAttribute("src"); actions.hidden = true;
@@ -672,7 +681,7 @@
   });
   document.getElementById("msg-send").addEventListener("click", function () {
     if (!recorded) return;
-    send({ id: newId(), url: url, lesson: lesson, text: "", audio: recorded.blob, ext: recorded.ext })
+    send(who({ id: newId(), url: url, lesson: lesson, text: "", audio: recorded.blob, ext: recorded.ext }))
       .then(function (done) { if (done) reset(); });
   });
   document.getElementById("msg-discard").addEventListener("click", function () { reset(); say("已删掉，可以重新录。"); });
@@ -680,8 +689,76 @@
     event.preventDefault();
     var text = form.elements.text.value.trim();
     if (!text) { say("请先写几个字"); return; }
-    send({ id: newId(), url: url, lesson: lesson, text: text }).then(function (done) { if (done) form.reset(); });
+    send(who({ id: newId(), url: url, lesson: lesson, text: text })).then(function (done) { if (done) form.reset(); });
   });
   window.addEventListener("online", sendWaiting);
   sendWaiting();
+})();
+
+// 回音: replies to this phone's messages (or this personal card's), shown at the top of the
+// page until heard through once; 再听一遍 plays it again. Listen pages are shared by every
+// phone (cached), so the replies are asked for with this phone's own cookie.
+(function () {
+  "use strict";
+  var panel = document.getElementById("echo");
+  if (!panel || navigator.onLine === false || !window.fetch) return;
+  var list = document.getElementById("echo-list"), code = panel.dataset.code;
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text) node.textContent = text;
+    return node;
+  }
+  function heard(reply, seconds) {
+    return fetch("/listen/replies/" + reply.id + "/heard", {
+      method: "POST", credentials: "same-origin", headers: { "Content-Type": "text/plain" },
+      body: JSON.stringify({ code: code, listened: seconds })
+    }).then(function (r) { return r.ok ? r.json() : { heard: false }; }).catch(function () { return { heard: false }; });
+  }
+  function show(reply) {
+    var item = el("div", "echo-item");
+    var left = new Date(reply.left);
+    item.appendChild(el("p", "said", "您 " + (left.getMonth() + 1) + "月" + left.getDate() + "日 的留言：" + reply.said));
+    if (reply.text) item.appendChild(el("p", "answer-text", reply.text));
+    if (reply.audio) {
+      var audio = el("audio"), button = el("button", "echo-play", "▶ 听回复"), note = el("p", "heard");
+      audio.preload = "none";
+      audio.src = reply.audio;
+      button.type = "button";
+      var played = 0, last = null, reported = false;
+      audio.addEventListener("timeupdate", function () {
+        if (last !== null && audio.currentTime > last && audio.currentTime - last < 2) played += audio.currentTime - last;
+        last = audio.currentTime;
+      });
+      audio.addEventListener("ended", function () {
+        button.textContent = "↻ 再听一遍";
+        if (reported) return;
+        heard(reply, played).then(function (answer) {
+          reported = answer.heard;
+          if (answer.heard) note.textContent = "听过了 ✓ 下次打开时就不再显示这条回复。";
+        });
+      });
+      button.addEventListener("click", function () {
+        if (!audio.paused) { audio.pause(); button.textContent = "▶ 接着听"; return; }
+        if (audio.ended) { audio.currentTime = 0; last = 0; }
+        audio.play().then(function () { button.textContent = "❚❚ 暂停"; }).catch(function () {
+          note.textContent = "现在放不出来，请稍后再试。";
+        });
+      });
+      item.appendChild(button);
+      item.appendChild(audio);
+      item.appendChild(note);
+    }
+    list.appendChild(item);
+  }
+  var asked = new FormData();
+  asked.append("code", code);
+  fetch(panel.dataset.url, { method: "POST", body: asked, credentials: "same-origin" })
+    .then(function (r) { return r.ok ? r.json() : { replies: [] }; })
+    .then(function (data) {
+      if (!data.replies || !data.replies.length) return;
+      data.replies.forEach(show);
+      panel.hidden = false;
+    })
+    .catch(function () { /* no signal: the reply waits for the next page */ });
 })();

@@ -20,7 +20,7 @@ FORBIDDEN = {
 }
 
 # Where core/ commits, as docs/architecture.md lists them: the queue and the job handlers it
-# runs, the listen page's own posts (heartbeats, offline listening, messages, answers), the login
+# runs, the listen page's own posts (heartbeats, offline listening, messages, answers, replies), the login
 # lock-out counter. Everything else flushes; the caller commits.
 COMMITS = {
     ("core/queue.py", "enqueue"), ("core/queue.py", "claim"), ("core/queue.py", "_mark"), ("core/queue.py", "finish"),
@@ -31,6 +31,7 @@ COMMITS = {
     ("core/plays.py", "record_beat"), ("core/plays.py", "open_listen"), ("core/offline.py", "record_offline"),
     ("core/messages.py", "leave_message"), ("core/messages.py", "_count_refusal"),
     ("core/questions.py", "answer_from_phone"),
+    ("core/replies.py", "waiting_replies"), ("core/replies.py", "mark_heard"), ("core/replies.py", "run_reply"),
     ("core/users.py", "_reserve_attempt"), ("core/users.py", "authenticate"),
     ("core/reports/rollups.py", "run_rollups"),
 }

@@ -139,6 +139,7 @@ def init_app(app: Flask) -> None:
     app.url_value_preprocessor(_clean_url_values)
     from web import (
         auth,
+        echo,
         groups,
         health,
         ledger,
@@ -162,7 +163,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "info"
 
-    for module in (health, auth, library, users, members, ledger, groups, lexicon, renditions, packs, listen, qr, stats, visits, messages, studio):
+    for module in (health, auth, library, users, members, ledger, groups, lexicon, renditions, packs, listen, echo, qr, stats, visits, messages, studio):
         app.register_blueprint(module.bp)
     listen.init_app(app)
 

@@ -361,6 +361,7 @@ def leave(prefix: str, token: str):
     incoming = Incoming(
         token=token, client_id=request.form.get("client_id", "")[:64], lesson_id=request.form.get("lesson", type=int),
         text=request.form.get("text", "")[:MAX_TEXT_CHARS + 1],
+        caller_name=request.form.get("name", "")[:40], caller_phone=request.form.get("phone", "")[:40],
         audio=upload.read(MAX_AUDIO_BYTES + 1) if upload else None)
     _, created = leave_message(session(), settings(), sid, incoming, user_agent=request.user_agent.string,
                                address=address_key(request.remote_addr or "", settings().secret_key))

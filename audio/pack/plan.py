@@ -56,6 +56,7 @@ class Plan:
     folders: list[Folder]
     info: dict = field(default_factory=dict)  # member, volunteer, created_at, title …
     greeting: Track | None = None  # track 000, played first
+    echo: Track | None = None  # 回音: replies to the member's messages, before everything else
 
     def __post_init__(self) -> None:
         self.top = safe_name(self.top)
@@ -65,8 +66,9 @@ class Plan:
 
     def files(self) -> list[tuple[str, Track]]:
         """(relative path, track) in play order; names are final and unique. Every file in a
-        folder has its own number, because players sort by name: the greeting is 000, a series
-        introduction comes next, then the lessons (from 001 when nothing comes before them)."""
+        folder has its own number, because players sort by name: the replies (回音) are 000, the
+        greeting next, a series introduction next, then the lessons (from 001 when nothing
+        comes before them)."""
         out = []
         numbers: dict[str, int] = {}
 
@@ -75,6 +77,8 @@ class Plan:
             numbers[base] = number + 1
             out.append((f"{base}/{number:03d} {safe_name(track.title)}.mp3", track))
 
+        if self.echo is not None:
+            add(self.top, self.echo, lesson=False)
         if self.greeting is not None:
             add(self.top, self.greeting, lesson=False)
         folder_names: set[str] = set()
@@ -94,7 +98,7 @@ class Plan:
 
     def count_line(self) -> str:
         """What the catalogs say the pack holds: the lessons, and the other tracks by name."""
-        extras = (["开场问候"] if self.greeting is not None else []) + (
+        extras = (["回音"] if self.echo is not None else []) + (["开场问候"] if self.greeting is not None else []) + (
             ["专题介绍"] if any(folder.intro is not None for folder in self.folders) else [])
         also = f"（另有{'和'.join(extras)}）" if extras else ""
         return f"共 {self.lesson_count} 课{also}，总时长 {_format_duration(self.total_duration)}"

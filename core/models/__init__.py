@@ -22,6 +22,7 @@ from core.models.listening import (
                                    ListenDayStart,
                                    ListenerMessage,
                                    ListenSession,
+                                   MessageReply,
                                    OfflineListen,
                                    ShareToken,
                                    UploadRefusal,
@@ -57,6 +58,6 @@ __all__ = [
     "ACTIVE", "DELIVERED", "ENDED", "INTRO_MODES", "lesson_label", "ROLES", "ROLE_LABELS", "SHARE_KINDS", "AuditEntry", "DoorCard",
     "DoorScan", "GroupSession", "GroupSessionLesson", "GroupSessionMember", "Job", "JobWait", "Lesson", "LessonQuestion", "LessonVersion", "QuestionAnswer", "LexiconEntry", "Listen", "ListenDay", "ListenDayMark",
     "ListenDayMember", "ListenDayPhones", "ListenDayStart", "ListenerMessage", "ListenSession",
-    "LoginFailure", "Member", "OfflineListen", "Pack", "PackItem", "PackTarget", "Pairing", "Rendition",
+    "LoginFailure", "Member", "MessageReply", "OfflineListen", "Pack", "PackItem", "PackTarget", "Pairing", "Rendition",
     "RenditionKind", "Series", "ShareToken", "Status", "StudioAssignment", "StudioTake", "UploadRefusal", "User", "Visit", "VisitLesson", "one_of",
 ]

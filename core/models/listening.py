@@ -262,10 +262,40 @@ class ListenerMessage(Base):
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     handled_note: Mapped[str] = mapped_column(Text, default="")
+    # Left on a general code, the listener may say who they are, so someone can call back.
+    caller_name: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    caller_phone: Mapped[str] = mapped_column(String(20), default="", server_default="")
 
     lesson: Mapped[Lesson | None] = relationship()
     member: Mapped[Member | None] = relationship()
     handled_by: Mapped[User | None] = relationship()
+    reply: Mapped[MessageReply | None] = relationship(back_populates="message", uselist=False)
+
+
+class MessageReply(Base):
+    """回音: the answer to a listener's message, typed (then spoken in the lesson's voice by a
+    job) or recorded. It reaches the listener on the phone that left the message (its listen
+    cookie), on the member's personal card, and as the first track of the member's next USB
+    pack; `heard_at` is when it was first played through, and how (手机 / 个人卡 / U 盘)."""
+
+    __tablename__ = "message_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("listener_messages.id", ondelete="CASCADE"), unique=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    voice_id: Mapped[str | None] = mapped_column(String(64))  # the voice a typed reply is spoken in
+    audio_path: Mapped[str | None] = mapped_column(Text)  # voice notes area; None while being spoken
+    duration: Mapped[float | None] = mapped_column()
+    audio_error: Mapped[str] = mapped_column(Text, default="")
+    replied_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    shown_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    heard_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    heard_via: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    pack_id: Mapped[int | None] = mapped_column(ForeignKey("packs.id", ondelete="SET NULL"))
+
+    message: Mapped[ListenerMessage] = relationship(back_populates="reply")
+    replied_by: Mapped[User | None] = relationship()
 
 
 class UploadRefusal(Base):

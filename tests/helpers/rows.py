@@ -21,6 +21,7 @@ from core.models import (
     ListenSession,
     LoginFailure,
     Member,
+    MessageReply,
     OfflineListen,
     Pack,
     PackItem,
@@ -95,6 +96,11 @@ def seed(app, rows: int) -> dict:
         session.add_all(ListenerMessage(session_id=listen_session.id, client_id=f"seed-{n:08d}", share_token_id=share.id,
                                         lesson_id=lessons[0].id, member_id=member.id, text="请问下次学什么？",
                                         created_at=NOW - timedelta(minutes=n)) for n, member in enumerate(members))
+        session.flush()
+        first_message = session.scalars(select(ListenerMessage).order_by(ListenerMessage.id)).first()
+        session.add(MessageReply(message_id=first_message.id, text="下周三学习，志愿者会上门。", voice_id="offline-mandarin",
+                                 audio_path="replies/1.mp3", duration=6.0, audio_error="", replied_by_id=volunteer.id,
+                                 created_at=NOW))
         assignments = [StudioAssignment(lesson_id=lesson.id, lesson_version_id=lesson.versions[0].id,
                                         speaker_id=volunteer.id, speaker_name="王秀英", dialect="重庆话",
                                         rendition_id=rendition.id) for lesson, rendition in zip(lessons, renditions)]
