@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from audio.intake import Taken
 from audio.numbers import read_integer
@@ -280,6 +280,22 @@ def approve_recording(session: Session, rendition: Rendition, user: User) -> Non
         rendition.approved_at, rendition.approved_by_id = utcnow(), user.id
         audit(session, user, "approve", "recording", rendition.id,
               f"审核通过第{rendition.lesson.number}课《{rendition.lesson.title}》的真人录音：{rendition.label}")
+
+
+def awaiting_review(session: Session, limit: int = 50) -> list[Rendition]:
+    """Volunteers' recordings mastered and waiting for an admin to listen before they reach
+    the listen pages: the admin's menu, dashboard and studio list show them."""
+    return list(session.scalars(
+        select(Rendition).options(joinedload(Rendition.lesson))
+        .where(Rendition.kind == RenditionKind.RECORDING, Rendition.status == Status.DONE,
+               Rendition.approved_at.is_(None), Rendition.removed_at.is_(None))
+        .order_by(Rendition.id).limit(limit)))
+
+
+def awaiting_review_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Rendition).where(
+        Rendition.kind == RenditionKind.RECORDING, Rendition.status == Status.DONE,
+        Rendition.approved_at.is_(None), Rendition.removed_at.is_(None))) or 0
 
 
 def renditions_for(session: Session, lesson: Lesson) -> list[Rendition]:

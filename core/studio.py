@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -14,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from audio.text import normalise
 from core import intake
 from core.access import NotVisible
 from core.audit import audit
@@ -210,6 +213,20 @@ def progress_of(session: Session, assignments: list[StudioAssignment]) -> dict[i
                                 .where(StudioTake.assignment_id.in_([a.id for a in assignments]))
                                 .group_by(StudioTake.assignment_id)).all())
     return {a.id: (done.get(a.id, 0), len(paragraphs(a.version.text))) for a in assignments}
+
+
+def reading_of(text: str, lexicon: Mapping[str, str] | None = None) -> str | None:
+    """What the reader should say where it is not what is written — digits, dates, phone
+    numbers, ranges, units — as the synthetic voices say it; None when the words are the
+    same (punctuation aside)."""
+    spoken = normalise(text, lexicon)
+    if _words(spoken) == _words(text):
+        return None
+    return spoken
+
+
+def _words(text: str) -> str:
+    return "".join(ch for ch in text if not (unicodedata.category(ch)[0] in "PZS" or ch.isspace()))
 
 
 def speakers(session: Session) -> list[User]:

@@ -39,9 +39,20 @@
         });
       });
   }
+  function tick(paragraph) {
+    // The paragraph list's badge, for the take just kept (the last paragraph too).
+    var item = document.querySelector(".studio-paragraphs li[data-paragraph='" + paragraph + "']");
+    if (!item || item.querySelector(".badge")) return;
+    var badge = document.createElement("span");
+    badge.className = "badge";
+    badge.textContent = "已录 ✓";
+    item.appendChild(document.createTextNode(" "));
+    item.appendChild(badge);
+  }
   function shown(answer) {
     if (!answer.ok) { status.textContent = answer.error || "这一段没有存上，请重录"; return; }
     progress.textContent = "已录 " + answer.done + " / " + answer.total + " 段";
+    tick(answer.paragraph);
     if (answer.paragraph === Number(box.dataset.paragraph)) {
       player.src = answer.audio + "?t=" + Date.now(); player.hidden = false;
     }
@@ -68,7 +79,10 @@
       recorder.ondataavailable = function (event) { if (event.data.size) chunks.push(event.data); };
       recorder.onstop = function () {
         stream.getTracks().forEach(function (track) { track.stop(); });
+        // Taken: going on is the big step now, reading it again the small one.
         button.textContent = "● 重录这一段"; button.setAttribute("aria-pressed", "false");
+        button.classList.remove("big"); button.classList.add("small");
+        document.getElementById("studio-onward").hidden = false;
         var type = recorder.mimeType || "audio/webm";
         var take = { id: Date.now().toString(36) + Math.random().toString(36).slice(2), url: box.dataset.upload,
                      paragraph: Number(box.dataset.paragraph), audio: new Blob(chunks, { type: type }),

@@ -157,9 +157,47 @@ def test_in_chromium_a_paragraph_is_recorded_kept_and_the_page_moves_on(app, stu
         page.tap("#studio-record")
         wait_until(page, "document.getElementById('studio-progress').textContent.includes('已录 1 / 3')")
         assert wait_for(lambda: takes() == 1)
+        onward, again = page.locator("#studio-onward"), page.locator("#studio-record")
+        assert onward.is_visible() and onward.inner_text() == "下一段 ›"
+        assert onward.bounding_box()["height"] >= 80 > again.bounding_box()["height"], "going on is the big button"
+        assert onward.bounding_box()["y"] + 80 <= page.viewport_size["height"], "on the first screen"
+        assert page.locator(".studio-paragraphs .badge").count() == 1, "the list says so at once"
         page.reload()
         assert "第 2 段，共 3 段" in page.inner_text("#studio h2"), "the reading goes on where it stopped"
         assert page.locator(".studio-paragraphs .badge").count() == 1
+        assert page.locator("#studio-onward").is_hidden() and page.locator("#studio-record").inner_text() == "● 开始读这一段"
+        assert send(studio["reader"], 1, speech("我们一起学习党章")).status_code == 200
+        page.goto(url + "/studio/1?p=2")
+        page.tap("#studio-record")
+        wait_until(page, "document.getElementById('studio-record').getAttribute('aria-pressed') === 'true'")
+        page.wait_for_timeout(2000)
+        page.tap("#studio-record")
+        wait_until(page, "document.getElementById('studio-progress').textContent.includes('已录 3 / 3')")
+        assert page.locator(".studio-paragraphs .badge").count() == 3, "the last paragraph's badge too"
+        assert page.inner_text("#studio-onward") == "读完了，回到录音列表 ›"
+    run_jobs(app)
+    boss = Client(app.test_client())
+    assert boss.login("admin1").status_code == 302
+    for url_path, says in (("/studio", "待管理员审核"), ("/studio", "待审核的真人录音（1）"), ("/stats", "待审核的真人录音"),
+                           ("/", "录音 1 留言")):
+        assert says in page_text(boss.get(url_path)), url_path
+    assert "录音 留言" in page_text(studio["reader"].get("/")), "the menu count is the admins'"
+
+
+def test_the_page_shows_how_to_read_digits_dates_and_phone_numbers(app, admin):
+    reader = add_user(app, "reader2", "volunteer")
+    with app.extensions["xiangyin.db"].session() as session:
+        lesson = add_lesson(session, create_series(session, "方言版", actor=None), "通知",
+                            "2024—2025年度的党费，请拨打13812345678咨询。\n大家按时参加学习。")
+        session.commit()
+        lesson_id = lesson.id
+    assert admin.post(f"/lessons/{lesson_id}/studio", {"dialect": "重庆话", "speaker": str(reader.id),
+                                                      "speaker_name": "李"}).status_code == 303
+    client = Client(app.test_client())
+    client.login("reader2")
+    first, second = page_text(client.get("/studio/1?p=0")), page_text(client.get("/studio/1?p=1"))
+    assert "请读作： 二零二四到二零二五年度的党费，请拨打幺三八，幺二三四，五六七八咨询。" in first
+    assert "请读作" not in second, "nothing to say where the words are the words"
 
 
 def test_a_told_story_becomes_the_next_lesson_and_its_text_can_come_later(app, admin, studio):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from core.lexicon import lexicon_map
 from core.models import Lesson, User
+from core.rendering import awaiting_review, awaiting_review_count
 from core.studio import (
     MAX_TAKE_BYTES,
     StudioError,
@@ -16,6 +18,7 @@ from core.studio import (
     latest_takes,
     paragraphs,
     progress_of,
+    reading_of,
     speakers,
     take_key,
 )
@@ -33,10 +36,19 @@ def _user() -> User:
 bp.add_app_template_global(lambda: speakers(session()), "studio_speakers")
 
 
+@bp.app_context_processor
+def _reviews():
+    """The count beside 录音 in an admin's menu: readings waiting to be listened to."""
+    return {"reviews_waiting": lambda: awaiting_review_count(session())
+            if current_user.is_authenticated and current_user.is_admin else 0}
+
+
 @bp.route("/studio")
 def index():
     assignments = assignments_of(session(), _user())
-    return render_template("studio/index.html", assignments=assignments, progress=progress_of(session(), assignments))
+    reviews = awaiting_review(session(), limit=500)
+    return render_template("studio/index.html", assignments=assignments, progress=progress_of(session(), assignments),
+                           waiting={rendition.id for rendition in reviews}, reviews=reviews)
 
 
 @bp.route("/lessons/<int:lesson_id>/studio", methods=["POST"])
@@ -68,7 +80,8 @@ def record(assignment_id: int):
     current = request.args.get("p", type=int)
     current = current if current is not None and 0 <= current < len(texts) else first_missing
     return render_template("studio/record.html", assignment=assignment, paragraphs=texts, takes=takes,
-                           current=texts[current], finished=len(takes) == len(texts))
+                           current=texts[current], finished=len(takes) == len(texts),
+                           reading=reading_of(texts[current].text, lexicon_map(session())))
 
 
 @bp.route("/studio/<int:assignment_id>/takes", methods=["POST"])
