@@ -30,7 +30,7 @@ from kombu.exceptions import ChannelError
 
 from core.clock import Clock, within
 from core.db import Database
-from core.queue import claim, dispatched_waiting, requeue_orphans, take_overdue, take_undispatched
+from core.queue import OFFICE_QUEUE, claim, dispatched_waiting, requeue_orphans, take_overdue, take_undispatched
 from core.settings import Settings
 from core.worker import InProcessRunner
 
@@ -129,13 +129,19 @@ class CeleryRunner(InProcessRunner):
                 return
             self._stop.wait(self.poll)
 
+    def listened(self) -> tuple[str, ...]:
+        """The broker queues this worker reads: on the office computer the office's packs too
+        (one that arrives while no empty drive is plugged in stays queued in its row, and the
+        sweep sends it again)."""
+        return (*self.queues, OFFICE_QUEUE) if self.settings.usb_drives_here else self.queues
+
     def serve(self) -> None:
         """Be a Celery worker here until stopped (SIGTERM or Ctrl+C)."""
         self._recover()
         for target, name in ((self._heartbeat, "xiangyin-heartbeat"), (self._sweep, "xiangyin-sweep")):
             threading.Thread(target=target, name=name, daemon=True).start()
         worker = self.celery.Worker(
-            queues=[broker_queue(queue) for queue in self.queues], pool="threads", concurrency=self.threads,
+            queues=[broker_queue(queue) for queue in self.listened()], pool="threads", concurrency=self.threads,
             hostname=f"xiangyin-{self.worker}", without_gossip=True, without_mingle=True, loglevel="INFO",
         )
         try:
@@ -149,7 +155,7 @@ class CeleryRunner(InProcessRunner):
                 os.kill(os.getpid(), signal.SIGTERM)
             return
         with within(self.clock), self.database.session() as session:
-            taken = claim(session, job_id, self.worker, self.queues) is not None
+            taken = claim(session, job_id, self.worker, self.claimable()) is not None
         if taken:  # otherwise another worker has it, it ended, or it still waits: the row says which
             self._run_claimed(job_id)
             self.wake()  # the jobs that waited for this one may start now

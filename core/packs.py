@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from audio.pack import Folder, Plan, Track
+from audio.pack import Folder, Plan, Track, visible_drives
 from audio.voices import UnknownVoice, get_voice
 from core.access import NotVisible, may_see_member
 from core.audit import Actor, audit
@@ -19,6 +19,7 @@ from core.clock import local
 from core.db import utcnow
 from core.errors import Forbidden, Invalid
 from core.models import (
+    ACTIVE,
     Job,
     Lesson,
     Member,
@@ -33,7 +34,7 @@ from core.models import (
     User,
 )
 from core.questions import question_of
-from core.queue import JobCancelled, JobContext, JobFailed, chain_progress, enqueue, machine_queue
+from core.queue import OFFICE_QUEUE, JobCancelled, JobContext, JobFailed, chain_progress, enqueue, machine_queue
 from core.rendering import current_version, request_render
 from core.replies import carried_by, replies_for_pack
 from core.settings import Settings
@@ -290,9 +291,12 @@ def request_pack(
     replace: bool = False,
     greeting: bool = False,
     series_intros: bool = False,
+    office: bool = False,
 ) -> Job:
     """Queue a pack as one chain: renders for the lessons still without audio in this voice,
-    then the pack, which starts by itself when they end. The volunteer asks once."""
+    then the pack, which starts by itself when they end. The volunteer asks once. `office`:
+    written onto the next empty drive plugged into the office computer (a phone has no USB
+    drive, and WeChat's browser downloads nothing)."""
     if member is not None and not may_see_member(session, user, member.id):
         raise NotVisible()
     if drive is not None and not (settings.usb_drives_here and user.is_admin):
@@ -301,25 +305,60 @@ def request_pack(
     renders = request_missing(session, lessons, voice, settings) if missing_audio(session, lessons, voice) else []
     payload = {"lesson_ids": [lesson.id for lesson in lessons], "voice": voice,
                "member_id": member.id if member else None, "user_id": user.id, "drive": drive,
-               "replace": replace, "greeting": greeting, "series_intros": series_intros}
+               "replace": replace, "greeting": greeting, "series_intros": series_intros, "office": office}
     key = f"drive:{drive}" if drive else f"pack:{uuid.uuid4()}"
-    # The drive is in this computer: only a worker here can write it.
+    # The drive is in this computer: only a worker here can write it; a pack for the office
+    # waits for the office computer and an empty drive there.
     return enqueue(session, "pack_build", payload, active_key=key, waits_for=renders,
-                   queue=machine_queue() if drive else "")
+                   queue=machine_queue() if drive else OFFICE_QUEUE if office else "")
+
+
+def office_drive(settings: Settings) -> Path | None:
+    """The first empty drive plugged into this computer: where the next pack sent to the
+    office goes. A drive with anything on it is never written unasked."""
+    from audio.pack import DirectoryTarget
+    from audio.pack.plan import SYSTEM_ENTRIES
+
+    for path, _ in visible_drives(settings.drive_globs):
+        names = DirectoryTarget(path).listdir("")
+        if not [name for name in names if name not in SYSTEM_ENTRIES and not name.startswith(".")]:
+            return path
+    return None
+
+
+def waiting_for_office(session: Session, user: User) -> list[tuple[Job, str]]:
+    """Packs sent to the office computer and not written yet, oldest first, each with what it
+    is (title and member): the office page's list. Volunteers see their own."""
+    query = select(Job).where(Job.kind == "pack_build", Job.queue == OFFICE_QUEUE, Job.status.in_(ACTIVE))
+    jobs = [job for job in session.scalars(query.order_by(Job.id))
+            if user.is_admin or json.loads(job.payload).get("user_id") == user.id]
+    return [(job, pack_label(session, json.loads(job.payload))) for job in jobs]
+
+
+def pack_label(session: Session, payload: dict) -> str:
+    """A pack request in words: its first lessons' series and the member it is for."""
+    lessons = lessons_for(session, lesson_ids=payload.get("lesson_ids", [])[:50])
+    member = session.get(Member, payload["member_id"]) if payload.get("member_id") else None
+    what = lessons[0].series.title if lessons else "学习包"
+    return f"《{what}》{len(payload.get('lesson_ids', []))} 课" + (f"，给 {member.name}" if member else "")
 
 
 def pack_job_status(session: Session, job: Job) -> dict[str, Any]:
     """What the waiting page shows: one bar from the first render to the last file written."""
     chain = chain_progress(session, job)
+    payload = json.loads(job.payload)
     if job.status == Status.QUEUED and chain["waiting"]:
-        done = chain["waited"] - chain["waiting"]
-        message = f"先生成音频：已完成 {done}/{chain['waited']} 课"
+        # The bar counts the renders' own progress, so the words say the same share.
+        message = f"先生成音频：{chain['waited']} 课，已完成 {chain['progress']}%"
+    elif job.status == Status.QUEUED and payload.get("office"):
+        message = "等U盘：音频已备好，请在办公室电脑上插一个空 U 盘，会自动写好"
     elif job.status == Status.QUEUED:
         message = "排队中，马上开始"
     else:
         message = job.message
+    target = "drive" if payload.get("drive") else "office" if payload.get("office") else "zip"
     return {"status": job.status, "progress": chain["progress"], "message": message,
-            "pack": chain["result"].get("pack"), "target": "drive" if json.loads(job.payload).get("drive") else "zip"}
+            "pack": chain["result"].get("pack"), "target": target}
 
 
 def _failed_renders(session: Session, job: Job) -> list[str]:
@@ -361,7 +400,7 @@ def build_pack(session: Session, settings: Settings, lessons: list[Lesson], voic
 def run_pack_build(session: Session, job: Job, context: JobContext) -> str:
     """Build a pack once its audio is ready: a zip to download, or files on a drive the
     server can see, with progress either way."""
-    from audio.pack import DirectoryTarget, PackError, visible_drives
+    from audio.pack import DirectoryTarget, PackError
 
     failures = _failed_renders(session, job)
     if failures:
@@ -369,6 +408,10 @@ def run_pack_build(session: Session, job: Job, context: JobContext) -> str:
     payload = json.loads(job.payload)
     settings = context.settings
     drive = Path(payload["drive"]) if payload.get("drive") else None
+    if payload.get("office"):
+        drive = office_drive(settings) if settings.usb_drives_here else None
+        if drive is None:
+            raise JobFailed("办公室电脑上的空 U 盘刚才被拔出了，学习包没有写；请重新发送")
     if drive is not None and (not settings.usb_drives_here
                               or drive not in [path for path, _ in visible_drives(settings.drive_globs)]):
         raise JobFailed(f"找不到 U 盘 {drive}（被拔出了吗？）")
@@ -397,6 +440,8 @@ def run_pack_build(session: Session, job: Job, context: JobContext) -> str:
     except OSError as exc:
         raise JobFailed(f"服务器磁盘写不进去（{exc.strerror or exc}），学习包没有做成。请联系管理员清理空间后再试。") from None
     job.result = json.dumps({"pack": pack.uuid})
+    if payload.get("office"):
+        return "已写好：办公室电脑上的 U 盘校验通过，可以拔下带走了"
     if drive is not None:
-        return f"学习包已写好并校验通过，可以拔下 U 盘了（编号 {pack.uuid}）"
+        return f"学习包已写好并校验通过，可以拔下 U 盘了（{drive}）"
     return f"学习包已做好：{pack.lesson_count} 课"

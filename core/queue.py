@@ -82,6 +82,11 @@ def _blocked():
                           other.status.in_(ACTIVE))
 
 
+# Packs a volunteer sent to the office computer: written by the worker there, one to each empty
+# drive plugged in (core.packs.office_drive); a worker takes them only while it sees one.
+OFFICE_QUEUE = "office"
+
+
 def machine_queue(host: str | None = None) -> str:
     """The queue of work only this computer can do: writing the USB drives plugged into it."""
     return f"drives@{host or socket.gethostname()}"

@@ -19,9 +19,10 @@ from core.clock import Clock, within
 from core.db import Database, utcnow
 from core.logs import job_context
 from core.models import ACTIVE, Job
-from core.packs import run_pack_build
+from core.packs import office_drive, run_pack_build
 from core.queue import (
     HEARTBEAT_SECONDS,
+    OFFICE_QUEUE,
     JobCancelled,
     JobContext,
     JobFailed,
@@ -198,11 +199,18 @@ class InProcessRunner(Runner):
             self._wake.set()
         return state == "current"
 
+    def claimable(self) -> tuple[str, ...]:
+        """The queues to take work from now: the office's packs only while an empty drive is
+        plugged into this computer."""
+        if self.settings.usb_drives_here and office_drive(self.settings) is not None:
+            return (*self.queues, OFFICE_QUEUE)
+        return self.queues
+
     def _work_once(self) -> bool:
         if not self.schema_allows():
             return False
         with within(self.clock), self.database.session() as session:
-            job = claim_next(session, self.worker, self.queues)
+            job = claim_next(session, self.worker, self.claimable())
             job_id = job.id if job else None
         if job_id is None:
             return False

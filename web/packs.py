@@ -15,9 +15,11 @@ from core.packs import (
     lessons_by_number,
     lessons_for,
     mark_delivered,
+    office_drive,
     pack_job_status,
     pack_zip_key,
     request_pack,
+    waiting_for_office,
 )
 from core.storage import open_store
 from web import session, settings, wake_runner
@@ -27,9 +29,38 @@ from web.stored import send_stored
 bp = Blueprint("packs", __name__, url_prefix="/packs")
 
 
+def in_wechat() -> bool:
+    """WeChat's own browser, which downloads no files: packs go to the office computer."""
+    return "MicroMessenger" in request.user_agent.string
+
+
 @bp.route("/")
 def index():
-    return render_template("packs/index.html", packs=visible_packs(session(), current_user._get_current_object()))
+    user = current_user._get_current_object()
+    return render_template("packs/index.html", packs=visible_packs(session(), user),
+                           office_count=len(waiting_for_office(session(), user)))
+
+
+@bp.route("/office")
+def office():
+    """The office computer's list: packs sent here and waiting for an empty drive; on that
+    computer, the drives it sees and which one the next pack goes to."""
+    user = current_user._get_current_object()
+    here = settings().usb_drives_here
+    return render_template("packs/office.html", waiting=waiting_for_office(session(), user), here=here,
+                           drives=visible_drives(settings().drive_globs) if here else [],
+                           next_drive=office_drive(settings()) if here else None)
+
+
+@bp.route("/<pack_uuid>/office", methods=["POST"])
+def to_office(pack_uuid: str):
+    """The same pack again, for the office computer to write (from a phone, or WeChat)."""
+    user = current_user._get_current_object()
+    pack = pack_for(session(), user, pack_uuid)
+    lessons = lessons_for(session(), lesson_ids=[item.lesson_id for item in pack.items if item.lesson_id])
+    job = request_pack(session(), settings(), lessons, pack.voice_id, user=user, member=pack.member, office=True)
+    wake_runner()
+    return redirect(url_for("packs.making", job_id=job.id), 303)
 
 
 def _local_drives() -> list:
@@ -47,7 +78,7 @@ def new():
     members = visible_members(db_session, current_user._get_current_object())
     drives = _local_drives()
     context = {"series_list": list_series(db_session), "members": members, "RECORDING": RECORDING, "form": request.form,
-               "drives": drives}
+               "drives": drives, "in_wechat": in_wechat()}
     if request.method == "GET":
         return render_template("packs/new.html", **context)
     config = settings()
@@ -69,9 +100,10 @@ def new():
         lessons = lessons_by_number(db_session, series_ids, order)
     else:
         lessons = lessons_for(db_session, series_ids=series_ids, lesson_ids=picked)
+    office = drive is None and (request.form.get("delivery") == "office" or in_wechat())
     job = request_pack(db_session, config, lessons, voice, user=user, member=member, drive=drive,
                        replace=bool(request.form.get("replace")), greeting=bool(request.form.get("greeting")),
-                       series_intros=bool(request.form.get("series_intros")))
+                       series_intros=bool(request.form.get("series_intros")), office=office)
     wake_runner()
     return redirect(url_for("packs.making", job_id=job.id), 303)
 
@@ -102,7 +134,7 @@ def detail(pack_uuid: str):
     pack = pack_for(session(), current_user._get_current_object(), pack_uuid)
     return render_template("packs/detail.html", pack=pack,
                            zip_ready=open_store(settings()).size(pack_zip_key(pack.uuid)) is not None,
-                           fresh=bool(request.args.get("fresh")))
+                           fresh=bool(request.args.get("fresh")), in_wechat=in_wechat())
 
 
 @bp.route("/<pack_uuid>/delivered", methods=["POST"])
