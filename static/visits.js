@@ -69,14 +69,31 @@
     box.appendChild(ok);
   }
 
+  /* The lists drawn before a queued visit arrived (超期, the home page's reminder) are drawn
+     again once it has: the member just visited must not still show as overdue. */
+  function refreshLists() {
+    var shown = document.querySelectorAll("[data-visits]");
+    if (!shown.length) return;
+    fetch(location.href, { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        Array.prototype.forEach.call(shown, function (old) {
+          var now = old.id ? fresh.getElementById(old.id) : null;
+          if (now) old.innerHTML = now.innerHTML; else old.remove();
+        });
+      })
+      .catch(function () { /* the old list stays; the next page view is fresh */ });
+  }
+
   function formData(entry) {
     var data = new FormData();
     entry.fields.forEach(function (pair) { data.append(pair[0], pair[1]); });
-    if (entry.voice) {
-      var bytes = atob(entry.voice.data.split(",")[1]), array = new Uint8Array(bytes.length);
+    (entry.files || (entry.voice ? [Object.assign({ field: "voice_note" }, entry.voice)] : [])).forEach(function (file) {
+      var bytes = atob(file.data.split(",")[1]), array = new Uint8Array(bytes.length);
       for (var i = 0; i < bytes.length; i++) array[i] = bytes.charCodeAt(i);
-      data.append("voice_note", new Blob([array], { type: entry.voice.type }), entry.voice.name);
-    }
+      data.append(file.field, new Blob([array], { type: file.type }), file.name);
+    });
     return data;
   }
   function post(entry) {
@@ -100,6 +117,7 @@
         save(rest);
         remember(entry);
         showSent();
+        refreshLists();
       } else {
         entry.error = result.body.error || "服务器拒绝了这条记录";
         save(rest.concat([entry]));
@@ -112,24 +130,31 @@
   }
 
   function entryFrom(form) {
-    var fields = [], voice = null, file = null;
+    // Every recording on the form (the voice note, spoken answers) is kept with it, up to
+    // what the phone's storage holds.
+    var fields = [], picked = [];
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.disabled) return;
-      if (el.type === "file") { file = el.files && el.files[0]; return; }
+      if (el.type === "file") { if (el.files && el.files[0]) picked.push([el.name, el.files[0]]); return; }
       if ((el.type === "checkbox" || el.type === "radio") && !el.checked) return;
       fields.push([el.name, el.value]);
     });
     var key = (fields.filter(function (p) { return p[0] === "client_key"; })[0] || [])[1];
     var entry = { key: key, url: form.action || location.href, fields: fields, member: form.dataset.member,
-                  done: form.dataset.done, saved: new Date().toISOString() };
-    if (!file) return Promise.resolve(entry);
-    if (file.size > MAX_OFFLINE_AUDIO) { entry.tooBig = true; return Promise.resolve(entry); }
-    return new Promise(function (resolve) {
-      var reader = new FileReader();
-      reader.onload = function () { entry.voice = { name: file.name, type: file.type, data: reader.result }; resolve(entry); };
-      reader.onerror = function () { resolve(entry); };
-      reader.readAsDataURL(file);
-    });
+                  done: form.dataset.done, saved: new Date().toISOString(), files: [] };
+    var total = picked.reduce(function (sum, pair) { return sum + pair[1].size; }, 0);
+    if (total > MAX_OFFLINE_AUDIO) { entry.tooBig = true; return Promise.resolve(entry); }
+    return Promise.all(picked.map(function (pair) {
+      return new Promise(function (resolve) {
+        var reader = new FileReader();
+        reader.onload = function () {
+          entry.files.push({ field: pair[0], name: pair[1].name, type: pair[1].type, data: reader.result });
+          resolve();
+        };
+        reader.onerror = function () { resolve(); };
+        reader.readAsDataURL(pair[1]);
+      });
+    })).then(function () { return entry; });
   }
 
   var form = document.getElementById("visit-form");
@@ -159,7 +184,7 @@
             save(load().filter(function (e) { return e.key !== entry.key; }).concat([entry]));
             var note = "没有信号：对 " + entry.member + " 的走访已保存在这部手机上" +
               (form.querySelector("[name=scan]") ? "（扫码签到的时间已记下）" : "") + "，有信号时会自动发送。";
-            if (entry.tooBig) note += " 语音留言太大，不能离线保存，请有信号时重新上传。";
+            if (entry.tooBig) note += " 录音太大，不能离线保存，请有信号时重新上传。";
             show(note);
           });
       });

@@ -50,7 +50,8 @@ def test_render_progress_updates_live_and_player_appears(page, live_server):
     assert reloads == [], "the page must not reload"
     assert page.locator("[data-job-url]").count() == 0, "the audio list was refreshed in place"
     meta = page.inner_text("#renditions .rendition p.meta")
-    assert re.search(r"\d+ 秒 · 响度 -?\d+\.\d LUFS", meta) and "下载" in meta
+    assert re.search(r"\d+ 秒 · 音量已统一 · ", meta) and "离线合成" in meta and "下载" in meta
+    assert "LUFS" not in meta and "espeak" not in meta, "words, not units and engine names"
     page.reload()
     assert "音频长" in page.inner_text("p.meta"), "the lesson's length is now the audio's"
     src = page.locator("#renditions audio").first.get_attribute("src")

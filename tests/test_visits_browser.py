@@ -62,8 +62,13 @@ def test_scan_fill_offline_then_sent_with_the_scan_time(app):
             assert session.scalar(select(Visit)) is None
 
         page.context.set_offline(False)
+        page.goto(f"{url}/visits")  # drawn before the queued visit is sent
+        assert "王秀英" in page.inner_text("#first-visits")
         page.evaluate("window.dispatchEvent(new Event('online'))")
         wait_until(page, "JSON.parse(localStorage.getItem('xy-visit-queue') || '[]').length === 0", timeout=15)
+        wait_until(page, "(document.getElementById('sent-status') || {textContent: ''}).textContent.includes('✓ 已发送')")
+        # the list under ✓ 已发送 no longer shows the member just visited
+        wait_until(page, "!(document.getElementById('first-visits') || {textContent: ''}).textContent.includes('王秀英')")
         with app.extensions["xiangyin.db"].session() as session:
             visit = session.scalar(select(Visit))
             assert visit.visited_at == scan.scanned_at, "the visit keeps the time of the scan"
