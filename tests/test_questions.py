@@ -93,6 +93,7 @@ def _assert_parts_where_the_spans_say(track, spans, part_seconds, lesson_seconds
     assert spans[0][0] == pytest.approx(lesson_seconds + 1.4, abs=0.3), "after the whole lesson and a pause"
 
 
+@pytest.mark.slow
 def test_a_recording_is_mastered_again_to_say_a_new_question_and_plays_until_then(app, db, lesson, tmp_path):
     from core.models import User
     from core.rendering import add_recording, regenerate, renditions_for
@@ -328,6 +329,7 @@ def test_the_visit_form_asks_the_questions_of_packs_handed_over_and_records_the_
     assert build_ledger(db, boss, member.id, Period(2026, 4)).lines[0].answer == "听懂了"
 
 
+@pytest.mark.slow
 def test_a_spoken_answer_at_the_visit_is_kept_heard_and_judged_by_the_organiser(app, db, lesson, freeze, tmp_path):
     import io
     import re

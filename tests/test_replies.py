@@ -11,13 +11,14 @@ from sqlalchemy import select
 
 from app import settings_of
 from core.lessons import add_lesson, create_series
-from core.models import ListenerMessage, Member, MessageReply, Pairing
+from core.models import ListenerMessage, Member, MessageReply, PackItem, Pairing
 from core.sharing import share_for
 from tests.helpers.audio_judges import ffprobe, loudness
 from tests.helpers.jobs import run_jobs, speech_file
 from tests.helpers.messages import leave, phone
 from tests.helpers.web import Client, add_user, page_text
 
+pytestmark = pytest.mark.slow  # speaks and masters replies
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
@@ -132,22 +133,26 @@ def test_a_recorded_reply_reaches_the_member_s_card_and_the_next_usb_pack_starts
         lesson = session.get(Lesson, codes["lesson"])
         request_render(session, lesson, settings_of(app), voice_id="offline-mandarin")
     run_jobs(app)
-    folder = tmp_path / "drive"
-    folder.mkdir()
-    from audio.pack import DirectoryTarget
+    from audio.pack import CATALOG_TXT, DirectoryTarget, FatImageTarget
+    from tests.test_usb import fatsort_order
 
+    image = tmp_path / "drive.img"
+    target = FatImageTarget.create(image, 64 * 1024 * 1024)
     with app.extensions["xiangyin.db"].session() as session:
         member = session.get(Member, codes["member"])
         pack = build_pack(session, settings_of(app), [session.get(Lesson, codes["lesson"])], "offline-mandarin",
-                          DirectoryTarget(folder), member=member, user=session.scalars(select(User)).first(),
-                          greeting=True, target=PackTarget.DRIVE)
+                          target, member=member, user=session.scalars(select(User)).first(),
+                          greeting=True, target=PackTarget.IMAGE)
         session.commit()
         pack_id = pack.id
-    top = next(folder.iterdir())
-    names = sorted(path.name for path in top.iterdir() if path.suffix == ".mp3")
-    assert names == ["000 回音.mp3", "001 问候.mp3", "002 第1课 学习党章.mp3"]
-    assert float(ffprobe(top / "000 回音.mp3")["format"]["duration"]) == pytest.approx(reply.duration + 1.7, abs=0.5)
-    catalogue = next(path for path in top.iterdir() if path.suffix == ".txt").read_text("utf-8-sig")
+        top = pack.items[0].path.split("/")[0]
+    catalogue = b"".join(target.read(f"{top}/{CATALOG_TXT}")).decode("utf-8-sig")
+    target.publish()
+    names = [name for name in fatsort_order(image, top) if name.endswith(".mp3")]
+    assert names == ["000 回音.mp3", "001 问候.mp3", "002 第1课 学习党章.mp3"], "the player's order, as FAT holds it"
+    with app.extensions["xiangyin.db"].session() as session:
+        echo = session.scalars(select(PackItem).where(PackItem.pack_id == pack_id, PackItem.position == 1)).one()
+        assert echo.title == "回音" and echo.duration == pytest.approx(reply.duration + 1.7, abs=0.5)
     assert "000  回音" in catalogue and "另有回音和开场问候" in catalogue
     assert reply_row(app, message.id).pack_id == pack_id
     assert "已放进 U 盘学习包" in page_text(near.get("/messages?handled=1"))
@@ -159,7 +164,6 @@ def test_a_recorded_reply_reaches_the_member_s_card_and_the_next_usb_pack_starts
         assert all("回音" not in item.path for item in again.items), "carried once"
 
 
-@pytest.mark.slow
 @pytest.mark.browser
 def test_in_chromium_a_message_left_offline_is_answered_and_heard_once(app, codes):
     from tests.helpers.browser import phone_page, serve, wait_for, wait_until
