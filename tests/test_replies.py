@@ -134,7 +134,7 @@ def test_a_recorded_reply_reaches_the_member_s_card_and_the_next_usb_pack_starts
         request_render(session, lesson, settings_of(app), voice_id="offline-mandarin")
     run_jobs(app)
     from audio.pack import CATALOG_TXT, DirectoryTarget, FatImageTarget
-    from tests.test_usb import fatsort_order
+    from tests.helpers.fat import fatsort_order
 
     image = tmp_path / "drive.img"
     target = FatImageTarget.create(image, 64 * 1024 * 1024)

@@ -34,6 +34,7 @@ from audio.pack import (
     write_zip_file,
 )
 from audio.voices import get_voice
+from tests.helpers.fat import fatsort_order
 from tests.helpers.tools import require_tool
 
 pytestmark = pytest.mark.slow  # writes packs onto images and checks them with mtools and fatsort
@@ -66,19 +67,6 @@ def make_tracks(base: Path, folder: Path, count: int) -> list[Track]:
 
 def plan_of(tracks, folders=None) -> Plan:
     return Plan(str(uuid.uuid4()), "乡音学习包", folders or [Folder(None, tuple(tracks))], {"title": "测试包", "member": "王秀英"})
-
-
-def fatsort_order(image: Path, folder: str) -> list[str]:
-    tool = require_tool("fatsort")
-    out = subprocess.run([tool, "-l", str(image)], capture_output=True, text=True, env=ENV, check=True).stdout
-    listing, current = {}, None
-    for line in out.splitlines():
-        if line.startswith("/"):
-            current = line.rstrip("/").split("/")[-1] if line != "/" else ""
-            listing[current] = []
-        elif line.strip() and current is not None and not line.startswith("File system"):
-            listing[current].append(line.strip())
-    return listing[folder]
 
 
 def test_120_tracks_keep_lesson_order_on_a_real_fat32_image(base_mp3, tmp_path):

@@ -293,7 +293,7 @@ def test_door_cards_print_and_scan_back(app, community, tmp_path):
 def test_home_page_reminds_volunteers_of_overdue_visits(app, community, freeze):
     freeze(T0)
     home = page_text(login(app, "vol1").get("/"))
-    assert "您结对的1 位党员超过 7 天没有走访了 ： 王秀英（23 天）" in home
+    assert "您结对的1 位党员超过 7 天没有走访了 ： 王秀英（超期 23 天）" in home
     assert "李国华" not in home, "only the volunteer's own members"
     assert "2 位党员超过 7 天没有走访了" in page_text(community["admin"].get("/"))
 

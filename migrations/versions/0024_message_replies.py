@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column('text', sa.Text(), nullable=False),
         sa.Column('voice_id', sa.String(64), nullable=True),
         sa.Column('audio_path', sa.Text(), nullable=True),
-        sa.Column('duration', sa.Float(), nullable=True),
+        sa.Column('duration', sa.Double(), nullable=True),
         sa.Column('audio_error', sa.Text(), nullable=False),
         sa.Column('replied_by_id', sa.Integer(), sa.ForeignKey('users.id', ondelete='SET NULL'), nullable=True),
         sa.Column('created_at', sa.DateTime(), nullable=False),
