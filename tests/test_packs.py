@@ -86,7 +86,7 @@ def test_web_pack_renders_missing_audio_then_offers_the_zip(admin, app):
     first = admin.post("/packs/new", {"series": ["3"], "voice": "offline-mandarin", "member": "2"})
     assert first.status_code == 303 and "/packs/making/" in first.headers["Location"]
     waiting = admin.get(first.headers["Location"])
-    assert waiting.status_code == 200 and "先生成音频：已完成 0/2 课" in page_text(waiting)
+    assert waiting.status_code == 200 and "先生成音频：2 课，已完成 0%" in page_text(waiting)
     status_url = re.search(r'data-pack-url="([^"]+)"', waiting.get_data(as_text=True)).group(1)
     assert admin.get(status_url).json["status"] == "queued"
     run_jobs(app)

@@ -79,8 +79,12 @@ def test_a_pack_with_missing_audio_downloads_from_one_tap(app, day, tmp_path):
         page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
         with page.expect_download(timeout=120_000) as download_info:
             page.click("button.primary")
-            page.wait_for_selector("text=/先生成音频：已完成 \\d\\/2 课/", timeout=20_000)
+            page.wait_for_selector("text=/先生成音频：2 课，已完成 \\d+%/", timeout=20_000)
             assert "/packs/making/" in page.url
+            said, bar = page.evaluate("[document.querySelector('.job-message').textContent, "
+                                      "document.querySelector('.job progress').value]")
+            if said.startswith("先生成音频"):
+                assert said.endswith(f"已完成 {bar}%"), "the words and the bar say the same"
         download = download_info.value
         saved = tmp_path / "pack.zip"
         download.save_as(saved)
