@@ -141,7 +141,7 @@ def test_a_recorded_reply_reaches_the_member_s_card_and_the_next_usb_pack_starts
     with app.extensions["xiangyin.db"].session() as session:
         member = session.get(Member, codes["member"])
         pack = build_pack(session, settings_of(app), [session.get(Lesson, codes["lesson"])], "offline-mandarin",
-                          target, member=member, user=session.scalars(select(User)).first(),
+                          target, member=member, user=session.scalars(select(User).where(User.username == "boss")).one(),
                           greeting=True, target=PackTarget.IMAGE)
         session.commit()
         pack_id = pack.id
@@ -160,7 +160,7 @@ def test_a_recorded_reply_reaches_the_member_s_card_and_the_next_usb_pack_starts
     with app.extensions["xiangyin.db"].session() as session:
         again = build_pack(session, settings_of(app), [session.get(Lesson, codes["lesson"])], "offline-mandarin",
                            DirectoryTarget(tmp_path / "second"), member=session.get(Member, codes["member"]),
-                           user=session.scalars(select(User)).first(), target=PackTarget.DRIVE)
+                           user=session.scalars(select(User).where(User.username == "boss")).one(), target=PackTarget.DRIVE)
         assert all("回音" not in item.path for item in again.items), "carried once"
 
 

@@ -32,7 +32,7 @@ def _page(values=None) -> dict:
     members to tick stays one a volunteer can read."""
     user = _user()
     grids = [name for (name,) in session().execute(
-        members_query(user).with_only_columns(Member.group_name).distinct().order_by(Member.group_name))]
+        members_query(user).with_only_columns(Member.group_name).order_by(None).distinct().order_by(Member.group_name))]
     grid = request.values.get("grid")
     grid = grid if grid in grids else (grids[0] if grids else None)
     members_here = members_query(user)
