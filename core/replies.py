@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from audio.engines import EngineError
 from audio.intake import Taken
+from audio.master import MasteringError, Tags, master, track_items
 from audio.mp3 import mp3_info
 from core import intake
 from core.audit import audit
@@ -34,6 +35,7 @@ from core.queue import JobContext, enqueue
 from core.rendering import series_voice
 from core.settings import Settings
 from core.storage import note_key, open_store
+from core.voices import speaker_for
 
 MAX_REPLY_CHARS = 300
 MAX_REPLY_BYTES = 10 * 1024 * 1024
@@ -112,14 +114,12 @@ def reply_by_recording(session: Session, settings: Settings, user: User, message
 def run_reply(session: Session, job: Job, context: JobContext) -> str | None:
     """Speak a typed reply. Without audio the phone still shows the words, so a voice that
     cannot speak leaves the reason on the reply instead of failing it."""
-    from audio.master import MasteringError, Tags, master, track_items
-    from core.voices import speaker_for
-
-    reply = session.get(MessageReply, json.loads(job.payload)["reply_id"])
+    reply_id = json.loads(job.payload)["reply_id"]
+    reply = session.get(MessageReply, reply_id)
     if reply is None or reply.audio_path:
         return None
     text, voice = reply.text, reply.voice_id or context.settings.default_voice
-    session.rollback()
+    session.rollback()  # no transaction open while the voice speaks
     store = open_store(context.settings)
     speaker = context.service("speaker", lambda: speaker_for(context.settings))
     try:
@@ -127,15 +127,13 @@ def run_reply(session: Session, job: Job, context: JobContext) -> str | None:
         mastered = master(track_items(result.segments), store.scratch(".mp3"),
                           Tags("回音", "回音", context.settings.org_name), bitrate_kbps=context.settings.audio_bitrate)
     except (EngineError, MasteringError) as exc:
-        reply = session.get(MessageReply, reply.id)
-        if reply is not None:
+        if (reply := session.get(MessageReply, reply_id)) is not None:
             reply.audio_error = str(exc)
             session.commit()
         return f"回复没有读成语音：{exc}"
-    name = f"replies/{reply.id}-{uuid.uuid4().hex[:8]}.mp3"
+    name = f"replies/{reply_id}-{uuid.uuid4().hex[:8]}.mp3"
     store.put(mastered.path, note_key(name))
-    reply = session.get(MessageReply, reply.id)
-    if reply is None:
+    if (reply := session.get(MessageReply, reply_id)) is None:  # its message was deleted meanwhile
         store.delete(note_key(name))
         return None
     reply.audio_path, reply.duration = name, mastered.duration
