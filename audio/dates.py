@@ -89,6 +89,16 @@ def replace_dates(text: str) -> str:
         lambda m: _date(None, m.group(1), m.group(2), m.group(3)) if _valid_date(m.group(1), m.group(2)) else m.group(0),
         text,
     )
+    # A month on its own (02月 is 二月), a year and month written 2019/08 or 2008.08, a year
+    # counted back (公元前202年: years are read digit by digit, never 两百), events named by
+    # their date (8·15, 12·9: 八一五, 一二九), and generations (90后: 九零后).
+    text = re.sub(r"(?<![\d.])0(\d)\s*月", r"\1月", text)
+    text = re.sub(r"(?<![\d./])" + _YEAR + r"[/.](0[1-9]|1[0-2])(?![\d./])",
+                  lambda m: read_year(m.group(1)) + "年" + read_integer(int(m.group(2))) + "月", text)
+    text = re.sub(r"(公元前?)(\d{1,4})\s*年", lambda m: m.group(1) + read_digits(m.group(2)) + "年", text)
+    text = re.sub(r"(?<![\d.])(1[0-2]|0?[1-9])\s*[·•・]\s*(3[01]|[12]\d|0?[1-9])(?![\d.])",
+                  lambda m: read_digits(m.group(1) + m.group(2).lstrip("0")), text)
+    text = re.sub(r"(?<![\d.])([05-9][05])后", lambda m: read_digits(m.group(1)) + "后", text)
     text = re.sub(r"(?<!\d)(\d{4})年代", lambda m: read_digits(m.group(1)) + "年代", text)
     return re.sub(r"(?<!\d)(\d{2})年代", lambda m: read_integer(int(m.group(1))) + "年代", text)
 

@@ -24,16 +24,18 @@ from collections.abc import Callable, Mapping
 
 from audio.dates import replace_dates, replace_times
 from audio.numbers import after, measured, read_digits, read_integer, read_number
+from audio.symbols import replace_addresses, replace_symbols
 
 # Units read after a number; longer spellings first so "km/h" wins over "km".
 UNITS = [
     ("mmol/L", "毫摩尔每升"), ("mg/dL", "毫克每分升"), ("km/h", "千米每小时"), ("mmHg", "毫米汞柱"),
     ("kWh", "千瓦时"), ("km²", "平方千米"), ("m²", "平方米"), ("m³", "立方米"), ("㎡", "平方米"), ("km", "千米"), ("kg", "千克"), ("mg", "毫克"), ("ml", "毫升"),
     ("mL", "毫升"), ("cm", "厘米"), ("mm", "毫米"), ("kw", "千瓦"), ("kW", "千瓦"), ("GB", "G"),
-    ("g", "克"), ("m", "米"), ("L", "升"), ("h", "小时"), ("min", "分钟"), ("s", "秒"),
+    ("ms", "毫秒"), ("g", "克"), ("m", "米"), ("L", "升"), ("h", "小时"), ("min", "分钟"), ("s", "秒"),
     ("℃", "摄氏度"), ("°C", "摄氏度"), ("°", "度"),
 ]
 _UNIT_PATTERN = "|".join(re.escape(u) for u, _ in UNITS)
+_UNIT_AHEAD = re.compile(r"(?:" + _UNIT_PATTERN + r"|平方|立方|公顷|公里|千米)(?![A-Za-z])")
 _UNIT_READING = dict(UNITS)
 _WORDY_UNITS = "|".join(re.escape(u) for u, _ in UNITS if len(u) >= 3 and u.isascii())
 
@@ -70,11 +72,9 @@ _FULLWIDTH = {**{0xFF10 + i: chr(0x30 + i) for i in range(10)},
               ord("＃"): "#", ord("＠"): "@", ord("＜"): "<", ord("＞"): ">", ord("＊"): "*",
               ord("\u00a0"): " ", ord("\u3000"): " ", ord("﹪"): "%", ord("−"): "-", ord("﹣"): "-",
               ord("‐"): "-", ord("‑"): "-", ord("‒"): "-", ord("＿"): "_"}
-_URL = re.compile(r"(?:https?://|ftp://|www\.)[A-Za-z0-9\-.~:/?#\[\]@!$&'()*+,;=%_]+", re.I)
 # Every pattern here runs over text anyone can upload, so none may backtrack over a long run:
 # a pattern that starts with a run of characters also refuses to start inside one, and
 # whitespace runs are collapsed before the punctuation rules look around them.
-_EMAIL = re.compile(r"(?<![A-Za-z0-9_.+-])[A-Za-z0-9_.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _IMAGE_FILE = re.compile(r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]+\.(?:jpe?g|png|gif|bmp|webp|heic|tiff?)(?![A-Za-z0-9])",
                          re.I)
 _MARKDOWN = re.compile(r"\*\*|__|~~|`")
@@ -97,8 +97,6 @@ def _is_emoji(ch: str) -> bool:
 def _clean(text: str) -> str:
     text = unicodedata.normalize("NFC", text).translate(_FULLWIDTH).replace(JOINER, "")
     text = _WHITESPACE.sub(" ", text)
-    text = _URL.sub(" ", text)
-    text = _EMAIL.sub(" ", text)
     text = _IMAGE_FILE.sub(" ", text)
     text = "".join(ch for ch in text if not _is_emoji(ch))
     return _MARKDOWN.sub("", text)
@@ -126,9 +124,9 @@ def _replace_phones(text: str, language: str) -> str:
 
     def dial(match):
         digits = match.group(1)
-        after = text[match.end():match.end() + 1]
-        if after and after in MEASURE_AFTER:
-            return digits
+        following = text[match.end():match.end() + 8].lstrip()
+        if following and (following[0] in MEASURE_AFTER or _UNIT_AHEAD.match(following) or measured(text, match.end())):
+            return digits  # 120平方米, 110 km/h, 119公顷: a quantity, not a number to dial
         before = text[max(0, match.start() - 12):match.start()]
         if digits in SERVICE_NUMBERS or (DIAL_CONTEXT.search(before) and 3 <= len(digits) <= 12):
             return dialled(digits)
@@ -157,6 +155,14 @@ def _replace_named_codes(text: str) -> str:
         lambda m: m.group(1) + m.group(2) + read_digits(m.group(3)) if re.search(r"\d", m.group(3)) else m.group(0),
         text,
     )
+    # 文号 〔2025〕3号: the year in its brackets; codes with letters (A-2025-003, G318, K1234)
+    # and numbers quoted as names (“618”): digit by digit.
+    text = re.sub(r"([〔\[［【(（])\s*(\d{4})\s*([〕\]］】)）])", lambda m: m.group(1) + read_digits(m.group(2)) + m.group(3), text)
+    text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,3})-(\d+(?:-\d+)*)(?![\d.])",
+                  lambda m: m.group(1) + "".join("杠" + read_digits(group) for group in m.group(2).split("-")), text)
+    text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,2})(\d{3,5})(?![\d.A-Za-z])",
+                  lambda m: m.group(1) + read_digits(m.group(2)), text)
+    text = re.sub(r"([“\"「『])(\d{3,4})([”\"」』])", lambda m: m.group(1) + read_digits(m.group(2)) + m.group(3), text)
     text = re.sub(r"(?<![\dA-Za-z])(\d{17}[\dXx]|\d{15})(?![\dA-Za-z])",
                   lambda m: read_digits(m.group(1).upper()), text)
     text = re.sub(r"(?<!\d)\d{4}(?: \d{4}){2,4}(?!\d)",
@@ -192,20 +198,30 @@ def _replace_temperatures(text: str) -> str:
 
     degrees = r"\s*(?:℃|°C)"
     pair = r"(-)?(" + _NUM + r")(?:" + degrees + r")?\s*" + _DASH + r"\s*(-)?(" + _NUM + r")" + degrees
-    text = re.sub(pair, lambda m: below(m.group(1)) + read_number(m.group(2)) + "到" + below(m.group(3))
-                  + read_number(m.group(4)) + "摄氏度", text)
+
+    def temperature_range(match):
+        # From below zero to above it, each end says its own unit: "零下三到五" is heard as −3 to −5.
+        crossing = "摄氏度" if match.group(1) and not match.group(3) else ""
+        return (below(match.group(1)) + read_number(match.group(2)) + crossing + "到" + below(match.group(3))
+                + read_number(match.group(4)) + "摄氏度")
+
+    text = re.sub(pair, temperature_range, text)
     return re.sub(r"(-)?(" + _NUM + r")" + degrees, lambda m: below(m.group(1)) + read_number(m.group(2)) + "摄氏度",
                   text)
 
 
 def _replace_percentages(text: str) -> str:
+    def share(number: str, per: str = "百分之") -> str:
+        return ("负" if number.startswith("-") else "") + per + read_number(number.lstrip("-"))
+
     text = re.sub(
-        r"(-?" + _NUM + r")\s*%?\s*" + _DASH + r"\s*(-?" + _NUM + r")\s*%",
-        lambda m: "百分之" + read_number(m.group(1)) + "到百分之" + read_number(m.group(2)),
+        r"(?<![A-Za-z0-9])(-?" + _NUM + r")\s*%?\s*" + _DASH + r"\s*(-?" + _NUM + r")\s*%",
+        lambda m: share(m.group(1)) + "到" + share(m.group(2)),
         text,
     )
-    text = re.sub(r"(-?" + _NUM + r")\s*%", lambda m: "百分之" + read_number(m.group(1)), text)
-    return re.sub(r"(-?" + _NUM + r")\s*‰", lambda m: "千分之" + read_number(m.group(1)), text)
+    text = re.sub(r"(?<![A-Za-z0-9])(-?" + _NUM + r")\s*%", lambda m: share(m.group(1)), text)
+    text = re.sub(r"(?<![A-Za-z0-9])(-?" + _NUM + r")\s*‰", lambda m: share(m.group(1), "千分之"), text)
+    return re.sub(r"(?<![A-Za-z0-9\u4e00-\u9fff])-\s*(?=[百千]分之)", "负", text)
 
 
 def _replace_fractions(text: str) -> str:
@@ -218,6 +234,7 @@ def _replace_fractions(text: str) -> str:
         return read_integer(int(b)) + "分之" + read_integer(int(a))
 
     text = re.sub(r"(" + PER_LEFT + r")\s*/\s*(?=" + PER_RIGHT + ")", r"\1每", text)
+    text = re.sub(r"(?<![A-Za-z0-9/.])-\s*(?=\d{1,4}\s*/\s*\d{1,4}(?![\d/.]))", "负", text)
     return re.sub(r"(?<![\d/.])(\d{1,4})\s*/\s*(\d{1,4})(?![\d/.])", fraction, text)
 
 
@@ -338,11 +355,12 @@ def apply_lexicon(text: str, lexicon: Mapping[str, str] | None) -> str:
 
 
 def normalise(text: str, lexicon: Mapping[str, str] | None = None, *, language: str = "cmn",
-              marked: bool = False) -> str:
+              marked: bool = False, addresses: bool = True) -> str:
     """One paragraph of lesson text → what should be spoken (quote marks kept for cutting).
     `language` is the voice's ("cmn", "yue"): Cantonese says 一 where Mandarin callers say 幺.
-    `marked` keeps the joiners between a code's digit groups, for segmentation."""
-    text = apply_lexicon(_clean(text), lexicon)
+    `marked` keeps the joiners between a code's digit groups, for segmentation; `addresses`
+    False leaves web and e-mail addresses out (a series set to 不读) instead of spelling them."""
+    text = replace_symbols(replace_addresses(apply_lexicon(_clean(text), lexicon), addresses))
     text = re.sub(r'"([^"\n]*)"', r"“\1”", text)
     text = re.sub(r"零下\s*-", "零下", text)
     text = re.sub(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])", lambda m: m.group(0).replace(",", ""), text)

@@ -93,7 +93,7 @@ CASES = [
     # units and temperatures
     ("-5℃", "零下五摄氏度"),
     ("零下-2℃", "零下二摄氏度"),
-    ("气温-3到5℃", "气温零下三到五摄氏度"),
+    ("气温-3到5℃", "气温零下三摄氏度到五摄氏度"),  # from below zero to above: each end its unit
     ("3.5km", "三点五千米"),
     ("60kg", "六十千克"),
     ("5g盐", "五克盐"),
@@ -119,9 +119,9 @@ CASES = [
     ("《中国共产党章程》规定", "《中国共产党章程》规定"),
     ("“三不一多”原则", "“三不一多”原则"),
     # things that must not be read
-    ("访问https://www.gov.cn/xx了解", "访问了解"),
-    ("见www.12377.cn网站", "见网站"),
-    ("邮箱abc@example.com联系", "邮箱联系"),
+    ("访问https://www.gov.cn/xx了解", "访问三W点gov点cn斜杠X X了解"),
+    ("见www.12377.cn网站", "见三W点一二三七七点cn网站"),
+    ("邮箱abc@example.com联系", "邮箱A B C艾特E X A M P L E点com联系"),
     ("祝大家健康😀👍", "祝大家健康"),
     ("如图photo_01.jpg所示", "如图所示"),
     ("**重点**内容", "重点内容"),
@@ -247,3 +247,30 @@ def test_demo_lesson_reads_naturally():
     for phrase in ("连续六个月", "三千元以下（含三千元）", "百分之零点五", "四千二百元", "两百五十二元", "零二八，幺二三四五六七八"):
         assert phrase in spoken
     assert not any(ch.isdigit() for ch in spoken)
+
+
+# Notices as people send them (issue: reading II): each a fact a listener would otherwise mishear.
+NOTICE_CASES = [
+    ("面积120平方米", "面积一百二十平方米"), ("面积120m²", "面积一百二十平方米"), ("时速120km/h", "时速一百二十千米每小时"),
+    ("拨打110报警", "拨打幺幺零报警"), ("8·15", "八一五"), ("12·9运动", "一二九运动"), ("90后党员", "九零后党员"),
+    ("00后", "零零后"), ("〔2025〕3号文件", "〔二零二五〕三号文件"), ("编码A-2025-003", "编码A杠二零二五杠零零三"),
+    ("沿G318国道", "沿G三一八国道"), ("“618”大促", "“六一八”大促"), ("分2期建设", "分两期建设"), ("5公顷", "五公顷"),
+    ("占2成", "占两成"), ("−1/3", "负三分之一"), ("-3℃~5℃", "零下三摄氏度到五摄氏度"),
+    ("-5℃~-1℃", "零下五到零下一摄氏度"), ("2019/08", "二零一九年八月"), ("2008.08", "二零零八年八月"),
+    ("02月", "二月"), ("公元前202年", "公元前二零二年"), ("¥200", "两百元"), ("$5", "五美元"), ("€3", "三欧元"),
+    ("£8", "八英镑"), ("①学习②讨论", "一、学习二、讨论"), ("第Ⅱ部分", "第二部分"), ("No.3", "第三"),
+    ("延迟10ms", "延迟十毫秒"), ("9am集合", "上午九点集合"), ("3pm", "下午三点"), ("9:30am", "上午九点三十分"),
+    ("2930.5元", "两千九百三十点五元"), ("2000元", "两千元"), ("2.5元", "二点五元"), ("−百分之1", "负百分之一"),
+    ("-5%", "负百分之五"), ("前10年", "前十年"), ("马克思·韦伯", "马克思·韦伯"), ("第二期", "第二期"),
+]
+
+
+@pytest.mark.parametrize("written, spoken", NOTICE_CASES, ids=[c[0] for c in NOTICE_CASES])
+def test_notices_as_people_send_them(written, spoken):
+    assert normalise(written) == spoken
+    assert normalise(spoken) == spoken, "normalising twice equals once"
+
+
+def test_a_series_may_leave_addresses_unread():
+    assert normalise("访问www.gov.cn了解，邮箱abc@qq.com", addresses=False) == "访问了解，邮箱"
+    assert normalise("访问www.gov.cn了解") == "访问三W点gov点cn了解"
