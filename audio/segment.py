@@ -143,6 +143,7 @@ def segment_text(
     lexicon: Mapping[str, str] | None = None,
     pack: bool = True,
     language: str = "cmn",
+    addresses: bool = True,
 ) -> list[Segment]:
     """Lesson text (one paragraph per line, "# " headings) → speakable segments."""
     segments: list[Segment] = []
@@ -151,7 +152,7 @@ def segment_text(
         if not line:
             continue
         heading = line.startswith("# ")
-        spoken = normalise(line[2:] if heading else line, lexicon, language=language, marked=True)
+        spoken = normalise(line[2:] if heading else line, lexicon, language=language, marked=True, addresses=addresses)
         pieces = segment_paragraph(spoken, byte_limit, pack=pack)
         for index, (piece, pause) in enumerate(pieces):
             said = strip_quote_marks(piece).strip()

@@ -73,15 +73,17 @@ class Speaker:
         pitch: int = 0,
         lexicon: Mapping[str, str] | None = None,
         progress: Callable[[int, int], None] | None = None,
+        addresses: bool = True,
     ) -> SpeechResult:
-        """Speak a lesson; raises EngineError (Chinese message) when it cannot be done."""
+        """Speak a lesson; raises EngineError (Chinese message) when it cannot be done.
+        `addresses` False leaves web and e-mail addresses unread (the series says 不读)."""
         requested = get_voice(voice_id)
         can_fall_back = self.fallback == "offline" and bool(requested.fallback)
         circuit = requested.engine + requested.folder
         outage = self._outage(circuit) if can_fall_back else None
         if outage is None:
             try:
-                result = self._render(text, requested, requested, rate, pitch, lexicon, progress)
+                result = self._render(text, requested, requested, rate, pitch, lexicon, progress, addresses)
             except EngineUnavailable as exc:
                 if not can_fall_back:
                     raise
@@ -93,7 +95,7 @@ class Speaker:
                     self._out_until.pop(circuit, None)
                 return result
         backup = self.backup_voice(requested)
-        result = self._render(text, requested, backup, rate, pitch, lexicon, progress)
+        result = self._render(text, requested, backup, rate, pitch, lexicon, progress, addresses)
         result.fallback_reason = outage
         return result
 
@@ -106,22 +108,24 @@ class Speaker:
         rate: int = 0,
         lexicon: Mapping[str, str] | None = None,
         progress: Callable[[int, int], None] | None = None,
+        addresses: bool = True,
     ) -> list[SpeechResult | None]:
         """Speak the parts of one track (intro, lesson, closing) in one voice: when any part
         has to fall back, every part is said again by the fallback voice (mostly from the
         cache), so a track never mixes an online lesson with an offline intro."""
-        results = self._parts(parts, voice_id, main, rate, lexicon, progress)
+        results = self._parts(parts, voice_id, main, rate, lexicon, progress, addresses)
         fell_back = next((r for r in results if r is not None and r.voice.id != voice_id), None)
         if fell_back is None:
             return results
-        again = self._parts(parts, fell_back.voice.id, main, rate, lexicon, progress)
+        again = self._parts(parts, fell_back.voice.id, main, rate, lexicon, progress, addresses)
         for result in again:
             if result is not None:
                 result.requested, result.fallback_reason = get_voice(voice_id), fell_back.fallback_reason
         return again
 
-    def _parts(self, parts, voice_id, main, rate, lexicon, progress) -> list[SpeechResult | None]:
-        return [self.render(text, voice_id, rate=rate, lexicon=lexicon, progress=progress if index == main else None)
+    def _parts(self, parts, voice_id, main, rate, lexicon, progress, addresses) -> list[SpeechResult | None]:
+        return [self.render(text, voice_id, rate=rate, lexicon=lexicon, progress=progress if index == main else None,
+                            addresses=addresses)
                 if text else None for index, text in enumerate(parts)]
 
     def backup_voice(self, requested: Voice) -> Voice:
@@ -133,10 +137,11 @@ class Speaker:
             until, reason = self._out_until.get(engine, (0.0, ""))
         return reason if self.clock() < until else None
 
-    def _render(self, text, requested, voice, rate, pitch, lexicon, progress) -> SpeechResult:
+    def _render(self, text, requested, voice, rate, pitch, lexicon, progress, addresses=True) -> SpeechResult:
         engine = self.engines[voice.engine]
         version = engine.cache_version(voice)
-        segments: list[Segment] = segment_text(text, engine.byte_limit, lexicon=lexicon, language=voice.language)
+        segments: list[Segment] = segment_text(text, engine.byte_limit, lexicon=lexicon, language=voice.language,
+                                               addresses=addresses)
         if not segments:
             raise EngineError("这一课没有可以朗读的文字")
         keys = [

@@ -121,6 +121,7 @@ def run_render(session: Session, job: Job, context: JobContext) -> None:
              series.closing_text.strip() or None],
             rendition.voice_id, main=1, rate=rendition.rate, lexicon=lexicon,
             progress=lambda done, total: context.progress(5 + 75 * done // max(total, 1), f"正在合成语音（{done}/{total} 段）"),
+            addresses=json.loads(job.payload).get("addresses", True),
         )
         result = spoken[1]
         intro, question, closing = (_segments(spoken[0]), [_segments(part) for part in spoken[2:-1]],

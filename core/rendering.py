@@ -62,7 +62,7 @@ def intro_text(series: Series, lesson: Lesson, mode: str | None = None) -> str |
 
 
 def update_audio_settings(session: Session, series: Series, *, intro_mode: str, rate: int, voice_id: str | None,
-                          closing_text: str, actor: Actor) -> None:
+                          closing_text: str, actor: Actor, read_addresses: bool = True) -> None:
     """How this series' lessons will be rendered from now on; audio already made stays."""
     if intro_mode not in INTRO_MODES:
         raise RenderError("开头播报方式不对")
@@ -73,17 +73,22 @@ def update_audio_settings(session: Session, series: Series, *, intro_mode: str, 
             raise RenderError("没有这个声音") from None
     series.intro_mode, series.rate, series.voice_id = intro_mode, rate, voice_id or None
     series.closing_text = closing_text.strip()[:60]
+    series.read_addresses = read_addresses
     audit(session, actor, "update", "series", series.id, f"修改「{series.title}」的音频设置",
-          intro_mode=intro_mode, rate=rate, voice=voice_id, closing_text=series.closing_text)
+          intro_mode=intro_mode, rate=rate, voice=voice_id, closing_text=series.closing_text,
+          read_addresses=read_addresses)
 
 
 def render_key(version: LessonVersion, voice_id: str, rate: int, intro: str | None, closing: str, bitrate: int,
-               question: str | None = None) -> str:
-    """What makes two requests the same audio. A lesson without a question keeps the key it
-    always had, so adding questions to some lessons asks for no other lesson's audio again."""
+               question: str | None = None, addresses: bool = True) -> str:
+    """What makes two requests the same audio. A lesson without a question, in a series that
+    reads addresses (the default), keeps the key it always had, so neither choice asks for any
+    other lesson's audio again."""
     parts: list = [version.version_hash, voice_id, rate, intro, closing, bitrate]
     if question:
         parts.append(question)
+    if not addresses:
+        parts.append("addresses:unread")
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -141,7 +146,8 @@ def request_render(
     bitrate = settings.audio_bitrate
     asked = question_of(session, lesson)
     spoken_question = asked.spoken if asked else None
-    key = render_key(version, voice.id, rate, intro, series.closing_text, bitrate, spoken_question)
+    key = render_key(version, voice.id, rate, intro, series.closing_text, bitrate, spoken_question,
+                     series.read_addresses)
     rendition = session.scalar(select(Rendition).where(Rendition.render_key == key))
     if rendition is not None and stood_in(rendition) and can_speak:
         # Audio another voice made while this one was out answers no request for this one:
@@ -164,6 +170,8 @@ def request_render(
     payload: dict = {"rendition_id": rendition.id}
     if asked:
         payload["question"] = list(asked.parts)
+    if not series.read_addresses:
+        payload["addresses"] = False
     job = enqueue(session, "render", payload, active_key=f"rendition:{rendition.id}",
                   group_key=_group(series.id), rendition_id=rendition.id)
     return rendition, job

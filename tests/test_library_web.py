@@ -180,3 +180,26 @@ def test_series_create_edit_reorder_delete(admin, app, series_id):
     with app.extensions["xiangyin.db"].session() as session:
         assert session.scalars(select(Series.title)).all() == ["第二个专题"]
         assert session.scalar(select(func.count()).select_from(Lesson)) == 0
+
+
+def test_a_series_set_not_to_read_addresses_renders_apart(app, admin):
+    import json
+
+    from app import settings_of
+    from core.lessons import add_lesson, create_series
+    from core.models import Job
+    from core.rendering import request_render
+
+    with app.extensions["xiangyin.db"].session() as session:
+        series = create_series(session, "通知", actor=None)
+        lesson = add_lesson(session, series, "网上办事", "详情请访问www.gov.cn查询。")
+        session.commit()
+        read, _ = request_render(session, lesson, settings_of(app), voice_id="offline-mandarin")
+        series_id, lesson_id, read_key = series.id, lesson.id, read.render_key
+    saved = admin.post(f"/series/{series_id}/audio-settings", {"intro_mode": "number_title", "rate": "-10%", "voice": "",
+                                                         "closing_text": "本课结束", "addresses": "unread"})
+    assert saved.status_code == 303
+    with app.extensions["xiangyin.db"].session() as session:
+        assert session.get(Series, series_id).read_addresses is False
+        unread, job = request_render(session, session.get(Lesson, lesson_id), settings_of(app), voice_id="offline-mandarin")
+        assert unread.render_key != read_key and json.loads(session.get(Job, job.id).payload)["addresses"] is False

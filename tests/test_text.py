@@ -274,3 +274,11 @@ def test_notices_as_people_send_them(written, spoken):
 def test_a_series_may_leave_addresses_unread():
     assert normalise("访问www.gov.cn了解，邮箱abc@qq.com", addresses=False) == "访问了解，邮箱"
     assert normalise("访问www.gov.cn了解") == "访问三W点gov点cn了解"
+
+
+def test_segments_follow_the_series_choice_about_addresses():
+    from audio.segment import segment_text
+
+    text = "详情请访问www.gov.cn查询。"
+    assert [s.text for s in segment_text(text)] == ["详情请访问三W点gov点cn查询。"]
+    assert [s.text for s in segment_text(text, addresses=False)] == ["详情请访问查询。"]

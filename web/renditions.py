@@ -173,7 +173,8 @@ def series_settings(series_id: int):
         abort(400, str(exc))
     update_audio_settings(session(), series, intro_mode=request.form.get("intro_mode", ""), rate=rate,
                           voice_id=request.form.get("voice") or None,
-                          closing_text=request.form.get("closing_text", ""), actor=current_user._get_current_object())
+                          closing_text=request.form.get("closing_text", ""), actor=current_user._get_current_object(),
+                          read_addresses=request.form.get("addresses", "read") != "unread")
     session().commit()
     flash("音频设置已保存；以后生成的音频按新设置", "success")
     return redirect(url_for("library.series_detail", series_id=series.id) + "#audio-settings", 303)

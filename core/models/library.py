@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
@@ -27,6 +27,8 @@ class Series(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     intro_mode: Mapped[str] = mapped_column(String(16), default="number_title", server_default="number_title")
     closing_text: Mapped[str] = mapped_column(String(60), default="本课结束", server_default="本课结束")
+    # Web and e-mail addresses in the lessons: spelled out as announcers do (读出), or left out.
+    read_addresses: Mapped[bool] = mapped_column(default=True, server_default=true())
     rate: Mapped[int] = mapped_column(Integer, default=-10, server_default="-10")
     voice_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
