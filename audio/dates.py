@@ -93,8 +93,15 @@ def replace_dates(text: str) -> str:
     # counted back (公元前202年: years are read digit by digit, never 两百), events named by
     # their date (8·15, 12·9: 八一五, 一二九), and generations (90后: 九零后).
     text = re.sub(r"(?<![\d.])0(\d)\s*月", r"\1月", text)
-    text = re.sub(r"(?<![\d./])" + _YEAR + r"[/.](0[1-9]|1[0-2])(?![\d./])",
+    text = re.sub(r"(?<![\d./-])" + _YEAR + r"[/.-](0[1-9]|1[0-2])(?![\d./-])",
                   lambda m: read_year(m.group(1)) + "年" + read_integer(int(m.group(2))) + "月", text)
+    text = re.sub(r"(?<![\d./-])(0?[1-9]|1[0-2])([/.-])(3[01]|[12]\d|0?[1-9])\2" + _YEAR + r"(?![\d./-])",
+                  lambda m: _date(m.group(4), m.group(1), m.group(3)), text)
+    text = re.sub(r"(?<![\d./-])(0[1-9]|1[0-2])[/.-]" + _YEAR + r"(?![\d./-])",
+                  lambda m: read_year(m.group(2)) + "年" + read_integer(int(m.group(1))) + "月", text)
+    # 08-08, 08/08, 08.08: a leading zero makes a month and day, not a range or a fraction.
+    text = re.sub(r"(?<![\d./-])(0[1-9])([/.-])(0[1-9]|[12]\d|3[01])(?![\d./-])",
+                  lambda m: _date(None, m.group(1), m.group(3)), text)
     text = re.sub(r"(公元前?)(\d{1,4})\s*年", lambda m: m.group(1) + read_digits(m.group(2)) + "年", text)
     text = re.sub(r"(?<![\d.])(1[0-2]|0?[1-9])\s*[·•・]\s*(3[01]|[12]\d|0?[1-9])(?![\d.])",
                   lambda m: read_digits(m.group(1) + m.group(2).lstrip("0")), text)

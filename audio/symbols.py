@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import re
 
-from audio.numbers import read_digits
+from audio.numbers import read_digits, read_integer
 
 # Money written before the amount; the word comes after it in speech.
-CURRENCIES = {"¥": "元", "￥": "元", "$": "美元", "US$": "美元", "€": "欧元", "£": "英镑", "HK$": "港元"}
-_CURRENCY = re.compile(r"(HK\$|US\$|[¥￥$€£])\s*(\d[\d,]*(?:\.\d+)?)(\s*(?:万|亿|千|百)?)")
+CURRENCIES = {"¥": "元", "￥": "元", "$": "美元", "US$": "美元", "€": "欧元", "£": "英镑", "HK$": "港元", "A$": "澳元",
+              "CNY": "元", "RMB": "元", "USD": "美元", "HKD": "港元", "EUR": "欧元", "GBP": "英镑"}
+_CURRENCY = re.compile(r"(?<![A-Za-z])(HK\$|US\$|A\$|CNY|RMB|USD|HKD|EUR|GBP|[¥￥$€£])\s*(\d[\d,]*(?:\.\d+)?)"
+                       r"(\s*(?:万|亿|千|百)?)")
 CIRCLED = {**{chr(0x2460 + n): n + 1 for n in range(20)},  # ①–⑳
            **{chr(0x2776 + n): n + 1 for n in range(10)},  # ❶–❿
            **{chr(0x2780 + n): n + 1 for n in range(10)},  # ➀–➉
            **{chr(0x278A + n): n + 1 for n in range(10)}}  # ➊–➓
 ROMAN = {"Ⅰ": 1, "Ⅱ": 2, "Ⅲ": 3, "Ⅳ": 4, "Ⅴ": 5, "Ⅵ": 6, "Ⅶ": 7, "Ⅷ": 8, "Ⅸ": 9, "Ⅹ": 10, "Ⅺ": 11, "Ⅻ": 12,
          "ⅰ": 1, "ⅱ": 2, "ⅲ": 3, "ⅳ": 4, "ⅴ": 5, "ⅵ": 6, "ⅶ": 7, "ⅷ": 8, "ⅸ": 9, "ⅹ": 10}
-_CLOCK = re.compile(r"(?<![\d:])(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?(?![A-Za-z])", re.I)
+_CLOCK = re.compile(r"(?<![\d:])(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*([ap])\.?m\.?(?![A-Za-z])", re.I)
 _NUMBER_SIGN = re.compile(r"(?<![A-Za-z])(?:No|NO|no)\.?\s*(?=\d)")
 # The shape of an address: a scheme or www., or a name with a known ending; an e-mail's @.
 URL = re.compile(r"(?:https?://|ftp://|www\.)[A-Za-z0-9\-.~:/?#\[\]@!$&'()*+,;=%_]+"
@@ -38,6 +40,10 @@ def replace_symbols(text: str) -> str:
     text = re.sub(r"[¥￥$€£]", " ", text)  # a sign with no amount says nothing to a listener
     text = "".join(_circled(ch) for ch in text) if any(ch in CIRCLED or ch in ROMAN for ch in text) else text
     text = _NUMBER_SIGN.sub("第", text)
+    text = text.replace("±", "正负")
+    # O2O, B2B: the 2 is "to"; 300w: the w is 万.
+    text = re.sub(r"(?<![A-Za-z0-9])([A-Z])2([A-Z])(?![A-Za-z0-9])", r"\1 to \2", text)
+    text = re.sub(r"(?<=\d)[wW](?![A-Za-z])", "万", text)
     return _CLOCK.sub(_clock, text)
 
 
@@ -50,11 +56,14 @@ def _circled(ch: str) -> str:
 
 
 def _clock(match: re.Match[str]) -> str:
-    hour, minute, half = int(match.group(1)), match.group(2), match.group(3).lower()
-    if not 1 <= hour <= 12 or (minute is not None and int(minute) > 59):
+    hour, minute, second, half = int(match.group(1)), match.group(2), match.group(3), match.group(4).lower()
+    if not 1 <= hour <= 12 or any(part is not None and int(part) > 59 for part in (minute, second)):
         return match.group(0)
     part = "上午" if half == "a" else ("中午" if hour == 12 else "晚上" if hour >= 7 and hour != 12 else "下午")
-    return f"{part}{hour}点" + (f"{int(minute)}分" if minute and int(minute) else "")
+    said = part + ("两" if hour == 2 else read_integer(hour)) + "点"
+    if minute is not None and (int(minute) or second):
+        said += ("零" if int(minute) < 10 else "") + read_integer(int(minute)) + "分"
+    return said + (read_integer(int(second)) + "秒" if second and int(second) else "")
 
 
 def spell_address(address: str) -> str:

@@ -163,6 +163,8 @@ def _replace_named_codes(text: str) -> str:
     text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,2})(\d{3,5})(?![\d.A-Za-z])",
                   lambda m: m.group(1) + read_digits(m.group(2)), text)
     text = re.sub(r"([“\"「『])(\d{3,4})([”\"」』])", lambda m: m.group(1) + read_digits(m.group(2)) + m.group(3), text)
+    text = re.sub(r"(?<![\d.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![\d.])",
+                  lambda m: "点".join(read_digits(part) for part in m.group(1).split(".")), text)  # 127.0.0.1
     text = re.sub(r"(?<![\dA-Za-z])(\d{17}[\dXx]|\d{15})(?![\dA-Za-z])",
                   lambda m: read_digits(m.group(1).upper()), text)
     text = re.sub(r"(?<!\d)\d{4}(?: \d{4}){2,4}(?!\d)",

@@ -176,3 +176,28 @@ def test_the_preview_covers_the_whole_text(text):
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     for spans, line in zip(paragraphs, lines):
         assert "".join(span.written for span in spans).strip() in line.removeprefix("# ")
+
+
+def _public_cases() -> list[dict]:
+    import csv
+    from pathlib import Path
+
+    with open(Path(__file__).parent / "data" / "wetextprocessing_zh.tsv", encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+PUBLIC = _public_cases()
+VERDICTS = {"same", "ours better", "stylistic", "reference wrong for a listener", "ours wrong"}
+
+
+@pytest.mark.parametrize("case", PUBLIC, ids=[f"{c['set']}:{c['written']}" for c in PUBLIC])
+def test_the_public_set_reads_as_recorded(case):
+    """Each public case says what we say now; a change to the reader shows up here, case by case."""
+    assert normalise(case["written"]) == case["ours"]
+    assert case["verdict"] in VERDICTS and (case["verdict"] == "same") == (case["ours"] == case["reference"])
+    assert case["verdict"] in ("same", "ours wrong") or case["why"], "every difference says why"
+
+
+def test_at_least_95_percent_of_the_public_set_is_right_for_a_listener():
+    acceptable = sum(case["verdict"] != "ours wrong" for case in PUBLIC)
+    assert len(PUBLIC) >= 100 and acceptable / len(PUBLIC) >= 0.95
