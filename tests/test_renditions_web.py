@@ -35,7 +35,7 @@ def test_render_from_the_lesson_page_with_live_progress(admin, app, lesson):
     audio = status["audio"]
     assert re.fullmatch(r"/audio/[0-9a-f]{64}\.mp3", audio)
     text = page_text(admin.get("/lessons/1"))
-    assert "普通话 · 离线合成 语速 -20%" in text and "响度 -16" in text
+    assert "普通话 · 离线合成 语速 -20%" in text and "音量已统一" in text and "LUFS" not in text
     full = admin.get(audio)
     assert full.status_code == 200 and full.mimetype == "audio/mpeg"
     assert "max-age=31536000" in full.headers["Cache-Control"]
