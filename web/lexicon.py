@@ -9,8 +9,10 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 
 from audio.engines.edge import EdgeEngine
+from audio.polyphones import flags, respell
 from audio.preview import reading_changes
 from audio.segment import segment_text
+from audio.text import apply_lexicon
 from core.lexicon import delete_entry, entries, lexicon_map, save_entry
 from core.models import LexiconEntry
 from web import session
@@ -44,12 +46,27 @@ def reading_preview(text: str) -> dict:
         "paragraphs": [[{"written": span.written, "spoken": span.spoken, "changed": span.changed} for span in spans]
                        for spans in paragraphs],
         "changes": [{"written": written, "spoken": spoken, "count": count} for written, spoken, count in changes],
+        "polyphones": _polyphones(apply_lexicon(text, lexicon)),
     }
     with _PREVIEWS_LOCK:
         _PREVIEWS[key] = preview
         while len(_PREVIEWS) > _PREVIEWS_KEPT:
             _PREVIEWS.popitem(last=False)
     return preview
+
+
+def _polyphones(text: str) -> list[dict]:
+    """多音字 no phrase settles, once per word, each with a lexicon entry ready for every
+    reading that can be respelled."""
+    seen, found = set(), []
+    for flag in flags(text):
+        if flag.word in seen:
+            continue
+        seen.add(flag.word)
+        options = [{"reading": reading, "spoken": spoken} for reading in flag.readings
+                   if (spoken := respell(flag, reading)) is not None]
+        found.append({"word": flag.word, "char": flag.char, "likely": flag.likely, "options": options})
+    return found
 
 
 bp.add_app_template_global(reading_preview, "reading_preview")
@@ -59,7 +76,7 @@ bp.add_app_template_global(reading_preview, "reading_preview")
 @admin_required
 def index():
     """The add form can arrive filled in from a lesson's reading preview (改读法)."""
-    form = {name: request.args.get(name, "")[:limit] for name, limit in (("written", 64), ("spoken", 128))}
+    form = {name: request.args.get(name, "")[:limit] for name, limit in (("written", 64), ("spoken", 128), ("note", 200))}
     return render_template("lexicon/index.html", entries=entries(session()), form=form)
 
 
