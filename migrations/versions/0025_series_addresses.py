@@ -14,10 +14,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('series') as batch:
-        batch.add_column(sa.Column('read_addresses', sa.Boolean(), nullable=False, server_default=sa.true()))
+    op.add_column('series', sa.Column('read_addresses', sa.Boolean(), nullable=False, server_default=sa.true()))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('series') as batch:
-        batch.drop_column('read_addresses')
+    # A plain DROP COLUMN on both databases: rebuilding `series` the batch way on SQLite would
+    # delete it and cascade into every lesson, rendition and play.
+    op.execute("ALTER TABLE series DROP COLUMN read_addresses")
