@@ -41,9 +41,9 @@ def replace_symbols(text: str) -> str:
     text = "".join(_circled(ch) for ch in text) if any(ch in CIRCLED or ch in ROMAN for ch in text) else text
     text = _NUMBER_SIGN.sub("第", text)
     text = text.replace("±", "正负")
-    # O2O, B2B: the 2 is "to"; 300w: the w is 万.
+    # O2O, B2B: the 2 is "to"; 300w张: the w is 万 (when a count follows).
     text = re.sub(r"(?<![A-Za-z0-9])([A-Z])2([A-Z])(?![A-Za-z0-9])", r"\1 to \2", text)
-    text = re.sub(r"(?<=\d)[wW](?![A-Za-z])", "万", text)
+    text = re.sub(r"(?<=\d)w(?=[张人字元次粉阅播个条])", "万", text)  # not 60W, a lamp's watts
     return _CLOCK.sub(_clock, text)
 
 
