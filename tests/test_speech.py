@@ -280,7 +280,9 @@ def test_audio_duration_rejects_garbage():
 
 def test_text_without_speech_is_refused(speaker):
     with pytest.raises(EngineError, match="没有可以朗读的文字"):
-        speaker.render("😀 https://example.com", "offline-mandarin")
+        speaker.render("😀 —— ……", "offline-mandarin")
+    with pytest.raises(EngineError, match="没有可以朗读的文字"):
+        speaker.render("😀 https://example.com", "offline-mandarin", addresses=False)  # a series set to 不读
 
 
 def test_segmenting_uses_each_engines_limit():
