@@ -285,17 +285,13 @@ def test_the_dashboard_shows_how_many_answered_right(app, admin, db, lesson):
     assert list(sheet.iter_rows(min_row=2, values_only=True)) == [("冬季学习包", "第1课 按时交纳党费", 4, 2)]
 
 
-def test_the_visit_form_asks_the_questions_of_packs_handed_over_and_records_the_answers(app, db, lesson, freeze):
-    import re
+def _handed_a_pack(db, volunteer, lesson):
+    """A member paired with the volunteer, handed a pack with the lesson, which asks a question."""
     import uuid
     from datetime import UTC, datetime
 
-    from core.models import Member, Pack, PackItem, Pairing, QuestionAnswer, User
-    from core.reports.ledger import Period, build_ledger
-    from tests.helpers.web import Client, add_user, page_text
+    from core.models import Member, Pack, PackItem, Pairing
 
-    freeze(datetime(2026, 11, 20, 2, 0, tzinfo=UTC))
-    volunteer = add_user(app, "li", "volunteer")
     member = Member(name="王秀英", group_name="幸福里")
     db.add(member)
     db.flush()
@@ -309,6 +305,20 @@ def test_the_visit_form_asks_the_questions_of_packs_handed_over_and_records_the_
                     sha256="a" * 64, size=1, duration=60.0))
     set_question(db, lesson, "党费多久交一次？", ["按月交纳", "一年一次"], 0, actor=None)
     db.commit()
+    return member
+
+
+def test_the_visit_form_asks_the_questions_of_packs_handed_over_and_records_the_answers(app, db, lesson, freeze):
+    import re
+    from datetime import UTC, datetime
+
+    from core.models import QuestionAnswer, User
+    from core.reports.ledger import Period, build_ledger
+    from tests.helpers.web import Client, add_user, page_text
+
+    freeze(datetime(2026, 11, 20, 2, 0, tzinfo=UTC))
+    volunteer = add_user(app, "li", "volunteer")
+    member = _handed_a_pack(db, volunteer, lesson)
     phone = Client(app.test_client())
     phone.login("li")
     form = phone.get(f"/visits/new/{member.id}")
@@ -333,10 +343,9 @@ def test_the_visit_form_asks_the_questions_of_packs_handed_over_and_records_the_
 def test_a_spoken_answer_at_the_visit_is_kept_heard_and_judged_by_the_organiser(app, db, lesson, freeze, tmp_path):
     import io
     import re
-    import uuid
     from datetime import UTC, datetime
 
-    from core.models import Member, Pack, PackItem, Pairing, QuestionAnswer
+    from core.models import QuestionAnswer
     from tests.helpers.jobs import speech_file
     from tests.helpers.web import Client, add_user, page_text
 
@@ -344,19 +353,7 @@ def test_a_spoken_answer_at_the_visit_is_kept_heard_and_judged_by_the_organiser(
     volunteer = add_user(app, "li", "volunteer")
     add_user(app, "other", "volunteer")
     add_user(app, "boss", "admin")
-    member = Member(name="王秀英", group_name="幸福里")
-    db.add(member)
-    db.flush()
-    db.add(Pairing(member_id=member.id, user_id=volunteer.id))
-    pack = Pack(uuid=str(uuid.uuid4()), title="冬季学习包", voice_id="offline-mandarin", member_id=member.id,
-                target="zip", lesson_count=1, total_duration=60.0, total_size=1, manifest="{}",
-                delivered_at=datetime(2026, 11, 10, 2, 0, tzinfo=UTC))
-    db.add(pack)
-    db.flush()
-    db.add(PackItem(pack_id=pack.id, position=1, path="001.mp3", title=lesson.label, lesson_id=lesson.id,
-                    sha256="a" * 64, size=1, duration=60.0))
-    set_question(db, lesson, "党费多久交一次？", ["按月交纳", "一年一次"], 0, actor=None)
-    db.commit()
+    member = _handed_a_pack(db, volunteer, lesson)
     phone, other, boss = (Client(app.test_client()) for _ in range(3))
     for client, name in ((phone, "li"), (other, "other"), (boss, "boss")):
         client.login(name)

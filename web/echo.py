@@ -3,17 +3,15 @@ audio, and the report that one was heard. Listen pages are cached and shared by 
 so the replies are fetched by the page's script with the phone's own cookie."""
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, jsonify, request, url_for
 
-from core.inputs import clean_json
 from core.models import ShareToken
 from core.plays import verify_sid
 from core.replies import mark_heard, reply_for_listener, waiting_replies
 from core.sharing import find_share
 from core.storage import note_key
 from web import beats, csrf, public, session, settings
+from web.errors import json_object
 from web.stored import send_stored
 
 bp = Blueprint("echo", __name__)
@@ -54,13 +52,6 @@ def audio(reply_id: int):
 @csrf.exempt
 def heard(reply_id: int):
     """Played through (SameSite=Lax cookie: not from another site's form)."""
-    if (request.content_length or 0) > 1024:
-        return jsonify(ok=False, error="上报内容太大"), 413
-    try:
-        payload = clean_json(json.loads(request.get_data(cache=False, as_text=True) or "{}"))
-    except ValueError:
-        return jsonify(ok=False, error="上报内容不是有效的 JSON"), 400
-    if not isinstance(payload, dict):
-        return jsonify(ok=False, error="上报内容不完整"), 400
+    payload = json_object(1024)
     done = mark_heard(session(), _sid(), _share(payload.get("code")), reply_id, payload.get("listened"))
     return jsonify(ok=True, heard=done)

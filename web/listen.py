@@ -32,6 +32,7 @@ from core.shared import LISTEN_PAGES, Generation, RedisGeneration, generation
 from core.sharing import find_share, lesson_of, listen_choices, listen_choices_by_lesson, series_of
 from core.storage import track_key
 from web import beats, csrf, public, session, settings
+from web.errors import json_object
 from web.stored import send_stored
 
 ANSWER_MAX_BODY = 1024  # {lesson, choice, later}: a few dozen bytes
@@ -329,14 +330,7 @@ def answer(prefix: str, token: str):
     sid = _sid()
     if sid is None:
         return jsonify(ok=False, error="请刷新页面后再回答"), 403
-    if (request.content_length or 0) > ANSWER_MAX_BODY:
-        return jsonify(ok=False, error="上报内容太大"), 413
-    try:
-        payload = clean_json(json.loads(request.get_data(cache=False, as_text=True) or "{}"))
-    except ValueError:
-        return jsonify(ok=False, error="上报内容不是有效的 JSON"), 400
-    if not isinstance(payload, dict):
-        return jsonify(ok=False, error="上报内容不完整"), 400
+    payload = json_object(ANSWER_MAX_BODY)
     share = _share("lesson" if prefix == "l" else "series", token)
     answered = answer_from_phone(session(), sid, share, payload.get("lesson"), payload.get("choice"),
                                  Rules.of(settings()), sent_later=payload.get("later") is True,
