@@ -3,14 +3,18 @@
 长 in 长者 is zhǎng, in 长期 cháng; an engine guesses, and a listener hears a wrong word. A
 character is settled when a phrase of the dictionary (pypinyin's phrase data) covers it in
 this text, or when it is a particle in a particle's place (跑得快, 看着); otherwise it is
-flagged with its likely reading and the others, and one tap makes a lexicon entry that
-respells the word with characters that have only the chosen reading (长者 → 掌者), which
-every engine — offline, model-folder or online — then says the same way.
+flagged with its likely reading and the others, and one tap makes a lexicon entry with the
+chosen pinyin. Each engine realises the entry its own way (Engine.realise): the offline and
+model-folder voices take the pinyin, the online voice a same-sound respelling with characters
+that have only the chosen reading (长者 → 掌者), which the preview shows.
 """
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from pypinyin import Style, pinyin
 from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
@@ -32,7 +36,7 @@ class Flag:
     readings: tuple[str, ...]  # every reading the character has
 
 
-def _readings(char: str) -> tuple[str, ...]:
+def readings(char: str) -> tuple[str, ...]:
     found = PINYIN_DICT.get(ord(char), "")
     return tuple(dict.fromkeys(found.split(","))) if found else ()
 
@@ -41,27 +45,69 @@ def _chinese(char: str) -> bool:
     return "\u4e00" <= char <= "\u9fff"
 
 
-def _settled(text: str, index: int) -> bool:
-    for length in (4, 3, 2):
+LONGEST_WORD = 6
+
+
+@functools.lru_cache(maxsize=1)
+def own_words() -> dict[str, tuple[str, ...]]:
+    """polyphone_words.tsv: word → the reading of each of its characters."""
+    found = {}
+    with open(Path(__file__).with_name("polyphone_words.tsv"), encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip() and not line.startswith("#"):
+                word, said = line.rstrip("\n").split("\t")
+                found[word] = tuple(said.split())
+    return found
+
+
+def _phrase_reading(words, text: str, index: int) -> tuple[bool, str | None]:
+    """(a word covers `index`, the reading it gives): the longest covering words decide;
+    words of that length that disagree leave it open (进行长期: 进行 xíng, 行长 háng)."""
+    for length in range(LONGEST_WORD, 1, -1):
+        said = set()
         for start in range(max(0, index - length + 1), min(index, len(text) - length) + 1):
-            if text[start:start + length] in PHRASES_DICT:
-                return True
+            found = words.get(text[start:start + length])
+            if found is not None:
+                reading = found[index - start]
+                said.add(reading if isinstance(reading, str) else reading[0])
+        if said:
+            return True, said.pop() if len(said) == 1 else None
+    return False, None
+
+
+def settled_reading(text: str, index: int) -> str | None:
+    """The reading of text[index] that its words settle, or None when nothing does: our word
+    list first, then pypinyin's phrase data, then a particle in a particle's place."""
+    for words in (own_words(), PHRASES_DICT):
+        covered, reading = _phrase_reading(words, text, index)
+        if covered:
+            return reading
     char = text[index]
     if char in PARTICLES and index > 0 and _chinese(text[index - 1]):
-        return not (char == "得" and text[index - 1] in MUST_BEFORE)
-    return False
+        return None if char == "得" and text[index - 1] in MUST_BEFORE else PARTICLES[char]
+    return None
 
 
-def flags(text: str) -> list[Flag]:
-    """Watched characters no phrase or particle rule settles, in order. Linear in the text
-    (each check looks at a few characters around one)."""
+def flags(text: str, chosen: Iterable[str] = ()) -> list[Flag]:
+    """Watched characters no phrase or particle rule settles, in order; characters inside a
+    `chosen` word (a lexicon entry carrying its reading) are settled by the admin. Linear in
+    the text (each check looks at a few characters around one)."""
+    covered = _covered(text, chosen)
     found = []
     for index, char in enumerate(text):
-        if char not in WATCHED or len(_readings(char)) < 2 or _settled(text, index):
+        if char not in WATCHED or index in covered or len(readings(char)) < 2 or settled_reading(text, index):
             continue
         start, end = _run(text, index, 2)
-        found.append(Flag(index, char, text[start:end], index - start, _likely(text, index), _readings(char)))
+        found.append(Flag(index, char, text[start:end], index - start, _likely(text, index), readings(char)))
     return found
+
+
+def _covered(text: str, chosen: Iterable[str]) -> set[int]:
+    words = sorted((word for word in chosen if word and word in text), key=len, reverse=True)
+    if not words:
+        return set()
+    pattern = re.compile("|".join(re.escape(word) for word in words))
+    return {index for match in pattern.finditer(text) for index in range(match.start(), match.end())}
 
 
 def _run(text: str, index: int, reach: int) -> tuple[int, int]:
@@ -90,15 +136,59 @@ def homophone(reading: str) -> str | None:
             char = bytes([code >> 8, code & 0xFF]).decode("gb2312")
         except UnicodeDecodeError:
             continue
-        if char not in WATCHED and _readings(char) == (reading,):
+        if char not in WATCHED and readings(char) == (reading,):
             return char
     return None
 
 
-def respell(flag: Flag, reading: str) -> str | None:
-    """The flag's word with the polyphone said as `reading` (None when no character has only
-    that reading)."""
-    stand_in = homophone(reading)
-    if stand_in is None:
-        return None
-    return flag.word[:flag.at] + stand_in + flag.word[flag.at + 1:]
+@functools.lru_cache(maxsize=1)
+def _syllables() -> frozenset[str]:
+    """Every reading the dictionary knows, as tone numbers (zhang3, de5, lv4)."""
+    from pypinyin.contrib.tone_convert import to_tone3
+
+    return frozenset(to_tone3(reading, neutral_tone_with_five=True)
+                     for found in PINYIN_DICT.values() for reading in found.split(","))
+
+
+def parse_pinyin(text: str) -> tuple[str, ...]:
+    """An admin's pinyin, tone marks or tone numbers (zhǎng zhě, zhang3 zhe3, lü/lv/u:) →
+    tone-number syllables; ValueError (Chinese) names the first syllable no word has."""
+    from pypinyin.contrib.tone_convert import to_tone3
+
+    found = []
+    for raw in text.replace("，", " ").replace(",", " ").replace("'", " ").split():
+        syllable = to_tone3(raw.lower().replace("u:", "v").replace("ü", "v"), neutral_tone_with_five=True)
+        if syllable[-1:] not in "12345":
+            syllable += "5"
+        if syllable not in _syllables():
+            raise ValueError(f"拼音「{raw}」不是一个读音（例：zhǎng 或 zhang3，轻声写 de 或 de5）")
+        found.append(syllable)
+    return tuple(found)
+
+
+def marked(syllables: tuple[str, ...]) -> str:
+    """Tone numbers → tone marks, for people (zhang3 de5 → zhǎng de)."""
+    from pypinyin.contrib.tone_convert import to_tone
+
+    return " ".join(to_tone(syllable) for syllable in syllables)
+
+
+def respell_word(written: str, syllables: tuple[str, ...]) -> str:
+    """The word said as `syllables` by characters that have only that reading: each
+    character that already has only its reading stays, the others become a common character
+    with only that reading (where one exists; else the character stays and only the voices
+    that take pinyin say it as chosen)."""
+    from pypinyin.contrib.tone_convert import to_tone
+
+    spoken = []
+    for char, syllable in zip(written, syllables):
+        reading = to_tone(syllable)
+        spoken.append(char if readings(char) == (reading,) else homophone(reading) or char)
+    return "".join(spoken)
+
+
+def word_pinyin(flag: Flag, reading: str) -> str:
+    """The flag's whole word in tone marks with the polyphone read as `reading`."""
+    readings = [found[0] for found in pinyin(flag.word, style=Style.TONE)]
+    readings[flag.at] = reading
+    return " ".join(readings)

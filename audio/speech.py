@@ -15,6 +15,7 @@ from pathlib import Path
 from audio.cache import SegmentCache, too_short
 from audio.engines import Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechConfig, SpeechRequest
 from audio.segment import Segment, segment_text
+from audio.text import chosen_readings
 from audio.voices import Voice, all_voices, get_voice
 
 FALLBACK_POLICIES = ("offline", "fail")
@@ -144,9 +145,9 @@ class Speaker:
                                                addresses=addresses)
         if not segments:
             raise EngineError("这一课没有可以朗读的文字")
-        keys = [
-            SegmentCache.key(s.text, engine.name, voice.engine_voice, rate, pitch, version) for s in segments
-        ]
+        chosen = chosen_readings(lexicon)
+        given = [engine.realise(s.text, voice, chosen) for s in segments]
+        keys = [SegmentCache.key(said, engine.name, voice.engine_voice, rate, pitch, version) for said in given]
         paces = self.cache.paces
         voice_key = f"{engine.name}|{voice.engine_voice}|{rate}|{pitch}|{version}"
         done: list[SpokenSegment | None] = [None] * len(segments)
@@ -176,7 +177,7 @@ class Speaker:
             if progress:
                 progress(sum(1 for item in done if item is not None), len(segments))
 
-        requests = [SpeechRequest(segments[i].text, voice, rate, pitch) for i in missing]
+        requests = [SpeechRequest(given[i], voice, rate, pitch) for i in missing]
         engine.synthesize_many(requests, store, deadline=self.clock() + self.lesson_deadline, judge=judge)
         return SpeechResult(
             requested=requested,

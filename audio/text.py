@@ -344,6 +344,22 @@ def _punctuation_round(text: str) -> str:
     return re.sub(r"^[，、：；。]+", "", text)
 
 
+class Lexicon(dict[str, str]):
+    """The admins' entries: written → spoken, what the preview shows and what a voice that
+    reads characters (the online one) is given. An entry with a chosen reading also maps its
+    spoken form to pinyin (tone numbers, space-separated) in `pinyin`; a voice that takes
+    pinyin says that instead (Engine.realise), so it never depends on a same-sound character."""
+
+    def __init__(self, spoken: Mapping[str, str] | None = None, pinyin: Mapping[str, str] | None = None) -> None:
+        super().__init__(spoken or {})
+        self.pinyin = dict(pinyin or {})
+
+
+def chosen_readings(lexicon: Mapping[str, str] | None) -> Mapping[str, str]:
+    """spoken → pinyin of the entries that carry a reading (none for a plain mapping)."""
+    return lexicon.pinyin if isinstance(lexicon, Lexicon) else {}
+
+
 def apply_lexicon(text: str, lexicon: Mapping[str, str] | None) -> str:
     """Replace written forms by spoken forms, longest first, in one pass so a replacement is
     never replaced again."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections import OrderedDict
 
@@ -9,7 +10,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 
 from audio.engines.edge import EdgeEngine
-from audio.polyphones import flags, respell
+from audio.polyphones import flags, marked, parse_pinyin, respell_word, word_pinyin
 from audio.preview import reading_changes
 from audio.segment import segment_text
 from audio.text import apply_lexicon
@@ -34,7 +35,8 @@ def reading_preview(text: str) -> dict:
     the online engine would get. Kept per text and lexicon (a lesson version reads the same
     until either changes), because the lesson page shows it on every view."""
     lexicon = lexicon_map(session())
-    key = (hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), hash(frozenset(lexicon.items())))
+    key = (hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
+           hash((frozenset(lexicon.items()), frozenset(lexicon.pinyin.items()))))
     with _PREVIEWS_LOCK:
         if key in _PREVIEWS:
             _PREVIEWS.move_to_end(key)
@@ -45,8 +47,9 @@ def reading_preview(text: str) -> dict:
                      for s in segment_text(text, EdgeEngine.byte_limit, lexicon=lexicon)],
         "paragraphs": [[{"written": span.written, "spoken": span.spoken, "changed": span.changed} for span in spans]
                        for spans in paragraphs],
-        "changes": [{"written": written, "spoken": spoken, "count": count} for written, spoken, count in changes],
-        "polyphones": _polyphones(apply_lexicon(text, lexicon)),
+        "changes": [{"written": written, "spoken": spoken, "count": count, "pinyin": _pinyin_of(spoken, lexicon)}
+                    for written, spoken, count in changes],
+        "polyphones": _polyphones(apply_lexicon(text, lexicon), lexicon.pinyin),
     }
     with _PREVIEWS_LOCK:
         _PREVIEWS[key] = preview
@@ -55,28 +58,44 @@ def reading_preview(text: str) -> dict:
     return preview
 
 
-def _polyphones(text: str) -> list[dict]:
+def _polyphones(text: str, chosen) -> list[dict]:
     """多音字 no phrase settles, once per word, each with a lexicon entry ready for every
-    reading that can be respelled."""
+    reading: the word's pinyin for the voices that take it, and what the online voice will
+    be given (the same word when no character has only that reading)."""
     seen, found = set(), []
-    for flag in flags(text):
+    for flag in flags(text, chosen):
         if flag.word in seen:
             continue
         seen.add(flag.word)
-        options = [{"reading": reading, "spoken": spoken} for reading in flag.readings
-                   if (spoken := respell(flag, reading)) is not None]
+        options = []
+        for reading in flag.readings:
+            said = word_pinyin(flag, reading)
+            options.append({"reading": reading, "pinyin": said,
+                            "spoken": respell_word(flag.word, parse_pinyin(said))})
         found.append({"word": flag.word, "char": flag.char, "likely": flag.likely, "options": options})
     return found
 
 
+def _pinyin_of(spoken: str, lexicon) -> str:
+    """The chosen reading a change carries, in tone marks ("" for a rule's change)."""
+    return tone_marks(lexicon.pinyin.get(spoken, ""))
+
+
+def tone_marks(pinyin: str) -> str:
+    """Stored tone numbers as people read them (zhang3 zhe3 → zhǎng zhě)."""
+    return marked(tuple(pinyin.split()))
+
+
 bp.add_app_template_global(reading_preview, "reading_preview")
+bp.add_app_template_filter(tone_marks, "tone_marks")
 
 
 @bp.route("/lexicon/")
 @admin_required
 def index():
     """The add form can arrive filled in from a lesson's reading preview (改读法)."""
-    form = {name: request.args.get(name, "")[:limit] for name, limit in (("written", 64), ("spoken", 128), ("note", 200))}
+    form = {name: request.args.get(name, "")[:limit]
+            for name, limit in (("written", 64), ("spoken", 128), ("pinyin", 256), ("note", 200))}
     return render_template("lexicon/index.html", entries=entries(session()), form=form)
 
 
@@ -90,9 +109,14 @@ def save(entry_id: int | None = None):
         entry = db_session.get(LexiconEntry, entry_id) or abort(404)
     refill("lexicon/index.html", entries=lambda: entries(db_session))
     save_entry(db_session, request.form.get("written", ""), request.form.get("spoken", ""),
-               request.form.get("note", ""), entry, actor=current_user._get_current_object())
+               request.form.get("note", ""), entry, actor=current_user._get_current_object(),
+               pinyin=request.form.get("pinyin", ""))
     db_session.commit()
     flash("读音词典已保存", "success")
+    back = request.form.get("back", "")
+    # A 多音字 chosen on a lesson's reading preview: back to that preview, which now reads it.
+    if re.fullmatch(r"/lessons/\d{1,12}", back):
+        return redirect(back + "#reading", 303)
     return redirect(url_for("lexicon.index"), 303)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -137,6 +137,12 @@ class Engine(ABC):
         of the segment cache key."""
         return self.version
 
+    def realise(self, text: str, voice: Voice, readings: Mapping[str, str]) -> str:
+        """The text this voice is given for a segment, the lexicon's chosen readings (spoken
+        form → tone-number pinyin) said this engine's way. A voice that reads only characters
+        says the same-sound spelling already in the text, as the preview shows it."""
+        return text
+
     @abstractmethod
     def synthesize(self, request: SpeechRequest) -> SpeechAudio:
         """Speak one segment completely, or raise EngineError; never partial audio."""
@@ -160,6 +166,15 @@ class Engine(ABC):
             if deadline is not None and time.monotonic() > deadline:
                 raise EngineError("合成超时：整课的时限已到")
             on_result(index, self.synthesize(request))
+
+
+def substitute(text: str, readings: Mapping[str, str], say: Callable[[str, str], str]) -> str:
+    """Each spoken form of `readings` in `text` replaced by say(spoken, pinyin), longest first,
+    in one pass."""
+    keys = sorted((key for key in readings if key and key in text), key=len, reverse=True)
+    if not keys:
+        return text
+    return re.sub("|".join(re.escape(key) for key in keys), lambda m: say(m.group(0), readings[m.group(0)]), text)
 
 
 def engine_classes() -> dict[str, type[Engine]]:

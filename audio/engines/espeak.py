@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from collections.abc import Mapping
 from typing import Any
 
-from audio.engines import Engine, EngineError, SpeechAudio, SpeechConfig, SpeechRequest, pcm_wav
+from audio.engines import Engine, EngineError, SpeechAudio, SpeechConfig, SpeechRequest, pcm_wav, substitute
+from audio.voices import Voice
 
 _LOCK = threading.RLock()
 _STATE: dict[str, Any] = {}
@@ -86,6 +88,13 @@ class EspeakEngine(Engine):
         except (OSError, EngineError) as exc:
             return False, f"离线引擎无法加载：{exc}"
         return True, "离线可用"
+
+    def realise(self, text: str, voice: Voice, readings: Mapping[str, str]) -> str:
+        """espeak-ng's Mandarin reads tone-number pinyin as it reads characters: the chosen
+        reading goes in as pinyin, never through a same-sound character."""
+        if voice.language != "cmn" or not readings:
+            return text
+        return substitute(text, readings, lambda _spoken, syllables: f" {syllables} ").strip()
 
     def synthesize(self, request: SpeechRequest) -> SpeechAudio:
         text = request.text.strip()

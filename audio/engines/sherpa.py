@@ -9,15 +9,25 @@ GIL while it runs.
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from audio.engines import Engine, EngineError, EngineUnavailable, SpeechAudio, SpeechConfig, SpeechRequest, pcm_wav
+from audio.engines import (
+    Engine,
+    EngineError,
+    EngineUnavailable,
+    SpeechAudio,
+    SpeechConfig,
+    SpeechRequest,
+    pcm_wav,
+    substitute,
+)
 from audio.voice_folders import ModelFolder, content_hash, scan
 from audio.voices import Voice
 
@@ -74,6 +84,24 @@ def load_model(folder: ModelFolder, digest: str):
                 del _MODELS[stale]
             model = _MODELS[key] = sherpa_onnx.OfflineTts(config)
         return model
+
+
+@functools.lru_cache(maxsize=16)
+def lexicon_syllables(lexicons: str, digest: str) -> dict[str, str]:
+    """Tone-number syllable → the first single character in the model's lexicon files that
+    has only that reading (`digest` keys the cache to the folder's content)."""
+    from pypinyin.contrib.tone_convert import to_tone3
+
+    from audio.polyphones import readings
+
+    found: dict[str, str] = {}
+    for name in lexicons.split(","):
+        with open(name, encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                word = line.split(maxsplit=1)[0] if line.strip() else ""
+                if len(word) == 1 and len(only := readings(word)) == 1:
+                    found.setdefault(to_tone3(only[0], neutral_tone_with_five=True), word)
+    return found
 
 
 def _pcm(samples) -> bytes:
@@ -137,6 +165,26 @@ class SherpaEngine(Engine):
             raise EngineUnavailable(reason)
         folder = self.folder(voice)
         return load_model(folder, content_hash(folder))
+
+    def realise(self, text: str, voice: Voice, readings: Mapping[str, str]) -> str:
+        """A model folder says a chosen reading through its own front end: with a lexicon,
+        each syllable as a character that lexicon lists and that has only that reading (a
+        same-sound character the model does not know would be skipped in silence); with
+        espeak-ng data and no lexicon, as tone-number pinyin, like the offline voice."""
+        if voice.language != "cmn" or not readings:
+            return text
+        folder = self.folder(voice)
+        if "lexicon" in folder.files:
+            known = lexicon_syllables(folder.files["lexicon"], content_hash(folder))
+
+            def say(spoken: str, syllables: str) -> str:
+                chars = [known.get(syllable) for syllable in syllables.split()]
+                return "".join(chars) if all(chars) else spoken  # type: ignore[arg-type]
+
+            return substitute(text, readings, say)
+        if "data_dir" in folder.files:
+            return substitute(text, readings, lambda _spoken, syllables: f" {syllables} ").strip()
+        return text
 
     def synthesize(self, request: SpeechRequest) -> SpeechAudio:
         return self._speak(self._model(request.voice), request)

@@ -100,6 +100,9 @@ class LexiconEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     written: Mapped[str] = mapped_column(String(64), unique=True)
     spoken: Mapped[str] = mapped_column(String(128))
+    # The chosen reading as tone-number syllables ("" when the spoken form says it all): the
+    # offline and model-folder voices say this; the online voice says `spoken`.
+    pinyin: Mapped[str] = mapped_column(String(256), default="", server_default="")
     note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -110,7 +110,7 @@ def seed(app, rows: int) -> dict:
                                    duration=12.0, created_by_id=volunteer.id) for a in assignments)
         session.add(UploadRefusal(kind="message", session_id=listen_session.id, address_key="a" * 32, created_at=NOW))
         session.add(LoginFailure(username="nobody", address="127.0.0.1", failures=1))
-        session.add(LexiconEntry(written="乡音测试词", spoken="乡音测试词", note=""))
+        session.add(LexiconEntry(written="乡音测试词", spoken="乡音测试词", note="", pinyin="xiang1 yin1 ce4 shi4 ci2"))
         session.add(LessonQuestion(lesson_id=lessons[0].id, text="党费多久交一次？", answers='["按月交纳", "一年一次"]', right=0))
         session.add(QuestionAnswer(lesson_id=lessons[0].id, session_id=listen_session.id, member_id=members[0].id,
                                    question="党费多久交一次？", choice=0, correct=True, created_at=NOW))

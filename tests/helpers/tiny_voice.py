@@ -16,7 +16,7 @@ SAMPLES_PER_TOKEN = 2400
 
 
 def build_tiny_vits(folder: Path, *, speakers: int = 1, sample_rate: int = 16000, language: str = "Chinese",
-                    voice_toml: str | None = None) -> Path:
+                    voice_toml: str | None = None, characters: str = CHARACTERS) -> Path:
     import onnx
     from onnx import TensorProto, helper
 
@@ -73,7 +73,7 @@ def build_tiny_vits(folder: Path, *, speakers: int = 1, sample_rate: int = 16000
     tokens = ["sil", "a", "o", "e", "i", "u", "n", "eos"]
     (folder / "tokens.txt").write_text("".join(f"{t} {i}\n" for i, t in enumerate(tokens)), encoding="utf-8")
     (folder / "lexicon.txt").write_text(
-        "".join(f"{ch} {tokens[1 + i % 6]} {tokens[1 + (i + 2) % 6]}\n" for i, ch in enumerate(CHARACTERS)),
+        "".join(f"{ch} {tokens[1 + i % 6]} {tokens[1 + (i + 2) % 6]}\n" for i, ch in enumerate(characters)),
         encoding="utf-8")
     if voice_toml is not None:
         (folder / "voice.toml").write_text(voice_toml, encoding="utf-8")
