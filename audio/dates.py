@@ -52,7 +52,14 @@ def _short_year(match: re.Match, text: str) -> str:
     return read_digits(digits) + "年"
 
 
+_ERA = re.compile(r"(?<![\d.])(\d{1,4})(\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*[日号])?)?\s*"
+                  r"(b\.?\s?c\.?|a\.?\s?d\.?)(?![A-Za-z])", re.I)
+
+
 def replace_dates(text: str) -> str:
+    # 2934ad, 1234 B.C., 1823年3月bc: the era is said first, as 公元 / 公元前.
+    text = _ERA.sub(lambda m: ("公元前" if m.group(3)[0] in "bB" else "公元") + m.group(1) + (m.group(2) or "年"), text)
+
     def full(match):
         y, m, d, word = match.group(1), match.group(2), match.group(3), match.group(4) or "日"
         return _date(y, m, d, word) if _valid_date(m, d) else match.group(0)
@@ -63,7 +70,7 @@ def replace_dates(text: str) -> str:
         y, m, d = match.group(1), match.group(3), match.group(4)
         return _date(y, m, d) + (match.group(5) or "") if _valid_date(m, d) else match.group(0)
 
-    text = re.sub(r"(?<![\d.])" + _YEAR + r"([-/.])(\d{1,2})\2(\d{1,2})(?![\d.])(日|号)?", iso, text)
+    text = re.sub(r"(?<![\d.])" + _YEAR + r"([-/.·•・])(\d{1,2})\2(\d{1,2})(?![\d.])(日|号)?", iso, text)
     text = re.sub(
         r"(?<!\d)" + _YEAR + r"\s*(年\s*)?[-—–~～至到]\s*" + _YEAR + r"\s*年",
         lambda m: read_year(m.group(1)) + ("年" if m.group(2) else "") + "到" + read_year(m.group(3)) + "年",

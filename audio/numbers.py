@@ -29,10 +29,11 @@ MEASURE_WORDS = sorted(
     key=len,
     reverse=True,
 )
-# After a number these name a place in an order (二月、二号、二楼、二单元): never 两.
+# After a number these name a place in an order (二月、二号、二楼、二单元) or a denominator
+# (二分之一): never 两.
 ORDINAL_WORDS = sorted(
     """
-    月 日 号 楼 层 单元 栋 幢 室 班 路 区 排 座位 级 档 版 型 号线 年级 期 两 季 车道 床 病区
+    月 日 号 楼 层 单元 栋 幢 室 班 路 区 排 座位 级 档 版 型 号线 年级 期 两 季 车道 床 病区 分之
     號 樓 層 單元 棟 級 號線 年級 兩 區
     """.split(),
     key=len,

@@ -13,9 +13,17 @@ from audio.numbers import read_digits, read_integer
 
 # Money written before the amount; the word comes after it in speech.
 CURRENCIES = {"¥": "元", "￥": "元", "$": "美元", "US$": "美元", "€": "欧元", "£": "英镑", "HK$": "港元", "A$": "澳元",
-              "CNY": "元", "RMB": "元", "USD": "美元", "HKD": "港元", "EUR": "欧元", "GBP": "英镑"}
-_CURRENCY = re.compile(r"(?<![A-Za-z])(HK\$|US\$|A\$|CNY|RMB|USD|HKD|EUR|GBP|[¥￥$€£])\s*(\d[\d,]*(?:\.\d+)?)"
+              "₩": "韩元", "CNY": "元", "RMB": "元", "USD": "美元", "HKD": "港元", "EUR": "欧元", "GBP": "英镑",
+              "KRW": "韩元", "JPY": "日元"}
+_AMOUNT = r"\d[\d,]*(?:\.\d+)?"
+# A range keeps the currency word to its end: $100-500 is 一百到五百美元, never 一百美元负五百.
+_CURRENCY = re.compile(r"(?<![A-Za-z])(HK\$|US\$|A\$|CNY|RMB|USD|HKD|EUR|GBP|KRW|JPY|[¥￥$€£₩])\s*(" + _AMOUNT + r")"
+                       r"(?:\s*(?:[-~～—–到至])\s*(?:HK\$|US\$|A\$|[¥￥$€£₩])?\s*(" + _AMOUNT + r"))?"
                        r"(\s*(?:万|亿|千|百)?)")
+# Abbreviations said letter by letter: written in capitals, so no voice reads "nba" as a word.
+ACRONYMS = ("ATM", "UFO", "NBA", "CBA", "GPU", "CPU", "CEO", "CFO", "WTO", "MVP", "VIP", "IQ", "EQ", "MBA", "APP",
+            "PDF", "PPT", "USB", "DNA", "GDP", "CPI", "SUV", "ICU", "KTV", "DIY", "GPS", "CCTV", "APEC")
+_ACRONYM = re.compile(r"(?<![A-Za-z])(?:" + "|".join(r"\s?".join(word) for word in ACRONYMS) + r")(?![A-Za-z])", re.I)
 CIRCLED = {**{chr(0x2460 + n): n + 1 for n in range(20)},  # ①–⑳
            **{chr(0x2776 + n): n + 1 for n in range(10)},  # ❶–❿
            **{chr(0x2780 + n): n + 1 for n in range(10)},  # ➀–➉
@@ -35,9 +43,11 @@ ADDRESS_WORDS = {"www": "三W", "com": "com", "cn": "cn", "net": "net", "org": "
 
 
 def replace_symbols(text: str) -> str:
-    """Currency, circled and Roman numerals, No., am/pm: into what is said."""
-    text = _CURRENCY.sub(lambda m: m.group(2) + m.group(3).strip() + CURRENCIES[m.group(1)], text)
-    text = re.sub(r"[¥￥$€£]", " ", text)  # a sign with no amount says nothing to a listener
+    """Currency, circled and Roman numerals, No., am/pm, abbreviations: into what is said."""
+    text = _CURRENCY.sub(lambda m: m.group(2) + (f"到{m.group(3)}" if m.group(3) else "") + m.group(4).strip()
+                         + CURRENCIES[m.group(1)], text)
+    text = re.sub(r"[¥￥$€£₩]", " ", text)  # a sign with no amount says nothing to a listener
+    text = _ACRONYM.sub(lambda m: m.group(0).replace(" ", "").upper(), text)
     text = "".join(_circled(ch) for ch in text) if any(ch in CIRCLED or ch in ROMAN for ch in text) else text
     text = _NUMBER_SIGN.sub("第", text)
     text = text.replace("±", "正负")

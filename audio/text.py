@@ -53,6 +53,8 @@ CODE_CONTEXT = (
     r"邮编|邮政编码|编号|工号|学号|账号|帐号|卡号|单号|订单号|证号|身份证号码?|身份证|房号|门牌号?|"
     r"代码|验证码|密码|尾号|QQ号?|微信号|批号|编码|序号|车次|航班号?|货号|型号|准考证号|社保卡号|医保卡号"
 )
+# Before a long figure these make it a count or a rank (第1000001, 共2345678), not a code.
+QUANTITY_BEFORE = re.compile(r"(?:第|共|约|达|超过|逾|近|合计|总计|增至|降至)\s*$")
 # Between the digit groups of a code: a pause for the listener, and an invisible word joiner
 # that tells segmentation the groups belong together (a comma alone can end a clause).
 JOINER = "\u2060"
@@ -186,7 +188,10 @@ def _replace_codes(text: str) -> str:
 
     def long_run(match):
         round_figure = match.group(0).endswith("000") and not match.group(0).startswith("0")
-        return match.group(0) if round_figure or measured(text, match.end()) else read_digits(match.group(0))
+        counted = QUANTITY_BEFORE.search(text, max(0, match.start() - 3), match.start()) is not None
+        if round_figure or counted or measured(text, match.end()):
+            return match.group(0)
+        return read_digits(match.group(0))
 
     return re.sub(r"(?<![\d.,])\d{7,}(?![\d.,])", long_run, text)
 
@@ -237,15 +242,19 @@ def _replace_fractions(text: str) -> str:
 
     text = re.sub(r"(" + PER_LEFT + r")\s*/\s*(?=" + PER_RIGHT + ")", r"\1每", text)
     text = re.sub(r"(?<![A-Za-z0-9/.])-\s*(?=\d{1,4}\s*/\s*\d{1,4}(?![\d/.]))", "负", text)
-    return re.sub(r"(?<![\d/.])(\d{1,4})\s*/\s*(\d{1,4})(?![\d/.])", fraction, text)
+    # A unit after a fraction is the fraction's (1/2kg: 二分之一千克).
+    return re.sub(r"(?<![\d/.])(\d{1,4})\s*/\s*(\d{1,4})(?![\d/.])(?:\s*(" + _UNIT_PATTERN + r")(?![A-Za-z²³/]))?",
+                  lambda m: fraction(m) + (_UNIT_READING[m.group(3)] if m.group(3) else ""), text)
 
 
 def _replace_units(text: str) -> str:
-    def unit(match):
-        spoken = _UNIT_READING[match.group(2)]
-        return read_number(match.group(1), spoken) + spoken
+    def unit(number: str, written: str) -> str:
+        spoken = _UNIT_READING[written]
+        return read_number(number, spoken) + spoken
 
-    return re.sub(r"(" + _NUM + r")\s*(" + _UNIT_PATTERN + r")(?![A-Za-z²³])", unit, text)
+    # The sign goes with the number: -1.2g is 负一点二克.
+    return re.sub(r"((?<![A-Za-z0-9.])-)?(" + _NUM + r")\s*(" + _UNIT_PATTERN + r")(?![A-Za-z²³])",
+                  lambda m: ("负" if m.group(1) else "") + unit(m.group(2), m.group(3)), text)
 
 
 def _ordinal_before(text: str, start: int) -> bool:
@@ -281,7 +290,8 @@ def _replace_numbers(text: str) -> str:
                   lambda m: "点".join(read_number(part, ordinal=True) for part in m.group(0).split(".")), text)
     text = re.sub(r"(?<![\d:])(\d{1,3})\s*[:：]\s*(\d{1,3})(?![\d:])",
                   lambda m: read_integer(int(m.group(1))) + "比" + read_integer(int(m.group(2))), text)
-    text = re.sub(r"(?<![A-Za-z0-9.])-(" + _NUM + r")", lambda m: "负" + read_number(m.group(1), ordinal=True), text)
+    text = re.sub(r"(?<![A-Za-z0-9.])-(" + _NUM + r")",
+                  lambda m: "负" + read_number(m.group(1), after(text, m.end())), text)
 
     def number(match):
         return read_number(match.group(0), after(text, match.end()), ordinal=_ordinal_before(text, match.start()))

@@ -44,19 +44,20 @@ def best_of(runs: int, work) -> float:
     return min(times)
 
 
-def public_set() -> None:
-    """WeTextProcessing's own Chinese test cases (tests/data/wetextprocessing_zh.tsv): how many
-    we read exactly as the reference, and how many are right for a listener."""
-    import csv
-
+def public_sets() -> None:
+    """The public Chinese test cases kept under tests/data (WeTextProcessing's and
+    NeMo-text-processing's): how many we read exactly as the reference, and how many are
+    right for a listener (the recorded verdict, while we still read the case as recorded)."""
     from audio.text import normalise
 
-    with open(ROOT / "tests" / "data" / "wetextprocessing_zh.tsv", encoding="utf-8", newline="") as fh:
-        cases = list(csv.DictReader(fh, delimiter="\t"))
-    same = sum(normalise(case["written"]) == case["reference"] for case in cases)
-    acceptable = sum(case["verdict"] != "ours wrong" and normalise(case["written"]) == case["ours"] for case in cases)
-    print(f"public set ({len(cases)} WeTextProcessing cases): same as the reference {same / len(cases):.0%}, "
-          f"right for a listener {acceptable / len(cases):.0%} (goal ≥ 95 %)")
+    for name, label in (("wetextprocessing_zh", "WeTextProcessing"), ("nemo_zh", "NeMo-text-processing")):
+        with open(ROOT / "tests" / "data" / f"{name}.tsv", encoding="utf-8", newline="") as fh:
+            cases = list(csv.DictReader(fh, delimiter="\t"))
+        same = sum(normalise(case["written"]) == case["reference"] for case in cases)
+        acceptable = sum(case["verdict"] != "ours wrong" and normalise(case["written"]) == case["ours"]
+                         for case in cases)
+        print(f"public set ({len(cases)} {label} cases): same as the reference {same / len(cases):.0%}, "
+              f"right for a listener {acceptable / len(cases):.0%} (goal ≥ 95 %)")
 
 
 def main() -> None:
@@ -69,7 +70,7 @@ def main() -> None:
     ours = best_of(3, lambda: segment_text(text, 1500, lexicon=lexicon))
     print(f"lesson: {len(text):,} characters, {text.count(chr(10)) + 1} paragraphs")
     print(f"ours (normalise + lexicon + segment): {ours:.2f} s   goal ≤ 1 s: {'ok' if ours <= 1 else 'MISSED'}")
-    public_set()
+    public_sets()
     try:
         from tn.chinese.normalizer import Normalizer
     except ImportError:
