@@ -193,6 +193,13 @@ def test_text_previews_a_gbk_file_and_stdin(run, tmp_path):
     assert "请给出一个讲稿文件" in run("text").output and "没有编号为 99 的课程" in run("text", "--lesson", "99").output
     changes = run("text", str(path), "--changes")
     assert changes.output.splitlines() == ["21元 → 二十一元", "12345 → 幺二三四五", "重阳节 → 崇阳节"]
+    from core.lexicon import save_entry
+
+    with run.app.extensions["xiangyin.db"].session() as session:
+        save_entry(session, "还款", "", actor=None, pinyin="huán kuǎn")
+        session.commit()
+    chosen = run("text", "-", "--changes", input="按时还款。")
+    assert chosen.output.splitlines() == ["还款 → 环款  离线声音照拼音 huán kuǎn"], "every rewrite listed, with its pinyin"
     cantonese = run("text", "-", "--voice", "offline-cantonese", input="请拨打110，2个人。")
     assert cantonese.output.splitlines() == ["[段停] 请拨打一一零，两个人。"]
     piped = run("text", "-", "--sentences", input="第一句。第二句！")

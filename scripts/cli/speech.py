@@ -6,15 +6,16 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from audio.text import Lexicon
 from scripts.cli.common import database, fail, settings
 
 
-def _lexicon() -> dict[str, str]:
+def _lexicon() -> Lexicon:
     """The admins' lexicon when the database is ready; previews still work before `init`."""
     from core.lexicon import lexicon_map
 
     if not database().is_current():
-        return {}
+        return Lexicon()
     with database().session() as session:
         return lexicon_map(session)
 
@@ -72,8 +73,13 @@ def text_command(source, lesson_id: int | None, voice_id: str, sentences: bool, 
     else:
         text = _read_script(source)
     if changes:
-        for written, spoken, count in reading_changes(text, _lexicon(), voice.language)[1]:
-            click.echo(f"{written} → {spoken or '（不读）'}" + (f"（{count} 处）" if count > 1 else ""))
+        from audio.polyphones import marked
+
+        lexicon = _lexicon()
+        for written, spoken, count in reading_changes(text, lexicon, voice.language)[1]:
+            chosen = lexicon.pinyin.get(spoken)
+            click.echo(f"{written} → {spoken or '（不读）'}" + (f"（{count} 处）" if count > 1 else "")
+                       + (f"  离线声音照拼音 {marked(tuple(chosen.split()))}" if chosen else ""))
         return
     segments = segment_text(text, limit, lexicon=_lexicon(), pack=not sentences, language=voice.language)
     for line in preview_lines(segments):
