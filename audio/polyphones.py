@@ -189,6 +189,6 @@ def respell_word(written: str, syllables: tuple[str, ...]) -> str:
 
 def word_pinyin(flag: Flag, reading: str) -> str:
     """The flag's whole word in tone marks with the polyphone read as `reading`."""
-    readings = [found[0] for found in pinyin(flag.word, style=Style.TONE)]
-    readings[flag.at] = reading
-    return " ".join(readings)
+    said = [found[0] for found in pinyin(flag.word, style=Style.TONE)]
+    said[flag.at] = reading
+    return " ".join(said)

@@ -171,8 +171,8 @@ class SherpaEngine(Engine):
         each syllable as a character that lexicon lists and that has only that reading (a
         same-sound character the model does not know would be skipped in silence); with
         espeak-ng data and no lexicon, as tone-number pinyin, like the offline voice."""
-        if voice.language != "cmn" or not readings:
-            return text
+        if voice.language != "cmn" or not any(spoken in text for spoken in readings):
+            return text  # most segments: no folder scan
         folder = self.folder(voice)
         if "lexicon" in folder.files:
             known = lexicon_syllables(folder.files["lexicon"], content_hash(folder))
