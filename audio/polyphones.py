@@ -88,6 +88,21 @@ def settled_reading(text: str, index: int) -> str | None:
     return None
 
 
+def our_readings(text: str) -> dict[int, str]:
+    """Where our word list settles a watched character and no word of its length disagrees:
+    index → tone-number reading, which a voice that takes pinyin is told outright instead of
+    guessing (espeak-ng says 还款 with hái on its own)."""
+    from pypinyin.contrib.tone_convert import to_tone3
+
+    found = {}
+    for index, char in enumerate(text):
+        if char in WATCHED:
+            covered, reading = _phrase_reading(own_words(), text, index)
+            if covered and reading:
+                found[index] = to_tone3(reading, neutral_tone_with_five=True)
+    return found
+
+
 def flags(text: str, chosen: Iterable[str] = ()) -> list[Flag]:
     """Watched characters no phrase or particle rule settles, in order; characters inside a
     `chosen` word (a lexicon entry carrying its reading) are settled by the admin. Linear in

@@ -121,6 +121,16 @@ def test_an_entry_with_pinyin_changes_the_offline_voices_phonemes():
     assert "X'ua35n" in espeak_phonemes(given) and "X'ai35" not in espeak_phonemes(given)
 
 
+def test_the_offline_voice_is_told_what_our_word_list_settles():
+    """espeak-ng's own dictionary says 还款 with hái and 处长 with cháng; the word list knows."""
+    voice = get_voice("offline-mandarin")
+    given = EspeakEngine().realise("请按时还款，处长讲话。", voice, {})
+    assert given == "请按时 huan2 款，chu4 zhang3 讲话。"
+    assert "X'ua35n" in espeak_phonemes(given) and "ts.'A214N" in espeak_phonemes(given)
+    assert "ts.h'A35N" in espeak_phonemes("处长讲话"), "what it says on its own"
+    assert EspeakEngine().realise("进行长期学习", voice, {}) == "进行长期学习", "words that disagree decide nothing"
+
+
 def test_the_online_voice_is_given_the_spelling_the_preview_shows(tmp_path):
     from audio.preview import reading_changes
     from tests.helpers.fake_edge import FakeEdgeServer

@@ -7,11 +7,13 @@ goes through one process-wide lock.
 from __future__ import annotations
 
 import ctypes
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
 
 from audio.engines import Engine, EngineError, SpeechAudio, SpeechConfig, SpeechRequest, pcm_wav, substitute
+from audio.polyphones import our_readings
 from audio.voices import Voice
 
 _LOCK = threading.RLock()
@@ -91,10 +93,16 @@ class EspeakEngine(Engine):
 
     def realise(self, text: str, voice: Voice, readings: Mapping[str, str]) -> str:
         """espeak-ng's Mandarin reads tone-number pinyin as it reads characters: the chosen
-        reading goes in as pinyin, never through a same-sound character."""
-        if voice.language != "cmn" or not readings:
+        reading goes in as pinyin, never through a same-sound character, and so does every
+        多音字 our word list settles (its own dictionary guesses some of them wrong)."""
+        if voice.language != "cmn":
             return text
-        return substitute(text, readings, lambda _spoken, syllables: f" {syllables} ").strip()
+        if readings:
+            text = substitute(text, readings, lambda _spoken, syllables: f" {syllables} ")
+        told = our_readings(text)
+        if told:
+            text = "".join(f" {told[index]} " if index in told else char for index, char in enumerate(text))
+        return re.sub(r" ?([，。！？；：、]) ?", r"\1", re.sub(r" {2,}", " ", text)).strip()
 
     def synthesize(self, request: SpeechRequest) -> SpeechAudio:
         text = request.text.strip()
