@@ -131,6 +131,7 @@ def test_the_offline_voice_is_told_what_our_word_list_settles():
     assert EspeakEngine().realise("进行长期学习", voice, {}) == "进行长期学习", "words that disagree decide nothing"
 
 
+@pytest.mark.slow  # speaks through a voice
 def test_the_online_voice_is_given_the_spelling_the_preview_shows(tmp_path):
     from audio.preview import reading_changes
     from tests.helpers.fake_edge import FakeEdgeServer
@@ -146,6 +147,7 @@ def test_the_online_voice_is_given_the_spelling_the_preview_shows(tmp_path):
     assert changes == [("还款", homophone("huán") + "款", 1)]
 
 
+@pytest.mark.slow  # speaks through a voice
 def test_a_model_folder_is_given_a_character_its_own_lexicon_knows(tmp_path):
     from audio.engines.sherpa import SherpaEngine
     from audio.voices import all_voices, use_voices_dir
