@@ -23,7 +23,7 @@ MEASURE_WORDS = sorted(
     杯 瓶 碗 斤 公斤 千克 克 吨 米 公里 千米 厘米 毫米 里 亩 元 块 角 毛 倍 遍 趟 回 页 篇 节 堂 句 段 首
     封 声 步 季度 个月 星期 礼拜 届 盒 袋 包 箱 支 把 双 对 副 组 棵 株 头 匹 口 扇 座 栋楼 层楼 轮 章 课时
     餐 顿 粒 片 剂 针 瓶 罐 桶 升 毫升 度 分 点钟 点 周年 万 千 百 亿 人次 户次 名额 班次 期次 期 成 公顷 公亩
-    平方米 平方公里 平方千米 立方米 毫秒
+    平方米 平方公里 平方千米 立方米 毫秒 厅 卫 厨
     时 辈 代 队 道 单 票 勺 钱 颗 盏 厘 毫 枚 滴 笔 处 幅 寸 尺 丈 個 點 點鐘 張 條 項 隻 輛 場 間 頁 節 雙 對 組 歲 週 小時 分鐘 塊 萬 億 套 份 碗 瓶 杯 斤 種 門 臺 台 戶 趟 遍
     """.split(),
     key=len,
@@ -40,6 +40,7 @@ ORDINAL_WORDS = sorted(
     reverse=True,
 )
 _UNITS = "百千万亿萬億"
+_MONEY = re.compile(r"[万亿]?(?:元|块|美元|欧元|英镑|港元|日元|韩元|澳元)")
 _MEASURE = re.compile("|".join(re.escape(word) for word in MEASURE_WORDS))
 _ORDINAL = re.compile("|".join(re.escape(word) for word in ORDINAL_WORDS))
 
@@ -138,6 +139,8 @@ def read_number(text: str, following: str = "", *, ordinal: bool = False) -> str
     if (len(whole) > 1 and whole.startswith("0")) or len(whole) > 16:
         return ("负" if negative else "") + read_digits(whole) + ("点" + read_digits(fraction) if fraction else "")
     spoken = read_integer(int(whole or "0"))
+    if fraction and _MONEY.match(following):
+        fraction = fraction.rstrip("0")  # 2.50元 is 二点五元, 1,280.00元 一千二百八十元
     if fraction:
         if not ordinal and not negative and counts(following) and len(spoken) > 1:
             spoken = as_quantity(spoken)  # 2930.5元 like 2000元: 两千…, never 二千 beside it

@@ -53,7 +53,7 @@ def replace_symbols(text: str) -> str:
     text = text.replace("±", "正负")
     # O2O, B2B: the 2 is "to"; 300w张: the w is 万 (when a count follows).
     text = re.sub(r"(?<![A-Za-z0-9])([A-Z])2([A-Z])(?![A-Za-z0-9])", r"\1 to \2", text)
-    text = re.sub(r"(?<=\d)w(?=[张人字元次粉阅播个条])", "万", text)  # not 60W, a lamp's watts
+    text = re.sub(r"(?<=\d)w(?=[张人字元次粉阅播个条])|(?<=\d)[wW](?=\+)", "万", text)  # 10W+; 60W is watts
     return _CLOCK.sub(_clock, text)
 
 

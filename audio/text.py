@@ -31,7 +31,9 @@ UNITS = [
     ("mmol/L", "毫摩尔每升"), ("mg/dL", "毫克每分升"), ("km/h", "千米每小时"), ("mmHg", "毫米汞柱"),
     ("kWh", "千瓦时"), ("km²", "平方千米"), ("m²", "平方米"), ("m³", "立方米"), ("㎡", "平方米"), ("km", "千米"), ("kg", "千克"), ("mg", "毫克"), ("ml", "毫升"),
     ("mL", "毫升"), ("cm", "厘米"), ("mm", "毫米"), ("kw", "千瓦"), ("kW", "千瓦"), ("GB", "G"),
-    ("ms", "毫秒"), ("g", "克"), ("m", "米"), ("L", "升"), ("h", "小时"), ("min", "分钟"), ("s", "秒"),
+    ("ms", "毫秒"), ("MW", "兆瓦"), ("kV", "千伏"), ("kPa", "千帕"), ("MPa", "兆帕"), ("hPa", "百帕"), ("MHz", "兆赫"),
+    ("GHz", "吉赫"), ("Hz", "赫兹"), ("mAh", "毫安时"), ("W", "瓦"), ("V", "伏"),
+    ("g", "克"), ("m", "米"), ("L", "升"), ("h", "小时"), ("min", "分钟"), ("s", "秒"),
     ("℃", "摄氏度"), ("°C", "摄氏度"), ("°", "度"),
 ]
 _UNIT_PATTERN = "|".join(re.escape(u) for u, _ in UNITS)
@@ -263,6 +265,7 @@ def _ordinal_before(text: str, start: int) -> bool:
 
 
 def _replace_ranges(text: str) -> str:
+    text = re.sub(r"(?<=\d)\s*-\s*(?=\d+(?:\.\d+)?\s*=)", "减", text)  # 5-3=2: a sum, not a range
     def number_range(match):
         first, second = match.group(1), match.group(2)
         following = after(text, match.end())
