@@ -115,6 +115,8 @@ def replace_dates(text: str) -> str:
     text = re.sub(r"(?<![\d.])(1[0-2]|0?[1-9])\s*[·•・]\s*(3[01]|[12]\d|0?[1-9])(?![\d.])",
                   lambda m: read_digits(m.group(1) + m.group(2).lstrip("0")), text)
     text = re.sub(r"(?<![\d.])([05-9][05])后", lambda m: read_digits(m.group(1)) + "后", text)
+    # A year naming a class, an edition or a model: 2025届, 2024级, 2020版.
+    text = re.sub(r"(?<![\d.])" + _YEAR + r"(?=届|级|版|款|赛季)", lambda m: read_year(m.group(1)), text)
     text = re.sub(r"(?<!\d)(\d{4})年代", lambda m: read_digits(m.group(1)) + "年代", text)
     return re.sub(r"(?<!\d)(\d{2})年代", lambda m: read_integer(int(m.group(1))) + "年代", text)
 

@@ -23,7 +23,8 @@ _CURRENCY = re.compile(r"(?<![A-Za-z])(HK\$|US\$|A\$|CNY|RMB|USD|HKD|EUR|GBP|KRW
 # Abbreviations said letter by letter: written in capitals, so no voice reads "nba" as a word.
 ACRONYMS = ("ATM", "UFO", "NBA", "CBA", "GPU", "CPU", "CEO", "CFO", "WTO", "MVP", "VIP", "IQ", "EQ", "MBA", "APP",
             "PDF", "PPT", "USB", "DNA", "GDP", "CPI", "SUV", "ICU", "KTV", "DIY", "GPS", "CCTV", "APEC")
-_ACRONYM = re.compile(r"(?<![A-Za-z])(?:" + "|".join(r"\s?".join(word) for word in ACRONYMS) + r")(?![A-Za-z])", re.I)
+_ACRONYM = re.compile(r"(?<![A-Za-z])(?:" + "|".join(f"{word}|{' '.join(word)}" for word in ACRONYMS) + r")(?![A-Za-z])",
+                      re.I)  # written together or letter by letter (c e o), never part-spaced (W to W)
 CIRCLED = {**{chr(0x2460 + n): n + 1 for n in range(20)},  # ①–⑳
            **{chr(0x2776 + n): n + 1 for n in range(10)},  # ❶–❿
            **{chr(0x2780 + n): n + 1 for n in range(10)},  # ➀–➉

@@ -166,6 +166,8 @@ def _replace_named_codes(text: str) -> str:
                   lambda m: m.group(1) + "".join("杠" + read_digits(group) for group in m.group(2).split("-")), text)
     text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,2})(\d{3,5})(?![\d.A-Za-z])",
                   lambda m: m.group(1) + read_digits(m.group(2)), text)
+    text = re.sub(r"(?<![A-Za-z0-9])([GS])(\d{1,2})(?=\s*(?:高速|国道|省道|公路|线))",  # G60高速: G六零
+                  lambda m: m.group(1) + read_digits(m.group(2)), text)
     text = re.sub(r"([“\"「『])(\d{3,4})([”\"」』])", lambda m: m.group(1) + read_digits(m.group(2)) + m.group(3), text)
     text = re.sub(r"(?<![\d.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![\d.])",
                   lambda m: "点".join(read_digits(part) for part in m.group(1).split(".")), text)  # 127.0.0.1
@@ -310,6 +312,7 @@ _ASCII_PUNCT: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]]
     (re.compile(r"(?<=[零一二三四五六七八九十百千万两])\s*(" + _WORDY_UNITS + r")(?![A-Za-z²³])"),
      lambda m: _UNIT_READING[m.group(1)]),
     (re.compile(r"[×✕╳]{2,}|(?<![A-Za-z])[Xx]{2,3}(?![A-Za-z])"), "某某"),
+    (re.compile(r"(?<![A-Za-z])[Xx×](?=[年月日号])"), "某"),  # a form's X月X日
     (re.compile(r"[#*_<>|\\^{}\[\]%$×÷≥≤]"), " "),
     (_WHITESPACE, " "),  # symbols just became spaces: one each, so no pattern below scans a run twice
     (re.compile(r"\s*\+\s*"), "加"),
