@@ -30,7 +30,7 @@ def save_entry(session: Session, written: str, spoken: str, note: str = "", entr
     if len(written) > 64 or len(spoken) > 128 or len(pinyin or "") > 256:
         raise LibraryError("写法最多 64 个字，读法最多 128 个字，拼音最多 256 个字母")
     syllables = _syllables(written, pinyin or "")
-    if syllables and not spoken:
+    if syllables and (not spoken or _made_from_pinyin(entry, spoken)):
         spoken = respell_word(written, syllables)
     if not written or not spoken:
         raise LibraryError("“写法”和“读法”都要填写（或写法加拼音）")
@@ -49,6 +49,13 @@ def save_entry(session: Session, written: str, spoken: str, note: str = "", entr
     said = f"（{marked(syllables)}）" if syllables else ""
     audit(session, actor, "create" if created else "update", "lexicon", entry.id, f"读音词典：{written} → {spoken}{said}")
     return entry
+
+
+def _made_from_pinyin(entry: LexiconEntry | None, spoken: str) -> bool:
+    """The card still shows the spelling made from the old pinyin: a new pinyin makes a new
+    one, so the online voice never keeps saying the reading the admin just changed."""
+    return (entry is not None and bool(entry.pinyin) and spoken == entry.spoken
+            and spoken == respell_word(entry.written, tuple(entry.pinyin.split())))
 
 
 def _syllables(written: str, pinyin: str) -> tuple[str, ...]:

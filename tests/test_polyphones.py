@@ -197,6 +197,18 @@ def test_one_tap_on_the_lesson_page_makes_an_entry_with_the_chosen_pinyin(app, a
     assert 'name="pinyin" value="wǒ děi zǒu le"' in admin.get("/lexicon/").get_data(as_text=True)
 
 
+def test_a_new_pinyin_on_the_card_makes_a_new_spelling(app):
+    from core.lexicon import save_entry
+
+    with app.extensions["xiangyin.db"].session() as session:
+        entry = save_entry(session, "还书", "", actor=None, pinyin="huán shū")
+        assert entry.spoken == homophone("huán") + "书"
+        save_entry(session, "还书", entry.spoken, entry=entry, actor=None, pinyin="hái shū")
+        assert (entry.spoken, entry.pinyin) == (homophone("hái") + "书", "hai2 shu1")
+        save_entry(session, "还书", "孩子书", entry=entry, actor=None, pinyin="huán shū")
+        assert entry.spoken == "孩子书", "a spelling the admin typed is theirs"
+
+
 @pytest.mark.parametrize("form, message", [
     ({"written": "还款", "pinyin": "huan2"}, "「还款」有 2 个字，拼音却有 1 个音节"),
     ({"written": "G318", "pinyin": "ji1"}, "带拼音的词条，写法只能是汉字"),
