@@ -55,6 +55,8 @@ CODE_CONTEXT = (
     r"邮编|邮政编码|编号|工号|学号|账号|帐号|卡号|单号|订单号|证号|身份证号码?|身份证|房号|门牌号?|"
     r"代码|验证码|密码|尾号|QQ号?|微信号|批号|编码|序号|车次|航班号?|货号|型号|准考证号|社保卡号|医保卡号"
 )
+# Before 2-3 these name a table, a figure or an annex by its number (表二杠三), not a range.
+NUMBERED_BEFORE = re.compile(r"(?:表|图|附件|附表|式)\s*$")
 # Before a long figure these make it a count or a rank (第1000001, 共2345678), not a code.
 QUANTITY_BEFORE = re.compile(r"(?:第|共|约|达|超过|逾|近|合计|总计|增至|降至)\s*$")
 # Between the digit groups of a code: a pause for the listener, and an invisible word joiner
@@ -65,7 +67,8 @@ PAIR_BREAK = "、" + JOINER
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 # A unit on the left of "/" and a word on the right make "per": 元/人 → 元每人.
 PER_LEFT = r"元|块|角|次|个|件|斤|公斤|千克|克|吨|人次|人|小时|天|分钟|份|张|盒|瓶|袋|户|趟|课时"
-PER_RIGHT = r"人次|人|次|天|日|周|月|年|小时|分钟|户|位|个|件|斤|公斤|千克|平方米|亩|张|份|课|学期|季度|期|盒|瓶|袋|包|箱|台|辆|床|间|晚"
+PER_RIGHT = (r"人次|人|次|天|日|周|月|年|小时|分钟|户|位|个|件|斤|公斤|千克|平方米|亩|张|份|课|学期|季度|期|盒|瓶|袋|包|箱|台|辆|床|间|晚"
+             r"|分|秒")  # 次/分: a pulse
 
 # --------------------------------------------------------------------------- clean-up
 
@@ -190,6 +193,9 @@ def _replace_codes(text: str) -> str:
     text = re.sub(r"(?<![\d.])(\d{3,4})(?=室|房间|房|号房)", lambda m: read_digits(m.group(1)), text)
     text = re.sub(r"(?<![\d.])(\d+)\s*#(?=楼|栋|门|[^\d#]|$)", r"\1号", text)
 
+    # A name of letters and a figure (a WeChat or mail ID: dangjian2025): the figure is digits.
+    text = re.sub(r"(?<=[A-Za-z_]{2})\d{3,}(?![\d.])", lambda m: read_digits(m.group(0)), text)
+
     def long_run(match):
         round_figure = match.group(0).endswith("000") and not match.group(0).startswith("0")
         counted = QUANTITY_BEFORE.search(text, max(0, match.start() - 3), match.start()) is not None
@@ -270,6 +276,8 @@ def _replace_ranges(text: str) -> str:
     text = re.sub(r"(?<=\d)\s*-\s*(?=\d+(?:\.\d+)?\s*=)", "减", text)  # 5-3=2: a sum, not a range
     def number_range(match):
         first, second = match.group(1), match.group(2)
+        if "." not in first + second and NUMBERED_BEFORE.search(text, max(0, match.start() - 2), match.start()):
+            return read_integer(int(first)) + "杠" + read_integer(int(second))
         following = after(text, match.end())
         ordinal = _ordinal_before(text, match.start())
         if float(first) > float(second) and "." not in first + second and len(first) <= 2 and len(second) <= 2:
@@ -283,11 +291,13 @@ def _replace_ranges(text: str) -> str:
 def _replace_arithmetic(text: str) -> str:
     text = re.sub(r"(?<=\d)\s*[×xX*]\s*(?=\d)", "乘", text)
     text = re.sub(r"(?<=\d)\s*÷\s*(?=\d)", "除以", text)
-    text = re.sub(r"\s*(?:≥|>=)\s*(?=\d)", "大于等于", text)
-    text = re.sub(r"\s*(?:≤|<=)\s*(?=\d)", "小于等于", text)
-    text = re.sub(r"(?<![<>=])\s*>\s*(?=\d)", "大于", text)
-    text = re.sub(r"(?<![<>=])\s*<\s*(?=\d)", "小于", text)
-    return text
+    # A bound stays a bound once its number is words (≥140mmHg, <7% were read before this).
+    figure = r"(?=\d|[零一二三四五六七八九十两]|百分之|千分之|负|零下)"
+    text = re.sub(r"\s*(?:≥|>=)\s*" + figure, "大于等于", text)
+    text = re.sub(r"\s*(?:≤|<=)\s*" + figure, "小于等于", text)
+    text = re.sub(r"(?<![<>=])\s*>\s*" + figure, "大于", text)
+    text = re.sub(r"(?<![<>=])\s*<\s*" + figure, "小于", text)
+    return text.replace("和/或", "和或")
 
 
 def _replace_numbers(text: str) -> str:
