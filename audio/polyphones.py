@@ -46,6 +46,9 @@ def _chinese(char: str) -> bool:
 
 
 LONGEST_WORD = 6
+# No lesson needs more listed (each asks the admin a question); a text made of nothing but
+# 多音字 stops here instead of guessing a reading for every character.
+MOST_FLAGS = 500
 
 
 @functools.lru_cache(maxsize=1)
@@ -60,58 +63,97 @@ def own_words() -> dict[str, tuple[str, ...]]:
     return found
 
 
-def _phrase_reading(words, text: str, index: int) -> tuple[bool, str | None]:
-    """(a word covers `index`, the reading it gives): the longest covering words decide;
-    words of that length that disagree leave it open (进行长期: 进行 xíng, 行长 háng)."""
-    for length in range(LONGEST_WORD, 1, -1):
-        said = set()
-        for start in range(max(0, index - length + 1), min(index, len(text) - length) + 1):
-            found = words.get(text[start:start + length])
-            if found is not None:
-                reading = found[index - start]
-                said.add(reading if isinstance(reading, str) else reading[0])
-        if said:
-            return True, said.pop() if len(said) == 1 else None
-    return False, None
+def _word(word: str) -> tuple[tuple[str, ...], bool] | None:
+    """(the reading of each character, from our list) for a dictionary word, else None;
+    our list wins over pypinyin's phrase data for the same word."""
+    ours = own_words().get(word)
+    if ours is not None:
+        return ours, True
+    phrase = PHRASES_DICT.get(word)
+    return (tuple(found[0] for found in phrase), False) if phrase is not None else None
+
+
+def _segment(run: str, forward: bool) -> list[tuple[int, int]]:
+    """Maximum matching over one run of characters: from the start (longest word first at
+    each place), or from the end. Each step looks at LONGEST_WORD lengths: linear."""
+    spans = []
+    if forward:
+        at = 0
+        while at < len(run):
+            size = next((n for n in range(min(LONGEST_WORD, len(run) - at), 1, -1) if _word(run[at:at + n])), 1)
+            spans.append((at, at + size))
+            at += size
+    else:
+        at = len(run)
+        while at > 0:
+            size = next((n for n in range(min(LONGEST_WORD, at), 1, -1) if _word(run[at - n:at])), 1)
+            spans.append((at - size, at))
+            at -= size
+    return spans
+
+
+def settle(text: str) -> dict[int, tuple[str | None, bool]]:
+    """Each watched character → (the reading its words settle or None, whether the word came
+    from our list). The text is cut into words from the start and from the end; where both
+    cuts put the character in words that agree (or only one cut finds a word), that word
+    decides — 进行长期 is 进行/长期 either way; where the cuts disagree the reading is left
+    open (成为老年人: 成为 wéi from the start, 为老年人 wèi from the end). A particle in a
+    particle's place (跑得快, 看着) is settled too."""
+    settled: dict[int, tuple[str | None, bool]] = {}
+    for match in re.finditer(r"[\u4e00-\u9fff]+", text):
+        run, offset = match.group(0), match.start()
+        if not any(char in WATCHED for char in run):
+            continue
+        said: dict[int, list[tuple[str, bool]]] = {}
+        for forward in (True, False):
+            for start, end in _segment(run, forward):
+                found = _word(run[start:end]) if end - start > 1 else None
+                if found is not None:
+                    for index in range(start, end):
+                        if run[index] in WATCHED:
+                            said.setdefault(index, []).append((found[0][index - start], found[1]))
+        for index, char in enumerate(run):
+            if char not in WATCHED:
+                continue
+            heard = said.get(index, [])
+            if heard:
+                agreed = {reading for reading, _ in heard}
+                settled[offset + index] = (agreed.pop() if len(agreed) == 1 else None, all(own for _, own in heard))
+            elif char in PARTICLES and index > 0:
+                must = char == "得" and run[index - 1] in MUST_BEFORE
+                settled[offset + index] = (None if must else PARTICLES[char], False)
+            else:
+                settled[offset + index] = (None, False)
+    return settled
 
 
 def settled_reading(text: str, index: int) -> str | None:
-    """The reading of text[index] that its words settle, or None when nothing does: our word
-    list first, then pypinyin's phrase data, then a particle in a particle's place."""
-    for words in (own_words(), PHRASES_DICT):
-        covered, reading = _phrase_reading(words, text, index)
-        if covered:
-            return reading
-    char = text[index]
-    if char in PARTICLES and index > 0 and _chinese(text[index - 1]):
-        return None if char == "得" and text[index - 1] in MUST_BEFORE else PARTICLES[char]
-    return None
+    """The reading of text[index] that its words settle, or None when nothing does."""
+    return settle(text).get(index, (None, False))[0]
 
 
 def our_readings(text: str) -> dict[int, str]:
-    """Where our word list settles a watched character and no word of its length disagrees:
-    index → tone-number reading, which a voice that takes pinyin is told outright instead of
-    guessing (espeak-ng says 还款 with hái on its own)."""
+    """Where our word list settles a watched character: index → tone-number reading, which a
+    voice that takes pinyin is told outright instead of guessing (espeak-ng says 还款 with
+    hái on its own)."""
     from pypinyin.contrib.tone_convert import to_tone3
 
-    found = {}
-    for index, char in enumerate(text):
-        if char in WATCHED:
-            covered, reading = _phrase_reading(own_words(), text, index)
-            if covered and reading:
-                found[index] = to_tone3(reading, neutral_tone_with_five=True)
-    return found
+    return {index: to_tone3(reading, neutral_tone_with_five=True)
+            for index, (reading, ours) in settle(text).items() if reading and ours}
 
 
 def flags(text: str, chosen: Iterable[str] = ()) -> list[Flag]:
-    """Watched characters no phrase or particle rule settles, in order; characters inside a
-    `chosen` word (a lexicon entry carrying its reading) are settled by the admin. Linear in
-    the text (each check looks at a few characters around one)."""
+    """Watched characters no word or particle rule settles, in order (the first MOST_FLAGS);
+    characters inside a `chosen` word (a lexicon entry carrying its reading) are settled by
+    the admin. Linear in the text."""
     covered = _covered(text, chosen)
-    found = []
+    settled = settle(text)
+    found: list[Flag] = []
     for index, char in enumerate(text):
-        if char not in WATCHED or index in covered or len(readings(char)) < 2 or settled_reading(text, index):
+        if char not in WATCHED or index in covered or len(readings(char)) < 2 or settled[index][0]:
             continue
+        if len(found) == MOST_FLAGS:
+            break
         start, end = _run(text, index, 2)
         found.append(Flag(index, char, text[start:end], index - start, _likely(text, index), readings(char)))
     return found

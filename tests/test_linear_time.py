@@ -38,3 +38,15 @@ def test_a_pathological_2_mb_script_imports_and_segments_in_time(suffix, one_lin
     elapsed = time.monotonic() - start
     assert segments and elapsed < BUDGET_SECONDS, f"{elapsed:.1f} s for {len(data)} bytes"
     assert all(len(s.text.encode("utf-8")) <= 1500 for s in segments)
+
+
+def test_a_preview_made_of_nothing_but_polyphones_is_bounded():
+    """The lesson page's 多音字 list on the largest text the preview takes: words cut from both
+    ends once, and no more than MOST_FLAGS readings guessed."""
+    from audio.polyphones import MOST_FLAGS, flags
+
+    text = "长行重还为得着朝" * 25_000
+    start = time.monotonic()
+    found = flags(text)
+    elapsed = time.monotonic() - start
+    assert len(found) == MOST_FLAGS and elapsed < BUDGET_SECONDS, f"{elapsed:.1f} s"
