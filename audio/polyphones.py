@@ -1,10 +1,10 @@
 """多音字: characters with several readings, caught before synthesis.
 
 长 in 长者 is zhǎng, in 长期 cháng; an engine guesses, and a listener hears a wrong word. A
-character is settled when a phrase of the dictionary (pypinyin's phrase data) covers it in
-this text, or when it is a particle in a particle's place (跑得快, 看着); otherwise it is
-flagged with its likely reading and the others, and one tap makes a lexicon entry with the
-chosen pinyin. Each engine realises the entry its own way (Engine.realise): the offline and
+character is settled when the words of the text (our list of notice words, then pypinyin's
+phrase data) put it in a word the same way whether the text is cut from its start or its end,
+or when it is a particle in a particle's place (跑得快, 看着); otherwise it is flagged with its
+likely reading and the others, and one tap makes a lexicon entry with the chosen pinyin. Each engine realises the entry its own way (Engine.realise): the offline and
 model-folder voices take the pinyin, the online voice a same-sound respelling with characters
 that have only the chosen reading (长者 → 掌者), which the preview shows.
 """
@@ -37,6 +37,7 @@ class Flag:
 
 
 def readings(char: str) -> tuple[str, ...]:
+    """Every reading of a character, tone-marked, the most common first."""
     found = PINYIN_DICT.get(ord(char), "")
     return tuple(dict.fromkeys(found.split(","))) if found else ()
 
