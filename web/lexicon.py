@@ -5,6 +5,7 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -58,7 +59,7 @@ def reading_preview(text: str) -> dict:
     return preview
 
 
-def _polyphones(text: str, chosen) -> list[dict]:
+def _polyphones(text: str, chosen: Iterable[str]) -> list[dict]:
     """多音字 no phrase settles, once per word, each with a lexicon entry ready for every
     reading: the word's pinyin for the voices that take it, and what the online voice will
     be given (the same word when no character has only that reading)."""
@@ -70,8 +71,11 @@ def _polyphones(text: str, chosen) -> list[dict]:
         options = []
         for reading in flag.readings:
             said = word_pinyin(flag, reading)
-            options.append({"reading": reading, "pinyin": said,
-                            "spoken": respell_word(flag.word, parse_pinyin(said))})
+            try:
+                syllables = parse_pinyin(said)
+            except ValueError:
+                continue  # a neighbour with no known reading: that word cannot carry pinyin
+            options.append({"reading": reading, "pinyin": said, "spoken": respell_word(flag.word, syllables)})
         found.append({"word": flag.word, "char": flag.char, "likely": flag.likely, "options": options})
     return found
 
