@@ -223,3 +223,15 @@ def test_a_wrong_pinyin_is_refused_with_what_was_typed_kept(admin, form, message
     reply = admin.post("/lexicon/new", data=form)
     assert reply.status_code == 422 and message in page_text(reply)
     assert form["pinyin"] in reply.get_data(as_text=True)
+
+
+def test_a_neighbour_with_no_known_reading_leaves_the_flag_without_buttons(app, admin):
+    from core.lessons import add_lesson, create_series
+
+    with app.extensions["xiangyin.db"].session() as session:
+        lesson = add_lesson(session, create_series(session, "通知", actor=None), "生僻字", "他还兙。")
+        session.commit()
+        lesson_id = lesson.id
+    page = admin.get(f"/lessons/{lesson_id}")
+    assert page.status_code == 200 and "多音字：1 处待确认" in page_text(page)
+    assert "读 hái" not in page_text(page), "兙 has no pinyin, so no entry with pinyin can be made for this word"
