@@ -30,7 +30,12 @@ class ShareError(Invalid):
 
 
 def new_token() -> str:
-    return secrets.token_urlsafe(TOKEN_BYTES)
+    """Never starting with "-": an admin pastes the token after `xiangyin qr revoke`, where a
+    leading dash reads as an option (one token in 64 did)."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    while token.startswith("-"):
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+    return token
 
 
 def share_url(public_url: str, share: ShareToken) -> str:
