@@ -23,8 +23,8 @@ _CURRENCY = re.compile(r"(?<![A-Za-z])(HK\$|US\$|A\$|CNY|RMB|USD|HKD|EUR|GBP|KRW
 # Abbreviations said letter by letter: written in capitals, so no voice reads "nba" as a word.
 ACRONYMS = ("ATM", "UFO", "NBA", "CBA", "GPU", "CPU", "CEO", "CFO", "WTO", "MVP", "VIP", "IQ", "EQ", "MBA", "APP",
             "PDF", "PPT", "USB", "DNA", "GDP", "CPI", "SUV", "ICU", "KTV", "DIY", "GPS", "CCTV", "APEC")
-_ACRONYM = re.compile(r"(?<![A-Za-z])(?:" + "|".join(f"{word}|{' '.join(word)}" for word in ACRONYMS) + r")(?![A-Za-z])",
-                      re.I)  # written together or letter by letter (c e o), never part-spaced (W to W)
+# (Letters written apart, c e o, are spelled one by one by every voice as they are.)
+_ACRONYM = re.compile(r"(?<![A-Za-z])(?:" + "|".join(ACRONYMS) + r")(?![A-Za-z])", re.I)
 CIRCLED = {**{chr(0x2460 + n): n + 1 for n in range(20)},  # ①–⑳
            **{chr(0x2776 + n): n + 1 for n in range(10)},  # ❶–❿
            **{chr(0x2780 + n): n + 1 for n in range(10)},  # ➀–➉
@@ -37,7 +37,9 @@ _NUMBER_SIGN = re.compile(r"(?<![A-Za-z])(?:No|NO|no)\.?\s*(?=\d)")
 URL = re.compile(r"(?:https?://|ftp://|www\.)[A-Za-z0-9\-.~:/?#\[\]@!$&'()*+,;=%_]+"
                  r"|(?<![A-Za-z0-9._-])[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|cn|net|org|gov|edu)(?:\.cn)?"
                  r"(?:/[A-Za-z0-9\-._~/?#=&%]*)?(?![A-Za-z])", re.I)
-EMAIL = re.compile(r"(?<![A-Za-z0-9_.+-])[A-Za-z0-9_.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# (A domain after an @ whose name was taken by the address before it — a@b.cnc@d.cn — is
+# still read, so reading twice reads the same.)
+EMAIL = re.compile(r"(?:(?<![A-Za-z0-9_.+-])[A-Za-z0-9_.+-]+)?@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _SPOKEN_MARKS = {".": "点", "@": "艾特", "/": "斜杠", "-": "杠", "_": "下划线", ":": "冒号", "?": "问号",
                  "=": "等于", "&": "和", "#": "井号", "~": "波浪线", "%": "百分号"}
 ADDRESS_WORDS = {"www": "三W", "com": "com", "cn": "cn", "net": "net", "org": "org", "gov": "gov", "edu": "edu"}
@@ -48,7 +50,7 @@ def replace_symbols(text: str) -> str:
     text = _CURRENCY.sub(lambda m: m.group(2) + (f"到{m.group(3)}" if m.group(3) else "") + m.group(4).strip()
                          + CURRENCIES[m.group(1)], text)
     text = re.sub(r"[¥￥$€£₩]", " ", text)  # a sign with no amount says nothing to a listener
-    text = _ACRONYM.sub(lambda m: m.group(0).replace(" ", "").upper(), text)
+    text = _ACRONYM.sub(lambda m: m.group(0).upper(), text)
     text = "".join(_circled(ch) for ch in text) if any(ch in CIRCLED or ch in ROMAN for ch in text) else text
     text = _NUMBER_SIGN.sub("第", text)
     text = text.replace("±", "正负")

@@ -68,6 +68,7 @@ PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕�
 # A unit on the left of "/" and a word on the right make "per": 元/人 → 元每人.
 PER_LEFT = r"元|块|角|次|个|件|斤|公斤|千克|克|吨|人次|人|小时|天|分钟|份|张|盒|瓶|袋|户|趟|课时"
 PER_RIGHT = (r"人次|人|次|天|日|周|月|年|小时|分钟|户|位|个|件|斤|公斤|千克|平方米|亩|张|份|课|学期|季度|期|盒|瓶|袋|包|箱|台|辆|床|间|晚"
+             r"|千瓦时|度|吨|立方米|方|公里|千米|米|升|克"  # 元/千瓦时, 元/吨: prices of power, water, fuel
              r"|分|秒")  # 次/分: a pulse
 
 # --------------------------------------------------------------------------- clean-up
@@ -117,15 +118,21 @@ def _replace_phones(text: str, language: str) -> str:
         return read_digits(digits, phone=True, language=language)
 
     text = re.sub(r"\+\s*86[\s-]*(?=1[3-9]\d)", "", text)
+    # An area code, in brackets or not, and a local number written whole or in two groups:
+    # (0571)8765 4321, 0571-87654321.
     text = re.sub(
-        r"(?<!\d)(0\d{2,3})[-\s]?(\d{7,8})(?:-(\d{1,5}))?(?!\d)",
-        lambda m: dialled(m.group(1)) + GROUP_BREAK + dialled(m.group(2)) + ("转" + dialled(m.group(3)) if m.group(3) else ""),
+        r"(?<!\d)[(（]?(0\d{2,3})[)）]?[-\s]?(\d{3,4}[\s-]?\d{4})(?:-(\d{1,5}))?(?!\d)",
+        lambda m: (dialled(m.group(1)) + GROUP_BREAK + dialled(re.sub(r"[\s-]", "", m.group(2)))
+                   + ("转" + dialled(m.group(3)) if m.group(3) else "")),
         text,
     )
     text = re.sub(r"(?<!\d)(400|800)[-\s]?(\d{3})[-\s]?(\d{4})(?!\d)",
                   lambda m: GROUP_BREAK.join(dialled(g) for g in m.groups()), text)
     text = re.sub(r"(?<![\d.])(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?![\d.])",
                   lambda m: GROUP_BREAK.join(dialled(g) for g in m.groups()), text)
+    # A local number in two groups after a word for a phone: 电话：8765 4321.
+    text = re.sub(r"((?:电话|热线|专线|传真|号码|致电|拨打)[：:\s]*)(\d{3,4})[\s-](\d{4})(?![\s-]?\d)",
+                  lambda m: m.group(1) + dialled(m.group(2)) + GROUP_BREAK + dialled(m.group(3)), text)
 
     text = re.sub(r"(?<=[零幺二三四五六七八九])\s*转\s*(\d{1,6})(?!\d)", lambda m: "转" + dialled(m.group(1)), text)
 
@@ -164,7 +171,7 @@ def _replace_named_codes(text: str) -> str:
     )
     # 文号 〔2025〕3号: the year in its brackets; codes with letters (A-2025-003, G318, K1234)
     # and numbers quoted as names (“618”): digit by digit.
-    text = re.sub(r"([〔\[［【(（])\s*(\d{4})\s*([〕\]］】)）])", lambda m: m.group(1) + read_digits(m.group(2)) + m.group(3), text)
+    text = re.sub(r"([〔\[［【(（])\s*([12]\d{3})\s*([〕\]］】)）])", lambda m: m.group(1) + read_digits(m.group(2)) + m.group(3), text)
     text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,3})-(\d+(?:-\d+)*)(?![\d.])",
                   lambda m: m.group(1) + "".join("杠" + read_digits(group) for group in m.group(2).split("-")), text)
     text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,2})(\d{3,5})(?![\d.A-Za-z])",
@@ -176,7 +183,7 @@ def _replace_named_codes(text: str) -> str:
                   lambda m: "点".join(read_digits(part) for part in m.group(1).split(".")), text)  # 127.0.0.1
     text = re.sub(r"(?<![\dA-Za-z])(\d{17}[\dXx]|\d{15})(?![\dA-Za-z])",
                   lambda m: read_digits(m.group(1).upper()), text)
-    text = re.sub(r"(?<!\d)\d{4}(?: \d{4}){2,4}(?!\d)",
+    text = re.sub(r"(?<!\d)[1-9]\d{3}(?: \d{4}){2,4}(?!\d)",  # a card number; 0571 8765 4321 is dialled
                   lambda m: GROUP_BREAK.join(read_digits(g) for g in m.group(0).split()), text)
     text = re.sub(
         r"(" + CODE_CONTEXT + r")([:：\s是为]{0,3})((?:[A-Za-z]{0,3}\d[\dA-Za-z]*)(?:-[\dA-Za-z]+)*)",
@@ -404,7 +411,9 @@ def normalise(text: str, lexicon: Mapping[str, str] | None = None, *, language: 
     `language` is the voice's ("cmn", "yue"): Cantonese says 一 where Mandarin callers say 幺.
     `marked` keeps the joiners between a code's digit groups, for segmentation; `addresses`
     False leaves web and e-mail addresses out (a series set to 不读) instead of spelling them."""
-    text = replace_symbols(replace_addresses(apply_lexicon(_clean(text), lexicon), addresses))
+    # A space the writer put between two words is a pause (第十九条 党员如果…): a listener needs it.
+    text = _clean(re.sub(r"(?<=[\u4e00-\u9fff])[ \t]+(?=[\u4e00-\u9fff])", "，", text))
+    text = replace_symbols(replace_addresses(apply_lexicon(text, lexicon), addresses))
     text = re.sub(r'"([^"\n]*)"', r"“\1”", text)
     text = re.sub(r"零下\s*-", "零下", text)
     text = re.sub(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])", lambda m: m.group(0).replace(",", ""), text)
