@@ -34,6 +34,7 @@ UNITS = [
     ("ms", "毫秒"), ("MW", "兆瓦"), ("kV", "千伏"), ("kPa", "千帕"), ("MPa", "兆帕"), ("hPa", "百帕"), ("MHz", "兆赫"),
     ("GHz", "吉赫"), ("Hz", "赫兹"), ("mAh", "毫安时"), ("W", "瓦"), ("V", "伏"),
     ("g", "克"), ("m", "米"), ("L", "升"), ("h", "小时"), ("min", "分钟"), ("s", "秒"),
+    ("μg/m³", "微克每立方米"), ("µg/m³", "微克每立方米"), ("mg/m³", "毫克每立方米"), ("μg", "微克"), ("µg", "微克"),
     ("℃", "摄氏度"), ("°C", "摄氏度"), ("°", "度"),
 ]
 _UNIT_PATTERN = "|".join(re.escape(u) for u, _ in UNITS)
@@ -230,8 +231,10 @@ def _replace_temperatures(text: str) -> str:
                 + read_number(match.group(4)) + "摄氏度")
 
     text = re.sub(pair, temperature_range, text)
-    return re.sub(r"(-)?(" + _NUM + r")" + degrees, lambda m: below(m.group(1)) + read_number(m.group(2)) + "摄氏度",
+    text = re.sub(r"(-)?(" + _NUM + r")" + degrees, lambda m: below(m.group(1)) + read_number(m.group(2)) + "摄氏度",
                   text)
+    # -5度 is a temperature too: 零下五度, as the weather report says it.
+    return re.sub(r"(?<![A-Za-z0-9.])-(" + _NUM + r")\s*度", lambda m: "零下" + read_number(m.group(1)) + "度", text)
 
 
 def _replace_percentages(text: str) -> str:
@@ -276,7 +279,13 @@ def _replace_units(text: str) -> str:
 
 def _ordinal_before(text: str, start: int) -> bool:
     before = text[max(0, start - 2):start].rstrip()
-    return before.endswith(("第", "初", "星期", "礼拜")) or (before != "" and before[-1] in "万亿千百")
+    if before.endswith(("第", "初", "星期", "礼拜")) or (before != "" and before[-1] in "万亿千百"):
+        return True
+    # 第1、2名: the 第 reaches every number of the list.
+    return _LISTED_ORDINAL.search(text, max(0, start - 24), start) is not None
+
+
+_LISTED_ORDINAL = re.compile(r"第[\d零一二三四五六七八九十百千、\s]{1,20}、\s*$")
 
 
 def _replace_ranges(text: str) -> str:
