@@ -31,7 +31,11 @@ CIRCLED = {**{chr(0x2460 + n): n + 1 for n in range(20)},  # ①–⑳
            **{chr(0x278A + n): n + 1 for n in range(10)}}  # ➊–➓
 ROMAN = {"Ⅰ": 1, "Ⅱ": 2, "Ⅲ": 3, "Ⅳ": 4, "Ⅴ": 5, "Ⅵ": 6, "Ⅶ": 7, "Ⅷ": 8, "Ⅸ": 9, "Ⅹ": 10, "Ⅺ": 11, "Ⅻ": 12,
          "ⅰ": 1, "ⅱ": 2, "ⅲ": 3, "ⅳ": 4, "ⅴ": 5, "ⅵ": 6, "ⅶ": 7, "ⅷ": 8, "ⅸ": 9, "ⅹ": 10}
-_CLOCK = re.compile(r"(?<![\d:])(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*([ap])\.?m\.?(?![A-Za-z])", re.I)
+# 9:30am or am 9:30 (the latter only with minutes, so PM2.5 stays air); a part of the day written
+# beside it (上午AM 9:00, 凌晨1am) is the writer's own word and is kept, said once.
+_CLOCK = re.compile(r"(?:(上午|下午|中午|晚上|早上|凌晨)\s*)?(?:"
+                    r"(?<![\d:])(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*([ap])\.?m\.?(?![A-Za-z])"
+                    r"|(?<![A-Za-z])([ap])\.?m\.?\s*(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:]))", re.I)
 _NUMBER_SIGN = re.compile(r"(?<![A-Za-z])(?:No|NO|no)\.?\s*(?=\d)")
 # The shape of an address: a scheme or www., or a name with a known ending; an e-mail's @.
 URL = re.compile(r"(?:https?://|ftp://|www\.)[A-Za-z0-9\-.~:/?#\[\]@!$&'()*+,;=%_]+"
@@ -69,10 +73,15 @@ def _circled(ch: str) -> str:
 
 
 def _clock(match: re.Match[str]) -> str:
-    hour, minute, second, half = int(match.group(1)), match.group(2), match.group(3), match.group(4).lower()
+    written = match.group(1)
+    if match.group(2) is not None:
+        hour, minute, second, half = int(match.group(2)), match.group(3), match.group(4), match.group(5).lower()
+    else:
+        hour, minute, second, half = int(match.group(7)), match.group(8), match.group(9), match.group(6).lower()
     if not 1 <= hour <= 12 or any(part is not None and int(part) > 59 for part in (minute, second)):
         return match.group(0)
-    part = "上午" if half == "a" else ("中午" if hour == 12 else "晚上" if hour >= 7 and hour != 12 else "下午")
+    part = written or ("凌晨" if half == "a" and hour == 12 else "上午" if half == "a"
+                      else "中午" if hour == 12 else "晚上" if hour >= 7 else "下午")
     said = part + ("两" if hour == 2 else read_integer(hour)) + "点"
     if minute is not None and (int(minute) or second):
         said += ("零" if int(minute) < 10 else "") + read_integer(int(minute)) + "分"

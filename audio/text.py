@@ -143,6 +143,11 @@ def _replace_phones(text: str, language: str) -> str:
         if following and (following[0] in MEASURE_AFTER or _UNIT_AHEAD.match(following) or measured(text, match.end())):
             return digits  # 120平方米, 110 km/h, 119公顷: a quantity, not a number to dial
         before = text[max(0, match.start() - 12):match.start()]
+        # 120余次 is a count; so are 120多人 and 120来个, unless a call is meant (拨打120多次).
+        rest = following[1:]
+        if following[:1] == "余" or (following[:1] in ("多", "来", "几") and not DIAL_CONTEXT.search(before)
+                                     and rest and (rest[0] in MEASURE_AFTER or measured(rest, 0))):
+            return digits
         if digits in SERVICE_NUMBERS or (DIAL_CONTEXT.search(before) and 3 <= len(digits) <= 12):
             return dialled(digits)
         return digits
@@ -193,12 +198,18 @@ def _replace_named_codes(text: str) -> str:
     return text
 
 
+_ROOMS = re.compile(r"(?<![\d.])(?<!\d\d\d[、和及至到])\d{3,4}(?![\d.])(?:[、和及至到]\d{3,4}(?![\d.]))*+"
+                    r"(?=室|房间|房|号房|会议室|教室|办公室|活动室|宿舍|病房|诊室)")
+
+
 def _replace_codes(text: str) -> str:
     """Codes by their place: 3-2-501, room numbers, 1#楼, and long runs no measure word follows."""
     text = re.sub(r"(?<![\d.\-])(\d{1,4})-(\d{1,4})-(\d{1,5})(?:-(\d{1,5}))?(?![\d.\-])",
                   lambda m: "杠".join(_code_group(g) for g in m.groups() if g), text)
     text = re.sub(r"(?:(?<=单元)|(?<=号楼)|(?<=[栋幢座]))(\d{3,4})(?![\d.])", lambda m: read_digits(m.group(1)), text)
-    text = re.sub(r"(?<![\d.])(\d{3,4})(?=室|房间|房|号房)", lambda m: read_digits(m.group(1)), text)
+    # A room and a list of rooms (101、102会议室, 301至305室); a list is only entered at its first
+    # number and taken whole, so a long one is scanned once.
+    text = _ROOMS.sub(lambda m: re.sub(r"\d+", lambda d: read_digits(d.group(0)), m.group(0)), text)
     text = re.sub(r"(?<![\d.])(\d+)\s*#(?=楼|栋|门|[^\d#]|$)", r"\1号", text)
 
     # A name of letters and a figure (a WeChat or mail ID: dangjian2025): the figure is digits.
@@ -272,9 +283,11 @@ def _replace_units(text: str) -> str:
         spoken = _UNIT_READING[written]
         return read_number(number, spoken) + spoken
 
-    # The sign goes with the number: -1.2g is 负一点二克.
-    return re.sub(r"((?<![A-Za-z0-9.])-)?(" + _NUM + r")\s*(" + _UNIT_PATTERN + r")(?![A-Za-z²³])",
-                  lambda m: ("负" if m.group(1) else "") + unit(m.group(2), m.group(3)), text)
+    # The sign goes with the number: -1.2g is 负一点二克; so does a 万 or 亿 (3.5万m²).
+    return re.sub(r"((?<![A-Za-z0-9.])-)?(" + _NUM + r")\s*([万亿]?)\s*(" + _UNIT_PATTERN + r")(?![A-Za-z²³])",
+                  lambda m: ("负" if m.group(1) else "") + (read_number(m.group(2), m.group(3)) + m.group(3)
+                                                             + _UNIT_READING[m.group(4)] if m.group(3)
+                                                             else unit(m.group(2), m.group(4))), text)
 
 
 def _ordinal_before(text: str, start: int) -> bool:
