@@ -59,6 +59,8 @@ _ERA = re.compile(r"(?<![\d.])(\d{1,4})(\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}
 def replace_dates(text: str) -> str:
     # From one day to another: 11月8日—9日, 5号-8号 (never 负八号).
     text = re.sub(r"(?<=\d[日号])\s*[-—–~～]+\s*(?=\d)", "到", text)
+    # From one month to another: 2025年12月—2026年2月, 3月-5月.
+    text = re.sub(r"(?<=\d月)\s*[-—–~～]+\s*(?=\d{1,4}\s*[年月])", "到", text)
     # 2934ad, 1234 B.C., 1823年3月bc: the era is said first, as 公元 / 公元前.
     text = _ERA.sub(lambda m: ("公元前" if m.group(3)[0] in "bB" else "公元") + m.group(1) + (m.group(2) or "年"), text)
 

@@ -427,6 +427,9 @@ def apply_lexicon(text: str, lexicon: Mapping[str, str] | None) -> str:
     return pattern.sub(lambda m: lexicon[m.group(0)], text)
 
 
+_NUMBERED_POINT = re.compile(r"(^|(?<=[；;。：:！？!?])|(?<=[\u4e00-\u9fff])[ \t]+)(\d{1,2})[.．]\s*(?=[\u4e00-\u9fff])")
+
+
 def normalise(text: str, lexicon: Mapping[str, str] | None = None, *, language: str = "cmn",
               marked: bool = False, addresses: bool = True) -> str:
     """One paragraph of lesson text → what should be spoken (quote marks kept for cutting).
@@ -437,6 +440,9 @@ def normalise(text: str, lexicon: Mapping[str, str] | None = None, *, language: 
     text = _clean(re.sub(r"(?<=[\u4e00-\u9fff])[ \t]+(?=[\u4e00-\u9fff])", "，", text))
     text = replace_symbols(replace_addresses(apply_lexicon(text, lexicon), addresses))
     text = re.sub(r'"([^"\n]*)"', r"“\1”", text)
+    # A numbered point (1.学习党章；2.交流心得) is 一、 as in print, not a number and a full stop;
+    # the space before one inside a line is a pause.
+    text = _NUMBERED_POINT.sub(lambda m: ("，" if m.group(1) else "") + m.group(2) + "、", text)
     text = re.sub(r"零下\s*-", "零下", text)
     text = re.sub(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])", lambda m: m.group(0).replace(",", ""), text)
     text = _replace_named_codes(text)
