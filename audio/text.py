@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 
 from audio.dates import replace_dates, replace_times
 from audio.numbers import after, measured, read_digits, read_integer, read_number
-from audio.symbols import replace_addresses, replace_symbols
+from audio.symbols import NUMBER_FORMS, replace_addresses, replace_symbols
 
 # Units read after a number; longer spellings first so "km/h" wins over "km".
 UNITS = [
@@ -107,7 +107,7 @@ def _clean(text: str) -> str:
     text = unicodedata.normalize("NFC", text).translate(_FULLWIDTH).replace(JOINER, "")
     text = _WHITESPACE.sub(" ", text)
     text = _IMAGE_FILE.sub(" ", text)
-    text = "".join(ch for ch in text if not _is_emoji(ch))
+    text = "".join(ch for ch in text if ch in NUMBER_FORMS or not _is_emoji(ch))  # ❶ is a point, not a picture
     return _MARKDOWN.sub("", text)
 
 

@@ -16,7 +16,7 @@ MB2 = 2 * 1024 * 1024
 # Each of these took seconds per 40 KB (quadratic) before the patterns were bounded.
 UNITS = [" *x", "_a", "`a", "1", "1 ", " ", "a", "<", "[", "#", ">", "![", "[a](", "1.1", "-1", "1,000,", "a.",
          "**", "~~", "http://a", "1年1月", "1/", "1:", " ,", "中", "¥1", "①", "Ⅱ", "No.1", "1·1", "〔2025〕1号",
-         "G318", "A-2025-1", "2019/08", "www.a.", "a@b.", "90后", "1am", "am 1:", "-1/3", "101、", "1万m", "1月-", " 1.中", "还", "长行"]
+         "G318", "A-2025-1", "2019/08", "www.a.", "a@b.", "90后", "1am", "am 1:", "-1/3", "101、", "1万m", "1月-", " 1.中", "1 USD", "1,", "ⅩⅣ", "⑴", "1½", "还", "长行"]
 BUDGET_SECONDS = 60  # linear code does it in a few seconds; quadratic code would need hours
 
 
