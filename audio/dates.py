@@ -100,12 +100,13 @@ def replace_dates(text: str) -> str:
         lambda m: _date(None, m.group(1), m.group(2), m.group(3)) if _valid_date(m.group(1), m.group(2)) else m.group(0),
         text,
     )
-    # A month on its own (02月 is 二月), a year and month written 2019/08 or 2008.08, a year
+    # A month, day or hour on its own (02月 is 二月, 05日 五日), a year and month written 2019/08,
+    # 2019/8 or 2008.08, a year
     # counted back (公元前202年: years are read digit by digit, never 两百), events named by
     # their date (8·15, 12·9: 八一五, 一二九), and generations (90后: 九零后).
-    text = re.sub(r"(?<![\d.])0(\d)\s*月", r"\1月", text)
-    text = re.sub(r"(?<![\d./-])" + _YEAR + r"[/.-](0[1-9]|1[0-2])(?![\d./-])",
-                  lambda m: read_year(m.group(1)) + "年" + read_integer(int(m.group(2))) + "月", text)
+    text = re.sub(r"(?<![\d.])0([1-9])\s*([月日号时点])|(?<![\d.])0(0)\s*([时点])", r"\1\3\2\4", text)
+    text = re.sub(r"(?<![\d./-])" + _YEAR + r"(?:[/.-](0[1-9]|1[0-2])|/([1-9]))(?![\d./-])",
+                  lambda m: read_year(m.group(1)) + "年" + read_integer(int(m.group(2) or m.group(3))) + "月", text)
     text = re.sub(r"(?<![\d./-])(0?[1-9]|1[0-2])([/.-])(3[01]|[12]\d|0?[1-9])\2" + _YEAR + r"(?![\d./-])",
                   lambda m: _date(m.group(4), m.group(1), m.group(3)), text)
     text = re.sub(r"(?<![\d./-])(0[1-9]|1[0-2])[/.-]" + _YEAR + r"(?![\d./-])",

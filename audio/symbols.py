@@ -34,7 +34,7 @@ _AMOUNT = r"\d[\d,]*(?:\.\d+)?"
 # A range keeps the currency word to its end: $100-500 is 一百到五百美元, never 一百美元负五百.
 _CURRENCY = re.compile(r"(?<![A-Za-z])(" + _MONEY + r")\s*(" + _AMOUNT + r")"
                        r"(?:\s*(?:[-~～—–到至])\s*(?:" + _MONEY + r")?\s*(" + _AMOUNT + r"))?"
-                       r"(\s*(?:万|亿|千|百)?)")
+                       r"(\s*(?:万|亿|千|百)?)(\s*(?:元|块|美元|欧元|英镑|港元|澳元|日元|韩元|人民币))?")
 _CURRENCY_AFTER = re.compile(r"(?<![\d.,A-Za-z])(" + _AMOUNT + r")(\s*(?:万|亿)?)\s*(" + _MONEY + r")(?![A-Za-z\d])")
 # Abbreviations said letter by letter: written in capitals, so no voice reads "nba" as a word.
 ACRONYMS = ("ATM", "UFO", "NBA", "CBA", "GPU", "CPU", "CEO", "CFO", "WTO", "MVP", "VIP", "IQ", "EQ", "MBA", "APP",
@@ -110,8 +110,9 @@ ADDRESS_WORDS = {"www": "三W", "com": "com", "cn": "cn", "net": "net", "org": "
 
 def replace_symbols(text: str) -> str:
     """Currency, circled and Roman numerals, No., am/pm, abbreviations: into what is said."""
+    # ￥2930.5元: the writer's own word after the amount is said once, in place of the sign's.
     text = _CURRENCY.sub(lambda m: m.group(2) + (f"到{m.group(3)}" if m.group(3) else "") + m.group(4).strip()
-                         + CURRENCIES[m.group(1)], text)
+                         + (m.group(5) or CURRENCIES[m.group(1)]).strip(), text)
     text = _CURRENCY_AFTER.sub(lambda m: m.group(1) + m.group(2).strip() + CURRENCIES[m.group(3)], text)
     text = _SIGNS.sub(" ", text)  # a sign with no amount says nothing to a listener
     text = _ACRONYM.sub(lambda m: m.group(0).upper(), text)

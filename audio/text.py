@@ -31,7 +31,7 @@ UNITS = [
     ("mmol/L", "毫摩尔每升"), ("mg/dL", "毫克每分升"), ("km/h", "千米每小时"), ("mmHg", "毫米汞柱"),
     ("kWh", "千瓦时"), ("km²", "平方千米"), ("m²", "平方米"), ("m³", "立方米"), ("㎡", "平方米"), ("km", "千米"), ("kg", "千克"), ("mg", "毫克"), ("ml", "毫升"),
     ("mL", "毫升"), ("cm", "厘米"), ("mm", "毫米"), ("kw", "千瓦"), ("kW", "千瓦"), ("GB", "G"),
-    ("ms", "毫秒"), ("MW", "兆瓦"), ("kV", "千伏"), ("kPa", "千帕"), ("MPa", "兆帕"), ("hPa", "百帕"), ("MHz", "兆赫"),
+    ("ms", "毫秒"), ("μs", "微秒"), ("µs", "微秒"), ("ns", "纳秒"), ("MW", "兆瓦"), ("kV", "千伏"), ("kPa", "千帕"), ("MPa", "兆帕"), ("hPa", "百帕"), ("MHz", "兆赫"),
     ("GHz", "吉赫"), ("Hz", "赫兹"), ("mAh", "毫安时"), ("W", "瓦"), ("V", "伏"),
     ("g", "克"), ("m", "米"), ("L", "升"), ("h", "小时"), ("min", "分钟"), ("s", "秒"),
     ("μg/m³", "微克每立方米"), ("µg/m³", "微克每立方米"), ("mg/m³", "毫克每立方米"), ("μg", "微克"), ("µg", "微克"),
@@ -167,6 +167,9 @@ def _named_code(code: str) -> str:
     return read_digits(code.replace("-", "杠"))
 
 
+_DOCUMENT_BRACKETS = str.maketrans("[［]］", "〔〔〕〕")
+
+
 def _replace_named_codes(text: str) -> str:
     """Codes recognisable by their shape or the word before them: plates, ID and card numbers,
     anything after 编号/邮编/账号…; read before phone numbers so a code is never dialled."""
@@ -177,9 +180,13 @@ def _replace_named_codes(text: str) -> str:
     )
     # 文号 〔2025〕3号: the year in its brackets; codes with letters (A-2025-003, G318, K1234)
     # and numbers quoted as names (“618”): digit by digit.
-    text = re.sub(r"([〔\[［【(（])\s*([12]\d{3})\s*([〕\]］】)）])", lambda m: m.group(1) + read_digits(m.group(2)) + m.group(3), text)
-    text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,3})-(\d+(?:-\d+)*)(?![\d.])",
-                  lambda m: m.group(1) + "".join("杠" + read_digits(group) for group in m.group(2).split("-")), text)
+    # (Square brackets, which are no mark a voice reads, become the 文号's own: [2025]3号 〔二零二五〕三号.)
+    text = re.sub(r"([〔\[［【(（])\s*([12]\d{3})\s*([〕\]］】)）])",
+                  lambda m: (m.group(1).translate(_DOCUMENT_BRACKETS) + read_digits(m.group(2))
+                             + m.group(3).translate(_DOCUMENT_BRACKETS)), text)
+    text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,3})(\d*)-(\d+(?:-\d+)*)(?![\d.])",
+                  lambda m: m.group(1) + read_digits(m.group(2))
+                  + "".join("杠" + read_digits(group) for group in m.group(3).split("-")), text)
     text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,2})(\d{3,5})(?![\d.A-Za-z])",
                   lambda m: m.group(1) + read_digits(m.group(2)), text)
     text = re.sub(r"(?<![A-Za-z0-9])([GS])(\d{1,2})(?=\s*(?:高速|国道|省道|公路|线))",  # G60高速: G六零
@@ -283,6 +290,8 @@ def _replace_units(text: str) -> str:
         spoken = _UNIT_READING[written]
         return read_number(number, spoken) + spoken
 
+    # 120 m2 and 5m3 are m² and m³ typed without the superscript.
+    text = re.sub(r"(?<=\d)(\s*[万亿]?\s*k?m)([23])(?![\dA-Za-z])", lambda m: m.group(1) + "²³"[int(m.group(2)) - 2], text)
     # The sign goes with the number: -1.2g is 负一点二克; so does a 万 or 亿 (3.5万m²).
     return re.sub(r"((?<![A-Za-z0-9.])-)?(" + _NUM + r")\s*([万亿]?)\s*(" + _UNIT_PATTERN + r")(?![A-Za-z²³])",
                   lambda m: ("负" if m.group(1) else "") + (read_number(m.group(2), m.group(3)) + m.group(3)
