@@ -111,6 +111,9 @@ def replace_dates(text: str) -> str:
                   lambda m: _date(m.group(4), m.group(1), m.group(3)), text)
     text = re.sub(r"(?<![\d./-])(0[1-9]|1[0-2])[/.-]" + _YEAR + r"(?![\d./-])",
                   lambda m: read_year(m.group(2)) + "年" + read_integer(int(m.group(1))) + "月", text)
+    # 12/20（周六）: a month and day before the day of the week, not a fraction.
+    text = re.sub(r"(?<![\d./-])(1[0-2]|0?[1-9])/(3[01]|[12]\d|0?[1-9])(?![\d./-])(?=\s*[（(]?\s*(?:周[一二三四五六七日天]|星期|礼拜))",
+                  lambda m: _date(None, m.group(1), m.group(2)), text)
     # 08-08, 08/08, 08.08: a leading zero makes a month and day, not a range or a fraction.
     text = re.sub(r"(?<![\d./-])(0[1-9])([/.-])(0[1-9]|[12]\d|3[01])(?![\d./-])",
                   lambda m: _date(None, m.group(1), m.group(3)), text)
@@ -131,9 +134,9 @@ def _clock(h: str, m: str, s: str | None) -> str | None:
     if int(h) > 24 or int(m) > 59 or (s and int(s) > 59):
         return None
     out = read_number(str(int(h)), "点") + "点"
-    if int(m) or s:
+    if int(m) or (s and int(s)):
         out += ("零" if m.startswith("0") and int(m) else "") + read_integer(int(m)) + "分"
-    if s:
+    if s and int(s):
         out += read_integer(int(s)) + "秒"
     return out
 
@@ -143,6 +146,8 @@ def replace_times(text: str) -> str:
         first, second = _clock(*match.group(1, 2, 3)), _clock(*match.group(4, 5, 6))
         return f"{first}到{second}" if first and second else match.group(0)
 
+    # Times the writer set apart with a space (8:30—12:00 14:00—17:30) are apart when heard.
+    text = re.sub(r"(?<=[:：]\d\d)[ \t]+(?=\d{1,2}[:：]\d{2})", "，", text)
     text = re.sub(r"(?<![\d:])" + _CLOCK + r"\s*[-—–~～至到]\s*" + _CLOCK + r"(?![\d:])", clock_range, text)
     return re.sub(
         r"(?<![\d:])" + _CLOCK + r"(?![\d:])", lambda m: _clock(*m.group(1, 2, 3)) or m.group(0), text
