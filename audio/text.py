@@ -32,7 +32,8 @@ UNITS = [
     ("kWh", "千瓦时"), ("km²", "平方千米"), ("m²", "平方米"), ("m³", "立方米"), ("㎡", "平方米"), ("km", "千米"), ("kg", "千克"), ("mg", "毫克"), ("ml", "毫升"),
     ("mL", "毫升"), ("cm", "厘米"), ("mm", "毫米"), ("kw", "千瓦"), ("kW", "千瓦"), ("GB", "G"),
     ("ms", "毫秒"), ("μs", "微秒"), ("µs", "微秒"), ("ns", "纳秒"), ("MW", "兆瓦"), ("kV", "千伏"), ("kPa", "千帕"), ("MPa", "兆帕"), ("hPa", "百帕"), ("MHz", "兆赫"),
-    ("GHz", "吉赫"), ("Hz", "赫兹"), ("mAh", "毫安时"), ("W", "瓦"), ("V", "伏"),
+    ("GHz", "吉赫"), ("Hz", "赫兹"), ("kcal", "千卡"), ("dB", "分贝"), ("bpm", "次每分"), ("Mbps", "兆每秒"),
+    ("Gbps", "G每秒"), ("MB", "兆"), ("KB", "K"), ("TB", "T"), ("ppm", "ppm"), ("mAh", "毫安时"), ("W", "瓦"), ("V", "伏"),
     ("g", "克"), ("m", "米"), ("L", "升"), ("h", "小时"), ("min", "分钟"), ("s", "秒"),
     ("μg/m³", "微克每立方米"), ("µg/m³", "微克每立方米"), ("mg/m³", "毫克每立方米"), ("μg", "微克"), ("µg", "微克"),
     ("℃", "摄氏度"), ("°C", "摄氏度"), ("°", "度"),
@@ -50,6 +51,8 @@ SERVICE_NUMBERS = {
 }
 # What may follow a quantity: after these a service-number-looking figure is a quantity.
 MEASURE_AFTER = set("元块角分万亿千百个人岁年月日号天次位名件起户家条项只斤克米秒层栋楼台辆张本篇课期批场支所间套种%．.")
+# A number after another in a list (110/119、120): dialled when the list follows a word for calling.
+_DIAL_LIST = re.compile(r"(?:\d{3,12}\s*[/、或和及]\s*)+$")
 DIAL_CONTEXT = re.compile(r"(拨打|致电|打|电话|热线|专线|号码|报警|举报|投诉|求助|联系|咨询|手机)[^\d。！？；\n]{0,6}$")
 # Words after which a figure is a code, read digit by digit whatever its length.
 CODE_CONTEXT = (
@@ -67,7 +70,7 @@ GROUP_BREAK = "，" + JOINER
 PAIR_BREAK = "、" + JOINER
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 # A unit on the left of "/" and a word on the right make "per": 元/人 → 元每人.
-PER_LEFT = r"元|块|角|次|个|件|斤|公斤|千克|克|吨|人次|人|小时|天|分钟|份|张|盒|瓶|袋|户|趟|课时"
+PER_LEFT = r"元|块|角|次|个|件|斤|公斤|千克|克|吨|人次|人|小时|天|分钟|份|张|盒|瓶|袋|户|趟|课时|公里|千米|米"
 PER_RIGHT = (r"人次|人|次|天|日|周|月|年|小时|分钟|户|位|个|件|斤|公斤|千克|平方米|亩|张|份|课|学期|季度|期|盒|瓶|袋|包|箱|台|辆|床|间|晚"
              r"|千瓦时|度|吨|立方米|方|公里|千米|米|升|克"  # 元/千瓦时, 元/吨: prices of power, water, fuel
              r"|分|秒")  # 次/分: a pulse
@@ -143,6 +146,15 @@ def _replace_phones(text: str, language: str) -> str:
         if following and (following[0] in MEASURE_AFTER or _UNIT_AHEAD.match(following) or measured(text, match.end())):
             return digits  # 120平方米, 110 km/h, 119公顷: a quantity, not a number to dial
         before = text[max(0, match.start() - 12):match.start()]
+        # 120/80 is a reading of blood pressure and 1/120 a fraction, unless a call is meant
+        # (拨打110/120, where each number of the list is dialled).
+        in_list = _DIAL_LIST.search(before)
+        listed = in_list is not None and DIAL_CONTEXT.search(before[:in_list.start()]) is not None
+        if not listed and ((following[:1] == "/" and following[1:2].isdigit() and not DIAL_CONTEXT.search(before))
+                           or re.search(r"(?<!\d)\d{1,2}\s*/\s*$", before)):
+            return digits
+        if listed:
+            return dialled(digits)
         # 120余次 is a count; so are 120多人 and 120来个, unless a call is meant (拨打120多次).
         rest = following[1:]
         if following[:1] == "余" or (following[:1] in ("多", "来", "几") and not DIAL_CONTEXT.search(before)
