@@ -88,6 +88,10 @@ def replace_dates(text: str) -> str:
         return read_year(match.group(1)) + "到" + read_year(match.group(2))
 
     text = re.sub(r"(?<![\d.])" + _YEAR + r"\s*[-—–~～]\s*" + _YEAR + r"(?![\d.])", year_range, text)
+    # 2024/2025赛季, 2024/2025学年: a season or a school year across two years.
+    text = re.sub(r"(?<![\d./])" + _YEAR + r"/" + _YEAR + r"(?![\d./])",
+                  lambda m: (read_year(m.group(1)) + "到" + read_year(m.group(2))
+                             if int(m.group(2)) == int(m.group(1)) + 1 else m.group(0)), text)
     text = re.sub(
         r"(?<!\d)" + _YEAR + r"\s*年\s*(\d{1,2})\s*月",
         lambda m: _date(m.group(1), m.group(2), None) if _valid_date(m.group(2)) else m.group(0),

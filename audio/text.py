@@ -335,6 +335,9 @@ def _replace_ranges(text: str) -> str:
         return (read_number(first, following, ordinal=ordinal) + "到"
                 + read_number(second, following, ordinal=ordinal))
 
+    # 1万-2万元: each end keeps its 万.
+    text = re.sub(r"(?<![\d.\-])(" + _NUM + r")\s*([万亿千百])\s*[-—–~～]\s*(?=" + _NUM + r"\s*[万亿千百])",
+                  lambda m: read_number(m.group(1), m.group(2)) + m.group(2) + "到", text)
     return re.sub(r"(?<![\d.\-])(" + _NUM + r")\s*[-—–~～]\s*(" + _NUM + r")(?![\d.\-])", number_range, text)
 
 
@@ -353,7 +356,7 @@ def _replace_arithmetic(text: str) -> str:
 def _replace_numbers(text: str) -> str:
     text = re.sub(r"(?<![\d.])\d+(?:\.\d+){2,}(?![\d.])",  # 1.2.3: a version or a section
                   lambda m: "点".join(read_number(part, ordinal=True) for part in m.group(0).split(".")), text)
-    text = re.sub(r"(?<![\d:])(\d{1,3})\s*[:：]\s*(\d{1,3})(?![\d:])",
+    text = re.sub(r"(?<![\d:])(\d{1,3})\s*[:：]\s*(\d{1,7})(?![\d:])",  # 3:2, a map's 1:1000
                   lambda m: read_integer(int(m.group(1))) + "比" + read_integer(int(m.group(2))), text)
     text = re.sub(r"(?<![A-Za-z0-9.])-(" + _NUM + r")",
                   lambda m: "负" + read_number(m.group(1), after(text, m.end())), text)
