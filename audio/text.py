@@ -338,7 +338,7 @@ def _replace_ranges(text: str) -> str:
     # 1万-2万元: each end keeps its 万.
     text = re.sub(r"(?<![\d.\-])(" + _NUM + r")\s*([万亿千百])\s*[-—–~～]\s*(?=" + _NUM + r"\s*[万亿千百])",
                   lambda m: read_number(m.group(1), m.group(2)) + m.group(2) + "到", text)
-    return re.sub(r"(?<![\d.\-])(" + _NUM + r")\s*[-—–~～]\s*(" + _NUM + r")(?![\d.\-])", number_range, text)
+    return re.sub(r"(?<![\d.\-])(" + _NUM + r")\s*(?:——|[-—–~～])\s*(" + _NUM + r")(?![\d.\-])", number_range, text)
 
 
 def _replace_arithmetic(text: str) -> str:
