@@ -105,9 +105,8 @@ def replace_dates(text: str) -> str:
         text,
     )
     # A month, day or hour on its own (02月 is 二月, 05日 五日), a year and month written 2019/08,
-    # 2019/8 or 2008.08, a year
-    # counted back (公元前202年: years are read digit by digit, never 两百), events named by
-    # their date (8·15, 12·9: 八一五, 一二九), and generations (90后: 九零后).
+    # 2019/8 or 2008.08, a year counted back (公元前202年: years are read digit by digit, never
+    # 两百), events named by their date (8·15, 12·9: 八一五, 一二九), and generations (90后: 九零后).
     text = re.sub(r"(?<![\d.])0([1-9])\s*([月日号时点])|(?<![\d.])0(0)\s*([时点])", r"\1\3\2\4", text)
     text = re.sub(r"(?<![\d./-])" + _YEAR + r"(?:[/.-](0[1-9]|1[0-2])|/([1-9]))(?![\d./-])",
                   lambda m: read_year(m.group(1)) + "年" + read_integer(int(m.group(2) or m.group(3))) + "月", text)

@@ -31,9 +31,11 @@ UNITS = [
     ("mmol/L", "毫摩尔每升"), ("mg/dL", "毫克每分升"), ("km/h", "千米每小时"), ("mmHg", "毫米汞柱"),
     ("kWh", "千瓦时"), ("km²", "平方千米"), ("m²", "平方米"), ("m³", "立方米"), ("㎡", "平方米"), ("km", "千米"), ("kg", "千克"), ("mg", "毫克"), ("ml", "毫升"),
     ("mL", "毫升"), ("cm", "厘米"), ("mm", "毫米"), ("kw", "千瓦"), ("kW", "千瓦"), ("GB", "G"),
-    ("ms", "毫秒"), ("μs", "微秒"), ("µs", "微秒"), ("ns", "纳秒"), ("MW", "兆瓦"), ("kV", "千伏"), ("kPa", "千帕"), ("MPa", "兆帕"), ("hPa", "百帕"), ("MHz", "兆赫"),
-    ("GHz", "吉赫"), ("Hz", "赫兹"), ("kcal", "千卡"), ("dB", "分贝"), ("bpm", "次每分"), ("Mbps", "兆每秒"),
-    ("Gbps", "G每秒"), ("MB", "兆"), ("KB", "K"), ("TB", "T"), ("ppm", "ppm"), ("mAh", "毫安时"), ("W", "瓦"), ("V", "伏"),
+    ("ms", "毫秒"), ("μs", "微秒"), ("µs", "微秒"), ("ns", "纳秒"), ("MW", "兆瓦"), ("kV", "千伏"), ("kPa", "千帕"),
+    ("MPa", "兆帕"), ("hPa", "百帕"), ("MHz", "兆赫"), ("GHz", "吉赫"), ("Hz", "赫兹"), ("kcal", "千卡"), ("dB", "分贝"),
+    ("bpm", "次每分"), ("Mbps", "兆每秒"), ("Gbps", "G每秒"), ("MB", "兆"), ("KB", "K"), ("TB", "T"),
+    ("ppm", "ppm"),  # said as letters, but a unit: 120ppm is never dialled
+    ("mAh", "毫安时"), ("W", "瓦"), ("V", "伏"),
     ("g", "克"), ("m", "米"), ("L", "升"), ("h", "小时"), ("min", "分钟"), ("s", "秒"),
     ("μg/m³", "微克每立方米"), ("µg/m³", "微克每立方米"), ("mg/m³", "毫克每立方米"), ("μg", "微克"), ("µg", "微克"),
     ("℃", "摄氏度"), ("°C", "摄氏度"), ("°", "度"),
@@ -298,17 +300,14 @@ def _replace_fractions(text: str) -> str:
 
 
 def _replace_units(text: str) -> str:
-    def unit(number: str, written: str) -> str:
-        spoken = _UNIT_READING[written]
-        return read_number(number, spoken) + spoken
+    def unit(match: re.Match[str]) -> str:
+        # The sign goes with the number: -1.2g is 负一点二克; so does a 万 or 亿 (3.5万m²).
+        sign, number, magnitude, spoken = match.group(1), match.group(2), match.group(3), _UNIT_READING[match.group(4)]
+        return ("负" if sign else "") + read_number(number, magnitude or spoken) + magnitude + spoken
 
     # 120 m2 and 5m3 are m² and m³ typed without the superscript.
     text = re.sub(r"(?<=\d)(\s*[万亿]?\s*k?m)([23])(?![\dA-Za-z])", lambda m: m.group(1) + "²³"[int(m.group(2)) - 2], text)
-    # The sign goes with the number: -1.2g is 负一点二克; so does a 万 or 亿 (3.5万m²).
-    return re.sub(r"((?<![A-Za-z0-9.])-)?(" + _NUM + r")\s*([万亿]?)\s*(" + _UNIT_PATTERN + r")(?![A-Za-z²³])",
-                  lambda m: ("负" if m.group(1) else "") + (read_number(m.group(2), m.group(3)) + m.group(3)
-                                                             + _UNIT_READING[m.group(4)] if m.group(3)
-                                                             else unit(m.group(2), m.group(4))), text)
+    return re.sub(r"((?<![A-Za-z0-9.])-)?(" + _NUM + r")\s*([万亿]?)\s*(" + _UNIT_PATTERN + r")(?![A-Za-z²³])", unit, text)
 
 
 def _ordinal_before(text: str, start: int) -> bool:
