@@ -228,8 +228,10 @@ def test_worker_killed_mid_render_resumes_from_the_segment_cache(app, data_dir, 
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         cache = Path(data_dir) / "cache" / "segments"
-        # A segment the kill cut mid-write is a temporary file, not a finished one.
-        finished_before_kill = len([p for p in cache.rglob("*.mp3") if not p.name.startswith(".tmp-")])
+        # A segment the kill cut mid-write is a temporary file, not a finished one; nor is audio
+        # whose record (size and checksum, written just after it) the kill did not let through.
+        finished_before_kill = len([p for p in cache.rglob("*.mp3")
+                                    if not p.name.startswith(".tmp-") and p.with_name(p.name + ".json").is_file()])
         requests_before_kill = len(server.texts)
         assert 3 <= finished_before_kill < 12
         with app.extensions["xiangyin.db"].session() as session:
