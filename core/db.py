@@ -152,12 +152,33 @@ class Prepared:
             cursor.close()
 
 
+class _OneLineReturns(logging.Filter):
+    """A connection the pool could not reset or close is logged as one line, its reason
+    kept, without the traceback. The pool throws that connection away, so nothing is lost;
+    and the pool logs this from the garbage collector too (a connection nobody closed), in
+    the middle of whatever the process was doing, where formatting a traceback on Python
+    3.11 re-enters ast.parse and can fail the interrupted parse (CPython gh-106905: a
+    request building its routes or a template then answers 500)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()}: {type(error).__name__}: {str(error).strip()[:300]}"
+            record.args, record.exc_info, record.exc_text = None, None, None
+        return True
+
+
+_ONE_LINE_RETURNS = _OneLineReturns()
+
+
 def make_engine(url: str, **options: Any) -> Engine:
     """An engine whose pooled connections are pinged before use: after a database restart
     every pooled connection is dead, and without the ping each process would answer one
     request per stale connection with a 500 before the pool noticed."""
     options.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **options)
+    if isinstance(engine.pool.logger, logging.Logger):  # not when echo_pool wraps it, which we never set
+        engine.pool.logger.addFilter(_ONE_LINE_RETURNS)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

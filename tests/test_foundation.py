@@ -1,7 +1,9 @@
 """Configuration layers, migrations without drift, and the refusal to serve an old schema."""
 from __future__ import annotations
 
+import ast
 import dataclasses
+import gc
 import stat
 from datetime import UTC, datetime
 
@@ -102,6 +104,36 @@ def test_every_migration_applies_in_a_line_and_matches_the_models(tmp_path, post
     db.dispose()
     if empty:
         postgres.drop(empty)
+
+
+def test_a_connection_left_to_the_garbage_collector_does_not_break_a_parse_it_interrupts(tmp_path, caplog):
+    """A connection nobody closed, whose database went away, is reset by the pool from the
+    garbage collector, in the middle of whatever runs then. Here that is ast.parse (what a
+    route or a traceback is built with): the pool's complaint is logged as one line with its
+    reason, and the parse completes. A traceback formatted there would re-enter ast.parse,
+    which on Python 3.11 fails the interrupted one with a SystemError (CPython gh-106905)."""
+    database = Database(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+
+    def left_open() -> None:
+        connection = database.engine.raw_connection()
+        connection.driver_connection.close()  # the database side is gone: dropped, restarted
+        cycle: list = [connection]
+        cycle.append(cycle)  # only a full collection finds it, at a moment nobody chooses
+
+    source = "\n".join(f"def f{n}(a, b):\n    return [a + b * {n} for _ in range(3)]" for n in range(200))
+    left_open()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(1, 1, 1)  # collect fully and often, so it happens during the parse
+    try:
+        tree = ast.parse(source)
+    finally:
+        gc.set_threshold(*thresholds)
+        database.dispose()
+    assert len(tree.body) == 200
+    complaints = [r for r in caplog.records if r.name.startswith("sqlalchemy.pool")]
+    assert complaints, "the connection was collected during the parse"
+    assert all(r.exc_info is None for r in complaints)
+    assert any("Cannot operate on a closed database" in r.getMessage() for r in complaints)
 
 
 def test_unmigrated_database_is_refused_clearly(make_app, data_dir):
