@@ -3,6 +3,7 @@ numbers to CSV and XLSX."""
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -114,6 +115,24 @@ def test_exports_match_the_dashboard(admin, plays):
     assert list(workbook["个人卡"].iter_rows(values_only=True))[1][:3] == ("王秀英（幸福里1号楼）", 2, 1)
     days = {row[0]: row[1] for row in workbook["按日期"].iter_rows(min_row=2, values_only=True)}
     assert days["2026-11-26"] == 1 and days["2026-11-25"] == 0
+
+
+def test_a_streamed_export_gives_its_database_connection_back(admin, app, plays):
+    """Read to the end, or stopped after the first rows (a phone that gives up), the CSV
+    export's connection is back in the pool at once, not when the garbage collector (held
+    off here) happens to find it."""
+    pool = app.extensions["xiangyin.db"].engine.pool
+    url = "/stats/plays.csv?start=2026-11-20&end=2026-11-26"
+    gc.disable()
+    try:
+        assert admin.get(url).get_data(as_text=True).count("\n") == 6
+        assert pool.checkedout() == 0
+        stopped = admin.get(url, buffered=False)
+        assert next(iter(stopped.response))
+        stopped.close()
+        assert pool.checkedout() == 0
+    finally:
+        gc.enable()
 
 
 def test_volunteers_cannot_see_statistics(volunteer):

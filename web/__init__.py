@@ -78,15 +78,27 @@ DOWNLOAD_TYPES = {
 
 def download(data: bytes | str | Iterator[str], filename: str):
     """A generated file as an attachment; the Chinese file name survives in every browser.
-    An iterator is streamed as it is produced (a long CSV export), the request's database
-    session staying open until the last row is sent."""
+    An iterator is streamed as it is produced (a long CSV export): its rows come from the
+    request's database session, which the stream closes itself when the last row is sent or
+    the phone stops reading (_closing)."""
     from pathlib import PurePath
     from urllib.parse import quote
 
-    body = data if isinstance(data, (bytes, str)) else stream_with_context(data)
+    body = data if isinstance(data, (bytes, str)) else stream_with_context(_closing(data, g.get("db_session")))
     response = current_app.response_class(body, mimetype=DOWNLOAD_TYPES[PurePath(filename).suffix])
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     return response
+
+
+def _closing(rows: Iterator[str], db_session) -> Iterator[str]:
+    """The request's own teardown closed its session when the view returned, before the
+    first row was read; reading the rows began it again on a new connection, which nothing
+    else would give back (it stayed checked out until the garbage collector found it)."""
+    try:
+        yield from rows
+    finally:
+        if db_session is not None:
+            db_session.close()
 
 
 def public(view):
