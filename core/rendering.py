@@ -92,6 +92,18 @@ def render_key(version: LessonVersion, voice_id: str, rate: int, intro: str | No
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
+def made_otherwise(lesson: Lesson, renditions: list[Rendition]) -> bool:
+    """The newest synthetic audio of some voice and rate of the current text was set aside by
+    a lexicon change (core.lexicon: its render key cleared), and nothing newer is on its way:
+    it still says a word the old way. The lesson page offers to generate it again."""
+    newest: dict[tuple, Rendition] = {}
+    for rendition in renditions:  # newest first
+        if (rendition.kind == RenditionKind.TTS and rendition.version.version_hash == lesson.version_hash
+                and (rendition.status == Status.DONE or rendition.status in ACTIVE)):
+            newest.setdefault((rendition.voice_id, rendition.rate), rendition)
+    return any(r.status == Status.DONE and r.render_key is None and not stood_in(r) for r in newest.values())
+
+
 def current_version(session: Session, lesson: Lesson) -> LessonVersion:
     return session.scalars(
         select(LessonVersion).where(LessonVersion.lesson_id == lesson.id, LessonVersion.version_hash == lesson.version_hash)

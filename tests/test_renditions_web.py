@@ -5,9 +5,9 @@ import io
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from core.models import Job, Rendition
+from core.models import Job, LexiconEntry, Rendition
 from tests.helpers.jobs import run_jobs, speech_file
 from tests.helpers.web import page_text
 
@@ -130,6 +130,55 @@ def test_a_volunteers_recording_waits_for_an_admins_approval(admin, volunteer, a
     assert any("待管理员审核" in s for s in summaries) and any("审核通过" in s for s in summaries)
 
 
+def test_a_lexicon_entry_for_a_lessons_word_offers_that_lessons_audio_again(admin, app):
+    """An admin settles a reading after the audio was made: the flash says how many lessons'
+    audio still says it the old way, that lesson's page offers to generate it again, and the
+    new audio is spoken with the entry's reading (it sounds different); a lesson without the
+    word, an entry for a word no lesson has, and a changed note ask for nothing."""
+    response = admin.post("/series/new", {"title": "词典专题"})
+    series = response.headers["Location"].rsplit("/", 1)[1]
+    admin.post(f"/series/{series}/lessons/new", {"title": "第一课", "text": "学习单县的好经验。"})
+    admin.post(f"/series/{series}/lessons/new", {"title": "第二课", "text": "今天学习交党费。"})
+    for lesson_id in (1, 2):
+        admin.post(f"/lessons/{lesson_id}/render", {"voice": "offline-mandarin"})
+    run_jobs(app)
+    notice = "读音词典改过了，下面的合成音频还是原来的读法"
+    assert notice not in page_text(admin.get("/lessons/1"))
+
+    saved = admin.post("/lexicon/new", {"written": "藏族", "pinyin": "zang4 zu2"})
+    assert "说到" not in page_text(admin.get(saved.headers["Location"]))
+    assert notice not in page_text(admin.get("/lessons/1"))
+
+    saved = admin.post("/lexicon/new", {"written": "单县", "pinyin": "shan4 xian4", "back": "/lessons/1"})
+    page = page_text(admin.get(saved.headers["Location"].split("#")[0]))
+    assert "已有音频的 1 课说到「单县」" in page and notice in page
+    assert notice not in page_text(admin.get("/lessons/2")), "its words meet no entry"
+    assert admin.post("/lessons/2/regenerate").status_code == 303
+    with app.extensions["xiangyin.db"].session() as session:
+        assert session.scalar(select(func.count()).select_from(Job).where(Job.status == "queued")) == 0
+
+    response = admin.post("/lessons/1/regenerate")
+    assert "已开始重新生成 1 个音频" in page_text(admin.get(response.headers["Location"].split("#")[0]))
+    run_jobs(app)
+    page = page_text(admin.get("/lessons/1"))
+    assert notice not in page and "删除旧音频" in page
+    with app.extensions["xiangyin.db"].session() as session:
+        before, after = session.scalars(select(Rendition).where(Rendition.lesson_id == 1).order_by(Rendition.id)).all()
+    assert after.status == "done" and after.voice_id == before.voice_id
+    assert after.sha256 != before.sha256, "spoken with the entry's reading"
+
+    with app.extensions["xiangyin.db"].session() as session:
+        entry = session.scalar(select(LexiconEntry).where(LexiconEntry.written == "单县"))
+        entry_id, spoken = entry.id, entry.spoken
+    noted = admin.post(f"/lexicon/{entry_id}", {"written": "单县", "spoken": spoken, "pinyin": "shan4 xian4",
+                                                "note": "山东菏泽的县"})
+    assert "说到" not in page_text(admin.get(noted.headers["Location"]))
+    assert notice not in page_text(admin.get("/lessons/1")), "a note is not heard"
+    deleted = admin.post(f"/lexicon/{entry_id}/delete")
+    assert "已有音频的 1 课说到「单县」" in page_text(admin.get(deleted.headers["Location"]))
+    assert notice in page_text(admin.get("/lessons/1")), "a removed entry sets the audio aside too"
+
+
 def test_after_an_edit_the_page_offers_new_audio_and_old_audio_can_be_removed(admin, app, lesson):
     from core.models import Pack, PackItem
 
@@ -142,7 +191,7 @@ def test_after_an_edit_the_page_offers_new_audio_and_old_audio_can_be_removed(ad
     page = page_text(admin.get("/lessons/1"))
     assert "课文改过了，下面的合成音频还是修改前的文字。" in page
     response = admin.post("/lessons/1/regenerate")
-    assert "已开始按新文字重新生成 2 个音频" in page_text(admin.get(response.headers["Location"].split("#")[0]))
+    assert "已开始重新生成 2 个音频" in page_text(admin.get(response.headers["Location"].split("#")[0]))
     run_jobs(app)
     database = app.extensions["xiangyin.db"]
     with database.session() as session:

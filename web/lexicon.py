@@ -15,7 +15,7 @@ from audio.polyphones import flags, marked, parse_pinyin, respell_word, word_pin
 from audio.preview import reading_changes
 from audio.segment import segment_text
 from audio.text import apply_lexicon
-from core.lexicon import delete_entry, entries, lexicon_map, save_entry
+from core.lexicon import audio_saying, delete_entry, entries, lexicon_map, save_entry
 from core.models import LexiconEntry
 from web import session
 from web.auth import admin_required
@@ -103,6 +103,14 @@ def index():
     return render_template("lexicon/index.html", entries=entries(session()), form=form)
 
 
+def _audio_to_redo(written: str) -> str:
+    count = audio_saying(session(), written)
+    if not count:
+        return ""
+    return (f"。已有音频的 {count} 课说到「{written}」，那些音频还是原来的读法："
+            "在课的页面点“重新生成音频”，就按现在的读法重做")
+
+
 @bp.route("/lexicon/new", methods=["POST"])
 @bp.route("/lexicon/<int:entry_id>", methods=["POST"])
 @admin_required
@@ -112,11 +120,13 @@ def save(entry_id: int | None = None):
     if entry_id is not None:
         entry = db_session.get(LexiconEntry, entry_id) or abort(404)
     refill("lexicon/index.html", entries=lambda: entries(db_session))
-    save_entry(db_session, request.form.get("written", ""), request.form.get("spoken", ""),
-               request.form.get("note", ""), entry, actor=current_user._get_current_object(),
-               pinyin=request.form.get("pinyin", ""))
+    before = (entry.written, entry.spoken, entry.pinyin) if entry else None
+    saved = save_entry(db_session, request.form.get("written", ""), request.form.get("spoken", ""),
+                       request.form.get("note", ""), entry, actor=current_user._get_current_object(),
+                       pinyin=request.form.get("pinyin", ""))
     db_session.commit()
-    flash("读音词典已保存", "success")
+    audible = before != (saved.written, saved.spoken, saved.pinyin)  # a changed note alone says nothing new
+    flash("读音词典已保存" + (_audio_to_redo(saved.written) if audible else ""), "success")
     back = request.form.get("back", "")
     # A 多音字 chosen on a lesson's reading preview: back to that preview, which now reads it.
     if re.fullmatch(r"/lessons/\d{1,12}", back):
@@ -131,7 +141,7 @@ def delete(entry_id: int):
     entry = db_session.get(LexiconEntry, entry_id) or abort(404)
     delete_entry(db_session, entry, actor=current_user._get_current_object())
     db_session.commit()
-    flash(f"已删除「{entry.written}」", "success")
+    flash(f"已删除「{entry.written}」" + _audio_to_redo(entry.written), "success")
     return redirect(url_for("lexicon.index"), 303)
 
 

@@ -8,7 +8,7 @@ from core import lessons as library
 from core.importer import Limits, Upload, human_size, inspect_batch, to_simplified
 from core.models import Lesson, LessonVersion, Series
 from core.questions import question_of, remove_question, set_question
-from core.rendering import regenerate, renditions_for, stood_in, superseded
+from core.rendering import made_otherwise, regenerate, renditions_for, stood_in, superseded
 from core.staging import AlreadyTaken, StagingArea
 from web import session, settings, wake_runner
 from web.auth import admin_required
@@ -250,6 +250,7 @@ def _lesson_page(lesson) -> dict:
     gone = superseded(renditions)
     return {"lesson": lesson, "series": lesson.series, "renditions": renditions, "superseded": gone,
             "stand_ins": {r.id for r in renditions if stood_in(r) and r.render_key and r.id not in gone},
+            "made_otherwise": made_otherwise(lesson, renditions),
             "question": question_of(session(), lesson)}
 
 

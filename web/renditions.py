@@ -153,13 +153,14 @@ def remove(rendition_id: int):
 
 @bp.route("/lessons/<int:lesson_id>/regenerate", methods=["POST"])
 def regenerate_lesson(lesson_id: int):
-    """重新生成音频 after a text edit: every voice the lesson had, for the new text."""
+    """重新生成音频 after a text edit or a lexicon change: every voice and rate the lesson had,
+    as asking for it now gives."""
     lesson = session().get(Lesson, lesson_id) or abort(404)
     queued, refused = regenerate(session(), lesson, settings(), current_user._get_current_object())
     wake_runner()
     for message in refused:
         flash(message, "error")
-    flash(f"已开始按新文字重新生成 {queued} 个音频" if queued else "没有需要重新生成的音频", "success" if queued else "info")
+    flash(f"已开始重新生成 {queued} 个音频" if queued else "没有需要重新生成的音频", "success" if queued else "info")
     return redirect(url_for("library.lesson_detail", lesson_id=lesson.id) + "#renditions", 303)
 
 
