@@ -1,14 +1,15 @@
 """The pronunciation lexicon admins edit in the browser."""
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audio.polyphones import marked, parse_pinyin, respell_word
 from audio.text import Lexicon
 from core.audit import Actor, audit
 from core.lessons import LibraryError
-from core.models import Lesson, LexiconEntry, Rendition, RenditionKind, Status
+from core.models import LexiconEntry
+from core.rendering import set_aside_audio_saying
 
 
 def entries(session: Session) -> list[LexiconEntry]:
@@ -43,40 +44,15 @@ def save_entry(session: Session, written: str, spoken: str, note: str = "", entr
     if entry is None:
         entry = LexiconEntry(written=written, spoken=spoken, note=note, pinyin=" ".join(syllables))
         session.add(entry)
-        _set_aside(session, written)
+        set_aside_audio_saying(session, written)
     else:
         if (entry.written, entry.spoken, entry.pinyin) != (written, spoken, " ".join(syllables)):
-            _set_aside(session, entry.written, written)
+            set_aside_audio_saying(session, entry.written, written)
         entry.written, entry.spoken, entry.note, entry.pinyin = written, spoken, note, " ".join(syllables)
     session.flush()
     said = f"（{marked(syllables)}）" if syllables else ""
     audit(session, actor, "create" if created else "update", "lexicon", entry.id, f"读音词典：{written} → {spoken}{said}")
     return entry
-
-
-def _with_audio(written: str):
-    """Finished synthetic audio of lessons whose text or title (said in the intro) has this word."""
-    return (select(Rendition).join(Lesson, Rendition.lesson_id == Lesson.id)
-            .where(or_(Lesson.text.contains(written, autoescape=True), Lesson.title.contains(written, autoescape=True)),
-                   Rendition.kind == RenditionKind.TTS,
-                   Rendition.status == Status.DONE, Rendition.removed_at.is_(None)))
-
-
-def audio_saying(session: Session, written: str) -> int:
-    """How many lessons have finished synthetic audio and a text with this word."""
-    found = _with_audio(written).subquery()
-    return session.scalar(select(func.count(func.distinct(found.c.lesson_id)))) or 0
-
-
-def _set_aside(session: Session, *words: str) -> None:
-    """Audio made before an entry for one of these words was added, changed or removed says
-    it the old way: it answers no request any more (its render key cleared, as for audio a
-    stand-in voice made), so asking for the lesson's audio makes new audio while this one
-    keeps playing until that is done; the lesson page offers that (made_otherwise)."""
-    for word in {word for word in words if word}:
-        for rendition in session.scalars(_with_audio(word).where(Rendition.render_key.is_not(None))):
-            rendition.render_key = None
-    session.flush()
 
 
 def _made_from_pinyin(entry: LexiconEntry | None, spoken: str) -> bool:
@@ -101,6 +77,6 @@ def _syllables(written: str, pinyin: str) -> tuple[str, ...]:
 
 
 def delete_entry(session: Session, entry: LexiconEntry, *, actor: Actor) -> None:
-    _set_aside(session, entry.written)
+    set_aside_audio_saying(session, entry.written)
     session.delete(entry)
     audit(session, actor, "delete", "lexicon", entry.id, f"读音词典：删除 {entry.written}")

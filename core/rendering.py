@@ -13,7 +13,7 @@ import uuid
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from audio.intake import Taken
@@ -92,9 +92,35 @@ def render_key(version: LessonVersion, voice_id: str, rate: int, intro: str | No
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
+def _with_audio(written: str):
+    """Finished synthetic audio of lessons whose text or title (said in the intro) has this word."""
+    return (select(Rendition).join(Lesson, Rendition.lesson_id == Lesson.id)
+            .where(or_(Lesson.text.contains(written, autoescape=True), Lesson.title.contains(written, autoescape=True)),
+                   Rendition.kind == RenditionKind.TTS,
+                   Rendition.status == Status.DONE, Rendition.removed_at.is_(None)))
+
+
+def audio_saying(session: Session, written: str) -> int:
+    """How many lessons have finished synthetic audio and a text with this word."""
+    found = _with_audio(written).subquery()
+    return session.scalar(select(func.count(func.distinct(found.c.lesson_id)))) or 0
+
+
+def set_aside_audio_saying(session: Session, *words: str) -> None:
+    """Audio made before a lexicon entry for one of these words was added, changed or removed
+    (core.lexicon) says it the old way: it answers no request any more (its render key
+    cleared, as for audio a stand-in voice made), so asking for the lesson's audio makes new
+    audio while this one keeps playing until that is done; the lesson page offers that
+    (made_otherwise)."""
+    for word in {word for word in words if word}:
+        for rendition in session.scalars(_with_audio(word).where(Rendition.render_key.is_not(None))):
+            rendition.render_key = None
+    session.flush()
+
+
 def made_otherwise(lesson: Lesson, renditions: list[Rendition]) -> bool:
     """The newest synthetic audio of some voice and rate of the current text was set aside by
-    a lexicon change (core.lexicon: its render key cleared), and nothing newer is on its way:
+    a lexicon change (set_aside_audio_saying), and nothing newer is on its way:
     it still says a word the old way. The lesson page offers to generate it again."""
     newest: dict[tuple, Rendition] = {}
     for rendition in renditions:  # newest first

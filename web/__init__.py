@@ -80,7 +80,7 @@ def download(data: bytes | str | Iterator[str], filename: str):
     """A generated file as an attachment; the Chinese file name survives in every browser.
     An iterator is streamed as it is produced (a long CSV export): its rows come from the
     request's database session, which the stream closes itself when the last row is sent or
-    the phone stops reading (_closing)."""
+    the browser stops reading (_closing)."""
     from pathlib import PurePath
     from urllib.parse import quote
 

@@ -15,8 +15,9 @@ from audio.polyphones import flags, marked, parse_pinyin, respell_word, word_pin
 from audio.preview import reading_changes
 from audio.segment import segment_text
 from audio.text import apply_lexicon
-from core.lexicon import audio_saying, delete_entry, entries, lexicon_map, save_entry
+from core.lexicon import delete_entry, entries, lexicon_map, save_entry
 from core.models import LexiconEntry
+from core.rendering import audio_saying
 from web import session
 from web.auth import admin_required
 from web.errors import refill
